@@ -1,0 +1,301 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket layout of the bbolt file. Each tenant gets its own nested bucket so
+// tenant names need no escaping and tenants can never see each other's keys:
+//
+//	vault/<tenant>/tokens/<token>             -> JSON Record
+//	vault/<tenant>/fingerprints/<fingerprint> -> token
+//	kv/<name>/<id>                            -> opaque bytes (see BoltKV)
+var (
+	bucketVault        = []byte("vault")
+	bucketKV           = []byte("kv")
+	bucketTokens       = []byte("tokens")
+	bucketFingerprints = []byte("fingerprints")
+)
+
+// boltBatchDelay is how long a write waits for company before committing.
+// bbolt's default of 10ms would add 10ms to every lone tokenization and, as
+// measured with BenchmarkBoltPut, also lowers throughput (~4.6k vs ~22k
+// Puts/s with 64 writers on 2 CPUs). Zero is worse still: each batch starts
+// before anyone can join it. 1ms is enough, because while one batch fsyncs,
+// new writes pile up in the next one and share its fsync anyway.
+const boltBatchDelay = time.Millisecond
+
+// Bolt is the embedded vault backend: one bbolt file holding every tenant's
+// records, plus small key-value buckets for other embedded state (BoltKV).
+// It is safe for concurrent use.
+type Bolt struct {
+	db *bolt.DB
+}
+
+// OpenBolt opens (or creates) the bbolt file at path. The parent directory is
+// created 0700 and the file 0600 because it holds sealed card data. bbolt
+// locks the file, and a second open of the same file (also from the same
+// process, e.g. during a Caddy reload) fails after one second instead of
+// hanging forever; share one *Bolt instead (caddy.UsagePool).
+func OpenBolt(path string) (*Bolt, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("vault: create directory for %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("vault: open %s: file is locked (already open in this or another process): %w", path, err)
+		}
+		return nil, fmt.Errorf("vault: open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = boltBatchDelay
+	err = db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketVault); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(bucketKV)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vault: initialize %s: %w", path, err)
+	}
+	return &Bolt{db: db}, nil
+}
+
+// now is the backend clock. Timestamps are UTC and truncated to microseconds
+// so that every backend (PostgreSQL keeps microseconds) returns equal values.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// tenantBuckets returns the tenant's token and fingerprint buckets, or nils
+// when the tenant has never stored anything (read-only transactions).
+func tenantBuckets(tx *bolt.Tx, tenant string) (tokens, fps *bolt.Bucket) {
+	if tenant == "" {
+		return nil, nil
+	}
+	tb := tx.Bucket(bucketVault).Bucket([]byte(tenant))
+	if tb == nil {
+		return nil, nil
+	}
+	return tb.Bucket(bucketTokens), tb.Bucket(bucketFingerprints)
+}
+
+// createTenantBuckets is tenantBuckets for writers: it creates what is missing.
+func createTenantBuckets(tx *bolt.Tx, tenant string) (tokens, fps *bolt.Bucket, err error) {
+	tb, err := tx.Bucket(bucketVault).CreateBucketIfNotExists([]byte(tenant))
+	if err != nil {
+		return nil, nil, err
+	}
+	if tokens, err = tb.CreateBucketIfNotExists(bucketTokens); err != nil {
+		return nil, nil, err
+	}
+	fps, err = tb.CreateBucketIfNotExists(bucketFingerprints)
+	return tokens, fps, err
+}
+
+// loadRecord decodes the record stored under token, or returns ErrNotFound.
+func loadRecord(tokens *bolt.Bucket, token string) (Record, error) {
+	if tokens == nil || token == "" {
+		return Record{}, ErrNotFound
+	}
+	v := tokens.Get([]byte(token))
+	if v == nil {
+		return Record{}, ErrNotFound
+	}
+	var rec Record
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return Record{}, fmt.Errorf("vault: decode record: %w", err)
+	}
+	return rec, nil
+}
+
+func storeRecord(tokens *bolt.Bucket, rec Record) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("vault: encode record: %w", err)
+	}
+	return tokens.Put([]byte(rec.Token), v)
+}
+
+func validate(rec Record) error {
+	switch {
+	case rec.Tenant == "":
+		return errors.New("vault: record has no tenant")
+	case rec.Token == "":
+		return errors.New("vault: record has no token")
+	case rec.Fingerprint == "":
+		return errors.New("vault: record has no fingerprint")
+	}
+	return nil
+}
+
+// Put implements Vault. Writes go through bbolt's Batch so concurrent Puts
+// share one transaction and one fsync (group commit); Put still returns only
+// after its batch is on disk.
+func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
+	if err := validate(rec); err != nil {
+		return Record{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Record{}, false, err
+	}
+	var (
+		stored  Record
+		created bool
+		outcome error
+	)
+	err := b.db.Batch(func(tx *bolt.Tx) error {
+		// Batch may run this function more than once (when another call in
+		// the batch fails), so every result is reset here. Expected outcomes
+		// such as ErrTokenTaken are not returned to Batch: an error would
+		// roll back and replay the whole batch.
+		stored, created, outcome = Record{}, false, nil
+		tokens, fps, err := createTenantBuckets(tx, rec.Tenant)
+		if err != nil {
+			return err
+		}
+		if tok := fps.Get([]byte(rec.Fingerprint)); tok != nil {
+			existing, err := loadRecord(tokens, string(tok))
+			if err != nil {
+				return fmt.Errorf("vault: fingerprint index points to a missing record: %w", err)
+			}
+			stored = existing
+			return nil
+		}
+		if tokens.Get([]byte(rec.Token)) != nil {
+			outcome = ErrTokenTaken
+			return nil
+		}
+		rec.CreatedAt = now()
+		rec.UpdatedAt = rec.CreatedAt
+		if err := storeRecord(tokens, rec); err != nil {
+			return err
+		}
+		if err := fps.Put([]byte(rec.Fingerprint), []byte(rec.Token)); err != nil {
+			return err
+		}
+		stored, created = rec, true
+		return nil
+	})
+	if err != nil {
+		return Record{}, false, err
+	}
+	if outcome != nil {
+		return Record{}, false, outcome
+	}
+	return stored, created, nil
+}
+
+// Get implements Vault.
+func (b *Bolt) Get(_ context.Context, tenant, token string) (Record, error) {
+	var rec Record
+	err := b.db.View(func(tx *bolt.Tx) error {
+		tokens, _ := tenantBuckets(tx, tenant)
+		var err error
+		rec, err = loadRecord(tokens, token)
+		return err
+	})
+	return rec, err
+}
+
+// GetByFingerprint implements Vault.
+func (b *Bolt) GetByFingerprint(_ context.Context, tenant, fingerprint string) (Record, error) {
+	var rec Record
+	err := b.db.View(func(tx *bolt.Tx) error {
+		tokens, fps := tenantBuckets(tx, tenant)
+		if fps == nil || fingerprint == "" {
+			return ErrNotFound
+		}
+		tok := fps.Get([]byte(fingerprint))
+		if tok == nil {
+			return ErrNotFound
+		}
+		var err error
+		rec, err = loadRecord(tokens, string(tok))
+		return err
+	})
+	return rec, err
+}
+
+// Update implements Vault. If rec.Fingerprint is empty the stored one is
+// kept; if it changed, the fingerprint index follows it.
+func (b *Bolt) Update(ctx context.Context, rec Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var outcome error
+	err := b.db.Batch(func(tx *bolt.Tx) error {
+		outcome = nil
+		tokens, fps := tenantBuckets(tx, rec.Tenant)
+		old, err := loadRecord(tokens, rec.Token)
+		if err != nil {
+			outcome = err
+			return nil
+		}
+		next := rec
+		if next.Fingerprint == "" {
+			next.Fingerprint = old.Fingerprint
+		}
+		if next.Fingerprint != old.Fingerprint {
+			if tok := fps.Get([]byte(next.Fingerprint)); tok != nil && string(tok) != rec.Token {
+				outcome = errors.New("vault: update: the new fingerprint already belongs to another token")
+				return nil
+			}
+			if err := fps.Delete([]byte(old.Fingerprint)); err != nil {
+				return err
+			}
+			if err := fps.Put([]byte(next.Fingerprint), []byte(next.Token)); err != nil {
+				return err
+			}
+		}
+		next.CreatedAt = old.CreatedAt
+		next.UpdatedAt = now()
+		return storeRecord(tokens, next)
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+// Delete implements Vault. The fingerprint index entry goes too, so the same
+// card can be tokenized again afterwards.
+func (b *Bolt) Delete(ctx context.Context, tenant, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var outcome error
+	err := b.db.Batch(func(tx *bolt.Tx) error {
+		outcome = nil
+		tokens, fps := tenantBuckets(tx, tenant)
+		old, err := loadRecord(tokens, token)
+		if err != nil {
+			outcome = err
+			return nil
+		}
+		if tok := fps.Get([]byte(old.Fingerprint)); tok != nil && string(tok) == token {
+			if err := fps.Delete([]byte(old.Fingerprint)); err != nil {
+				return err
+			}
+		}
+		return tokens.Delete([]byte(token))
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+// Close implements Vault; it closes the bbolt file and releases its lock.
+func (b *Bolt) Close() error { return b.db.Close() }
+
+// Interface guard.
+var _ Vault = (*Bolt)(nil)

@@ -1,0 +1,76 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// BoltKV is a named key-value bucket inside a Bolt file. The embedded
+// network-token emulator keeps its token state here, so one file (one lock,
+// one backup) holds everything the embedded deployment knows. Values are
+// opaque to BoltKV: whoever stores card data in it must seal it first.
+type BoltKV struct {
+	db   *bolt.DB
+	name []byte
+}
+
+// KV returns the key-value bucket called bucket. The bucket lives under its
+// own namespace, so no name can collide with the vault's record buckets. The
+// bucket is created on the first Save.
+func (b *Bolt) KV(bucket string) *BoltKV {
+	return &BoltKV{db: b.db, name: []byte(bucket)}
+}
+
+// Load returns the value stored under id, or nil and no error when there is
+// none. The returned slice is a copy the caller owns.
+func (kv *BoltKV) Load(ctx context.Context, id string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []byte
+	err := kv.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketKV).Bucket(kv.name)
+		if bk == nil || id == "" {
+			return nil
+		}
+		if v := bk.Get([]byte(id)); v != nil {
+			// bbolt's memory is only valid inside the transaction.
+			out = append([]byte{}, v...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: kv %s: load: %w", kv.name, err)
+	}
+	return out, nil
+}
+
+// Save stores data under id durably: like Put, it returns after the write is
+// on disk, and concurrent Saves share one fsync through bbolt's Batch.
+func (kv *BoltKV) Save(ctx context.Context, id string, data []byte) error {
+	if len(kv.name) == 0 {
+		return errors.New("vault: kv: empty bucket name")
+	}
+	if id == "" {
+		return fmt.Errorf("vault: kv %s: empty id", kv.name)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := kv.db.Batch(func(tx *bolt.Tx) error {
+		bk, err := tx.Bucket(bucketKV).CreateBucketIfNotExists(kv.name)
+		if err != nil {
+			return err
+		}
+		// bbolt references the value until commit; the copy keeps a caller
+		// that shares its buffer with another goroutine from corrupting it.
+		return bk.Put([]byte(id), append([]byte{}, data...))
+	})
+	if err != nil {
+		return fmt.Errorf("vault: kv %s: save: %w", kv.name, err)
+	}
+	return nil
+}

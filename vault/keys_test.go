@@ -1,0 +1,219 @@
+package vault_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tokengate/tokengate/vault"
+)
+
+const testPAN = "4242424242424242"
+
+// writeKeyset generates a keyset (encrypted when kek is set) into a file.
+func writeKeyset(t testing.TB, dir string, kek []byte) string {
+	t.Helper()
+	var data []byte
+	var err error
+	if kek != nil {
+		a, kerr := vault.NewKEK(kek)
+		if kerr != nil {
+			t.Fatal(kerr)
+		}
+		data, err = vault.GenerateKeyset(a)
+	} else {
+		data, err = vault.GenerateKeyset(nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "keys.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustLoad(t testing.TB, o vault.KeyOptions) *vault.Keys {
+	t.Helper()
+	k, warning, err := vault.LoadKeys(o)
+	if err != nil {
+		t.Fatalf("LoadKeys: %v", err)
+	}
+	if warning != "" && o.DevFile == "" {
+		t.Errorf("unexpected warning %q", warning)
+	}
+	return k
+}
+
+func randomKEK(t testing.TB) []byte {
+	kek := make([]byte, 32)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	return kek
+}
+
+func TestFingerprint(t *testing.T) {
+	path := writeKeyset(t, t.TempDir(), nil)
+	k1 := mustLoad(t, vault.KeyOptions{File: path})
+	k2 := mustLoad(t, vault.KeyOptions{File: path}) // a reload of the same file
+	fp := k1.Fingerprint("acme", testPAN)
+	if len(fp) != 64 || strings.Trim(fp, "0123456789abcdef") != "" {
+		t.Fatalf("fingerprint %q is not 32 bytes of hex", fp)
+	}
+	if got := k2.Fingerprint("acme", testPAN); got != fp {
+		t.Errorf("fingerprint changed across reload: %s vs %s", got, fp)
+	}
+	if k1.Fingerprint("other", testPAN) == fp {
+		t.Error("two tenants share a fingerprint")
+	}
+	if k1.Fingerprint("acme", "4000056655665556") == fp {
+		t.Error("two PANs share a fingerprint")
+	}
+	// "acme"+"\x00"+pan must not equal "acme\x00"+""+...: the separator matters.
+	if k1.Fingerprint("acme4", testPAN[1:]) == fp {
+		t.Error("tenant/PAN boundary is ambiguous")
+	}
+	other := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	if other.Fingerprint("acme", testPAN) == fp {
+		t.Error("two keysets give the same fingerprint")
+	}
+	if strings.Contains(fp, testPAN) {
+		t.Error("fingerprint contains the PAN")
+	}
+}
+
+func TestDeriveKey(t *testing.T) {
+	path := writeKeyset(t, t.TempDir(), nil)
+	k1, k2 := mustLoad(t, vault.KeyOptions{File: path}), mustLoad(t, vault.KeyOptions{File: path})
+	a := k1.DeriveKey("emulator/cryptogram")
+	if len(a) != 32 {
+		t.Fatalf("derived key has %d bytes", len(a))
+	}
+	if string(k2.DeriveKey("emulator/cryptogram")) != string(a) {
+		t.Error("derived key not stable across reload")
+	}
+	if string(k1.DeriveKey("other")) == string(a) {
+		t.Error("two labels derive the same key")
+	}
+}
+
+func TestLoadKeysEnvPrecedence(t *testing.T) {
+	fileKeys := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	data, err := vault.GenerateKeyset(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TG_TEST_KEYS", string(data))
+	envKeys := mustLoad(t, vault.KeyOptions{Env: "TG_TEST_KEYS", File: "/nonexistent/keys.json"})
+	if envKeys.Fingerprint("a", testPAN) == fileKeys.Fingerprint("a", testPAN) {
+		t.Error("env keyset not used")
+	}
+	if _, _, err := vault.LoadKeys(vault.KeyOptions{Env: "TG_TEST_UNSET_KEYS"}); err == nil || !strings.Contains(err.Error(), "TG_TEST_UNSET_KEYS") {
+		t.Errorf("unset variable error = %v, want it named", err)
+	}
+	if _, _, err := vault.LoadKeys(vault.KeyOptions{}); err == nil {
+		t.Error("LoadKeys with no source succeeded")
+	}
+}
+
+func TestLoadKeysWithKEK(t *testing.T) {
+	kek := randomKEK(t)
+	path := writeKeyset(t, t.TempDir(), kek)
+	t.Setenv("TG_TEST_KEK", base64.StdEncoding.EncodeToString(kek))
+	t.Setenv("TG_TEST_WRONG_KEK", base64.StdEncoding.EncodeToString(randomKEK(t)))
+	t.Setenv("TG_TEST_SHORT_KEK", base64.StdEncoding.EncodeToString(kek[:16]))
+	t.Setenv("TG_TEST_BAD_KEK", "not base64!")
+
+	k := mustLoad(t, vault.KeyOptions{File: path, KEKEnv: "TG_TEST_KEK"})
+	sealed, err := k.Seal("acme", "fp", vault.Secrets{PAN: testPAN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Open("acme", "fp", sealed); err != nil {
+		t.Fatal(err)
+	}
+	for env, what := range map[string]string{"TG_TEST_WRONG_KEK": "decrypt", "TG_TEST_SHORT_KEK": "32 bytes", "TG_TEST_BAD_KEK": "base64"} {
+		_, _, err := vault.LoadKeys(vault.KeyOptions{File: path, KEKEnv: env})
+		if err == nil || !strings.Contains(err.Error(), what) || !strings.Contains(err.Error(), env) && !strings.Contains(err.Error(), path) {
+			t.Errorf("KEK %s: err = %v, want it to mention %q and the source", env, err, what)
+		}
+	}
+	if _, _, err := vault.LoadKeys(vault.KeyOptions{File: path}); err == nil || !strings.Contains(err.Error(), "no key-encrypting key") {
+		t.Errorf("encrypted keyset without KEK: err = %v", err)
+	}
+	plain := writeKeyset(t, t.TempDir(), nil)
+	if _, _, err := vault.LoadKeys(vault.KeyOptions{File: plain, KEKEnv: "TG_TEST_KEK"}); err == nil || !strings.Contains(err.Error(), "cleartext") {
+		t.Errorf("cleartext keyset with a KEK configured: err = %v", err)
+	}
+	if _, _, err := vault.LoadKeys(vault.KeyOptions{File: path, KEKEnv: "TG_TEST_UNSET_KEK"}); err == nil || !strings.Contains(err.Error(), "TG_TEST_UNSET_KEK") {
+		t.Errorf("unset KEK variable: err = %v", err)
+	}
+}
+
+func TestLoadKeysDevFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dev", "keys.json")
+	k1, warning, err := vault.LoadKeys(vault.KeyOptions{DevFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warning, "development keyset generated at "+path) || !strings.Contains(warning, "do not use in production") {
+		t.Errorf("first warning = %q", warning)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("dev keyset mode = %v, want 0600", fi.Mode().Perm())
+	}
+	before, _ := os.ReadFile(path)
+	k2, warning, err := vault.LoadKeys(vault.KeyOptions{DevFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warning, path) || !strings.Contains(warning, "do not use in production") {
+		t.Errorf("reuse warning = %q, want a warning naming the file", warning)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("dev keyset rewritten on reuse")
+	}
+	if k1.Fingerprint("a", testPAN) != k2.Fingerprint("a", testPAN) {
+		t.Error("dev keyset not reused")
+	}
+	// File wins over DevFile, with no warning.
+	mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil), DevFile: path})
+}
+
+func TestLoadKeysBadFile(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.json")
+	bad := filepath.Join(dir, "bad.json")
+	half := filepath.Join(dir, "half.json")
+	os.WriteFile(bad, []byte("{not json"), 0o600)
+	os.WriteFile(half, []byte(`{"aead": {"primaryKeyId": 1, "key": []}}`), 0o600)
+	for _, path := range []string{missing, bad, half} {
+		_, _, err := vault.LoadKeys(vault.KeyOptions{File: path})
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("LoadKeys(%s) err = %v, want an error naming the file", filepath.Base(path), err)
+		}
+	}
+	// A keyset whose halves are swapped is refused (wrong primitive types).
+	data, _ := vault.GenerateKeyset(nil)
+	swapped := strings.NewReplacer(`"aead"`, `"fingerprint"`, `"fingerprint"`, `"aead"`).Replace(string(data))
+	if _, err := vault.ParseKeys([]byte(swapped), nil); err == nil {
+		t.Error("swapped keysets accepted")
+	}
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	k := mustLoad(b, vault.KeyOptions{File: writeKeyset(b, b.TempDir(), nil)})
+	b.ReportAllocs()
+	for b.Loop() {
+		k.Fingerprint("acme", testPAN)
+	}
+}

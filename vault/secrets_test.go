@@ -1,0 +1,186 @@
+package vault_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tokengate/tokengate/vault"
+)
+
+var testSecrets = vault.Secrets{PAN: testPAN, Name: "Jane Cardholder", DPAN: "4895370012003478"}
+
+func TestSealOpenRoundtrip(t *testing.T) {
+	k := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	sealed, err := k.Seal("acme", "fp1", testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte(testPAN)) || bytes.Contains(sealed, []byte("Jane")) {
+		t.Fatal("sealed data contains plaintext")
+	}
+	got, err := k.Open("acme", "fp1", sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != testSecrets {
+		t.Errorf("Open = %s, want the sealed secrets", got) // redacted print
+	}
+	again, _ := k.Seal("acme", "fp1", testSecrets)
+	if bytes.Equal(again, sealed) {
+		t.Error("two seals of the same data are identical (nonce reuse?)")
+	}
+}
+
+func TestOpenWrongAssociatedData(t *testing.T) {
+	k := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	sealed, err := k.Seal("acme", "fp1", testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Clone(sealed)
+	tampered[len(tampered)-1] ^= 1
+	cases := map[string]struct {
+		tenant, fp string
+		sealed     []byte
+	}{
+		"other tenant":      {"evil", "fp1", sealed},
+		"other fingerprint": {"acme", "fp2", sealed},
+		"boundary shift":    {"acme\x00fp", "1", sealed},
+		"tampered":          {"acme", "fp1", tampered},
+		"empty":             {"acme", "fp1", nil},
+	}
+	for name, c := range cases {
+		_, err := k.Open(c.tenant, c.fp, c.sealed)
+		if err == nil {
+			t.Errorf("%s: Open succeeded", name)
+			continue
+		}
+		if strings.Contains(err.Error(), testPAN) {
+			t.Errorf("%s: error leaks the PAN", name)
+		}
+	}
+	other := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	if _, err := other.Open("acme", "fp1", sealed); err == nil {
+		t.Error("another keyset opened the data")
+	}
+}
+
+func TestRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := writeKeyset(t, dir, nil)
+	old := mustLoad(t, vault.KeyOptions{File: path})
+	sealedBefore, err := old.Seal("acme", "fp", testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	rotated, err := vault.RotateKeyset(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newPath := filepath.Join(dir, "rotated.json")
+	os.WriteFile(newPath, rotated, 0o600)
+	k := mustLoad(t, vault.KeyOptions{File: newPath})
+
+	if got, err := k.Open("acme", "fp", sealedBefore); err != nil || got != testSecrets {
+		t.Fatalf("data sealed before rotation: %v", err)
+	}
+	sealedAfter, err := k.Seal("acme", "fp", testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tink ciphertexts start with 0x01 and the 4-byte id of the sealing key.
+	if bytes.Equal(sealedAfter[:5], sealedBefore[:5]) {
+		t.Error("new seals still use the old primary key")
+	}
+	if _, err := old.Open("acme", "fp", sealedAfter); err == nil {
+		t.Error("the pre-rotation keyset opened data sealed with the new key")
+	}
+	if k.Fingerprint("acme", testPAN) != old.Fingerprint("acme", testPAN) {
+		t.Error("rotation changed fingerprints")
+	}
+}
+
+func TestRotationWithKEK(t *testing.T) {
+	raw := randomKEK(t)
+	kek, err := vault.NewKEK(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := vault.GenerateKeyset(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vault.RotateKeyset(data, nil); err == nil {
+		t.Error("rotated an encrypted keyset without the KEK")
+	}
+	rotated, err := vault.RotateKeyset(data, kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(rotated, []byte(`"keyData"`)) || !bytes.Contains(rotated, []byte(`"encryptedKeyset"`)) {
+		t.Error("rotated keyset written in cleartext")
+	}
+	before, _ := vault.ParseKeys(data, kek)
+	after, err := vault.ParseKeys(rotated, kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := before.Seal("t", "f", testSecrets)
+	if _, err := after.Open("t", "f", sealed); err != nil {
+		t.Errorf("open after rotation: %v", err)
+	}
+}
+
+func TestSecretsRedaction(t *testing.T) {
+	var buf bytes.Buffer
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		fmt.Fprintf(&buf, format+"\n", testSecrets)
+		fmt.Fprintf(&buf, format+"\n", &testSecrets)
+	}
+	fmt.Fprintln(&buf, testSecrets, []vault.Secrets{testSecrets}, map[string]any{"s": testSecrets})
+	j, _ := json.Marshal(map[string]any{"s": testSecrets})
+	buf.Write(j)
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "s", testSecrets)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "s", testSecrets)
+	out := buf.String()
+	for _, secret := range []string{testSecrets.PAN, testSecrets.DPAN, testSecrets.Name, "42424242", "34323432"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("output leaks %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "[redacted]") {
+		t.Errorf("output does not say it redacted:\n%s", out)
+	}
+}
+
+func benchKeys(b *testing.B) *vault.Keys {
+	return mustLoad(b, vault.KeyOptions{File: writeKeyset(b, b.TempDir(), nil)})
+}
+
+func BenchmarkSeal(b *testing.B) {
+	k := benchKeys(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Seal("acme", "fp", testSecrets); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOpen(b *testing.B) {
+	k := benchKeys(b)
+	sealed, _ := k.Seal("acme", "fp", testSecrets)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Open("acme", "fp", sealed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
