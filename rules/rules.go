@@ -1,0 +1,152 @@
+// Package rules reads the rules file: which fields of which requests hold
+// card data (inbound), and where a token's network token, cryptogram and ECI
+// go on the way to a payment processor (outbound).
+//
+// The file is YAML. It is decoded through yaml.Node rather than into structs
+// so that every error names the file and line of the offending node, and so
+// that unknown keys and duplicate keys are errors: a typo in a rules file
+// must never silently leave a card number untokenized.
+package rules
+
+import "time"
+
+// Kind says what a field holds.
+type Kind string
+
+// Inbound field kinds: where card data arrives from a browser or app.
+const (
+	// KindPAN is the card number. It is always replaced by a token.
+	KindPAN Kind = "pan"
+	// KindCVV is the card security code. It is held in memory for CVVTTL and
+	// removed from the body (or masked, with Keep), never stored.
+	KindCVV Kind = "cvv"
+	// KindExpMonth is the card's expiry month. Outbound, it is the token's
+	// expiry month (the card's on PAN fallback).
+	KindExpMonth Kind = "exp_month"
+	// KindExpYear is the card's expiry year. Outbound, it is the token's
+	// expiry year (the card's on PAN fallback).
+	KindExpYear Kind = "exp_year"
+	// KindName is the cardholder name. Outbound, it is the name kept with
+	// the token.
+	KindName Kind = "name"
+)
+
+// Outbound field kinds: where the merchant's token is read, and where values
+// are injected on the way to a payment processor. KindExpMonth, KindExpYear,
+// KindCVV and KindName are valid outbound too.
+const (
+	// KindToken is where the merchant's token reference is read.
+	KindToken Kind = "token"
+	// KindNumber is where the network token (DPAN), or the PAN on fallback,
+	// is written. When a set has none, it defaults to the token's selectors,
+	// so the number replaces the token in place.
+	KindNumber Kind = "number"
+	// KindCryptogram is where a fresh, single-use cryptogram is written.
+	KindCryptogram Kind = "cryptogram"
+	// KindECI is where the ECI returned with the cryptogram is written.
+	KindECI Kind = "eci"
+)
+
+// TokenFormat is the shape of the token the merchant receives.
+type TokenFormat string
+
+// Token formats.
+const (
+	// FormatPrefixed is Prefix followed by 24 random base62 characters.
+	FormatPrefixed TokenFormat = "prefixed"
+	// FormatUUID is a random UUID v4.
+	FormatUUID TokenFormat = "uuid"
+	// FormatAlias keeps the first 6 and last 4 digits and the length of the
+	// PAN, and is Luhn-invalid so it can never be mistaken for a card.
+	FormatAlias TokenFormat = "alias"
+	// FormatNetworkToken is the network token (DPAN) itself.
+	FormatNetworkToken TokenFormat = "network_token"
+)
+
+// Fallback is what outbound does when a card has no usable network token.
+type Fallback string
+
+// Fallback policies.
+const (
+	// FallbackPAN sends the PAN (and the CVV while it is held) instead.
+	FallbackPAN Fallback = "pan"
+	// FallbackReject refuses the request.
+	FallbackReject Fallback = "reject"
+)
+
+// Field names one field of a body. At least one of JSON and Form is set.
+type Field struct {
+	// Kind says what the field holds.
+	Kind Kind
+	// JSON is a plain gjson path ("card.number", "cards.#.number"): keys,
+	// numeric indexes, and "#" as a whole segment for every element of an
+	// array. Queries and modifiers are rejected because they cannot be
+	// written back.
+	JSON string
+	// Form is a field name for urlencoded and multipart bodies.
+	Form string
+	// Keep, for inbound cvv/exp/name fields, leaves the value in the body
+	// (a CVV is then replaced by a mask rather than removed).
+	Keep bool
+	// Line is where the field is declared in the rules file, for errors.
+	Line int
+}
+
+// Match limits a rule set to some requests. Empty lists match everything.
+type Match struct {
+	// Methods are HTTP methods, upper case (e.g. POST); matching ignores case.
+	Methods []string
+	// Paths are patterns as Caddy's path matcher reads them: exact, prefix
+	// ("/api/*"), suffix ("*.json"), substring ("*/pay/*") or a path.Match
+	// glob. Matching ignores case and cleans the request path first.
+	Paths []string
+}
+
+// Inbound is a named inbound rule set (customer -> merchant).
+type Inbound struct {
+	// Name is the rule set's name, as the Caddyfile refers to it.
+	Name string
+	// Tenant scopes tokens in the vault; it defaults to "default".
+	Tenant string
+	// Match limits the set to some requests.
+	Match Match
+	// Format is the shape of the tokens issued; it defaults to prefixed.
+	Format TokenFormat
+	// Prefix starts every FormatPrefixed token; it defaults to "tok_".
+	Prefix string
+	// CVVTTL is how long a CVV is held in memory; it defaults to 15m.
+	CVVTTL time.Duration
+	// Fields are the set's fields, in the order of the file.
+	Fields []Field
+	// Line is where the set is declared in the rules file, for errors.
+	Line int
+}
+
+// Outbound is a named outbound rule set (merchant -> payment processor).
+type Outbound struct {
+	// Name is the rule set's name, as the Caddyfile refers to it.
+	Name string
+	// Match limits the set to some requests.
+	Match Match
+	// Destinations are the host:port pairs a detokenized request may be
+	// sent to; there is at least one, so card data never goes elsewhere.
+	Destinations []string
+	// Fallback is what to do without a usable network token; it defaults
+	// to reject.
+	Fallback Fallback
+	// Fields are the set's fields, in the order of the file, with a number
+	// field added after the token field when the file has none.
+	Fields []Field
+	// Line is where the set is declared in the rules file, for errors.
+	Line int
+}
+
+// File is a parsed rules file. Sets keep the order of the file.
+type File struct {
+	// Path is the name the file was parsed under, as errors show it.
+	Path string
+	// Inbound are the inbound rule sets.
+	Inbound []*Inbound
+	// Outbound are the outbound rule sets.
+	Outbound []*Outbound
+}
