@@ -1,0 +1,282 @@
+package network
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokengate/tokengate/card"
+)
+
+// BuiltinConfig configures the builtin emulator. Map keys are brand names
+// (card.Brand strings); a brand present in a map overrides its default, a
+// brand absent keeps it.
+type BuiltinConfig struct {
+	// TokenBINs lists each brand's token BIN ranges (six or eight digits).
+	// Each must give numbers of the same brand at every length the brand
+	// issues. An empty list makes the brand's cards "card_not_eligible".
+	TokenBINs map[string][]string
+	// TokenExpiryMonths sets each brand's token lifetime in months after
+	// provisioning; 0 means the token expires with the card. Defaults:
+	// mastercard 36, every other brand 0.
+	TokenExpiryMonths map[string]int
+	// ECI sets the two-digit ECI returned with each brand's cryptograms
+	// (default "07", as Basis Theory returns).
+	ECI map[string]string
+	// Key is the 32-byte HMAC key every DPAN, PAR and cryptogram derives
+	// from. It is required, and must stay the same for tokens to keep their
+	// DPANs: the caller derives it from its keyset.
+	Key []byte
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Random supplies token ids and cryptogram nonces; crypto/rand when nil.
+	// Any other reader is used under a lock, so it need not be concurrency-safe.
+	Random io.Reader
+}
+
+// Builtin is the embedded network token service: an in-process emulator of a
+// card network's token service (Visa VTS, Mastercard MDES behind a TSP) that
+// issues Luhn-valid DPANs from network-token BINs, stable PARs and fresh
+// cryptograms. Its state lives in a StateStore; it is safe for concurrent use.
+type Builtin struct {
+	key    []byte
+	kid    string
+	cfg    resolvedConfig
+	now    func() time.Time
+	random io.Reader
+	store  StateStore
+
+	cache     cache
+	macs      sync.Pool // *cryptogramMAC
+	counter   atomic.Uint64
+	provision sync.Mutex // makes allocating an id and DPAN and saving the token atomic
+	write     sync.Mutex // serializes SetStatus's read-modify-write
+}
+
+// NewBuiltin checks cfg, fills its defaults and returns an emulator keeping
+// its state in store.
+func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
+	if store == nil {
+		return nil, errors.New("builtin network token service: a state store is required")
+	}
+	if len(cfg.Key) != sha256.Size {
+		return nil, fmt.Errorf("builtin network token service: key must be %d bytes, got %d", sha256.Size, len(cfg.Key))
+	}
+	rc, err := resolve(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("builtin network token service: %w", err)
+	}
+	b := &Builtin{
+		key:    append([]byte(nil), cfg.Key...),
+		cfg:    rc,
+		now:    cfg.Now,
+		random: cfg.Random,
+		store:  store,
+		cache:  cache{m: map[string]*cached{}},
+	}
+	b.kid = keyID(b.key)
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.random == nil {
+		b.random = rand.Reader
+	} else {
+		b.random = &lockedReader{r: b.random}
+	}
+	b.macs.New = func() any { return &cryptogramMAC{h: hmac.New(sha256.New, b.key)} }
+	return b, nil
+}
+
+// Name returns "builtin".
+func (b *Builtin) Name() string { return "builtin" }
+
+// maxProvisionAttempts bounds the retries when a fresh id or DPAN is taken.
+const maxProvisionAttempts = 8
+
+// Provision validates the card (card.Validate, expiry, CVV when given),
+// refuses brands without token BINs and the Basis Theory test cards with their
+// documented outcome, then issues a new ACTIVE token. Refusals are *Error;
+// invalid card data is a wrapped *card.Error. Neither holds card data.
+func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, err
+	}
+	now := b.now()
+	pan := card.Normalize(req.PAN)
+	brand, err := card.Validate(pan)
+	if err != nil {
+		return Token{}, wrap(err)
+	}
+	if req.Brand != "" && req.Brand != string(brand) {
+		return Token{}, &Error{Code: CodeBrandMismatch, Message: "Card Brand Does Not Match Card Number"}
+	}
+	if err := card.ValidateExpiry(req.ExpMonth, req.ExpYear, now.UTC()); err != nil {
+		return Token{}, wrap(err)
+	}
+	if req.CVV != "" {
+		if err := card.ValidateCVV(req.CVV, brand); err != nil {
+			return Token{}, wrap(err)
+		}
+	}
+	bins := b.cfg.bins[brand]
+	if len(bins) == 0 {
+		return Token{}, errNotEligible()
+	}
+	if e := testCardOutcome(pan); e != nil {
+		return Token{}, e
+	}
+
+	expMonth, expYear := tokenExpiry(req.ExpMonth, req.ExpYear, b.cfg.months[brand], now)
+	st := tokenState{
+		V:        1,
+		Brand:    string(brand),
+		Length:   len(pan),
+		KeyID:    b.kid,
+		ExpMonth: expMonth,
+		ExpYear:  expYear,
+		PAR:      derivePAR(b.key, parPrefixes[brand], pan),
+		Status:   StatusActive,
+		Created:  now.UTC(),
+		Updated:  now.UTC(),
+	}
+	// Check, reserve and save under one lock, so that two provisions in this
+	// process can never claim the same id or DPAN.
+	b.provision.Lock()
+	defer b.provision.Unlock()
+	dpan, err := b.allocate(ctx, &st, bins, pan)
+	if err != nil {
+		return Token{}, err
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return Token{}, wrap(err)
+	}
+	if err := b.store.Save(ctx, st.ID, data); err != nil {
+		return Token{}, wrap(fmt.Errorf("saving token state: %w", err))
+	}
+	e := &cached{st: st, dpan: dpan, expires: now.Add(cacheTTL)}
+	b.cache.put(e)
+	return e.token(), nil
+}
+
+// allocate picks a fresh id and token BIN for st and reserves the resulting
+// DPAN in the store; the caller holds b.provision. A clash (an id already
+// used, or a DPAN already issued: a 16-digit DPAN has nine derived digits, so
+// clashes become likely after some tens of thousands of tokens per BIN) just
+// draws a new id.
+func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, pan string) (string, error) {
+	for range maxProvisionAttempts {
+		id, raw, err := newUUID(b.random)
+		if err != nil {
+			return "", wrap(err)
+		}
+		bin := pickBIN(bins, pan, raw[15])
+		if bin == "" {
+			return "", errNotEligible()
+		}
+		dpan := deriveDPAN(b.key, id, bin, len(pan))
+		idx := dpanIndexKey(b.key, dpan)
+		taken, err := b.exists(ctx, id, idx)
+		if err != nil {
+			return "", err
+		}
+		if taken {
+			continue
+		}
+		res, _ := json.Marshal(dpanReservation{ID: id})
+		if err := b.store.Save(ctx, idx, res); err != nil {
+			return "", wrap(fmt.Errorf("reserving token number: %w", err))
+		}
+		st.ID, st.TokenBIN = id, bin
+		return dpan, nil
+	}
+	return "", wrap(errors.New("could not allocate an unused token number"))
+}
+
+// exists reports whether any of the store keys holds data.
+func (b *Builtin) exists(ctx context.Context, keys ...string) (bool, error) {
+	for _, k := range keys {
+		d, err := b.store.Load(ctx, k)
+		if err != nil {
+			return false, wrap(fmt.Errorf("loading token state: %w", err))
+		}
+		if d != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Get returns the token's details and status. A SUSPENDED token keeps its
+// DPAN (it comes back); a DELETED one is returned without DPAN, since it must
+// never be used again. An unknown id gives a wrapped ErrNotFound.
+func (b *Builtin) Get(ctx context.Context, id string) (Token, error) {
+	e, err := b.lookup(ctx, id)
+	if err != nil {
+		return Token{}, err
+	}
+	return e.token(), nil
+}
+
+// SetStatus moves a token through its lifecycle: ACTIVE and SUSPENDED into
+// each other, anything into DELETED. DELETED is final: leaving it returns a
+// wrapped ErrDeleted (deleting again is a no-op). An unknown status is an
+// *Error with CodeInvalidStatus. The change is saved to the store and takes
+// effect in this process immediately.
+func (b *Builtin) SetStatus(ctx context.Context, id, status string) error {
+	switch status {
+	case StatusActive, StatusSuspended, StatusDeleted:
+	default:
+		return &Error{Code: CodeInvalidStatus, Message: "Invalid Token Status"}
+	}
+	b.write.Lock()
+	defer b.write.Unlock()
+	st, err := b.load(ctx, id) // from the store: the cache may be stale
+	if err != nil {
+		return err
+	}
+	now := b.now()
+	if st.Status == status || st.Status == StatusDeleted {
+		b.cache.update(b.entry(st, now)) // what the store says is news to a stale cache
+		if st.Status == status {
+			return nil
+		}
+		return fmt.Errorf("builtin network token service: cannot change status: %w", ErrDeleted)
+	}
+	st.Status, st.Updated = status, now.UTC()
+	data, err := json.Marshal(st)
+	if err != nil {
+		return wrap(err)
+	}
+	if err := b.store.Save(ctx, id, data); err != nil {
+		return wrap(fmt.Errorf("saving token state: %w", err))
+	}
+	b.cache.update(b.entry(st, now))
+	return nil
+}
+
+func wrap(err error) error { return fmt.Errorf("builtin network token service: %w", err) }
+
+// lockedReader serializes reads from a reader that may not be safe for
+// concurrent use (a test's deterministic source, say).
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// Interface guard.
+var _ Service = (*Builtin)(nil)
