@@ -1,0 +1,225 @@
+package body
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"unsafe"
+)
+
+var errFormEscape = errors.New("form body has an invalid percent escape")
+
+// formPair is one name=value pair of an urlencoded body, by byte offsets.
+type formPair struct {
+	ks, ke int    // the encoded name
+	vs, ve int    // the encoded value; vs == ve == ke when there is no '='
+	eq     bool   // the pair has an '='
+	name   string // the decoded name
+}
+
+// end is where the pair ends (its '&' or the end of the body).
+func (p *formPair) end() int {
+	if p.eq {
+		return p.ve
+	}
+	return p.ke
+}
+
+// fieldOp is a recorded Set or Delete on an existing form or multipart field.
+type fieldOp struct {
+	set, del bool
+	val      string
+}
+
+// newField is a field Set on a form or multipart body that did not have it.
+type newField struct{ name, val string }
+
+// formDoc edits an application/x-www-form-urlencoded body. Untouched pairs
+// keep their order and their original encoding; edited values are written
+// with url.QueryEscape.
+type formDoc struct {
+	data  []byte
+	s     string
+	pairs []formPair
+	ops   []fieldOp // parallel to pairs, allocated on the first edit
+	added []newField
+}
+
+// parseForm splits the body at '&' like url.ParseQuery, but keeps offsets.
+// A malformed percent escape is an error rather than being skipped, because
+// a field the gateway cannot decode is a field it cannot check for a card.
+func parseForm(data []byte) (*formDoc, error) {
+	s := unsafe.String(unsafe.SliceData(data), len(data))
+	for i := strings.IndexByte(s, '%'); i >= 0; {
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return nil, errFormEscape
+		}
+		j := strings.IndexByte(s[i+3:], '%')
+		if j < 0 {
+			break
+		}
+		i += 3 + j
+	}
+	d := &formDoc{data: data, s: s, pairs: make([]formPair, 0, strings.Count(s, "&")+1)}
+	for start := 0; start <= len(s); {
+		end := strings.IndexByte(s[start:], '&')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
+		}
+		if end > start {
+			p := formPair{ks: start, ke: end, vs: end, ve: end}
+			if eq := strings.IndexByte(s[start:end], '='); eq >= 0 {
+				p.ke, p.vs, p.eq = start+eq, start+eq+1, true
+			}
+			p.name = formUnescape(s[p.ks:p.ke])
+			d.pairs = append(d.pairs, p)
+		}
+		start = end + 1
+	}
+	return d, nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// formUnescape decodes a name or value; text without escapes is returned
+// as is, sharing the body's memory.
+func formUnescape(s string) string {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s
+	}
+	u, err := url.QueryUnescape(s)
+	if err != nil {
+		return s // cannot happen: escapes were checked by parseForm
+	}
+	return u
+}
+
+// Find implements Doc: every occurrence of the exact (decoded) name.
+func (d *formDoc) Find(name string) []Value {
+	count := 0
+	for i := range d.pairs {
+		if d.pairs[i].name == name {
+			count++
+		}
+	}
+	if count == 0 {
+		return nil
+	}
+	out := make([]Value, 0, count)
+	for i := range d.pairs {
+		p := &d.pairs[i]
+		if p.name != name {
+			continue
+		}
+		k := len(out)
+		out = append(out, Value{
+			Path:     occurrencePath(name, k),
+			Group:    occurrenceGroup(k, count),
+			Raw:      formUnescape(d.s[p.vs:p.ve]),
+			IsString: true,
+		})
+	}
+	return out
+}
+
+func (d *formDoc) index(path string) int {
+	return resolveOccurrence(len(d.pairs), func(i int) string { return d.pairs[i].name }, path)
+}
+
+// Set implements Doc.
+func (d *formDoc) Set(path, value string) {
+	d.ops, d.added = setField(d.ops, d.added, len(d.pairs), d.index(path), path, value)
+}
+
+// Delete implements Doc.
+func (d *formDoc) Delete(path string) {
+	d.ops, d.added = deleteField(d.ops, d.added, len(d.pairs), d.index(path), path)
+}
+
+// setField records a Set on field i, or on a new field when i < 0.
+func setField(ops []fieldOp, added []newField, n, i int, name, value string) ([]fieldOp, []newField) {
+	if i >= 0 {
+		if ops == nil {
+			ops = make([]fieldOp, n)
+		}
+		ops[i] = fieldOp{set: true, val: value}
+		return ops, added
+	}
+	for j := range added {
+		if added[j].name == name {
+			added[j].val = value
+			return ops, added
+		}
+	}
+	return ops, append(added, newField{name, value})
+}
+
+// deleteField records a Delete on field i, or forgets a new field.
+func deleteField(ops []fieldOp, added []newField, n, i int, name string) ([]fieldOp, []newField) {
+	if i >= 0 {
+		if ops == nil {
+			ops = make([]fieldOp, n)
+		}
+		ops[i] = fieldOp{del: true}
+		return ops, added
+	}
+	for j := range added {
+		if added[j].name == name {
+			return ops, append(added[:j], added[j+1:]...)
+		}
+	}
+	return ops, added
+}
+
+// Bytes implements Doc. A deleted pair goes with the '&' before it, or the
+// one after it when no pair before it survives, so no stray separators are
+// left; new fields are appended at the end.
+func (d *formDoc) Bytes() ([]byte, error) {
+	if d.ops == nil && len(d.added) == 0 {
+		return d.data, nil
+	}
+	var sp splicer
+	survivor := false
+	for i := range d.pairs {
+		p := &d.pairs[i]
+		var op fieldOp
+		if d.ops != nil {
+			op = d.ops[i]
+		}
+		switch {
+		case op.del && survivor:
+			sp.add(p.ks-1, p.end(), nil)
+		case op.del && p.end() < len(d.s):
+			sp.add(p.ks, p.end()+1, nil)
+		case op.del:
+			sp.add(p.ks, p.end(), nil)
+		case op.set:
+			survivor = true
+			off := sp.begin()
+			if !p.eq {
+				sp.arena = append(sp.arena, '=')
+			}
+			sp.arena = append(sp.arena, url.QueryEscape(op.val)...)
+			sp.finish(p.vs, p.ve, off)
+		default:
+			survivor = true
+		}
+	}
+	if len(d.added) > 0 {
+		off := sp.begin()
+		for i, f := range d.added {
+			if i > 0 || survivor && !strings.HasSuffix(d.s, "&") {
+				sp.arena = append(sp.arena, '&')
+			}
+			sp.arena = append(sp.arena, url.QueryEscape(f.name)...)
+			sp.arena = append(sp.arena, '=')
+			sp.arena = append(sp.arena, url.QueryEscape(f.val)...)
+		}
+		sp.finish(len(d.s), len(d.s), off)
+	}
+	return sp.apply(d.data), nil
+}
