@@ -1,0 +1,155 @@
+// Package detokenize swaps token references in outbound request bodies for
+// what a payment processor needs: the network token, its expiry, a fresh
+// cryptogram and the ECI, or, where the rules allow it, the PAN when no usable
+// network token exists.
+package detokenize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/rules"
+	"github.com/tokengate/tokengate/vault"
+)
+
+// ErrUnavailable means the vault or keys failed; the caller answers 503 and
+// forwards nothing.
+var ErrUnavailable = errors.New("detokenize: vault unavailable")
+
+// What an injection put in the body; the response header reports these per
+// field, never the values.
+const (
+	InjectedNetworkToken = "network_token"
+	InjectedPAN          = "pan"
+	InjectedNone         = "none"
+)
+
+// Detokenizer holds what detokenization needs; it is safe for concurrent use.
+type Detokenizer struct {
+	// Vault holds the sealed cards.
+	Vault vault.Vault
+	// Keys open sealed cards.
+	Keys *vault.Keys
+	// Network issues cryptograms; nil means every card takes the fallback.
+	Network network.Service
+	// CVVs holds CVVs captured inbound; a CVV is used once, on PAN fallback.
+	CVVs vault.CVVStore
+}
+
+// Injection reports what one token field became.
+type Injection struct {
+	// Field is the concrete path or form name of the token field.
+	Field string
+	// What is InjectedNetworkToken, InjectedPAN or InjectedNone.
+	What string
+	// Reason says why a fallback was taken ("suspended", "card_not_eligible"...).
+	Reason string
+}
+
+// Apply replaces every token that set's token fields find in doc, for the
+// tenant the caller authenticated as. On error the caller forwards nothing.
+func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) ([]Injection, error) {
+	targets := targetsOf(set.Fields, kind)
+	var injections []Injection
+	for _, tf := range set.FieldsOf(rules.KindToken) {
+		sel := selectorOf(tf, kind)
+		if sel == "" {
+			continue
+		}
+		found := doc.Find(sel)
+		if len(found) == 0 {
+			injections = append(injections, Injection{Field: sel, What: InjectedNone, Reason: "absent"})
+			continue
+		}
+		for _, tok := range found {
+			inj, err := d.card(ctx, tenant, set, doc, targets, tok)
+			if err != nil {
+				return nil, err
+			}
+			injections = append(injections, inj)
+		}
+	}
+	return injections, nil
+}
+
+// card detokenizes the one card whose token is tok.
+func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, doc body.Doc, targets map[rules.Kind]string, tok body.Value) (Injection, error) {
+	if tok.Raw == "" {
+		return Injection{}, &body.FieldError{Status: http.StatusBadRequest, Field: tok.Path, Code: "missing_value", Reason: "token is empty"}
+	}
+	rec, err := d.Vault.Get(ctx, tenant, tok.Raw)
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+		// A token of another tenant is indistinguishable from an unknown
+		// one on purpose: the answer must not reveal other tenants' tokens.
+		return Injection{}, &body.FieldError{Status: http.StatusForbidden, Field: tok.Path, Code: "unknown_token", Reason: "no such token for this API key"}
+	case err != nil:
+		return Injection{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	secrets, err := d.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed)
+	if err != nil {
+		return Injection{}, fmt.Errorf("%w: opening card: %v", ErrUnavailable, err)
+	}
+	put := func(kind rules.Kind, value string) {
+		if path := targets[kind]; path != "" && value != "" {
+			doc.Set(expand(path, tok.Group), value)
+		}
+	}
+
+	reason := rec.Network.Error
+	if rec.Network.ID != "" && d.Network != nil && secrets.DPAN != "" {
+		crypt, err := d.Network.Cryptogram(ctx, rec.Network.ID)
+		if err == nil {
+			put(rules.KindNumber, secrets.DPAN)
+			put(rules.KindExpMonth, rec.Network.ExpMonth)
+			put(rules.KindExpYear, rec.Network.ExpYear)
+			put(rules.KindCryptogram, crypt.Value)
+			put(rules.KindECI, crypt.ECI)
+			put(rules.KindName, secrets.Name)
+			return Injection{Field: tok.Path, What: InjectedNetworkToken}, nil
+		}
+		reason = d.noteFailure(ctx, rec, err)
+	}
+	if reason == "" {
+		reason = "no_network_token"
+	}
+	if set.Fallback != rules.FallbackPAN {
+		return Injection{}, &body.FieldError{Status: http.StatusUnprocessableEntity, Field: tok.Path, Code: "network_token_unavailable", Reason: "no usable network token (" + reason + ") and the rules do not allow the PAN"}
+	}
+	put(rules.KindNumber, secrets.PAN)
+	put(rules.KindExpMonth, rec.ExpMonth)
+	put(rules.KindExpYear, rec.ExpYear)
+	put(rules.KindName, secrets.Name)
+	if targets[rules.KindCVV] != "" {
+		cvv, ok, err := d.CVVs.TakeCVV(ctx, tenant, rec.Token)
+		if err == nil && ok {
+			put(rules.KindCVV, cvv)
+		}
+	}
+	return Injection{Field: tok.Path, What: InjectedPAN, Reason: reason}, nil
+}
+
+// noteFailure records a lifecycle change the network reported (suspended,
+// deleted) in the vault, so later requests and operators see it, and returns
+// the reason for the injection report.
+func (d *Detokenizer) noteFailure(ctx context.Context, rec vault.Record, err error) string {
+	status := ""
+	switch {
+	case errors.Is(err, network.ErrSuspended):
+		status = network.StatusSuspended
+	case errors.Is(err, network.ErrDeleted), errors.Is(err, network.ErrNotFound):
+		status = network.StatusDeleted
+	default:
+		return "provider_error"
+	}
+	if rec.Network.Status != status {
+		rec.Network.Status = status
+		_ = d.Vault.Update(ctx, rec) // best effort: the network stays the source of truth
+	}
+	return strings.ToLower(status)
+}

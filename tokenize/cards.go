@@ -1,0 +1,133 @@
+package tokenize
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/rules"
+)
+
+// cardInput is one card found in a body: the fields of a rule set that share
+// a group (the same `#` indexes).
+type cardInput struct {
+	group                       string
+	pan, cvv, expMonth, expYear *body.Value
+	name                        *body.Value
+	keepCVV                     bool
+	number                      string // the normalized PAN
+	brand                       card.Brand
+}
+
+// value returns a field's text, or "" when the body did not have the field.
+func (c *cardInput) value(v *body.Value) string {
+	if v == nil {
+		return ""
+	}
+	return v.Raw
+}
+
+// selector picks the field's selector for the body kind: JSON paths for JSON,
+// field names for both form kinds.
+func selector(f rules.Field, kind body.Kind) string {
+	if kind == body.JSON {
+		return f.JSON
+	}
+	return f.Form
+}
+
+// collect finds the rule set's fields in doc and groups them into cards, in
+// body order. A group with a CVV or expiry but no PAN is left alone: without
+// a PAN there is nothing to tokenize.
+func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, error) {
+	byGroup := map[string]*cardInput{}
+	for _, f := range fields {
+		sel := selector(f, kind)
+		if sel == "" {
+			continue
+		}
+		for _, v := range doc.Find(sel) {
+			c := byGroup[v.Group]
+			if c == nil {
+				c = &cardInput{group: v.Group}
+				byGroup[v.Group] = c
+			}
+			v := v
+			switch f.Kind {
+			case rules.KindPAN:
+				c.pan = &v
+			case rules.KindCVV:
+				c.cvv, c.keepCVV = &v, f.Keep
+			case rules.KindExpMonth:
+				c.expMonth = &v
+			case rules.KindExpYear:
+				c.expYear = &v
+			case rules.KindName:
+				c.name = &v
+			}
+		}
+	}
+	cards := make([]*cardInput, 0, len(byGroup))
+	for _, c := range byGroup {
+		if c.pan != nil {
+			cards = append(cards, c)
+		}
+	}
+	sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })
+	return cards, nil
+}
+
+// groupLess orders groups "0" < "2" < "10" (numerically, segment by segment)
+// so cards are handled, and errors reported, in body order.
+func groupLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+// validate checks the card before anything is stored. Errors name the field
+// and never carry its value.
+func (c *cardInput) validate(now time.Time) error {
+	if c.pan.Raw == "" {
+		return fieldError(c.pan.Path, "missing_value", "card number is empty")
+	}
+	c.number = card.Normalize(c.pan.Raw)
+	brand, err := card.Validate(c.number)
+	if err != nil {
+		return cardFieldError(c.pan.Path, err)
+	}
+	c.brand = brand
+	if c.cvv != nil && c.cvv.Raw != "" {
+		if err := card.ValidateCVV(c.cvv.Raw, brand); err != nil {
+			return cardFieldError(c.cvv.Path, err)
+		}
+	}
+	if c.expMonth != nil || c.expYear != nil {
+		month, year := c.value(c.expMonth), c.value(c.expYear)
+		if err := card.ValidateExpiry(month, year, now); err != nil {
+			path := c.expMonth
+			if ce, ok := err.(*card.Error); ok && ce.Code != "invalid_exp_month" && c.expYear != nil {
+				path = c.expYear
+			}
+			if path == nil {
+				path = c.expYear
+			}
+			return cardFieldError(path.Path, err)
+		}
+	}
+	return nil
+}
+
+func fieldError(field, code, reason string) *body.FieldError {
+	return &body.FieldError{Status: http.StatusBadRequest, Field: field, Code: code, Reason: reason}
+}
+
+func cardFieldError(field string, err error) *body.FieldError {
+	if ce, ok := err.(*card.Error); ok {
+		return fieldError(field, ce.Code, ce.Reason)
+	}
+	return fieldError(field, "invalid", "invalid value")
+}

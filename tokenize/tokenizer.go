@@ -1,0 +1,232 @@
+// Package tokenize swaps card data in inbound request bodies for tokens: it
+// validates each card, stores the PAN sealed in the vault, provisions a
+// network token within a time budget, holds the CVV in memory, and edits the
+// body so the merchant sees only tokens.
+package tokenize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/rules"
+	"github.com/tokengate/tokengate/vault"
+)
+
+// ErrUnavailable means a card could not be stored durably. The caller must
+// answer 503 and forward nothing: a token the vault does not hold would be a
+// lost card, and forwarding the PAN would defeat the gateway.
+var ErrUnavailable = errors.New("tokenize: vault unavailable")
+
+// Tokenizer holds what tokenization needs; it is safe for concurrent use.
+type Tokenizer struct {
+	// Vault stores sealed cards.
+	Vault vault.Vault
+	// Keys seal PANs and compute keyed fingerprints.
+	Keys *vault.Keys
+	// Network provisions network tokens; nil means vault-only tokens.
+	Network network.Service
+	// CVVs holds CVVs in memory for the rule set's TTL.
+	CVVs vault.CVVStore
+	// ProvisionTimeout bounds the network token call; past it the token is
+	// vault-only and records "timeout".
+	ProvisionTimeout time.Duration
+	// Random is the source for token strings (crypto/rand.Reader in production).
+	Random io.Reader
+	// Now is the clock, for expiry checks.
+	Now func() time.Time
+}
+
+// Result tells what Apply did, for traces and logs; it holds no card data.
+type Result struct {
+	// Cards is how many cards were tokenized.
+	Cards int
+	// Created is how many of them were new to the vault.
+	Created int
+	// Fields is how many body fields were edited.
+	Fields int
+	// NetworkTokens is how many of the cards have an active network token.
+	NetworkTokens int
+}
+
+// Apply tokenizes every card that set's fields find in doc. kind says which
+// selector of each field applies (JSON path or form name). On error nothing
+// has been changed in doc, so the caller answers with the error and forwards
+// nothing. A *body.FieldError is bad input; ErrUnavailable is a storage
+// failure.
+func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kind, doc body.Doc) (Result, error) {
+	cards, err := collect(set.Fields, kind, doc)
+	if err != nil {
+		return Result{}, err
+	}
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	for _, c := range cards {
+		if err := c.validate(now); err != nil {
+			return Result{}, err
+		}
+	}
+	var res Result
+	tokens := make([]string, len(cards))
+	for i, c := range cards {
+		rec, created, err := t.tokenizeCard(ctx, set, c)
+		if err != nil {
+			return Result{}, err
+		}
+		tokens[i] = rec.Token
+		res.Cards++
+		if created {
+			res.Created++
+		}
+		if rec.Network.Status == network.StatusActive {
+			res.NetworkTokens++
+		}
+		if c.cvv != nil {
+			if err := t.CVVs.PutCVV(ctx, set.Tenant, rec.Token, c.cvv.Raw, set.CVVTTL); err != nil {
+				return Result{}, fmt.Errorf("holding cvv: %w", err)
+			}
+		}
+	}
+	// Edit only after every card is safely stored, so a failure part-way
+	// never forwards a body with some PANs still in it.
+	for i, c := range cards {
+		doc.Set(c.pan.Path, tokens[i])
+		res.Fields++
+		if c.cvv != nil {
+			if c.keepCVV {
+				doc.Set(c.cvv.Path, cvvMask)
+			} else {
+				doc.Delete(c.cvv.Path)
+			}
+			res.Fields++
+		}
+	}
+	return res, nil
+}
+
+// cvvMask replaces a CVV the rules say to keep in place: the field stays, so
+// merchant code that expects it keeps working, but no digits reach it.
+const cvvMask = "***"
+
+// tokenizeCard returns the vault record for one card, creating it if the
+// tenant has never seen the PAN.
+func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
+	fp := t.Keys.Fingerprint(set.Tenant, c.number)
+	rec, err := t.Vault.GetByFingerprint(ctx, set.Tenant, fp)
+	switch {
+	case err == nil:
+		return t.refresh(ctx, rec, c)
+	case !errors.Is(err, vault.ErrNotFound):
+		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+
+	nt, dpan := t.provision(ctx, c)
+	sealed, err := t.Keys.Seal(set.Tenant, fp, vault.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
+	if err != nil {
+		t.discard(ctx, nt)
+		return vault.Record{}, false, fmt.Errorf("%w: sealing: %v", ErrUnavailable, err)
+	}
+	rec = vault.Record{
+		Tenant:      set.Tenant,
+		Fingerprint: fp,
+		Sealed:      sealed,
+		Brand:       string(c.brand),
+		BIN:         card.BIN(c.number),
+		Last4:       card.Last4(c.number),
+		ExpMonth:    c.value(c.expMonth),
+		ExpYear:     c.value(c.expYear),
+		Network:     nt,
+	}
+	for attempt := 0; ; attempt++ {
+		rec.Token, err = newToken(set, c.number, dpan, t.Random)
+		if err != nil {
+			t.discard(ctx, nt)
+			return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		stored, created, err := t.Vault.Put(ctx, rec)
+		switch {
+		case err == nil:
+			if !created {
+				// Another request stored the same card first: use its token
+				// and give back the network token this one provisioned.
+				t.discard(ctx, nt)
+			}
+			return stored, created, nil
+		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
+			continue
+		default:
+			t.discard(ctx, nt)
+			return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+	}
+}
+
+// refresh updates a known card's expiry when the customer sends a newer one
+// (a reissued card keeps its PAN), and returns the record.
+func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
+	month, year := c.value(c.expMonth), c.value(c.expYear)
+	if (month == "" || month == rec.ExpMonth) && (year == "" || year == rec.ExpYear) {
+		return rec, false, nil
+	}
+	if month != "" {
+		rec.ExpMonth = month
+	}
+	if year != "" {
+		rec.ExpYear = year
+	}
+	if err := t.Vault.Update(ctx, rec); err != nil {
+		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return rec, false, nil
+}
+
+// provision asks the network token service for a token within the time
+// budget. Any failure leaves a vault-only card whose Network.Error says why.
+func (t *Tokenizer) provision(ctx context.Context, c *cardInput) (vault.NetworkToken, string) {
+	if t.Network == nil {
+		return vault.NetworkToken{Error: "no_token_service"}, ""
+	}
+	if t.ProvisionTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.ProvisionTimeout)
+		defer cancel()
+	}
+	tok, err := t.Network.Provision(ctx, network.ProvisionRequest{
+		PAN:      c.number,
+		ExpMonth: c.value(c.expMonth),
+		ExpYear:  c.value(c.expYear),
+		CVV:      c.value(c.cvv),
+		Brand:    string(c.brand),
+		Name:     c.value(c.name),
+	})
+	nt := vault.NetworkToken{Provider: t.Network.Name()}
+	var nerr *network.Error
+	switch {
+	case err == nil:
+		nt.ID, nt.Status, nt.ExpMonth, nt.ExpYear, nt.PAR = tok.ID, tok.Status, tok.ExpMonth, tok.ExpYear, tok.PAR
+		nt.Last4 = card.Last4(tok.DPAN)
+		return nt, tok.DPAN
+	case errors.As(err, &nerr):
+		nt.Error = nerr.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		nt.Error = "timeout"
+	default:
+		nt.Error = "provider_error"
+	}
+	return nt, ""
+}
+
+// discard deletes a network token that ended up unused, so the network does
+// not keep a live credential nobody references. Best effort.
+func (t *Tokenizer) discard(ctx context.Context, nt vault.NetworkToken) {
+	if t.Network != nil && nt.ID != "" {
+		_ = t.Network.SetStatus(context.WithoutCancel(ctx), nt.ID, network.StatusDeleted)
+	}
+}
