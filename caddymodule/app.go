@@ -1,0 +1,248 @@
+// Package caddymodule plugs tokengate into Caddy: the tokengate app (a global
+// option block owning the rules, vault, keys and network token service) and
+// the tokenize and detokenize HTTP handlers.
+package caddymodule
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/rules"
+	"github.com/tokengate/tokengate/tokenize"
+	"github.com/tokengate/tokengate/vault"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults for the app's settings.
+const (
+	defaultProvisionTimeout = 2 * time.Second
+	defaultMaxBodySize      = 10 << 20
+)
+
+// App is the tokengate app. It owns everything the tokenize and detokenize
+// handlers share: the rules file, the vault, the keys, the CVV store and the
+// network token service. Stores that must outlive a config reload (the bbolt
+// file, held CVVs) live in a caddy.UsagePool, so a reload neither reopens the
+// file nor forgets CVVs.
+type App struct {
+	// Rules is the path of the rules file (YAML) that names the inbound and
+	// outbound rule sets. It is required.
+	Rules string `json:"rules,omitempty"`
+
+	// VaultPath is the bbolt file that holds sealed cards and the built-in
+	// network token service's state. The default is tokengate/vault.db in
+	// Caddy's data directory.
+	VaultPath string `json:"vault_path,omitempty"`
+
+	// Keys says where the keyset that seals PANs and keys fingerprints comes
+	// from. Without a file or environment variable, a development keyset is
+	// generated next to the vault file, with a loud warning.
+	Keys KeysConfig `json:"keys,omitempty"`
+
+	// APIKeys authenticate callers of detokenize; each key maps to the tenant
+	// whose tokens it may use. Keys may be placeholders such as {env.PSP_KEY}.
+	APIKeys []APIKey `json:"api_keys,omitempty"`
+
+	// Network configures the built-in network token service. It is on by
+	// default; set Disabled to make every token vault-only.
+	Network NetworkConfig `json:"network,omitempty"`
+
+	// ProvisionTimeout bounds how long tokenize waits for a network token
+	// before storing the card vault-only. The default is 2s.
+	ProvisionTimeout caddy.Duration `json:"provision_timeout,omitempty"`
+
+	// MaxBodySize is the largest request body, in bytes, the handlers read;
+	// a larger one gets 413. The default is 10 MiB. Handlers may lower it.
+	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	rules       *rules.File
+	vaultPath   string
+	tenants     map[[sha256.Size]byte]string
+	poolKeys    []string
+	tokenizer   *tokenize.Tokenizer
+	detokenizer *detokenize.Detokenizer
+	logger      *zap.Logger
+	ctx         caddy.Context
+}
+
+// KeysConfig locates the keyset. Env wins over File; KEKEnv, when set, names
+// the variable holding the key-encrypting key the keyset is wrapped with.
+type KeysConfig struct {
+	// File is the path of a keyset file made with `caddy tokengate keygen`.
+	File string `json:"file,omitempty"`
+	// Env is the name of an environment variable holding the keyset JSON.
+	Env string `json:"env,omitempty"`
+	// KEKEnv is the name of an environment variable holding a base64 32-byte
+	// key-encrypting key; the keyset must then be encrypted with it.
+	KEKEnv string `json:"kek_env,omitempty"`
+	// DevFile is where the development keyset is kept when neither File nor
+	// Env is set. The default is dev-keyset.json beside the vault file.
+	DevFile string `json:"dev_file,omitempty"`
+}
+
+// APIKey is one detokenize credential.
+type APIKey struct {
+	// Key is the secret the caller sends in the API key header.
+	Key string `json:"key"`
+	// Tenant is the tenant whose tokens the key may detokenize.
+	Tenant string `json:"tenant"`
+}
+
+// NetworkConfig configures the built-in network token service, the embedded
+// emulator of Visa VTS / Mastercard MDES.
+type NetworkConfig struct {
+	// Disabled turns network tokens off: every card is vault-only and
+	// outbound uses the rule set's fallback.
+	Disabled bool `json:"disabled,omitempty"`
+	// TokenBINs lists, per brand ("visa", "mastercard", ...), the BIN ranges
+	// network tokens are issued from. Brands left out use built-in defaults.
+	TokenBINs map[string][]string `json:"token_bins,omitempty"`
+	// TokenExpiryMonths sets, per brand, how many months after provisioning
+	// a network token expires; 0 means it expires with the card.
+	TokenExpiryMonths map[string]int `json:"token_expiry_months,omitempty"`
+	// ECI sets, per brand, the ECI returned with cryptograms. The default is
+	// "07" for every brand, as in the token service samples.
+	ECI map[string]string `json:"eci,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "tokengate", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision loads the rules and keys and opens (or shares) the stores.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	if a.Rules == "" {
+		return fmt.Errorf("tokengate: no rules file configured (set `rules` in the tokengate global option)")
+	}
+	rf, err := rules.Load(a.Rules)
+	if err != nil {
+		return fmt.Errorf("tokengate: %w", err)
+	}
+	a.rules = rf
+
+	a.vaultPath = a.VaultPath
+	if a.vaultPath == "" {
+		a.vaultPath = filepath.Join(caddy.AppDataDir(), "tokengate", "vault.db")
+	}
+	if a.vaultPath, err = filepath.Abs(a.vaultPath); err != nil {
+		return fmt.Errorf("tokengate: vault path: %w", err)
+	}
+	keys, err := a.loadKeys()
+	if err != nil {
+		return err
+	}
+	if err := a.loadAPIKeys(); err != nil {
+		return err
+	}
+	bolt, err := a.openBolt()
+	if err != nil {
+		return err
+	}
+	cvvs, err := a.openCVVs()
+	if err != nil {
+		return err
+	}
+	var svc network.Service
+	if !a.Network.Disabled {
+		builtin, err := network.NewBuiltin(network.BuiltinConfig{
+			TokenBINs:         a.Network.TokenBINs,
+			TokenExpiryMonths: a.Network.TokenExpiryMonths,
+			ECI:               a.Network.ECI,
+			Key:               keys.DeriveKey("tokengate builtin network token service"),
+		}, bolt.KV("network_tokens"))
+		if err != nil {
+			return fmt.Errorf("tokengate: network: %w", err)
+		}
+		svc = tracedNetwork{builtin}
+	}
+	timeout := time.Duration(a.ProvisionTimeout)
+	if timeout == 0 {
+		timeout = defaultProvisionTimeout
+	}
+	if a.MaxBodySize == 0 {
+		a.MaxBodySize = defaultMaxBodySize
+	}
+	a.tokenizer = &tokenize.Tokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs, ProvisionTimeout: timeout, Random: rand.Reader}
+	a.detokenizer = &detokenize.Detokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs}
+	return nil
+}
+
+func (a *App) loadKeys() (*vault.Keys, error) {
+	devFile := a.Keys.DevFile
+	if devFile == "" {
+		devFile = filepath.Join(filepath.Dir(a.vaultPath), "dev-keyset.json")
+	}
+	keys, warning, err := vault.LoadKeys(vault.KeyOptions{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile})
+	if err != nil {
+		return nil, fmt.Errorf("tokengate: keys: %w", err)
+	}
+	if warning != "" {
+		a.logger.Warn("USING A DEVELOPMENT KEYSET: cards are sealed with keys stored in clear on disk; configure keys { file | env } for production",
+			zap.String("detail", warning))
+	}
+	return keys, nil
+}
+
+func (a *App) loadAPIKeys() error {
+	repl := caddy.NewReplacer()
+	a.tenants = make(map[[sha256.Size]byte]string, len(a.APIKeys))
+	for i, k := range a.APIKeys {
+		key := repl.ReplaceKnown(k.Key, "")
+		if key == "" || k.Tenant == "" {
+			return fmt.Errorf("tokengate: api key %d: key and tenant are required (an {env.*} placeholder may be unset)", i+1)
+		}
+		a.tenants[sha256.Sum256([]byte(key))] = k.Tenant
+	}
+	return nil
+}
+
+// tenantFor returns the tenant an API key belongs to. Keys are compared by
+// their SHA-256, so the lookup time says nothing about how close a guess was.
+func (a *App) tenantFor(key string) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	tenant, ok := a.tenants[sha256.Sum256([]byte(key))]
+	return tenant, ok
+}
+
+// Start checks that detokenized requests can only reach the destinations
+// their rule sets name; see checkDestinations.
+func (a *App) Start() error {
+	return a.checkDestinations()
+}
+
+// Stop does nothing: shared stores are released in Cleanup, once the next
+// config (if any) holds them.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on the shared stores.
+func (a *App) Cleanup() error {
+	for _, key := range a.poolKeys {
+		if _, err := stores.Delete(key); err != nil {
+			a.logger.Error("releasing store", zap.String("store", key), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

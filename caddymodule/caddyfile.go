@@ -1,0 +1,232 @@
+package caddymodule
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("tokengate", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("tokenize", parseTokenize)
+	httpcaddyfile.RegisterHandlerDirective("detokenize", parseDetokenize)
+	// After authentication and rewrites, but before handle, route, respond
+	// and reverse_proxy: a terminal handler ordered first would forward the
+	// card data untouched.
+	httpcaddyfile.RegisterDirectiveOrder("tokenize", httpcaddyfile.After, "forward_auth")
+	httpcaddyfile.RegisterDirectiveOrder("detokenize", httpcaddyfile.After, "forward_auth")
+}
+
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "tokengate", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from the tokengate global option:
+//
+//	tokengate {
+//		rules               <path>
+//		vault_path          <path>
+//		keyset_file         <path>
+//		keyset_env          <VARIABLE>
+//		kek_env             <VARIABLE>
+//		dev_keyset_file     <path>
+//		api_key             <key> <tenant>
+//		provision_timeout   <duration>
+//		max_body_size       <size>
+//		network builtin|off {
+//			token_bin           <brand> <bin...>
+//			token_expiry_months <brand> <months>
+//			eci                 <brand> <eci>
+//		}
+//	}
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch opt := d.Val(); opt {
+		case "rules", "vault_path", "keyset_file", "keyset_env", "kek_env", "dev_keyset_file":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			*map[string]*string{
+				"rules": &a.Rules, "vault_path": &a.VaultPath, "keyset_file": &a.Keys.File,
+				"keyset_env": &a.Keys.Env, "kek_env": &a.Keys.KEKEnv, "dev_keyset_file": &a.Keys.DevFile,
+			}[opt] = v
+		case "api_key":
+			var key, tenant string
+			if !d.Args(&key, &tenant) || d.NextArg() {
+				return d.Errf("api_key wants <key> <tenant>")
+			}
+			a.APIKeys = append(a.APIKeys, APIKey{Key: key, Tenant: tenant})
+		case "provision_timeout":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 || dur > time.Minute {
+				return d.Errf("provision_timeout %q: want a duration between 1ms and 1m", v)
+			}
+			a.ProvisionTimeout = caddy.Duration(dur)
+		case "max_body_size":
+			size, err := parseSize(d)
+			if err != nil {
+				return err
+			}
+			a.MaxBodySize = size
+		case "network":
+			if err := a.Network.unmarshal(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized tokengate option %q", opt)
+		}
+	}
+	return nil
+}
+
+func (n *NetworkConfig) unmarshal(d *caddyfile.Dispenser) error {
+	var kind string
+	if !d.Args(&kind) || d.NextArg() {
+		return d.Errf("network wants builtin or off")
+	}
+	switch kind {
+	case "off":
+		n.Disabled = true
+		if d.NextBlock(1) {
+			return d.Errf("network off takes no block")
+		}
+		return nil
+	case "builtin":
+	default:
+		return d.Errf("unknown network token service %q (want builtin or off)", kind)
+	}
+	for d.NextBlock(1) {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		if len(args) < 2 {
+			return d.Errf("%s wants <brand> and a value", opt)
+		}
+		brand := args[0]
+		switch opt {
+		case "token_bin":
+			if n.TokenBINs == nil {
+				n.TokenBINs = map[string][]string{}
+			}
+			n.TokenBINs[brand] = append(n.TokenBINs[brand], args[1:]...)
+		case "token_expiry_months":
+			months, err := strconv.Atoi(args[1])
+			if err != nil || months < 0 || months > 120 || len(args) != 2 {
+				return d.Errf("token_expiry_months %s: want a number of months between 0 and 120", brand)
+			}
+			if n.TokenExpiryMonths == nil {
+				n.TokenExpiryMonths = map[string]int{}
+			}
+			n.TokenExpiryMonths[brand] = months
+		case "eci":
+			if len(args) != 2 || len(args[1]) != 2 {
+				return d.Errf("eci %s: want a two-digit ECI such as 05 or 07", brand)
+			}
+			if n.ECI == nil {
+				n.ECI = map[string]string{}
+			}
+			n.ECI[brand] = args[1]
+		default:
+			return d.Errf("unrecognized network option %q", opt)
+		}
+	}
+	return nil
+}
+
+func parseSize(d *caddyfile.Dispenser) (int64, error) {
+	var v string
+	if !d.Args(&v) || d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	size, err := humanize.ParseBytes(v)
+	if err != nil || size == 0 {
+		return 0, d.Errf("max_body_size %q: want a size such as 1MB or 512KiB", v)
+	}
+	return int64(size), nil
+}
+
+func parseTokenize(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	t := new(Tokenize)
+	return t, t.UnmarshalCaddyfile(h.Dispenser)
+}
+
+func parseDetokenize(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	t := new(Detokenize)
+	return t, t.UnmarshalCaddyfile(h.Dispenser)
+}
+
+// UnmarshalCaddyfile sets up the handler:
+//
+//	tokenize [<rule_set>...] {
+//		max_body_size <size>
+//	}
+func (h *Tokenize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	h.RuleSets = d.RemainingArgs()
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "max_body_size":
+			size, err := parseSize(d)
+			if err != nil {
+				return err
+			}
+			h.MaxBodySize = size
+		default:
+			return d.Errf("unrecognized tokenize option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the handler:
+//
+//	detokenize [<rule_set>...] {
+//		api_key_header <name>
+//		max_body_size  <size>
+//	}
+func (h *Detokenize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	h.RuleSets = d.RemainingArgs()
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "api_key_header":
+			if !d.Args(&h.APIKeyHeader) || d.NextArg() {
+				return d.ArgErr()
+			}
+		case "max_body_size":
+			size, err := parseSize(d)
+			if err != nil {
+				return err
+			}
+			h.MaxBodySize = size
+		default:
+			return d.Errf("unrecognized detokenize option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*Tokenize)(nil)
+	_ caddyfile.Unmarshaler = (*Detokenize)(nil)
+)

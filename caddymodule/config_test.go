@@ -1,0 +1,224 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// TestReloadUnderLoad reloads the config while requests flow: no request may
+// fail, and the bbolt file is shared, not reopened (a reopen would time out).
+// A reload closes idle keep-alive connections; a POST racing that close never
+// reaches the server, and clients retry it when they may. Tokenizing is
+// idempotent (the same card gives the same token), so the client says so with
+// Idempotency-Key, which lets Go's transport retry on such a connection.
+func TestReloadUnderLoad(t *testing.T) {
+	g := startGateway(t, "")
+	cfg := g.config("", defaultSites)
+	stop := make(chan struct{})
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				pan := luhnComplete(fmt.Sprintf("4111%02d%09d", w, i))
+				req, _ := http.NewRequest(http.MethodPost, inboundURL+"/checkout", strings.NewReader(checkoutJSON(pan)))
+				req.Header.Set("Content-Type", jsonCT)
+				req.Header.Set("Idempotency-Key", pan)
+				resp, err := g.tc.Client.Do(req)
+				if err == nil && resp.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					if err == nil {
+						t.Logf("status %d", resp.StatusCode)
+					} else {
+						t.Logf("error %v", err)
+					}
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 3; i++ {
+		time.Sleep(150 * time.Millisecond)
+		// A config that differs (a comment is not enough: the admin API
+		// ignores identical configs) forces a real reload.
+		g.tc.InitServer(strings.Replace(cfg, "tokengate {", fmt.Sprintf("tokengate {\n\t\tprovision_timeout %ds", i+1), 1), "caddyfile")
+	}
+	time.Sleep(150 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() > 0 || ok.Load() == 0 {
+		for _, line := range strings.Split(g.log(), "\n") {
+			if strings.Contains(line, `"error"`) || strings.Contains(line, "stop") || strings.Contains(line, "shut") {
+				t.Log(line)
+			}
+		}
+		t.Fatalf("during reloads %d requests succeeded and %d failed", ok.Load(), failed.Load())
+	}
+	t.Logf("%d requests across 3 reloads, none failed", ok.Load())
+}
+
+// luhnComplete appends the check digit to 15 digits.
+func luhnComplete(partial string) string {
+	sum := 0
+	for i := len(partial) - 1; i >= 0; i-- {
+		d := int(partial[i] - '0')
+		if (len(partial)-1-i)%2 == 0 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return partial + string(rune('0'+(10-sum%10)%10))
+}
+
+// TestNothingLeaks runs complete flows, good and bad, with debug logging and
+// checks that no PAN, CVV, DPAN or cryptogram appears in any log line, error
+// body or response header.
+func TestNothingLeaks(t *testing.T) {
+	g := startGateway(t, "")
+	secrets := []string{visaPAN, "5555555555554444", "4539097887163333", "4111111111111112"}
+	var headers []string
+	record := func(r reply) reply {
+		for k, v := range r.header {
+			headers = append(headers, k+": "+strings.Join(v, ","))
+		}
+		return r
+	}
+	for _, pan := range secrets[:3] {
+		in := record(g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(pan)))
+		out := record(g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA))
+		psp := decode(t, out.body)
+		for _, s := range []string{str(psp, "card.number"), str(psp, "card.cryptogram")} {
+			if s != "" {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	var errorBodies []string
+	for _, r := range []reply{
+		g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("4111111111111112")),
+		g.post(inboundURL+"/checkout", jsonCT, `{"card":{"number":"4111111111111111","cvc":"12345"}}`),
+		g.post(inboundURL+"/checkout", jsonCT, `{"card":{"number":"4111111111111111","exp_month":"13","exp_year":"2030"}}`),
+		g.post(outboundURL+"/payments", jsonCT, `{"card":{"number":"4111111111111111"}}`, "X-Tokengate-Api-Key", apiKeyA),
+		g.post(outboundURL+"/payments", jsonCT, `{"card":{"number":"4111111111111111"}}`),
+	} {
+		record(r)
+		if r.status < 400 {
+			t.Fatalf("expected an error, got %d %s", r.status, r.body)
+		}
+		errorBodies = append(errorBodies, r.body)
+	}
+	logs := g.log()
+	if !strings.Contains(logs, `"detokenized"`) {
+		t.Fatal("the debug log has no detokenize audit line; is logging wired?")
+	}
+	places := map[string]string{"log": logs, "error bodies": strings.Join(errorBodies, "\n"), "headers": strings.Join(headers, "\n")}
+	for where, text := range places {
+		for _, s := range append(secrets, `"`+cvv+`"`, "12345") {
+			if strings.Contains(text, s) {
+				t.Errorf("%s contain card data (%d chars)", where, len(s))
+			}
+		}
+	}
+}
+
+// TestDestinationsEnforced: a reverse_proxy after detokenize that goes
+// anywhere the rule set does not name fails the config load.
+func TestDestinationsEnforced(t *testing.T) {
+	g := &gateway{t: t, dir: t.TempDir()}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	cfg := g.config("", `
+:9081 {
+	detokenize psp
+	reverse_proxy localhost:9999
+}`)
+	caddytest.AssertLoadError(t, cfg, "caddyfile", `sends to localhost:9999, which outbound rule set`)
+}
+
+func TestBadRulesFileNamesFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("inbound:\n  checkout:\n    fields:\n      - {kind: pam, json: card.number}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`{
+	admin localhost:2999
+	tokengate {
+		rules %s
+		vault_path %s
+	}
+}
+:9080 {
+	tokenize
+	respond "ok"
+}`, bad, filepath.Join(dir, "vault.db"))
+	caddytest.AssertLoadError(t, cfg, "caddyfile", "bad.yaml:4")
+}
+
+func TestCaddyfileErrorsNameLine(t *testing.T) {
+	caddytest.AssertLoadError(t, `{
+	admin localhost:2999
+	tokengate {
+		rules x.yaml
+		frobnicate yes
+	}
+}`, "caddyfile", "Caddyfile:5")
+}
+
+// TestJSONConfig runs the same flow from a JSON config.
+func TestJSONConfig(t *testing.T) {
+	dir := t.TempDir()
+	rulesPath, _ := filepath.Abs("testdata/rules.yaml")
+	tc := caddytest.NewTester(t)
+	tc.InitServer(fmt.Sprintf(`{
+  "admin": {"listen": "localhost:2999"},
+  "apps": {
+    "tokengate": {
+      "rules": %q,
+      "vault_path": %q,
+      "api_keys": [{"key": %q, "tenant": "tenant_a"}],
+      "network": {"eci": {"visa": "05"}}
+    },
+    "http": {"servers": {
+      "in": {"listen": [":9080"], "routes": [{"handle": [
+        {"handler": "tokenize", "rule_sets": ["checkout"]},
+        {"handler": "static_response", "body": "{http.request.body}"}]}]},
+      "out": {"listen": [":9081"], "routes": [{"handle": [
+        {"handler": "detokenize", "rule_sets": ["psp"]},
+        {"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:9082"}]}]}]},
+      "psp": {"listen": [":9082"], "routes": [{"handle": [
+        {"handler": "static_response", "body": "{http.request.body}"}]}]}
+    }}
+  }
+}`, rulesPath, filepath.Join(dir, "vault.db"), apiKeyA), "json")
+	g := &gateway{t: t, tc: tc}
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
+	psp := decode(t, out.body)
+	assertNetworkToken(t, str(psp, "card.number"), visaPAN)
+	if str(psp, "card.eci") != "05" {
+		t.Fatalf("configured ECI not used: %s", out.body)
+	}
+}

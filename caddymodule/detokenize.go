@@ -1,0 +1,187 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/rules"
+)
+
+func init() {
+	caddy.RegisterModule(Detokenize{})
+}
+
+// Defaults of the detokenize handler.
+const (
+	defaultAPIKeyHeader = "X-Tokengate-Api-Key"
+	// InjectedHeader is the response header that reports, per token field,
+	// what was injected (network_token, pan or none), never a value.
+	InjectedHeader = "Tokengate-Injected"
+)
+
+// Detokenize is the outbound handler: it authenticates the merchant by API
+// key and replaces token references with the network token, its expiry, a
+// fresh cryptogram and the ECI (or the PAN, where the rules allow it) before
+// the request goes on to a payment processor the rule set names.
+type Detokenize struct {
+	// RuleSets names the outbound rule sets this handler applies, tried in
+	// order; the first whose match block matches the request is used. Empty
+	// means every outbound rule set of the rules file, in file order.
+	RuleSets []string `json:"rule_sets,omitempty"`
+
+	// APIKeyHeader is the request header that carries the caller's API key.
+	// It is removed before the request is forwarded. The default is
+	// X-Tokengate-Api-Key.
+	APIKeyHeader string `json:"api_key_header,omitempty"`
+
+	// MaxBodySize lowers the app's body size limit for this handler, in bytes.
+	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	app    *App
+	sets   []*rules.Outbound
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Detokenize) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.detokenize", New: func() caddy.Module { return new(Detokenize) }}
+}
+
+// Provision finds the app and resolves the rule sets by name.
+func (h *Detokenize) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.APIKeyHeader == "" {
+		h.APIKeyHeader = defaultAPIKeyHeader
+	}
+	appIface, err := ctx.App("tokengate")
+	if err != nil {
+		return fmt.Errorf("detokenize: %w", err)
+	}
+	h.app = appIface.(*App)
+	if len(h.RuleSets) == 0 {
+		h.sets = h.app.rules.Outbound
+	}
+	for _, name := range h.RuleSets {
+		set, ok := h.app.rules.OutboundSet(name)
+		if !ok {
+			return fmt.Errorf("detokenize: no outbound rule set %q in %s", name, h.app.rules.Path)
+		}
+		h.sets = append(h.sets, set)
+	}
+	return nil
+}
+
+func (h *Detokenize) pick(r *http.Request) *rules.Outbound {
+	for _, s := range h.sets {
+		if s.Match.Matches(r.Method, r.URL.Path) {
+			return s
+		}
+	}
+	return nil
+}
+
+// ServeHTTP detokenizes the body, then calls the next handler. The API key
+// header never leaves the gateway.
+func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	key := r.Header.Get(h.APIKeyHeader)
+	r.Header.Del(h.APIKeyHeader)
+	set := h.pick(r)
+	if set == nil {
+		return next.ServeHTTP(w, r)
+	}
+	ctx, span := startSpan(r.Context(), "tokengate.detokenize", attribute.String("tokengate.rule_set", set.Name))
+	tenant, ok := h.app.tenantFor(key)
+	if !ok {
+		id := errUnauthorized.write(w)
+		h.logger.Warn("detokenize refused: bad or missing API key", zap.String("rule_set", set.Name), zap.String("request_id", id))
+		endSpan(span, "unauthorized", errors.New("unauthorized"))
+		return nil
+	}
+	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize))
+	if !ok {
+		endSpan(span, "bad_request", errors.New("bad body"))
+		return nil
+	}
+	if doc == nil {
+		endSpan(span, "passthrough", nil)
+		return next.ServeHTTP(w, r)
+	}
+	injections, err := h.app.detokenizer.Apply(ctx, tenant, set, kind, doc)
+	span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
+	var fe *body.FieldError
+	switch {
+	case errors.As(err, &fe):
+		id := fieldFailure(fe).write(w)
+		h.audit(zap.WarnLevel, "detokenize refused", set, tenant, id, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
+		endSpan(span, fe.Code, err)
+		return nil
+	case err != nil:
+		id := errUnavailable.write(w)
+		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", set, tenant, id, nil, zap.Error(err))
+		endSpan(span, "unavailable", err)
+		return nil
+	}
+	edited := false
+	for _, inj := range injections {
+		edited = edited || inj.What != detokenize.InjectedNone
+	}
+	if err := writeBack(r, doc, raw, edited); err != nil {
+		id := errUnavailable.write(w)
+		h.audit(zap.ErrorLevel, "re-encoding body failed; request not forwarded", set, tenant, id, nil, zap.Error(err))
+		endSpan(span, "error", err)
+		return nil
+	}
+	w.Header().Set(InjectedHeader, injectedHeader(injections))
+	h.audit(zap.InfoLevel, "detokenized", set, tenant, "", injections)
+	endSpan(span, "detokenized", nil)
+	return next.ServeHTTP(w, r)
+}
+
+// audit logs every detokenization, as PCI DSS asks: who (tenant), which rule
+// set, and what each field became, never a value or a token.
+func (h *Detokenize) audit(level zapcore.Level, msg string, set *rules.Outbound, tenant, requestID string, injections []detokenize.Injection, extra ...zap.Field) {
+	fields := append([]zap.Field{zap.String("rule_set", set.Name), zap.String("tenant", tenant)}, extra...)
+	if requestID != "" {
+		fields = append(fields, zap.String("request_id", requestID))
+	}
+	if injections != nil {
+		fields = append(fields, zap.String("injected", injectedHeader(injections)))
+	}
+	if ce := h.logger.Check(level, msg); ce != nil {
+		ce.Write(fields...)
+	}
+}
+
+// injectedHeader renders "field=what[;reason], ..." for the response header.
+func injectedHeader(injections []detokenize.Injection) string {
+	var b strings.Builder
+	for i, inj := range injections {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(inj.Field)
+		b.WriteByte('=')
+		b.WriteString(inj.What)
+		if inj.Reason != "" {
+			b.WriteString(";reason=")
+			b.WriteString(inj.Reason)
+		}
+	}
+	return b.String()
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Detokenize)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Detokenize)(nil)
+)

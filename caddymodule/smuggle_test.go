@@ -1,0 +1,41 @@
+package caddymodule
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOversizedBodyCannotSmuggle: the gateway answers 413 before reading an
+// oversized body to its end. If the connection stayed open, the unread rest
+// would be parsed as the next request, so a request hidden at the end of the
+// body would run without passing tokenize. Only the 413 may come back.
+func TestOversizedBodyCannotSmuggle(t *testing.T) {
+	startGateway(t, "")
+	hidden := "POST /checkout HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nSMUGGLED"
+	// Fill with newline-separated lines so that wherever reading stops, the
+	// parser could resync at a line start and reach the hidden request.
+	pad := bytes.Repeat([]byte("x-pad: y\r\n"), (11<<20)/10)
+	payload := append(pad, hidden...)
+	conn, err := net.Dial("tcp", "127.0.0.1:9080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		fmt.Fprintf(conn, "POST /checkout HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(payload))
+		_, _ = conn.Write(payload)
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if n := strings.Count(string(got), "HTTP/1.1 "); n != 1 || !strings.HasPrefix(string(got), "HTTP/1.1 413") {
+		t.Fatalf("want exactly one 413 response, got %d responses: %.300q", n, got)
+	}
+	if strings.Contains(string(got), "SMUGGLED") {
+		t.Fatal("the hidden request was served")
+	}
+}
