@@ -1,0 +1,52 @@
+package caddymodule
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/tokengate/tokengate/vault"
+)
+
+// TestProductionKeyset runs the gateway on a keyset file wrapped by a
+// key-encrypting key from the environment, as the README's production setup
+// says, and refuses to load under the wrong KEK.
+func TestProductionKeyset(t *testing.T) {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	kekB64 := base64.StdEncoding.EncodeToString(raw)
+	kek, err := vault.KEKFromBase64(kekB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := vault.GenerateKeyset(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyset := filepath.Join(t.TempDir(), "keyset.json")
+	if err := os.WriteFile(keyset, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_TOKENGATE_KEK", kekB64)
+	g := startGateway(t, "keyset_file "+keyset+"\n\t\tkek_env TEST_TOKENGATE_KEK")
+	if strings.Contains(g.log(), "DEVELOPMENT KEYSET") {
+		t.Fatal("a development keyset was used although a keyset file is configured")
+	}
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
+	if out.status != http.StatusOK {
+		t.Fatalf("detokenize with a production keyset: %d %s", out.status, out.body)
+	}
+
+	_, _ = rand.Read(raw)
+	t.Setenv("TEST_TOKENGATE_KEK", base64.StdEncoding.EncodeToString(raw))
+	bad := &gateway{t: t, dir: t.TempDir()}
+	bad.logFile = filepath.Join(bad.dir, "caddy.log")
+	caddytest.AssertLoadError(t, bad.config("keyset_file "+keyset+"\n\t\tkek_env TEST_TOKENGATE_KEK", defaultSites), "caddyfile", "keyset.json")
+}
