@@ -57,8 +57,9 @@ type Builtin struct {
 	cache     cache
 	macs      sync.Pool // *cryptogramMAC
 	counter   atomic.Uint64
-	provision sync.Mutex // makes allocating an id and DPAN and saving the token atomic
-	write     sync.Mutex // serializes SetStatus's read-modify-write
+	provision sync.Mutex          // guards reserved, so two provisions never claim the same id or DPAN
+	reserved  map[string]struct{} // ids and DPAN index keys claimed but not yet saved
+	write     sync.Mutex          // serializes SetStatus's read-modify-write
 }
 
 // NewBuiltin checks cfg, fills its defaults and returns an emulator keeping
@@ -75,12 +76,13 @@ func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
 		return nil, fmt.Errorf("builtin network token service: %w", err)
 	}
 	b := &Builtin{
-		key:    append([]byte(nil), cfg.Key...),
-		cfg:    rc,
-		now:    cfg.Now,
-		random: cfg.Random,
-		store:  store,
-		cache:  cache{m: map[string]*cached{}},
+		reserved: map[string]struct{}{},
+		key:      append([]byte(nil), cfg.Key...),
+		cfg:      rc,
+		now:      cfg.Now,
+		random:   cfg.Random,
+		store:    store,
+		cache:    cache{m: map[string]*cached{}},
 	}
 	b.kid = keyID(b.key)
 	if b.now == nil {
@@ -147,19 +149,20 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 		Created:  now.UTC(),
 		Updated:  now.UTC(),
 	}
-	// Check, reserve and save under one lock, so that two provisions in this
-	// process can never claim the same id or DPAN.
-	b.provision.Lock()
-	defer b.provision.Unlock()
-	dpan, err := b.allocate(ctx, &st, bins, pan)
+	// Claim an id and DPAN under the lock, but write outside it: the write
+	// waits for the disk, and holding the lock through it would let only one
+	// new card per fsync through the whole process.
+	dpan, idx, err := b.allocate(ctx, &st, bins, pan)
 	if err != nil {
 		return Token{}, err
 	}
+	defer b.release(st.ID, idx)
 	data, err := json.Marshal(st)
 	if err != nil {
 		return Token{}, wrap(err)
 	}
-	if err := b.store.Save(ctx, st.ID, data); err != nil {
+	res, _ := json.Marshal(dpanReservation{ID: st.ID})
+	if err := b.store.SaveAll(ctx, map[string][]byte{st.ID: data, idx: res}); err != nil {
 		return Token{}, wrap(fmt.Errorf("saving token state: %w", err))
 	}
 	e := &cached{st: st, dpan: dpan, expires: now.Add(cacheTTL)}
@@ -167,38 +170,52 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 	return e.token(), nil
 }
 
-// allocate picks a fresh id and token BIN for st and reserves the resulting
-// DPAN in the store; the caller holds b.provision. A clash (an id already
-// used, or a DPAN already issued: a 16-digit DPAN has nine derived digits, so
-// clashes become likely after some tens of thousands of tokens per BIN) just
-// draws a new id.
-func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, pan string) (string, error) {
+// allocate picks a fresh id and token BIN for st and claims the id and the
+// resulting DPAN in memory until the caller has saved them (release). A clash
+// (an id already used, or a DPAN already issued: a 16-digit DPAN has nine
+// derived digits, so clashes become likely after some tens of thousands of
+// tokens per BIN) just draws a new id.
+func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, pan string) (dpan, idx string, err error) {
+	b.provision.Lock()
+	defer b.provision.Unlock()
 	for range maxProvisionAttempts {
 		id, raw, err := newUUID(b.random)
 		if err != nil {
-			return "", wrap(err)
+			return "", "", wrap(err)
 		}
 		bin := pickBIN(bins, pan, raw[15])
 		if bin == "" {
-			return "", errNotEligible()
+			return "", "", errNotEligible()
 		}
 		dpan := deriveDPAN(b.key, id, bin, len(pan))
 		idx := dpanIndexKey(b.key, dpan)
+		if _, ok := b.reserved[id]; ok {
+			continue
+		}
+		if _, ok := b.reserved[idx]; ok {
+			continue
+		}
 		taken, err := b.exists(ctx, id, idx)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if taken {
 			continue
 		}
-		res, _ := json.Marshal(dpanReservation{ID: id})
-		if err := b.store.Save(ctx, idx, res); err != nil {
-			return "", wrap(fmt.Errorf("reserving token number: %w", err))
-		}
+		b.reserved[id], b.reserved[idx] = struct{}{}, struct{}{}
 		st.ID, st.TokenBIN = id, bin
-		return dpan, nil
+		return dpan, idx, nil
 	}
-	return "", wrap(errors.New("could not allocate an unused token number"))
+	return "", "", wrap(errors.New("could not allocate an unused token number"))
+}
+
+// release forgets claims once they are saved (or failed to be).
+func (b *Builtin) release(keys ...string) {
+	b.provision.Lock()
+	defer b.provision.Unlock()
+	for _, k := range keys {
+		delete(b.reserved, k)
+	}
 }
 
 // exists reports whether any of the store keys holds data.

@@ -22,6 +22,10 @@ type StateStore interface {
 	// Save stores data under id, replacing what was there. The store may
 	// keep data after Save returns: callers never modify it afterwards.
 	Save(ctx context.Context, id string, data []byte) error
+	// SaveAll stores every entry in one atomic, durable write: provisioning
+	// writes a token and its number's reservation together, and one commit
+	// instead of two halves the time a new card waits for the disk.
+	SaveAll(ctx context.Context, entries map[string][]byte) error
 }
 
 // NewMemoryStore returns a StateStore that keeps everything in process
@@ -47,12 +51,18 @@ func (s *memoryStore) Load(ctx context.Context, id string) ([]byte, error) {
 }
 
 func (s *memoryStore) Save(ctx context.Context, id string, data []byte) error {
+	return s.SaveAll(ctx, map[string][]byte{id: data})
+}
+
+func (s *memoryStore) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.m[id] = append([]byte(nil), data...)
+	for id, data := range entries {
+		s.m[id] = append([]byte(nil), data...)
+	}
 	return nil
 }
 

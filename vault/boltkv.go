@@ -51,11 +51,19 @@ func (kv *BoltKV) Load(ctx context.Context, id string) ([]byte, error) {
 // Save stores data under id durably: like Put, it returns after the write is
 // on disk, and concurrent Saves share one fsync through bbolt's Batch.
 func (kv *BoltKV) Save(ctx context.Context, id string, data []byte) error {
+	return kv.SaveAll(ctx, map[string][]byte{id: data})
+}
+
+// SaveAll stores every entry in one transaction: all or none are written,
+// durably, sharing a batched fsync with concurrent writers.
+func (kv *BoltKV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	if len(kv.name) == 0 {
 		return errors.New("vault: kv: empty bucket name")
 	}
-	if id == "" {
-		return fmt.Errorf("vault: kv %s: empty id", kv.name)
+	for id := range entries {
+		if id == "" {
+			return fmt.Errorf("vault: kv %s: empty id", kv.name)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -65,9 +73,15 @@ func (kv *BoltKV) Save(ctx context.Context, id string, data []byte) error {
 		if err != nil {
 			return err
 		}
-		// bbolt references the value until commit; the copy keeps a caller
-		// that shares its buffer with another goroutine from corrupting it.
-		return bk.Put([]byte(id), append([]byte{}, data...))
+		for id, data := range entries {
+			// bbolt references the value until commit; the copy keeps a
+			// caller that shares its buffer with another goroutine from
+			// corrupting it.
+			if err := bk.Put([]byte(id), append([]byte{}, data...)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("vault: kv %s: save: %w", kv.name, err)

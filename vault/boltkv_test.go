@@ -3,9 +3,11 @@ package vault_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -79,5 +81,30 @@ func TestBoltKVConcurrentSaves(t *testing.T) {
 		if v, err := kv.Load(ctx, fmt.Sprint(i)); err != nil || string(v) != fmt.Sprint("v", i) {
 			t.Fatalf("Load(%d) = %q, %v", i, v, err)
 		}
+	}
+}
+
+func TestBoltKVSaveAllWritesEveryEntry(t *testing.T) {
+	b, err := vault.OpenBolt(filepath.Join(t.TempDir(), "kv.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	kv := b.KV("tokens")
+	ctx := context.Background()
+	if err := kv.SaveAll(ctx, map[string][]byte{"a": []byte("1"), "b": []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"a": "1", "b": "2"} {
+		got, err := kv.Load(ctx, id)
+		if err != nil || string(got) != want {
+			t.Fatalf("Load(%q) = %q, %v; want %q", id, got, err, want)
+		}
+	}
+	if err := kv.SaveAll(ctx, map[string][]byte{"c": []byte("3"), "": []byte("x")}); err == nil {
+		t.Fatal("SaveAll accepted an empty id")
+	}
+	if got, _ := kv.Load(ctx, "c"); got != nil {
+		t.Fatal("a refused SaveAll wrote part of its entries")
 	}
 }
