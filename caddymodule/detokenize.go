@@ -68,24 +68,8 @@ func (h *Detokenize) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("detokenize: %w", err)
 	}
 	h.app = appIface.(*App)
-	if len(h.RuleSets) == 0 {
-		h.sets = h.app.rules.Outbound
-	}
-	for _, name := range h.RuleSets {
-		set, ok := h.app.rules.OutboundSet(name)
-		if !ok {
-			return fmt.Errorf("detokenize: no outbound rule set %q in %s", name, h.app.rules.Path)
-		}
-		h.sets = append(h.sets, set)
-	}
-	return nil
-}
-
-func (h *Detokenize) pick(r *http.Request) *rules.Outbound {
-	for _, s := range h.sets {
-		if s.Match.Matches(r.Method, r.URL.Path) {
-			return s
-		}
+	if h.sets, err = resolveSets(h.RuleSets, h.app.rules.Outbound, h.app.rules.OutboundSet, "outbound", h.app.rules.Path); err != nil {
+		return fmt.Errorf("detokenize: %w", err)
 	}
 	return nil
 }
@@ -95,7 +79,7 @@ func (h *Detokenize) pick(r *http.Request) *rules.Outbound {
 func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	key := r.Header.Get(h.APIKeyHeader)
 	r.Header.Del(h.APIKeyHeader)
-	set := h.pick(r)
+	set := pickSet(h.sets, r)
 	if set == nil {
 		return next.ServeHTTP(w, r)
 	}

@@ -47,24 +47,8 @@ func (h *Tokenize) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("tokenize: %w", err)
 	}
 	h.app = appIface.(*App)
-	if len(h.RuleSets) == 0 {
-		h.sets = h.app.rules.Inbound
-	}
-	for _, name := range h.RuleSets {
-		set, ok := h.app.rules.InboundSet(name)
-		if !ok {
-			return fmt.Errorf("tokenize: no inbound rule set %q in %s", name, h.app.rules.Path)
-		}
-		h.sets = append(h.sets, set)
-	}
-	return nil
-}
-
-func (h *Tokenize) pick(r *http.Request) *rules.Inbound {
-	for _, s := range h.sets {
-		if s.Match.Matches(r.Method, r.URL.Path) {
-			return s
-		}
+	if h.sets, err = resolveSets(h.RuleSets, h.app.rules.Inbound, h.app.rules.InboundSet, "inbound", h.app.rules.Path); err != nil {
+		return fmt.Errorf("tokenize: %w", err)
 	}
 	return nil
 }
@@ -72,7 +56,7 @@ func (h *Tokenize) pick(r *http.Request) *rules.Inbound {
 // ServeHTTP tokenizes the body, then calls the next handler. Whenever a card
 // cannot be tokenized the request is answered here and nothing is forwarded.
 func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	set := h.pick(r)
+	set := pickSet(h.sets, r)
 	if set == nil {
 		return next.ServeHTTP(w, r)
 	}

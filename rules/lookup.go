@@ -50,3 +50,9 @@ func fieldsOf(fields []Field, k Kind) []Field {
 	}
 	return out
 }
+
+// Matches reports whether the set's match block fits a request.
+func (s *Inbound) Matches(method, path string) bool { return s.Match.Matches(method, path) }
+
+// Matches reports whether the set's match block fits a request.
+func (s *Outbound) Matches(method, path string) bool { return s.Match.Matches(method, path) }
