@@ -123,7 +123,7 @@ func (d *jsonDoc) anchorFor(path string, create bool) (*insAnchor, []string, boo
 	if parent != "" {
 		rest = path[len(parent)+1:]
 	}
-	keys := splitKeys(rest)
+	keys := SplitPath(rest)
 	for _, k := range keys {
 		if !isObjectKey(k) {
 			return nil, nil, false

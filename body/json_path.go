@@ -118,8 +118,11 @@ func lastDot(path string) int {
 	return last
 }
 
-// splitKeys splits a plain path at its unescaped dots.
-func splitKeys(path string) []string {
+// SplitPath splits a gjson-style path at its unescaped dots. Escapes are
+// kept as written ("a\\.b" stays one segment), so segments compare the way
+// the paths were written. The rules file and the editors share it so that
+// both read a path the same way.
+func SplitPath(path string) []string {
 	var keys []string
 	start := 0
 	for i := 0; i < len(path); i++ {
@@ -132,6 +135,25 @@ func splitKeys(path string) []string {
 		}
 	}
 	return append(keys, path[start:])
+}
+
+// ExpandPath puts a card's group (the `#` indexes of a Value, "2" or "0.1")
+// into a selector's `#` segments, so a token found at cards.2.token points its
+// injections at cards.2.cryptogram.
+func ExpandPath(selector, group string) string {
+	if group == "" || !strings.Contains(selector, "#") {
+		return selector
+	}
+	idx := strings.Split(group, ".")
+	segs := SplitPath(selector)
+	n := 0
+	for i, seg := range segs {
+		if seg == "#" && n < len(idx) {
+			segs[i] = idx[n]
+			n++
+		}
+	}
+	return strings.Join(segs, ".")
 }
 
 // isObjectKey reports whether a path segment names an object member for

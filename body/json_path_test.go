@@ -60,8 +60,8 @@ func TestPathHelpers(t *testing.T) {
 	if got := lastDot("abc"); got != -1 {
 		t.Errorf("lastDot = %d", got)
 	}
-	if got := splitKeys(`a.b\.c.d`); !reflect.DeepEqual(got, []string{"a", `b\.c`, "d"}) {
-		t.Errorf("splitKeys = %q", got)
+	if got := SplitPath(`a.b\.c.d`); !reflect.DeepEqual(got, []string{"a", `b\.c`, "d"}) {
+		t.Errorf("SplitPath = %q", got)
 	}
 	if got := unescapeKey(`b\.c\\`); got != `b.c\` {
 		t.Errorf("unescapeKey = %q", got)
@@ -73,5 +73,34 @@ func TestPathHelpers(t *testing.T) {
 	}
 	if joinPath("", "a") != "a" || joinPath("a", "") != "a" || joinPath("a", "b") != "a.b" {
 		t.Error("joinPath")
+	}
+}
+
+func TestSplitPathTable(t *testing.T) {
+	tests := map[string][]string{
+		"a":           {"a"},
+		"a.b.c":       {"a", "b", "c"},
+		`a\.b.c`:      {`a\.b`, "c"},
+		`a\\.b`:       {`a\\`, "b"},
+		"cards.#.num": {"cards", "#", "num"},
+	}
+	for p, want := range tests {
+		if got := SplitPath(p); !reflect.DeepEqual(got, want) {
+			t.Errorf("SplitPath(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+func TestExpandPath(t *testing.T) {
+	tests := []struct{ sel, group, want string }{
+		{"card.cryptogram", "", "card.cryptogram"},
+		{"cards.#.cryptogram", "2", "cards.2.cryptogram"},
+		{"orders.#.cards.#.eci", "0.3", "orders.0.cards.3.eci"},
+		{`cards.#.a\.b`, "1", `cards.1.a\.b`},
+	}
+	for _, tt := range tests {
+		if got := ExpandPath(tt.sel, tt.group); got != tt.want {
+			t.Errorf("ExpandPath(%q, %q) = %q, want %q", tt.sel, tt.group, got, tt.want)
+		}
 	}
 }

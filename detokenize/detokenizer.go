@@ -97,7 +97,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	}
 	put := func(kind rules.Kind, value string) {
 		if path := targets[kind]; path != "" && value != "" {
-			doc.Set(expand(path, tok.Group), value)
+			doc.Set(body.ExpandPath(path, tok.Group), value)
 		}
 	}
 

@@ -1,8 +1,6 @@
 package detokenize
 
 import (
-	"strings"
-
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/rules"
 )
@@ -26,22 +24,4 @@ func targetsOf(fields []rules.Field, kind body.Kind) map[rules.Kind]string {
 		}
 	}
 	return targets
-}
-
-// expand puts a card's `#` indexes (group "2" or "0.1") into a selector with
-// `#` segments, so a token found at cards.2.token injects at cards.2.cryptogram.
-func expand(selector, group string) string {
-	if group == "" || !strings.Contains(selector, "#") {
-		return selector
-	}
-	idx := strings.Split(group, ".")
-	segs := strings.Split(selector, ".")
-	n := 0
-	for i, s := range segs {
-		if s == "#" && n < len(idx) {
-			segs[i] = idx[n]
-			n++
-		}
-	}
-	return strings.Join(segs, ".")
 }

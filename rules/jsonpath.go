@@ -3,25 +3,9 @@ package rules
 import (
 	"errors"
 	"fmt"
-)
 
-// segments splits a gjson path on its unescaped dots. Escapes are kept as
-// written ("a\.b" stays one segment "a\.b"), so segments compare the way the
-// paths were written.
-func segments(p string) []string {
-	var segs []string
-	start := 0
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '\\':
-			i++
-		case '.':
-			segs = append(segs, p[start:i])
-			start = i + 1
-		}
-	}
-	return append(segs, p[start:])
-}
+	"github.com/tokengate/tokengate/body"
+)
 
 // wildcards counts the "#" segments of a JSON path: the depth of arrays a
 // field's values are spread over.
@@ -30,7 +14,7 @@ func wildcards(p string) int {
 		return 0
 	}
 	n := 0
-	for _, s := range segments(p) {
+	for _, s := range body.SplitPath(p) {
 		if s == "#" {
 			n++
 		}
@@ -57,7 +41,7 @@ func checkJSONPath(p string) error {
 	if trailingEscape(p) {
 		return errors.New(`ends with a lone \`)
 	}
-	segs := segments(p)
+	segs := body.SplitPath(p)
 	for i, s := range segs {
 		if err := checkSegment(s); err != nil {
 			return fmt.Errorf("segment %d %q: %w", i+1, s, err)
@@ -114,7 +98,7 @@ func checkSegment(s string) error {
 // overlaps reports whether one path is the other or inside it ("card" and
 // "card.number"): rewriting one would clobber the other.
 func overlaps(a, b string) bool {
-	sa, sb := segments(a), segments(b)
+	sa, sb := body.SplitPath(a), body.SplitPath(b)
 	if len(sa) > len(sb) {
 		sa, sb = sb, sa
 	}

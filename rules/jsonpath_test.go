@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"reflect"
 	"testing"
 )
 
@@ -24,21 +23,6 @@ func TestCheckJSONPath(t *testing.T) {
 	for _, p := range bad {
 		if err := checkJSONPath(p); err == nil {
 			t.Errorf("checkJSONPath(%q) accepted it", p)
-		}
-	}
-}
-
-func TestSegments(t *testing.T) {
-	tests := map[string][]string{
-		"a":           {"a"},
-		"a.b.c":       {"a", "b", "c"},
-		`a\.b.c`:      {`a\.b`, "c"},
-		`a\\.b`:       {`a\\`, "b"},
-		"cards.#.num": {"cards", "#", "num"},
-	}
-	for p, want := range tests {
-		if got := segments(p); !reflect.DeepEqual(got, want) {
-			t.Errorf("segments(%q) = %q, want %q", p, got, want)
 		}
 	}
 }
