@@ -149,6 +149,37 @@ func occurrencePath(name string, i int) string {
 	return name + "#" + strconv.Itoa(i)
 }
 
+// occurrenceName is the field name an occurrence path addresses: "name#2"
+// is a name's third occurrence, so a field added for it is called "name".
+func occurrenceName(path string) string {
+	h := strings.LastIndexByte(path, '#')
+	if h < 0 || h == len(path)-1 {
+		return path
+	}
+	if n, err := strconv.Atoi(path[h+1:]); err != nil || n < 1 || path[h+1] == '+' {
+		return path
+	}
+	return path[:h]
+}
+
+// Expand points a selector at one card of a body: group is the card's Group
+// (from the Value where its token was found). For JSON it fills the
+// selector's `#` segments with the card's indexes; for forms it addresses the
+// same occurrence of the field name, so repeated fields pair up card by card.
+func Expand(kind Kind, selector, group string) string {
+	if group == "" {
+		return selector
+	}
+	if kind == JSON {
+		return ExpandPath(selector, group)
+	}
+	i, err := strconv.Atoi(group)
+	if err != nil {
+		return selector
+	}
+	return occurrencePath(selector, i)
+}
+
 // occurrenceGroup is the Group of occurrence i among count fields of one name.
 func occurrenceGroup(i, count int) string {
 	if count < 2 {

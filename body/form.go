@@ -32,7 +32,10 @@ type fieldOp struct {
 }
 
 // newField is a field Set on a form or multipart body that did not have it.
-type newField struct{ name, val string }
+// path is how it was addressed ("card_eci#1" for a second card's), name what
+// it is called in the body ("card_eci"): repeated fields pair up by
+// occurrence, so the second card's new field is the name's next occurrence.
+type newField struct{ path, name, val string }
 
 // formDoc edits an application/x-www-form-urlencoded body. Untouched pairs
 // keep their order and their original encoding; edited values are written
@@ -150,12 +153,12 @@ func setField(ops []fieldOp, added []newField, n, i int, name, value string) ([]
 		return ops, added
 	}
 	for j := range added {
-		if added[j].name == name {
+		if added[j].path == name {
 			added[j].val = value
 			return ops, added
 		}
 	}
-	return ops, append(added, newField{name, value})
+	return ops, append(added, newField{path: name, name: occurrenceName(name), val: value})
 }
 
 // deleteField records a Delete on field i, or forgets a new field.
@@ -168,7 +171,7 @@ func deleteField(ops []fieldOp, added []newField, n, i int, name string) ([]fiel
 		return ops, added
 	}
 	for j := range added {
-		if added[j].name == name {
+		if added[j].path == name {
 			return ops, append(added[:j], added[j+1:]...)
 		}
 	}

@@ -65,7 +65,9 @@ func TestFormEdit(t *testing.T) {
 		{"append after trailing &", "a=1&", []edit{set("x", "1")}, "a=1&x=1"},
 		{"append twice same name", "a=1", []edit{set("x", "1"), set("x", "2")}, "a=1&x=2"},
 		{"append then delete", "a=1", []edit{set("x", "1"), del("x")}, "a=1"},
-		{"hash name that is not an occurrence", "a=1", []edit{set("a#5", "z")}, "a=1&a%235=z"},
+		// A missing occurrence is appended as another field of that name: a
+		// second card's new field pairs up with the second occurrence.
+		{"missing occurrence appends the name", "a=1", []edit{set("a#5", "z")}, "a=1&a=z"},
 		{"untouched encoding kept", "q=%7e+%20&card=1&r=a%2Bb", []edit{set("card", "t")}, "q=%7e+%20&card=t&r=a%2Bb"},
 	}
 	for _, tt := range tests {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/network"
@@ -67,7 +66,7 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 			continue
 		}
 		for _, tok := range found {
-			inj, err := d.card(ctx, tenant, set, doc, targets, tok)
+			inj, err := d.card(ctx, tenant, set, kind, doc, targets, tok)
 			if err != nil {
 				return nil, err
 			}
@@ -78,7 +77,7 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 }
 
 // card detokenizes the one card whose token is tok.
-func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, doc body.Doc, targets map[rules.Kind]string, tok body.Value) (Injection, error) {
+func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, targets map[rules.Kind]string, tok body.Value) (Injection, error) {
 	if tok.Raw == "" {
 		return Injection{}, &body.FieldError{Status: http.StatusBadRequest, Field: tok.Path, Code: "missing_value", Reason: "token is empty"}
 	}
@@ -95,9 +94,9 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	if err != nil {
 		return Injection{}, fmt.Errorf("%w: opening card: %v", ErrUnavailable, err)
 	}
-	put := func(kind rules.Kind, value string) {
-		if path := targets[kind]; path != "" && value != "" {
-			doc.Set(body.ExpandPath(path, tok.Group), value)
+	put := func(target rules.Kind, value string) {
+		if path := targets[target]; path != "" && value != "" {
+			doc.Set(body.Expand(kind, path, tok.Group), value)
 		}
 	}
 
@@ -105,6 +104,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	if rec.Network.ID != "" && d.Network != nil && secrets.DPAN != "" {
 		crypt, err := d.Network.Cryptogram(ctx, rec.Network.ID)
 		if err == nil {
+			d.noteStatus(ctx, rec, network.StatusActive) // a suspended token may have been resumed
 			put(rules.KindNumber, secrets.DPAN)
 			put(rules.KindExpMonth, rec.Network.ExpMonth)
 			put(rules.KindExpYear, rec.Network.ExpYear)
@@ -138,18 +138,22 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 // deleted) in the vault, so later requests and operators see it, and returns
 // the reason for the injection report.
 func (d *Detokenizer) noteFailure(ctx context.Context, rec vault.Record, err error) string {
-	status := ""
 	switch {
 	case errors.Is(err, network.ErrSuspended):
-		status = network.StatusSuspended
+		d.noteStatus(ctx, rec, network.StatusSuspended)
+		return "suspended"
 	case errors.Is(err, network.ErrDeleted), errors.Is(err, network.ErrNotFound):
-		status = network.StatusDeleted
-	default:
-		return "provider_error"
+		d.noteStatus(ctx, rec, network.StatusDeleted)
+		return "deleted"
 	}
+	return "provider_error"
+}
+
+// noteStatus brings the vault's copy of the token status in line with what
+// the network just said. Best effort: the network stays the source of truth.
+func (d *Detokenizer) noteStatus(ctx context.Context, rec vault.Record, status string) {
 	if rec.Network.Status != status {
 		rec.Network.Status = status
-		_ = d.Vault.Update(ctx, rec) // best effort: the network stays the source of truth
+		_ = d.Vault.Update(ctx, rec)
 	}
-	return strings.ToLower(status)
 }

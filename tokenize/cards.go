@@ -3,6 +3,8 @@ package tokenize
 import (
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokengate/tokengate/body"
@@ -79,13 +81,18 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 	return cards, nil
 }
 
-// groupLess orders groups "0" < "2" < "10" (numerically, segment by segment)
-// so cards are handled, and errors reported, in body order.
+// groupLess orders groups ("2", "0.10") index by index, numerically, so
+// cards are handled, and errors reported, in body order.
 func groupLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, _ := strconv.Atoi(as[i])
+		y, _ := strconv.Atoi(bs[i])
+		if x != y {
+			return x < y
+		}
 	}
-	return a < b
+	return len(as) < len(bs)
 }
 
 // validate checks the card before anything is stored. Errors name the field

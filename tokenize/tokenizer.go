@@ -88,7 +88,7 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		}
 		if c.cvv != nil {
 			if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
-				return Result{}, fmt.Errorf("holding cvv: %w", err)
+				return Result{}, fmt.Errorf("%w: holding cvv: %v", ErrUnavailable, err)
 			}
 		}
 	}
@@ -207,23 +207,35 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	}
 }
 
-// refresh updates a known card's expiry when the customer sends a newer one
-// (a reissued card keeps its PAN), and returns the record.
+// refresh updates a known card's expiry when the customer sends a later one:
+// a reissued card keeps its PAN and gets a new expiry, while an earlier one
+// is a stale autofill and must not undo the reissue.
 func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
 	month, year := c.value(c.expMonth), c.value(c.expYear)
-	if (month == "" || month == rec.ExpMonth) && (year == "" || year == rec.ExpYear) {
+	if month == "" || year == "" || !laterExpiry(month, year, rec.ExpMonth, rec.ExpYear) {
 		return rec, false, nil
 	}
-	if month != "" {
-		rec.ExpMonth = month
-	}
-	if year != "" {
-		rec.ExpYear = year
-	}
+	rec.ExpMonth, rec.ExpYear = month, year
 	if err := t.Vault.Update(ctx, rec); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return rec, false, nil
+}
+
+// laterExpiry reports whether month/year is after the stored expiry (or
+// there is none stored).
+func laterExpiry(month, year, oldMonth, oldYear string) bool {
+	m, okM := card.ParseExpMonth(month)
+	y, okY := card.ParseExpYear(year)
+	if !okM || !okY {
+		return false
+	}
+	om, okOM := card.ParseExpMonth(oldMonth)
+	oy, okOY := card.ParseExpYear(oldYear)
+	if !okOM || !okOY {
+		return true
+	}
+	return y > oy || y == oy && m > om
 }
 
 // provision asks the network token service for a token within the time
