@@ -73,8 +73,13 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 	}
 	cards := make([]*cardInput, 0, len(byGroup))
 	for _, c := range byGroup {
-		if c.pan != nil {
+		switch {
+		case c.pan != nil:
 			cards = append(cards, c)
+		case c.cvv != nil && c.cvv.Raw != "":
+			// A CVV with no card number cannot be held for any token, and
+			// must never reach the merchant: refuse rather than forward it.
+			return nil, fieldError(c.cvv.Path, "missing_card_number", "card security code sent without a card number")
 		}
 	}
 	sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })

@@ -211,15 +211,52 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 // a reissued card keeps its PAN and gets a new expiry, while an earlier one
 // is a stale autofill and must not undo the reissue.
 func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
+	changed := false
 	month, year := c.value(c.expMonth), c.value(c.expYear)
-	if month == "" || year == "" || !laterExpiry(month, year, rec.ExpMonth, rec.ExpYear) {
+	if month != "" && year != "" && laterExpiry(month, year, rec.ExpMonth, rec.ExpYear) {
+		rec.ExpMonth, rec.ExpYear = month, year
+		changed = true
+	}
+	if retryable(rec.Network) && t.Network != nil {
+		if updated, ok := t.reprovision(ctx, rec, c); ok {
+			rec, changed = updated, true
+		}
+	}
+	if !changed {
 		return rec, false, nil
 	}
-	rec.ExpMonth, rec.ExpYear = month, year
 	if err := t.Vault.Update(ctx, rec); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return rec, false, nil
+}
+
+// retryable says whether a card stored without a network token should get
+// another try: after a timeout or a provider error, the card itself was fine.
+func retryable(nt vault.NetworkToken) bool {
+	return nt.ID == "" && (nt.Error == "timeout" || nt.Error == "provider_error")
+}
+
+// reprovision tries again to get a network token for a known card, and
+// returns the record with the token and the DPAN sealed in, or ok=false.
+func (t *Tokenizer) reprovision(ctx context.Context, rec vault.Record, c *cardInput) (vault.Record, bool) {
+	nt, dpan := t.provision(ctx, c)
+	if dpan == "" {
+		return rec, false
+	}
+	secrets, err := t.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed)
+	if err != nil {
+		t.discard(ctx, nt)
+		return rec, false
+	}
+	secrets.DPAN = dpan
+	sealed, err := t.Keys.Seal(rec.Tenant, rec.Fingerprint, secrets)
+	if err != nil {
+		t.discard(ctx, nt)
+		return rec, false
+	}
+	rec.Sealed, rec.Network = sealed, nt
+	return rec, true
 }
 
 // laterExpiry reports whether month/year is after the stored expiry (or

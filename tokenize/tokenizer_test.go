@@ -673,7 +673,7 @@ func TestTokenizeNoCardLeavesBodyAlone(t *testing.T) {
 	e := newEnv(t)
 	for _, in := range []string{
 		`{"order":{"id":1}}`,
-		`{"card":{"cvc":"123","exp_month":"12"}}`, // no PAN: nothing to tokenize
+		`{"card":{"exp_month":"12"}}`, // no PAN: nothing to tokenize
 		`[1,2,3]`,
 	} {
 		doc := parseJSON(t, in)
@@ -868,4 +868,50 @@ func (f *lastFourFaultyVault) Put(ctx context.Context, rec vault.Record) (vault.
 		return vault.Record{}, false, errors.New("disk on fire")
 	}
 	return f.Vault.Put(ctx, rec)
+}
+
+// TestTokenizeCVVWithoutCardNumber: a CVV that belongs to no card can be held
+// for no token and must not reach the merchant, so the request is refused.
+func TestTokenizeCVVWithoutCardNumber(t *testing.T) {
+	e := newEnv(t)
+	in := `{"card":{"cvc":"123","exp_month":"12"}}`
+	doc := parseJSON(t, in)
+	_, err := e.tk.Apply(context.Background(), cardSet(t, tenantA), body.JSON, doc)
+	var fe *body.FieldError
+	if !errors.As(err, &fe) || fe.Status != 400 || fe.Field != "card.cvc" || fe.Code != "missing_card_number" {
+		t.Fatalf("err = %v, want a 400 naming card.cvc", err)
+	}
+	if got := docBytes(t, doc); string(got) != in {
+		t.Fatalf("body changed to %s", got)
+	}
+}
+
+// TestTokenizeRetriesProvisioningAfterTimeout: a card stored vault-only
+// because the token service timed out gets its network token the next time
+// the customer sends it; the token stays the same.
+func TestTokenizeRetriesProvisioningAfterTimeout(t *testing.T) {
+	e := newEnv(t)
+	set := cardSet(t, tenantA)
+	working := e.tk.Network
+	e.tk.Network, e.tk.ProvisionTimeout = blockingNet{}, 20*time.Millisecond
+	out1, _ := e.apply(t, set, cardJSON(visaPAN, "123", "12", "2030"))
+	token := gjson.GetBytes(out1, "card.number").String()
+	rec, err := e.vault.Get(context.Background(), tenantA, token)
+	if err != nil || rec.Network.Error != "timeout" {
+		t.Fatalf("first pass: %+v %v, want a vault-only card with error timeout", rec.Network, err)
+	}
+
+	e.tk.Network = working
+	out2, _ := e.apply(t, set, cardJSON(visaPAN, "", "12", "2030"))
+	if got := gjson.GetBytes(out2, "card.number").String(); got != token {
+		t.Fatalf("the token changed from %q to %q", token, got)
+	}
+	rec, err = e.vault.Get(context.Background(), tenantA, token)
+	if err != nil || rec.Network.Status != network.StatusActive || rec.Network.ID == "" {
+		t.Fatalf("second pass: %+v %v, want an active network token", rec.Network, err)
+	}
+	secrets, err := e.keys.Open(tenantA, rec.Fingerprint, rec.Sealed)
+	if err != nil || secrets.DPAN == "" || secrets.PAN != visaPAN {
+		t.Fatalf("sealed secrets lack the DPAN or lost the PAN (err %v)", err)
+	}
 }
