@@ -57,3 +57,105 @@ func BenchmarkTokenizeRepeatCard(b *testing.B) {
 		}
 	}
 }
+
+// manyCards is a JSON body with n cards of about 1 KB each (card plus order
+// line noise), so 100 cards are ~100 KB and 1,000 cards ~1 MiB.
+// Every call with a new seed gives new PANs.
+func manyCards(n, seed int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"batch":"b-1","cards":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"number":"%s","cvc":"123","exp_month":"12","exp_year":"2030","ref":"line-%06d","note":"%s"}`,
+			luhn(fmt.Sprintf("411111%03d%06d", seed%1000, i)), i, strings.Repeat("n", 930))
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// luhn completes 15 digits with their check digit.
+func luhn(partial string) string {
+	sum := 0
+	for i := len(partial) - 1; i >= 0; i-- {
+		d := int(partial[i] - '0')
+		if (len(partial)-1-i)%2 == 0 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return partial + string(rune('0'+(10-sum%10)%10))
+}
+
+// BenchmarkTokenizeManyCards measures bodies with 100 and 1,000 cards, as
+// repeat cards (the vault holds them: reads only) and as new cards (a durable
+// vault write and a network token each). Time per op divided by the card
+// count should stay flat from 100 to 1,000: linear, not quadratic.
+func BenchmarkTokenizeManyCards(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("repeat/%d", n), func(b *testing.B) {
+			e := newEnv(b)
+			set := arraySet(b, tenantA, false)
+			in := manyCards(n, 0)
+			ctx := context.Background()
+			doc, _ := body.Parse(body.JSON, "application/json", in)
+			if res, err := e.tk.Apply(ctx, set, body.JSON, doc); err != nil || res.Created != n {
+				b.Fatalf("first tokenization: %+v %v", res, err)
+			}
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				doc, _ := body.Parse(body.JSON, "application/json", in)
+				if _, err := e.tk.Apply(ctx, set, body.JSON, doc); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := doc.Bytes(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("new/%d", n), func(b *testing.B) {
+			e := newEnv(b)
+			set := arraySet(b, tenantA, false)
+			ctx := context.Background()
+			seed := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				seed++
+				in := manyCards(n, seed)
+				b.SetBytes(int64(len(in)))
+				doc, _ := body.Parse(body.JSON, "application/json", in)
+				res, err := e.tk.Apply(ctx, set, body.JSON, doc)
+				if err != nil || res.Created != n {
+					b.Fatalf("%+v %v", res, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTokenizeForm measures a urlencoded checkout with a known card.
+func BenchmarkTokenizeForm(b *testing.B) {
+	e := newEnv(b)
+	set := cardSet(b, tenantA)
+	in := []byte("order_id=ord_8f3a2c&amount=129.90&currency=EUR&email=jane.doe%40example.com&card_number=4111111111111111&card_cvc=123&card_exp_month=12&card_exp_year=2030&card_name=Jane+Doe")
+	ctx := context.Background()
+	doc, _ := body.Parse(body.Form, "application/x-www-form-urlencoded", in)
+	if _, err := e.tk.Apply(ctx, set, body.Form, doc); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		doc, _ := body.Parse(body.Form, "application/x-www-form-urlencoded", in)
+		if _, err := e.tk.Apply(ctx, set, body.Form, doc); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := doc.Bytes(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
