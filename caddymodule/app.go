@@ -28,6 +28,10 @@ func init() {
 const (
 	defaultProvisionTimeout = 2 * time.Second
 	defaultMaxBodySize      = 10 << 20
+	// Vault records (sealed, never a PAN) of returning cards stay in memory
+	// this long, so repeat customers and outbound requests skip the disk.
+	recordCacheTTL  = 30 * time.Second
+	recordCacheSize = 100_000
 )
 
 // App is the tokengate app. It owns everything the tokenize and detokenize
@@ -176,8 +180,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxBodySize == 0 {
 		a.MaxBodySize = defaultMaxBodySize
 	}
-	a.tokenizer = &tokenize.Tokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs, ProvisionTimeout: timeout, Random: rand.Reader}
-	a.detokenizer = &detokenize.Detokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs}
+	// One cache for both directions, so a status change one writes is what
+	// the other reads next.
+	records := vault.NewCache(bolt, recordCacheTTL, recordCacheSize)
+	a.tokenizer = &tokenize.Tokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs, ProvisionTimeout: timeout, Random: rand.Reader}
+	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs}
 	return nil
 }
 

@@ -49,7 +49,15 @@ func OpenBolt(path string) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("vault: create directory for %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	// The freelist is not written on every commit (NoFreelistSync) but
+	// rebuilt by a scan when the file is opened, and kept as a map: per
+	// bbolt's documentation this is crash-safe, and it takes a page write
+	// and the freelist's growth off every durable Put.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("vault: open %s: file is locked (already open in this or another process): %w", path, err)
