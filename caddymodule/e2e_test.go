@@ -313,3 +313,22 @@ func TestFailClosed(t *testing.T) {
 		t.Fatalf("closed vault: %d %s", r.status, r.body)
 	}
 }
+
+// TestCardsSurviveRestart: the vault and the network token service's state
+// are on disk. A config without tokengate closes the bbolt file (as a restart
+// does); loading the gateway again still detokenizes to a network token with
+// a fresh cryptogram.
+func TestCardsSurviveRestart(t *testing.T) {
+	g := startGateway(t, "")
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	g.tc.InitServer("{\n\tadmin localhost:2999\n}\n:9080 {\n\trespond \"down\"\n}\n", "caddyfile")
+	if r := g.post(inboundURL+"/checkout", jsonCT, "{}"); r.body != "down" {
+		t.Fatalf("gateway still running: %s", r.body)
+	}
+	g.tc.InitServer(g.config("", defaultSites), "caddyfile")
+	out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
+	if out.header.Get(InjectedHeader) != "card.number=network_token" {
+		t.Fatalf("after a restart: %d %q", out.status, out.header.Get(InjectedHeader))
+	}
+	assertNetworkToken(t, str(decode(t, out.body), "card.number"), visaPAN)
+}

@@ -166,7 +166,11 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 
-	nt, dpan := t.provision(ctx, c)
+	// The token service's own writes ride on the card's commit: one durable
+	// write per new card, and no network token left on disk for a card that
+	// is never stored.
+	unit := vault.WithUnitOfWork(ctx)
+	nt, dpan := t.provision(unit, c)
 	sealed, err := t.Keys.Seal(set.Tenant, fp, vault.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 	if err != nil {
 		t.discard(ctx, nt)
@@ -189,15 +193,18 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 			t.discard(ctx, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
-		stored, created, err := t.Vault.Put(ctx, rec)
+		stored, created, err := t.Vault.Put(unit, rec)
 		switch {
-		case err == nil:
-			if !created {
-				// Another request stored the same card first: use its token
-				// and give back the network token this one provisioned.
-				t.discard(ctx, nt)
+		case err == nil && created:
+			if err := vault.Flush(unit); err != nil {
+				return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
 			}
-			return stored, created, nil
+			return stored, true, nil
+		case err == nil:
+			// Another request stored the same card first: use its token
+			// and give back the network token this one provisioned.
+			t.discard(ctx, nt)
+			return stored, false, nil
 		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
 			continue
 		default:
@@ -217,16 +224,20 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
+	unit := vault.WithUnitOfWork(ctx)
 	if retryable(rec.Network) && t.Network != nil {
-		if updated, ok := t.reprovision(ctx, rec, c); ok {
+		if updated, ok := t.reprovision(unit, rec, c); ok {
 			rec, changed = updated, true
 		}
 	}
 	if !changed {
 		return rec, false, nil
 	}
-	if err := t.Vault.Update(ctx, rec); err != nil {
+	if err := t.Vault.Update(unit, rec); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if err := vault.Flush(unit); err != nil {
+		return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
 	}
 	return rec, false, nil
 }

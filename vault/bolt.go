@@ -159,6 +159,7 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 		stored  Record
 		created bool
 		outcome error
+		unit    = unitFrom(ctx) // writes held for this card's commit
 	)
 	err := b.db.Batch(func(tx *bolt.Tx) error {
 		// Batch may run this function more than once (when another call in
@@ -190,6 +191,11 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 		if err := fps.Put([]byte(rec.Fingerprint), []byte(rec.Token)); err != nil {
 			return err
 		}
+		if unit != nil {
+			if err := unit.writeInto(tx, b.db); err != nil {
+				return err
+			}
+		}
 		stored, created = rec, true
 		return nil
 	})
@@ -198,6 +204,9 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 	}
 	if outcome != nil {
 		return Record{}, false, outcome
+	}
+	if created && unit != nil {
+		unit.committed(b.db)
 	}
 	return stored, created, nil
 }
@@ -240,6 +249,7 @@ func (b *Bolt) Update(ctx context.Context, rec Record) error {
 		return err
 	}
 	var outcome error
+	unit := unitFrom(ctx)
 	err := b.db.Batch(func(tx *bolt.Tx) error {
 		outcome = nil
 		tokens, fps := tenantBuckets(tx, rec.Tenant)
@@ -266,10 +276,18 @@ func (b *Bolt) Update(ctx context.Context, rec Record) error {
 		}
 		next.CreatedAt = old.CreatedAt
 		next.UpdatedAt = now()
+		if unit != nil {
+			if err := unit.writeInto(tx, b.db); err != nil {
+				return err
+			}
+		}
 		return storeRecord(tokens, next)
 	})
 	if err != nil {
 		return err
+	}
+	if outcome == nil && unit != nil {
+		unit.committed(b.db)
 	}
 	return outcome
 }

@@ -55,7 +55,9 @@ func (kv *BoltKV) Save(ctx context.Context, id string, data []byte) error {
 }
 
 // SaveAll stores every entry in one transaction: all or none are written,
-// durably, sharing a batched fsync with concurrent writers.
+// durably, sharing a batched fsync with concurrent writers. Within a unit of
+// work (WithUnitOfWork) the entries are held and committed with the record
+// the request stores next.
 func (kv *BoltKV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	if len(kv.name) == 0 {
 		return errors.New("vault: kv: empty bucket name")
@@ -68,23 +70,33 @@ func (kv *BoltKV) SaveAll(ctx context.Context, entries map[string][]byte) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := kv.db.Batch(func(tx *bolt.Tx) error {
-		bk, err := tx.Bucket(bucketKV).CreateBucketIfNotExists(kv.name)
-		if err != nil {
-			return err
-		}
-		for id, data := range entries {
-			// bbolt references the value until commit; the copy keeps a
-			// caller that shares its buffer with another goroutine from
-			// corrupting it.
-			if err := bk.Put([]byte(id), append([]byte{}, data...)); err != nil {
-				return err
-			}
-		}
+	if u := unitFrom(ctx); u != nil {
+		u.hold(kv, entries)
 		return nil
-	})
+	}
+	return kv.saveNow(ctx, entries)
+}
+
+func (kv *BoltKV) saveNow(_ context.Context, entries map[string][]byte) error {
+	err := kv.db.Batch(func(tx *bolt.Tx) error { return kv.putAll(tx, entries) })
 	if err != nil {
 		return fmt.Errorf("vault: kv %s: save: %w", kv.name, err)
+	}
+	return nil
+}
+
+func (kv *BoltKV) putAll(tx *bolt.Tx, entries map[string][]byte) error {
+	bk, err := tx.Bucket(bucketKV).CreateBucketIfNotExists(kv.name)
+	if err != nil {
+		return err
+	}
+	for id, data := range entries {
+		// bbolt references the value until commit; the copy keeps a
+		// caller that shares its buffer with another goroutine from
+		// corrupting it.
+		if err := bk.Put([]byte(id), append([]byte{}, data...)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
