@@ -62,6 +62,14 @@ func writeBack(r *http.Request, doc body.Doc, raw []byte, edited bool) error {
 	return nil
 }
 
+// clientGone reports whether the request failed because the client hung up
+// (its context is done): no failure of the gateway to alert on, and nobody
+// is left to answer. The storage errors wrap the cause as text, so the
+// request's own context is what tells.
+func clientGone(r *http.Request, err error) bool {
+	return err != nil && r.Context().Err() != nil
+}
+
 // limitFor picks the handler's own limit when it set a lower one.
 func limitFor(handler, app int64) int64 {
 	if handler > 0 && handler < app {

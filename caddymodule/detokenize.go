@@ -109,6 +109,10 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		h.audit(zap.WarnLevel, "detokenize refused", set, tenant, id, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
 		endSpan(span, fe.Code, err)
 		return nil
+	case clientGone(r, err):
+		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", set, tenant, "", nil)
+		endSpan(span, "client_gone", err)
+		return nil
 	case err != nil:
 		id := errUnavailable.write(w)
 		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", set, tenant, id, nil, zap.Error(err))

@@ -79,6 +79,10 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		h.logger.Info("card rejected", zap.String("rule_set", set.Name), zap.String("field", fe.Field), zap.String("code", fe.Code), zap.String("request_id", id))
 		endSpan(span, fe.Code, err)
 		return nil
+	case clientGone(r, err):
+		h.logger.Debug("client went away during tokenization; nothing forwarded", zap.String("rule_set", set.Name))
+		endSpan(span, "client_gone", err)
+		return nil
 	case err != nil:
 		id := errUnavailable.write(w)
 		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
