@@ -179,7 +179,7 @@ func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, p
 	b.provision.Lock()
 	defer b.provision.Unlock()
 	for range maxProvisionAttempts {
-		id, raw, err := newUUID(b.random)
+		id, raw, err := newUUID(b.random, b.now())
 		if err != nil {
 			return "", "", wrap(err)
 		}

@@ -75,12 +75,19 @@ func derivePAR(key []byte, prefix, pan string) string {
 
 // newUUID returns a random (version 4) UUID in its canonical lowercase form,
 // along with its raw bytes.
-func newUUID(random io.Reader) (string, [16]byte, error) {
+func newUUID(random io.Reader, now time.Time) (string, [16]byte, error) {
 	var u [16]byte
 	if _, err := io.ReadFull(random, u[:]); err != nil {
 		return "", u, fmt.Errorf("reading random token id: %w", err)
 	}
-	u[6] = u[6]&0x0f | 0x40
+	// A version 7 UUID: the first 48 bits are the time in milliseconds, the
+	// other 74 random. Ids made in order are stored in order, so saving a new
+	// token appends to the store's last page instead of dirtying a random one
+	// (fewer page writes in every durable commit); the DPAN, derived from the
+	// id through a keyed MAC, stays unpredictable.
+	ms := uint64(now.UnixMilli())
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = u[6]&0x0f | 0x70
 	u[8] = u[8]&0x3f | 0x80
 	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
