@@ -138,6 +138,10 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 // audit logs every detokenization, as PCI DSS asks: who (tenant), which rule
 // set, and what each field became, never a value or a token.
 func (h *Detokenize) audit(level zapcore.Level, msg string, set *rules.Outbound, tenant, requestID string, injections []detokenize.Injection, extra ...zap.Field) {
+	ce := h.logger.Check(level, msg)
+	if ce == nil {
+		return
+	}
 	fields := append([]zap.Field{zap.String("rule_set", set.Name), zap.String("tenant", tenant)}, extra...)
 	if requestID != "" {
 		fields = append(fields, zap.String("request_id", requestID))
@@ -145,9 +149,7 @@ func (h *Detokenize) audit(level zapcore.Level, msg string, set *rules.Outbound,
 	if injections != nil {
 		fields = append(fields, zap.String("injected", injectedHeader(injections)))
 	}
-	if ce := h.logger.Check(level, msg); ce != nil {
-		ce.Write(fields...)
-	}
+	ce.Write(fields...)
 }
 
 // injectedHeader renders "field=what[;reason], ..." for the response header.

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,10 +74,7 @@ func associatedData(tenant, fingerprint string) []byte {
 // Seal encrypts s for the record identified by tenant and fingerprint with
 // the primary AEAD key. The result goes into Record.Sealed.
 func (k *Keys) Seal(tenant, fingerprint string, s Secrets) ([]byte, error) {
-	pt, err := json.Marshal(sealedSecrets(s))
-	if err != nil {
-		return nil, errSeal
-	}
+	pt := encodeSecrets(s)
 	ct, err := k.aead.Encrypt(pt, associatedData(tenant, fingerprint))
 	clear(pt)
 	if err != nil {
@@ -93,9 +91,51 @@ func (k *Keys) Open(tenant, fingerprint string, sealed []byte) (Secrets, error) 
 		return Secrets{}, errOpen
 	}
 	defer clear(pt)
-	var s sealedSecrets
-	if err := json.Unmarshal(pt, &s); err != nil {
+	s, ok := decodeSecrets(pt)
+	if !ok {
 		return Secrets{}, errOpen
 	}
-	return Secrets(s), nil
+	return s, nil
+}
+
+// secretsV1 marks the binary plaintext: three length-prefixed fields (PAN,
+// name, DPAN). It replaced JSON because every outbound request opens a
+// card, and decoding JSON cost more than the decryption itself.
+const secretsV1 = 0x01
+
+func encodeSecrets(s Secrets) []byte {
+	out := make([]byte, 0, 1+3*binary.MaxVarintLen16+len(s.PAN)+len(s.Name)+len(s.DPAN))
+	out = append(out, secretsV1)
+	for _, f := range [...]string{s.PAN, s.Name, s.DPAN} {
+		out = binary.AppendUvarint(out, uint64(len(f)))
+		out = append(out, f...)
+	}
+	return out
+}
+
+func decodeSecrets(pt []byte) (Secrets, bool) {
+	if len(pt) > 0 && pt[0] == '{' { // sealed before the binary format
+		var js sealedSecrets
+		if err := json.Unmarshal(pt, &js); err != nil {
+			return Secrets{}, false
+		}
+		return Secrets(js), true
+	}
+	if len(pt) == 0 || pt[0] != secretsV1 {
+		return Secrets{}, false
+	}
+	rest := pt[1:]
+	var fields [3]string
+	for i := range fields {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return Secrets{}, false
+		}
+		fields[i] = string(rest[w : w+int(n)])
+		rest = rest[w+int(n):]
+	}
+	if len(rest) != 0 {
+		return Secrets{}, false
+	}
+	return Secrets{PAN: fields[0], Name: fields[1], DPAN: fields[2]}, true
 }
