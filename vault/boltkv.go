@@ -14,6 +14,7 @@ import (
 // opaque to BoltKV: whoever stores card data in it must seal it first.
 type BoltKV struct {
 	db   *bolt.DB
+	w    *committer
 	name []byte
 }
 
@@ -21,7 +22,7 @@ type BoltKV struct {
 // own namespace, so no name can collide with the vault's record buckets. The
 // bucket is created on the first Save.
 func (b *Bolt) KV(bucket string) *BoltKV {
-	return &BoltKV{db: b.db, name: []byte(bucket)}
+	return &BoltKV{db: b.db, w: b.w, name: []byte(bucket)}
 }
 
 // Load returns the value stored under id, or nil and no error when there is
@@ -49,7 +50,7 @@ func (kv *BoltKV) Load(ctx context.Context, id string) ([]byte, error) {
 }
 
 // Save stores data under id durably: like Put, it returns after the write is
-// on disk, and concurrent Saves share one fsync through bbolt's Batch.
+// on disk, and concurrent Saves share one fsync (group commit).
 func (kv *BoltKV) Save(ctx context.Context, id string, data []byte) error {
 	return kv.SaveAll(ctx, map[string][]byte{id: data})
 }
@@ -78,7 +79,7 @@ func (kv *BoltKV) SaveAll(ctx context.Context, entries map[string][]byte) error 
 }
 
 func (kv *BoltKV) saveNow(_ context.Context, entries map[string][]byte) error {
-	err := kv.db.Batch(func(tx *bolt.Tx) error { return kv.putAll(tx, entries) })
+	err := kv.w.do(func(tx *bolt.Tx) error { return kv.putAll(tx, entries) })
 	if err != nil {
 		return fmt.Errorf("vault: kv %s: save: %w", kv.name, err)
 	}

@@ -47,7 +47,7 @@ func (u *unitOfWork) hold(kv *BoltKV, entries map[string][]byte) {
 	u.pending = append(u.pending, pendingWrite{kv: kv, entries: copied})
 }
 
-// writeInto puts the held writes for db into tx. They stay held: Batch may
+// writeInto puts the held writes for db into tx. They stay held: the committer may
 // replay tx, and a rolled-back transaction must not lose them. The caller
 // calls committed once the transaction is durable.
 func (u *unitOfWork) writeInto(tx *bolt.Tx, db *bolt.DB) error {
