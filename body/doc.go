@@ -180,6 +180,29 @@ func Expand(kind Kind, selector, group string) string {
 	return occurrencePath(selector, i)
 }
 
+// findNamed is Find for the form kinds: every one of n fields whose name is
+// exactly name, as Values addressed by occurrence ("name", "name#1", …).
+func findNamed(n int, nameAt, valueAt func(int) string, name string) []Value {
+	count := 0
+	for i := 0; i < n; i++ {
+		if nameAt(i) == name {
+			count++
+		}
+	}
+	if count == 0 {
+		return nil
+	}
+	out := make([]Value, 0, count)
+	for i := 0; i < n; i++ {
+		if nameAt(i) != name {
+			continue
+		}
+		k := len(out)
+		out = append(out, Value{Path: occurrencePath(name, k), Group: occurrenceGroup(k, count), Raw: valueAt(i), IsString: true})
+	}
+	return out
+}
+
 // occurrenceGroup is the Group of occurrence i among count fields of one name.
 func occurrenceGroup(i, count int) string {
 	if count < 2 {

@@ -103,30 +103,8 @@ func formUnescape(s string) string {
 
 // Find implements Doc: every occurrence of the exact (decoded) name.
 func (d *formDoc) Find(name string) []Value {
-	count := 0
-	for i := range d.pairs {
-		if d.pairs[i].name == name {
-			count++
-		}
-	}
-	if count == 0 {
-		return nil
-	}
-	out := make([]Value, 0, count)
-	for i := range d.pairs {
-		p := &d.pairs[i]
-		if p.name != name {
-			continue
-		}
-		k := len(out)
-		out = append(out, Value{
-			Path:     occurrencePath(name, k),
-			Group:    occurrenceGroup(k, count),
-			Raw:      formUnescape(d.s[p.vs:p.ve]),
-			IsString: true,
-		})
-	}
-	return out
+	return findNamed(len(d.pairs), func(i int) string { return d.pairs[i].name },
+		func(i int) string { return formUnescape(d.s[d.pairs[i].vs:d.pairs[i].ve]) }, name)
 }
 
 func (d *formDoc) index(path string) int {

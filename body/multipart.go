@@ -228,30 +228,8 @@ func dropSpace(r rune) rune {
 // Find implements Doc: every part whose form-data name is exactly name,
 // file parts included, so a card cannot slip past by being sent as a file.
 func (d *multipartDoc) Find(name string) []Value {
-	count := 0
-	for i := range d.parts {
-		if d.parts[i].name == name {
-			count++
-		}
-	}
-	if count == 0 {
-		return nil
-	}
-	out := make([]Value, 0, count)
-	for i := range d.parts {
-		p := &d.parts[i]
-		if p.name != name {
-			continue
-		}
-		k := len(out)
-		out = append(out, Value{
-			Path:     occurrencePath(name, k),
-			Group:    occurrenceGroup(k, count),
-			Raw:      d.content(p),
-			IsString: true,
-		})
-	}
-	return out
+	return findNamed(len(d.parts), func(i int) string { return d.parts[i].name },
+		func(i int) string { return d.content(&d.parts[i]) }, name)
 }
 
 func (d *multipartDoc) index(path string) int {

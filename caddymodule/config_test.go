@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/tokengate/tokengate/card"
 )
 
 // TestReloadUnderLoad reloads the config while requests flow. What is ours
@@ -90,21 +92,8 @@ func postRetrying(g *gateway, url, body string) (status, transportErrs int) {
 	return 0, transportErrs
 }
 
-// luhnComplete appends the check digit to 15 digits.
-func luhnComplete(partial string) string {
-	sum := 0
-	for i := len(partial) - 1; i >= 0; i-- {
-		d := int(partial[i] - '0')
-		if (len(partial)-1-i)%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return partial + string(rune('0'+(10-sum%10)%10))
-}
+// luhnComplete appends the Luhn check digit.
+func luhnComplete(partial string) string { return partial + string(card.LuhnDigit(partial)) }
 
 // TestNothingLeaks runs complete flows, good and bad, with debug logging and
 // checks that no PAN, CVV, DPAN or cryptogram appears in any log line, error

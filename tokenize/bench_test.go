@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/card"
 )
 
 // checkoutBody is a ~1 KB checkout JSON body holding one card.
@@ -75,20 +76,8 @@ func manyCards(n, seed int) []byte {
 	return []byte(b.String())
 }
 
-// luhn completes 15 digits with their check digit.
-func luhn(partial string) string {
-	sum := 0
-	for i := len(partial) - 1; i >= 0; i-- {
-		d := int(partial[i] - '0')
-		if (len(partial)-1-i)%2 == 0 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return partial + string(rune('0'+(10-sum%10)%10))
-}
+// luhn completes digits with their Luhn check digit.
+func luhn(partial string) string { return partial + string(card.LuhnDigit(partial)) }
 
 // BenchmarkTokenizeManyCards measures bodies with 100 and 1,000 cards, as
 // repeat cards (the vault holds them: reads only) and as new cards (a durable

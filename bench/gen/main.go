@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/tokengate/tokengate/card"
 	"os"
 	"strings"
 )
@@ -47,25 +48,9 @@ func usage() {
 	os.Exit(2)
 }
 
-// luhnComplete appends the Luhn check digit to a string of digits.
-func luhnComplete(digits string) string {
-	sum, double := 0, true // the rightmost payload digit is doubled
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return digits + string(rune('0'+(10-sum%10)%10))
-}
-
 func pan(prefix string, n int) string {
-	return luhnComplete(fmt.Sprintf("4%s%09d", prefix, n))
+	digits := fmt.Sprintf("4%s%09d", prefix, n)
+	return digits + string(card.LuhnDigit(digits))
 }
 
 func checkPrefix(p string) error {
