@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,24 +17,14 @@ import (
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // testApp builds the app's working parts without Caddy, for handler tests.
 func testApp(t *testing.T) *App {
 	t.Helper()
-	data, err := vault.GenerateKeyset(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := vault.ParseKeys(data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bolt, err := vault.OpenBolt(filepath.Join(t.TempDir(), "vault.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
+	keys := vaulttest.Keys(t)
+	bolt := vaulttest.OpenBolt(t)
 	builtin, err := network.NewBuiltin(network.BuiltinConfig{Key: keys.DeriveKey("test")}, bolt.KV("network_tokens"))
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // testNow is the fixed clock: Mastercard tokens provisioned now expire
@@ -32,29 +32,8 @@ const (
 	tenantB = "tenant-b"
 )
 
-var (
-	keysOnce sync.Once
-	keysVal  *vault.Keys
-	keysErr  error
-)
-
-// testKeys returns one keyset for the whole package (Tink keyset generation
-// is the slow part of a test).
-func testKeys(t testing.TB) *vault.Keys {
-	t.Helper()
-	keysOnce.Do(func() {
-		data, err := vault.GenerateKeyset(nil)
-		if err != nil {
-			keysErr = err
-			return
-		}
-		keysVal, keysErr = vault.ParseKeys(data, nil)
-	})
-	if keysErr != nil {
-		t.Fatal(keysErr)
-	}
-	return keysVal
-}
+// testKeys is the shared test keyset.
+func testKeys(t testing.TB) *vault.Keys { return vaulttest.Keys(t) }
 
 // env is a Detokenizer wired to real, cheap collaborators.
 type env struct {

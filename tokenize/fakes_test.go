@@ -15,6 +15,7 @@ import (
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // testNow is the fixed clock of every test: cards expiring 12/2030 are
@@ -35,40 +36,11 @@ const (
 	networkID = "builtin"
 )
 
-var (
-	keysOnce sync.Once
-	keysVal  *vault.Keys
-	keysErr  error
-)
+// testKeys is the shared test keyset.
+func testKeys(t testing.TB) *vault.Keys { return vaulttest.Keys(t) }
 
-// testKeys returns one keyset for the whole package: generating Tink keysets
-// is the slowest part of a test, and sharing them changes nothing observable.
-func testKeys(t testing.TB) *vault.Keys {
-	t.Helper()
-	keysOnce.Do(func() {
-		data, err := vault.GenerateKeyset(nil)
-		if err != nil {
-			keysErr = err
-			return
-		}
-		keysVal, keysErr = vault.ParseKeys(data, nil)
-	})
-	if keysErr != nil {
-		t.Fatal(keysErr)
-	}
-	return keysVal
-}
-
-// openBolt opens a fresh bbolt vault closed at the end of the test.
-func openBolt(t testing.TB) *vault.Bolt {
-	t.Helper()
-	v, err := vault.OpenBolt(t.TempDir() + "/v.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	return v
-}
+// openBolt opens a fresh bbolt vault for the test.
+func openBolt(t testing.TB) *vault.Bolt { return vaulttest.OpenBolt(t) }
 
 // newBuiltin returns the embedded network token service on the fixed clock.
 func newBuiltin(t testing.TB) *network.Builtin {
