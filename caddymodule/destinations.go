@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -84,36 +83,19 @@ func upstreamProblems(rp *reverseproxy.Handler, active []*Detokenize) []string {
 	return problems
 }
 
-// allowed reports whether a dial address (host:port) is one of the
-// destinations, which may be host:port, a bare host (any port) or a URL.
+// allowed reports whether a dial address is one of the destinations. The
+// rules file only accepts host:port destinations (hosts lower-cased), so the
+// comparison is exact but for the host's case.
 func allowed(dial string, destinations []string) bool {
 	host, port, err := net.SplitHostPort(dial)
 	if err != nil {
-		host, port = dial, ""
+		return false
 	}
 	for _, dest := range destinations {
-		dhost, dport := destHostPort(dest)
-		if strings.EqualFold(dhost, host) && (dport == "" || dport == port) {
+		dhost, dport, err := net.SplitHostPort(dest)
+		if err == nil && strings.EqualFold(dhost, host) && dport == port {
 			return true
 		}
 	}
 	return false
-}
-
-func destHostPort(dest string) (host, port string) {
-	if strings.Contains(dest, "://") {
-		u, err := url.Parse(dest)
-		if err != nil {
-			return "", ""
-		}
-		port = u.Port()
-		if port == "" {
-			port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-		}
-		return u.Hostname(), port
-	}
-	if h, p, err := net.SplitHostPort(dest); err == nil {
-		return h, p
-	}
-	return dest, ""
 }
