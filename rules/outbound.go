@@ -13,8 +13,8 @@ import (
 // outbound decodes and checks one outbound rule set.
 func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	ctx := fmt.Sprintf("outbound %q", key.Value)
-	s := &Outbound{Name: key.Value, Fallback: FallbackReject, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "fields"})
+	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, Line: key.Line}
+	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "fields"})
 	if err != nil {
 		return nil, err
 	}
@@ -30,6 +30,14 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 			}
 		case "fallback":
 			if s.Fallback, err = p.fallback(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "response_guard":
+			if s.ResponseGuard, err = p.responseGuard(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "allow_plaintext":
+			if s.AllowPlaintext, err = p.boolean(e.val, ctx, "allow_plaintext"); err != nil {
 				return nil, err
 			}
 		case "fields":
@@ -72,6 +80,19 @@ func (p *parser) fallback(n *yaml.Node, ctx string) (Fallback, error) {
 		return f, nil
 	}
 	return "", p.errAt(n, ctx, "unknown fallback %q (want pan, reject)", s)
+}
+
+// responseGuard decodes a response guard policy.
+func (p *parser) responseGuard(n *yaml.Node, ctx string) (ResponseGuard, error) {
+	s, err := p.str(n, ctx, "response_guard")
+	if err != nil {
+		return "", err
+	}
+	switch g := ResponseGuard(s); g {
+	case GuardRedact, GuardOff:
+		return g, nil
+	}
+	return "", p.errAt(n, ctx, "unknown response_guard %q (want redact, off)", s)
 }
 
 // destinations decodes the host:port list. Hosts are lower-cased, as DNS

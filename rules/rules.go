@@ -66,6 +66,17 @@ const (
 // Fallback is what outbound does when a card has no usable network token.
 type Fallback string
 
+// ResponseGuard is what outbound does with the processor's response.
+type ResponseGuard string
+
+// Response guard policies.
+const (
+	// GuardRedact removes injected values and masks card numbers.
+	GuardRedact ResponseGuard = "redact"
+	// GuardOff passes the response on untouched.
+	GuardOff ResponseGuard = "off"
+)
+
 // Fallback policies.
 const (
 	// FallbackPAN sends the PAN (and the CVV while it is held) instead.
@@ -134,6 +145,14 @@ type Outbound struct {
 	// Fallback is what to do without a usable network token; it defaults
 	// to reject.
 	Fallback Fallback
+	// ResponseGuard says what happens to the processor's response: redact
+	// (the default) removes every value the request carried out and masks
+	// any other card number before the merchant sees it; off passes it on.
+	ResponseGuard ResponseGuard
+	// AllowPlaintext lets detokenized requests go to destinations that are
+	// not loopback without TLS. It is false by default: card data crosses a
+	// network only encrypted, to a server whose certificate was verified.
+	AllowPlaintext bool
 	// Fields are the set's fields, in the order of the file, with a number
 	// field added after the token field when the file has none.
 	Fields []Field
