@@ -46,7 +46,8 @@ func BenchmarkDetokenize(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		inj, err := e.d.Apply(ctx, tenantA, set, body.JSON, doc)
+		res, err := e.d.Apply(ctx, tenantA, set, body.JSON, doc)
+		inj := res.Injections
 		if err != nil || len(inj) != 1 || inj[0].What != detokenize.InjectedNetworkToken {
 			b.Fatalf("%+v %v", inj, err)
 		}

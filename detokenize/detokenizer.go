@@ -12,6 +12,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/redact"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
 )
@@ -50,11 +51,23 @@ type Injection struct {
 	Reason string
 }
 
-// Apply replaces every token that set's token fields find in doc, for the
-// tenant the caller authenticated as. On error the caller forwards nothing.
-func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) ([]Injection, error) {
+// Result is what Apply did to a body.
+type Result struct {
+	// Injections says, per token field, what it became; it holds no values.
+	Injections []Injection
+	// Secrets are the values the edited body now carries, each with what
+	// replaces it should the processor's response repeat it.
+	Secrets []redact.Secret
+}
+
+// Apply records in doc, for every token that set's token fields find, the
+// edits that detokenize it, for the tenant the caller authenticated as. The
+// edits are applied only when doc.Bytes is called, which the caller must do
+// only for the request leaving toward one of set's destinations. On error the
+// caller forwards nothing.
+func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) (Result, error) {
 	targets := targetsOf(set.Fields, kind)
-	var injections []Injection
+	var res Result
 	for _, tf := range set.FieldsOf(rules.KindToken) {
 		sel := selectorOf(tf, kind)
 		if sel == "" {
@@ -62,22 +75,22 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 		}
 		found := doc.Find(sel)
 		if len(found) == 0 {
-			injections = append(injections, Injection{Field: sel, What: InjectedNone, Reason: "absent"})
+			res.Injections = append(res.Injections, Injection{Field: sel, What: InjectedNone, Reason: "absent"})
 			continue
 		}
 		for _, tok := range found {
-			inj, err := d.card(ctx, tenant, set, kind, doc, targets, tok)
+			inj, err := d.card(ctx, tenant, set, kind, doc, targets, tok, &res.Secrets)
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
-			injections = append(injections, inj)
+			res.Injections = append(res.Injections, inj)
 		}
 	}
-	return injections, nil
+	return res, nil
 }
 
 // card detokenizes the one card whose token is tok.
-func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, targets map[rules.Kind]string, tok body.Value) (Injection, error) {
+func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, targets map[rules.Kind]string, tok body.Value, sent *[]redact.Secret) (Injection, error) {
 	if tok.Raw == "" {
 		return Injection{}, &body.FieldError{Status: http.StatusBadRequest, Field: tok.Path, Code: "missing_value", Reason: "token is empty"}
 	}
@@ -97,6 +110,14 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	put := func(target rules.Kind, value string) {
 		if path := targets[target]; path != "" && value != "" {
 			doc.Set(body.Expand(kind, path, tok.Group), value)
+			switch target {
+			case rules.KindNumber:
+				*sent = append(*sent, redact.Secret{Value: value, With: tok.Raw})
+			case rules.KindCryptogram:
+				*sent = append(*sent, redact.Secret{Value: value, With: redact.Mask})
+			case rules.KindCVV:
+				*sent = append(*sent, redact.Secret{Value: value, With: redact.Mask, Whole: true})
+			}
 		}
 	}
 

@@ -14,6 +14,7 @@ import (
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/redact"
 	"github.com/tokengate/tokengate/vault"
 )
 
@@ -26,7 +27,8 @@ func (e *env) apply(t *testing.T, tenant string, kind body.Kind, set string, in 
 	t.Helper()
 	var s = pspSet(t, set)
 	doc := parseDoc(t, kind, in)
-	inj, err := e.d.Apply(context.Background(), tenant, s, kind, doc)
+	res, err := e.d.Apply(context.Background(), tenant, s, kind, doc)
+	inj := res.Injections
 	return docBytes(t, doc), inj, err
 }
 
@@ -330,7 +332,8 @@ func TestDetokenizeArrays(t *testing.T) {
 	in := `{"cards":[{"token":"` + cards[0].token + `"},{"token":"` + cards[1].token + `","exp_month":"01"},{"token":"` + cards[2].token + `"}],"n":3}`
 	doc := parseDoc(t, body.JSON, in)
 
-	inj, err := e.d.Apply(context.Background(), tenantA, arraySet(t, "pan"), body.JSON, doc)
+	res, err := e.d.Apply(context.Background(), tenantA, arraySet(t, "pan"), body.JSON, doc)
+	inj := res.Injections
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +403,8 @@ func TestDetokenizeTokenAbsent(t *testing.T) {
 				set = arraySet(t, "pan")
 			}
 			doc := parseDoc(t, tc.kind, tc.in)
-			inj, err := e.d.Apply(context.Background(), tenantA, set, tc.kind, doc)
+			res, err := e.d.Apply(context.Background(), tenantA, set, tc.kind, doc)
+			inj := res.Injections
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -556,4 +560,32 @@ func TestDetokenizeUnavailable(t *testing.T) {
 			t.Errorf("err = %v, want ErrUnavailable (sealed data bound to its tenant)", err)
 		}
 	})
+}
+
+// TestDetokenizeSecretsForTheResponseGuard checks Apply lists every value it
+// put in the body, with what the response guard puts back in its place.
+func TestDetokenizeSecretsForTheResponseGuard(t *testing.T) {
+	e := newEnv(t)
+	active := e.issue(t, tenantA, visaPAN, "")
+	res, err := e.d.Apply(context.Background(), tenantA, pspSet(t, "pan"), body.JSON, parseDoc(t, body.JSON, payment(active.token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Secrets) != 2 || res.Secrets[0].Value != active.dpan || res.Secrets[0].With != active.token ||
+		res.Secrets[1].With != redact.Mask || len(res.Secrets[1].Value) != 28 {
+		t.Errorf("network token secrets: %d, want the DPAN as the token and the cryptogram masked", len(res.Secrets))
+	}
+
+	fallback := e.issue(t, tenantA, mcPAN, "123")
+	if err := e.net.SetStatus(context.Background(), fallback.ntID, network.StatusSuspended); err != nil {
+		t.Fatal(err)
+	}
+	res, err = e.d.Apply(context.Background(), tenantA, pspSet(t, "pan"), body.JSON, parseDoc(t, body.JSON, payment(fallback.token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []redact.Secret{{Value: mcPAN, With: fallback.token}, {Value: "123", With: redact.Mask, Whole: true}}
+	if !reflect.DeepEqual(res.Secrets, want) {
+		t.Errorf("fallback secrets differ (%d of them)", len(res.Secrets))
+	}
 }
