@@ -185,7 +185,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	records := vault.NewCache(bolt, recordCacheTTL, recordCacheSize)
 	a.tokenizer = &tokenize.Tokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs, ProvisionTimeout: timeout, Random: rand.Reader}
 	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs}
-	return nil
+	return a.checkRoutes()
 }
 
 func (a *App) loadKeys() (*vault.Keys, error) {
@@ -227,11 +227,9 @@ func (a *App) tenantFor(key string) (string, bool) {
 	return tenant, ok
 }
 
-// Start checks that detokenized requests can only reach the destinations
-// their rule sets name; see checkDestinations.
-func (a *App) Start() error {
-	return a.checkDestinations()
-}
+// Start does nothing: the checks of the routes ran in Provision, so that
+// `caddy validate` runs them too.
+func (a *App) Start() error { return nil }
 
 // Stop does nothing: shared stores are released in Cleanup, once the next
 // config (if any) holds them.

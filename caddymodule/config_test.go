@@ -154,7 +154,9 @@ func TestDestinationsEnforced(t *testing.T) {
 	cfg := g.config("", `
 :9081 {
 	detokenize psp
-	reverse_proxy localhost:9999
+	reverse_proxy localhost:9999 {
+		transport tokengate
+	}
 }`)
 	caddytest.AssertLoadError(t, cfg, "caddyfile", `sends to localhost:9999, which outbound rule set`)
 }
@@ -209,7 +211,7 @@ func TestJSONConfig(t *testing.T) {
         {"handler": "static_response", "body": "{http.request.body}"}]}]},
       "out": {"listen": [":9081"], "routes": [{"handle": [
         {"handler": "detokenize", "rule_sets": ["psp"]},
-        {"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:9082"}]}]}]},
+        {"handler": "reverse_proxy", "transport": {"protocol": "tokengate"}, "upstreams": [{"dial": "localhost:9082"}]}]}]},
       "psp": {"listen": [":9082"], "routes": [{"handle": [
         {"handler": "static_response", "body": "{http.request.body}"}]}]}
     }}

@@ -1,81 +1,130 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/intercept"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
-// checkDestinations makes "detokenized data only goes to destinations the
-// rules name" a property of the loaded config rather than a hope: it walks
-// every HTTP route, and every reverse_proxy that a detokenized request could
-// reach must proxy only to upstreams that each of those detokenize handlers'
-// rule sets lists. Dynamic upstreams and placeholders cannot be checked, so
-// they are refused. The walk over-approximates (a detokenize anywhere before
-// in the same route list counts), which can only refuse more, never less.
-func (a *App) checkDestinations() error {
+// checkRoutes walks every HTTP route once all are provisioned, binds each
+// tokenize and detokenize handler it finds to this app, and checks that
+// every reverse_proxy a detokenized request may reach can deliver it: it
+// uses the tokengate transport (without it the processor would get tokens)
+// and its fixed upstreams are destinations of every rule set that may reach
+// it, over TLS unless loopback or allowed.
+//
+// Card data cannot leave any other way whatever this finds: only the
+// tokengate transport builds the detokenized body, and it checks the
+// upstream of each request again (dynamic upstreams and placeholders
+// included). This check turns the mistakes it can see into config errors,
+// reported by `caddy validate` as by `caddy run`. It runs in Provision: the
+// handlers no longer look the app up while they are provisioned, so this app
+// is never provisioned from inside the http app, and asking for the http app
+// here gets it whole.
+func (a *App) checkRoutes() error {
 	httpApp, err := a.ctx.AppIfConfigured("http")
+	if errors.Is(err, caddy.ErrNotConfigured) {
+		return nil
+	}
 	if err != nil {
-		return nil // no HTTP app, so nothing can be proxied
+		return fmt.Errorf("tokengate: %w", err)
 	}
 	for name, srv := range httpApp.(*caddyhttp.App).Servers {
-		var problems []string
-		check := func(rp *reverseproxy.Handler, active []*Detokenize) {
-			problems = append(problems, upstreamProblems(rp, active)...)
-		}
-		seen := walkRoutes(srv.Routes, nil, check)
+		w := &routeWalk{app: a, named: srv.NamedRoutes, invoked: map[string]bool{}}
+		active := w.routes(srv.Routes, nil)
 		if srv.Errors != nil {
-			walkRoutes(srv.Errors.Routes, seen, check)
+			w.routes(srv.Errors.Routes, active)
 		}
-		if len(problems) > 0 {
-			return fmt.Errorf("tokengate: server %s: %s", name, strings.Join(problems, "; "))
+		if len(w.problems) > 0 {
+			return fmt.Errorf("tokengate: server %s: %s", name, strings.Join(w.problems, "; "))
 		}
 	}
 	return nil
 }
 
-// walkRoutes visits routes in order, calling visit for each reverse_proxy
-// with the detokenize handlers a request may have passed. It returns the
-// detokenize handlers active after the list.
-func walkRoutes(routes caddyhttp.RouteList, active []*Detokenize, visit func(*reverseproxy.Handler, []*Detokenize)) []*Detokenize {
+// routeWalk visits routes in order, carrying the detokenize handlers a
+// request may have passed. It over-approximates (a detokenize anywhere
+// before counts), which can only refuse more, never less.
+type routeWalk struct {
+	app      *App
+	named    map[string]*caddyhttp.Route
+	invoked  map[string]bool // named routes being walked, against loops
+	problems []string
+}
+
+func (w *routeWalk) routes(routes caddyhttp.RouteList, active []*Detokenize) []*Detokenize {
 	for _, route := range routes {
-		for _, h := range route.Handlers {
-			switch h := h.(type) {
-			case *Detokenize:
-				active = append(active, h)
-			case *reverseproxy.Handler:
-				if len(active) > 0 {
-					visit(h, active)
-				}
-			case *caddyhttp.Subroute:
-				active = walkRoutes(h.Routes, active, visit)
-				if h.Errors != nil {
-					walkRoutes(h.Errors.Routes, active, visit)
-				}
+		active = w.handlers(route.Handlers, active)
+	}
+	return active
+}
+
+func (w *routeWalk) handlers(handlers []caddyhttp.MiddlewareHandler, active []*Detokenize) []*Detokenize {
+	for _, h := range handlers {
+		switch h := h.(type) {
+		case *Tokenize:
+			w.bind(h.bind(w.app))
+		case *Detokenize:
+			w.bind(h.bind(w.app))
+			active = append(active, h)
+		case *reverseproxy.Handler:
+			if len(active) > 0 {
+				w.problems = append(w.problems, upstreamProblems(h, active)...)
+			}
+			for _, rh := range h.HandleResponse {
+				w.routes(rh.Routes, active)
+			}
+		case *intercept.Intercept:
+			for _, rh := range h.HandleResponse {
+				w.routes(rh.Routes, active)
+			}
+		case *caddyhttp.Subroute:
+			active = w.routes(h.Routes, active)
+			if h.Errors != nil {
+				w.routes(h.Errors.Routes, active)
+			}
+		case *caddyhttp.Invoke:
+			if route, ok := w.named[h.Name]; ok && !w.invoked[h.Name] {
+				w.invoked[h.Name] = true
+				active = w.handlers(route.Handlers, active)
+				delete(w.invoked, h.Name)
 			}
 		}
 	}
 	return active
 }
 
+func (w *routeWalk) bind(err error) {
+	if err != nil {
+		w.problems = append(w.problems, err.Error())
+	}
+}
+
 func upstreamProblems(rp *reverseproxy.Handler, active []*Detokenize) []string {
-	if rp.DynamicUpstreams != nil {
-		return []string{"reverse_proxy after detokenize uses dynamic upstreams, which cannot be checked against the rule sets' destinations"}
+	if _, ok := rp.Transport.(*Transport); !ok {
+		return []string{"a reverse_proxy after detokenize must use `transport tokengate`: only that transport puts the card data in the request it sends (without it the processor would receive the tokens)"}
 	}
 	var problems []string
 	for _, u := range rp.Upstreams {
 		if strings.Contains(u.Dial, "{") {
-			problems = append(problems, fmt.Sprintf("reverse_proxy after detokenize dials %q, a placeholder that cannot be checked against the rule sets' destinations", u.Dial))
-			continue
+			continue // checked per request by the transport
 		}
+		host, _, _ := net.SplitHostPort(u.Dial)
 		for _, d := range active {
 			for _, set := range d.sets {
-				if !allowed(u.Dial, set.Destinations) {
+				switch {
+				case !allowed(u.Dial, set.Destinations):
 					problems = append(problems, fmt.Sprintf("reverse_proxy after detokenize sends to %s, which outbound rule set %q (%s:%d) does not list in destinations %v",
 						u.Dial, set.Name, d.app.rules.Path, set.Line, set.Destinations))
+				case !rp.Transport.(*Transport).TLSEnabled() && !set.AllowPlaintext && !isLoopback(host):
+					problems = append(problems, fmt.Sprintf("reverse_proxy after detokenize sends to %s without TLS; outbound rule set %q (%s:%d) needs TLS for destinations off this machine (or allow_plaintext: true)",
+						u.Dial, set.Name, d.app.rules.Path, set.Line))
 				}
 			}
 		}

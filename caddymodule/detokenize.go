@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/redact"
 	"github.com/tokengate/tokengate/rules"
 )
 
@@ -47,9 +47,7 @@ type Detokenize struct {
 	// MaxBodySize lowers the app's body size limit for this handler, in bytes.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
 
-	app    *App
-	sets   []*rules.Outbound
-	logger *zap.Logger
+	*binding[*rules.Outbound]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -57,28 +55,28 @@ func (Detokenize) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.detokenize", New: func() caddy.Module { return new(Detokenize) }}
 }
 
-// Provision finds the app and resolves the rule sets by name.
+// Provision sets defaults. The tokengate app binds the handler to itself
+// and its rule sets once the routes are provisioned (see App.checkRoutes).
 func (h *Detokenize) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
 	if h.APIKeyHeader == "" {
 		h.APIKeyHeader = defaultAPIKeyHeader
 	}
-	appIface, err := ctx.App("tokengate")
-	if err != nil {
-		return fmt.Errorf("detokenize: %w", err)
-	}
-	h.app = appIface.(*App)
-	if h.sets, err = resolveSets(h.RuleSets, h.app.rules.Outbound, h.app.rules.OutboundSet, "outbound", h.app.rules.Path); err != nil {
-		return fmt.Errorf("detokenize: %w", err)
-	}
+	h.binding = newBinding(ctx, "detokenize", "outbound", h.RuleSets, func(f *rules.File) ([]*rules.Outbound, func(string) (*rules.Outbound, bool)) {
+		return f.Outbound, f.OutboundSet
+	})
 	return nil
 }
 
-// ServeHTTP detokenizes the body, then calls the next handler. The API key
-// header never leaves the gateway.
+// ServeHTTP prepares the detokenization, then calls the next handler. The
+// body goes on with its tokens: only the tokengate transport of a
+// reverse_proxy builds the detokenized body, for a destination the rule set
+// names. The API key header never leaves the gateway.
 func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	key := r.Header.Get(h.APIKeyHeader)
 	r.Header.Del(h.APIKeyHeader)
+	if err := h.bound(); err != nil {
+		return err
+	}
 	set := pickSet(h.sets, r)
 	if set == nil {
 		return next.ServeHTTP(w, r)
@@ -100,7 +98,8 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		endSpan(span, "passthrough", nil)
 		return next.ServeHTTP(w, r)
 	}
-	injections, err := h.app.detokenizer.Apply(ctx, tenant, set, kind, doc)
+	res, err := h.app.detokenizer.Apply(ctx, tenant, set, kind, doc)
+	injections := res.Injections
 	span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
 	var fe *body.FieldError
 	switch {
@@ -119,20 +118,19 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		endSpan(span, "unavailable", err)
 		return nil
 	}
-	edited := false
-	for _, inj := range injections {
-		edited = edited || inj.What != detokenize.InjectedNone
-	}
-	if err := writeBack(r, doc, raw, edited); err != nil {
-		id := errUnavailable.write(w)
-		h.audit(zap.ErrorLevel, "re-encoding body failed; request not forwarded", set, tenant, id, nil, zap.Error(err))
-		endSpan(span, "error", err)
-		return nil
+	body.Replace(r, raw) // the tokens travel on; see Transport
+	d := &delivery{set: set, doc: doc}
+	if set.ResponseGuard == rules.GuardRedact {
+		d.guard = redact.New(res.Secrets)
 	}
 	w.Header().Set(InjectedHeader, injectedHeader(injections))
 	h.audit(zap.InfoLevel, "detokenized", set, tenant, "", injections)
 	endSpan(span, "detokenized", nil)
-	return next.ServeHTTP(w, r)
+	err = next.ServeHTTP(w, withDelivery(r, d))
+	if !d.sent.Load() {
+		h.audit(zap.WarnLevel, "detokenized request was not delivered: no reverse_proxy with the tokengate transport sent it (the tokens went on unchanged, if anywhere)", set, tenant, "", nil)
+	}
+	return err
 }
 
 // audit logs every detokenization, as PCI DSS asks: who (tenant), which rule

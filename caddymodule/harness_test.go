@@ -49,7 +49,9 @@ const defaultSites = `
 }
 :9081 {
 	detokenize
-	reverse_proxy localhost:9082
+	reverse_proxy localhost:9082 {
+		transport tokengate
+	}
 }
 :9082 {
 	header Psp-Saw-Api-Key "{http.request.header.X-Tokengate-Api-Key}"

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	_ "github.com/tokengate/tokengate/demopsp" // Caddyfile.example's demo PSP
 )
 
 // TestQuickStart runs the repository's Caddyfile.example, as the README's
@@ -31,11 +34,22 @@ func TestQuickStart(t *testing.T) {
 	if in.status != http.StatusOK || strings.Contains(in.body, visaPAN) || strings.Contains(in.body, `"123"`) {
 		t.Fatalf("merchant got %d %s", in.status, in.body)
 	}
+	token := str(decode(t, in.body), "card.number")
 	out := g.post("http://localhost:8081/payments", jsonCT, in.body, "X-Tokengate-Api-Key", "demo_merchant_key")
-	psp := decode(t, out.body)
+	if out.header.Get(InjectedHeader) != "card.number=network_token" {
+		t.Fatalf("injected header %q", out.header.Get(InjectedHeader))
+	}
+	// The merchant sees the PSP's echo redacted: its own token, a masked
+	// cryptogram.
+	echo := decode(t, out.body)
+	if str(echo, "card.number") != token || str(echo, "card.cryptogram") != "***" || str(echo, "card.eci") != "07" {
+		t.Fatalf("merchant got the echo %s", out.body)
+	}
+	// The README's look at what the PSP received.
+	psp := decode(t, lastReceived(t, g, "http://localhost:8082/received"))
 	assertNetworkToken(t, str(psp, "card.number"), visaPAN)
 	if len(str(psp, "card.cryptogram")) != 28 || str(psp, "card.eci") != "07" || str(psp, "card.exp_year") == "" {
-		t.Fatalf("PSP got %s", out.body)
+		t.Fatal("the PSP did not receive a network token, cryptogram, ECI and expiry")
 	}
 
 	in = g.post("http://localhost:8080/checkout", formCT, "card_number=4111111111111111&card_exp_month=03&card_exp_year=2030&card_cvc=123")
@@ -44,9 +58,25 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("merchant got form %s", in.body)
 	}
 	out = g.post("http://localhost:8081/payments", formCT, in.body, "X-Tokengate-Api-Key", "demo_merchant_key")
-	pspForm, _ := url.ParseQuery(out.body)
+	if echo, _ := url.ParseQuery(out.body); echo.Get("card_number") != form.Get("card_number") || echo.Get("card_cryptogram") != "***" {
+		t.Fatalf("merchant got the echo %s", out.body)
+	}
+	pspForm, _ := url.ParseQuery(lastReceived(t, g, "http://localhost:8082/received"))
 	assertNetworkToken(t, pspForm.Get("card_number"), visaPAN)
 	if len(pspForm.Get("card_cryptogram")) != 28 {
 		t.Fatalf("PSP got form %s", out.body)
 	}
+}
+
+// lastReceived is the body of the last request the demo PSP received.
+func lastReceived(t *testing.T, g *gateway, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	var received []struct {
+		Body string `json:"body"`
+	}
+	if err := json.Unmarshal([]byte(g.do(req).body), &received); err != nil || len(received) == 0 {
+		t.Fatalf("demo PSP received nothing (%v)", err)
+	}
+	return received[len(received)-1].Body
 }

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -29,9 +28,7 @@ type Tokenize struct {
 	// MaxBodySize lowers the app's body size limit for this handler, in bytes.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
 
-	app    *App
-	sets   []*rules.Inbound
-	logger *zap.Logger
+	*binding[*rules.Inbound]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -39,23 +36,21 @@ func (Tokenize) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.tokenize", New: func() caddy.Module { return new(Tokenize) }}
 }
 
-// Provision finds the app and resolves the rule sets by name.
+// Provision prepares the handler; the tokengate app binds it to itself and
+// its rule sets once the routes are provisioned (see App.checkRoutes).
 func (h *Tokenize) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	appIface, err := ctx.App("tokengate")
-	if err != nil {
-		return fmt.Errorf("tokenize: %w", err)
-	}
-	h.app = appIface.(*App)
-	if h.sets, err = resolveSets(h.RuleSets, h.app.rules.Inbound, h.app.rules.InboundSet, "inbound", h.app.rules.Path); err != nil {
-		return fmt.Errorf("tokenize: %w", err)
-	}
+	h.binding = newBinding(ctx, "tokenize", "inbound", h.RuleSets, func(f *rules.File) ([]*rules.Inbound, func(string) (*rules.Inbound, bool)) {
+		return f.Inbound, f.InboundSet
+	})
 	return nil
 }
 
 // ServeHTTP tokenizes the body, then calls the next handler. Whenever a card
 // cannot be tokenized the request is answered here and nothing is forwarded.
 func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if err := h.bound(); err != nil {
+		return err
+	}
 	set := pickSet(h.sets, r)
 	if set == nil {
 		return next.ServeHTTP(w, r)

@@ -50,7 +50,13 @@ func testApp(t *testing.T) *App {
 // call is a child of tokenize, and no attribute carries card data.
 func TestSpansNestUnderCaddysSpan(t *testing.T) {
 	app := testApp(t)
-	h := &Tokenize{app: app, sets: app.rules.Inbound, logger: zap.NewNop()}
+	h := &Tokenize{binding: &binding[*rules.Inbound]{directive: "tokenize", direction: "inbound", logger: zap.NewNop(),
+		pick: func(f *rules.File) ([]*rules.Inbound, func(string) (*rules.Inbound, bool)) {
+			return f.Inbound, f.InboundSet
+		}}}
+	if err := h.bind(app); err != nil {
+		t.Fatal(err)
+	}
 
 	recorder := tracetest.NewSpanRecorder()
 	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
