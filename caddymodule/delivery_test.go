@@ -1,0 +1,56 @@
+package caddymodule
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tokengate/tokengate/redact"
+)
+
+// TestGuardResponseEncodings: a gzip response is decoded and redacted; one
+// the guard cannot read, or a protocol switch, is refused.
+func TestGuardResponseEncodings(t *testing.T) {
+	const dpan = "4895370012003478"
+	g := redact.New([]redact.Secret{{Value: dpan, With: "tok_x"}})
+	resp := func(status int, encoding string, body []byte) *http.Response {
+		h := http.Header{"Content-Length": {"99"}}
+		if encoding != "" {
+			h.Set("Content-Encoding", encoding)
+		}
+		return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)), ContentLength: 99}
+	}
+
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(`{"number":"` + dpan + `"}`))
+	zw.Close()
+	r, err := guardResponse(resp(200, "gzip", zipped.Bytes()), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r.Body)
+	if string(got) != `{"number":"tok_x"}` || r.Header.Get("Content-Encoding") != "" || r.Header.Get("Content-Length") != "" || r.ContentLength != -1 {
+		t.Errorf("gzip: %q %v %d", got, r.Header, r.ContentLength)
+	}
+
+	for _, tc := range []struct {
+		name string
+		resp *http.Response
+		want string
+	}{
+		{"brotli", resp(200, "br", []byte("xx")), `"br" encoding`},
+		{"corrupt gzip", resp(200, "gzip", []byte("not gzip")), "does not decode"},
+		{"protocol switch", resp(101, "", nil), "switched protocols"},
+	} {
+		_, err := guardResponse(tc.resp, g)
+		var refused *refusal
+		if !errors.As(err, &refused) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a refusal saying %q", tc.name, err, tc.want)
+		}
+	}
+}
