@@ -1,6 +1,9 @@
 // Command upstream is the benchmark's stand-in merchant and payment
 // processor: it answers every request with 200, the body it received and
-// that body's Content-Type. It is stdlib-only and listens on loopback.
+// that body's Content-Type. GET /last answers with the body of the last
+// other request, so that bench/run's checks can see what tokengate delivered
+// (the echo itself reaches the client through the response guard,
+// redacted). It is stdlib-only and listens on loopback.
 package main
 
 import (
@@ -9,6 +12,7 @@ import (
 	"log"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +24,14 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:18090", "listen address (host:port); keep it on loopback")
 	flag.Parse()
 
+	var last atomic.Pointer[[]byte]
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/last" {
+			if b := last.Load(); b != nil {
+				_, _ = w.Write(*b)
+			}
+			return
+		}
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
 		if err != nil {
 			http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
@@ -29,6 +40,7 @@ func main() {
 		if ct := r.Header.Get("Content-Type"); ct != "" {
 			w.Header().Set("Content-Type", ct)
 		}
+		last.Store(&b)
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(b)
