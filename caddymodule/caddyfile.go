@@ -165,12 +165,28 @@ func parseSize(d *caddyfile.Dispenser) (int64, error) {
 
 func parseTokenize(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	t := new(Tokenize)
-	return t, t.UnmarshalCaddyfile(h.Dispenser)
+	if err := t.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return t, needApp(h, "tokenize")
 }
 
 func parseDetokenize(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	t := new(Detokenize)
-	return t, t.UnmarshalCaddyfile(h.Dispenser)
+	if err := t.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return t, needApp(h, "detokenize")
+}
+
+// needApp refuses a handler directive without the tokengate global option:
+// the handler could only answer 500. (A JSON config without the app loads,
+// and its handlers answer 500 and log why: see binding.)
+func needApp(h httpcaddyfile.Helper, directive string) error {
+	if h.Option("tokengate") == nil {
+		return h.Errf("%s needs the tokengate global option (rules, keys, vault) in the Caddyfile's global options block", directive)
+	}
+	return nil
 }
 
 // UnmarshalCaddyfile sets up the handler:

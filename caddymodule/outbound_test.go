@@ -311,3 +311,28 @@ func TestResponseGuard(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlersWithoutTheApp: a Caddyfile with tokenize but no tokengate
+// option is refused when adapted; a JSON config that has the handler but not
+// the app loads, and the handler fails closed.
+func TestHandlersWithoutTheApp(t *testing.T) {
+	caddytest.AssertLoadError(t, `{
+	admin localhost:2999
+}
+:9080 {
+	tokenize
+	respond "{http.request.body}"
+}`, "caddyfile", "tokenize needs the tokengate global option")
+
+	tc := caddytest.NewTester(t)
+	tc.InitServer(`{
+  "admin": {"listen": "localhost:2999"},
+  "apps": {"http": {"servers": {"in": {"listen": [":9080"], "routes": [{"handle": [
+    {"handler": "tokenize"},
+    {"handler": "static_response", "body": "{http.request.body}"}]}]}}}}
+}`, "json")
+	g := &gateway{t: t, tc: tc}
+	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); r.status != http.StatusInternalServerError || strings.Contains(r.body, visaPAN) {
+		t.Fatalf("tokenize without the app: %d %s", r.status, r.body)
+	}
+}
