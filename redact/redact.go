@@ -141,6 +141,7 @@ type match struct {
 type scanState struct {
 	midRun   bool // in[0] continues a spaced digit run too long to be a card
 	midGroup bool // in[0] continues a digit group too long to be a card
+	before   byte // the byte before in[0], 0 at the start
 	count    int  // replacements made so far
 }
 
@@ -156,7 +157,7 @@ func (g *Guard) process(out *[]byte, in []byte, final bool, st *scanState) int {
 			return 0
 		}
 	}
-	matches := g.find(in, limit)
+	matches := g.find(in, limit, st.before)
 	cut, floor := limit, 0
 	if k := len(matches); k > 0 {
 		floor = matches[k-1].end
@@ -178,12 +179,16 @@ func (g *Guard) process(out *[]byte, in []byte, final bool, st *scanState) int {
 	}
 	*out = maskCards(*out, in[prev:cut], first && st.midRun, first && st.midGroup, endMidRun, endMidGroup, &st.count)
 	st.midRun, st.midGroup = endMidRun, endMidGroup
+	if cut > 0 {
+		st.before = in[cut-1]
+	}
 	return cut
 }
 
 // find returns the non-overlapping pattern matches that start before limit,
-// in order; at one position the longest pattern wins.
-func (g *Guard) find(in []byte, limit int) []match {
+// in order; at one position the longest pattern wins. before is the byte
+// that preceded in[0].
+func (g *Guard) find(in []byte, limit int, before byte) []match {
 	var all []match
 	for _, p := range g.patterns {
 		for from := 0; from < limit; {
@@ -194,7 +199,11 @@ func (g *Guard) find(in []byte, limit int) []match {
 			start := from + i
 			end := start + len(p.find)
 			from = start + 1
-			if p.whole && (start > 0 && isAlnum(in[start-1]) || end < len(in) && isAlnum(in[end])) {
+			prev := before
+			if start > 0 {
+				prev = in[start-1]
+			}
+			if p.whole && (isAlnum(prev) || end < len(in) && isAlnum(in[end])) {
 				continue
 			}
 			all = append(all, match{start: start, end: end, with: p.with})
