@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -122,12 +123,35 @@ func guardResponse(resp *http.Response, g *redact.Guard) (*http.Response, error)
 		src.Close()
 		return nil, &refusal{upstream: "the destination", reason: "its response is in the " + strconv.Quote(enc) + " encoding, which the response guard cannot inspect"}
 	}
+	resp.Uncompressed = false
+	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
+		// The usual small answer: redact it whole and keep a length, so
+		// that reverse_proxy sends it in one piece rather than flushing a
+		// chunked stream read by read.
+		b, err := io.ReadAll(io.LimitReader(src, bufferLimit+1))
+		if err != nil {
+			src.Close()
+			return nil, fmt.Errorf("tokengate: reading the destination's response: %w", err)
+		}
+		if len(b) <= bufferLimit {
+			src.Close()
+			out, _ := g.Bytes(b)
+			resp.Body = io.NopCloser(bytes.NewReader(out))
+			resp.ContentLength = int64(len(out))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+			return resp, nil
+		}
+		src = readCloser{io.MultiReader(bytes.NewReader(b), src), src} // decoded larger: stream it
+	}
 	resp.Body = g.NewReader(src)
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
-	resp.Uncompressed = false
 	return resp, nil
 }
+
+// bufferLimit is the largest response the guard redacts whole; larger ones,
+// and those of unknown length, are streamed.
+const bufferLimit = 1 << 20
 
 // readCloser reads one stream and closes another.
 type readCloser struct {

@@ -29,13 +29,25 @@ func TestGuardResponseEncodings(t *testing.T) {
 	zw := gzip.NewWriter(&zipped)
 	zw.Write([]byte(`{"number":"` + dpan + `"}`))
 	zw.Close()
+	// A response of known length is redacted whole and keeps a length; one
+	// of unknown length is streamed.
 	r, err := guardResponse(resp(200, "gzip", zipped.Bytes()), g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(r.Body)
-	if string(got) != `{"number":"tok_x"}` || r.Header.Get("Content-Encoding") != "" || r.Header.Get("Content-Length") != "" || r.ContentLength != -1 {
+	if string(got) != `{"number":"tok_x"}` || r.Header.Get("Content-Encoding") != "" || r.Header.Get("Content-Length") != "18" || r.ContentLength != 18 {
 		t.Errorf("gzip: %q %v %d", got, r.Header, r.ContentLength)
+	}
+	unknown := resp(200, "gzip", zipped.Bytes())
+	unknown.ContentLength = -1
+	unknown.Header.Del("Content-Length")
+	if r, err = guardResponse(unknown, g); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(r.Body)
+	if string(got) != `{"number":"tok_x"}` || r.Header.Get("Content-Length") != "" || r.ContentLength != -1 {
+		t.Errorf("gzip streamed: %q %v %d", got, r.Header, r.ContentLength)
 	}
 
 	for _, tc := range []struct {

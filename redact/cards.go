@@ -60,36 +60,43 @@ func maskCards(out, seg []byte, startMidRun, startMidGroup, endMidRun, endMidGro
 	out = append(out, seg...)
 	dst := out[from:]
 	for i := 0; i < len(seg); {
-		if !isDigit(seg[i]) {
-			i++
-			continue
+		for i < len(seg) && seg[i]-'0' > 9 {
+			i++ // the common case: text without digits
 		}
-		r := i
-		j := i + 1
+		if i == len(seg) {
+			break
+		}
+		r, j, digits := i, i+1, 1
 		for j < len(seg) && connected(seg, j) {
+			if isDigit(seg[j]) {
+				digits++
+			}
 			j++
+		}
+		i = j
+		if digits < 13 {
+			continue // neither the run nor a group in it can be a card
 		}
 		firstRun, lastRun := r == 0, j == len(seg)
 		if !(firstRun && startMidRun) && !(lastRun && endMidRun) && maskRun(dst[r:j], seg[r:j]) {
 			*count++
-		} else {
-			for k := r; k < j; {
-				if !isDigit(seg[k]) {
-					k++
-					continue
-				}
-				e := k
-				for e < j && isDigit(seg[e]) {
-					e++
-				}
-				firstGroup, lastGroup := firstRun && k == 0, lastRun && e == len(seg)
-				if !(firstGroup && startMidGroup) && !(lastGroup && endMidGroup) && maskRun(dst[k:e], seg[k:e]) {
-					*count++
-				}
-				k = e
-			}
+			continue
 		}
-		i = j
+		for k := r; k < j; {
+			if !isDigit(seg[k]) {
+				k++
+				continue
+			}
+			e := k
+			for e < j && isDigit(seg[e]) {
+				e++
+			}
+			firstGroup, lastGroup := firstRun && k == 0, lastRun && e == len(seg)
+			if !(firstGroup && startMidGroup) && !(lastGroup && endMidGroup) && maskRun(dst[k:e], seg[k:e]) {
+				*count++
+			}
+			k = e
+		}
 	}
 	return out
 }

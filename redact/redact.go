@@ -76,26 +76,38 @@ const maxRun = 19*2 - 1
 // looked for as JSON escapes it ("\/") and as forms and URLs encode it, the
 // spellings a processor echoing a request uses.
 func New(secrets []Secret) *Guard {
-	g := &Guard{hold: maxRun + 2}
-	seen := map[string]bool{}
+	g := &Guard{hold: maxRun + 2, patterns: make([]pattern, 0, 2*len(secrets))}
 	add := func(find string, s Secret) {
-		if find == "" || seen[find] {
-			return
+		for _, p := range g.patterns {
+			if string(p.find) == find {
+				return
+			}
 		}
-		seen[find] = true
 		g.patterns = append(g.patterns, pattern{find: []byte(find), with: []byte(s.With), whole: s.Whole})
 		g.hold = max(g.hold, len(find)+2)
 	}
 	for _, s := range secrets {
+		if s.Value == "" {
+			continue
+		}
 		add(s.Value, s)
+		if strings.IndexFunc(s.Value, needsEscape) < 0 {
+			continue // digits and letters: spelled the same everywhere
+		}
 		add(strings.ReplaceAll(s.Value, "/", `\/`), s)
 		q := url.QueryEscape(s.Value)
 		add(q, s)
 		add(lowerEscapes(q), s)
 	}
 	// Longest first, so a spelling that contains another wins at one place.
-	slices.SortStableFunc(g.patterns, func(a, b pattern) int { return len(b.find) - len(a.find) })
+	if len(g.patterns) > 1 {
+		slices.SortStableFunc(g.patterns, func(a, b pattern) int { return len(b.find) - len(a.find) })
+	}
 	return g
+}
+
+func needsEscape(r rune) bool {
+	return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_' || r == '.')
 }
 
 // lowerEscapes lower-cases the hex digits of %XX escapes: both cases are valid.
@@ -129,6 +141,18 @@ func (g *Guard) String(s string) (string, int) {
 		return s, 0
 	}
 	return string(out), st.count
+}
+
+// Bytes redacts one complete body and reports how many replacements it
+// made. It returns b itself when there was nothing to replace.
+func (g *Guard) Bytes(b []byte) ([]byte, int) {
+	var st scanState
+	out := make([]byte, 0, len(b))
+	g.process(&out, b, true, &st)
+	if st.count == 0 {
+		return b, 0
+	}
+	return out, st.count
 }
 
 // match is a pattern found in the input.
