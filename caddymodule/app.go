@@ -184,7 +184,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// the other reads next.
 	records := vault.NewCache(bolt, recordCacheTTL, recordCacheSize)
 	a.tokenizer = &tokenize.Tokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs, ProvisionTimeout: timeout, Random: rand.Reader}
-	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs}
+	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs,
+		Tampered: func(tenant, field string) {
+			a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
+				zap.String("tenant", tenant), zap.String("field", field))
+		}}
 	return a.checkRoutes()
 }
 

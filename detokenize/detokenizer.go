@@ -39,6 +39,10 @@ type Detokenizer struct {
 	Network network.Service
 	// CVVs holds CVVs captured inbound; a CVV is used once, on PAN fallback.
 	CVVs vault.CVVStore
+	// Tampered, when set, is told of a record found under the caller's
+	// tenant that does not open for that tenant: moved from another tenant,
+	// or sealed with a keyset this gateway does not hold.
+	Tampered func(tenant, field string)
 }
 
 // Injection reports what one token field became.
@@ -103,8 +107,18 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	case err != nil:
 		return Injection{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	secrets, err := d.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed)
+	// The record is opened with the caller's tenant as associated data, not
+	// the tenant written in it: a record copied into another tenant's bucket
+	// does not open there. One that says it is another tenant's is answered
+	// like an unknown token; one that says it is ours and does not open
+	// (its tenant field rewritten too, or another keyset) fails closed.
+	if rec.Tenant != tenant {
+		d.tampered(tenant, tok.Path)
+		return Injection{}, &body.FieldError{Status: http.StatusForbidden, Field: tok.Path, Code: "unknown_token", Reason: "no such token for this API key"}
+	}
+	secrets, err := d.Keys.Open(tenant, rec.Fingerprint, rec.Sealed)
 	if err != nil {
+		d.tampered(tenant, tok.Path)
 		return Injection{}, fmt.Errorf("%w: opening card: %v", ErrUnavailable, err)
 	}
 	put := func(target rules.Kind, value string) {
@@ -153,6 +167,12 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		}
 	}
 	return Injection{Field: tok.Path, What: InjectedPAN, Reason: reason}, nil
+}
+
+func (d *Detokenizer) tampered(tenant, field string) {
+	if d.Tampered != nil {
+		d.Tampered(tenant, field)
+	}
 }
 
 // noteFailure records a lifecycle change the network reported (suspended,

@@ -589,3 +589,44 @@ func TestDetokenizeSecretsForTheResponseGuard(t *testing.T) {
 		t.Errorf("fallback secrets differ (%d of them)", len(res.Secrets))
 	}
 }
+
+// movedVault answers every tenant's lookups with the records of one tenant,
+// as a vault file whose records were copied into another tenant's bucket.
+type movedVault struct {
+	vault.Vault
+	from    string
+	rewrite bool // also rewrite the record's tenant field to the caller's
+}
+
+func (m movedVault) Get(ctx context.Context, tenant, token string) (vault.Record, error) {
+	rec, err := m.Vault.Get(ctx, m.from, token)
+	if m.rewrite {
+		rec.Tenant = tenant
+	}
+	return rec, err
+}
+
+// TestDetokenizeTenantBinding: a record copied into another tenant's bucket
+// never detokenizes for that tenant, whatever its tenant field says.
+func TestDetokenizeTenantBinding(t *testing.T) {
+	e := newEnv(t)
+	c := e.issue(t, tenantA, visaPAN, "")
+	var told []string
+	e.d.Tampered = func(tenant, field string) { told = append(told, tenant+" "+field) }
+
+	e.d.Vault = movedVault{Vault: e.vault, from: tenantA}
+	_, _, err := e.apply(t, tenantB, body.JSON, "pan", payment(c.token))
+	var fe *body.FieldError
+	if !errors.As(err, &fe) || fe.Status != 403 || fe.Code != "unknown_token" {
+		t.Errorf("moved record: %v, want 403 unknown_token", err)
+	}
+
+	e.d.Vault = movedVault{Vault: e.vault, from: tenantA, rewrite: true}
+	out, _, err := e.apply(t, tenantB, body.JSON, "pan", payment(c.token))
+	if !errors.Is(err, detokenize.ErrUnavailable) || strings.Contains(string(out), c.dpan) || strings.Contains(string(out), visaPAN) {
+		t.Errorf("moved record with its tenant rewritten: %v, want ErrUnavailable and no card data", err)
+	}
+	if len(told) != 2 {
+		t.Errorf("tampering reported %d times, want 2", len(told))
+	}
+}

@@ -160,6 +160,10 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	fp := t.Keys.Fingerprint(set.Tenant, c.number)
 	rec, err := t.Vault.GetByFingerprint(ctx, set.Tenant, fp)
 	switch {
+	case err == nil && (rec.Tenant != set.Tenant || rec.Fingerprint != fp):
+		// A record filed under this tenant's fingerprint that says it is
+		// someone else's was moved there: never use it.
+		return vault.Record{}, false, fmt.Errorf("%w: the record filed under this card's fingerprint belongs to another tenant or card", ErrUnavailable)
 	case err == nil:
 		return t.refresh(ctx, rec, c)
 	case !errors.Is(err, vault.ErrNotFound):
