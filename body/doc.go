@@ -13,6 +13,9 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
 )
 
 // Kind is the body format the editors understand; it decides which parser
@@ -240,4 +243,19 @@ func resolveOccurrence(n int, nameAt func(int) string, path string) int {
 		}
 	}
 	return -1
+}
+
+// LooksLikeJSON reports whether data is a JSON object or array (after
+// optional whitespace), the bodies a merchant framework may parse as JSON
+// whatever their Content-Type.
+func LooksLikeJSON(data []byte) bool {
+	s := unsafe.String(unsafe.SliceData(data), len(data))
+	i := skipWS(s, 0)
+	return i < len(s) && (s[i] == '{' || s[i] == '[') && gjson.Valid(s)
+}
+
+// IsForm reports whether data parses as an urlencoded form.
+func IsForm(data []byte) bool {
+	_, err := parseForm(data)
+	return err == nil
 }

@@ -35,11 +35,18 @@ type jsonDoc struct {
 	pending []pendingSet
 }
 
+// parseJSON checks the body is valid JSON whose objects name each member
+// once (see DuplicateKeyError), so that what the gateway reads is what any
+// parser behind it reads.
 func parseJSON(data []byte) (*jsonDoc, error) {
 	if !gjson.ValidBytes(data) {
 		return nil, errInvalidJSON
 	}
-	return &jsonDoc{data: data, s: unsafe.String(unsafe.SliceData(data), len(data))}, nil
+	s := unsafe.String(unsafe.SliceData(data), len(data))
+	if err := findDuplicateKey(s); err != nil {
+		return nil, err
+	}
+	return &jsonDoc{data: data, s: s}, nil
 }
 
 // Find implements Doc. "#" segments are expanded here, element by element,

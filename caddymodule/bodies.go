@@ -8,13 +8,18 @@ import (
 )
 
 // readDoc reads and parses the request body for a rule set. ok=false means an
-// error was already answered. A body of a kind no rule can address (not
-// JSON, urlencoded or multipart) is reported as body.Other and left unread, so
-// it streams through untouched.
-func readDoc(w http.ResponseWriter, r *http.Request, limit int64) (kind body.Kind, doc body.Doc, raw []byte, ok bool) {
+// error was already answered.
+//
+// With examine unset (outbound), a body of a kind no rule can address (not
+// JSON, urlencoded or multipart by its Content-Type) is reported as
+// body.Other and left unread, so it streams through untouched: it can only
+// carry tokens. With examine set (inbound), every body is read and parsed,
+// whatever its Content-Type says, because a body the gateway did not look at
+// is a body a card number could cross: see sniff.
+func readDoc(w http.ResponseWriter, r *http.Request, limit int64, examine bool) (kind body.Kind, doc body.Doc, raw []byte, ok bool) {
 	ct := r.Header.Get("Content-Type")
 	kind = body.KindOf(ct)
-	if kind == body.Other {
+	if kind == body.Other && !examine {
 		return kind, nil, nil, true
 	}
 	raw, err := body.Read(r, limit)
@@ -38,13 +43,46 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64) (kind body.Kin
 		body.Replace(r, raw)
 		return body.Other, nil, raw, true
 	}
+	if examine {
+		if kind = sniff(kind, raw); kind == body.Other {
+			badBody(http.StatusUnsupportedMediaType, "unexamined_body",
+				"The request body on a tokenized route is neither JSON nor an urlencoded or multipart form, so it cannot be checked for card data. Send JSON or a form.").write(w)
+			return kind, nil, nil, false
+		}
+	}
 	doc, err = body.Parse(kind, ct, raw)
-	if err != nil {
+	var dup *body.DuplicateKeyError
+	switch {
+	case errors.As(err, &dup):
+		fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: dup.Path, Code: "duplicate_key",
+			Reason: "this member name occurs twice in one object, and parsers disagree on which one counts; send it once"}).write(w)
+		return kind, nil, nil, false
+	case err != nil:
 		// The parser's errors describe the problem without the content.
 		badBody(http.StatusBadRequest, "malformed_body", "The request body is malformed: "+err.Error()+".").write(w)
 		return kind, nil, nil, false
 	}
 	return kind, doc, raw, true
+}
+
+// sniff decides how an inbound body is read. A Content-Type of JSON or
+// multipart is believed (a body that is not what it says is refused by the
+// parser). Anything else, no Content-Type, text/plain (what a browser's
+// fetch() sends for a string), application/octet-stream, or even
+// urlencoded, is read as JSON when it is a JSON object or array, since many
+// frameworks parse JSON whatever the label, and otherwise as an urlencoded
+// form. Other means it is neither.
+func sniff(kind body.Kind, raw []byte) body.Kind {
+	if kind == body.JSON || kind == body.Multipart {
+		return kind
+	}
+	if body.LooksLikeJSON(raw) {
+		return body.JSON
+	}
+	if kind == body.Form || body.IsForm(raw) {
+		return body.Form // a form that does not parse is refused by the parser
+	}
+	return body.Other
 }
 
 // writeBack puts the edited body back on the request; an untouched body is

@@ -89,7 +89,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		endSpan(span, "unauthorized", errors.New("unauthorized"))
 		return nil
 	}
-	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize))
+	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), false)
 	if !ok {
 		endSpan(span, "bad_request", errors.New("bad body"))
 		return nil
