@@ -125,6 +125,11 @@ type Doc interface {
 	// Bytes returns the edited body. Bytes not touched by an edit are
 	// identical to the input. With no edits it returns the input itself.
 	Bytes() ([]byte, error)
+	// Texts calls visit, in body order, for every text of the body as
+	// parsed (JSON strings, numbers and member names; form field names and
+	// values, multipart file parts included) that has at least minDigits
+	// ASCII digits: the texts that could hold a card number.
+	Texts(minDigits int, visit func(Text))
 }
 
 // Parse parses a body of the given kind so that its fields can be found and
