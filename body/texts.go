@@ -20,9 +20,9 @@ type Text struct {
 	Name bool
 }
 
-// digitsAtLeast reports whether s has at least n ASCII digits: a cheap test
-// that lets texts that cannot hold a card number be skipped.
-func digitsAtLeast(s string, n int) bool {
+// HasDigits reports whether s has at least n ASCII digits: a cheap test
+// that lets texts that cannot hold a card number (13 digits) be skipped.
+func HasDigits(s string, n int) bool {
 	for i := 0; i < len(s) && n > 0; i++ {
 		if s[i]-'0' <= 9 {
 			n--
@@ -77,10 +77,10 @@ func (d *jsonDoc) Texts(minDigits int, visit func(Text)) {
 			}
 			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
 				stack[n-1].key = escapePathKey(text)
-				if digitsAtLeast(text, minDigits) {
+				if HasDigits(text, minDigits) {
 					visit(Text{Path: path(), Text: text, Name: true})
 				}
-			} else if digitsAtLeast(text, minDigits) {
+			} else if HasDigits(text, minDigits) {
 				visit(Text{Path: path(), Text: text})
 			}
 			i = end - 1
@@ -89,7 +89,7 @@ func (d *jsonDoc) Texts(minDigits int, visit func(Text)) {
 			for j < len(s) && strings.IndexByte("0123456789+-.eE", s[j]) >= 0 {
 				j++
 			}
-			if text := s[i:j]; digitsAtLeast(text, minDigits) {
+			if text := s[i:j]; HasDigits(text, minDigits) {
 				visit(Text{Path: path(), Text: text})
 			}
 			i = j - 1
@@ -101,9 +101,9 @@ func (d *jsonDoc) Texts(minDigits int, visit func(Text)) {
 func namedTexts(n int, nameAt, valueAt func(int) string, minDigits int, visit func(Text)) {
 	for i := 0; i < n; i++ {
 		name, value := nameAt(i), ""
-		nameHit := digitsAtLeast(name, minDigits)
+		nameHit := HasDigits(name, minDigits)
 		if !nameHit {
-			if value = valueAt(i); !digitsAtLeast(value, minDigits) {
+			if value = valueAt(i); !HasDigits(value, minDigits) {
 				continue
 			}
 		}
@@ -116,7 +116,7 @@ func namedTexts(n int, nameAt, valueAt func(int) string, minDigits int, visit fu
 		path := occurrencePath(name, k)
 		if nameHit {
 			visit(Text{Path: path, Text: name, Name: true})
-			if value = valueAt(i); !digitsAtLeast(value, minDigits) {
+			if value = valueAt(i); !HasDigits(value, minDigits) {
 				continue
 			}
 		}

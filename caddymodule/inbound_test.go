@@ -51,3 +51,50 @@ func TestInboundNoUnexaminedBody(t *testing.T) {
 		})
 	}
 }
+
+// TestPANGuardThroughCaddy: card numbers the rules do not name, in the body
+// or the query string, under names the merchant's framework reads but the
+// rules do not spell, are refused, tokenized or logged per pan_guard.
+func TestPANGuardThroughCaddy(t *testing.T) {
+	g := startGateway(t, "")
+	const stray = "5555555555554444"
+	refused := []struct{ name, url, ct, body, field string }{
+		{"query string", inboundURL + "/checkout?ref=" + stray, jsonCT, checkoutJSON(visaPAN), "query:ref"},
+		{"rule form field in the query", inboundURL + "/checkout?card_number=" + stray, jsonCT, `{}`, ""},
+		{"card_number[]", inboundURL + "/checkout", formCT, "card_number%5B%5D=" + stray, "card_number[]"},
+		{"NUMBER", inboundURL + "/checkout", jsonCT, `{"card":{"NUMBER":"` + stray + `"}}`, "card.NUMBER"},
+		{"spaced in a note", inboundURL + "/checkout", jsonCT, `{"note":"5555 5555 5555 4444"}`, "note"},
+		{"as a JSON number", inboundURL + "/checkout", jsonCT, `{"n":` + stray + `}`, "n"},
+		{"escaped", inboundURL + "/checkout", jsonCT, `{"n":"\u0035555555555554444"}`, "n"},
+		{"multipart file", inboundURL + "/checkout", "multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.csv\"\r\n\r\nname,card\r\nada," + stray + "\r\n--XX--\r\n", "f"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			r := g.post(tc.url, tc.ct, tc.body)
+			if tc.field == "" { // the query's card_number is a rule field: tokenized
+				if r.status != 200 || strings.Contains(r.body, stray) {
+					t.Fatalf("%d %s", r.status, r.body)
+				}
+				return
+			}
+			if r.status != 400 || str(decode(t, r.body), "error_code") != "pan_detected" || str(decode(t, r.body), "error_info.fields.0.field_name") != tc.field {
+				t.Fatalf("%d %s, want 400 pan_detected at %s", r.status, r.body, tc.field)
+			}
+			if strings.Contains(r.body, stray) || strings.Contains(r.body, "5555 5555") {
+				t.Error("the error echoes the number")
+			}
+		})
+	}
+
+	r := g.post(inboundURL+"/lenient?ref="+stray, jsonCT, `{"card":{"number":"4111111111111111"},"note":"card `+stray+`"}`)
+	if r.status != 200 || strings.Contains(r.body, stray) || !strings.HasPrefix(str(decode(t, r.body), "note"), "card tok_") {
+		t.Errorf("pan_guard tokenize: %d %s", r.status, r.body)
+	}
+	r = g.post(inboundURL+"/logging", jsonCT, `{"card":{"number":"4111111111111111"},"note":"`+stray+`"}`)
+	if r.status != 200 || !strings.Contains(r.body, stray) || !strings.Contains(g.log(), `"paths":"note"`) {
+		t.Errorf("pan_guard log: %d %s", r.status, r.body)
+	}
+	if strings.Contains(g.log(), stray) {
+		t.Error("the log holds the number")
+	}
+}

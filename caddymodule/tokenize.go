@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/rules"
+	"github.com/tokengate/tokengate/tokenize"
 )
 
 func init() {
@@ -56,44 +59,93 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return next.ServeHTTP(w, r)
 	}
 	ctx, span := startSpan(r.Context(), "tokengate.tokenize", attribute.String("tokengate.rule_set", set.Name))
+	query, ok := h.tokenizeQuery(ctx, w, r, set)
+	if !ok {
+		endSpan(span, "bad_request", errors.New("query refused"))
+		return nil
+	}
 	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), true)
 	if !ok {
 		endSpan(span, "bad_request", errors.New("bad body"))
 		return nil
 	}
-	if doc == nil {
-		endSpan(span, "passthrough", nil)
-		return next.ServeHTTP(w, r)
+	var res tokenize.Result
+	if doc != nil {
+		if res, ok = h.apply(ctx, w, r, set, kind, doc, ""); !ok {
+			endSpan(span, "refused", nil)
+			return nil
+		}
+		if err := writeBack(r, doc, raw, res.Fields > 0); err != nil {
+			id := errUnavailable.write(w)
+			h.logger.Error("re-encoding body failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
+			endSpan(span, "error", err)
+			return nil
+		}
 	}
+	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
+	h.logger.Debug("tokenized", zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
+		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens))
+	endSpan(span, "tokenized", nil)
+	return next.ServeHTTP(w, r)
+}
+
+// tokenizeQuery applies the rule set to the query string, read as a form:
+// its form fields and its PAN guard. ok=false means an answer was written.
+// A query without 13 digits cannot hold a card number and is left alone
+// without being parsed.
+func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *http.Request, set *rules.Inbound) (tokenize.Result, bool) {
+	q := r.URL.RawQuery
+	if !body.HasDigits(q, 13) {
+		return tokenize.Result{}, true
+	}
+	doc, err := body.Parse(body.Form, "", []byte(q))
+	if err != nil {
+		badBody(http.StatusBadRequest, "malformed_query", "The query string is malformed: "+err.Error()+".").write(w)
+		return tokenize.Result{}, false
+	}
+	res, ok := h.apply(ctx, w, r, set, body.Form, doc, "query:")
+	if ok && res.Fields > 0 {
+		out, err := doc.Bytes()
+		if err != nil {
+			errUnavailable.write(w)
+			return res, false
+		}
+		r.URL.RawQuery = string(out)
+		r.RequestURI = r.URL.RequestURI()
+	}
+	return res, ok
+}
+
+// apply tokenizes one document (the body, or the query string with prefix
+// "query:" in the paths it reports). ok=false means the request was answered
+// here and must not be forwarded.
+func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Request, set *rules.Inbound, kind body.Kind, doc body.Doc, prefix string) (tokenize.Result, bool) {
 	res, err := h.app.tokenizer.Apply(ctx, set, kind, doc)
-	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields), attribute.Int("tokengate.card_count", res.Cards))
 	var fe *body.FieldError
 	switch {
 	case errors.As(err, &fe):
+		fe.Field = prefix + fe.Field
 		id := fieldFailure(fe).write(w)
 		h.logger.Info("card rejected", zap.String("rule_set", set.Name), zap.String("field", fe.Field), zap.String("code", fe.Code), zap.String("request_id", id))
-		endSpan(span, fe.Code, err)
-		return nil
+		return res, false
 	case clientGone(r, err):
 		h.logger.Debug("client went away during tokenization; nothing forwarded", zap.String("rule_set", set.Name))
-		endSpan(span, "client_gone", err)
-		return nil
+		return res, false
 	case err != nil:
 		id := errUnavailable.write(w)
 		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
-		endSpan(span, "unavailable", err)
-		return nil
+		return res, false
 	}
-	if err := writeBack(r, doc, raw, res.Fields > 0); err != nil {
-		id := errUnavailable.write(w)
-		h.logger.Error("re-encoding body failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
-		endSpan(span, "error", err)
-		return nil
+	if res.Strays != "" {
+		level := zap.WarnLevel
+		if set.PANGuard == rules.PANTokenize {
+			level = zap.InfoLevel
+		}
+		paths := prefix + strings.ReplaceAll(res.Strays, ", ", ", "+prefix)
+		h.logger.Log(level, "card numbers found outside the card number fields (pan_guard: "+string(set.PANGuard)+")",
+			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1))
 	}
-	h.logger.Debug("tokenized", zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
-		zap.Int("cards", res.Cards), zap.Int("new_cards", res.Created), zap.Int("network_tokens", res.NetworkTokens))
-	endSpan(span, "tokenized", nil)
-	return next.ServeHTTP(w, r)
+	return res, true
 }
 
 // Interface guards.

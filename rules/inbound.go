@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -31,8 +32,8 @@ var (
 // inbound decodes and checks one inbound rule set.
 func (p *parser) inbound(key, n *yaml.Node) (*Inbound, error) {
 	ctx := fmt.Sprintf("inbound %q", key.Value)
-	s := &Inbound{Name: key.Value, Tenant: defaultTenant, Format: FormatPrefixed, CVVTTL: defaultCVVTTL, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"tenant", "match", "token_format", "token_prefix", "cvv_ttl", "fields"})
+	s := &Inbound{Name: key.Value, Tenant: defaultTenant, Format: FormatPrefixed, CVVTTL: defaultCVVTTL, PANGuard: PANReject, MaxCards: DefaultMaxCards, Line: key.Line}
+	es, err := p.entries(n, ctx, []string{"tenant", "match", "token_format", "token_prefix", "cvv_ttl", "pan_guard", "max_cards", "fields"})
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +62,14 @@ func (p *parser) inbound(key, n *yaml.Node) (*Inbound, error) {
 			}
 		case "cvv_ttl":
 			if s.CVVTTL, err = p.cvvTTL(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "pan_guard":
+			if s.PANGuard, err = p.panGuard(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "max_cards":
+			if s.MaxCards, err = p.maxCards(e.val, ctx); err != nil {
 				return nil, err
 			}
 		case "fields":
@@ -120,4 +129,30 @@ func (p *parser) cvvTTL(n *yaml.Node, ctx string) (time.Duration, error) {
 		return 0, p.errAt(n, ctx, "cvv_ttl %q: want 1s to 24h; a CVV must not outlive authorization", s)
 	}
 	return d, nil
+}
+
+// panGuard decodes a PAN guard policy.
+func (p *parser) panGuard(n *yaml.Node, ctx string) (PANGuard, error) {
+	s, err := p.str(n, ctx, "pan_guard")
+	if err != nil {
+		return "", err
+	}
+	switch g := PANGuard(s); g {
+	case PANReject, PANTokenize, PANLog, PANOff:
+		return g, nil
+	}
+	return "", p.errAt(n, ctx, "unknown pan_guard %q (want reject, tokenize, log, off)", s)
+}
+
+// maxCards decodes a cards-per-request limit.
+func (p *parser) maxCards(n *yaml.Node, ctx string) (int, error) {
+	s, err := p.str(n, ctx, "max_cards")
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 || v > 100000 {
+		return 0, p.errAt(n, ctx, "max_cards %q: want a whole number from 1 to 100000", s)
+	}
+	return v, nil
 }

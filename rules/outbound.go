@@ -13,8 +13,8 @@ import (
 // outbound decodes and checks one outbound rule set.
 func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	ctx := fmt.Sprintf("outbound %q", key.Value)
-	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "fields"})
+	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards, Line: key.Line}
+	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "fields"})
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +34,10 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 			}
 		case "response_guard":
 			if s.ResponseGuard, err = p.responseGuard(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "max_cards":
+			if s.MaxCards, err = p.maxCards(e.val, ctx); err != nil {
 				return nil, err
 			}
 		case "allow_plaintext":

@@ -49,7 +49,7 @@ func exampleFile(path string) *File {
 			Match:  Match{Methods: []string{"POST"}, Paths: []string{"/checkout", "/api/*"}},
 			Format: FormatPrefixed,
 			Prefix: "tok_",
-			CVVTTL: 15 * time.Minute,
+			CVVTTL: 15 * time.Minute, PANGuard: PANReject, MaxCards: DefaultMaxCards,
 			Fields: []Field{
 				{Kind: KindPAN, JSON: "card.number", Form: "card_number", Line: 12},
 				{Kind: KindCVV, JSON: "card.cvc", Form: "card_cvc", Line: 13},
@@ -63,7 +63,7 @@ func exampleFile(path string) *File {
 			Name:         "psp",
 			Match:        Match{Methods: []string{"POST"}, Paths: []string{"/payments"}},
 			Destinations: []string{"localhost:8082"},
-			Fallback:     FallbackPAN, ResponseGuard: GuardRedact,
+			Fallback:     FallbackPAN, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards,
 			Fields: []Field{
 				{Kind: KindToken, JSON: "payment.card.number", Form: "card_number", Line: 23},
 				{Kind: KindNumber, JSON: "payment.card.number", Form: "card_number", Line: 24},
@@ -124,12 +124,12 @@ outbound:
 	want := &File{
 		Path: "r.yaml",
 		Inbound: []*Inbound{{
-			Name: "a", Tenant: "default", Format: FormatPrefixed, Prefix: "tok_", CVVTTL: 15 * time.Minute,
+			Name: "a", Tenant: "default", Format: FormatPrefixed, Prefix: "tok_", CVVTTL: 15 * time.Minute, PANGuard: PANReject, MaxCards: DefaultMaxCards,
 			Fields: []Field{{Kind: KindPAN, JSON: "number", Line: 4}},
 			Line:   2,
 		}},
 		Outbound: []*Outbound{{
-			Name: "b", Destinations: []string{"api.psp.example:443"}, Fallback: FallbackReject, ResponseGuard: GuardRedact,
+			Name: "b", Destinations: []string{"api.psp.example:443"}, Fallback: FallbackReject, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards,
 			Fields: []Field{
 				{Kind: KindCryptogram, Form: "c", Line: 9},
 				{Kind: KindToken, Form: "tok", Line: 10},

@@ -66,6 +66,25 @@ const (
 // Fallback is what outbound does when a card has no usable network token.
 type Fallback string
 
+// PANGuard is what inbound does with card numbers no field names.
+type PANGuard string
+
+// PAN guard policies.
+const (
+	// PANReject refuses the request with 400, naming where the number is.
+	PANReject PANGuard = "reject"
+	// PANTokenize tokenizes the number where it is.
+	PANTokenize PANGuard = "tokenize"
+	// PANLog forwards the request and logs where the number is.
+	PANLog PANGuard = "log"
+	// PANOff does not look.
+	PANOff PANGuard = "off"
+)
+
+// DefaultMaxCards is the most cards a request may carry unless the rule set
+// says otherwise: a checkout has one to three; bulk imports raise it.
+const DefaultMaxCards = 50
+
 // ResponseGuard is what outbound does with the processor's response.
 type ResponseGuard string
 
@@ -127,6 +146,13 @@ type Inbound struct {
 	Prefix string
 	// CVVTTL is how long a CVV is held in memory; it defaults to 15m.
 	CVVTTL time.Duration
+	// PANGuard is what happens to a card number the fields did not name,
+	// found anywhere else in the body or the query string; it defaults to
+	// reject.
+	PANGuard PANGuard
+	// MaxCards is the most cards one request may carry, counted before
+	// anything is stored; it defaults to DefaultMaxCards.
+	MaxCards int
 	// Fields are the set's fields, in the order of the file.
 	Fields []Field
 	// Line is where the set is declared in the rules file, for errors.
@@ -149,6 +175,9 @@ type Outbound struct {
 	// (the default) removes every value the request carried out and masks
 	// any other card number before the merchant sees it; off passes it on.
 	ResponseGuard ResponseGuard
+	// MaxCards is the most tokens one request may detokenize; it defaults
+	// to DefaultMaxCards.
+	MaxCards int
 	// AllowPlaintext lets detokenized requests go to destinations that are
 	// not loopback without TLS. It is false by default: card data crosses a
 	// network only encrypted, to a server whose certificate was verified.

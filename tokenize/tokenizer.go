@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -54,6 +56,10 @@ type Result struct {
 	Fields int
 	// NetworkTokens is how many of the cards have an active network token.
 	NetworkTokens int
+	// Strays lists, comma-separated, the paths where the PAN guard found a
+	// card number that no field names: tokenized under pan_guard tokenize,
+	// left in place (for the caller to log) under log.
+	Strays string
 }
 
 // Apply tokenizes every card that set's fields find in doc. kind says which
@@ -75,13 +81,31 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 			return Result{}, err
 		}
 	}
-	records, created, err := t.tokenizeAll(ctx, set, cards)
+	// The PAN guard: card numbers outside the card number fields.
+	var strays []stray
+	var strayCards []*cardInput
+	if set.PANGuard != rules.PANOff {
+		handled := make(map[string]bool, len(cards))
+		for _, c := range cards {
+			handled[c.pan.Path] = true
+		}
+		strays = findStrays(doc, handled)
+		if strayCards, err = guardStrays(set, strays); err != nil {
+			return Result{}, err
+		}
+	}
+	all := append(cards[:len(cards):len(cards)], strayCards...)
+	if len(all) > set.MaxCards {
+		return Result{}, &body.FieldError{Status: http.StatusRequestEntityTooLarge, Field: all[set.MaxCards].pan.Path, Code: "too_many_cards",
+			Reason: "more than " + strconv.Itoa(set.MaxCards) + " cards in one request (the rule set's max_cards); nothing was stored"}
+	}
+	records, created, err := t.tokenizeAll(ctx, set, all)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Cards: len(cards), Created: created}
-	tokens := make([]string, len(cards))
-	for i, c := range cards {
+	res := Result{Cards: len(all), Created: created, Strays: strayPaths(strays)}
+	tokens := make([]string, len(all))
+	for i, c := range all {
 		tokens[i] = records[i].Token
 		if records[i].Network.Status == network.StatusActive {
 			res.NetworkTokens++
@@ -106,6 +130,11 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 			res.Fields++
 		}
 	}
+	tokenOf := make(map[*cardInput]string, len(strayCards))
+	for i, c := range strayCards {
+		tokenOf[c] = tokens[len(cards)+i]
+	}
+	res.Fields += replaceStrays(doc, strays, func(c *cardInput) string { return tokenOf[c] })
 	return res, nil
 }
 

@@ -1,0 +1,102 @@
+package tokenize
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/rules"
+)
+
+// stray is a text of the body, outside the rule set's card number fields,
+// that holds one or more card numbers: what the PAN guard is for.
+type stray struct {
+	text  body.Text
+	spans [][2]int     // the card numbers in text.Text
+	cards []*cardInput // one per span, under pan_guard: tokenize
+}
+
+// findStrays lists the texts of doc that hold a card number, except the
+// values of the rule set's card number fields (paths in handled), which the
+// fields themselves take care of (and which under the network_token format
+// become DPANs, card numbers too). It reads the body as parsed, in one pass.
+func findStrays(doc body.Doc, handled map[string]bool) []stray {
+	var out []stray
+	doc.Texts(13, func(tx body.Text) {
+		if !tx.Name && handled[tx.Path] {
+			return
+		}
+		var spans [][2]int
+		card.FindNumbersString(tx.Text, func(s, e int) { spans = append(spans, [2]int{s, e}) })
+		if len(spans) > 0 {
+			out = append(out, stray{text: tx, spans: spans})
+		}
+	})
+	return out
+}
+
+// guardStrays applies the rule set's pan_guard to the strays: reject refuses
+// with the first one's path, tokenize turns each card number into a card to
+// store (a member name cannot be rewritten, so it is refused), log and off
+// let them be (the caller logs).
+func guardStrays(set *rules.Inbound, strays []stray) ([]*cardInput, error) {
+	var cards []*cardInput
+	for i := range strays {
+		s := &strays[i]
+		switch {
+		case set.PANGuard == rules.PANReject || set.PANGuard == rules.PANTokenize && s.text.Name:
+			reason := "a card number is in a field the rules do not name; send it in the card number field"
+			if s.text.Name {
+				reason = "a member or field name holds a card number"
+			}
+			return nil, &body.FieldError{Status: http.StatusBadRequest, Field: s.text.Path, Code: "pan_detected", Reason: reason}
+		case set.PANGuard == rules.PANTokenize:
+			for j, sp := range s.spans {
+				number := card.Digits([]byte(s.text.Text[sp[0]:sp[1]]))
+				brand, _ := card.Validate(number) // FindNumbers checked it
+				path := s.text.Path
+				if len(s.spans) > 1 {
+					path += "[" + strconv.Itoa(j) + "]" // for errors only
+				}
+				c := &cardInput{pan: &body.Value{Path: path, Raw: number, IsString: true}, number: number, brand: brand}
+				s.cards = append(s.cards, c)
+				cards = append(cards, c)
+			}
+		}
+	}
+	return cards, nil
+}
+
+// replaceStrays writes each tokenized stray back with its card numbers
+// replaced by their tokens.
+func replaceStrays(doc body.Doc, strays []stray, tokenOf func(*cardInput) string) int {
+	edited := 0
+	for _, s := range strays {
+		if len(s.cards) == 0 {
+			continue
+		}
+		text := s.text.Text
+		out := make([]byte, 0, len(text)+16*len(s.spans))
+		prev := 0
+		for j, sp := range s.spans {
+			out = append(out, text[prev:sp[0]]...)
+			out = append(out, tokenOf(s.cards[j])...)
+			prev = sp[1]
+		}
+		out = append(out, text[prev:]...)
+		doc.Set(s.text.Path, string(out))
+		edited++
+	}
+	return edited
+}
+
+// strayPaths renders the strays' paths for Result.Strays.
+func strayPaths(strays []stray) string {
+	out := make([]string, 0, len(strays))
+	for _, s := range strays {
+		out = append(out, s.text.Path)
+	}
+	return strings.Join(out, ", ")
+}
