@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/network"
@@ -72,12 +73,24 @@ type Result struct {
 func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) (Result, error) {
 	targets := targetsOf(set.Fields, kind)
 	var res Result
+	type field struct {
+		sel   string
+		found []body.Value
+	}
+	var fields []field
+	count := 0
 	for _, tf := range set.FieldsOf(rules.KindToken) {
-		sel := selectorOf(tf, kind)
-		if sel == "" {
-			continue
+		if sel := selectorOf(tf, kind); sel != "" {
+			found := doc.Find(sel)
+			fields = append(fields, field{sel, found})
+			if count += len(found); count > set.MaxCards {
+				return Result{}, &body.FieldError{Status: http.StatusRequestEntityTooLarge, Field: found[len(found)-1].Path, Code: "too_many_cards",
+					Reason: "more than " + strconv.Itoa(set.MaxCards) + " tokens in one request (the rule set's max_cards); nothing was detokenized"}
+			}
 		}
-		found := doc.Find(sel)
+	}
+	for _, f := range fields {
+		sel, found := f.sel, f.found
 		if len(found) == 0 {
 			res.Injections = append(res.Injections, Injection{Field: sel, What: InjectedNone, Reason: "absent"})
 			continue

@@ -88,6 +88,7 @@ func BenchmarkTokenizeManyCards(b *testing.B) {
 		b.Run(fmt.Sprintf("repeat/%d", n), func(b *testing.B) {
 			e := newEnv(b)
 			set := arraySet(b, tenantA, false)
+			set.MaxCards = n
 			in := manyCards(n, 0)
 			ctx := context.Background()
 			doc, _ := body.Parse(body.JSON, "application/json", in)
@@ -109,6 +110,7 @@ func BenchmarkTokenizeManyCards(b *testing.B) {
 		b.Run(fmt.Sprintf("new/%d", n), func(b *testing.B) {
 			e := newEnv(b)
 			set := arraySet(b, tenantA, false)
+			set.MaxCards = n
 			ctx := context.Background()
 			seed := 0
 			b.ReportAllocs()
