@@ -28,6 +28,7 @@ func init() {
 const (
 	defaultProvisionTimeout = 2 * time.Second
 	defaultMaxBodySize      = 10 << 20
+	defaultBodyReadTimeout  = 10 * time.Second
 	// Vault records (sealed, never a PAN) of returning cards stay in memory
 	// this long, so repeat customers and outbound requests skip the disk.
 	recordCacheTTL  = 30 * time.Second
@@ -69,6 +70,13 @@ type App struct {
 	// MaxBodySize is the largest request body, in bytes, the handlers read;
 	// a larger one gets 413. The default is 10 MiB. Handlers may lower it.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	// BodyReadTimeout bounds the time the handlers spend reading a request
+	// body, from its first byte to its last; a body still arriving then gets
+	// 408 and the connection is closed. Card bodies are small, and a body
+	// trickled a byte at a time must not hold a connection, a goroutine and
+	// a buffer forever. The default is 10s.
+	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
 	rules       *rules.File
 	vaultPath   string
@@ -179,6 +187,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.MaxBodySize == 0 {
 		a.MaxBodySize = defaultMaxBodySize
+	}
+	if a.BodyReadTimeout == 0 {
+		a.BodyReadTimeout = caddy.Duration(defaultBodyReadTimeout)
 	}
 	// One cache for both directions, so a status change one writes is what
 	// the other reads next.

@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"errors"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/tokengate/tokengate/body"
 )
@@ -16,17 +18,27 @@ import (
 // carry tokens. With examine set (inbound), every body is read and parsed,
 // whatever its Content-Type says, because a body the gateway did not look at
 // is a body a card number could cross: see sniff.
-func readDoc(w http.ResponseWriter, r *http.Request, limit int64, examine bool) (kind body.Kind, doc body.Doc, raw []byte, ok bool) {
+func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, examine bool) (kind body.Kind, doc body.Doc, raw []byte, ok bool) {
 	ct := r.Header.Get("Content-Type")
 	kind = body.KindOf(ct)
 	if kind == body.Other && !examine {
 		return kind, nil, nil, true
 	}
-	raw, err := body.Read(r, limit)
+	raw, err := readWithin(w, r, limit, timeout)
 	var encErr *body.EncodingError
 	switch {
 	case errors.Is(err, body.ErrTooLarge):
 		tooLarge(limit).write(w)
+		return kind, nil, nil, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		e := badBody(http.StatusRequestTimeout, "body_timeout", "The request body did not arrive within "+timeout.String()+".")
+		e.closeConn = true
+		e.write(w)
+		return kind, nil, nil, false
+	case errors.As(err, &encErr) && errors.Unwrap(encErr) != nil:
+		e := badBody(http.StatusBadRequest, "malformed_encoding", "The request body does not decode: "+encErr.Error()+".")
+		e.closeConn = true
+		e.write(w)
 		return kind, nil, nil, false
 	case errors.As(err, &encErr):
 		e := badBody(http.StatusUnsupportedMediaType, "unsupported_encoding", "The request body's Content-Encoding cannot be decoded: "+encErr.Error()+". Send it uncompressed or gzip.")
@@ -63,6 +75,16 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, examine bool) 
 		return kind, nil, nil, false
 	}
 	return kind, doc, raw, true
+}
+
+// readWithin reads the body with a deadline for the whole of it, set on the
+// connection so that a body trickled a byte at a time cannot hold it open.
+func readWithin(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(timeout)); err == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	return body.Read(r, limit)
 }
 
 // sniff decides how an inbound body is read. A Content-Type of JSON or

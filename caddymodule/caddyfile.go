@@ -71,16 +71,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("api_key wants <key> <tenant>")
 			}
 			a.APIKeys = append(a.APIKeys, APIKey{Key: key, Tenant: tenant})
-		case "provision_timeout":
+		case "provision_timeout", "body_read_timeout":
 			var v string
 			if !d.Args(&v) || d.NextArg() {
 				return d.ArgErr()
 			}
 			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 || dur > time.Minute {
-				return d.Errf("provision_timeout %q: want a duration between 1ms and 1m", v)
+			if err != nil || dur <= 0 || dur > 10*time.Minute {
+				return d.Errf("%s %q: want a duration between 1ms and 10m", opt, v)
 			}
-			a.ProvisionTimeout = caddy.Duration(dur)
+			*map[string]*caddy.Duration{"provision_timeout": &a.ProvisionTimeout, "body_read_timeout": &a.BodyReadTimeout}[opt] = caddy.Duration(dur)
 		case "max_body_size":
 			size, err := parseSize(d)
 			if err != nil {

@@ -98,3 +98,15 @@ func TestPANGuardThroughCaddy(t *testing.T) {
 		t.Error("the log holds the number")
 	}
 }
+
+// TestCorruptGzipIs400: a gzip body that does not decode is bad input (400);
+// an encoding the gateway cannot decode at all is 415.
+func TestCorruptGzipIs400(t *testing.T) {
+	g := startGateway(t, "")
+	if r := g.post(inboundURL+"/checkout", jsonCT, "not gzip at all", "Content-Encoding", "gzip"); r.status != http.StatusBadRequest || str(decode(t, r.body), "error_code") != "malformed_encoding" {
+		t.Errorf("corrupt gzip: %d %s", r.status, r.body)
+	}
+	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN), "Content-Encoding", "br"); r.status != http.StatusUnsupportedMediaType {
+		t.Errorf("br: %d", r.status)
+	}
+}

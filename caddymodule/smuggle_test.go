@@ -39,3 +39,36 @@ func TestOversizedBodyCannotSmuggle(t *testing.T) {
 		t.Fatal("the hidden request was served")
 	}
 }
+
+// TestSlowBodyTimesOut: a body trickled a byte at a time gets 408 once the
+// body read timeout has passed, and the connection is closed.
+func TestSlowBodyTimesOut(t *testing.T) {
+	startGateway(t, "body_read_timeout 300ms")
+	conn, err := net.Dial("tcp", "127.0.0.1:9080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /checkout HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	stop := make(chan struct{})
+	go func() {
+		for i := 0; i < 20; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				_, _ = conn.Write([]byte(" "))
+			}
+		}
+	}()
+	defer close(stop)
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 408") || !strings.Contains(string(got), "body_timeout") {
+		t.Fatalf("got %.300q", got)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
