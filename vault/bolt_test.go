@@ -174,3 +174,26 @@ func BenchmarkBoltGet(b *testing.B) {
 		}
 	}
 }
+
+// TestBoltRefusesWritesWhenFileDeleted: once the vault file is deleted (or
+// replaced) under a running gateway, writes fail instead of going to a file
+// nobody will ever open again.
+func TestBoltRefusesWritesWhenFileDeleted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vault.db")
+	b, err := vault.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rec := vault.Record{Tenant: "t", Token: "tok_1", Fingerprint: "fp1", Sealed: []byte("x")}
+	if _, _, err := b.Put(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	rec.Token, rec.Fingerprint = "tok_2", "fp2"
+	if _, _, err := b.Put(context.Background(), rec); !errors.Is(err, vault.ErrFileGone) {
+		t.Fatalf("Put after delete: %v, want ErrFileGone", err)
+	}
+}
