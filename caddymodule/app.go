@@ -5,7 +5,6 @@ package caddymodule
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -80,7 +79,7 @@ type App struct {
 
 	rules       *rules.File
 	vaultPath   string
-	tenants     map[[sha256.Size]byte]string
+	apiKeys     []apiKey
 	poolKeys    []string
 	tokenizer   *tokenize.Tokenizer
 	detokenizer *detokenize.Detokenizer
@@ -105,8 +104,15 @@ type KeysConfig struct {
 
 // APIKey is one detokenize credential.
 type APIKey struct {
-	// Key is the secret the caller sends in the API key header.
-	Key string `json:"key"`
+	// Key is the secret the caller sends in the API key header (or as
+	// Proxy-Authorization: Bearer). Set either Key or KeySHA256.
+	Key string `json:"key,omitempty"`
+	// KeySHA256 is the hex SHA-256 of the key (`caddy tokengate hash-key`),
+	// so the key itself need not sit in the admin API's config or in
+	// autosave.json. SHA-256 fits API keys, which are long random strings;
+	// a password hash such as bcrypt would cost tens of milliseconds per
+	// request.
+	KeySHA256 string `json:"key_sha256,omitempty"`
 	// Tenant is the tenant whose tokens the key may detokenize.
 	Tenant string `json:"tenant"`
 }
@@ -164,6 +170,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkKeysOpen(bolt, keys); err != nil {
+		return err
+	}
 	cvvs, err := a.openCVVs()
 	if err != nil {
 		return err
@@ -212,34 +221,32 @@ func (a *App) loadKeys() (*vault.Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokengate: keys: %w", err)
 	}
-	if warning != "" {
-		a.logger.Warn("USING A DEVELOPMENT KEYSET: cards are sealed with keys stored in clear on disk; configure keys { file | env } for production",
+	switch {
+	case warning != "" && a.Keys.File == "" && a.Keys.Env == "":
+		a.logger.Warn("USING A DEVELOPMENT KEYSET: cards are sealed with keys stored in clear on disk; for production make one with `caddy tokengate keygen --keyset <file> --kek-env <VARIABLE>` and configure keyset_file (or keyset_env) and kek_env",
 			zap.String("detail", warning))
+	case warning != "":
+		a.logger.Warn("cleartext keyset file: the keys that seal card data are stored unencrypted", zap.String("detail", warning))
 	}
 	return keys, nil
 }
 
-func (a *App) loadAPIKeys() error {
-	repl := caddy.NewReplacer()
-	a.tenants = make(map[[sha256.Size]byte]string, len(a.APIKeys))
-	for i, k := range a.APIKeys {
-		key := repl.ReplaceKnown(k.Key, "")
-		if key == "" || k.Tenant == "" {
-			return fmt.Errorf("tokengate: api key %d: key and tenant are required (an {env.*} placeholder may be unset)", i+1)
+// checkKeysOpen refuses to start with a keyset that cannot open the cards
+// already in the vault (a replaced keyset, a development keyset swapped for a
+// production one): every read would fail and every returning card would get
+// a new token. It opens a few of the most recent records of each tenant.
+func (a *App) checkKeysOpen(b *vault.Bolt, keys *vault.Keys) error {
+	recs, err := b.Sample(3)
+	if err != nil {
+		return fmt.Errorf("tokengate: reading the vault %s: %w", a.vaultPath, err)
+	}
+	for _, rec := range recs {
+		if _, err := keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed); err != nil {
+			return fmt.Errorf("tokengate: the configured keyset cannot open the cards in %s (tenant %s): it is not the keyset they were sealed with. "+
+				"Configure that keyset again (a development keyset is kept in dev-keyset.json beside the vault), or use a new vault_path for the new keyset", a.vaultPath, rec.Tenant)
 		}
-		a.tenants[sha256.Sum256([]byte(key))] = k.Tenant
 	}
 	return nil
-}
-
-// tenantFor returns the tenant an API key belongs to. Keys are compared by
-// their SHA-256, so the lookup time says nothing about how close a guess was.
-func (a *App) tenantFor(key string) (string, bool) {
-	if key == "" {
-		return "", false
-	}
-	tenant, ok := a.tenants[sha256.Sum256([]byte(key))]
-	return tenant, ok
 }
 
 // Start does nothing: the checks of the routes ran in Provision, so that

@@ -71,6 +71,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("api_key wants <key> <tenant>")
 			}
 			a.APIKeys = append(a.APIKeys, APIKey{Key: key, Tenant: tenant})
+		case "api_key_hash":
+			var hash, tenant string
+			if !d.Args(&hash, &tenant) || d.NextArg() {
+				return d.Errf("api_key_hash wants <sha256-hex> <tenant>")
+			}
+			a.APIKeys = append(a.APIKeys, APIKey{KeySHA256: hash, Tenant: tenant})
 		case "provision_timeout", "body_read_timeout":
 			var v string
 			if !d.Args(&v) || d.NextArg() {

@@ -1,10 +1,13 @@
 package caddymodule
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -17,8 +20,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate --keyset <file> [--kek-env <VARIABLE>]",
-		Short: "Creates or rotates tokengate's keyset",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key",
+		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
 and an HMAC-SHA256 keyset for keyed fingerprints. It refuses to overwrite a
@@ -31,26 +34,36 @@ Caddy afterwards.
 
 With --kek-env, the keyset is encrypted with the base64 32-byte
 key-encrypting key held in that environment variable; configure the same
-variable as kek_env in the tokengate global option.`,
+variable as kek_env in the tokengate global option.
+
+wrap encrypts a cleartext keyset file with the key-encrypting key in
+--new-kek-env; rewrap re-encrypts a wrapped one (its current key in
+--kek-env) with the key in --new-kek-env. The keys inside do not change, so
+every card keeps opening; set kek_env to the new variable and reload.
+Make a key-encrypting key with: head -c 32 /dev/urandom | base64
+
+hash-key reads an API key on standard input and prints its SHA-256, for
+api_key_hash in the tokengate global option.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("keyset", "", "The keyset file")
 			cmd.Flags().String("kek-env", "", "Environment variable holding the base64 key-encrypting key")
+			cmd.Flags().String("new-kek-env", "", "wrap, rewrap: environment variable holding the new key-encrypting key")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdKeyset)
 		},
 	})
 }
 
 func cmdKeyset(fl caddycmd.Flags) (int, error) {
+	if fl.NArg() == 1 && fl.Arg(0) == "hash-key" {
+		return hashKey(os.Stdin)
+	}
 	path := fl.String("keyset")
 	if fl.NArg() != 1 || path == "" {
-		return exitFailure, errors.New("usage: caddy tokengate keygen|rotate --keyset <file> [--kek-env <VARIABLE>]")
+		return exitFailure, errors.New("usage: caddy tokengate keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>], or caddy tokengate hash-key")
 	}
-	var kek tink.AEAD
-	if env := fl.String("kek-env"); env != "" {
-		var err error
-		if kek, err = vault.KEKFromBase64(os.Getenv(env)); err != nil {
-			return exitFailure, fmt.Errorf("%s: %w", env, err)
-		}
+	kek, err := kekFromEnv(fl.String("kek-env"))
+	if err != nil {
+		return exitFailure, err
 	}
 	switch fl.Arg(0) {
 	case "keygen":
@@ -72,8 +85,56 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 			return exitFailure, fmt.Errorf("%s: %w", path, err)
 		}
 		return writeKeyset(path, data)
+	case "wrap", "rewrap":
+		newKEK, err := kekFromEnv(fl.String("new-kek-env"))
+		if err != nil {
+			return exitFailure, err
+		}
+		if newKEK == nil {
+			return exitFailure, fmt.Errorf("%s needs --new-kek-env <VARIABLE>, the variable holding the new key-encrypting key", fl.Arg(0))
+		}
+		old, err := os.ReadFile(path)
+		if err != nil {
+			return exitFailure, err
+		}
+		data, err := vault.RewrapKeyset(old, kek, newKEK)
+		if err != nil {
+			return exitFailure, fmt.Errorf("%s: %w", path, err)
+		}
+		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen or rotate)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap or hash-key)", fl.Arg(0))
+}
+
+// kekFromEnv reads a key-encrypting key from the named variable; no name
+// means none. An unset variable is said to be unset.
+func kekFromEnv(name string) (tink.AEAD, error) {
+	if name == "" {
+		return nil, nil
+	}
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return nil, fmt.Errorf("environment variable %s is not set (it should hold a base64 32-byte key-encrypting key)", name)
+	}
+	kek, err := vault.KEKFromBase64(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return kek, nil
+}
+
+// hashKey prints the SHA-256 of the API key read from in (one line).
+func hashKey(in io.Reader) (int, error) {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	key := strings.TrimRight(line, "\r\n")
+	if key == "" {
+		if err == nil || err == io.EOF {
+			err = errors.New("no API key on standard input")
+		}
+		return exitFailure, err
+	}
+	fmt.Println(apiKeyHash(key))
+	return caddy.ExitCodeSuccess, nil
 }
 
 // exitFailure is the exit status for a failed command, as Caddy's own commands use.

@@ -73,8 +73,7 @@ func (h *Detokenize) Provision(ctx caddy.Context) error {
 // reverse_proxy builds the detokenized body, for a destination the rule set
 // names. The API key header never leaves the gateway.
 func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	key := r.Header.Get(h.APIKeyHeader)
-	r.Header.Del(h.APIKeyHeader)
+	key := apiKeyFrom(r, h.APIKeyHeader)
 	if err := h.bound(); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -37,11 +38,11 @@ func testApp(t *testing.T) *App {
 	}
 	svc := tracedNetwork{builtin}
 	return &App{
-		MaxBodySize: defaultMaxBodySize,
-		rules:       rf,
-		tenants:     map[[32]byte]string{},
-		tokenizer:   &tokenize.Tokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs},
-		detokenizer: &detokenize.Detokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs},
+		MaxBodySize:     defaultMaxBodySize,
+		BodyReadTimeout: caddy.Duration(defaultBodyReadTimeout),
+		rules:           rf,
+		tokenizer:       &tokenize.Tokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs},
+		detokenizer:     &detokenize.Detokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs},
 	}
 }
 

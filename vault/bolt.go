@@ -203,6 +203,32 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 	return stored, created, nil
 }
 
+// Sample returns up to n records of each tenant (the last in token order),
+// for checks such as whether the keyset in use opens them.
+func (b *Bolt) Sample(n int) ([]Record, error) {
+	var out []Record
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketVault).ForEachBucket(func(tenant []byte) error {
+			tokens, _ := tenantBuckets(tx, string(tenant))
+			if tokens == nil {
+				return nil
+			}
+			c := tokens.Cursor()
+			i := 0
+			for k, v := c.Last(); k != nil && i < n; k, v = c.Prev() {
+				var rec Record
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return fmt.Errorf("vault: decode record: %w", err)
+				}
+				out = append(out, rec)
+				i++
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Get implements Vault.
 func (b *Bolt) Get(_ context.Context, tenant, token string) (Record, error) {
 	var rec Record

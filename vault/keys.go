@@ -77,6 +77,9 @@ func LoadKeys(o KeyOptions) (k *Keys, warning string, err error) {
 		return k, "", nil
 	case o.File != "":
 		k, err = loadKeysFile(o.File, kek)
+		if err == nil && kek == nil {
+			return k, fmt.Sprintf("keyset file %s holds its keys in cleartext: wrap it with `caddy tokengate wrap --keyset %s --new-kek-env <VARIABLE>` and set kek_env", o.File, o.File), nil
+		}
 		return k, "", err
 	case o.DevFile != "":
 		return loadDevKeys(o.DevFile, kek)

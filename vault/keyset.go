@@ -130,6 +130,33 @@ func RotateKeyset(data []byte, kek tink.AEAD) ([]byte, error) {
 	return encodeKeysetFile(ah, ph, kek)
 }
 
+// RewrapKeyset re-encrypts a keyset file with newKEK: from cleartext (oldKEK
+// nil) to wrapped, or from one key-encrypting key to another. The keys
+// themselves do not change, so every sealed card keeps opening.
+func RewrapKeyset(data []byte, oldKEK, newKEK tink.AEAD) ([]byte, error) {
+	if newKEK == nil {
+		return nil, errors.New("vault: rewrap: a new key-encrypting key is required")
+	}
+	ah, ph, err := decodeKeysetFile(data, oldKEK)
+	if err != nil {
+		return nil, fmt.Errorf("vault: rewrap: %w", err)
+	}
+	return encodeKeysetFile(ah, ph, newKEK)
+}
+
+// IsCleartextKeyset reports whether a keyset file holds its keys
+// unencrypted.
+func IsCleartextKeyset(data []byte) bool {
+	var f keysetFile
+	if json.Unmarshal(data, &f) != nil {
+		return false
+	}
+	var probe struct {
+		Encrypted *string `json:"encryptedKeyset"`
+	}
+	return json.Unmarshal(f.AEAD, &probe) == nil && probe.Encrypted == nil
+}
+
 func encodeKeysetFile(ah, ph *keyset.Handle, kek tink.AEAD) ([]byte, error) {
 	a, err := writeHandle(ah, kek, adAEADKeyset)
 	if err != nil {
