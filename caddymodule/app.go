@@ -5,7 +5,10 @@ package caddymodule
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -69,6 +72,15 @@ type App struct {
 	// MaxBodySize is the largest request body, in bytes, the handlers read;
 	// a larger one gets 413. The default is 10 MiB. Handlers may lower it.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	// FilesSHA256 is the SHA-256 of the rules file and the keyset file as
+	// they were when the config was adapted. The Caddyfile adapter sets it so
+	// that `caddy reload` sees a change in those files: Caddy skips a reload
+	// whose config is unchanged, and without it edited rules or a rotated
+	// keyset would not load until a restart. The files are read again on
+	// every load whatever it says; with JSON configs set it (or use
+	// `caddy reload --force`).
+	FilesSHA256 string `json:"files_sha256,omitempty"`
 
 	// BodyReadTimeout bounds the time the handlers spend reading a request
 	// body, from its first byte to its last; a body still arriving then gets
@@ -151,6 +163,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("tokengate: %w", err)
 	}
 	a.rules = rf
+	if a.FilesSHA256 != "" && a.FilesSHA256 != a.filesHash() {
+		a.logger.Info("the rules or keyset file changed since this config was adapted; loading the files as they are now")
+	}
 
 	a.vaultPath = a.VaultPath
 	if a.vaultPath == "" {
@@ -229,6 +244,22 @@ func (a *App) loadKeys() (*vault.Keys, error) {
 		a.logger.Warn("cleartext keyset file: the keys that seal card data are stored unencrypted", zap.String("detail", warning))
 	}
 	return keys, nil
+}
+
+// filesHash is the SHA-256 over the contents of the files the app reads:
+// the rules file and the keyset file. A file that cannot be read counts as
+// empty here; loading it reports the error.
+func (a *App) filesHash() string {
+	h := sha256.New()
+	for _, path := range []string{a.Rules, a.Keys.File} {
+		if path == "" {
+			continue
+		}
+		data, _ := os.ReadFile(path)
+		fmt.Fprintf(h, "%s\x00%d\x00", path, len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // checkKeysOpen refuses to start with a keyset that cannot open the cards

@@ -28,6 +28,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	if err := app.UnmarshalCaddyfile(d); err != nil {
 		return nil, err
 	}
+	app.FilesSHA256 = app.filesHash()
 	return httpcaddyfile.App{Name: "tokengate", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
@@ -41,8 +42,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		kek_env             <VARIABLE>
 //		dev_keyset_file     <path>
 //		api_key             <key> <tenant>
+//		api_key_hash        <sha256-hex> <tenant>
 //		provision_timeout   <duration>
 //		max_body_size       <size>
+//		body_read_timeout   <duration>
 //		network builtin|off {
 //			token_bin           <brand> <bin...>
 //			token_expiry_months <brand> <months>

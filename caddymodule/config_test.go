@@ -226,3 +226,33 @@ func TestJSONConfig(t *testing.T) {
 		t.Fatalf("configured ECI not used: %s", out.body)
 	}
 }
+
+// TestReloadPicksUpRulesChanges: after the rules file changes, reloading the
+// same Caddyfile applies the new rules (the adapted config carries the
+// files' hash, so Caddy does not skip it as unchanged).
+func TestReloadPicksUpRulesChanges(t *testing.T) {
+	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	orig, _ := filepath.Abs("testdata/rules.yaml")
+	data, err := os.ReadFile(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesPath := filepath.Join(g.dir, "rules.yaml")
+	if err := os.WriteFile(rulesPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(g.config("", defaultSites), orig, rulesPath, 1)
+	g.tc.InitServer(cfg, "caddyfile")
+	if r := g.post(inboundURL+"/pay", jsonCT, checkoutJSON(visaPAN)); !strings.Contains(r.body, visaPAN) {
+		t.Fatal("/pay is not a tokenized route yet; the test proves nothing")
+	}
+	edited := strings.Replace(string(data), `paths: ["/checkout"]`, `paths: ["/pay"]`, 1)
+	if err := os.WriteFile(rulesPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.tc.InitServer(cfg, "caddyfile")
+	if r := g.post(inboundURL+"/pay", jsonCT, checkoutJSON(visaPAN)); strings.Contains(r.body, visaPAN) || !strings.Contains(r.body, "tok_") {
+		t.Fatalf("after reload /pay is still not tokenized: %s", r.body)
+	}
+}
