@@ -71,6 +71,9 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 			}
 		}
 	}
+	if err := checkShared(byGroup); err != nil {
+		return nil, err
+	}
 	cards := make([]*cardInput, 0, len(byGroup))
 	for _, c := range byGroup {
 		switch {
@@ -84,6 +87,34 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 	}
 	sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })
 	return cards, nil
+}
+
+// checkShared refuses fields that occur once ("card_cvc") beside a form
+// card number that occurs several times ("card_number" twice): nobody can
+// tell whose they are. Storing the cards without them (no expiry, so no
+// network token) or refusing the CVV as "without a card number" would both
+// be wrong. (JSON paths cannot mix: the rules file refuses a set whose
+// fields have different numbers of # segments.)
+func checkShared(byGroup map[string]*cardInput) error {
+	shared := byGroup[""]
+	if shared == nil || shared.pan != nil {
+		return nil
+	}
+	owners := 0
+	for g, c := range byGroup {
+		if g != "" && c.pan != nil {
+			owners++
+		}
+	}
+	if owners == 0 {
+		return nil
+	}
+	for _, v := range []*body.Value{shared.cvv, shared.expMonth, shared.expYear, shared.name} {
+		if v != nil {
+			return fieldError(v.Path, "ambiguous_field", "this field occurs once for "+strconv.Itoa(owners)+" card numbers, so it cannot be matched to one; send it once per card")
+		}
+	}
+	return nil
 }
 
 // groupLess orders groups ("2", "0.10") index by index, numerically, so

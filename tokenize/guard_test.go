@@ -98,3 +98,43 @@ func TestMaxCards(t *testing.T) {
 		t.Errorf("at the limit: %+v", res)
 	}
 }
+
+// TestSharedFieldsBesideRepeatedNumbers: a field sent once beside a card
+// number sent twice cannot be matched to either card and is refused naming
+// it.
+func TestSharedFieldsBesideRepeatedNumbers(t *testing.T) {
+	e := newEnv(t)
+	set := cardSet(t, tenantA)
+	for in, field := range map[string]string{
+		"card_number=4111111111111111&card_number=5555555555554444&card_exp_month=03&card_exp_year=2030": "card_exp_month",
+		"card_number=4111111111111111&card_number=5555555555554444&card_cvc=123":                         "card_cvc",
+	} {
+		doc, err := body.Parse(body.Form, "", []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.tk.Apply(context.Background(), set, body.Form, doc)
+		var fe *body.FieldError
+		if !errors.As(err, &fe) || fe.Code != "ambiguous_field" || fe.Field != field {
+			t.Errorf("%s: %v, want ambiguous_field at %s", in, err, field)
+		}
+	}
+
+}
+
+// TestNoExpiryIsNotAProviderError: a card sent without an expiry is stored
+// vault-only with the reason no_expiry, and gets its network token when it
+// comes again with one.
+func TestNoExpiryIsNotAProviderError(t *testing.T) {
+	e := newEnv(t)
+	set := cardSet(t, tenantA)
+	out, _ := e.apply(t, set, `{"card":{"number":"4111111111111111"}}`)
+	tok := gjson.GetBytes(out, "card.number").String()
+	if rec := e.record(t, tenantA, tok); rec.Network.Error != "no_expiry" || rec.Network.ID != "" {
+		t.Fatalf("network = %+v, want no_expiry", rec.Network)
+	}
+	e.apply(t, set, cardJSON(visaPAN, "123", "12", "2030"))
+	if rec := e.record(t, tenantA, tok); rec.Network.ID == "" {
+		t.Errorf("no network token once the expiry came: %+v", rec.Network)
+	}
+}

@@ -258,7 +258,7 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 		changed = true
 	}
 	unit := vault.WithUnitOfWork(ctx)
-	if retryable(rec.Network) && t.Network != nil {
+	if retryable(rec.Network, c) && t.Network != nil {
 		if updated, ok := t.reprovision(unit, rec, c); ok {
 			rec, changed = updated, true
 		}
@@ -276,9 +276,11 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 }
 
 // retryable says whether a card stored without a network token should get
-// another try: after a timeout or a provider error, the card itself was fine.
-func retryable(nt vault.NetworkToken) bool {
-	return nt.ID == "" && (nt.Error == "timeout" || nt.Error == "provider_error")
+// another try: after a timeout or a provider error, the card itself was fine;
+// a card first sent without an expiry, now that it has one.
+func retryable(nt vault.NetworkToken, c *cardInput) bool {
+	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
+	return nt.ID == "" && (nt.Error == "timeout" || nt.Error == "provider_error" || nt.Error == "no_expiry" && hasExpiry)
 }
 
 // reprovision tries again to get a network token for a known card, and
@@ -324,6 +326,11 @@ func laterExpiry(month, year, oldMonth, oldYear string) bool {
 func (t *Tokenizer) provision(ctx context.Context, c *cardInput) (vault.NetworkToken, string) {
 	if t.Network == nil {
 		return vault.NetworkToken{Error: "no_token_service"}, ""
+	}
+	if c.value(c.expMonth) == "" || c.value(c.expYear) == "" {
+		// A network token is provisioned for a card and its expiry; the
+		// card is stored vault-only until it comes with one.
+		return vault.NetworkToken{Error: "no_expiry"}, ""
 	}
 	if t.ProvisionTimeout > 0 {
 		var cancel context.CancelFunc

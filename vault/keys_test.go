@@ -43,8 +43,12 @@ func mustLoad(t testing.TB, o vault.KeyOptions) *vault.Keys {
 	if err != nil {
 		t.Fatalf("LoadKeys: %v", err)
 	}
-	if warning != "" && o.DevFile == "" {
+	// A development keyset, or a cleartext keyset file, is warned about.
+	if warning != "" && o.DevFile == "" && (o.File == "" || o.KEKEnv != "") {
 		t.Errorf("unexpected warning %q", warning)
+	}
+	if warning == "" && o.File != "" && o.Env == "" && o.KEKEnv == "" {
+		t.Error("no warning for a cleartext keyset file")
 	}
 	return k
 }
