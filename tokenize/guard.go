@@ -100,3 +100,25 @@ func strayPaths(strays []stray) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// verifyNoStrays reads the edited body again and refuses it if a card number
+// is still outside the card number fields.
+func verifyNoStrays(doc body.Doc, kind body.Kind, cards []*cardInput) error {
+	out, err := doc.Bytes()
+	if err != nil {
+		return err
+	}
+	again, err := body.Parse(kind, "", out)
+	if err != nil {
+		return err
+	}
+	handled := make(map[string]bool, len(cards))
+	for _, c := range cards {
+		handled[c.pan.Path] = true
+	}
+	if left := findStrays(again, handled); len(left) > 0 {
+		return &body.FieldError{Status: http.StatusBadRequest, Field: left[0].text.Path, Code: "pan_detected",
+			Reason: "a card number is in a place that cannot be rewritten; send it in the card number field"}
+	}
+	return nil
+}

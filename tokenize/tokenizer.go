@@ -135,6 +135,14 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		tokenOf[c] = tokens[len(cards)+i]
 	}
 	res.Fields += replaceStrays(doc, strays, func(c *cardInput) string { return tokenOf[c] })
+	if len(strayCards) > 0 && kind == body.JSON {
+		// A JSON path the editor cannot address (an empty member name,
+		// say) would leave its number in place: read the result once more.
+		// Form and multipart fields are addressed by name and always are.
+		if err := verifyNoStrays(doc, kind, cards); err != nil {
+			return Result{}, err
+		}
+	}
 	return res, nil
 }
 
