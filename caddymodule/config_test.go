@@ -125,6 +125,11 @@ func TestNothingLeaks(t *testing.T) {
 		g.post(inboundURL+"/checkout", jsonCT, `{"card":{"number":"4111111111111111","exp_month":"13","exp_year":"2030"}}`),
 		g.post(outboundURL+"/payments", jsonCT, `{"card":{"number":"4111111111111111"}}`, "X-Tokengate-Api-Key", apiKeyA),
 		g.post(outboundURL+"/payments", jsonCT, `{"card":{"number":"4111111111111111"}}`),
+		g.post(inboundURL+"/checkout", jsonCT, `{"card":{"number":"4111111111111111","number":"5555555555554444"}}`),
+		g.post(inboundURL+"/checkout", jsonCT, `{"card":{"number":"4111111111111111"},"note":"5555 5555 5555 4444"}`),
+		g.post(inboundURL+"/checkout?pan=5555555555554444", jsonCT, `{}`),
+		g.post(inboundURL+"/checkout", "application/octet-stream", "\x00%zz 4111111111111111"),
+		g.post(inboundURL+"/checkout", formCT, "card_number=4111111111111111&card_number=5555555555554444&card_cvc=12345"),
 	} {
 		record(r)
 		if r.status < 400 {
