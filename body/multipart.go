@@ -101,19 +101,29 @@ func parseMultipart(contentType string, data []byte) (*multipartDoc, error) {
 
 	for {
 		p := mpPart{start: pos}
-		h := lineEnd(s, pos+len(d.dash), d.nl)
-		if strings.HasPrefix(s[h:], d.nl) {
-			p.bodyStart = h + len(d.nl)
-		} else {
-			k := strings.Index(s[h:], d.nl+d.nl)
+		// The headers end at the first empty line. Lines end at "\n" with
+		// or without a "\r", whatever the body's line break, because that
+		// is how net/textproto (and so mime/multipart) reads headers: a
+		// part must have the same name and content for the gateway as for
+		// the merchant.
+		var lines []string
+		i := lineEnd(s, pos+len(d.dash), d.nl)
+		for {
+			k := strings.IndexByte(s[i:], '\n')
 			if k < 0 {
 				return nil, fmt.Errorf("multipart part %d has unterminated headers", len(d.parts)+1)
 			}
-			if err := p.headers(s[h:h+k], d.nl); err != nil {
-				return nil, fmt.Errorf("multipart part %d %w", len(d.parts)+1, err)
+			line := strings.TrimSuffix(s[i:i+k], "\r")
+			i += k + 1
+			if line == "" {
+				break
 			}
-			p.bodyStart = h + k + 2*len(d.nl)
+			lines = append(lines, line)
 		}
+		if err := p.headers(lines); err != nil {
+			return nil, fmt.Errorf("multipart part %d %w", len(d.parts)+1, err)
+		}
+		p.bodyStart = i
 		// The next delimiter: line break, "--boundary", then "--" or
 		// optional spaces and a line break; anything else is content.
 		closing := false
@@ -154,13 +164,10 @@ func lineEnd(s string, i int, nl string) int {
 // headers reads the part's Content-Disposition (for its form-data name, as
 // multipart.Part.FormName does) and Content-Transfer-Encoding. Errors name
 // the problem, never the header text.
-func (p *mpPart) headers(block, nl string) error {
+func (p *mpPart) headers(lines []string) error {
 	var disp, cte string
 	var cur *string // the header a continuation line belongs to
-	for _, line := range strings.Split(block, nl) {
-		if line == "" {
-			continue
-		}
+	for _, line := range lines {
 		if line[0] == ' ' || line[0] == '\t' {
 			if cur != nil {
 				*cur += " " + strings.TrimSpace(line)
