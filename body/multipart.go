@@ -124,6 +124,12 @@ func parseMultipart(contentType string, data []byte) (*multipartDoc, error) {
 			return nil, fmt.Errorf("multipart part %d %w", len(d.parts)+1, err)
 		}
 		p.bodyStart = i
+		if strings.HasPrefix(s[i:], d.dash) {
+			// mime/multipart takes this for the next delimiter (an empty
+			// part with no line break before it); refuse rather than read
+			// it differently.
+			return nil, fmt.Errorf("multipart part %d has no line break before the next boundary", len(d.parts)+1)
+		}
 		// The next delimiter: line break, "--boundary", then "--" or
 		// optional spaces and a line break; anything else is content.
 		closing := false
@@ -166,7 +172,8 @@ func lineEnd(s string, i int, nl string) int {
 // the problem, never the header text.
 func (p *mpPart) headers(lines []string) error {
 	var disp, cte string
-	var cur *string // the header a continuation line belongs to
+	var seenDisp, seenCTE bool // the first of a repeated header counts, as textproto's Get
+	var cur *string            // the header a continuation line belongs to
 	for _, line := range lines {
 		if line[0] == ' ' || line[0] == '\t' {
 			if cur != nil {
@@ -181,10 +188,10 @@ func (p *mpPart) headers(lines []string) error {
 		key, val := strings.TrimSpace(line[:colon]), strings.TrimSpace(line[colon+1:])
 		cur = nil
 		switch {
-		case strings.EqualFold(key, "Content-Disposition") && disp == "":
-			disp, cur = val, &disp
-		case strings.EqualFold(key, "Content-Transfer-Encoding") && cte == "":
-			cte, cur = val, &cte
+		case strings.EqualFold(key, "Content-Disposition") && !seenDisp:
+			disp, cur, seenDisp = val, &disp, true
+		case strings.EqualFold(key, "Content-Transfer-Encoding") && !seenCTE:
+			cte, cur, seenCTE = val, &cte, true
 		}
 	}
 	if disp != "" {
