@@ -127,9 +127,9 @@ type Doc interface {
 	Bytes() ([]byte, error)
 	// Texts calls visit, in body order, for every text of the body as
 	// parsed (JSON strings, numbers and member names; form field names and
-	// values, multipart file parts included) that has at least minDigits
-	// ASCII digits: the texts that could hold a card number.
-	Texts(minDigits int, visit func(Text))
+	// values, multipart file parts included) that has at least
+	// MinCardDigits ASCII digits: the texts that could hold a card number.
+	Texts(visit func(Text))
 }
 
 // Parse parses a body of the given kind so that its fields can be found and

@@ -25,6 +25,7 @@ type jsonDoc struct {
 	data []byte
 	s    string // data as a string, sharing its memory, for gjson
 
+	texts  []Text               // what Texts reports, found by parseJSON
 	locs   map[string]loc       // concrete path -> value, filled by Find and Set
 	arrays map[string][]element // array path -> its elements, filled by Find
 
@@ -43,10 +44,11 @@ func parseJSON(data []byte) (*jsonDoc, error) {
 		return nil, errInvalidJSON
 	}
 	s := unsafe.String(unsafe.SliceData(data), len(data))
-	if err := findDuplicateKey(s); err != nil {
-		return nil, err
+	dup, texts := scanJSON(s)
+	if dup != nil {
+		return nil, dup
 	}
-	return &jsonDoc{data: data, s: s}, nil
+	return &jsonDoc{data: data, s: s, texts: texts}, nil
 }
 
 // Find implements Doc. "#" segments are expanded here, element by element,

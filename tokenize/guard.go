@@ -24,7 +24,7 @@ type stray struct {
 // become DPANs, card numbers too). It reads the body as parsed, in one pass.
 func findStrays(doc body.Doc, handled map[string]bool) []stray {
 	var out []stray
-	doc.Texts(13, func(tx body.Text) {
+	doc.Texts(func(tx body.Text) {
 		if !tx.Name && handled[tx.Path] {
 			return
 		}

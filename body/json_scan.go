@@ -35,49 +35,73 @@ type dupFrame struct {
 // body with one huge object quadratic.
 const smallObject = 16
 
-// findDuplicateKey scans valid JSON once and returns the first member name
-// an object repeats (compared unescaped, as every parser reads them), or nil.
-func findDuplicateKey(s string) *DuplicateKeyError {
+// MinCardDigits is the fewest digits a text needs to hold a card number.
+const MinCardDigits = 13
+
+// scanJSON reads valid JSON once. It returns the first member name an object
+// repeats (compared unescaped, as every parser reads them), and the texts
+// (strings, numbers, member names) with enough digits to hold a card
+// number, with their paths: what Texts reports, found in the same pass.
+func scanJSON(s string) (*DuplicateKeyError, []Text) {
 	var stackBuf [16]dupFrame
 	var namesBuf [64]string
 	stack, names := stackBuf[:0], namesBuf[:0] // names: of the open objects, innermost last
+	var texts []Text
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '{':
+		switch c := s[i]; {
+		case c == '{':
 			stack = append(stack, dupFrame{obj: true, wantKey: true, first: len(names)})
-		case '[':
+		case c == '[':
 			stack = append(stack, dupFrame{})
-		case '}', ']':
+		case c == '}' || c == ']':
 			if top := stack[len(stack)-1]; top.obj {
 				names = names[:top.first]
 			}
 			stack = stack[:len(stack)-1]
-		case ',':
+		case c == ',':
 			if top := &stack[len(stack)-1]; top.obj {
 				top.wantKey = true
 			} else {
 				top.idx++
 			}
-		case ':':
+		case c == ':':
 			stack[len(stack)-1].wantKey = false
-		case '"':
+		case c == '"':
 			end, esc := stringEnd(s, i)
+			text := s[i+1 : end-1]
+			if esc {
+				text = gjson.Parse(s[i:end]).Str
+			}
 			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
-				key := s[i+1 : end-1]
-				if esc {
-					key = gjson.Parse(s[i:end]).Str
-				}
 				top := &stack[n-1]
-				top.key = key
-				if seen(top, names[top.first:], key) {
-					return &DuplicateKeyError{Path: dupPath(stack)}
+				top.key = text
+				if seen(top, names[top.first:], text) {
+					return &DuplicateKeyError{Path: dupPath(stack)}, nil
 				}
-				names = append(names, key)
+				names = append(names, text)
+				if HasDigits(text, MinCardDigits) {
+					texts = append(texts, Text{Path: dupPath(stack), Text: text, Name: true})
+				}
+			} else if HasDigits(text, MinCardDigits) {
+				texts = append(texts, Text{Path: dupPath(stack), Text: text})
 			}
 			i = end - 1
+		case c == '-' || c-'0' <= 9:
+			j := i + 1
+			for j < len(s) && isNumberByte(s[j]) {
+				j++
+			}
+			if text := s[i:j]; HasDigits(text, MinCardDigits) {
+				texts = append(texts, Text{Path: dupPath(stack), Text: text})
+			}
+			i = j - 1
 		}
 	}
-	return nil
+	return nil, texts
+}
+
+func isNumberByte(c byte) bool {
+	return c-'0' <= 9 || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E'
 }
 
 // seen reports whether key is among an object's names so far, and notes it.
@@ -104,17 +128,23 @@ func seen(f *dupFrame, names []string, key string) bool {
 }
 
 // stringEnd returns the index just past the string literal starting at s[i]
-// (a quote), and whether it has escapes.
+// (a quote), and whether it has escapes. It jumps from quote to quote.
 func stringEnd(s string, i int) (int, bool) {
 	esc := false
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			esc = true
-			j++
-		case '"':
-			return j + 1, esc
+	for j := i + 1; j < len(s); {
+		k := strings.IndexByte(s[j:], '"')
+		if k < 0 {
+			break
 		}
+		q := j + k
+		if strings.IndexByte(s[j:q], '\\') >= 0 {
+			esc = true
+			if backslashesBefore(s, q)%2 == 1 {
+				j = q + 1 // an escaped quote
+				continue
+			}
+		}
+		return q + 1, esc
 	}
 	return len(s), esc
 }
