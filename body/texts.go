@@ -60,10 +60,18 @@ func namedTexts(n int, nameAt, valueAt func(int) string, visit func(Text)) {
 	}
 }
 
-// Texts implements Doc for urlencoded forms.
+// Texts implements Doc for urlencoded forms. A value is decoded only when
+// its encoded form has enough digits: decoding never adds digits (a digit
+// comes from a digit or from an escape with a '3' in it).
 func (d *formDoc) Texts(visit func(Text)) {
 	namedTexts(len(d.pairs), func(i int) string { return d.pairs[i].name },
-		func(i int) string { return formUnescape(d.s[d.pairs[i].vs:d.pairs[i].ve]) }, visit)
+		func(i int) string {
+			raw := d.s[d.pairs[i].vs:d.pairs[i].ve]
+			if !HasDigits(raw, MinCardDigits) {
+				return ""
+			}
+			return formUnescape(raw)
+		}, visit)
 }
 
 // Texts implements Doc for multipart forms: file parts included, since they
