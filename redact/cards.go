@@ -2,16 +2,13 @@ package redact
 
 import "github.com/tokengate/tokengate/card"
 
-// A card number in a response is a run of digits in which single spaces or
-// dashes may separate digits ("4111 1111 1111 1111"), or a group of digits
-// without separators inside such a run ("Qty 5 4111111111111111"), of 13 to
-// 19 digits that card.Validate accepts (Luhn, a known brand's prefix and
-// length). It is masked to its first six and last four digits.
+// Card numbers in a response are what card.FindNumbers finds; this file
+// keeps a stream's windows from cutting one in two, and masks them.
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isSep(c byte) bool   { return c == ' ' || c == '-' }
 
-func connected(in []byte, i int) bool { return card.Connected(in, i) }
+var connected = card.Connected
 
 // safeCut moves a cut that would split a run: back to the run's start when
 // the run could still be a card (it then goes whole to the next call), or,
