@@ -7,8 +7,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
-
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/keys"
 )
 
 // TestAPIKeysBearerAndHash: a key configured by its SHA-256 works, also sent
@@ -58,26 +57,26 @@ func TestTenantForComparesAll(t *testing.T) {
 // a keyset that cannot open its vault's cards.
 func TestKeysetWrapAndStartupCheck(t *testing.T) {
 	dir := t.TempDir()
-	clear, err := vault.GenerateKeyset(nil)
+	clear, err := keys.GenerateKeyset(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, _ := vault.KEKFromBase64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
-	next, _ := vault.KEKFromBase64("YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY=")
-	wrapped, err := vault.RewrapKeyset(clear, nil, old)
-	if err != nil || vault.IsCleartextKeyset(wrapped) || !vault.IsCleartextKeyset(clear) {
+	old, _ := keys.KEKFromBase64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
+	next, _ := keys.KEKFromBase64("YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY=")
+	wrapped, err := keys.RewrapKeyset(clear, nil, old)
+	if err != nil || keys.IsCleartextKeyset(wrapped) || !keys.IsCleartextKeyset(clear) {
 		t.Fatalf("wrap: %v", err)
 	}
-	rewrapped, err := vault.RewrapKeyset(wrapped, old, next)
+	rewrapped, err := keys.RewrapKeyset(wrapped, old, next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k1, _ := vault.ParseKeys(clear, nil)
-	k2, err := vault.ParseKeys(rewrapped, next)
+	k1, _ := keys.Parse(clear, nil)
+	k2, err := keys.Parse(rewrapped, next)
 	if err != nil || k1.Fingerprint("t", visaPAN) != k2.Fingerprint("t", visaPAN) {
 		t.Fatalf("rewrapped keyset differs: %v", err)
 	}
-	if _, err := vault.RewrapKeyset(wrapped, next, old); err == nil {
+	if _, err := keys.RewrapKeyset(wrapped, next, old); err == nil {
 		t.Error("rewrap with the wrong current key succeeded")
 	}
 

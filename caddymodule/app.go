@@ -16,10 +16,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 )
 
 func init() {
@@ -227,12 +229,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return a.checkRoutes()
 }
 
-func (a *App) loadKeys() (*vault.Keys, error) {
+func (a *App) loadKeys() (*keys.Keys, error) {
 	devFile := a.Keys.DevFile
 	if devFile == "" {
 		devFile = filepath.Join(filepath.Dir(a.vaultPath), "dev-keyset.json")
 	}
-	keys, warning, err := vault.LoadKeys(vault.KeyOptions{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile})
+	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile})
 	if err != nil {
 		return nil, fmt.Errorf("tokengate: keys: %w", err)
 	}
@@ -243,7 +245,7 @@ func (a *App) loadKeys() (*vault.Keys, error) {
 	case warning != "":
 		a.logger.Warn("cleartext keyset file: the keys that seal card data are stored unencrypted", zap.String("detail", warning))
 	}
-	return keys, nil
+	return ks, nil
 }
 
 // filesHash is the SHA-256 over the contents of the files the app reads:
@@ -266,7 +268,7 @@ func (a *App) filesHash() string {
 // already in the vault (a replaced keyset, a development keyset swapped for a
 // production one): every read would fail and every returning card would get
 // a new token. It opens a few of the most recent records of each tenant.
-func (a *App) checkKeysOpen(b *vault.Bolt, keys *vault.Keys) error {
+func (a *App) checkKeysOpen(b *boltvault.Bolt, keys *keys.Keys) error {
 	recs, err := b.Sample(3)
 	if err != nil {
 		return fmt.Errorf("tokengate: reading the vault %s: %w", a.vaultPath, err)

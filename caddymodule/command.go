@@ -13,8 +13,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/tink-crypto/tink-go/v2/tink"
-
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/keys"
 )
 
 func init() {
@@ -70,7 +69,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		if _, err := os.Stat(path); err == nil {
 			return exitFailure, fmt.Errorf("%s exists; keygen never overwrites a keyset (use rotate)", path)
 		}
-		data, err := vault.GenerateKeyset(kek)
+		data, err := keys.GenerateKeyset(kek)
 		if err != nil {
 			return exitFailure, err
 		}
@@ -80,7 +79,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		if err != nil {
 			return exitFailure, err
 		}
-		data, err := vault.RotateKeyset(old, kek)
+		data, err := keys.RotateKeyset(old, kek)
 		if err != nil {
 			return exitFailure, fmt.Errorf("%s: %w", path, err)
 		}
@@ -97,7 +96,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		if err != nil {
 			return exitFailure, err
 		}
-		data, err := vault.RewrapKeyset(old, kek, newKEK)
+		data, err := keys.RewrapKeyset(old, kek, newKEK)
 		if err != nil {
 			return exitFailure, fmt.Errorf("%s: %w", path, err)
 		}
@@ -116,7 +115,7 @@ func kekFromEnv(name string) (tink.AEAD, error) {
 	if !ok || v == "" {
 		return nil, fmt.Errorf("environment variable %s is not set (it should hold a base64 32-byte key-encrypting key)", name)
 	}
-	kek, err := vault.KEKFromBase64(v)
+	kek, err := keys.KEKFromBase64(v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -10,8 +10,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
-
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/keys"
 )
 
 // TestProductionKeyset runs the gateway on a keyset file wrapped by a
@@ -21,11 +20,11 @@ func TestProductionKeyset(t *testing.T) {
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
 	kekB64 := base64.StdEncoding.EncodeToString(raw)
-	kek, err := vault.KEKFromBase64(kekB64)
+	kek, err := keys.KEKFromBase64(kekB64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := vault.GenerateKeyset(kek)
+	data, err := keys.GenerateKeyset(kek)
 	if err != nil {
 		t.Fatal(err)
 	}

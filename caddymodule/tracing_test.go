@@ -13,11 +13,11 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/zap"
 
+	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
-	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -30,7 +30,7 @@ func testApp(t *testing.T) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cvvs := vault.NewMemoryCVVs(cvvSweep)
+	cvvs := cvvmem.New(cvvSweep)
 	t.Cleanup(func() { cvvs.Close() })
 	rf, err := rules.Load("testdata/rules.yaml")
 	if err != nil {
@@ -77,7 +77,7 @@ func TestSpansNestUnderCaddysSpan(t *testing.T) {
 	}
 	tok, prov := spans["tokengate.tokenize"], spans["tokengate.network.provision"]
 	if tok == nil || prov == nil {
-		t.Fatalf("missing spans; got %v", keys(spans))
+		t.Fatalf("missing spans; got %v", spanNames(spans))
 	}
 	if tok.Parent().SpanID() != parent.SpanContext().SpanID() || prov.Parent().SpanID() != tok.SpanContext().SpanID() {
 		t.Fatal("spans do not nest: caddy request > tokengate.tokenize > tokengate.network.provision")
@@ -107,7 +107,7 @@ func TestSpansNestUnderCaddysSpan(t *testing.T) {
 	}
 }
 
-func keys(m map[string]sdktrace.ReadOnlySpan) []string {
+func spanNames(m map[string]sdktrace.ReadOnlySpan) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 
 	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/redact"
 	"github.com/tokengate/tokengate/rules"
@@ -35,11 +37,11 @@ type Detokenizer struct {
 	// Vault holds the sealed cards.
 	Vault vault.Vault
 	// Keys open sealed cards.
-	Keys *vault.Keys
+	Keys *keys.Keys
 	// Network issues cryptograms; nil means every card takes the fallback.
 	Network network.Service
 	// CVVs holds CVVs captured inbound; a CVV is used once, on PAN fallback.
-	CVVs vault.CVVStore
+	CVVs cvv.Store
 	// Tampered, when set, is told of a record found under the caller's
 	// tenant that does not open for that tenant: moved from another tenant,
 	// or sealed with a keyset this gateway does not hold.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/redact"
 	"github.com/tokengate/tokengate/vault"
@@ -531,11 +532,11 @@ func TestDetokenizeUnavailable(t *testing.T) {
 		}
 	})
 	t.Run("wrong keys", func(t *testing.T) {
-		data, err := vault.GenerateKeyset(nil)
+		data, err := keys.GenerateKeyset(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := vault.ParseKeys(data, nil)
+		other, err := keys.Parse(data, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,10 +11,13 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -33,21 +36,21 @@ const (
 )
 
 // testKeys is the shared test keyset.
-func testKeys(t testing.TB) *vault.Keys { return vaulttest.Keys(t) }
+func testKeys(t testing.TB) *keys.Keys { return vaulttest.Keys(t) }
 
 // env is a Detokenizer wired to real, cheap collaborators.
 type env struct {
 	d     *detokenize.Detokenizer
-	vault *vault.Bolt
+	vault *boltvault.Bolt
 	net   *network.Builtin
-	cvvs  *vault.MemoryCVVs
-	keys  *vault.Keys
+	cvvs  *cvvmem.Store
+	keys  *keys.Keys
 	seq   atomic.Int64
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	v, err := vault.OpenBolt(t.TempDir() + "/v.db")
+	v, err := boltvault.Open(t.TempDir() + "/v.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cvvs := vault.NewMemoryCVVs(time.Minute)
+	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: nb, cvvs: cvvs, keys: testKeys(t)}
 	e.d = &detokenize.Detokenizer{Vault: v, Keys: e.keys, Network: nb, CVVs: cvvs}
@@ -98,7 +101,7 @@ func (e *env) store(t testing.TB, tenant, pan, cvv string, nt network.Token, net
 		t.Fatal(err)
 	}
 	fp := e.keys.Fingerprint(tenant, pan)
-	sealed, err := e.keys.Seal(tenant, fp, vault.Secrets{PAN: pan, Name: "Jane Doe", DPAN: nt.DPAN})
+	sealed, err := e.keys.Seal(tenant, fp, keys.Secrets{PAN: pan, Name: "Jane Doe", DPAN: nt.DPAN})
 	if err != nil {
 		t.Fatal(err)
 	}

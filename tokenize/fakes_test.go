@@ -11,10 +11,13 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/cvv/cvvmem"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -37,10 +40,10 @@ const (
 )
 
 // testKeys is the shared test keyset.
-func testKeys(t testing.TB) *vault.Keys { return vaulttest.Keys(t) }
+func testKeys(t testing.TB) *keys.Keys { return vaulttest.Keys(t) }
 
 // openBolt opens a fresh bbolt vault for the test.
-func openBolt(t testing.TB) *vault.Bolt { return vaulttest.OpenBolt(t) }
+func openBolt(t testing.TB) *boltvault.Bolt { return vaulttest.OpenBolt(t) }
 
 // newBuiltin returns the embedded network token service on the fixed clock.
 func newBuiltin(t testing.TB) *network.Builtin {
@@ -55,22 +58,22 @@ func newBuiltin(t testing.TB) *network.Builtin {
 // env is a Tokenizer wired to real, cheap collaborators.
 type env struct {
 	tk    *tokenize.Tokenizer
-	vault *vault.Bolt
+	vault *boltvault.Bolt
 	net   *network.Builtin
-	cvvs  *vault.MemoryCVVs
-	keys  *vault.Keys
+	cvvs  *cvvmem.Store
+	keys  *keys.Keys
 	path  string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	path := t.TempDir() + "/v.db"
-	v, err := vault.OpenBolt(path)
+	v, err := boltvault.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	cvvs := vault.NewMemoryCVVs(time.Minute)
+	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: newBuiltin(t), cvvs: cvvs, keys: testKeys(t), path: path}
 	e.tk = &tokenize.Tokenizer{

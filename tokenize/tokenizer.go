@@ -17,9 +17,12 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 )
 
 // ErrUnavailable means a card could not be stored durably. The caller must
@@ -32,11 +35,11 @@ type Tokenizer struct {
 	// Vault stores sealed cards.
 	Vault vault.Vault
 	// Keys seal PANs and compute keyed fingerprints.
-	Keys *vault.Keys
+	Keys *keys.Keys
 	// Network provisions network tokens; nil means vault-only tokens.
 	Network network.Service
 	// CVVs holds CVVs in memory for the rule set's TTL.
-	CVVs vault.CVVStore
+	CVVs cvv.Store
 	// ProvisionTimeout bounds the network token call; past it the token is
 	// vault-only and records "timeout".
 	ProvisionTimeout time.Duration
@@ -210,9 +213,9 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	// The token service's own writes ride on the card's commit: one durable
 	// write per new card, and no network token left on disk for a card that
 	// is never stored.
-	unit := vault.WithUnitOfWork(ctx)
+	unit := boltvault.WithUnitOfWork(ctx)
 	nt, dpan := t.provision(unit, c)
-	sealed, err := t.Keys.Seal(set.Tenant, fp, vault.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
+	sealed, err := t.Keys.Seal(set.Tenant, fp, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 	if err != nil {
 		t.discard(ctx, nt)
 		return vault.Record{}, false, fmt.Errorf("%w: sealing: %v", ErrUnavailable, err)
@@ -237,7 +240,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		stored, created, err := t.Vault.Put(unit, rec)
 		switch {
 		case err == nil && created:
-			if err := vault.Flush(unit); err != nil {
+			if err := boltvault.Flush(unit); err != nil {
 				return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
 			}
 			return stored, true, nil
@@ -265,7 +268,7 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
-	unit := vault.WithUnitOfWork(ctx)
+	unit := boltvault.WithUnitOfWork(ctx)
 	if retryable(rec.Network, c) && t.Network != nil {
 		if updated, ok := t.reprovision(unit, rec, c); ok {
 			rec, changed = updated, true
@@ -277,7 +280,7 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 	if err := t.Vault.Update(unit, rec); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	if err := vault.Flush(unit); err != nil {
+	if err := boltvault.Flush(unit); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
 	}
 	return rec, false, nil

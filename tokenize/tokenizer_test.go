@@ -18,6 +18,8 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
@@ -36,7 +38,7 @@ func (e *env) record(t *testing.T, tenant, token string) vault.Record {
 }
 
 // secrets opens a record's sealed card data.
-func (e *env) secrets(t *testing.T, rec vault.Record) vault.Secrets {
+func (e *env) secrets(t *testing.T, rec vault.Record) keys.Secrets {
 	t.Helper()
 	s, err := e.keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed)
 	if err != nil {
@@ -431,7 +433,7 @@ func TestTokenizeFailClosed(t *testing.T) {
 	tests := []struct {
 		name      string
 		vault     func(v vault.Vault) vault.Vault
-		cvvs      vault.CVVStore
+		cvvs      cvv.Store
 		preload   bool // tokenize the card once first, so the refresh path runs
 		unavail   bool // errors.Is(err, ErrUnavailable)
 		discarded bool // the provisioned network token must be deleted

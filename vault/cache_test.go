@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // The cache must keep every promise of the Vault contract.
 func TestCacheConformance(t *testing.T) {
 	vaulttest.Run(t, func(t *testing.T) vault.Vault {
-		b, err := vault.OpenBolt(filepath.Join(t.TempDir(), "v.db"))
+		b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +42,7 @@ func (c *countingVault) GetByFingerprint(ctx context.Context, tenant, fp string)
 
 func TestCacheServesRepeatReadsAndSeesOwnWrites(t *testing.T) {
 	ctx := context.Background()
-	b, err := vault.OpenBolt(filepath.Join(t.TempDir(), "v.db"))
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,9 +19,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/tokengate/tokengate/card"
 	"os"
 	"strings"
+
+	"github.com/tokengate/tokengate/card"
 )
 
 func main() {

@@ -5,27 +5,28 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/vault/boltvault"
 )
 
 var (
 	keysOnce sync.Once
-	keysVal  *vault.Keys
+	keysVal  *keys.Keys
 	keysErr  error
 )
 
 // Keys returns one development keyset for the whole test binary: generating
 // Tink keysets is the slowest part of a test, and sharing one changes nothing
 // a test can observe.
-func Keys(t testing.TB) *vault.Keys {
+func Keys(t testing.TB) *keys.Keys {
 	t.Helper()
 	keysOnce.Do(func() {
-		data, err := vault.GenerateKeyset(nil)
+		data, err := keys.GenerateKeyset(nil)
 		if err != nil {
 			keysErr = err
 			return
 		}
-		keysVal, keysErr = vault.ParseKeys(data, nil)
+		keysVal, keysErr = keys.Parse(data, nil)
 	})
 	if keysErr != nil {
 		t.Fatal(keysErr)
@@ -35,9 +36,9 @@ func Keys(t testing.TB) *vault.Keys {
 
 // OpenBolt opens a fresh bbolt vault in the test's temporary directory and
 // closes it when the test ends.
-func OpenBolt(t testing.TB) *vault.Bolt {
+func OpenBolt(t testing.TB) *boltvault.Bolt {
 	t.Helper()
-	v, err := vault.OpenBolt(filepath.Join(t.TempDir(), "vault.db"))
+	v, err := boltvault.Open(filepath.Join(t.TempDir(), "vault.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

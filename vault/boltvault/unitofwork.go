@@ -1,4 +1,4 @@
-package vault
+package boltvault
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// A unit of work lets the writes a request makes to a BoltKV (the embedded
+// A unit of work lets the writes a request makes to a KV (the embedded
 // network token service's state) be committed in the same transaction as the
 // card record the request then stores. A new card then waits for one durable
 // commit instead of two, and a card that is never stored leaves no network
@@ -19,13 +19,13 @@ type unitOfWork struct {
 }
 
 type pendingWrite struct {
-	kv      *BoltKV
+	kv      *KV
 	entries map[string][]byte
 }
 
 type unitKey struct{}
 
-// WithUnitOfWork returns a context in which BoltKV writes are held until a
+// WithUnitOfWork returns a context in which KV writes are held until a
 // Put or Update with that context commits them with its record, or Flush
 // saves them. Discarding the context drops them.
 func WithUnitOfWork(ctx context.Context) context.Context {
@@ -37,7 +37,7 @@ func unitFrom(ctx context.Context) *unitOfWork {
 	return u
 }
 
-func (u *unitOfWork) hold(kv *BoltKV, entries map[string][]byte) {
+func (u *unitOfWork) hold(kv *KV, entries map[string][]byte) {
 	copied := make(map[string][]byte, len(entries))
 	for id, data := range entries {
 		copied[id] = append([]byte(nil), data...)

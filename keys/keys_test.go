@@ -1,4 +1,4 @@
-package vault_test
+package keys_test
 
 import (
 	"crypto/rand"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/keys"
 )
 
 const testPAN = "4242424242424242"
@@ -19,13 +19,13 @@ func writeKeyset(t testing.TB, dir string, kek []byte) string {
 	var data []byte
 	var err error
 	if kek != nil {
-		a, kerr := vault.NewKEK(kek)
+		a, kerr := keys.NewKEK(kek)
 		if kerr != nil {
 			t.Fatal(kerr)
 		}
-		data, err = vault.GenerateKeyset(a)
+		data, err = keys.GenerateKeyset(a)
 	} else {
-		data, err = vault.GenerateKeyset(nil)
+		data, err = keys.GenerateKeyset(nil)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -37,9 +37,9 @@ func writeKeyset(t testing.TB, dir string, kek []byte) string {
 	return path
 }
 
-func mustLoad(t testing.TB, o vault.KeyOptions) *vault.Keys {
+func mustLoad(t testing.TB, o keys.Options) *keys.Keys {
 	t.Helper()
-	k, warning, err := vault.LoadKeys(o)
+	k, warning, err := keys.Load(o)
 	if err != nil {
 		t.Fatalf("LoadKeys: %v", err)
 	}
@@ -63,8 +63,8 @@ func randomKEK(t testing.TB) []byte {
 
 func TestFingerprint(t *testing.T) {
 	path := writeKeyset(t, t.TempDir(), nil)
-	k1 := mustLoad(t, vault.KeyOptions{File: path})
-	k2 := mustLoad(t, vault.KeyOptions{File: path}) // a reload of the same file
+	k1 := mustLoad(t, keys.Options{File: path})
+	k2 := mustLoad(t, keys.Options{File: path}) // a reload of the same file
 	fp := k1.Fingerprint("acme", testPAN)
 	if len(fp) != 64 || strings.Trim(fp, "0123456789abcdef") != "" {
 		t.Fatalf("fingerprint %q is not 32 bytes of hex", fp)
@@ -82,7 +82,7 @@ func TestFingerprint(t *testing.T) {
 	if k1.Fingerprint("acme4", testPAN[1:]) == fp {
 		t.Error("tenant/PAN boundary is ambiguous")
 	}
-	other := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	other := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
 	if other.Fingerprint("acme", testPAN) == fp {
 		t.Error("two keysets give the same fingerprint")
 	}
@@ -93,7 +93,7 @@ func TestFingerprint(t *testing.T) {
 
 func TestDeriveKey(t *testing.T) {
 	path := writeKeyset(t, t.TempDir(), nil)
-	k1, k2 := mustLoad(t, vault.KeyOptions{File: path}), mustLoad(t, vault.KeyOptions{File: path})
+	k1, k2 := mustLoad(t, keys.Options{File: path}), mustLoad(t, keys.Options{File: path})
 	a := k1.DeriveKey("emulator/cryptogram")
 	if len(a) != 32 {
 		t.Fatalf("derived key has %d bytes", len(a))
@@ -107,20 +107,20 @@ func TestDeriveKey(t *testing.T) {
 }
 
 func TestLoadKeysEnvPrecedence(t *testing.T) {
-	fileKeys := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
-	data, err := vault.GenerateKeyset(nil)
+	fileKeys := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
+	data, err := keys.GenerateKeyset(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TG_TEST_KEYS", string(data))
-	envKeys := mustLoad(t, vault.KeyOptions{Env: "TG_TEST_KEYS", File: "/nonexistent/keys.json"})
+	envKeys := mustLoad(t, keys.Options{Env: "TG_TEST_KEYS", File: "/nonexistent/keys.json"})
 	if envKeys.Fingerprint("a", testPAN) == fileKeys.Fingerprint("a", testPAN) {
 		t.Error("env keyset not used")
 	}
-	if _, _, err := vault.LoadKeys(vault.KeyOptions{Env: "TG_TEST_UNSET_KEYS"}); err == nil || !strings.Contains(err.Error(), "TG_TEST_UNSET_KEYS") {
+	if _, _, err := keys.Load(keys.Options{Env: "TG_TEST_UNSET_KEYS"}); err == nil || !strings.Contains(err.Error(), "TG_TEST_UNSET_KEYS") {
 		t.Errorf("unset variable error = %v, want it named", err)
 	}
-	if _, _, err := vault.LoadKeys(vault.KeyOptions{}); err == nil {
+	if _, _, err := keys.Load(keys.Options{}); err == nil {
 		t.Error("LoadKeys with no source succeeded")
 	}
 }
@@ -133,8 +133,8 @@ func TestLoadKeysWithKEK(t *testing.T) {
 	t.Setenv("TG_TEST_SHORT_KEK", base64.StdEncoding.EncodeToString(kek[:16]))
 	t.Setenv("TG_TEST_BAD_KEK", "not base64!")
 
-	k := mustLoad(t, vault.KeyOptions{File: path, KEKEnv: "TG_TEST_KEK"})
-	sealed, err := k.Seal("acme", "fp", vault.Secrets{PAN: testPAN})
+	k := mustLoad(t, keys.Options{File: path, KEKEnv: "TG_TEST_KEK"})
+	sealed, err := k.Seal("acme", "fp", keys.Secrets{PAN: testPAN})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,26 +142,26 @@ func TestLoadKeysWithKEK(t *testing.T) {
 		t.Fatal(err)
 	}
 	for env, what := range map[string]string{"TG_TEST_WRONG_KEK": "decrypt", "TG_TEST_SHORT_KEK": "32 bytes", "TG_TEST_BAD_KEK": "base64"} {
-		_, _, err := vault.LoadKeys(vault.KeyOptions{File: path, KEKEnv: env})
+		_, _, err := keys.Load(keys.Options{File: path, KEKEnv: env})
 		if err == nil || !strings.Contains(err.Error(), what) || !strings.Contains(err.Error(), env) && !strings.Contains(err.Error(), path) {
 			t.Errorf("KEK %s: err = %v, want it to mention %q and the source", env, err, what)
 		}
 	}
-	if _, _, err := vault.LoadKeys(vault.KeyOptions{File: path}); err == nil || !strings.Contains(err.Error(), "no key-encrypting key") {
+	if _, _, err := keys.Load(keys.Options{File: path}); err == nil || !strings.Contains(err.Error(), "no key-encrypting key") {
 		t.Errorf("encrypted keyset without KEK: err = %v", err)
 	}
 	plain := writeKeyset(t, t.TempDir(), nil)
-	if _, _, err := vault.LoadKeys(vault.KeyOptions{File: plain, KEKEnv: "TG_TEST_KEK"}); err == nil || !strings.Contains(err.Error(), "cleartext") {
+	if _, _, err := keys.Load(keys.Options{File: plain, KEKEnv: "TG_TEST_KEK"}); err == nil || !strings.Contains(err.Error(), "cleartext") {
 		t.Errorf("cleartext keyset with a KEK configured: err = %v", err)
 	}
-	if _, _, err := vault.LoadKeys(vault.KeyOptions{File: path, KEKEnv: "TG_TEST_UNSET_KEK"}); err == nil || !strings.Contains(err.Error(), "TG_TEST_UNSET_KEK") {
+	if _, _, err := keys.Load(keys.Options{File: path, KEKEnv: "TG_TEST_UNSET_KEK"}); err == nil || !strings.Contains(err.Error(), "TG_TEST_UNSET_KEK") {
 		t.Errorf("unset KEK variable: err = %v", err)
 	}
 }
 
 func TestLoadKeysDevFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dev", "keys.json")
-	k1, warning, err := vault.LoadKeys(vault.KeyOptions{DevFile: path})
+	k1, warning, err := keys.Load(keys.Options{DevFile: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestLoadKeysDevFile(t *testing.T) {
 		t.Errorf("dev keyset mode = %v, want 0600", fi.Mode().Perm())
 	}
 	before, _ := os.ReadFile(path)
-	k2, warning, err := vault.LoadKeys(vault.KeyOptions{DevFile: path})
+	k2, warning, err := keys.Load(keys.Options{DevFile: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestLoadKeysDevFile(t *testing.T) {
 		t.Error("dev keyset not reused")
 	}
 	// File wins over DevFile, with no warning.
-	mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil), DevFile: path})
+	mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil), DevFile: path})
 }
 
 func TestLoadKeysBadFile(t *testing.T) {
@@ -201,21 +201,21 @@ func TestLoadKeysBadFile(t *testing.T) {
 	os.WriteFile(bad, []byte("{not json"), 0o600)
 	os.WriteFile(half, []byte(`{"aead": {"primaryKeyId": 1, "key": []}}`), 0o600)
 	for _, path := range []string{missing, bad, half} {
-		_, _, err := vault.LoadKeys(vault.KeyOptions{File: path})
+		_, _, err := keys.Load(keys.Options{File: path})
 		if err == nil || !strings.Contains(err.Error(), path) {
-			t.Errorf("LoadKeys(%s) err = %v, want an error naming the file", filepath.Base(path), err)
+			t.Errorf("Load(%s) err = %v, want an error naming the file", filepath.Base(path), err)
 		}
 	}
 	// A keyset whose halves are swapped is refused (wrong primitive types).
-	data, _ := vault.GenerateKeyset(nil)
+	data, _ := keys.GenerateKeyset(nil)
 	swapped := strings.NewReplacer(`"aead"`, `"fingerprint"`, `"fingerprint"`, `"aead"`).Replace(string(data))
-	if _, err := vault.ParseKeys([]byte(swapped), nil); err == nil {
+	if _, err := keys.Parse([]byte(swapped), nil); err == nil {
 		t.Error("swapped keysets accepted")
 	}
 }
 
 func BenchmarkFingerprint(b *testing.B) {
-	k := mustLoad(b, vault.KeyOptions{File: writeKeyset(b, b.TempDir(), nil)})
+	k := mustLoad(b, keys.Options{File: writeKeyset(b, b.TempDir(), nil)})
 	b.ReportAllocs()
 	for b.Loop() {
 		k.Fingerprint("acme", testPAN)

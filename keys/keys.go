@@ -1,4 +1,8 @@
-package vault
+// Package keys holds the keys that protect card data: a Tink keyset (AEAD to
+// seal a card's secrets, PRF for keyed fingerprints) that can rotate and be
+// wrapped with a key-encrypting key, and the sealing of Secrets into the
+// opaque bytes a vault stores. Nothing outside this package sees a key.
+package keys
 
 import (
 	"encoding/hex"
@@ -28,9 +32,9 @@ type Keys struct {
 	prf  prf.PRF
 }
 
-// KeyOptions says where the keyset comes from. Exactly one source is used, in
+// Options says where the keyset comes from. Exactly one source is used, in
 // this order: Env, File, DevFile.
-type KeyOptions struct {
+type Options struct {
 	// File is the path of the keyset file (see GenerateKeyset for its format).
 	File string
 	// Env names an environment variable holding the keyset JSON itself. It
@@ -53,7 +57,7 @@ type KeyOptions struct {
 // warning is non-empty when a development keyset is in use; the caller logs
 // it. Errors name the file or variable involved and never contain key
 // material.
-func LoadKeys(o KeyOptions) (k *Keys, warning string, err error) {
+func Load(o Options) (k *Keys, warning string, err error) {
 	var kek tink.AEAD
 	if o.KEKEnv != "" {
 		v, ok := os.LookupEnv(o.KEKEnv)
@@ -146,7 +150,7 @@ func loadDevKeys(path string, kek tink.AEAD) (*Keys, string, error) {
 // ParseKeys builds Keys from keyset file contents (see GenerateKeyset). kek
 // must be the key-encrypting key when the keysets are encrypted, and nil when
 // they are cleartext.
-func ParseKeys(data []byte, kek tink.AEAD) (*Keys, error) {
+func Parse(data []byte, kek tink.AEAD) (*Keys, error) {
 	k, err := parseKeys(data, kek)
 	if err != nil {
 		return nil, fmt.Errorf("vault: keyset: %w", err)

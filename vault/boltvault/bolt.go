@@ -1,4 +1,9 @@
-package vault
+// Package boltvault is the embedded vault backend: one bbolt file holding
+// every tenant's sealed records, with group commit so concurrent durable
+// writes share an fsync, and key-value buckets for other embedded state (the
+// built-in network token service's). Its optional unit of work lets that
+// state commit together with the card record that needed it.
+package boltvault
 
 import (
 	"context"
@@ -9,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tokengate/tokengate/vault"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,7 +23,7 @@ import (
 //
 //	vault/<tenant>/tokens/<token>             -> JSON Record
 //	vault/<tenant>/fingerprints/<fingerprint> -> token
-//	kv/<name>/<id>                            -> opaque bytes (see BoltKV)
+//	kv/<name>/<id>                            -> opaque bytes (see KV)
 var (
 	bucketVault        = []byte("vault")
 	bucketKV           = []byte("kv")
@@ -26,19 +32,19 @@ var (
 )
 
 // Bolt is the embedded vault backend: one bbolt file holding every tenant's
-// records, plus small key-value buckets for other embedded state (BoltKV).
+// records, plus small key-value buckets for other embedded state (KV).
 // It is safe for concurrent use.
 type Bolt struct {
 	db *bolt.DB
 	w  *committer // every write goes through it: group commit
 }
 
-// OpenBolt opens (or creates) the bbolt file at path. The parent directory is
+// Open opens (or creates) the bbolt file at path. The parent directory is
 // created 0700 and the file 0600 because it holds sealed card data. bbolt
 // locks the file, and a second open of the same file (also from the same
 // process, e.g. during a Caddy reload) fails after one second instead of
 // hanging forever; share one *Bolt instead (caddy.UsagePool).
-func OpenBolt(path string) (*Bolt, error) {
+func Open(path string) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("vault: create directory for %s: %w", path, err)
 	}
@@ -102,22 +108,22 @@ func createTenantBuckets(tx *bolt.Tx, tenant string) (tokens, fps *bolt.Bucket, 
 }
 
 // loadRecord decodes the record stored under token, or returns ErrNotFound.
-func loadRecord(tokens *bolt.Bucket, token string) (Record, error) {
+func loadRecord(tokens *bolt.Bucket, token string) (vault.Record, error) {
 	if tokens == nil || token == "" {
-		return Record{}, ErrNotFound
+		return vault.Record{}, vault.ErrNotFound
 	}
 	v := tokens.Get([]byte(token))
 	if v == nil {
-		return Record{}, ErrNotFound
+		return vault.Record{}, vault.ErrNotFound
 	}
-	var rec Record
+	var rec vault.Record
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return Record{}, fmt.Errorf("vault: decode record: %w", err)
+		return vault.Record{}, fmt.Errorf("vault: decode record: %w", err)
 	}
 	return rec, nil
 }
 
-func storeRecord(tokens *bolt.Bucket, rec Record) error {
+func storeRecord(tokens *bolt.Bucket, rec vault.Record) error {
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("vault: encode record: %w", err)
@@ -125,7 +131,7 @@ func storeRecord(tokens *bolt.Bucket, rec Record) error {
 	return tokens.Put([]byte(rec.Token), v)
 }
 
-func validate(rec Record) error {
+func validate(rec vault.Record) error {
 	switch {
 	case rec.Tenant == "":
 		return errors.New("vault: record has no tenant")
@@ -140,15 +146,15 @@ func validate(rec Record) error {
 // Put implements Vault. Writes go through the committer so concurrent Puts
 // share one transaction and one fsync (group commit); Put still returns only
 // after its group is on disk.
-func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
+func (b *Bolt) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, error) {
 	if err := validate(rec); err != nil {
-		return Record{}, false, err
+		return vault.Record{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
-		return Record{}, false, err
+		return vault.Record{}, false, err
 	}
 	var (
-		stored  Record
+		stored  vault.Record
 		created bool
 		outcome error
 		unit    = unitFrom(ctx) // writes held for this card's commit
@@ -158,7 +164,7 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 		// write of its group fails), so every result is reset here. Expected
 		// outcomes such as ErrTokenTaken are not returned as errors: an error
 		// would roll back and replay the whole group.
-		stored, created, outcome = Record{}, false, nil
+		stored, created, outcome = vault.Record{}, false, nil
 		tokens, fps, err := createTenantBuckets(tx, rec.Tenant)
 		if err != nil {
 			return err
@@ -172,7 +178,7 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 			return nil
 		}
 		if tokens.Get([]byte(rec.Token)) != nil {
-			outcome = ErrTokenTaken
+			outcome = vault.ErrTokenTaken
 			return nil
 		}
 		rec.CreatedAt = now()
@@ -192,10 +198,10 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 		return nil
 	})
 	if err != nil {
-		return Record{}, false, err
+		return vault.Record{}, false, err
 	}
 	if outcome != nil {
-		return Record{}, false, outcome
+		return vault.Record{}, false, outcome
 	}
 	if created && unit != nil {
 		unit.committed(b.db)
@@ -205,8 +211,8 @@ func (b *Bolt) Put(ctx context.Context, rec Record) (Record, bool, error) {
 
 // Sample returns up to n records of each tenant (the last in token order),
 // for checks such as whether the keyset in use opens them.
-func (b *Bolt) Sample(n int) ([]Record, error) {
-	var out []Record
+func (b *Bolt) Sample(n int) ([]vault.Record, error) {
+	var out []vault.Record
 	err := b.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketVault).ForEachBucket(func(tenant []byte) error {
 			tokens, _ := tenantBuckets(tx, string(tenant))
@@ -216,7 +222,7 @@ func (b *Bolt) Sample(n int) ([]Record, error) {
 			c := tokens.Cursor()
 			i := 0
 			for k, v := c.Last(); k != nil && i < n; k, v = c.Prev() {
-				var rec Record
+				var rec vault.Record
 				if err := json.Unmarshal(v, &rec); err != nil {
 					return fmt.Errorf("vault: decode record: %w", err)
 				}
@@ -230,8 +236,8 @@ func (b *Bolt) Sample(n int) ([]Record, error) {
 }
 
 // Get implements Vault.
-func (b *Bolt) Get(_ context.Context, tenant, token string) (Record, error) {
-	var rec Record
+func (b *Bolt) Get(_ context.Context, tenant, token string) (vault.Record, error) {
+	var rec vault.Record
 	err := b.db.View(func(tx *bolt.Tx) error {
 		tokens, _ := tenantBuckets(tx, tenant)
 		var err error
@@ -242,16 +248,16 @@ func (b *Bolt) Get(_ context.Context, tenant, token string) (Record, error) {
 }
 
 // GetByFingerprint implements Vault.
-func (b *Bolt) GetByFingerprint(_ context.Context, tenant, fingerprint string) (Record, error) {
-	var rec Record
+func (b *Bolt) GetByFingerprint(_ context.Context, tenant, fingerprint string) (vault.Record, error) {
+	var rec vault.Record
 	err := b.db.View(func(tx *bolt.Tx) error {
 		tokens, fps := tenantBuckets(tx, tenant)
 		if fps == nil || fingerprint == "" {
-			return ErrNotFound
+			return vault.ErrNotFound
 		}
 		tok := fps.Get([]byte(fingerprint))
 		if tok == nil {
-			return ErrNotFound
+			return vault.ErrNotFound
 		}
 		var err error
 		rec, err = loadRecord(tokens, string(tok))
@@ -262,7 +268,7 @@ func (b *Bolt) GetByFingerprint(_ context.Context, tenant, fingerprint string) (
 
 // Update implements Vault. If rec.Fingerprint is empty the stored one is
 // kept; if it changed, the fingerprint index follows it.
-func (b *Bolt) Update(ctx context.Context, rec Record) error {
+func (b *Bolt) Update(ctx context.Context, rec vault.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -345,4 +351,4 @@ func (b *Bolt) Close() error {
 }
 
 // Interface guard.
-var _ Vault = (*Bolt)(nil)
+var _ vault.Vault = (*Bolt)(nil)

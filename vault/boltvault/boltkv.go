@@ -1,4 +1,4 @@
-package vault
+package boltvault
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// BoltKV is a named key-value bucket inside a Bolt file. The embedded
+// KV is a named key-value bucket inside a Bolt file. The embedded
 // network-token emulator keeps its token state here, so one file (one lock,
 // one backup) holds everything the embedded deployment knows. Values are
-// opaque to BoltKV: whoever stores card data in it must seal it first.
-type BoltKV struct {
+// opaque to KV: whoever stores card data in it must seal it first.
+type KV struct {
 	db   *bolt.DB
 	w    *committer
 	name []byte
@@ -21,13 +21,13 @@ type BoltKV struct {
 // KV returns the key-value bucket called bucket. The bucket lives under its
 // own namespace, so no name can collide with the vault's record buckets. The
 // bucket is created on the first Save.
-func (b *Bolt) KV(bucket string) *BoltKV {
-	return &BoltKV{db: b.db, w: b.w, name: []byte(bucket)}
+func (b *Bolt) KV(bucket string) *KV {
+	return &KV{db: b.db, w: b.w, name: []byte(bucket)}
 }
 
 // Load returns the value stored under id, or nil and no error when there is
 // none. The returned slice is a copy the caller owns.
-func (kv *BoltKV) Load(ctx context.Context, id string) ([]byte, error) {
+func (kv *KV) Load(ctx context.Context, id string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (kv *BoltKV) Load(ctx context.Context, id string) ([]byte, error) {
 
 // Save stores data under id durably: like Put, it returns after the write is
 // on disk, and concurrent Saves share one fsync (group commit).
-func (kv *BoltKV) Save(ctx context.Context, id string, data []byte) error {
+func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
 	return kv.SaveAll(ctx, map[string][]byte{id: data})
 }
 
@@ -59,7 +59,7 @@ func (kv *BoltKV) Save(ctx context.Context, id string, data []byte) error {
 // durably, sharing a batched fsync with concurrent writers. Within a unit of
 // work (WithUnitOfWork) the entries are held and committed with the record
 // the request stores next.
-func (kv *BoltKV) SaveAll(ctx context.Context, entries map[string][]byte) error {
+func (kv *KV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	if len(kv.name) == 0 {
 		return errors.New("vault: kv: empty bucket name")
 	}
@@ -78,7 +78,7 @@ func (kv *BoltKV) SaveAll(ctx context.Context, entries map[string][]byte) error 
 	return kv.saveNow(ctx, entries)
 }
 
-func (kv *BoltKV) saveNow(_ context.Context, entries map[string][]byte) error {
+func (kv *KV) saveNow(_ context.Context, entries map[string][]byte) error {
 	err := kv.w.do(func(tx *bolt.Tx) error { return kv.putAll(tx, entries) })
 	if err != nil {
 		return fmt.Errorf("vault: kv %s: save: %w", kv.name, err)
@@ -86,7 +86,7 @@ func (kv *BoltKV) saveNow(_ context.Context, entries map[string][]byte) error {
 	return nil
 }
 
-func (kv *BoltKV) putAll(tx *bolt.Tx, entries map[string][]byte) error {
+func (kv *KV) putAll(tx *bolt.Tx, entries map[string][]byte) error {
 	bk, err := tx.Bucket(bucketKV).CreateBucketIfNotExists(kv.name)
 	if err != nil {
 		return err

@@ -1,27 +1,18 @@
-package vault
+// Package cvvmem is the embedded CVV store: CVVs held in process memory only.
+package cvvmem
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/tokengate/tokengate/cvv"
 )
 
-// CVVStore holds card verification values for a short while, linked to a
-// token. PCI DSS forbids storing a CVV after authorization, even encrypted, so
-// implementations keep it in memory only (or in a memory-only shared store)
-// and never on disk.
-type CVVStore interface {
-	// PutCVV holds cvv for the token until ttl passes, replacing any earlier one.
-	PutCVV(ctx context.Context, tenant, token, cvv string, ttl time.Duration) error
-	// TakeCVV returns the held CVV and forgets it: a CVV serves one
-	// authorization. ok is false when none is held (never sent, or expired).
-	TakeCVV(ctx context.Context, tenant, token string) (cvv string, ok bool, err error)
-}
-
-// MemoryCVVs is the embedded CVVStore: a map in process memory with a janitor
+// Store is the embedded cvv.Store: a map in process memory with a janitor
 // that wipes expired entries, so a CVV does not outlive its TTL even if nobody
 // asks for it again.
-type MemoryCVVs struct {
+type Store struct {
 	mu      sync.Mutex
 	entries map[string]heldCVV
 	now     func() time.Time
@@ -34,18 +25,18 @@ type heldCVV struct {
 	expires time.Time
 }
 
-// NewMemoryCVVs starts a MemoryCVVs whose janitor runs every sweep interval;
+// New starts a Store whose janitor runs every sweep interval;
 // call Close to stop it.
-func NewMemoryCVVs(sweep time.Duration) *MemoryCVVs {
-	m := &MemoryCVVs{entries: make(map[string]heldCVV), now: time.Now, stop: make(chan struct{})}
+func New(sweep time.Duration) *Store {
+	m := &Store{entries: make(map[string]heldCVV), now: time.Now, stop: make(chan struct{})}
 	go m.janitor(sweep)
 	return m
 }
 
 func cvvKey(tenant, token string) string { return tenant + "\x00" + token }
 
-// PutCVV implements CVVStore.
-func (m *MemoryCVVs) PutCVV(_ context.Context, tenant, token, cvv string, ttl time.Duration) error {
+// PutCVV implements cvv.Store.
+func (m *Store) PutCVV(_ context.Context, tenant, token, cvv string, ttl time.Duration) error {
 	key := cvvKey(tenant, token)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -56,8 +47,8 @@ func (m *MemoryCVVs) PutCVV(_ context.Context, tenant, token, cvv string, ttl ti
 	return nil
 }
 
-// TakeCVV implements CVVStore.
-func (m *MemoryCVVs) TakeCVV(_ context.Context, tenant, token string) (string, bool, error) {
+// TakeCVV implements cvv.Store.
+func (m *Store) TakeCVV(_ context.Context, tenant, token string) (string, bool, error) {
 	key := cvvKey(tenant, token)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -74,14 +65,14 @@ func (m *MemoryCVVs) TakeCVV(_ context.Context, tenant, token string) (string, b
 }
 
 // Len reports how many CVVs are held, expired or not; for tests and metrics.
-func (m *MemoryCVVs) Len() int {
+func (m *Store) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.entries)
 }
 
 // Sweep wipes every expired CVV now.
-func (m *MemoryCVVs) Sweep() {
+func (m *Store) Sweep() {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -93,7 +84,7 @@ func (m *MemoryCVVs) Sweep() {
 	}
 }
 
-func (m *MemoryCVVs) janitor(every time.Duration) {
+func (m *Store) janitor(every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -107,7 +98,7 @@ func (m *MemoryCVVs) janitor(every time.Duration) {
 }
 
 // Close stops the janitor and wipes every held CVV.
-func (m *MemoryCVVs) Close() error {
+func (m *Store) Close() error {
 	m.once.Do(func() { close(m.stop) })
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -126,4 +117,5 @@ func wipe(b []byte) {
 	}
 }
 
-var _ CVVStore = (*MemoryCVVs)(nil)
+// Interface guard.
+var _ cvv.Store = (*Store)(nil)

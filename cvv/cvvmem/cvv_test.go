@@ -1,4 +1,4 @@
-package vault
+package cvvmem
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 func TestMemoryCVVsTakeOnceAndExpire(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemoryCVVs(time.Hour)
+	m := New(time.Hour)
 	defer m.Close()
 	now := time.Unix(1_700_000_000, 0)
 	m.now = func() time.Time { return now }
@@ -43,7 +43,7 @@ func TestMemoryCVVsTakeOnceAndExpire(t *testing.T) {
 
 func TestMemoryCVVsReplaceAndClose(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemoryCVVs(time.Hour)
+	m := New(time.Hour)
 	_ = m.PutCVV(ctx, "t", "tok", "111", time.Minute)
 	_ = m.PutCVV(ctx, "t", "tok", "222", time.Minute)
 	if cvv, _, _ := m.TakeCVV(ctx, "t", "tok"); cvv != "222" {

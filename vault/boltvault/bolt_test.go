@@ -1,4 +1,4 @@
-package vault_test
+package boltvault_test
 
 import (
 	"context"
@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
-func openTestBolt(t testing.TB) (*vault.Bolt, string) {
+func openTestBolt(t testing.TB) (*boltvault.Bolt, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "data", "vault.db")
-	b, err := vault.OpenBolt(path)
+	b, err := boltvault.Open(path)
 	if err != nil {
-		t.Fatalf("OpenBolt: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	return b, path
 }
@@ -60,7 +61,7 @@ func TestBoltSurvivesReopen(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, err = vault.OpenBolt(path)
+	b, err = boltvault.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +82,13 @@ func TestBoltSecondOpenFailsFast(t *testing.T) {
 	b, path := openTestBolt(t)
 	defer b.Close()
 	start := time.Now()
-	b2, err := vault.OpenBolt(path)
+	b2, err := boltvault.Open(path)
 	if err == nil {
 		b2.Close()
-		t.Fatal("second OpenBolt of an open file succeeded")
+		t.Fatal("second Open of an open file succeeded")
 	}
 	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("second OpenBolt took %v", d)
+		t.Errorf("second Open took %v", d)
 	}
 	if !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name the file", err)
@@ -180,7 +181,7 @@ func BenchmarkBoltGet(b *testing.B) {
 // nobody will ever open again.
 func TestBoltRefusesWritesWhenFileDeleted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vault.db")
-	b, err := vault.OpenBolt(path)
+	b, err := boltvault.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestBoltRefusesWritesWhenFileDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.Token, rec.Fingerprint = "tok_2", "fp2"
-	if _, _, err := b.Put(context.Background(), rec); !errors.Is(err, vault.ErrFileGone) {
+	if _, _, err := b.Put(context.Background(), rec); !errors.Is(err, boltvault.ErrFileGone) {
 		t.Fatalf("Put after delete: %v, want ErrFileGone", err)
 	}
 }

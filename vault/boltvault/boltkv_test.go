@@ -1,4 +1,4 @@
-package vault_test
+package boltvault_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -85,7 +85,7 @@ func TestBoltKVConcurrentSaves(t *testing.T) {
 }
 
 func TestBoltKVSaveAllWritesEveryEntry(t *testing.T) {
-	b, err := vault.OpenBolt(filepath.Join(t.TempDir(), "kv.db"))
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "kv.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

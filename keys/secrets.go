@@ -1,4 +1,4 @@
-package vault
+package keys
 
 import (
 	"encoding/binary"
@@ -39,7 +39,7 @@ func redact(s string) string {
 
 // String returns a redacted description that says which fields are set.
 func (s Secrets) String() string {
-	return fmt.Sprintf("vault.Secrets{PAN:%s Name:%s DPAN:%s}", redact(s.PAN), redact(s.Name), redact(s.DPAN))
+	return fmt.Sprintf("keys.Secrets{PAN:%s Name:%s DPAN:%s}", redact(s.PAN), redact(s.Name), redact(s.DPAN))
 }
 
 // GoString redacts like String, for %#v.

@@ -1,11 +1,11 @@
-package vault_test
+package boltvault_test
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -13,7 +13,7 @@ import (
 // card's Put commits them with the record; they are not written when the
 // card was not created; Flush saves what no record write took.
 func TestUnitOfWork(t *testing.T) {
-	b, err := vault.OpenBolt(filepath.Join(t.TempDir(), "v.db"))
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestUnitOfWork(t *testing.T) {
 	kv := b.KV("network_tokens")
 	ctx := context.Background()
 
-	unit := vault.WithUnitOfWork(ctx)
+	unit := boltvault.WithUnitOfWork(ctx)
 	if err := kv.SaveAll(unit, map[string][]byte{"nt1": []byte("state")}); err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +34,12 @@ func TestUnitOfWork(t *testing.T) {
 	if got, _ := kv.Load(ctx, "nt1"); string(got) != "state" {
 		t.Fatal("the held write was not committed with the card")
 	}
-	if err := vault.Flush(unit); err != nil {
+	if err := boltvault.Flush(unit); err != nil {
 		t.Fatal(err)
 	}
 
 	// The same card again: not created, so its network token is not saved.
-	unit = vault.WithUnitOfWork(ctx)
+	unit = boltvault.WithUnitOfWork(ctx)
 	_ = kv.SaveAll(unit, map[string][]byte{"nt2": []byte("orphan")})
 	if _, created, err := b.Put(unit, vaulttest.Sample("t", "tok_2", "fp1")); err != nil || created {
 		t.Fatalf("Put of a known card: %v %v", created, err)
@@ -49,9 +49,9 @@ func TestUnitOfWork(t *testing.T) {
 	}
 
 	// Flush saves writes no record took.
-	unit = vault.WithUnitOfWork(ctx)
+	unit = boltvault.WithUnitOfWork(ctx)
 	_ = kv.SaveAll(unit, map[string][]byte{"nt3": []byte("kept")})
-	if err := vault.Flush(unit); err != nil {
+	if err := boltvault.Flush(unit); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := kv.Load(ctx, "nt3"); string(got) != "kept" {

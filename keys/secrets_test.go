@@ -1,4 +1,4 @@
-package vault_test
+package keys_test
 
 import (
 	"bytes"
@@ -10,13 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/keys"
 )
 
-var testSecrets = vault.Secrets{PAN: testPAN, Name: "Jane Cardholder", DPAN: "4895370012003478"}
+var testSecrets = keys.Secrets{PAN: testPAN, Name: "Jane Cardholder", DPAN: "4895370012003478"}
 
 func TestSealOpenRoundtrip(t *testing.T) {
-	k := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	k := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
 	sealed, err := k.Seal("acme", "fp1", testSecrets)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestSealOpenRoundtrip(t *testing.T) {
 }
 
 func TestOpenWrongAssociatedData(t *testing.T) {
-	k := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	k := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
 	sealed, err := k.Seal("acme", "fp1", testSecrets)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestOpenWrongAssociatedData(t *testing.T) {
 			t.Errorf("%s: error leaks the PAN", name)
 		}
 	}
-	other := mustLoad(t, vault.KeyOptions{File: writeKeyset(t, t.TempDir(), nil)})
+	other := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
 	if _, err := other.Open("acme", "fp1", sealed); err == nil {
 		t.Error("another keyset opened the data")
 	}
@@ -74,19 +74,19 @@ func TestOpenWrongAssociatedData(t *testing.T) {
 func TestRotation(t *testing.T) {
 	dir := t.TempDir()
 	path := writeKeyset(t, dir, nil)
-	old := mustLoad(t, vault.KeyOptions{File: path})
+	old := mustLoad(t, keys.Options{File: path})
 	sealedBefore, err := old.Seal("acme", "fp", testSecrets)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
-	rotated, err := vault.RotateKeyset(data, nil)
+	rotated, err := keys.RotateKeyset(data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newPath := filepath.Join(dir, "rotated.json")
 	os.WriteFile(newPath, rotated, 0o600)
-	k := mustLoad(t, vault.KeyOptions{File: newPath})
+	k := mustLoad(t, keys.Options{File: newPath})
 
 	if got, err := k.Open("acme", "fp", sealedBefore); err != nil || got != testSecrets {
 		t.Fatalf("data sealed before rotation: %v", err)
@@ -109,26 +109,26 @@ func TestRotation(t *testing.T) {
 
 func TestRotationWithKEK(t *testing.T) {
 	raw := randomKEK(t)
-	kek, err := vault.NewKEK(raw)
+	kek, err := keys.NewKEK(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := vault.GenerateKeyset(kek)
+	data, err := keys.GenerateKeyset(kek)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vault.RotateKeyset(data, nil); err == nil {
+	if _, err := keys.RotateKeyset(data, nil); err == nil {
 		t.Error("rotated an encrypted keyset without the KEK")
 	}
-	rotated, err := vault.RotateKeyset(data, kek)
+	rotated, err := keys.RotateKeyset(data, kek)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(rotated, []byte(`"keyData"`)) || !bytes.Contains(rotated, []byte(`"encryptedKeyset"`)) {
 		t.Error("rotated keyset written in cleartext")
 	}
-	before, _ := vault.ParseKeys(data, kek)
-	after, err := vault.ParseKeys(rotated, kek)
+	before, _ := keys.Parse(data, kek)
+	after, err := keys.Parse(rotated, kek)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestSecretsRedaction(t *testing.T) {
 		fmt.Fprintf(&buf, format+"\n", testSecrets)
 		fmt.Fprintf(&buf, format+"\n", &testSecrets)
 	}
-	fmt.Fprintln(&buf, testSecrets, []vault.Secrets{testSecrets}, map[string]any{"s": testSecrets})
+	fmt.Fprintln(&buf, testSecrets, []keys.Secrets{testSecrets}, map[string]any{"s": testSecrets})
 	j, _ := json.Marshal(map[string]any{"s": testSecrets})
 	buf.Write(j)
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "s", testSecrets)
@@ -160,8 +160,8 @@ func TestSecretsRedaction(t *testing.T) {
 	}
 }
 
-func benchKeys(b *testing.B) *vault.Keys {
-	return mustLoad(b, vault.KeyOptions{File: writeKeyset(b, b.TempDir(), nil)})
+func benchKeys(b *testing.B) *keys.Keys {
+	return mustLoad(b, keys.Options{File: writeKeyset(b, b.TempDir(), nil)})
 }
 
 func BenchmarkSeal(b *testing.B) {
