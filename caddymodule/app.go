@@ -7,21 +7,23 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
-	"github.com/tokengate/tokengate/vault/boltvault"
 )
 
 func init() {
@@ -49,9 +51,29 @@ type App struct {
 	// outbound rule sets. It is required.
 	Rules string `json:"rules,omitempty"`
 
-	// VaultPath is the bbolt file that holds sealed cards and the built-in
-	// network token service's state. The default is tokengate/vault.db in
-	// Caddy's data directory.
+	// VaultRaw is the vault, a tokengate.vaults module chosen by its
+	// "backend" key. The default is the bolt vault in Caddy's data
+	// directory.
+	VaultRaw json.RawMessage `json:"vault,omitempty" caddy:"namespace=tokengate.vaults inline_key=backend"`
+
+	// CVVStoreRaw holds CVVs between tokenize and detokenize, a
+	// tokengate.cvv_stores module chosen by its "backend" key. The default
+	// is the memory store.
+	CVVStoreRaw json.RawMessage `json:"cvv_store,omitempty" caddy:"namespace=tokengate.cvv_stores inline_key=backend"`
+
+	// NetworksRaw are the network token services, tokengate.networks
+	// modules chosen by their "provider" key. The first provisions new
+	// cards; every one stays available to the cards whose tokens it issued.
+	// The default is the builtin service alone.
+	NetworksRaw []json.RawMessage `json:"networks,omitempty" caddy:"namespace=tokengate.networks inline_key=provider"`
+
+	// NoNetwork turns network tokens off: every card is vault-only and
+	// outbound uses the rule set's fallback.
+	NoNetwork bool `json:"no_network,omitempty"`
+
+	// VaultPath is the former way to name the bolt vault's file; it means
+	// "vault": {"backend": "bolt", "path": ...} and cannot be combined with
+	// "vault".
 	VaultPath string `json:"vault_path,omitempty"`
 
 	// Keys says where the keyset that seals PANs and keys fingerprints comes
@@ -63,9 +85,10 @@ type App struct {
 	// whose tokens it may use. Keys may be placeholders such as {env.PSP_KEY}.
 	APIKeys []APIKey `json:"api_keys,omitempty"`
 
-	// Network configures the built-in network token service. It is on by
-	// default; set Disabled to make every token vault-only.
-	Network NetworkConfig `json:"network,omitempty"`
+	// Network is the former way to configure the builtin network token
+	// service (or turn it off with disabled); it cannot be combined with
+	// "networks" or "no_network".
+	Network *NetworkConfig `json:"network,omitempty"`
 
 	// ProvisionTimeout bounds how long tokenize waits for a network token
 	// before storing the card vault-only. The default is 2s.
@@ -92,9 +115,10 @@ type App struct {
 	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
 	rules       *rules.File
-	vaultPath   string
+	vault       VaultBackend
 	apiKeys     []apiKey
-	poolKeys    []string
+	networks    network.Registry
+	lifecycle   *lifecycle.Manager
 	tokenizer   *tokenize.Tokenizer
 	detokenizer *detokenize.Detokenizer
 	logger      *zap.Logger
@@ -131,8 +155,9 @@ type APIKey struct {
 	Tenant string `json:"tenant"`
 }
 
-// NetworkConfig configures the built-in network token service, the embedded
-// emulator of Visa VTS / Mastercard MDES.
+// NetworkConfig is the former configuration of the builtin network token
+// service, kept so existing JSON configs load: the builtin module's settings
+// plus an off switch.
 type NetworkConfig struct {
 	// Disabled turns network tokens off: every card is vault-only and
 	// outbound uses the rule set's fallback.
@@ -153,7 +178,8 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "tokengate", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision loads the rules and keys and opens (or shares) the stores.
+// Provision loads the rules and keys, loads its guest modules (vault, CVV
+// store, network token services) and opens them, and checks the routes.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
@@ -168,45 +194,47 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FilesSHA256 != "" && a.FilesSHA256 != a.filesHash() {
 		a.logger.Info("the rules or keyset file changed since this config was adapted; loading the files as they are now")
 	}
+	if err := a.upgradeLegacy(); err != nil {
+		return err
+	}
+	registerMetrics(ctx)
 
-	a.vaultPath = a.VaultPath
-	if a.vaultPath == "" {
-		a.vaultPath = filepath.Join(caddy.AppDataDir(), "tokengate", "vault.db")
+	mod, err := ctx.LoadModule(a, "VaultRaw")
+	if err != nil {
+		return fmt.Errorf("tokengate: loading vault module: %w", err)
 	}
-	if a.vaultPath, err = filepath.Abs(a.vaultPath); err != nil {
-		return fmt.Errorf("tokengate: vault path: %w", err)
-	}
-	keys, err := a.loadKeys()
+	a.vault = mod.(VaultBackend)
+	ks, err := a.loadKeys()
 	if err != nil {
 		return err
 	}
 	if err := a.loadAPIKeys(); err != nil {
 		return err
 	}
-	bolt, err := a.openBolt()
+	env := Env{Keys: ks, Logger: a.logger}
+	v, err := a.vault.OpenVault(env)
+	if err != nil {
+		return fmt.Errorf("tokengate: %w", err)
+	}
+	env.Vault = a.vault
+	if err := a.checkKeysOpen(ks); err != nil {
+		return err
+	}
+
+	mod, err = ctx.LoadModule(a, "CVVStoreRaw")
+	if err != nil {
+		return fmt.Errorf("tokengate: loading cvv_store module: %w", err)
+	}
+	cvvs, err := mod.(CVVBackend).OpenCVVStore(env)
+	if err != nil {
+		return fmt.Errorf("tokengate: %w", err)
+	}
+	watchCVVs(cvvs)
+	provisioner, err := a.openNetworks(ctx, env)
 	if err != nil {
 		return err
 	}
-	if err := a.checkKeysOpen(bolt, keys); err != nil {
-		return err
-	}
-	cvvs, err := a.openCVVs()
-	if err != nil {
-		return err
-	}
-	var svc network.Service
-	if !a.Network.Disabled {
-		builtin, err := network.NewBuiltin(network.BuiltinConfig{
-			TokenBINs:         a.Network.TokenBINs,
-			TokenExpiryMonths: a.Network.TokenExpiryMonths,
-			ECI:               a.Network.ECI,
-			Key:               keys.DeriveKey("tokengate builtin network token service"),
-		}, bolt.KV("network_tokens"))
-		if err != nil {
-			return fmt.Errorf("tokengate: network: %w", err)
-		}
-		svc = tracedNetwork{builtin}
-	}
+
 	timeout := time.Duration(a.ProvisionTimeout)
 	if timeout == 0 {
 		timeout = defaultProvisionTimeout
@@ -219,9 +247,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	// One cache for both directions, so a status change one writes is what
 	// the other reads next.
-	records := vault.NewCache(bolt, recordCacheTTL, recordCacheSize)
-	a.tokenizer = &tokenize.Tokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs, ProvisionTimeout: timeout, Random: rand.Reader}
-	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: keys, Network: svc, CVVs: cvvs,
+	records := vault.NewCache(v, recordCacheTTL, recordCacheSize)
+	a.lifecycle = &lifecycle.Manager{Vault: records, Keys: ks, Networks: a.networks, Provisioner: provisioner,
+		ProvisionTimeout: timeout, Observe: observeStatus}
+	a.tokenizer = &tokenize.Tokenizer{Vault: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}
+	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs,
 		Tampered: func(tenant, field string) {
 			a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
 				zap.String("tenant", tenant), zap.String("field", field))
@@ -229,10 +259,79 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return a.checkRoutes()
 }
 
+// openNetworks loads and opens the network token services and returns the
+// name of the one that provisions new cards ("" when there is none).
+func (a *App) openNetworks(ctx caddy.Context, env Env) (string, error) {
+	a.networks = network.Registry{}
+	if a.NoNetwork {
+		if len(a.NetworksRaw) > 0 {
+			return "", fmt.Errorf("tokengate: no_network and networks are both set; choose one")
+		}
+		return "", nil
+	}
+	if len(a.NetworksRaw) == 0 {
+		a.NetworksRaw = []json.RawMessage{json.RawMessage(`{"provider":"builtin"}`)}
+	}
+	mods, err := ctx.LoadModule(a, "NetworksRaw")
+	if err != nil {
+		return "", fmt.Errorf("tokengate: loading network modules: %w", err)
+	}
+	var first string
+	for _, mod := range mods.([]any) {
+		svc, err := mod.(NetworkBackend).OpenNetwork(env)
+		if err != nil {
+			return "", fmt.Errorf("tokengate: %w", err)
+		}
+		name := svc.Name()
+		if _, dup := a.networks[name]; dup {
+			return "", fmt.Errorf("tokengate: network %s is configured twice", name)
+		}
+		a.networks[name] = observedNetwork{svc}
+		if first == "" {
+			first = name
+		}
+	}
+	return first, nil
+}
+
+// upgradeLegacy turns the former vault_path and network settings into
+// module configurations.
+func (a *App) upgradeLegacy() error {
+	if a.VaultPath != "" {
+		if a.VaultRaw != nil {
+			return fmt.Errorf("tokengate: vault_path and vault are both set; use vault (bolt's path)")
+		}
+		a.VaultRaw = caddyconfig.JSONModuleObject(BoltVault{Path: a.VaultPath}, "backend", "bolt", nil)
+	}
+	if a.VaultRaw == nil {
+		a.VaultRaw = json.RawMessage(`{"backend":"bolt"}`)
+	}
+	if a.CVVStoreRaw == nil {
+		a.CVVStoreRaw = json.RawMessage(`{"backend":"memory"}`)
+	}
+	if n := a.Network; n != nil {
+		if len(a.NetworksRaw) > 0 || a.NoNetwork {
+			return fmt.Errorf("tokengate: network and networks (or no_network) are both set; use networks")
+		}
+		if n.Disabled {
+			a.NoNetwork = true
+		} else {
+			a.NetworksRaw = []json.RawMessage{caddyconfig.JSONModuleObject(BuiltinNetwork{
+				TokenBINs: n.TokenBINs, TokenExpiryMonths: n.TokenExpiryMonths, ECI: n.ECI}, "provider", "builtin", nil)}
+		}
+		a.Network = nil
+	}
+	return nil
+}
+
 func (a *App) loadKeys() (*keys.Keys, error) {
 	devFile := a.Keys.DevFile
 	if devFile == "" {
-		devFile = filepath.Join(filepath.Dir(a.vaultPath), "dev-keyset.json")
+		dir := filepath.Join(caddy.AppDataDir(), "tokengate")
+		if d, ok := a.vault.(KeysDirer); ok {
+			dir = d.KeysDir()
+		}
+		devFile = filepath.Join(dir, "dev-keyset.json")
 	}
 	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile})
 	if err != nil {
@@ -268,15 +367,19 @@ func (a *App) filesHash() string {
 // already in the vault (a replaced keyset, a development keyset swapped for a
 // production one): every read would fail and every returning card would get
 // a new token. It opens a few of the most recent records of each tenant.
-func (a *App) checkKeysOpen(b *boltvault.Bolt, keys *keys.Keys) error {
-	recs, err := b.Sample(3)
+func (a *App) checkKeysOpen(ks *keys.Keys) error {
+	sampler, ok := a.vault.(Sampler)
+	if !ok {
+		return nil
+	}
+	recs, err := sampler.Sample(3)
 	if err != nil {
-		return fmt.Errorf("tokengate: reading the vault %s: %w", a.vaultPath, err)
+		return fmt.Errorf("tokengate: reading the %s: %w", a.vault.Describe(), err)
 	}
 	for _, rec := range recs {
-		if _, err := keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed); err != nil {
-			return fmt.Errorf("tokengate: the configured keyset cannot open the cards in %s (tenant %s): it is not the keyset they were sealed with. "+
-				"Configure that keyset again (a development keyset is kept in dev-keyset.json beside the vault), or use a new vault_path for the new keyset", a.vaultPath, rec.Tenant)
+		if _, err := ks.Open(rec.Tenant, rec.Fingerprint, rec.Sealed); err != nil {
+			return fmt.Errorf("tokengate: the configured keyset cannot open the cards in the %s (tenant %s): it is not the keyset they were sealed with. "+
+				"Configure that keyset again (a development keyset is kept in dev-keyset.json beside the vault), or use a new vault for the new keyset", a.vault.Describe(), rec.Tenant)
 		}
 	}
 	return nil
@@ -286,23 +389,27 @@ func (a *App) checkKeysOpen(b *boltvault.Bolt, keys *keys.Keys) error {
 // `caddy validate` runs them too.
 func (a *App) Start() error { return nil }
 
-// Stop does nothing: shared stores are released in Cleanup, once the next
-// config (if any) holds them.
+// Stop does nothing: the guest modules release shared stores in their
+// Cleanup, once the next config (if any) holds them.
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases this config's hold on the shared stores.
-func (a *App) Cleanup() error {
-	for _, key := range a.poolKeys {
-		if _, err := stores.Delete(key); err != nil {
-			a.logger.Error("releasing store", zap.String("store", key), zap.Error(err))
-		}
+// Validate checks the app's own bounds, so JSON configs get the checks the
+// Caddyfile parser makes.
+func (a *App) Validate() error {
+	switch {
+	case a.MaxBodySize < 0:
+		return fmt.Errorf("tokengate: max_body_size %d: want a positive size", a.MaxBodySize)
+	case a.ProvisionTimeout < 0 || time.Duration(a.ProvisionTimeout) > 10*time.Minute:
+		return fmt.Errorf("tokengate: provision_timeout %s: want between 1ms and 10m", time.Duration(a.ProvisionTimeout))
+	case a.BodyReadTimeout < 0 || time.Duration(a.BodyReadTimeout) > 10*time.Minute:
+		return fmt.Errorf("tokengate: body_read_timeout %s: want between 1ms and 10m", time.Duration(a.BodyReadTimeout))
 	}
 	return nil
 }
 
 // Interface guards.
 var (
-	_ caddy.App          = (*App)(nil)
-	_ caddy.Provisioner  = (*App)(nil)
-	_ caddy.CleanerUpper = (*App)(nil)
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
 )

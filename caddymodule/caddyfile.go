@@ -1,7 +1,7 @@
 package caddymodule
 
 import (
-	"strconv"
+	"encoding/json"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -36,7 +36,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //
 //	tokengate {
 //		rules               <path>
-//		vault_path          <path>
+//		vault <backend> ...           (default: vault bolt)
+//		cvv_store <backend> ...       (default: cvv_store memory)
+//		network <provider> ... | off  (repeatable; default: network builtin)
 //		keyset_file         <path>
 //		keyset_env          <VARIABLE>
 //		kek_env             <VARIABLE>
@@ -46,12 +48,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		provision_timeout   <duration>
 //		max_body_size       <size>
 //		body_read_timeout   <duration>
-//		network builtin|off {
-//			token_bin           <brand> <bin...>
-//			token_expiry_months <brand> <months>
-//			eci                 <brand> <eci>
-//		}
 //	}
+//
+// Each backend is a guest module whose own Caddyfile syntax follows its
+// name: `vault bolt { path <file> }`, `cvv_store memory`, `network builtin {
+// token_bin <brand> <bin...> ... }`. `vault_path <file>` still means `vault
+// bolt <file>`.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
@@ -59,13 +61,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		switch opt := d.Val(); opt {
-		case "rules", "vault_path", "keyset_file", "keyset_env", "kek_env", "dev_keyset_file":
+		case "rules", "keyset_file", "keyset_env", "kek_env", "dev_keyset_file":
 			var v string
 			if !d.Args(&v) || d.NextArg() {
 				return d.ArgErr()
 			}
 			*map[string]*string{
-				"rules": &a.Rules, "vault_path": &a.VaultPath, "keyset_file": &a.Keys.File,
+				"rules": &a.Rules, "keyset_file": &a.Keys.File,
 				"keyset_env": &a.Keys.Env, "kek_env": &a.Keys.KEKEnv, "dev_keyset_file": &a.Keys.DevFile,
 			}[opt] = v
 		case "api_key":
@@ -96,68 +98,74 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.MaxBodySize = size
-		case "network":
-			if err := a.Network.unmarshal(d); err != nil {
+		case "vault_path":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			if a.VaultRaw != nil {
+				return d.Errf("vault is already set")
+			}
+			a.VaultRaw = caddyconfig.JSONModuleObject(BoltVault{Path: v}, "backend", "bolt", nil)
+		case "vault":
+			if a.VaultRaw != nil {
+				return d.Errf("vault is already set")
+			}
+			raw, err := unmarshalBackend(d, "tokengate.vaults", "backend")
+			if err != nil {
 				return err
 			}
+			a.VaultRaw = raw
+		case "cvv_store":
+			if a.CVVStoreRaw != nil {
+				return d.Errf("cvv_store is already set")
+			}
+			raw, err := unmarshalBackend(d, "tokengate.cvv_stores", "backend")
+			if err != nil {
+				return err
+			}
+			a.CVVStoreRaw = raw
+		case "network":
+			if d.NextArg() {
+				if d.Val() == "off" {
+					if d.NextArg() || d.NextBlock(1) {
+						return d.Errf("network off takes nothing more")
+					}
+					a.NoNetwork = true
+					continue
+				}
+				d.Prev()
+			}
+			raw, err := unmarshalBackend(d, "tokengate.networks", "provider")
+			if err != nil {
+				return err
+			}
+			a.NetworksRaw = append(a.NetworksRaw, raw)
 		default:
 			return d.Errf("unrecognized tokengate option %q", opt)
 		}
 	}
+	if a.NoNetwork && len(a.NetworksRaw) > 0 {
+		return d.Errf("network off and another network are both set")
+	}
 	return nil
 }
 
-func (n *NetworkConfig) unmarshal(d *caddyfile.Dispenser) error {
-	var kind string
-	if !d.Args(&kind) || d.NextArg() {
-		return d.Errf("network wants builtin or off")
+// unmarshalBackend reads `<option> <module> [args] [{ block }]` into the JSON
+// of the module <namespace>.<module>, with the module's name under key.
+func unmarshalBackend(d *caddyfile.Dispenser, namespace, key string) (json.RawMessage, error) {
+	if !d.NextArg() {
+		return nil, d.ArgErr()
 	}
-	switch kind {
-	case "off":
-		n.Disabled = true
-		if d.NextBlock(1) {
-			return d.Errf("network off takes no block")
-		}
-		return nil
-	case "builtin":
-	default:
-		return d.Errf("unknown network token service %q (want builtin or off)", kind)
+	name := d.Val()
+	if _, err := caddy.GetModule(namespace + "." + name); err != nil {
+		return nil, d.Errf("unknown %s module %q", namespace, name)
 	}
-	for d.NextBlock(1) {
-		opt := d.Val()
-		args := d.RemainingArgs()
-		if len(args) < 2 {
-			return d.Errf("%s wants <brand> and a value", opt)
-		}
-		brand := args[0]
-		switch opt {
-		case "token_bin":
-			if n.TokenBINs == nil {
-				n.TokenBINs = map[string][]string{}
-			}
-			n.TokenBINs[brand] = append(n.TokenBINs[brand], args[1:]...)
-		case "token_expiry_months":
-			months, err := strconv.Atoi(args[1])
-			if err != nil || months < 0 || months > 120 || len(args) != 2 {
-				return d.Errf("token_expiry_months %s: want a number of months between 0 and 120", brand)
-			}
-			if n.TokenExpiryMonths == nil {
-				n.TokenExpiryMonths = map[string]int{}
-			}
-			n.TokenExpiryMonths[brand] = months
-		case "eci":
-			if len(args) != 2 || len(args[1]) != 2 {
-				return d.Errf("eci %s: want a two-digit ECI such as 05 or 07", brand)
-			}
-			if n.ECI == nil {
-				n.ECI = map[string]string{}
-			}
-			n.ECI[brand] = args[1]
-		default:
-			return d.Errf("unrecognized network option %q", opt)
-		}
+	unm, err := caddyfile.UnmarshalModule(d, namespace+"."+name)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return caddyconfig.JSONModuleObject(unm, key, name, nil), nil
 }
 
 func parseSize(d *caddyfile.Dispenser) (int64, error) {

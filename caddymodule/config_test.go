@@ -68,7 +68,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("during reloads %d requests were served and %d were not", served.Load(), refused.Load())
 	}
 	out := g.post(outboundURL+"/payments", jsonCT, held.body, "X-Tokengate-Api-Key", apiKeyA)
-	if str(decode(t, out.body), "card.cvc") != cvv {
+	if str(decode(t, out.body), "card.cvc") != testCVV {
 		t.Fatalf("the CVV held before the reloads is gone: %d %s", out.status, out.header.Get(InjectedHeader))
 	}
 }
@@ -143,7 +143,7 @@ func TestNothingLeaks(t *testing.T) {
 	}
 	places := map[string]string{"log": logs, "error bodies": strings.Join(errorBodies, "\n"), "headers": strings.Join(headers, "\n")}
 	for where, text := range places {
-		for _, s := range append(secrets, `"`+cvv+`"`, "12345") {
+		for _, s := range append(secrets, `"`+testCVV+`"`, "12345") {
 			if strings.Contains(text, s) {
 				t.Errorf("%s contain card data (%d chars)", where, len(s))
 			}

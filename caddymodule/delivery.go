@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/redact"
@@ -90,21 +91,23 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	if err != nil || d.guard == nil {
 		return resp, err
 	}
-	return guardResponse(resp, d.guard)
+	return guardResponse(resp, d.guard, responseRedactions.WithLabelValues(d.set.Name))
 }
 
 // guardResponse redacts the response's headers and streams its body through
 // the guard. A gzip body is decoded on the way; a body in any other encoding,
 // or a protocol switch, cannot be inspected and is refused (the client gets
 // 502), so nothing the guard could not read reaches the merchant.
-func guardResponse(resp *http.Response, g *redact.Guard) (*http.Response, error) {
+func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.Counter) (*http.Response, error) {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body.Close()
 		return nil, &refusal{upstream: "the destination", reason: "it switched protocols, and the response guard cannot inspect the stream"}
 	}
 	for name, values := range resp.Header {
 		for i, v := range values {
-			values[i], _ = g.String(v)
+			var n int
+			values[i], n = g.String(v)
+			redactions.Add(float64(n))
 		}
 		resp.Header[name] = values
 	}
@@ -135,7 +138,8 @@ func guardResponse(resp *http.Response, g *redact.Guard) (*http.Response, error)
 		}
 		if len(b) <= bufferLimit {
 			src.Close()
-			out, _ := g.Bytes(b)
+			out, n := g.Bytes(b)
+			redactions.Add(float64(n))
 			resp.Body = io.NopCloser(bytes.NewReader(out))
 			resp.ContentLength = int64(len(out))
 			resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
@@ -143,7 +147,7 @@ func guardResponse(resp *http.Response, g *redact.Guard) (*http.Response, error)
 		}
 		src = readCloser{io.MultiReader(bytes.NewReader(b), src), src} // decoded larger: stream it
 	}
-	resp.Body = g.NewReader(src)
+	resp.Body = countingReader{g.NewReader(src), redactions}
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
@@ -152,6 +156,17 @@ func guardResponse(resp *http.Response, g *redact.Guard) (*http.Response, error)
 // bufferLimit is the largest response the guard redacts whole; larger ones,
 // and those of unknown length, are streamed.
 const bufferLimit = 1 << 20
+
+// countingReader counts a streamed answer's redactions when it is closed.
+type countingReader struct {
+	*redact.Reader
+	redactions prometheus.Counter
+}
+
+func (c countingReader) Close() error {
+	c.redactions.Add(float64(c.Count()))
+	return c.Reader.Close()
+}
 
 // readCloser reads one stream and closes another.
 type readCloser struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tokengate/tokengate/redact"
 )
 
@@ -31,7 +32,7 @@ func TestGuardResponseEncodings(t *testing.T) {
 	zw.Close()
 	// A response of known length is redacted whole and keeps a length; one
 	// of unknown length is streamed.
-	r, err := guardResponse(resp(200, "gzip", zipped.Bytes()), g)
+	r, err := guardResponse(resp(200, "gzip", zipped.Bytes()), g, prometheus.NewCounter(prometheus.CounterOpts{Name: "test"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestGuardResponseEncodings(t *testing.T) {
 	unknown := resp(200, "gzip", zipped.Bytes())
 	unknown.ContentLength = -1
 	unknown.Header.Del("Content-Length")
-	if r, err = guardResponse(unknown, g); err != nil {
+	if r, err = guardResponse(unknown, g, prometheus.NewCounter(prometheus.CounterOpts{Name: "test"})); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = io.ReadAll(r.Body)
@@ -59,7 +60,7 @@ func TestGuardResponseEncodings(t *testing.T) {
 		{"corrupt gzip", resp(200, "gzip", []byte("not gzip")), "does not decode"},
 		{"protocol switch", resp(101, "", nil), "switched protocols"},
 	} {
-		_, err := guardResponse(tc.resp, g)
+		_, err := guardResponse(tc.resp, g, prometheus.NewCounter(prometheus.CounterOpts{Name: "test"}))
 		var refused *refusal
 		if !errors.As(err, &refused) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want a refusal saying %q", tc.name, err, tc.want)

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -86,16 +87,16 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	if !ok {
 		id := errUnauthorized.write(w)
 		h.logger.Warn("detokenize refused: bad or missing API key", zap.String("rule_set", set.Name), zap.String("request_id", id))
-		endSpan(span, "unauthorized", errors.New("unauthorized"))
+		h.done(span, set, "unauthorized", errors.New("unauthorized"))
 		return nil
 	}
 	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), false)
 	if !ok {
-		endSpan(span, "bad_request", errors.New("bad body"))
+		h.done(span, set, "bad_request", errors.New("bad body"))
 		return nil
 	}
 	if doc == nil {
-		endSpan(span, "passthrough", nil)
+		h.done(span, set, "passthrough", nil)
 		return next.ServeHTTP(w, r)
 	}
 	res, err := h.app.detokenizer.Apply(ctx, tenant, set, kind, doc)
@@ -106,16 +107,16 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	case errors.As(err, &fe):
 		id := fieldFailure(fe).write(w)
 		h.audit(zap.WarnLevel, "detokenize refused", set, tenant, id, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
-		endSpan(span, fe.Code, err)
+		h.done(span, set, fe.Code, err)
 		return nil
 	case clientGone(r, err):
 		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", set, tenant, "", nil)
-		endSpan(span, "client_gone", err)
+		h.done(span, set, "client_gone", err)
 		return nil
 	case err != nil:
 		id := errUnavailable.write(w)
 		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", set, tenant, id, nil, zap.Error(err))
-		endSpan(span, "unavailable", err)
+		h.done(span, set, "unavailable", err)
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
@@ -125,12 +126,19 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	}
 	w.Header().Set(InjectedHeader, injectedHeader(injections))
 	h.audit(zap.InfoLevel, "detokenized", set, tenant, "", injections)
-	endSpan(span, "detokenized", nil)
+	countFallbacks(set.Name, injections)
+	h.done(span, set, "detokenized", nil)
 	err = next.ServeHTTP(w, withDelivery(r, d))
 	if !d.sent.Load() {
 		h.audit(zap.WarnLevel, "detokenized request was not delivered: no reverse_proxy with the tokengate transport sent it (the tokens went on unchanged, if anywhere)", set, tenant, "", nil)
 	}
 	return err
+}
+
+// done ends the request's span and counts its outcome.
+func (h *Detokenize) done(span trace.Span, set *rules.Outbound, outcome string, err error) {
+	detokenizeRequests.WithLabelValues(set.Name, outcome).Inc()
+	endSpan(span, outcome, err)
 }
 
 // audit logs every detokenization, as PCI DSS asks: who (tenant), which rule

@@ -15,13 +15,13 @@ import (
 
 const (
 	visaPAN = "4111111111111111"
-	cvv     = "123"
+	testCVV = "123"
 	jsonCT  = "application/json"
 	formCT  = "application/x-www-form-urlencoded"
 )
 
 func checkoutJSON(pan string) string {
-	return `{"order":"o-1","card":{"number":"` + pan + `","exp_month":"03","exp_year":"2030","cvc":"` + cvv + `","name":"Ada Lovelace"}}`
+	return `{"order":"o-1","card":{"number":"` + pan + `","exp_month":"03","exp_year":"2030","cvc":"` + testCVV + `","name":"Ada Lovelace"}}`
 }
 
 // TestInboundOutboundJSON is the README's quick start on test ports: the
@@ -38,7 +38,7 @@ func TestInboundOutboundJSON(t *testing.T) {
 	if !strings.HasPrefix(token, "tok_") || strings.Contains(in.body, visaPAN) {
 		t.Fatalf("merchant saw %s", in.body)
 	}
-	if get(merchant, "card.cvc") != nil || strings.Contains(in.body, `"`+cvv+`"`) {
+	if get(merchant, "card.cvc") != nil || strings.Contains(in.body, `"`+testCVV+`"`) {
 		t.Fatalf("merchant saw the CVV: %s", in.body)
 	}
 	if str(merchant, "order") != "o-1" || str(merchant, "card.name") != "Ada Lovelace" || str(merchant, "card.exp_month") != "03" {
@@ -252,7 +252,7 @@ func TestOutboundAuthTenantsAndFallback(t *testing.T) {
 	}
 	out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
 	psp := decode(t, out.body)
-	if str(psp, "card.number") != "4539097887163333" || str(psp, "card.cvc") != cvv || get(psp, "card.cryptogram") != nil {
+	if str(psp, "card.number") != "4539097887163333" || str(psp, "card.cvc") != testCVV || get(psp, "card.cryptogram") != nil {
 		t.Fatalf("PAN fallback: %s", out.body)
 	}
 	if h := out.header.Get(InjectedHeader); h != "card.number=pan;reason=card_not_eligible" {
@@ -289,7 +289,7 @@ func TestSuspendedNetworkToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.tokenizer.Network.SetStatus(t.Context(), rec.Network.ID, "SUSPENDED"); err != nil {
+	if err := a.networks["builtin"].SetStatus(t.Context(), rec.Network.ID, "SUSPENDED"); err != nil {
 		t.Fatal(err)
 	}
 	if r := g.post(outboundURL+"/strict/payments", jsonCT, strict, "X-Tokengate-Api-Key", apiKeyA); r.status != http.StatusUnprocessableEntity {

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/body"
@@ -62,32 +63,40 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	ctx, span := startSpan(r.Context(), "tokengate.tokenize", attribute.String("tokengate.rule_set", set.Name))
 	query, ok := h.tokenizeQuery(ctx, w, r, set)
 	if !ok {
-		endSpan(span, "bad_request", errors.New("query refused"))
+		h.done(span, set, "bad_request", errors.New("query refused"))
 		return nil
 	}
 	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), true)
 	if !ok {
-		endSpan(span, "bad_request", errors.New("bad body"))
+		h.done(span, set, "bad_request", errors.New("bad body"))
 		return nil
 	}
 	var res tokenize.Result
 	if doc != nil {
 		if res, ok = h.apply(ctx, w, r, set, kind, doc, ""); !ok {
-			endSpan(span, "refused", nil)
+			h.done(span, set, "refused", nil)
 			return nil
 		}
 		if err := writeBack(r, doc, raw, res.Fields > 0); err != nil {
 			id := errUnavailable.write(w)
 			h.logger.Error("re-encoding body failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
-			endSpan(span, "error", err)
+			h.done(span, set, "error", err)
 			return nil
 		}
 	}
 	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
 	h.logger.Debug("tokenized", zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
 		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens))
-	endSpan(span, "tokenized", nil)
+	cardsTokenized.WithLabelValues(set.Name, "new").Add(float64(res.Created + query.Created))
+	cardsTokenized.WithLabelValues(set.Name, "repeat").Add(float64(res.Cards + query.Cards - res.Created - query.Created))
+	h.done(span, set, "tokenized", nil)
 	return next.ServeHTTP(w, r)
+}
+
+// done ends the request's span and counts its outcome.
+func (h *Tokenize) done(span trace.Span, set *rules.Inbound, outcome string, err error) {
+	tokenizeRequests.WithLabelValues(set.Name, outcome).Inc()
+	endSpan(span, outcome, err)
 }
 
 // tokenizeQuery applies the rule set to the query string, read as a form:
@@ -143,6 +152,7 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 			level = zap.InfoLevel
 		}
 		paths := prefix + strings.ReplaceAll(res.Strays, ", ", ", "+prefix)
+		panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Add(float64(strings.Count(paths, ",") + 1))
 		h.logger.Log(level, "card numbers found outside the card number fields (pan_guard: "+string(set.PANGuard)+")",
 			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1))
 	}

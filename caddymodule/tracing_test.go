@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
@@ -30,19 +31,20 @@ func testApp(t *testing.T) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cvvs := cvvmem.New(cvvSweep)
+	cvvs := cvvmem.New(defaultCVVSweep)
 	t.Cleanup(func() { cvvs.Close() })
 	rf, err := rules.Load("testdata/rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := tracedNetwork{builtin}
+	svc := observedNetwork{builtin}
+	lc := &lifecycle.Manager{Vault: bolt, Keys: keys, Networks: network.Registry{svc.Name(): svc}, Provisioner: svc.Name()}
 	return &App{
 		MaxBodySize:     defaultMaxBodySize,
 		BodyReadTimeout: caddy.Duration(defaultBodyReadTimeout),
 		rules:           rf,
-		tokenizer:       &tokenize.Tokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs},
-		detokenizer:     &detokenize.Detokenizer{Vault: bolt, Keys: keys, Network: svc, CVVs: cvvs},
+		tokenizer:       &tokenize.Tokenizer{Vault: bolt, Keys: keys, Lifecycle: lc, CVVs: cvvs},
+		detokenizer:     &detokenize.Detokenizer{Vault: bolt, Keys: keys, Lifecycle: lc, CVVs: cvvs},
 	}
 }
 
@@ -86,7 +88,7 @@ func TestSpansNestUnderCaddysSpan(t *testing.T) {
 	for _, s := range recorder.Ended() {
 		for _, kv := range s.Attributes() {
 			attrs[string(kv.Key)] = kv.Value.Emit()
-			if strings.Contains(kv.Value.Emit(), visaPAN) || kv.Value.Emit() == cvv {
+			if strings.Contains(kv.Value.Emit(), visaPAN) || kv.Value.Emit() == testCVV {
 				t.Fatalf("span %s attribute %s carries card data", s.Name(), kv.Key)
 			}
 		}

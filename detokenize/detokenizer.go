@@ -14,6 +14,7 @@ import (
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/redact"
 	"github.com/tokengate/tokengate/rules"
@@ -38,8 +39,9 @@ type Detokenizer struct {
 	Vault vault.Vault
 	// Keys open sealed cards.
 	Keys *keys.Keys
-	// Network issues cryptograms; nil means every card takes the fallback.
-	Network network.Service
+	// Lifecycle fetches cryptograms from the service that issued each
+	// card's token and records the state changes it reports.
+	Lifecycle *lifecycle.Manager
 	// CVVs holds CVVs captured inbound; a CVV is used once, on PAN fallback.
 	CVVs cvv.Store
 	// Tampered, when set, is told of a record found under the caller's
@@ -150,11 +152,11 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		}
 	}
 
-	reason := rec.Network.Error
-	if rec.Network.ID != "" && d.Network != nil && secrets.DPAN != "" {
-		crypt, err := d.Network.Cryptogram(ctx, rec.Network.ID)
-		if err == nil {
-			d.noteStatus(ctx, rec, network.StatusActive) // a suspended token may have been resumed
+	var reason string
+	if secrets.DPAN != "" || rec.Network.ID == "" {
+		var crypt network.Cryptogram
+		crypt, reason = d.Lifecycle.Cryptogram(ctx, rec, network.CryptogramRequest{Initiator: network.Initiator(set.Initiator)})
+		if reason == "" {
 			put(rules.KindNumber, secrets.DPAN)
 			put(rules.KindExpMonth, rec.Network.ExpMonth)
 			put(rules.KindExpYear, rec.Network.ExpYear)
@@ -163,10 +165,8 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 			put(rules.KindName, secrets.Name)
 			return Injection{Field: tok.Path, What: InjectedNetworkToken}, nil
 		}
-		reason = d.noteFailure(ctx, rec, err)
-	}
-	if reason == "" {
-		reason = "no_network_token"
+	} else {
+		reason = lifecycle.ReasonNoNetworkToken
 	}
 	if set.Fallback != rules.FallbackPAN {
 		return Injection{}, &body.FieldError{Status: http.StatusUnprocessableEntity, Field: tok.Path, Code: "network_token_unavailable", Reason: "no usable network token (" + reason + ") and the rules do not allow the PAN"}
@@ -187,29 +187,5 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 func (d *Detokenizer) tampered(tenant, field string) {
 	if d.Tampered != nil {
 		d.Tampered(tenant, field)
-	}
-}
-
-// noteFailure records a lifecycle change the network reported (suspended,
-// deleted) in the vault, so later requests and operators see it, and returns
-// the reason for the injection report.
-func (d *Detokenizer) noteFailure(ctx context.Context, rec vault.Record, err error) string {
-	switch {
-	case errors.Is(err, network.ErrSuspended):
-		d.noteStatus(ctx, rec, network.StatusSuspended)
-		return "suspended"
-	case errors.Is(err, network.ErrDeleted), errors.Is(err, network.ErrNotFound):
-		d.noteStatus(ctx, rec, network.StatusDeleted)
-		return "deleted"
-	}
-	return "provider_error"
-}
-
-// noteStatus brings the vault's copy of the token status in line with what
-// the network just said. Best effort: the network stays the source of truth.
-func (d *Detokenizer) noteStatus(ctx context.Context, rec vault.Record, status string) {
-	if rec.Network.Status != status {
-		rec.Network.Status = status
-		_ = d.Vault.Update(ctx, rec)
 	}
 }

@@ -246,7 +246,7 @@ func TestDetokenizeFallbackReasons(t *testing.T) {
 	}{
 		{name: "card not eligible", vaultOK: true, netErr: "card_not_eligible", reason: "card_not_eligible"},
 		{name: "provisioning timed out", vaultOK: true, netErr: "timeout", reason: "timeout"},
-		{name: "no token service configured", net: func(*env) network.Service { return nil }, reason: "no_network_token"},
+		{name: "the issuing token service is not configured", net: func(*env) network.Service { return nil }, reason: "provider_unavailable"},
 		{name: "token service failing", net: func(e *env) network.Service { return flakyNet{e.net, errTSPDown} }, reason: "provider_error"},
 	}
 	for _, tc := range tests {
@@ -261,7 +261,7 @@ func TestDetokenizeFallbackReasons(t *testing.T) {
 			fv := &faultyVault{Vault: e.vault}
 			e.d.Vault = fv
 			if tc.net != nil {
-				e.d.Network = tc.net(e)
+				e.setNet(tc.net(e))
 			}
 			out, inj, err := e.apply(t, tenantA, body.JSON, "pan", payment(c.token))
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
@@ -62,8 +63,18 @@ func newEnv(t testing.TB) *env {
 	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: nb, cvvs: cvvs, keys: testKeys(t)}
-	e.d = &detokenize.Detokenizer{Vault: v, Keys: e.keys, Network: nb, CVVs: cvvs}
+	e.d = &detokenize.Detokenizer{Vault: v, Keys: e.keys, CVVs: cvvs}
+	e.setNet(nb)
 	return e
+}
+
+// setNet makes svc the only configured token service (nil: none).
+func (e *env) setNet(svc network.Service) {
+	reg := network.Registry{}
+	if svc != nil {
+		reg[svc.Name()] = svc
+	}
+	e.d.Lifecycle = &lifecycle.Manager{Vault: e.vault, Keys: e.keys, Networks: reg}
 }
 
 // issued is a card stored the way inbound tokenization stores it.
@@ -218,7 +229,7 @@ func (f *faultyVault) Get(ctx context.Context, tenant, token string) (vault.Reco
 	return f.Vault.Get(ctx, tenant, token)
 }
 
-func (f *faultyVault) Update(ctx context.Context, rec vault.Record) error {
+func (f *faultyVault) Update(ctx context.Context, rec vault.Record) (vault.Record, error) {
 	f.updates.Add(1)
 	return f.Vault.Update(ctx, rec)
 }
@@ -229,7 +240,7 @@ type flakyNet struct {
 	err error
 }
 
-func (f flakyNet) Cryptogram(context.Context, string) (network.Cryptogram, error) {
+func (f flakyNet) Cryptogram(context.Context, network.CryptogramRequest) (network.Cryptogram, error) {
 	return network.Cryptogram{}, f.err
 }
 

@@ -10,7 +10,7 @@ func BenchmarkCryptogram(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Cryptogram(ctx, tok.ID); err != nil {
+		if _, err := s.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -60,6 +60,8 @@ type Builtin struct {
 	provision sync.Mutex          // guards reserved, so two provisions never claim the same id or DPAN
 	reserved  map[string]struct{} // ids and DPAN index keys claimed but not yet saved
 	write     sync.Mutex          // serializes SetStatus's read-modify-write
+
+	idempotency [idempotencyStripes]sync.Mutex // see lockIdempotency
 }
 
 // NewBuiltin checks cfg, fills its defaults and returns an emulator keeping
@@ -105,8 +107,10 @@ const maxProvisionAttempts = 8
 
 // Provision validates the card (card.Validate, expiry, CVV when given),
 // refuses brands without token BINs and the Basis Theory test cards with their
-// documented outcome, then issues a new ACTIVE token. Refusals are *Error;
-// invalid card data is a wrapped *card.Error. Neither holds card data.
+// documented outcome, then issues a new ACTIVE token. A request whose
+// IdempotencyKey an earlier one used gets that request's token back while it
+// is not deleted. Refusals are *Error; invalid card data is a wrapped
+// *card.Error. Neither holds card data.
 func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, error) {
 	if err := ctx.Err(); err != nil {
 		return Token{}, err
@@ -135,6 +139,13 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 	if e := testCardOutcome(pan); e != nil {
 		return Token{}, e
 	}
+	idemKey := b.idempotencyKey(req)
+	if idemKey != "" {
+		defer b.lockIdempotency(idemKey)()
+		if tok, ok, err := b.replay(ctx, idemKey, pan); err != nil || ok {
+			return tok, err
+		}
+	}
 
 	expMonth, expYear := tokenExpiry(req.ExpMonth, req.ExpYear, b.cfg.months[brand], now)
 	st := tokenState{
@@ -162,7 +173,11 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 		return Token{}, wrap(err)
 	}
 	res, _ := json.Marshal(dpanReservation{ID: st.ID})
-	if err := b.store.SaveAll(ctx, map[string][]byte{st.ID: data, idx: res}); err != nil {
+	entries := map[string][]byte{st.ID: data, idx: res}
+	if idemKey != "" {
+		entries[idemKey] = b.idempotencyEntry(st.ID, pan)
+	}
+	if err := b.store.SaveAll(ctx, entries); err != nil {
 		return Token{}, wrap(fmt.Errorf("saving token state: %w", err))
 	}
 	e := &cached{st: st, dpan: dpan, expires: now.Add(cacheTTL)}

@@ -32,7 +32,7 @@ func TestConcurrentUse(t *testing.T) {
 						t.Error(err)
 					}
 				case 2:
-					c, err := b.Cryptogram(ctx, base.ID)
+					c, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: base.ID})
 					if err != nil && !errors.Is(err, ErrSuspended) {
 						t.Error(err)
 					}

@@ -28,12 +28,14 @@ type cryptogramMAC struct {
 // counter "|" unix-nanos "|" 16 random bytes): the in-memory counter and the
 // nonce make every call differ, and nothing is written to the store, so the
 // detokenize path stays fast. A SUSPENDED token gives a wrapped ErrSuspended,
-// a DELETED one ErrDeleted, an unknown id ErrNotFound.
-func (b *Builtin) Cryptogram(ctx context.Context, id string) (Cryptogram, error) {
+// a DELETED one ErrDeleted, an unknown id ErrNotFound. A merchant-initiated
+// transaction on a Mastercard token gets no cryptogram (an empty Value), as
+// MDES issues none for MITs.
+func (b *Builtin) Cryptogram(ctx context.Context, req CryptogramRequest) (Cryptogram, error) {
 	if err := ctx.Err(); err != nil {
 		return Cryptogram{}, err
 	}
-	e, err := b.lookup(ctx, id)
+	e, err := b.lookup(ctx, req.TokenID)
 	if err != nil {
 		return Cryptogram{}, err
 	}
@@ -43,6 +45,9 @@ func (b *Builtin) Cryptogram(ctx context.Context, id string) (Cryptogram, error)
 		return Cryptogram{}, wrap(ErrSuspended)
 	default:
 		return Cryptogram{}, wrap(ErrDeleted)
+	}
+	if req.Initiator == MerchantInitiated && card.Brand(e.st.Brand) == card.Mastercard {
+		return Cryptogram{}, nil
 	}
 
 	m := b.macs.Get().(*cryptogramMAC)

@@ -146,3 +146,11 @@ func checkTokenBIN(b card.Brand, bin string) error {
 	}
 	return nil
 }
+
+// Check reports what is wrong in cfg's brand settings (token BINs, expiry
+// months, ECIs) without building a service, so a configuration can be
+// validated before any key is at hand.
+func (cfg BuiltinConfig) Check() error {
+	_, err := resolve(cfg)
+	return err
+}

@@ -20,7 +20,7 @@ func TestCryptogram(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for range 1000 {
-		c, err := b.Cryptogram(ctx, tok.ID)
+		c, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,10 +40,10 @@ func TestCryptogram(t *testing.T) {
 		seen[c.Value] = true
 	}
 	mc, _ := b.Provision(ctx, provisionReq("5555555555554444"))
-	if c, err := b.Cryptogram(ctx, mc.ID); err != nil || c.ECI != "02" {
+	if c, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: mc.ID}); err != nil || c.ECI != "02" {
 		t.Errorf("mastercard ECI %q, %v; want configured 02", c.ECI, err)
 	}
-	if n := testing.AllocsPerRun(100, func() { b.Cryptogram(ctx, tok.ID) }); n > 2 && !raceEnabled {
+	if n := testing.AllocsPerRun(100, func() { b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}) }); n > 2 && !raceEnabled {
 		t.Errorf("Cryptogram allocates %v times per call", n)
 	}
 }
@@ -56,8 +56,8 @@ func TestCryptogramIsFreshWithAFixedClockAndRandom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c1, _ := b.Cryptogram(ctx, tok.ID)
-	c2, _ := b.Cryptogram(ctx, tok.ID)
+	c1, _ := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID})
+	c2, _ := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID})
 	if c1.Value == "" || c1.Value == c2.Value {
 		t.Fatal("two cryptograms are equal")
 	}
@@ -83,7 +83,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	mustErr(b.SetStatus(ctx, tok.ID, StatusSuspended), nil)
-	_, err := b.Cryptogram(ctx, tok.ID)
+	_, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID})
 	mustErr(err, ErrSuspended)
 	got, err := b.Get(ctx, tok.ID)
 	if err != nil || got.Status != StatusSuspended || got.DPAN != tok.DPAN {
@@ -91,13 +91,13 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	mustErr(b.SetStatus(ctx, tok.ID, StatusActive), nil)
-	if _, err := b.Cryptogram(ctx, tok.ID); err != nil {
+	if _, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); err != nil {
 		t.Fatalf("reactivated token: %v", err)
 	}
 	mustErr(b.SetStatus(ctx, tok.ID, StatusActive), nil) // idempotent
 
 	mustErr(b.SetStatus(ctx, tok.ID, StatusDeleted), nil)
-	_, err = b.Cryptogram(ctx, tok.ID)
+	_, err = b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID})
 	mustErr(err, ErrDeleted)
 	got, err = b.Get(ctx, tok.ID)
 	if err != nil || got.Status != StatusDeleted || got.DPAN != "" || got.PAR != tok.PAR {
@@ -130,7 +130,7 @@ func TestNotFound(t *testing.T) {
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get(%d chars): %v", len(id), err)
 		}
-		if _, err := b.Cryptogram(ctx, id); !errors.Is(err, ErrNotFound) {
+		if _, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: id}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Cryptogram(%d chars): %v", len(id), err)
 		}
 		if err := b.SetStatus(ctx, id, StatusSuspended); !errors.Is(err, ErrNotFound) {
@@ -151,7 +151,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b1.Cryptogram(ctx, tok.ID); err != nil {
+	if _, err := b1.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -164,7 +164,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if got != tok {
 		t.Fatalf("after restart: %v, want %v (same DPAN: %v)", got, tok, got.DPAN == tok.DPAN)
 	}
-	if _, err := b2.Cryptogram(ctx, tok.ID); err != nil {
+	if _, err := b2.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -173,18 +173,18 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err := b2.SetStatus(ctx, tok.ID, StatusSuspended); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b2.Cryptogram(ctx, tok.ID); !errors.Is(err, ErrSuspended) {
+	if _, err := b2.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); !errors.Is(err, ErrSuspended) {
 		t.Fatalf("b2 after suspend: %v", err)
 	}
 	clk.Advance(cacheTTL)
-	if _, err := b1.Cryptogram(ctx, tok.ID); !errors.Is(err, ErrSuspended) {
+	if _, err := b1.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); !errors.Is(err, ErrSuspended) {
 		t.Fatalf("b1 after the cache TTL: %v", err)
 	}
 	// b1 may act on what the store says even while its cache is stale.
 	if err := b1.SetStatus(ctx, tok.ID, StatusDeleted); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newTestBuiltin(t, store, withClock).Cryptogram(ctx, tok.ID); !errors.Is(err, ErrDeleted) {
+	if _, err := newTestBuiltin(t, store, withClock).Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); !errors.Is(err, ErrDeleted) {
 		t.Fatalf("third instance after delete: %v", err)
 	}
 
@@ -206,7 +206,7 @@ func TestStoreHoldsNoCardData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := b.Cryptogram(ctx, tok.ID)
+		c, _ := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID})
 		_ = b.SetStatus(ctx, tok.ID, StatusSuspended)
 		secrets = append(secrets, pan, tok.DPAN, c.Value, pan[6:len(pan)-4], tok.DPAN[6:len(tok.DPAN)-4])
 	}
@@ -319,14 +319,14 @@ func TestSetStatusWinsOverARacingLookup(t *testing.T) {
 
 	store.armed, store.read, store.resume = true, make(chan struct{}), make(chan struct{})
 	done := make(chan error)
-	go func() { _, err := b.Cryptogram(ctx, tok.ID); done <- err }()
+	go func() { _, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); done <- err }()
 	<-store.read // the lookup holds the ACTIVE state
 	if err := b.SetStatus(ctx, tok.ID, StatusSuspended); err != nil {
 		t.Fatal(err)
 	}
 	close(store.resume)
 	<-done // started before the suspension: either outcome is correct
-	if _, err := b.Cryptogram(ctx, tok.ID); !errors.Is(err, ErrSuspended) {
+	if _, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID}); !errors.Is(err, ErrSuspended) {
 		t.Fatalf("a lookup that raced SetStatus put the old status back: %v", err)
 	}
 }

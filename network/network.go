@@ -20,12 +20,68 @@ const (
 // ProvisionRequest carries the card to provision. It holds a PAN and a CVV:
 // never log it or put it in an error.
 type ProvisionRequest struct {
+	// Tenant is the tokengate tenant the card belongs to; a provider that
+	// serves several merchants keeps their tokens apart by it.
+	Tenant string
+	// CustomerID is the merchant's id for the cardholder, when it has one
+	// (Juspay routes by it, as x-routing-id); empty otherwise.
+	CustomerID string
+	// IdempotencyKey makes provisioning safe to retry: a second request with
+	// the same key returns the token the first created (unless it was
+	// deleted since) instead of creating another, so a timed-out or retried
+	// call never leaves an orphan token at the provider. tokengate derives it
+	// from the tenant and the card's keyed fingerprint.
+	IdempotencyKey string
+
 	PAN      string
 	ExpMonth string // "03"
 	ExpYear  string // "2030"
 	CVV      string // optional
 	Brand    string // card.Brand as a string ("visa", "mastercard", ...)
 	Name     string // optional cardholder name
+	// Address is the cardholder's billing address, when known (Basis Theory
+	// sends it to the network as cardholder_info).
+	Address Address
+}
+
+// Address is a cardholder's billing address; every field is optional.
+type Address struct {
+	Line1      string
+	Line2      string
+	City       string
+	State      string
+	PostalCode string
+	Country    string // ISO 3166-1 alpha-2
+}
+
+// Initiator says who starts a transaction, which decides whether the network
+// asks for a cryptogram.
+type Initiator string
+
+const (
+	// CustomerInitiated (CIT): the cardholder is present and pays now; the
+	// network token travels with a fresh cryptogram.
+	CustomerInitiated Initiator = "cit"
+	// MerchantInitiated (MIT): a subscription or instalment the merchant
+	// charges on its own. A Mastercard MIT carries no cryptogram.
+	MerchantInitiated Initiator = "mit"
+)
+
+// CryptogramRequest asks for the cryptogram of one transaction.
+type CryptogramRequest struct {
+	// TokenID is the provider's id of the network token.
+	TokenID string
+	// CustomerID is the merchant's id for the cardholder, for providers that
+	// route by it; empty otherwise.
+	CustomerID string
+	// Initiator is CustomerInitiated (the default when empty) or
+	// MerchantInitiated.
+	Initiator Initiator
+	// Amount, in minor units ("1000" for 10.00), and Currency (ISO 4217) bind
+	// the cryptogram to the transaction for providers that support it;
+	// both are optional.
+	Amount   string
+	Currency string
 }
 
 // Token is a provisioned network token.
@@ -41,7 +97,7 @@ type Token struct {
 
 // Cryptogram is a fresh, single-use cryptogram with its ECI.
 type Cryptogram struct {
-	Value string // base64, secret, never log it
+	Value string // base64, secret, never log it; empty when the transaction takes none
 	ECI   string
 }
 
@@ -73,9 +129,21 @@ type Service interface {
 	// Get returns the token's current state and details.
 	Get(ctx context.Context, id string) (Token, error)
 	// Cryptogram returns a fresh cryptogram for an ACTIVE token; ErrSuspended
-	// or ErrDeleted otherwise.
-	Cryptogram(ctx context.Context, id string) (Cryptogram, error)
+	// or ErrDeleted otherwise. For a transaction that takes none (a
+	// Mastercard MIT) the Value is empty.
+	Cryptogram(ctx context.Context, req CryptogramRequest) (Cryptogram, error)
 	// SetStatus moves a token through its lifecycle (ACTIVE <-> SUSPENDED,
 	// -> DELETED which is final).
 	SetStatus(ctx context.Context, id, status string) error
+}
+
+// Registry holds the configured network token services by name, so that each
+// vault record goes back to the service that issued its token
+// (vault.NetworkToken.Provider).
+type Registry map[string]Service
+
+// Lookup returns the service called name, if it is configured.
+func (r Registry) Lookup(name string) (Service, bool) {
+	s, ok := r[name]
+	return s, ok && s != nil
 }

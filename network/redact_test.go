@@ -14,7 +14,7 @@ func TestPrintingRedacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := b.Cryptogram(ctx, tok.ID)
+	c, err := b.Cryptogram(ctx, CryptogramRequest{TokenID: tok.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

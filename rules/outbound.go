@@ -14,7 +14,7 @@ import (
 func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	ctx := fmt.Sprintf("outbound %q", key.Value)
 	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "fields"})
+	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "initiator", "fields"})
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +38,10 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 			}
 		case "max_cards":
 			if s.MaxCards, err = p.maxCards(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "initiator":
+			if s.Initiator, err = p.initiator(e.val, ctx); err != nil {
 				return nil, err
 			}
 		case "allow_plaintext":
@@ -71,6 +75,19 @@ func withNumber(fields []Field) []Field {
 	t := fields[i]
 	n := Field{Kind: KindNumber, JSON: t.JSON, Form: t.Form, Line: t.Line}
 	return slices.Insert(fields, i+1, n)
+}
+
+// initiator decodes who initiates the rule set's transactions.
+func (p *parser) initiator(n *yaml.Node, ctx string) (Initiator, error) {
+	s, err := p.str(n, ctx, "initiator")
+	if err != nil {
+		return "", err
+	}
+	switch i := Initiator(s); i {
+	case InitiatorCustomer, InitiatorMerchant:
+		return i, nil
+	}
+	return "", p.errAt(n, ctx, "unknown initiator %q (want cit, mit)", s)
 }
 
 // fallback decodes a fallback policy.

@@ -96,6 +96,20 @@ const (
 	GuardOff ResponseGuard = "off"
 )
 
+// Initiator says who initiates an outbound rule set's transactions, which
+// decides whether the network token travels with a cryptogram.
+type Initiator string
+
+// Initiators, by the card networks' names.
+const (
+	// InitiatorCustomer (CIT): the cardholder pays now; every network token
+	// gets a fresh cryptogram. The default.
+	InitiatorCustomer Initiator = "cit"
+	// InitiatorMerchant (MIT): recurring or instalment charges the merchant
+	// makes on its own; a Mastercard MIT carries no cryptogram.
+	InitiatorMerchant Initiator = "mit"
+)
+
 // Fallback policies.
 const (
 	// FallbackPAN sends the PAN (and the CVV while it is held) instead.
@@ -182,6 +196,10 @@ type Outbound struct {
 	// not loopback without TLS. It is false by default: card data crosses a
 	// network only encrypted, to a server whose certificate was verified.
 	AllowPlaintext bool
+	// Initiator says who initiates the set's transactions: cit (the
+	// default, "" counts as cit) or mit, for which a Mastercard network
+	// token goes without a cryptogram.
+	Initiator Initiator
 	// Fields are the set's fields, in the order of the file, with a number
 	// field added after the token field when the file has none.
 	Fields []Field

@@ -13,6 +13,7 @@ import (
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
@@ -77,14 +78,24 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: newBuiltin(t), cvvs: cvvs, keys: testKeys(t), path: path}
 	e.tk = &tokenize.Tokenizer{
-		Vault:            v,
-		Keys:             e.keys,
-		Network:          e.net,
-		CVVs:             cvvs,
-		ProvisionTimeout: 2 * time.Second,
-		Now:              fixedNow,
+		Vault: v,
+		Keys:  e.keys,
+		CVVs:  cvvs,
+		Now:   fixedNow,
 	}
+	e.setNet(e.net)
 	return e
+}
+
+// setNet makes svc the token service that provisions new cards (nil: none),
+// with the default 2s provisioning budget.
+func (e *env) setNet(svc network.Service) {
+	reg, name := network.Registry{}, ""
+	if svc != nil {
+		name = svc.Name()
+		reg[name] = svc
+	}
+	e.tk.Lifecycle = &lifecycle.Manager{Vault: e.vault, Keys: e.keys, Networks: reg, Provisioner: name, ProvisionTimeout: 2 * time.Second}
 }
 
 // inboundSet parses an inbound rules file and returns its only set.
@@ -193,9 +204,9 @@ func (f *faultyVault) GetByFingerprint(ctx context.Context, tenant, fp string) (
 	return f.Vault.GetByFingerprint(ctx, tenant, fp)
 }
 
-func (f *faultyVault) Update(ctx context.Context, rec vault.Record) error {
+func (f *faultyVault) Update(ctx context.Context, rec vault.Record) (vault.Record, error) {
 	if f.updateErr != nil {
-		return f.updateErr
+		return vault.Record{}, f.updateErr
 	}
 	return f.Vault.Update(ctx, rec)
 }
@@ -246,6 +257,9 @@ type countingNet struct {
 	hold        int
 	arrived     int
 	release     chan struct{}
+	// noIdempotency drops the idempotency key, as a provider without
+	// idempotent provisioning would ignore it.
+	noIdempotency bool
 }
 
 func newCountingNet(b *network.Builtin, hold int) *countingNet {
@@ -264,6 +278,9 @@ func (c *countingNet) Provision(ctx context.Context, req network.ProvisionReques
 		case <-c.release:
 		case <-time.After(3 * time.Second):
 		}
+	}
+	if c.noIdempotency {
+		req.IdempotencyKey = ""
 	}
 	tok, err := c.Builtin.Provision(ctx, req)
 	if err == nil {

@@ -19,10 +19,10 @@ import (
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
-	"github.com/tokengate/tokengate/vault/boltvault"
 )
 
 // ErrUnavailable means a card could not be stored durably. The caller must
@@ -36,13 +36,10 @@ type Tokenizer struct {
 	Vault vault.Vault
 	// Keys seal PANs and compute keyed fingerprints.
 	Keys *keys.Keys
-	// Network provisions network tokens; nil means vault-only tokens.
-	Network network.Service
+	// Lifecycle provisions network tokens and gives back unused ones.
+	Lifecycle *lifecycle.Manager
 	// CVVs holds CVVs in memory for the rule set's TTL.
 	CVVs cvv.Store
-	// ProvisionTimeout bounds the network token call; past it the token is
-	// vault-only and records "timeout".
-	ProvisionTimeout time.Duration
 	// Random is the source for token strings (crypto/rand.Reader in production).
 	Random io.Reader
 	// Now is the clock, for expiry checks.
@@ -210,11 +207,18 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 
-	// The token service's own writes ride on the card's commit: one durable
-	// write per new card, and no network token left on disk for a card that
-	// is never stored.
-	unit := boltvault.WithUnitOfWork(ctx)
-	nt, dpan := t.provision(unit, c)
+	// Every write a new card causes, in this order:
+	//  1. the token service's state (Provision). A vault with units of work
+	//     (the bbolt one, which also holds the built-in service's state)
+	//     holds it to commit with the record: one durable write per new
+	//     card, and no network token left on disk for a card never stored.
+	//  2. the record (Put), with the unit's held writes.
+	//  3. whatever of the unit no record write took (flush), for a
+	//     service whose state lives elsewhere than the vault.
+	//  4. the CVV, in memory only (Apply, after every card is stored).
+	// A token provisioned for a card that is then not stored is discarded.
+	unit, flush := vault.BeginUnit(ctx, t.Vault)
+	nt, dpan := t.Lifecycle.Provision(unit, c.provisionRequest(set.Tenant, fp))
 	sealed, err := t.Keys.Seal(set.Tenant, fp, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 	if err != nil {
 		t.discard(ctx, nt)
@@ -240,14 +244,17 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		stored, created, err := t.Vault.Put(unit, rec)
 		switch {
 		case err == nil && created:
-			if err := boltvault.Flush(unit); err != nil {
+			if err := flush(); err != nil {
 				return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
 			}
 			return stored, true, nil
 		case err == nil:
 			// Another request stored the same card first: use its token
-			// and give back the network token this one provisioned.
-			t.discard(ctx, nt)
+			// and give back the network token this one provisioned, unless
+			// the provider handed both the same one (same idempotency key).
+			if nt.ID != stored.Network.ID {
+				t.discard(ctx, nt)
+			}
 			return stored, false, nil
 		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
 			continue
@@ -268,52 +275,38 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
-	unit := boltvault.WithUnitOfWork(ctx)
-	if retryable(rec.Network, c) && t.Network != nil {
-		if updated, ok := t.reprovision(unit, rec, c); ok {
+	unit, flush := vault.BeginUnit(ctx, t.Vault)
+	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
+	if lifecycle.Retryable(rec.Network, hasExpiry) {
+		if updated, ok := t.Lifecycle.Reprovision(unit, rec, c.provisionRequest(rec.Tenant, rec.Fingerprint)); ok {
 			rec, changed = updated, true
 		}
 	}
 	if !changed {
 		return rec, false, nil
 	}
-	if err := t.Vault.Update(unit, rec); err != nil {
+	stored, err := t.Vault.Update(unit, rec)
+	if errors.Is(err, vault.ErrConflict) {
+		// Another request or gateway changed the card meanwhile: its
+		// record stands, and a token provisioned here is given back
+		// unless it is the one that record holds (same idempotency key).
+		vault.Invalidate(t.Vault, rec.Tenant, rec.Token)
+		current, err := t.Vault.Get(ctx, rec.Tenant, rec.Token)
+		if err != nil {
+			return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if rec.Network.ID != current.Network.ID {
+			t.discard(ctx, rec.Network)
+		}
+		return current, false, nil
+	}
+	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	if err := boltvault.Flush(unit); err != nil {
+	if err := flush(); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
 	}
-	return rec, false, nil
-}
-
-// retryable says whether a card stored without a network token should get
-// another try: after a timeout or a provider error, the card itself was fine;
-// a card first sent without an expiry, now that it has one.
-func retryable(nt vault.NetworkToken, c *cardInput) bool {
-	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
-	return nt.ID == "" && (nt.Error == "timeout" || nt.Error == "provider_error" || nt.Error == "no_expiry" && hasExpiry)
-}
-
-// reprovision tries again to get a network token for a known card, and
-// returns the record with the token and the DPAN sealed in, or ok=false.
-func (t *Tokenizer) reprovision(ctx context.Context, rec vault.Record, c *cardInput) (vault.Record, bool) {
-	nt, dpan := t.provision(ctx, c)
-	if dpan == "" {
-		return rec, false
-	}
-	secrets, err := t.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed)
-	if err != nil {
-		t.discard(ctx, nt)
-		return rec, false
-	}
-	secrets.DPAN = dpan
-	sealed, err := t.Keys.Seal(rec.Tenant, rec.Fingerprint, secrets)
-	if err != nil {
-		t.discard(ctx, nt)
-		return rec, false
-	}
-	rec.Sealed, rec.Network = sealed, nt
-	return rec, true
+	return stored, false, nil
 }
 
 // laterExpiry reports whether month/year is after the stored expiry (or
@@ -332,51 +325,21 @@ func laterExpiry(month, year, oldMonth, oldYear string) bool {
 	return y > oy || y == oy && m > om
 }
 
-// provision asks the network token service for a token within the time
-// budget. Any failure leaves a vault-only card whose Network.Error says why.
-func (t *Tokenizer) provision(ctx context.Context, c *cardInput) (vault.NetworkToken, string) {
-	if t.Network == nil {
-		return vault.NetworkToken{Error: "no_token_service"}, ""
+// provisionRequest is what the token service is asked for this card.
+func (c *cardInput) provisionRequest(tenant, fingerprint string) network.ProvisionRequest {
+	return network.ProvisionRequest{
+		Tenant:         tenant,
+		IdempotencyKey: lifecycle.IdempotencyKey(tenant, fingerprint),
+		PAN:            c.number,
+		ExpMonth:       c.value(c.expMonth),
+		ExpYear:        c.value(c.expYear),
+		CVV:            c.value(c.cvv),
+		Brand:          string(c.brand),
+		Name:           c.value(c.name),
 	}
-	if c.value(c.expMonth) == "" || c.value(c.expYear) == "" {
-		// A network token is provisioned for a card and its expiry; the
-		// card is stored vault-only until it comes with one.
-		return vault.NetworkToken{Error: "no_expiry"}, ""
-	}
-	if t.ProvisionTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t.ProvisionTimeout)
-		defer cancel()
-	}
-	tok, err := t.Network.Provision(ctx, network.ProvisionRequest{
-		PAN:      c.number,
-		ExpMonth: c.value(c.expMonth),
-		ExpYear:  c.value(c.expYear),
-		CVV:      c.value(c.cvv),
-		Brand:    string(c.brand),
-		Name:     c.value(c.name),
-	})
-	nt := vault.NetworkToken{Provider: t.Network.Name()}
-	var nerr *network.Error
-	switch {
-	case err == nil:
-		nt.ID, nt.Status, nt.ExpMonth, nt.ExpYear, nt.PAR = tok.ID, tok.Status, tok.ExpMonth, tok.ExpYear, tok.PAR
-		nt.Last4 = card.Last4(tok.DPAN)
-		return nt, tok.DPAN
-	case errors.As(err, &nerr):
-		nt.Error = nerr.Code
-	case errors.Is(err, context.DeadlineExceeded):
-		nt.Error = "timeout"
-	default:
-		nt.Error = "provider_error"
-	}
-	return nt, ""
 }
 
-// discard deletes a network token that ended up unused, so the network does
-// not keep a live credential nobody references. Best effort.
+// discard gives back a network token that ended up unused.
 func (t *Tokenizer) discard(ctx context.Context, nt vault.NetworkToken) {
-	if t.Network != nil && nt.ID != "" {
-		_ = t.Network.SetStatus(context.WithoutCancel(ctx), nt.ID, network.StatusDeleted)
-	}
+	t.Lifecycle.Discard(ctx, nt)
 }

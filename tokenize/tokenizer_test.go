@@ -400,7 +400,7 @@ func TestTokenizeValidationErrors(t *testing.T) {
 func TestTokenizeSecondCardInvalidStoresNothing(t *testing.T) {
 	e := newEnv(t)
 	cn := newCountingNet(e.net, 0)
-	e.tk.Network = cn
+	e.setNet(cn)
 	in := `{"cards":[{"number":"` + visaPAN + `","cvc":"111","exp_month":"12","exp_year":"2030"},` +
 		`{"number":"5555555555554445","cvc":"222","exp_month":"12","exp_year":"2030"}]}`
 	doc := parseJSON(t, in)
@@ -447,7 +447,7 @@ func TestTokenizeFailClosed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			cn := newCountingNet(e.net, 0)
-			e.tk.Network = cn
+			e.setNet(cn)
 			set := cardSet(t, tenantA)
 			if tc.preload {
 				e.apply(t, set, cardJSON(visaPAN, "123", "11", "2030"))
@@ -510,8 +510,8 @@ func TestTokenizeNetworkFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.tk.Network = tc.net
-			e.tk.ProvisionTimeout = tc.timeout
+			e.setNet(tc.net)
+			e.tk.Lifecycle.ProvisionTimeout = tc.timeout
 			start := time.Now()
 			out, res := e.apply(t, cardSet(t, tenantA), cardJSON(visaPAN, "123", "12", "2030"))
 			if tc.maxTime > 0 && time.Since(start) > tc.maxTime {
@@ -535,11 +535,21 @@ func TestTokenizeNetworkFailures(t *testing.T) {
 	}
 }
 
+// TestTokenizeConcurrentSameCard: twenty requests race with one new card.
+// One record is stored; a provider that honours the idempotency key hands
+// all of them the same network token, and with one that does not, every
+// token but the stored one is given back.
 func TestTokenizeConcurrentSameCard(t *testing.T) {
+	t.Run("idempotent provider", func(t *testing.T) { testConcurrentSameCard(t, false) })
+	t.Run("provider ignoring the idempotency key", func(t *testing.T) { testConcurrentSameCard(t, true) })
+}
+
+func testConcurrentSameCard(t *testing.T, noIdempotency bool) {
 	const n = 20
 	e := newEnv(t)
 	cn := newCountingNet(e.net, n) // every request reaches the network before any stores
-	e.tk.Network = cn
+	cn.noIdempotency = noIdempotency
+	e.setNet(cn)
 	set := cardSet(t, tenantA)
 
 	var wg sync.WaitGroup
@@ -577,8 +587,17 @@ func TestTokenizeConcurrentSameCard(t *testing.T) {
 	}
 	winner := e.record(t, tenantA, tokens[0]).Network.ID
 	p, d := cn.counts()
-	if p != n || d != n-1 {
-		t.Errorf("provisioned %d, deleted %d; want %d and %d", p, d, n, n-1)
+	wantDeleted := n - 1
+	if !noIdempotency {
+		wantDeleted = 0
+		for _, id := range cn.provisioned {
+			if id != winner {
+				t.Errorf("with one idempotency key the provider issued %s besides %s", id, winner)
+			}
+		}
+	}
+	if p != n || d != wantDeleted {
+		t.Errorf("provisioned %d, deleted %d; want %d and %d", p, d, n, wantDeleted)
 	}
 	for _, id := range cn.provisioned {
 		tok, err := e.net.Get(context.Background(), id)
@@ -810,7 +829,7 @@ func TestTokenizeManyCards(t *testing.T) {
 func TestTokenizeManyCardsOneFails(t *testing.T) {
 	e := newEnv(t)
 	cn := newCountingNet(e.net, 0)
-	e.tk.Network = cn
+	e.setNet(cn)
 	e.tk.Vault = &lastFourFaultyVault{Vault: e.vault, last4: visaN(3)[12:]}
 	var b strings.Builder
 	b.WriteString(`{"cards":[`)
@@ -894,8 +913,9 @@ func TestTokenizeCVVWithoutCardNumber(t *testing.T) {
 func TestTokenizeRetriesProvisioningAfterTimeout(t *testing.T) {
 	e := newEnv(t)
 	set := cardSet(t, tenantA)
-	working := e.tk.Network
-	e.tk.Network, e.tk.ProvisionTimeout = blockingNet{}, 20*time.Millisecond
+	working := e.net
+	e.setNet(blockingNet{})
+	e.tk.Lifecycle.ProvisionTimeout = 20 * time.Millisecond
 	out1, _ := e.apply(t, set, cardJSON(visaPAN, "123", "12", "2030"))
 	token := gjson.GetBytes(out1, "card.number").String()
 	rec, err := e.vault.Get(context.Background(), tenantA, token)
@@ -903,7 +923,7 @@ func TestTokenizeRetriesProvisioningAfterTimeout(t *testing.T) {
 		t.Fatalf("first pass: %+v %v, want a vault-only card with error timeout", rec.Network, err)
 	}
 
-	e.tk.Network = working
+	e.setNet(working)
 	out2, _ := e.apply(t, set, cardJSON(visaPAN, "", "12", "2030"))
 	if got := gjson.GetBytes(out2, "card.number").String(); got != token {
 		t.Fatalf("the token changed from %q to %q", token, got)

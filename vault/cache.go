@@ -2,8 +2,10 @@ package vault
 
 import (
 	"context"
-	"sync"
+	"errors"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 // Cache is a read-through cache in front of a Vault. Every inbound request of
@@ -13,67 +15,41 @@ import (
 // PAN. Writes go through and refresh the cache, so this process always sees
 // its own changes; another process sharing the store (a future database
 // backend) is seen within the TTL. Misses are not cached: a new card must
-// always reach the store.
+// always reach the store. A change made elsewhere that this process learns of
+// (a webhook, say) is made visible at once with Invalidate.
 type Cache struct {
 	Vault
-	ttl     time.Duration
-	max     int
-	now     func() time.Time
-	mu      sync.RWMutex
-	byToken map[string]cachedRecord // tenant \x00 token
-	byPrint map[string]string       // tenant \x00 fingerprint -> token
-}
-
-type cachedRecord struct {
-	rec     Record
-	expires time.Time
+	byToken *expirable.LRU[string, Record] // tenant \x00 token
+	byPrint *expirable.LRU[string, string] // tenant \x00 fingerprint -> token
 }
 
 // NewCache wraps v; ttl bounds how stale a record can be, max how many
-// records are kept (an arbitrary one is dropped when full).
+// records are kept (the least recently used is dropped when full).
 func NewCache(v Vault, ttl time.Duration, max int) *Cache {
-	return &Cache{Vault: v, ttl: ttl, max: max, now: time.Now,
-		byToken: make(map[string]cachedRecord), byPrint: make(map[string]string)}
+	return &Cache{Vault: v,
+		byToken: expirable.NewLRU[string, Record](max, nil, ttl),
+		byPrint: expirable.NewLRU[string, string](max, nil, ttl)}
 }
 
 func key(tenant, s string) string { return tenant + "\x00" + s }
 
-func (c *Cache) lookup(tenant, token string) (Record, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	e, ok := c.byToken[key(tenant, token)]
-	if !ok || !c.now().Before(e.expires) {
-		return Record{}, false
-	}
-	return e.rec, true
-}
-
 func (c *Cache) remember(rec Record) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.byToken) >= c.max {
-		for k, e := range c.byToken {
-			delete(c.byToken, k)
-			delete(c.byPrint, key(e.rec.Tenant, e.rec.Fingerprint))
-			break
-		}
-	}
-	c.byToken[key(rec.Tenant, rec.Token)] = cachedRecord{rec: rec, expires: c.now().Add(c.ttl)}
-	c.byPrint[key(rec.Tenant, rec.Fingerprint)] = rec.Token
+	c.byToken.Add(key(rec.Tenant, rec.Token), rec)
+	c.byPrint.Add(key(rec.Tenant, rec.Fingerprint), rec.Token)
 }
 
-func (c *Cache) forget(tenant, token string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.byToken[key(tenant, token)]; ok {
-		delete(c.byPrint, key(tenant, e.rec.Fingerprint))
+// Invalidate implements Invalidator: the next read of the record goes to
+// the store.
+func (c *Cache) Invalidate(tenant, token string) {
+	if rec, ok := c.byToken.Peek(key(tenant, token)); ok {
+		c.byPrint.Remove(key(tenant, rec.Fingerprint))
 	}
-	delete(c.byToken, key(tenant, token))
+	c.byToken.Remove(key(tenant, token))
 }
 
 // Get implements Vault.
 func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
-	if rec, ok := c.lookup(tenant, token); ok {
+	if rec, ok := c.byToken.Get(key(tenant, token)); ok {
 		return rec, nil
 	}
 	rec, err := c.Vault.Get(ctx, tenant, token)
@@ -85,11 +61,8 @@ func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
 
 // GetByFingerprint implements Vault.
 func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (Record, error) {
-	c.mu.RLock()
-	token, ok := c.byPrint[key(tenant, fingerprint)]
-	c.mu.RUnlock()
-	if ok {
-		if rec, ok := c.lookup(tenant, token); ok {
+	if token, ok := c.byPrint.Get(key(tenant, fingerprint)); ok {
+		if rec, ok := c.byToken.Get(key(tenant, token)); ok {
 			return rec, nil
 		}
 	}
@@ -109,19 +82,44 @@ func (c *Cache) Put(ctx context.Context, rec Record) (Record, bool, error) {
 	return stored, created, err
 }
 
-// Update implements Vault. The stored record's timestamps are the backend's,
-// so the entry is dropped rather than guessed; the next read refills it.
-func (c *Cache) Update(ctx context.Context, rec Record) error {
-	err := c.Vault.Update(ctx, rec)
-	c.forget(rec.Tenant, rec.Token)
-	return err
+// Update implements Vault. A conflict means the cached copy is stale: it is
+// dropped, so the caller's next read sees the store.
+func (c *Cache) Update(ctx context.Context, rec Record) (Record, error) {
+	stored, err := c.Vault.Update(ctx, rec)
+	switch {
+	case err == nil:
+		c.remember(stored)
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+		c.Invalidate(rec.Tenant, rec.Token)
+	}
+	return stored, err
 }
 
 // Delete implements Vault.
 func (c *Cache) Delete(ctx context.Context, tenant, token string) error {
 	err := c.Vault.Delete(ctx, tenant, token)
-	c.forget(tenant, token)
+	c.Invalidate(tenant, token)
 	return err
 }
 
-var _ Vault = (*Cache)(nil)
+// Interface guards.
+var (
+	_ Vault       = (*Cache)(nil)
+	_ Invalidator = (*Cache)(nil)
+)
+
+// BeginUnit implements Units for a backend that has them.
+func (c *Cache) BeginUnit(ctx context.Context) context.Context {
+	if u, ok := c.Vault.(Units); ok {
+		return u.BeginUnit(ctx)
+	}
+	return ctx
+}
+
+// FlushUnit implements Units for a backend that has them.
+func (c *Cache) FlushUnit(ctx context.Context) error {
+	if u, ok := c.Vault.(Units); ok {
+		return u.FlushUnit(ctx)
+	}
+	return nil
+}

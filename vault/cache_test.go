@@ -54,7 +54,8 @@ func TestCacheServesRepeatReadsAndSeesOwnWrites(t *testing.T) {
 		t.Fatalf("miss: %v", err)
 	}
 	rec := vaulttest.Sample("t", "tok_1", "fp1")
-	if _, _, err := c.Put(ctx, rec); err != nil {
+	rec, _, err = c.Put(ctx, rec)
+	if err != nil {
 		t.Fatal(err)
 	}
 	reads := under.reads
@@ -71,7 +72,7 @@ func TestCacheServesRepeatReadsAndSeesOwnWrites(t *testing.T) {
 	}
 
 	rec.Network.Status = "SUSPENDED"
-	if err := c.Update(ctx, rec); err != nil {
+	if _, err := c.Update(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := c.Get(ctx, "t", "tok_1"); got.Network.Status != "SUSPENDED" {
@@ -82,5 +83,47 @@ func TestCacheServesRepeatReadsAndSeesOwnWrites(t *testing.T) {
 	}
 	if _, err := c.GetByFingerprint(ctx, "t", "fp1"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("a deleted record was served: %v", err)
+	}
+}
+
+// A change made behind the cache's back (another gateway, a webhook) is seen
+// after Invalidate, and a stale cached copy makes Update conflict, not win.
+func TestCacheInvalidate(t *testing.T) {
+	ctx := context.Background()
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c := vault.NewCache(b, time.Minute, 100)
+	stored, _, err := c.Put(ctx, vaulttest.Sample("t", "tok_1", "fp1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := stored
+	elsewhere.Network.Status = "SUSPENDED"
+	if _, err := b.Update(ctx, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Get(ctx, "t", "tok_1"); got.Network.Status != "ACTIVE" {
+		t.Fatal("the test needs the cache to hold the stale copy")
+	}
+	stale, _ := c.Get(ctx, "t", "tok_1")
+	if _, err := c.Update(ctx, stale); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("Update from a stale cached copy: err = %v, want ErrConflict", err)
+	}
+	// The conflict dropped the stale copy; so does Invalidate.
+	if got, _ := c.Get(ctx, "t", "tok_1"); got.Network.Status != "SUSPENDED" {
+		t.Fatalf("after a conflict the cache still serves %s", got.Network.Status)
+	}
+	again := elsewhere
+	again.Version++
+	again.Network.Status = "ACTIVE"
+	if _, err := b.Update(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	vault.Invalidate(c, "t", "tok_1")
+	if got, _ := c.GetByFingerprint(ctx, "t", "fp1"); got.Network.Status != "ACTIVE" {
+		t.Fatalf("after Invalidate the cache still serves %s", got.Network.Status)
 	}
 }

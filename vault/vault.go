@@ -17,6 +17,11 @@ var (
 	// ErrTokenTaken means another record in the tenant already uses the token
 	// string; the caller picks a new token and tries again.
 	ErrTokenTaken = errors.New("vault: token already in use")
+	// ErrConflict means Update lost a race: the record changed (its Version
+	// moved on) since the caller read it. The caller reads it again and
+	// decides anew; two gateways sharing a store never overwrite each
+	// other's changes.
+	ErrConflict = errors.New("vault: record changed since it was read")
 )
 
 // NetworkToken is what the vault remembers of the card's network token.
@@ -63,6 +68,39 @@ type Record struct {
 	// CreatedAt and UpdatedAt are set by the backend.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Version counts the record's writes: 1 when it is stored, one more on
+	// every Update. The backend sets it; Update compares it.
+	Version int64 `json:"version"`
+}
+
+// ListOptions pages through a tenant's records in token order.
+type ListOptions struct {
+	// After is the token the previous page ended with ("" for the first).
+	After string
+	// Limit is the most records a page holds; 0 or less means 100, and a
+	// backend may cap it (MaxListLimit).
+	Limit int
+}
+
+// MaxListLimit is the largest page List returns.
+const MaxListLimit = 1000
+
+// Page is one page of List.
+type Page struct {
+	Records []Record
+	// Next is the After of the next page, "" when this is the last.
+	Next string
+}
+
+// PageLimit returns the page size List uses for o.
+func (o ListOptions) PageLimit() int {
+	switch {
+	case o.Limit <= 0:
+		return 100
+	case o.Limit > MaxListLimit:
+		return MaxListLimit
+	}
+	return o.Limit
 }
 
 // Vault is the storage contract every backend (bbolt, PostgreSQL) meets; the
@@ -77,11 +115,62 @@ type Vault interface {
 	Get(ctx context.Context, tenant, token string) (Record, error)
 	// GetByFingerprint returns the tenant's record for a fingerprint, or ErrNotFound.
 	GetByFingerprint(ctx context.Context, tenant, fingerprint string) (Record, error)
-	// Update replaces an existing record (found by tenant and token), keeping
-	// its CreatedAt; ErrNotFound if there is none.
-	Update(ctx context.Context, rec Record) error
+	// Update replaces an existing record (found by tenant and token) if its
+	// Version is still rec.Version, keeping its CreatedAt, and returns it as
+	// stored (Version one more). ErrConflict if the record changed since it
+	// was read, ErrNotFound if there is none.
+	Update(ctx context.Context, rec Record) (Record, error)
+	// GetByNetworkToken returns the record holding the network token id that
+	// provider issued, whatever its tenant (a provider's webhook names only
+	// the token), or ErrNotFound.
+	GetByNetworkToken(ctx context.Context, provider, id string) (Record, error)
+	// List returns one page of the tenant's records, in token order.
+	List(ctx context.Context, tenant string, opts ListOptions) (Page, error)
 	// Delete removes a record; ErrNotFound if there is none.
 	Delete(ctx context.Context, tenant, token string) error
 	// Close releases the backend.
 	Close() error
+}
+
+// Invalidator is implemented by a vault that keeps records in memory (Cache):
+// Invalidate makes the next read of the record go to the store, for a change
+// this process learned of from elsewhere (a webhook, another gateway).
+type Invalidator interface {
+	Invalidate(tenant, token string)
+}
+
+// Invalidate forgets any copy v keeps of the record in memory; it does
+// nothing for a vault without one.
+func Invalidate(v Vault, tenant, token string) {
+	if i, ok := v.(Invalidator); ok {
+		i.Invalidate(tenant, token)
+	}
+}
+
+// Units is implemented by a backend that also stores other components'
+// state (the bbolt file holds the built-in network token service's) and can
+// commit that state in the same durable write as a card's record: one fsync
+// per new card instead of two, and no network token left on disk for a card
+// that is never stored.
+type Units interface {
+	// BeginUnit returns a context in which the backend holds the other
+	// components' writes until the next Put or Update with that context
+	// commits them with its record.
+	BeginUnit(ctx context.Context) context.Context
+	// FlushUnit durably saves the writes of ctx's unit that no record write
+	// has committed.
+	FlushUnit(ctx context.Context) error
+}
+
+// BeginUnit starts a unit of work on v if it has them (see Units). It
+// returns the context to make the unit's writes with and the function that
+// saves what no record write committed; for a vault without units, ctx and
+// a no-op.
+func BeginUnit(ctx context.Context, v Vault) (context.Context, func() error) {
+	u, ok := v.(Units)
+	if !ok {
+		return ctx, func() error { return nil }
+	}
+	unit := u.BeginUnit(ctx)
+	return unit, func() error { return u.FlushUnit(unit) }
 }

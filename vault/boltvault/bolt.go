@@ -14,8 +14,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/tokengate/tokengate/vault"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokengate/tokengate/vault"
 )
 
 // Bucket layout of the bbolt file. Each tenant gets its own nested bucket so
@@ -24,7 +25,9 @@ import (
 //	vault/<tenant>/tokens/<token>             -> JSON Record
 //	vault/<tenant>/fingerprints/<fingerprint> -> token
 //	kv/<name>/<id>                            -> opaque bytes (see KV)
+//	network_index/<provider> \x00 <id>       -> <tenant> \x00 <token>
 var (
+	bucketNetworkIndex = []byte("network_index")
 	bucketVault        = []byte("vault")
 	bucketKV           = []byte("kv")
 	bucketTokens       = []byte("tokens")
@@ -67,8 +70,10 @@ func Open(path string) (*Bolt, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketVault); err != nil {
 			return err
 		}
-		_, err := tx.CreateBucketIfNotExists(bucketKV)
-		return err
+		if _, err := tx.CreateBucketIfNotExists(bucketKV); err != nil {
+			return err
+		}
+		return buildNetworkIndex(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -183,7 +188,11 @@ func (b *Bolt) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, e
 		}
 		rec.CreatedAt = now()
 		rec.UpdatedAt = rec.CreatedAt
+		rec.Version = 1
 		if err := storeRecord(tokens, rec); err != nil {
+			return err
+		}
+		if err := indexNetworkToken(tx, vault.Record{}, rec); err != nil {
 			return err
 		}
 		if err := fps.Put([]byte(rec.Fingerprint), []byte(rec.Token)); err != nil {
@@ -268,11 +277,14 @@ func (b *Bolt) GetByFingerprint(_ context.Context, tenant, fingerprint string) (
 
 // Update implements Vault. If rec.Fingerprint is empty the stored one is
 // kept; if it changed, the fingerprint index follows it.
-func (b *Bolt) Update(ctx context.Context, rec vault.Record) error {
+func (b *Bolt) Update(ctx context.Context, rec vault.Record) (vault.Record, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return vault.Record{}, err
 	}
-	var outcome error
+	var (
+		outcome error
+		next    vault.Record
+	)
 	unit := unitFrom(ctx)
 	err := b.w.do(func(tx *bolt.Tx) error {
 		outcome = nil
@@ -282,7 +294,11 @@ func (b *Bolt) Update(ctx context.Context, rec vault.Record) error {
 			outcome = err
 			return nil
 		}
-		next := rec
+		if old.Version != rec.Version {
+			outcome = vault.ErrConflict
+			return nil
+		}
+		next = rec
 		if next.Fingerprint == "" {
 			next.Fingerprint = old.Fingerprint
 		}
@@ -300,20 +316,27 @@ func (b *Bolt) Update(ctx context.Context, rec vault.Record) error {
 		}
 		next.CreatedAt = old.CreatedAt
 		next.UpdatedAt = now()
+		next.Version = old.Version + 1
 		if unit != nil {
 			if err := unit.writeInto(tx, b.db); err != nil {
 				return err
 			}
 		}
+		if err := indexNetworkToken(tx, old, next); err != nil {
+			return err
+		}
 		return storeRecord(tokens, next)
 	})
 	if err != nil {
-		return err
+		return vault.Record{}, err
 	}
-	if outcome == nil && unit != nil {
+	if outcome != nil {
+		return vault.Record{}, outcome
+	}
+	if unit != nil {
 		unit.committed(b.db)
 	}
-	return outcome
+	return next, nil
 }
 
 // Delete implements Vault. The fingerprint index entry goes too, so the same
@@ -335,6 +358,9 @@ func (b *Bolt) Delete(ctx context.Context, tenant, token string) error {
 			if err := fps.Delete([]byte(old.Fingerprint)); err != nil {
 				return err
 			}
+		}
+		if err := indexNetworkToken(tx, old, vault.Record{}); err != nil {
+			return err
 		}
 		return tokens.Delete([]byte(token))
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/tokengate/tokengate/vault"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -95,3 +96,12 @@ func Flush(ctx context.Context) error {
 	}
 	return nil
 }
+
+// BeginUnit implements vault.Units.
+func (b *Bolt) BeginUnit(ctx context.Context) context.Context { return WithUnitOfWork(ctx) }
+
+// FlushUnit implements vault.Units.
+func (b *Bolt) FlushUnit(ctx context.Context) error { return Flush(ctx) }
+
+// Interface guard.
+var _ vault.Units = (*Bolt)(nil)

@@ -29,6 +29,9 @@ func Run(t *testing.T, open func(t *testing.T) vault.Vault) {
 		{"TenantIsolation", testTenantIsolation},
 		{"GetByFingerprint", testGetByFingerprint},
 		{"Update", testUpdate},
+		{"UpdateIsCompareAndSet", testUpdateConflict},
+		{"GetByNetworkToken", testGetByNetworkToken},
+		{"ListPages", testList},
 		{"Delete", testDelete},
 		{"ConcurrentSameFingerprint", testConcurrentSame},
 		{"ConcurrentDistinctCards", testConcurrentDistinct},
@@ -108,8 +111,11 @@ func testRoundtrip(t *testing.T, v vault.Vault) {
 	if stored.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreatedAt location = %v, want UTC", stored.CreatedAt.Location())
 	}
+	if stored.Version != 1 {
+		t.Errorf("Put set Version=%d, want 1", stored.Version)
+	}
 	want := rec
-	want.CreatedAt, want.UpdatedAt = stored.CreatedAt, stored.UpdatedAt
+	want.CreatedAt, want.UpdatedAt, want.Version = stored.CreatedAt, stored.UpdatedAt, 1
 	sameRecord(t, "Put result", stored, want)
 	got, err := v.Get(ctx, "acme", "tok_1")
 	if err != nil {
@@ -201,8 +207,12 @@ func testUpdate(t *testing.T, v vault.Vault) {
 	next.ExpYear = "2031"
 	next.Sealed = []byte("resealed")
 	next.CreatedAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // must be ignored
-	if err := v.Update(ctx, next); err != nil {
+	updated, err := v.Update(ctx, next)
+	if err != nil {
 		t.Fatalf("Update: %v", err)
+	}
+	if updated.Version != stored.Version+1 {
+		t.Errorf("Update returned Version=%d, want %d", updated.Version, stored.Version+1)
 	}
 	got, err := v.Get(ctx, "acme", "tok_u")
 	if err != nil {
@@ -215,14 +225,15 @@ func testUpdate(t *testing.T, v vault.Vault) {
 		t.Errorf("UpdatedAt = %v, want after %v", got.UpdatedAt, stored.UpdatedAt)
 	}
 	want := next
-	want.CreatedAt, want.UpdatedAt = got.CreatedAt, got.UpdatedAt
+	want.CreatedAt, want.UpdatedAt, want.Version = got.CreatedAt, got.UpdatedAt, stored.Version+1
 	sameRecord(t, "Get after Update", got, want)
+	sameRecord(t, "Update result", updated, want)
 	byFP, err := v.GetByFingerprint(ctx, "acme", "fp_u")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameRecord(t, "GetByFingerprint after Update", byFP, want)
-	if err := v.Update(ctx, Sample("acme", "tok_unknown", "fp_z")); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := v.Update(ctx, Sample("acme", "tok_unknown", "fp_z")); !errors.Is(err, vault.ErrNotFound) {
 		t.Errorf("Update(unknown) err = %v, want ErrNotFound", err)
 	}
 }
@@ -302,5 +313,148 @@ func testConcurrentDistinct(t *testing.T, v vault.Vault) {
 		if want := fmt.Sprintf("tok_%03d", i); got.Token != want {
 			t.Fatalf("card %d has token %q, want %q", i, got.Token, want)
 		}
+	}
+}
+
+// Two writers that read the same version: the second must not overwrite
+// the first's change.
+func testUpdateConflict(t *testing.T, v vault.Vault) {
+	ctx := context.Background()
+	stored := mustPut(t, v, Sample("acme", "tok_c", "fp_c"))
+	first, second := stored, stored
+	first.Network.Status = "SUSPENDED"
+	second.Network.Status = "DELETED"
+	if _, err := v.Update(ctx, first); err != nil {
+		t.Fatalf("first Update: %v", err)
+	}
+	if _, err := v.Update(ctx, second); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("second Update from the same version: err = %v, want ErrConflict", err)
+	}
+	got, err := v.Get(ctx, "acme", "tok_c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Network.Status != "SUSPENDED" || got.Version != stored.Version+1 {
+		t.Errorf("after the conflict: status %s version %d, want SUSPENDED %d", got.Network.Status, got.Version, stored.Version+1)
+	}
+	// Read again, decide again: now it goes through.
+	got.Network.Status = "DELETED"
+	if _, err := v.Update(ctx, got); err != nil {
+		t.Errorf("Update from the current version: %v", err)
+	}
+
+	// Concurrent read-modify-write loops: every increment lands once.
+	const writers, rounds = 4, 5
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for range rounds {
+				for {
+					rec, err := v.Get(ctx, "acme", "tok_c")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					rec.Last4 = fmt.Sprintf("%04d", w)
+					if _, err := v.Update(ctx, rec); err == nil {
+						break
+					} else if !errors.Is(err, vault.ErrConflict) {
+						t.Error(err)
+						return
+					}
+					vault.Invalidate(v, "acme", "tok_c")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	final, err := v.Get(ctx, "acme", "tok_c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := stored.Version + 2 + writers*rounds; final.Version != want {
+		t.Errorf("after %d successful updates Version = %d, want %d", writers*rounds, final.Version, want)
+	}
+}
+
+func testGetByNetworkToken(t *testing.T, v vault.Vault) {
+	ctx := context.Background()
+	a := mustPut(t, v, Sample("acme", "tok_n1", "fp_n1")) // Network.ID nt_tok_n1
+	mustPut(t, v, Sample("other", "tok_n2", "fp_n2"))
+	got, err := v.GetByNetworkToken(ctx, "builtin", "nt_tok_n1")
+	if err != nil {
+		t.Fatalf("GetByNetworkToken: %v", err)
+	}
+	sameRecord(t, "GetByNetworkToken", got, a)
+	if got, err := v.GetByNetworkToken(ctx, "builtin", "nt_tok_n2"); err != nil || got.Tenant != "other" {
+		t.Errorf("another tenant's network token: %s %v", got.Tenant, err)
+	}
+	if _, err := v.GetByNetworkToken(ctx, "juspay", "nt_tok_n1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("another provider's id: err = %v, want ErrNotFound", err)
+	}
+	if _, err := v.GetByNetworkToken(ctx, "builtin", ""); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("empty id: err = %v, want ErrNotFound", err)
+	}
+	// A re-provisioned token moves the index; a deleted record leaves it.
+	next := a
+	next.Network.ID = "nt_new"
+	if _, err := v.Update(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.GetByNetworkToken(ctx, "builtin", "nt_tok_n1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("old id after Update: err = %v, want ErrNotFound", err)
+	}
+	if got, err := v.GetByNetworkToken(ctx, "builtin", "nt_new"); err != nil || got.Token != "tok_n1" {
+		t.Errorf("new id after Update: %s %v", got.Token, err)
+	}
+	if err := v.Delete(ctx, "acme", "tok_n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.GetByNetworkToken(ctx, "builtin", "nt_new"); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("after Delete: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testList(t *testing.T, v vault.Vault) {
+	ctx := context.Background()
+	const n = 7
+	for i := range n {
+		mustPut(t, v, Sample("acme", fmt.Sprintf("tok_%02d", i), fmt.Sprintf("fp_%02d", i)))
+	}
+	mustPut(t, v, Sample("other", "tok_x", "fp_x"))
+	var seen []string
+	opts := vault.ListOptions{Limit: 3}
+	for pages := 0; ; pages++ {
+		if pages > n {
+			t.Fatal("List never ended")
+		}
+		page, err := v.List(ctx, "acme", opts)
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if len(page.Records) > 3 {
+			t.Fatalf("page of %d records, limit 3", len(page.Records))
+		}
+		for _, r := range page.Records {
+			if r.Tenant != "acme" {
+				t.Errorf("List(acme) returned a record of %s", r.Tenant)
+			}
+			seen = append(seen, r.Token)
+		}
+		if page.Next == "" {
+			break
+		}
+		opts.After = page.Next
+	}
+	if len(seen) != n {
+		t.Fatalf("List returned %d records over its pages, want %d: %v", len(seen), n, seen)
+	}
+	for i, tok := range seen {
+		if want := fmt.Sprintf("tok_%02d", i); tok != want {
+			t.Errorf("record %d = %s, want %s (token order)", i, tok, want)
+		}
+	}
+	if page, err := v.List(ctx, "nobody", vault.ListOptions{}); err != nil || len(page.Records) != 0 || page.Next != "" {
+		t.Errorf("List of an empty tenant = %d records, next %q, %v", len(page.Records), page.Next, err)
 	}
 }

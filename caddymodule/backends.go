@@ -1,0 +1,63 @@
+package caddymodule
+
+import (
+	"go.uber.org/zap"
+
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/vault"
+)
+
+// The tokengate app loads its backends as guest modules, as reverse_proxy
+// loads transports: vaults from tokengate.vaults, CVV stores from
+// tokengate.cvv_stores, network token services from tokengate.networks.
+// Caddy provisions a guest module (its own settings, checked by Validate);
+// the app then opens it with what the app owns (Env), and Caddy cleans it
+// up when its config is unloaded.
+
+// Env is what the app hands its backends when it opens them.
+type Env struct {
+	// Keys seal card data and derive the backends' own keys.
+	Keys *keys.Keys
+	// Vault is the opened vault backend (nil while the vault itself opens).
+	Vault VaultBackend
+	// Logger is the app's logger.
+	Logger *zap.Logger
+}
+
+// VaultBackend is a tokengate.vaults module.
+type VaultBackend interface {
+	// OpenVault opens (or shares, across a config reload) the store.
+	OpenVault(env Env) (vault.Vault, error)
+	// Describe names the store in messages ("bbolt file /var/lib/...").
+	Describe() string
+}
+
+// KeysDirer is implemented by a vault kept in a local file, beside which
+// the development keyset is kept when no keyset is configured.
+type KeysDirer interface {
+	KeysDir() string
+}
+
+// Sampler is implemented by a vault that can return a few records per
+// tenant, so the app can check at startup that the keyset opens them.
+type Sampler interface {
+	Sample(n int) ([]vault.Record, error)
+}
+
+// StateStorer is implemented by a vault that can also keep a network token
+// service's state (the built-in service keeps its tokens in the vault file).
+type StateStorer interface {
+	StateStore(name string) (network.StateStore, error)
+}
+
+// CVVBackend is a tokengate.cvv_stores module.
+type CVVBackend interface {
+	OpenCVVStore(env Env) (cvv.Store, error)
+}
+
+// NetworkBackend is a tokengate.networks module.
+type NetworkBackend interface {
+	OpenNetwork(env Env) (network.Service, error)
+}

@@ -1,0 +1,114 @@
+package caddymodule
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/cvv/cvvmem"
+)
+
+func init() {
+	caddy.RegisterModule(MemoryCVVStore{})
+}
+
+// defaultCVVSweep is how often expired CVVs are wiped from memory.
+const defaultCVVSweep = 10 * time.Second
+
+// MemoryCVVStore holds CVVs in this process's memory only, for the TTL the
+// inbound rule set gives them, and wipes them when they expire or are used.
+// It is the default CVV store; CVVs survive a config reload but not a
+// restart, and are not shared between gateways.
+type MemoryCVVStore struct {
+	// SweepInterval is how often expired CVVs are wiped even if nobody asks
+	// for them. The default is 10s; it must be between 1s and 1m, so a CVV
+	// never lingers long past its TTL.
+	SweepInterval caddy.Duration `json:"sweep_interval,omitempty"`
+
+	poolKey string
+}
+
+// CaddyModule returns the Caddy module information.
+func (MemoryCVVStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "tokengate.cvv_stores.memory", New: func() caddy.Module { return new(MemoryCVVStore) }}
+}
+
+// Provision fills the default sweep interval.
+func (m *MemoryCVVStore) Provision(caddy.Context) error {
+	if m.SweepInterval == 0 {
+		m.SweepInterval = caddy.Duration(defaultCVVSweep)
+	}
+	return nil
+}
+
+// Validate checks the sweep interval's bounds.
+func (m *MemoryCVVStore) Validate() error {
+	if d := time.Duration(m.SweepInterval); d < time.Second || d > time.Minute {
+		return fmt.Errorf("cvv_store memory: sweep_interval %s: want between 1s and 1m", d)
+	}
+	return nil
+}
+
+// OpenCVVStore returns the process's store, shared across config reloads so
+// that a reload does not forget the CVVs it holds.
+func (m *MemoryCVVStore) OpenCVVStore(Env) (cvv.Store, error) {
+	const key = "cvv:memory"
+	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return pooledCVVs{cvvmem.New(time.Duration(m.SweepInterval))}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cvv store: %w", err)
+	}
+	m.poolKey = key
+	return v.(pooledCVVs).Store, nil
+}
+
+// Cleanup releases this config's hold on the store.
+func (m *MemoryCVVStore) Cleanup() error {
+	if m.poolKey == "" {
+		return nil
+	}
+	_, err := stores.Delete(m.poolKey)
+	return err
+}
+
+// UnmarshalCaddyfile sets up the store from the Caddyfile:
+//
+//	cvv_store memory {
+//		sweep_interval <duration>
+//	}
+func (m *MemoryCVVStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "sweep_interval":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil {
+				return d.Errf("sweep_interval %q: %v", v, err)
+			}
+			m.SweepInterval = caddy.Duration(dur)
+		default:
+			return d.Errf("unrecognized memory cvv_store option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner     = (*MemoryCVVStore)(nil)
+	_ caddy.Validator       = (*MemoryCVVStore)(nil)
+	_ caddy.CleanerUpper    = (*MemoryCVVStore)(nil)
+	_ caddyfile.Unmarshaler = (*MemoryCVVStore)(nil)
+	_ CVVBackend            = (*MemoryCVVStore)(nil)
+)
