@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tokengate/tokengate/redact"
 )
 
@@ -32,7 +33,8 @@ func TestGuardResponseEncodings(t *testing.T) {
 	zw.Close()
 	// A response of known length is redacted whole and keeps a length; one
 	// of unknown length is streamed.
-	r, err := guardResponse(resp(200, "gzip", zipped.Bytes()), g, prometheus.NewCounter(prometheus.CounterOpts{Name: "test"}))
+	redactions := prometheus.NewCounter(prometheus.CounterOpts{Name: "test"})
+	r, err := guardResponse(resp(200, "gzip", zipped.Bytes()), g, redactions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,10 +45,14 @@ func TestGuardResponseEncodings(t *testing.T) {
 	unknown := resp(200, "gzip", zipped.Bytes())
 	unknown.ContentLength = -1
 	unknown.Header.Del("Content-Length")
-	if r, err = guardResponse(unknown, g, prometheus.NewCounter(prometheus.CounterOpts{Name: "test"})); err != nil {
+	if r, err = guardResponse(unknown, g, redactions); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = io.ReadAll(r.Body)
+	r.Body.Close()
+	if n := testutil.ToFloat64(redactions); n != 2 {
+		t.Errorf("response_guard_redactions counted %v for the two answers, want 2", n)
+	}
 	if string(got) != `{"number":"tok_x"}` || r.Header.Get("Content-Length") != "" || r.ContentLength != -1 {
 		t.Errorf("gzip streamed: %q %v %d", got, r.Header, r.ContentLength)
 	}

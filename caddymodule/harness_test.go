@@ -69,7 +69,9 @@ func (g *gateway) config(extraGlobal, sites string) string {
 	}
 	tokengate {
 		rules %s
-		vault_path %s
+		vault bolt {
+			path %s
+		}
 		api_key %s tenant_a
 		api_key %s tenant_b
 		%s
