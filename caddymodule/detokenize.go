@@ -78,7 +78,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	if err := h.bound(); err != nil {
 		return err
 	}
-	set := pickSet(h.sets, r)
+	set := h.choose(r)
 	if set == nil {
 		return next.ServeHTTP(w, r)
 	}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -15,7 +16,7 @@ import (
 // ruleSet is what the handlers need of an inbound or outbound rule set.
 type ruleSet interface {
 	*rules.Inbound | *rules.Outbound
-	Matches(method, path string) bool
+	MatchBlock() rules.Match
 }
 
 // resolveSets turns a handler's rule set names into the sets: all of them, in
@@ -35,11 +36,45 @@ func resolveSets[S ruleSet](names []string, all []S, find func(string) (S, bool)
 	return sets, nil
 }
 
-// pickSet returns the first set whose match block fits the request, or nil.
-func pickSet[S ruleSet](sets []S, r *http.Request) S {
-	for _, s := range sets {
-		if s.Matches(r.Method, r.URL.Path) {
-			return s
+// setMatcher is a rule set's match block as Caddy matchers: its methods,
+// and its paths through Caddy's own path matcher (case-insensitive, on the
+// cleaned path, escape sequences compared escaped), so "/CHECKOUT" or
+// "//checkout" cannot slip card data past a rule that names "/checkout".
+type setMatcher struct {
+	match rules.Match
+	paths caddyhttp.MatchPath // nil: every path
+}
+
+func newSetMatcher(m rules.Match) setMatcher {
+	sm := setMatcher{match: m}
+	if len(m.Paths) > 0 {
+		sm.paths = append(caddyhttp.MatchPath(nil), m.Paths...)
+		_ = sm.paths.Provision(caddy.Context{}) // lower-cases; never fails
+	}
+	return sm
+}
+
+func (sm setMatcher) matches(r *http.Request) bool {
+	if !sm.match.MatchesMethod(r.Method) {
+		return false
+	}
+	if sm.paths == nil {
+		return true
+	}
+	if r.Context().Value(caddy.ReplacerCtxKey) == nil {
+		// Caddy puts a replacer on every request; the path matcher needs one.
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
+	}
+	ok, err := sm.paths.MatchWithError(r)
+	return ok && err == nil
+}
+
+// choose returns the first of the handler's sets whose match block fits the
+// request, or nil.
+func (b *binding[S]) choose(r *http.Request) S {
+	for i, m := range b.matchers {
+		if m.matches(r) {
+			return b.sets[i]
 		}
 	}
 	return nil
@@ -52,9 +87,10 @@ func pickSet[S ruleSet](sets []S, r *http.Request) S {
 // every route is provisioned. A handler the walk did not reach binds itself
 // on its first request, or fails closed.
 type binding[S ruleSet] struct {
-	app    *App
-	sets   []S
-	logger *zap.Logger
+	app      *App
+	sets     []S
+	matchers []setMatcher // one per set
+	logger   *zap.Logger
 
 	ctx       caddy.Context
 	directive string // tokenize or detokenize, for errors
@@ -102,4 +138,8 @@ func (b *binding[S]) resolve(app *App) {
 		return
 	}
 	b.app, b.sets = app, sets
+	b.matchers = make([]setMatcher, len(sets))
+	for i, set := range sets {
+		b.matchers[i] = newSetMatcher(set.MatchBlock())
+	}
 }

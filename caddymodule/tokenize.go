@@ -56,7 +56,7 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	if err := h.bound(); err != nil {
 		return err
 	}
-	set := pickSet(h.sets, r)
+	set := h.choose(r)
 	if set == nil {
 		return next.ServeHTTP(w, r)
 	}

@@ -51,8 +51,8 @@ func fieldsOf(fields []Field, k Kind) []Field {
 	return out
 }
 
-// Matches reports whether the set's match block fits a request.
-func (s *Inbound) Matches(method, path string) bool { return s.Match.Matches(method, path) }
+// MatchBlock returns the set's match block.
+func (s *Inbound) MatchBlock() Match { return s.Match }
 
-// Matches reports whether the set's match block fits a request.
-func (s *Outbound) Matches(method, path string) bool { return s.Match.Matches(method, path) }
+// MatchBlock returns the set's match block.
+func (s *Outbound) MatchBlock() Match { return s.Match }
