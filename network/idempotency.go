@@ -3,10 +3,10 @@ package network
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 )
 
 // CodeIdempotencyConflict is the refusal of an idempotency key reused for
@@ -18,13 +18,10 @@ const (
 	labelIdempotencyPAN = "idempotency-pan|"
 )
 
-// idempotencyRecord is what the store holds under an idempotency key: the
-// token it created and a keyed hash of the card's number, so a key reused
-// for another card is refused instead of handing out that card's token.
-type idempotencyRecord struct {
-	ID  string `json:"id"`
-	PAN string `json:"pan"`
-}
+// What the store holds under an idempotency key is "<token id> <keyed hash
+// of the card number>": the token the key created, and the card it was for,
+// so a key reused for another card is refused instead of handing out that
+// card's token.
 
 // idempotencyStripes serializes provisions that share a key (a client's
 // retry racing its first attempt) without one lock for every provision.
@@ -36,7 +33,20 @@ func (b *Builtin) idempotencyKey(req ProvisionRequest) string {
 	if req.IdempotencyKey == "" {
 		return ""
 	}
-	return "idem:" + hex.EncodeToString(mac(b.key, labelIdempotency, req.Tenant, "|", req.IdempotencyKey))
+	return "idem:" + b.pooledMAC(labelIdempotency, req.Tenant, "|", req.IdempotencyKey)
+}
+
+// pooledMAC is mac under the service's key, hex-encoded, with a pooled HMAC:
+// provisioning is on the new-card path.
+func (b *Builtin) pooledMAC(parts ...string) string {
+	m := b.macs.Get().(*cryptogramMAC)
+	defer b.macs.Put(m)
+	m.h.Reset()
+	for _, p := range parts {
+		m.h.Write([]byte(p))
+	}
+	m.buf = m.h.Sum(m.buf[:0])
+	return hex.EncodeToString(m.buf)
 }
 
 func (b *Builtin) lockIdempotency(key string) func() {
@@ -59,14 +69,14 @@ func (b *Builtin) replay(ctx context.Context, key, pan string) (tok Token, ok bo
 	if data == nil {
 		return Token{}, false, nil
 	}
-	var rec idempotencyRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return Token{}, false, wrap(fmt.Errorf("decoding idempotency key: %w", err))
+	id, panHash, ok := strings.Cut(string(data), " ")
+	if !ok {
+		return Token{}, false, wrap(errors.New("decoding idempotency key: malformed entry"))
 	}
-	if rec.PAN != b.panHash(pan) {
+	if panHash != b.panHash(pan) {
 		return Token{}, false, &Error{Code: CodeIdempotencyConflict, Message: "Idempotency Key Already Used For Another Card"}
 	}
-	e, err := b.lookup(ctx, rec.ID)
+	e, err := b.lookup(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Token{}, false, nil
@@ -79,10 +89,9 @@ func (b *Builtin) replay(ctx context.Context, key, pan string) (tok Token, ok bo
 }
 
 func (b *Builtin) panHash(pan string) string {
-	return hex.EncodeToString(mac(b.key, labelIdempotencyPAN, pan))
+	return b.pooledMAC(labelIdempotencyPAN, pan)
 }
 
 func (b *Builtin) idempotencyEntry(id, pan string) []byte {
-	data, _ := json.Marshal(idempotencyRecord{ID: id, PAN: b.panHash(pan)})
-	return data
+	return []byte(id + " " + b.panHash(pan))
 }
