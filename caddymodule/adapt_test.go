@@ -151,3 +151,21 @@ func mustConfig(t *testing.T, s string) *caddy.Config {
 	}
 	return &cfg
 }
+
+// The handlers check in Validate what the Caddyfile parser cannot see in a
+// JSON config.
+func TestHandlersValidate(t *testing.T) {
+	for _, v := range []caddy.Validator{
+		&Tokenize{MaxBodySize: -1},
+		&Detokenize{APIKeyHeader: "X-Api Key"},
+		&Detokenize{APIKeyHeader: "Host"},
+		&Detokenize{APIKeyHeader: defaultAPIKeyHeader, MaxBodySize: -5},
+	} {
+		if err := v.Validate(); err == nil {
+			t.Errorf("%+v: no error", v)
+		}
+	}
+	if err := (&Detokenize{APIKeyHeader: "X-Merchant-Key"}).Validate(); err != nil {
+		t.Errorf("a good header: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
@@ -176,8 +178,25 @@ func injectedHeader(injections []detokenize.Injection) string {
 	return b.String()
 }
 
+// Validate checks the handler's own settings, for JSON configs too: the
+// API key header must be a header name a client can send, and not one that
+// proxies or Caddy's logs treat specially.
+func (h *Detokenize) Validate() error {
+	switch {
+	case h.MaxBodySize < 0:
+		return fmt.Errorf("detokenize: max_body_size %d: want a positive size", h.MaxBodySize)
+	case !httpguts.ValidHeaderFieldName(h.APIKeyHeader):
+		return fmt.Errorf("detokenize: api_key_header %q is not a valid header name", h.APIKeyHeader)
+	case strings.EqualFold(h.APIKeyHeader, "Host"), strings.EqualFold(h.APIKeyHeader, "Content-Length"),
+		strings.EqualFold(h.APIKeyHeader, "Content-Type"), strings.EqualFold(h.APIKeyHeader, "Transfer-Encoding"):
+		return fmt.Errorf("detokenize: api_key_header %q is a header the request needs for itself", h.APIKeyHeader)
+	}
+	return nil
+}
+
 // Interface guards.
 var (
+	_ caddy.Validator             = (*Detokenize)(nil)
 	_ caddy.Provisioner           = (*Detokenize)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Detokenize)(nil)
 )

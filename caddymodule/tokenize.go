@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -159,8 +160,17 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return res, true
 }
 
+// Validate checks the handler's own settings, for JSON configs too.
+func (h *Tokenize) Validate() error {
+	if h.MaxBodySize < 0 {
+		return fmt.Errorf("tokenize: max_body_size %d: want a positive size", h.MaxBodySize)
+	}
+	return nil
+}
+
 // Interface guards.
 var (
+	_ caddy.Validator             = (*Tokenize)(nil)
 	_ caddy.Provisioner           = (*Tokenize)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Tokenize)(nil)
 )

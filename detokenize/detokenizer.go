@@ -122,7 +122,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		// one on purpose: the answer must not reveal other tenants' tokens.
 		return Injection{}, &body.FieldError{Status: http.StatusForbidden, Field: tok.Path, Code: "unknown_token", Reason: "no such token for this API key"}
 	case err != nil:
-		return Injection{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return Injection{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	// The record is opened with the caller's tenant as associated data, not
 	// the tenant written in it: a record copied into another tenant's bucket
@@ -136,7 +136,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	secrets, err := d.Keys.Open(tenant, rec.Fingerprint, rec.Sealed)
 	if err != nil {
 		d.tampered(tenant, tok.Path)
-		return Injection{}, fmt.Errorf("%w: opening card: %v", ErrUnavailable, err)
+		return Injection{}, fmt.Errorf("%w: opening card: %w", ErrUnavailable, err)
 	}
 	put := func(target rules.Kind, value string) {
 		if path := targets[target]; path != "" && value != "" {

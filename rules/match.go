@@ -67,7 +67,7 @@ func checkPathPattern(s string) error {
 		return fmt.Errorf("placeholders are not supported")
 	}
 	if _, err := path.Match(s, ""); err != nil {
-		return fmt.Errorf("bad glob: %v", err)
+		return fmt.Errorf("bad glob: %w", err)
 	}
 	return nil
 }

@@ -112,7 +112,7 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		}
 		if c.cvv != nil {
 			if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
-				return Result{}, fmt.Errorf("%w: holding cvv: %v", ErrUnavailable, err)
+				return Result{}, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
 			}
 		}
 	}
@@ -204,7 +204,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	case err == nil:
 		return t.refresh(ctx, rec, c)
 	case !errors.Is(err, vault.ErrNotFound):
-		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 
 	// Every write a new card causes, in this order:
@@ -222,7 +222,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	sealed, err := t.Keys.Seal(set.Tenant, fp, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 	if err != nil {
 		t.discard(ctx, nt)
-		return vault.Record{}, false, fmt.Errorf("%w: sealing: %v", ErrUnavailable, err)
+		return vault.Record{}, false, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
 	}
 	rec = vault.Record{
 		Tenant:      set.Tenant,
@@ -239,13 +239,13 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		rec.Token, err = newToken(set, c.number, dpan, t.Random)
 		if err != nil {
 			t.discard(ctx, nt)
-			return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		stored, created, err := t.Vault.Put(unit, rec)
 		switch {
 		case err == nil && created:
 			if err := flush(); err != nil {
-				return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
+				return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %w", ErrUnavailable, err)
 			}
 			return stored, true, nil
 		case err == nil:
@@ -260,7 +260,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 			continue
 		default:
 			t.discard(ctx, nt)
-			return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 }
@@ -293,7 +293,7 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 		vault.Invalidate(t.Vault, rec.Tenant, rec.Token)
 		current, err := t.Vault.Get(ctx, rec.Tenant, rec.Token)
 		if err != nil {
-			return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if rec.Network.ID != current.Network.ID {
 			t.discard(ctx, rec.Network)
@@ -301,10 +301,10 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 		return current, false, nil
 	}
 	if err != nil {
-		return vault.Record{}, false, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if err := flush(); err != nil {
-		return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %v", ErrUnavailable, err)
+		return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %w", ErrUnavailable, err)
 	}
 	return stored, false, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/cvv/cvvtest"
 )
 
 func TestMemoryCVVsTakeOnceAndExpire(t *testing.T) {
@@ -54,4 +57,12 @@ func TestMemoryCVVsReplaceAndClose(t *testing.T) {
 	if m.Len() != 0 {
 		t.Fatal("Close left CVVs in memory")
 	}
+}
+
+func TestMemoryConformance(t *testing.T) {
+	cvvtest.Run(t, func(t *testing.T) cvv.Store {
+		m := New(time.Hour)
+		t.Cleanup(func() { m.Close() })
+		return m
+	})
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
@@ -196,5 +198,40 @@ func TestBoltRefusesWritesWhenFileDeleted(t *testing.T) {
 	rec.Token, rec.Fingerprint = "tok_2", "fp2"
 	if _, _, err := b.Put(context.Background(), rec); !errors.Is(err, boltvault.ErrFileGone) {
 		t.Fatalf("Put after delete: %v, want ErrFileGone", err)
+	}
+}
+
+// A vault file written before the network token index existed gets the
+// index built from its records when it is opened.
+func TestBoltBuildsNetworkIndexForOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	b, path := openTestBolt(t)
+	for _, rec := range []vault.Record{vaulttest.Sample("acme", "tok_1", "fp1"), vaulttest.Sample("other", "tok_2", "fp2")} {
+		if _, _, err := b.Put(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Make it an older file: no index bucket.
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte("network_index")) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	b, err = boltvault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for id, tenant := range map[string]string{"nt_tok_1": "acme", "nt_tok_2": "other"} {
+		if got, err := b.GetByNetworkToken(ctx, "builtin", id); err != nil || got.Tenant != tenant {
+			t.Errorf("GetByNetworkToken(%s) after reopening an older file: %s %v", id, got.Tenant, err)
+		}
 	}
 }
