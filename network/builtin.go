@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/tokengate/tokengate/card"
 )
 
@@ -62,6 +63,7 @@ type Builtin struct {
 	write     sync.Mutex          // serializes SetStatus's read-modify-write
 
 	idempotency [idempotencyStripes]sync.Mutex // see lockIdempotency
+	idempotent  *expirable.LRU[string, idempotencyEntry]
 }
 
 // NewBuiltin checks cfg, fills its defaults and returns an emulator keeping
@@ -85,6 +87,8 @@ func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
 		random:   cfg.Random,
 		store:    store,
 		cache:    cache{m: map[string]*cached{}},
+
+		idempotent: newIdempotencyCache(),
 	}
 	b.kid = keyID(b.key)
 	if b.now == nil {
@@ -109,8 +113,9 @@ const maxProvisionAttempts = 8
 // refuses brands without token BINs and the Basis Theory test cards with their
 // documented outcome, then issues a new ACTIVE token. A request whose
 // IdempotencyKey an earlier one used gets that request's token back while it
-// is not deleted. Refusals are *Error; invalid card data is a wrapped
-// *card.Error. Neither holds card data.
+// is not deleted (keys are remembered for a day, in memory). Refusals are
+// *Error; invalid card data is a wrapped *card.Error. Neither holds card
+// data.
 func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, error) {
 	if err := ctx.Err(); err != nil {
 		return Token{}, err
@@ -173,15 +178,14 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 		return Token{}, wrap(err)
 	}
 	res, _ := json.Marshal(dpanReservation{ID: st.ID})
-	entries := map[string][]byte{st.ID: data, idx: res}
-	if idemKey != "" {
-		entries[idemKey] = b.idempotencyEntry(st.ID, pan)
-	}
-	if err := b.store.SaveAll(ctx, entries); err != nil {
+	if err := b.store.SaveAll(ctx, map[string][]byte{st.ID: data, idx: res}); err != nil {
 		return Token{}, wrap(fmt.Errorf("saving token state: %w", err))
 	}
 	e := &cached{st: st, dpan: dpan, expires: now.Add(cacheTTL)}
 	b.cache.put(e)
+	if idemKey != "" {
+		b.remember(idemKey, st.ID, pan)
+	}
 	return e.token(), nil
 }
 
