@@ -11,10 +11,12 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// apiKey is a configured detokenize credential, by its SHA-256.
-type apiKey struct {
-	hash   [sha256.Size]byte
-	tenant string
+// keyring holds API keys by their SHA-256, each with what it grants.
+type keyring[T any] []keyEntry[T]
+
+type keyEntry[T any] struct {
+	hash  [sha256.Size]byte
+	value T
 }
 
 func apiKeyHash(key string) string {
@@ -22,50 +24,62 @@ func apiKeyHash(key string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (a *App) loadAPIKeys() error {
-	repl := caddy.NewReplacer()
-	a.apiKeys = make([]apiKey, 0, len(a.APIKeys))
-	for i, k := range a.APIKeys {
-		var entry apiKey
-		switch key := repl.ReplaceKnown(k.Key, ""); {
-		case k.Tenant == "":
-			return fmt.Errorf("tokengate: api key %d: a tenant is required", i+1)
-		case key != "" && k.KeySHA256 != "":
-			return fmt.Errorf("tokengate: api key %d: set key or key_sha256, not both", i+1)
-		case key != "":
-			entry.hash = sha256.Sum256([]byte(key))
-		case k.KeySHA256 != "":
-			raw, err := hex.DecodeString(k.KeySHA256)
-			if err != nil || len(raw) != sha256.Size {
-				return fmt.Errorf("tokengate: api key %d: key_sha256 must be 64 hex digits (caddy tokengate hash-key prints it)", i+1)
-			}
-			copy(entry.hash[:], raw)
-		default:
-			return fmt.Errorf("tokengate: api key %d: key or key_sha256 is required (an {env.*} placeholder may be unset)", i+1)
+// keyHash resolves a configured key: the key itself (placeholders such as
+// {env.PSP_KEY} replaced) or its hex SHA-256, exactly one of them.
+func keyHash(key, keySHA256 string) ([sha256.Size]byte, error) {
+	var hash [sha256.Size]byte
+	switch key = caddy.NewReplacer().ReplaceKnown(key, ""); {
+	case key != "" && keySHA256 != "":
+		return hash, fmt.Errorf("set key or key_sha256, not both")
+	case key != "":
+		return sha256.Sum256([]byte(key)), nil
+	case keySHA256 != "":
+		raw, err := hex.DecodeString(keySHA256)
+		if err != nil || len(raw) != sha256.Size {
+			return hash, fmt.Errorf("key_sha256 must be 64 hex digits (caddy tokengate hash-key prints it)")
 		}
-		entry.tenant = k.Tenant
-		a.apiKeys = append(a.apiKeys, entry)
+		copy(hash[:], raw)
+		return hash, nil
+	}
+	return hash, fmt.Errorf("key or key_sha256 is required (an {env.*} placeholder may be unset)")
+}
+
+// lookup returns what a key grants. The key's SHA-256 is compared with every
+// configured one in constant time, and all are compared whatever matches,
+// so the time taken says nothing about how close a guess was or which key
+// it was.
+func (k keyring[T]) lookup(key string) (T, bool) {
+	var value T
+	if key == "" {
+		return value, false
+	}
+	h := sha256.Sum256([]byte(key))
+	found := 0
+	for _, e := range k {
+		if subtle.ConstantTimeCompare(h[:], e.hash[:]) == 1 {
+			value, found = e.value, 1
+		}
+	}
+	return value, found == 1
+}
+
+func (a *App) loadAPIKeys() error {
+	a.apiKeys = make(keyring[string], 0, len(a.APIKeys))
+	for i, k := range a.APIKeys {
+		if k.Tenant == "" {
+			return fmt.Errorf("tokengate: api key %d: a tenant is required", i+1)
+		}
+		hash, err := keyHash(k.Key, k.KeySHA256)
+		if err != nil {
+			return fmt.Errorf("tokengate: api key %d: %w", i+1, err)
+		}
+		a.apiKeys = append(a.apiKeys, keyEntry[string]{hash: hash, value: k.Tenant})
 	}
 	return nil
 }
 
-// tenantFor returns the tenant an API key belongs to. The key's SHA-256 is
-// compared with every configured one in constant time, and all are compared
-// whatever matches, so the time taken says nothing about how close a guess
-// was or which key it was.
-func (a *App) tenantFor(key string) (string, bool) {
-	if key == "" {
-		return "", false
-	}
-	h := sha256.Sum256([]byte(key))
-	tenant, found := "", 0
-	for _, k := range a.apiKeys {
-		if subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1 {
-			tenant, found = k.tenant, 1
-		}
-	}
-	return tenant, found == 1
-}
+// tenantFor returns the tenant a detokenize API key belongs to.
+func (a *App) tenantFor(key string) (string, bool) { return a.apiKeys.lookup(key) }
 
 // apiKeyFrom takes the caller's API key from the configured header or, when
 // that is absent, from Proxy-Authorization: Bearer (which Caddy's logs

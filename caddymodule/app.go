@@ -116,7 +116,7 @@ type App struct {
 
 	rules       *rules.File
 	vault       VaultBackend
-	apiKeys     []apiKey
+	apiKeys     keyring[string]
 	networks    network.Registry
 	lifecycle   *lifecycle.Manager
 	tokenizer   *tokenize.Tokenizer
