@@ -103,12 +103,38 @@ func (m *Manager) Provision(ctx context.Context, req network.ProvisionRequest) (
 	return nt, ""
 }
 
-// Retryable says whether a card stored without a network token should get
+// Retryable says whether a card without a usable network token should get
 // another try: after a timeout or a provider error the card itself was fine;
-// a card first sent without an expiry, once it has one.
+// a card first sent without an expiry, once it has one; a card whose token
+// was deleted (through an API, or by the network), since a deleted token
+// never comes back and a card presented again needs a new one.
 func Retryable(nt vault.NetworkToken, hasExpiry bool) bool {
-	return nt.ID == "" && (nt.Error == ReasonTimeout || nt.Error == ReasonProviderError || nt.Error == ReasonNoExpiry && hasExpiry)
+	if nt.ID != "" {
+		return nt.Status == network.StatusDeleted && hasExpiry
+	}
+	return nt.Error == ReasonTimeout || nt.Error == ReasonProviderError || nt.Error == ReasonNoExpiry && hasExpiry
 }
+
+// SetStatus moves rec's network token to status (ACTIVE, SUSPENDED or
+// DELETED) at the service that issued it, then records it in the vault. The
+// error is the service's (a wrapped network.ErrDeleted when the token is
+// already deleted, ErrProviderUnavailable when the service is not
+// configured).
+func (m *Manager) SetStatus(ctx context.Context, rec vault.Record, status string) error {
+	svc, ok := m.Networks.Lookup(rec.Network.Provider)
+	if !ok || rec.Network.ID == "" {
+		return ErrProviderUnavailable
+	}
+	if err := svc.SetStatus(ctx, rec.Network.ID, status); err != nil {
+		return err
+	}
+	m.RecordStatus(ctx, rec, status)
+	return nil
+}
+
+// ErrProviderUnavailable means the record's network token was issued by a
+// service that is not configured here (or it has none).
+var ErrProviderUnavailable = errors.New("lifecycle: the network token's service is not configured")
 
 // Reprovision tries again to get a network token for a known card and
 // returns the record with the token and its number sealed in, or ok=false
