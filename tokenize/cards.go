@@ -9,6 +9,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 )
 
@@ -21,6 +22,10 @@ type cardInput struct {
 	keepCVV                     bool
 	number                      string // the normalized PAN
 	brand                       card.Brand
+	// address and customerID come from the served APIs (Store), never from
+	// a body.
+	address    network.Address
+	customerID string
 }
 
 // value returns a field's text, or "" when the body did not have the field.

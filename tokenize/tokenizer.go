@@ -336,6 +336,8 @@ func (c *cardInput) provisionRequest(tenant, fingerprint string) network.Provisi
 		CVV:            c.value(c.cvv),
 		Brand:          string(c.brand),
 		Name:           c.value(c.name),
+		Address:        c.address,
+		CustomerID:     c.customerID,
 	}
 }
 
