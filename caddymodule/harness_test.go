@@ -36,9 +36,15 @@ type gateway struct {
 // demo topology on test ports.
 func startGateway(t *testing.T, extraGlobal string) *gateway {
 	t.Helper()
+	return startGatewaySites(t, extraGlobal, defaultSites)
+}
+
+// startGatewaySites is startGateway with other sites.
+func startGatewaySites(t *testing.T, extraGlobal, sites string) *gateway {
+	t.Helper()
 	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
-	g.tc.InitServer(g.config(extraGlobal, defaultSites), "caddyfile")
+	g.tc.InitServer(g.config(extraGlobal, sites), "caddyfile")
 	return g
 }
 

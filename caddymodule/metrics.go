@@ -60,6 +60,10 @@ var (
 		Namespace: metricsNamespace, Name: "response_guard_redactions_total",
 		Help: "Values the response guard replaced in processors' answers, by rule set.",
 	}, []string{"rule_set"})
+	apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "api_requests_total",
+		Help: "Calls to the served token APIs, by API, endpoint (a route pattern, never an id) and HTTP status.",
+	}, []string{"api", "endpoint", "status"})
 	cvvsHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Name: "cvvs_held",
 		Help: "CVVs held in memory now, waiting for their one use or their expiry.",
@@ -83,7 +87,7 @@ func registerMetrics(ctx caddy.Context) {
 		return
 	}
 	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, responseRedactions, cvvsHeld} {
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, responseRedactions, apiRequests, cvvsHeld} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

@@ -66,6 +66,25 @@ func TestQuickStart(t *testing.T) {
 	if len(pspForm.Get("card_cryptogram")) != 28 {
 		t.Fatalf("PSP got form %s", out.body)
 	}
+
+	// The README's "Already on Basis Theory?" calls.
+	bt := func(method, path, body string) reply {
+		req, _ := http.NewRequest(method, "http://localhost:8083"+path, strings.NewReader(body))
+		req.Header.Set("BT-API-KEY", "demo_bt_key")
+		req.Header.Set("Content-Type", "application/json")
+		return g.do(req)
+	}
+	nt := bt("POST", "/network-tokens", `{"data":{"number":"4111111111111111","expiration_month":"03","expiration_year":"2030","cvc":"123"},"cardholder_info":{"name":"Jonh Doe"}}`)
+	id := str(decode(t, nt.body), "id")
+	if nt.status/100 != 2 || id == "" || str(decode(t, nt.body), "status") != "active" {
+		t.Fatalf("Basis Theory create: %d %s", nt.status, nt.body)
+	}
+	if c := bt("POST", "/network-tokens/"+id+"/cryptogram", ""); c.status != 200 || str(decode(t, c.body), "eci") != "07" {
+		t.Fatalf("Basis Theory cryptogram: %d %s", c.status, c.body)
+	}
+	if r := bt("POST", "/network-tokens", `{"data":{"number":"4539097887163333","expiration_month":3,"expiration_year":2030}}`); r.status != 422 || str(decode(t, r.body), "title") != "CARD_NOT_ELIGIBLE" {
+		t.Fatalf("Basis Theory test card: %d %s", r.status, r.body)
+	}
 }
 
 // lastReceived is the body of the last request the demo PSP received.

@@ -1,0 +1,193 @@
+// Package btapi serves Basis Theory's network tokens API (seed 003) from
+// tokengate's vault, keys and network token services, so that a merchant
+// integrated with Basis Theory can point its base URL at tokengate. It is
+// plain net/http; caddymodule mounts it as the basistheory_api handler.
+package btapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/lifecycle"
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/tokenize"
+	"github.com/tokengate/tokengate/vault"
+)
+
+// Permission is a Basis Theory permission of an API key.
+type Permission string
+
+// The network token permissions.
+const (
+	PermCreate     Permission = "network-token:create"
+	PermRead       Permission = "network-token:read"
+	PermReveal     Permission = "network-token:reveal"
+	PermCryptogram Permission = "network-token:cryptogram"
+	PermSuspend    Permission = "network-token:suspend"
+	PermResume     Permission = "network-token:resume"
+	PermDelete     Permission = "network-token:delete"
+)
+
+// Permissions lists every permission, for configuration checks.
+var Permissions = []Permission{PermCreate, PermRead, PermReveal, PermCryptogram, PermSuspend, PermResume, PermDelete}
+
+// Principal is who an API key is: its tenant and what it may do.
+type Principal struct {
+	Tenant      string
+	Permissions map[Permission]bool
+}
+
+// maxBody bounds a request body: a create request is a few hundred bytes.
+const maxBody = 64 << 10
+
+// Server is the API. It is safe for concurrent use.
+type Server struct {
+	// Tokenizer stores cards exactly as inbound tokenization does.
+	Tokenizer *tokenize.Tokenizer
+	// Vault holds the records (the same cache the gateway uses).
+	Vault vault.Vault
+	// Keys open records to show a revealed network token number.
+	Keys *keys.Keys
+	// Lifecycle fetches cryptograms and changes token states.
+	Lifecycle *lifecycle.Manager
+	// Authenticate maps a BT-API-KEY to its principal.
+	Authenticate func(apiKey string) (Principal, bool)
+	// Idempotency replays the first success of a BT-IDEMPOTENCY-KEY.
+	Idempotency *Idempotency
+	// Observe, when set, is told of every answered call: the endpoint (a
+	// route pattern, never an id) and the status.
+	Observe func(endpoint string, status int)
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, perms []Permission, idempotent bool, h func(*http.Request, Principal) (int, any)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			status := s.serve(w, r, perms, idempotent, h)
+			if s.Observe != nil {
+				s.Observe(pattern, status)
+			}
+		})
+	}
+	route("POST /network-tokens", []Permission{PermCreate}, true, s.create)
+	route("GET /network-tokens/{id}", []Permission{PermRead, PermReveal}, false, s.get)
+	route("POST /network-tokens/{id}/cryptogram", []Permission{PermCryptogram}, true, s.cryptogram)
+	route("PUT /network-tokens/{id}/suspend", []Permission{PermSuspend}, true, s.setStatus(network.StatusSuspended))
+	route("PUT /network-tokens/{id}/resume", []Permission{PermResume}, true, s.setStatus(network.StatusActive))
+	route("DELETE /network-tokens/{id}", []Permission{PermDelete}, false, s.delete)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		newProblem(http.StatusNotFound, "Not Found", "No such endpoint.").write(w)
+		if s.Observe != nil {
+			s.Observe("unknown", http.StatusNotFound)
+		}
+	})
+	return mux
+}
+
+// serve authenticates, checks one of perms, replays or records the
+// idempotent answer, runs h and writes what it returns: a *problem, nil for
+// 204, or a value to encode as JSON.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, perms []Permission, idempotent bool, h func(*http.Request, Principal) (int, any)) int {
+	p, ok := s.Authenticate(r.Header.Get("BT-API-KEY"))
+	if !ok {
+		errUnauthenticated.write(w)
+		return http.StatusUnauthorized
+	}
+	allowed := false
+	for _, perm := range perms {
+		allowed = allowed || p.Permissions[perm]
+	}
+	if !allowed {
+		forbidden(perms[0]).write(w)
+		return http.StatusForbidden
+	}
+	key := r.Header.Get("BT-IDEMPOTENCY-KEY")
+	if idempotent && key != "" && s.Idempotency != nil {
+		scope := p.Tenant + "\x00" + r.Method + " " + r.URL.Path + "\x00" + key
+		done, replay, ok := s.Idempotency.Begin(scope)
+		switch {
+		case !ok:
+			newProblem(http.StatusConflict, "Conflict", "A request with this BT-IDEMPOTENCY-KEY is in progress.").write(w)
+			return http.StatusConflict
+		case replay != nil:
+			replay.write(w)
+			return replay.status
+		}
+		rec := &recorder{ResponseWriter: w}
+		status := s.answer(rec, r, p, h)
+		done(rec.saved())
+		return status
+	}
+	return s.answer(w, r, p, h)
+}
+
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, p Principal, h func(*http.Request, Principal) (int, any)) int {
+	status, out := h(r, p)
+	switch v := out.(type) {
+	case *problem:
+		v.write(w)
+		return v.Status
+	case nil:
+		w.WriteHeader(status)
+		return status
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(out)
+	return status
+}
+
+// decode reads a JSON body of at most maxBody bytes into v.
+func decode(r *http.Request, v any) *problem {
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	switch {
+	case err != nil:
+		return invalid("body", "The request body could not be read.")
+	case len(data) > maxBody:
+		return newProblem(http.StatusRequestEntityTooLarge, "Payload Too Large", "The request body is larger than 64 KiB.")
+	case len(strings.TrimSpace(string(data))) == 0:
+		return invalid("body", "A JSON request body is required.")
+	}
+	// The gateway's own parser first: it refuses a member named twice, which
+	// encoding/json would resolve silently to the last.
+	if _, err := body.Parse(body.JSON, "application/json", data); err != nil {
+		return invalid("body", "The request body is not valid JSON: "+err.Error())
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return invalid(te.Field, "The value has the wrong type; expected "+te.Type.String()+".")
+		}
+		return invalid("body", "The request body is not valid JSON.")
+	}
+	return nil
+}
+
+// record returns the caller's record with a network token, or a problem.
+// Another tenant's id answers exactly like an unknown one.
+func (s *Server) record(ctx context.Context, p Principal, id string) (vault.Record, *problem) {
+	rec, err := s.Vault.Get(ctx, p.Tenant, id)
+	switch {
+	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || rec.Network.ID == ""):
+		return vault.Record{}, errNotFound
+	case err != nil:
+		return vault.Record{}, errUnavailable
+	}
+	return rec, nil
+}
+
+// view renders rec, opening it for the network token number.
+func (s *Server) view(rec vault.Record, p Principal) (object, *problem) {
+	secrets, err := s.Keys.Open(p.Tenant, rec.Fingerprint, rec.Sealed)
+	if err != nil {
+		return object{}, errUnavailable
+	}
+	return render(rec, secrets.DPAN, p.Permissions[PermReveal]), nil
+}

@@ -1,0 +1,212 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/tokengate/tokengate/btapi"
+)
+
+func init() {
+	caddy.RegisterModule(BasisTheoryAPI{})
+	httpcaddyfile.RegisterHandlerDirective("basistheory_api", parseBasisTheoryAPI)
+	httpcaddyfile.RegisterDirectiveOrder("basistheory_api", httpcaddyfile.Before, "respond")
+}
+
+// BasisTheoryAPI serves Basis Theory's network tokens API (POST
+// /network-tokens, GET, cryptogram, suspend, resume, DELETE) from the
+// tokengate app's vault, keys and network token services, so a merchant
+// integrated with Basis Theory can point its base URL at tokengate. It
+// answers every request itself.
+type BasisTheoryAPI struct {
+	// APIKeys are the keys callers send in BT-API-KEY, each with its tenant
+	// and its permissions (network-token:create, read, reveal, cryptogram,
+	// suspend, resume, delete).
+	APIKeys []BasisTheoryKey `json:"api_keys,omitempty"`
+
+	keys keyring[btapi.Principal]
+	ctx  caddy.Context
+	once *sync.Once
+	app  *App
+	api  http.Handler
+	err  error
+	idem *btapi.Idempotency
+}
+
+// BasisTheoryKey is one API key of the Basis Theory API.
+type BasisTheoryKey struct {
+	// Key is the secret callers send in BT-API-KEY; placeholders such as
+	// {env.BT_KEY} work. Set either Key or KeySHA256.
+	Key string `json:"key,omitempty"`
+	// KeySHA256 is the hex SHA-256 of the key (`caddy tokengate hash-key`),
+	// so the key itself is not in the config.
+	KeySHA256 string `json:"key_sha256,omitempty"`
+	// Tenant is the tokengate tenant whose cards the key works on.
+	Tenant string `json:"tenant"`
+	// Permissions are what the key may do, by Basis Theory's names.
+	Permissions []string `json:"permissions"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (BasisTheoryAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.basistheory_api", New: func() caddy.Module { return new(BasisTheoryAPI) }}
+}
+
+// Provision resolves the keys. The app is looked up on the first request,
+// as the other handlers are bound (see binding).
+func (h *BasisTheoryAPI) Provision(ctx caddy.Context) error {
+	h.ctx, h.once = ctx, new(sync.Once)
+	h.idem = btapi.NewIdempotency(100_000, 24*time.Hour)
+	h.keys = make(keyring[btapi.Principal], 0, len(h.APIKeys))
+	for i, k := range h.APIKeys {
+		hash, err := keyHash(k.Key, k.KeySHA256)
+		if err != nil {
+			return fmt.Errorf("basistheory_api: api key %d: %w", i+1, err)
+		}
+		p := btapi.Principal{Tenant: k.Tenant, Permissions: map[btapi.Permission]bool{}}
+		for _, perm := range k.Permissions {
+			p.Permissions[btapi.Permission(perm)] = true
+		}
+		h.keys = append(h.keys, keyEntry[btapi.Principal]{hash: hash, value: p})
+	}
+	return nil
+}
+
+// Validate checks every key has a tenant and known permissions.
+func (h *BasisTheoryAPI) Validate() error {
+	for i, k := range h.APIKeys {
+		if k.Tenant == "" {
+			return fmt.Errorf("basistheory_api: api key %d: a tenant is required", i+1)
+		}
+		if len(k.Permissions) == 0 {
+			return fmt.Errorf("basistheory_api: api key %d: no permissions", i+1)
+		}
+		for _, perm := range k.Permissions {
+			if !slices.Contains(btapi.Permissions, btapi.Permission(perm)) {
+				return fmt.Errorf("basistheory_api: api key %d: unknown permission %q (want %v)", i+1, perm, btapi.Permissions)
+			}
+		}
+	}
+	return nil
+}
+
+func (h *BasisTheoryAPI) bind() (http.Handler, error) {
+	h.once.Do(func() {
+		app, err := h.ctx.AppIfConfigured("tokengate")
+		if err != nil {
+			h.err = caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("basistheory_api: the tokengate app is not configured: %w", err))
+			return
+		}
+		a := app.(*App)
+		h.app = a
+		s := &btapi.Server{
+			Tokenizer: a.tokenizer, Vault: a.tokenizer.Vault, Keys: a.tokenizer.Keys, Lifecycle: a.lifecycle,
+			Authenticate: h.keys.lookup,
+			Idempotency:  h.idem,
+			Observe: func(endpoint string, status int) {
+				apiRequests.WithLabelValues("basistheory", endpoint, strconv.Itoa(status)).Inc()
+			},
+		}
+		h.api = s.Handler()
+	})
+	return h.api, h.err
+}
+
+// ServeHTTP answers the API call; it never calls next.
+func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	api, err := h.bind()
+	if err != nil {
+		return err
+	}
+	// A body trickled a byte at a time must not hold a connection forever:
+	// the app's body_read_timeout bounds it, as for tokenize.
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(time.Duration(h.app.BodyReadTimeout))); err == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	ctx, span := startSpan(r.Context(), "tokengate.api.basistheory", attribute.String("http.request.method", r.Method))
+	sw := &statusWriter{ResponseWriter: w}
+	api.ServeHTTP(sw, r.WithContext(ctx))
+	endSpanStatus(span, strconv.Itoa(sw.status), sw.status >= 500)
+	return nil
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// UnmarshalCaddyfile sets up the API from the Caddyfile:
+//
+//	basistheory_api {
+//		api_key      <key> <tenant> <permission...>
+//		api_key_hash <sha256-hex> <tenant> <permission...>
+//	}
+func (h *BasisTheoryAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		if len(args) < 3 {
+			return d.Errf("%s wants <key> <tenant> <permission...>", opt)
+		}
+		k := BasisTheoryKey{Tenant: args[1], Permissions: args[2:]}
+		switch opt {
+		case "api_key":
+			k.Key = args[0]
+		case "api_key_hash":
+			k.KeySHA256 = args[0]
+		default:
+			return d.Errf("unrecognized basistheory_api option %q", opt)
+		}
+		h.APIKeys = append(h.APIKeys, k)
+	}
+	if err := h.Validate(); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
+}
+
+func parseBasisTheoryAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	api := new(BasisTheoryAPI)
+	if err := api.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return api, needApp(h, "basistheory_api")
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*BasisTheoryAPI)(nil)
+	_ caddy.Validator             = (*BasisTheoryAPI)(nil)
+	_ caddyhttp.MiddlewareHandler = (*BasisTheoryAPI)(nil)
+	_ caddyfile.Unmarshaler       = (*BasisTheoryAPI)(nil)
+)
