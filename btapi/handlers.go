@@ -132,7 +132,7 @@ func (s *Server) create(r *http.Request, p Principal) (int, any) {
 	// Whether the card already had a usable network token: then this is
 	// Basis Theory's deduplicated answer.
 	before, _ := s.Vault.GetByFingerprint(r.Context(), p.Tenant, s.Keys.Fingerprint(p.Tenant, card.Normalize(in.Number.Raw)))
-	rec, _, err := s.Tokenizer.Store(r.Context(), p.Tenant, rules.FormatUUID, in)
+	rec, _, err := s.Tokenizer.Store(r.Context(), p.Tenant, rules.FormatUUID, "", in)
 	var fe *body.FieldError
 	switch {
 	case errors.As(err, &fe):

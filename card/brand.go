@@ -178,3 +178,18 @@ func ValidLength(b Brand, n int) bool {
 	}
 	return false
 }
+
+// BrandOfBIN returns the brand a card number starting with bin would have
+// (six to nine digits), or "" when no brand's ranges cover it.
+func BrandOfBIN(bin string) Brand {
+	for _, r := range bin {
+		if r < '0' || r > '9' {
+			return ""
+		}
+	}
+	brand, prefixOnly := detect(bin)
+	if brand == "" {
+		brand = prefixOnly
+	}
+	return brand
+}

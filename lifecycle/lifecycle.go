@@ -59,6 +59,20 @@ func (m *Manager) Service(provider string) (network.Service, bool) {
 	return m.Networks.Lookup(provider)
 }
 
+// SupportsBrand reports whether new cards of the brand can get a network
+// token: there is a provisioning service, and it tokenizes the brand (when
+// it says which brands it does).
+func (m *Manager) SupportsBrand(brand card.Brand) bool {
+	svc, ok := m.Networks.Lookup(m.Provisioner)
+	if !ok {
+		return false
+	}
+	if bs, ok := svc.(network.BrandSupporter); ok {
+		return bs.SupportsBrand(string(brand))
+	}
+	return true
+}
+
 // IdempotencyKey is the provisioning idempotency key for a card of a tenant:
 // stable, so a retry after a timeout gets the token the first attempt made,
 // and derived from the keyed fingerprint, so it reveals nothing of the card.

@@ -103,6 +103,9 @@ func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
 	return b, nil
 }
 
+// SupportsBrand reports whether the brand has token BINs here.
+func (b *Builtin) SupportsBrand(brand string) bool { return len(b.cfg.bins[card.Brand(brand)]) > 0 }
+
 // Name returns "builtin".
 func (b *Builtin) Name() string { return "builtin" }
 

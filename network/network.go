@@ -147,3 +147,10 @@ func (r Registry) Lookup(name string) (Service, bool) {
 	s, ok := r[name]
 	return s, ok && s != nil
 }
+
+// BrandSupporter is implemented by a service that knows which card brands it
+// can tokenize (the builtin: the brands with token BINs), for card info
+// answers (Juspay's tokenize_support).
+type BrandSupporter interface {
+	SupportsBrand(brand string) bool
+}

@@ -24,10 +24,11 @@ type Card struct {
 // card found in a body: the same fingerprint lookup (a known card returns
 // its record, created=false, with its expiry refreshed and its network token
 // provisioned again when an earlier try failed), the same provisioning and
-// sealing, and the same writes. A new card's token is in format. It returns
+// sealing, and the same writes. A new card's token is in format (with
+// prefix, for prefixed tokens). It returns
 // a *body.FieldError for bad input and ErrUnavailable when the card cannot
 // be stored; the CVV is not held (the caller decides).
-func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.TokenFormat, in Card) (vault.Record, bool, error) {
+func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.TokenFormat, prefix string, in Card) (vault.Record, bool, error) {
 	c := &cardInput{pan: in.Number, cvv: in.CVV, expMonth: in.ExpMonth, expYear: in.ExpYear, name: in.Name,
 		address: in.Address, customerID: in.CustomerID}
 	if c.pan == nil {
@@ -40,5 +41,5 @@ func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.Token
 	if err := c.validate(now); err != nil {
 		return vault.Record{}, false, err
 	}
-	return t.tokenizeCard(ctx, &rules.Inbound{Tenant: tenant, Format: format}, c)
+	return t.tokenizeCard(ctx, &rules.Inbound{Tenant: tenant, Format: format, Prefix: prefix}, c)
 }

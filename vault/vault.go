@@ -65,6 +65,10 @@ type Record struct {
 	ExpYear  string `json:"exp_year,omitempty"`
 	// Network is the card's network token, if any.
 	Network NetworkToken `json:"network"`
+	// Metadata holds what the served token APIs keep with a card, never
+	// card data: the Juspay customers the card is saved for, say. Keys are
+	// namespaced by the API ("juspay.customer:<id>").
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// CreatedAt and UpdatedAt are set by the backend.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

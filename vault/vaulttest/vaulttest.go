@@ -62,6 +62,7 @@ func Sample(tenant, token, fingerprint string) vault.Record {
 		Last4:       "4242",
 		ExpMonth:    "03",
 		ExpYear:     "2030",
+		Metadata:    map[string]string{"juspay.customer:cth_1": "", "note": "no card data here"},
 		Network: vault.NetworkToken{
 			Provider: "builtin",
 			ID:       "nt_" + token,
