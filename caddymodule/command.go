@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +14,14 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/tink-crypto/tink-go/v2/tink"
+	"github.com/tokengate/tokengate/juspayapi"
 	"github.com/tokengate/tokengate/keys"
 )
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file>",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -42,19 +44,37 @@ every card keeps opening; set kek_env to the new variable and reload.
 Make a key-encrypting key with: head -c 32 /dev/urandom | base64
 
 hash-key reads an API key on standard input and prints its SHA-256, for
-api_key_hash in the tokengate global option.`,
+api_key_hash in the tokengate global option.
+
+rsa-keygen writes an RSA-2048 key pair for the Juspay API: the private key
+(PKCS#8 PEM, mode 0600) for jwe_key, or to give a merchant its half; the
+public key (PEM) for merchant_key, or to give to clients.
+
+jwe-encrypt reads a plaintext (the card JSON of generateToken's cardData) on
+standard input and prints it as a compact JWE (RSA-OAEP-256, A128GCM) to the
+public key, with --kid in its header; jwe-decrypt reads a compact JWE (a
+generateToken answer's payload) and prints its plaintext. Both are for
+trying the API by hand.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("keyset", "", "The keyset file")
 			cmd.Flags().String("kek-env", "", "Environment variable holding the base64 key-encrypting key")
 			cmd.Flags().String("new-kek-env", "", "wrap, rewrap: environment variable holding the new key-encrypting key")
+			cmd.Flags().String("private", "", "rsa-keygen, jwe-decrypt: the RSA private key file")
+			cmd.Flags().String("public", "", "rsa-keygen, jwe-encrypt: the RSA public key file")
+			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdKeyset)
 		},
 	})
 }
 
 func cmdKeyset(fl caddycmd.Flags) (int, error) {
-	if fl.NArg() == 1 && fl.Arg(0) == "hash-key" {
-		return hashKey(os.Stdin)
+	if fl.NArg() == 1 {
+		switch fl.Arg(0) {
+		case "hash-key":
+			return hashKey(os.Stdin)
+		case "rsa-keygen", "jwe-encrypt", "jwe-decrypt":
+			return jweCommand(fl.Arg(0), fl.String("private"), fl.String("public"), fl.String("kid"), os.Stdin, os.Stdout)
+		}
 	}
 	path := fl.String("keyset")
 	if fl.NArg() != 1 || path == "" {
@@ -137,7 +157,10 @@ func hashKey(in io.Reader) (int, error) {
 }
 
 // exitFailure is the exit status for a failed command, as Caddy's own commands use.
-const exitFailure = caddy.ExitCodeFailedStartup
+const (
+	exitSuccess = caddy.ExitCodeSuccess
+	exitFailure = caddy.ExitCodeFailedStartup
+)
 
 // writeKeyset replaces the file atomically, so a crash never leaves a
 // half-written keyset (which would make every sealed card unreadable).
@@ -167,4 +190,54 @@ func writeKeyset(path string, data []byte) (int, error) {
 	}
 	fmt.Printf("wrote %s\n", path)
 	return caddy.ExitCodeSuccess, nil
+}
+
+// jweCommand runs rsa-keygen, jwe-encrypt and jwe-decrypt.
+func jweCommand(name, private, public, kid string, in io.Reader, out io.Writer) (int, error) {
+	switch name {
+	case "rsa-keygen":
+		if private == "" || public == "" {
+			return exitFailure, errors.New("usage: caddy tokengate rsa-keygen --private <file> --public <file>")
+		}
+		if err := juspayapi.GenerateKeyPair(private, public); err != nil {
+			return exitFailure, err
+		}
+		fmt.Fprintf(out, "wrote %s (private, 0600) and %s (public)\n", private, public)
+		return exitSuccess, nil
+	case "jwe-encrypt":
+		if public == "" {
+			return exitFailure, errors.New("usage: caddy tokengate jwe-encrypt --public <file> [--kid <kid>] < plaintext")
+		}
+		key, err := juspayapi.LoadPublicKey(public)
+		if err != nil {
+			return exitFailure, err
+		}
+		plain, err := io.ReadAll(in)
+		if err != nil {
+			return exitFailure, err
+		}
+		compact, err := juspayapi.Encrypt(key, kid, bytes.TrimRight(plain, "\r\n"))
+		if err != nil {
+			return exitFailure, err
+		}
+		fmt.Fprintln(out, compact)
+		return exitSuccess, nil
+	}
+	if private == "" {
+		return exitFailure, errors.New("usage: caddy tokengate jwe-decrypt --private <file> < jwe")
+	}
+	key, err := juspayapi.LoadPrivateKey(private)
+	if err != nil {
+		return exitFailure, err
+	}
+	compact, err := io.ReadAll(in)
+	if err != nil {
+		return exitFailure, err
+	}
+	plain, err := juspayapi.Decrypt(key, strings.TrimSpace(string(compact)))
+	if err != nil {
+		return exitFailure, err
+	}
+	fmt.Fprintln(out, string(plain))
+	return exitSuccess, nil
 }

@@ -180,6 +180,14 @@ func (t observedNetwork) Cryptogram(ctx context.Context, req network.CryptogramR
 	return c, err
 }
 
+// SupportsBrand passes network.BrandSupporter through the wrapper.
+func (t observedNetwork) SupportsBrand(brand string) bool {
+	if bs, ok := t.Service.(network.BrandSupporter); ok {
+		return bs.SupportsBrand(brand)
+	}
+	return true
+}
+
 func (t observedNetwork) SetStatus(ctx context.Context, id, status string) error {
 	return t.call(ctx, "set_status", func(ctx context.Context) error {
 		return t.Service.SetStatus(ctx, id, status)

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -25,7 +26,9 @@ func TestQuickStart(t *testing.T) {
 	rulesPath, _ := filepath.Abs("../rules.example.yaml")
 	cfg := strings.Replace(string(raw), "{\n", "{\n\tadmin localhost:2999\n", 1)
 	cfg = strings.Replace(cfg, "rules rules.example.yaml", "rules "+rulesPath, 1)
-	cfg = strings.Replace(cfg, "./tokengate-data/vault.db", filepath.Join(t.TempDir(), "vault.db"), 1)
+	data := t.TempDir()
+	cfg = strings.Replace(cfg, "./tokengate-data/vault.db", filepath.Join(data, "vault.db"), 1)
+	cfg = strings.ReplaceAll(cfg, "./tokengate-data/juspay-dev-keys", filepath.Join(data, "juspay-dev-keys"))
 	tc := caddytest.NewTester(t)
 	tc.InitServer(cfg, "caddyfile")
 	g := &gateway{t: t, tc: tc}
@@ -84,6 +87,31 @@ func TestQuickStart(t *testing.T) {
 	}
 	if r := bt("POST", "/network-tokens", `{"data":{"number":"4539097887163333","expiration_month":3,"expiration_year":2030}}`); r.status != 422 || str(decode(t, r.body), "title") != "CARD_NOT_ELIGIBLE" {
 		t.Fatalf("Basis Theory test card: %d %s", r.status, r.body)
+	}
+
+	// The README's "Already on Juspay?" calls, with the commands it shows.
+	keys := filepath.Join(data, "juspay-dev-keys")
+	var plain bytes.Buffer
+	if _, err := jweCommand("jwe-encrypt", "", filepath.Join(keys, "jwe-dev.pub.pem"), "dev",
+		strings.NewReader(`"{\"cardNumber\":\"5555555555554444\",\"expMonth\":\"12\",\"expYear\":\"2031\"}"`), &plain); err != nil {
+		t.Fatal(err)
+	}
+	jp := func(path, body string) reply {
+		req, _ := http.NewRequest(http.MethodPost, "http://localhost:8084"+path, strings.NewReader(body))
+		req.SetBasicAuth("demo_juspay_key", "")
+		req.Header.Set("Content-Type", "application/json")
+		return g.do(req)
+	}
+	gen := jp("/generateToken", `{"service":"NETWORK_TOKEN","cardData":"`+strings.TrimSpace(plain.String())+`","orderData":{"consentId":"consent-1","customerId":"cust_1"},"shouldSendToken":true}`)
+	var payload bytes.Buffer
+	if _, err := jweCommand("jwe-decrypt", filepath.Join(keys, "merchant-demo_merchant.pem"), "", "",
+		strings.NewReader(str(decode(t, gen.body), "payload")), &payload); err != nil {
+		t.Fatalf("generateToken: %d %s (%v)", gen.status, gen.body, err)
+	}
+	ref := str(decode(t, payload.String()), "cardReference")
+	got := jp("/v4/card/get", `{"card_reference":"`+ref+`","customer_id":"cust_1"}`)
+	if got.status != 200 || str(decode(t, got.body), "network") != "MASTERCARD" || len(str(decode(t, got.body), "authentication_details.cryptogram")) != 28 {
+		t.Fatalf("card/get: %d %s", got.status, got.body)
 	}
 }
 

@@ -1,0 +1,300 @@
+package caddymodule
+
+import (
+	"crypto/rsa"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.uber.org/zap"
+
+	"github.com/tokengate/tokengate/juspayapi"
+)
+
+func init() {
+	caddy.RegisterModule(JuspayAPI{})
+	httpcaddyfile.RegisterHandlerDirective("juspay_api", parseJuspayAPI)
+	httpcaddyfile.RegisterDirectiveOrder("juspay_api", httpcaddyfile.Before, "respond")
+}
+
+// JuspayAPI serves Juspay's tokenization APIs (POST /generateToken with its
+// JWE card data, /v4/card/get, /v4/card/delete, /v4/card/status, GET /cards,
+// GET /cardbins/{bin}) from the tokengate app's vault, keys and network
+// token services, so a merchant or a Hyperswitch integrated with Juspay can
+// point its base URL at tokengate. It answers every request itself.
+type JuspayAPI struct {
+	// Merchants are the merchant accounts: id, API key (the Basic auth
+	// user, with an empty password) and the tenant whose cards it uses.
+	Merchants []JuspayMerchant `json:"merchants,omitempty"`
+	// JWEKeys decrypt generateToken's cardData; the JWE's kid picks one, so
+	// several can be configured while clients move to a new one.
+	JWEKeys []JuspayJWEKey `json:"jwe_keys,omitempty"`
+	// MerchantKeys are the merchants' public keys generateToken's answers
+	// are encrypted to; the request's keyId picks one when a merchant has
+	// several.
+	MerchantKeys []JuspayMerchantKey `json:"merchant_keys,omitempty"`
+	// DevKeysDir, when set, makes missing keys for development: a JWE key
+	// with kid "dev" when none is configured, and a key pair for each
+	// merchant without a merchant key (its private half there, to decrypt
+	// answers). A loud warning is logged; never use it in production.
+	DevKeysDir string `json:"dev_keys_dir,omitempty"`
+
+	merchants keyring[juspayapi.Merchant]
+	decrypt   map[string]*rsa.PrivateKey
+	ctx       caddy.Context
+	once      *sync.Once
+	app       *App
+	api       http.Handler
+	err       error
+}
+
+// JuspayMerchant is one merchant account.
+type JuspayMerchant struct {
+	// ID is the merchant id (x-merchantid, when sent, must match it).
+	ID string `json:"id"`
+	// APIKey is the key the merchant sends as the Basic auth user;
+	// placeholders such as {env.JUSPAY_KEY} work. Set it or APIKeySHA256.
+	APIKey string `json:"api_key,omitempty"`
+	// APIKeySHA256 is the hex SHA-256 of the key (`caddy tokengate hash-key`).
+	APIKeySHA256 string `json:"api_key_sha256,omitempty"`
+	// Tenant is the tokengate tenant whose cards the merchant works on.
+	Tenant string `json:"tenant"`
+}
+
+// JuspayJWEKey is a private key that decrypts card data.
+type JuspayJWEKey struct {
+	// KID is the key id clients put in the JWE header.
+	KID string `json:"kid"`
+	// PrivateKeyFile is an RSA-2048 private key in PEM (`caddy tokengate
+	// rsa-keygen`).
+	PrivateKeyFile string `json:"private_key_file"`
+}
+
+// JuspayMerchantKey is a merchant's public key.
+type JuspayMerchantKey struct {
+	// Merchant is the merchant id the key belongs to.
+	Merchant string `json:"merchant"`
+	// KeyID is the id requests name in keyId.
+	KeyID string `json:"key_id"`
+	// PublicKeyFile is the merchant's RSA public key in PEM.
+	PublicKeyFile string `json:"public_key_file"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (JuspayAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.juspay_api", New: func() caddy.Module { return new(JuspayAPI) }}
+}
+
+// devKID is the kid of a development JWE key.
+const devKID = "dev"
+
+// Provision loads the keys (making development ones if asked) and the
+// merchants. The app is looked up on the first request.
+func (h *JuspayAPI) Provision(ctx caddy.Context) error {
+	h.ctx, h.once = ctx, new(sync.Once)
+	if h.DevKeysDir != "" {
+		if err := h.makeDevKeys(ctx.Logger()); err != nil {
+			return fmt.Errorf("juspay_api: development keys: %w", err)
+		}
+	}
+	h.decrypt = map[string]*rsa.PrivateKey{}
+	for _, k := range h.JWEKeys {
+		key, err := juspayapi.LoadPrivateKey(k.PrivateKeyFile)
+		if err != nil {
+			return fmt.Errorf("juspay_api: jwe_key %s: %w", k.KID, err)
+		}
+		h.decrypt[k.KID] = key
+	}
+	pubs := map[string]map[string]*rsa.PublicKey{}
+	for _, k := range h.MerchantKeys {
+		key, err := juspayapi.LoadPublicKey(k.PublicKeyFile)
+		if err != nil {
+			return fmt.Errorf("juspay_api: merchant_key %s %s: %w", k.Merchant, k.KeyID, err)
+		}
+		if pubs[k.Merchant] == nil {
+			pubs[k.Merchant] = map[string]*rsa.PublicKey{}
+		}
+		pubs[k.Merchant][k.KeyID] = key
+	}
+	for i, m := range h.Merchants {
+		hash, err := keyHash(m.APIKey, m.APIKeySHA256)
+		if err != nil {
+			return fmt.Errorf("juspay_api: merchant %d: %w", i+1, err)
+		}
+		h.merchants = append(h.merchants, keyEntry[juspayapi.Merchant]{hash: hash,
+			value: juspayapi.Merchant{ID: m.ID, Tenant: m.Tenant, Keys: pubs[m.ID]}})
+	}
+	return nil
+}
+
+// makeDevKeys creates, in DevKeysDir, the keys the config lacks.
+func (h *JuspayAPI) makeDevKeys(logger *zap.Logger) error {
+	dir, err := filepath.Abs(h.DevKeysDir)
+	if err != nil {
+		return err
+	}
+	ensure := func(name string) (priv, pub string, err error) {
+		priv, pub = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".pub.pem")
+		if _, err := os.Stat(priv); err == nil {
+			return priv, pub, nil
+		}
+		return priv, pub, juspayapi.GenerateKeyPair(priv, pub)
+	}
+	if len(h.JWEKeys) == 0 {
+		priv, _, err := ensure("jwe-" + devKID)
+		if err != nil {
+			return err
+		}
+		h.JWEKeys = append(h.JWEKeys, JuspayJWEKey{KID: devKID, PrivateKeyFile: priv})
+	}
+	for _, m := range h.Merchants {
+		has := false
+		for _, k := range h.MerchantKeys {
+			has = has || k.Merchant == m.ID
+		}
+		if !has {
+			_, pub, err := ensure("merchant-" + m.ID)
+			if err != nil {
+				return err
+			}
+			h.MerchantKeys = append(h.MerchantKeys, JuspayMerchantKey{Merchant: m.ID, KeyID: devKID, PublicKeyFile: pub})
+		}
+	}
+	logger.Warn("USING DEVELOPMENT KEYS FOR THE JUSPAY API: RSA keys generated in clear on disk; for production make them with `caddy tokengate rsa-keygen` and configure jwe_key and merchant_key",
+		zap.String("dir", dir))
+	return nil
+}
+
+// Validate checks the merchants and keys are complete and consistent.
+func (h *JuspayAPI) Validate() error {
+	ids := map[string]bool{}
+	for i, m := range h.Merchants {
+		switch {
+		case m.ID == "" || m.Tenant == "":
+			return fmt.Errorf("juspay_api: merchant %d: an id and a tenant are required", i+1)
+		case ids[m.ID]:
+			return fmt.Errorf("juspay_api: merchant %s is configured twice", m.ID)
+		}
+		ids[m.ID] = true
+	}
+	if len(h.JWEKeys) == 0 {
+		return fmt.Errorf("juspay_api: no jwe_key: generateToken could not decrypt card data (configure jwe_key, or dev_keys for development)")
+	}
+	for _, k := range h.MerchantKeys {
+		if !ids[k.Merchant] {
+			return fmt.Errorf("juspay_api: merchant_key for unknown merchant %q", k.Merchant)
+		}
+	}
+	return nil
+}
+
+func (h *JuspayAPI) bind() (http.Handler, error) {
+	h.once.Do(func() {
+		app, err := h.ctx.AppIfConfigured("tokengate")
+		if err != nil {
+			h.err = caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("juspay_api: the tokengate app is not configured: %w", err))
+			return
+		}
+		a := app.(*App)
+		h.app = a
+		s := &juspayapi.Server{
+			Tokenizer: a.tokenizer, Vault: a.tokenizer.Vault, Keys: a.tokenizer.Keys, Lifecycle: a.lifecycle,
+			Authenticate:   h.merchants.lookup,
+			DecryptionKeys: h.decrypt,
+			Observe: func(endpoint string, status int) {
+				apiRequests.WithLabelValues("juspay", endpoint, strconv.Itoa(status)).Inc()
+			},
+		}
+		h.api = s.Handler()
+	})
+	return h.api, h.err
+}
+
+// ServeHTTP answers the API call; it never calls next.
+func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	api, err := h.bind()
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(time.Duration(h.app.BodyReadTimeout))); err == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	ctx, span := startSpan(r.Context(), "tokengate.api.juspay", attribute.String("http.request.method", r.Method))
+	sw := &statusWriter{ResponseWriter: w}
+	api.ServeHTTP(sw, r.WithContext(ctx))
+	endSpanStatus(span, strconv.Itoa(sw.status), sw.status >= 500)
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the API from the Caddyfile:
+//
+//	juspay_api {
+//		merchant      <merchant_id> <api_key> <tenant>
+//		merchant_hash <merchant_id> <api_key_sha256> <tenant>
+//		jwe_key       <kid> <rsa_private_key.pem>
+//		merchant_key  <merchant_id> <key_id> <rsa_public_key.pem>
+//		dev_keys      [<dir>]
+//	}
+func (h *JuspayAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		want := map[string]int{"merchant": 3, "merchant_hash": 3, "jwe_key": 2, "merchant_key": 3}[opt]
+		switch {
+		case opt == "dev_keys":
+			if len(args) > 1 {
+				return d.ArgErr()
+			}
+			h.DevKeysDir = filepath.Join(caddy.AppDataDir(), "tokengate", "juspay-dev-keys")
+			if len(args) == 1 {
+				h.DevKeysDir = args[0]
+			}
+			continue
+		case want == 0:
+			return d.Errf("unrecognized juspay_api option %q", opt)
+		case len(args) != want:
+			return d.Errf("%s wants %d arguments", opt, want)
+		}
+		switch opt {
+		case "merchant":
+			h.Merchants = append(h.Merchants, JuspayMerchant{ID: args[0], APIKey: args[1], Tenant: args[2]})
+		case "merchant_hash":
+			h.Merchants = append(h.Merchants, JuspayMerchant{ID: args[0], APIKeySHA256: args[1], Tenant: args[2]})
+		case "jwe_key":
+			h.JWEKeys = append(h.JWEKeys, JuspayJWEKey{KID: args[0], PrivateKeyFile: args[1]})
+		case "merchant_key":
+			h.MerchantKeys = append(h.MerchantKeys, JuspayMerchantKey{Merchant: args[0], KeyID: args[1], PublicKeyFile: args[2]})
+		}
+	}
+	return nil
+}
+
+func parseJuspayAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	api := new(JuspayAPI)
+	if err := api.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return api, needApp(h, "juspay_api")
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*JuspayAPI)(nil)
+	_ caddy.Validator             = (*JuspayAPI)(nil)
+	_ caddyhttp.MiddlewareHandler = (*JuspayAPI)(nil)
+	_ caddyfile.Unmarshaler       = (*JuspayAPI)(nil)
+)
