@@ -1,0 +1,106 @@
+package vault
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Ephemeral keeps short-lived records beside a vault, in memory only: card
+// tokens that must be gone after a few minutes (Juspay's ctkn_, which "is
+// remembered only for 15 minutes"), and cards whose holder did not consent
+// to their being kept. Get finds them by token, as any record, so the
+// outbound side can use them until they expire; GetByFingerprint never
+// returns one, so a card presented again inbound is not tied to them; they
+// are never written to the store, and an expired one is gone for good.
+// Everything else goes to the vault underneath.
+type Ephemeral struct {
+	Vault
+	mu      sync.Mutex
+	entries map[string]ephemeralEntry // tenant \x00 token
+	now     func() time.Time
+}
+
+type ephemeralEntry struct {
+	rec     Record
+	expires time.Time
+}
+
+// NewEphemeral puts an ephemeral layer over v.
+func NewEphemeral(v Vault) *Ephemeral {
+	return &Ephemeral{Vault: v, entries: map[string]ephemeralEntry{}, now: time.Now}
+}
+
+// PutEphemeral keeps rec for ttl. Its token must be new: ephemeral tokens
+// are random, and the caller draws them.
+func (e *Ephemeral) PutEphemeral(rec Record, ttl time.Duration) {
+	now := e.now()
+	rec.CreatedAt, rec.UpdatedAt, rec.Version = now.UTC(), now.UTC(), 1
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sweep(now)
+	e.entries[key(rec.Tenant, rec.Token)] = ephemeralEntry{rec: rec, expires: now.Add(ttl)}
+}
+
+// sweep drops expired entries; the caller holds mu. Every put sweeps, so
+// memory follows the number of live tokens.
+func (e *Ephemeral) sweep(now time.Time) {
+	for k, ent := range e.entries {
+		if !now.Before(ent.expires) {
+			delete(e.entries, k)
+		}
+	}
+}
+
+// Get implements Vault: a live ephemeral record, else the vault's.
+func (e *Ephemeral) Get(ctx context.Context, tenant, token string) (Record, error) {
+	e.mu.Lock()
+	ent, ok := e.entries[key(tenant, token)]
+	if ok && !e.now().Before(ent.expires) {
+		delete(e.entries, key(tenant, token))
+		ok = false
+	}
+	e.mu.Unlock()
+	if ok {
+		return ent.rec, nil
+	}
+	return e.Vault.Get(ctx, tenant, token)
+}
+
+// Delete implements Vault: an ephemeral record is forgotten at once.
+func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
+	e.mu.Lock()
+	_, ok := e.entries[key(tenant, token)]
+	delete(e.entries, key(tenant, token))
+	e.mu.Unlock()
+	if ok {
+		return nil
+	}
+	return e.Vault.Delete(ctx, tenant, token)
+}
+
+// Invalidate implements Invalidator for the vault underneath.
+func (e *Ephemeral) Invalidate(tenant, token string) { Invalidate(e.Vault, tenant, token) }
+
+// BeginUnit implements Units for the vault underneath.
+func (e *Ephemeral) BeginUnit(ctx context.Context) context.Context {
+	if u, ok := e.Vault.(Units); ok {
+		return u.BeginUnit(ctx)
+	}
+	return ctx
+}
+
+// FlushUnit implements Units for the vault underneath.
+func (e *Ephemeral) FlushUnit(ctx context.Context) error {
+	if u, ok := e.Vault.(Units); ok {
+		return u.FlushUnit(ctx)
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ Vault       = (*Ephemeral)(nil)
+	_ Invalidator = (*Ephemeral)(nil)
+	_ Units       = (*Ephemeral)(nil)
+)

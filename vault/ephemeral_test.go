@@ -1,0 +1,61 @@
+package vault_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
+	"github.com/tokengate/tokengate/vault/vaulttest"
+)
+
+// The ephemeral layer keeps every promise of the Vault contract for the
+// records it passes through.
+func TestEphemeralConformance(t *testing.T) {
+	vaulttest.Run(t, func(t *testing.T) vault.Vault {
+		b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return vault.NewEphemeral(b)
+	})
+}
+
+func TestEphemeralRecords(t *testing.T) {
+	ctx := context.Background()
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	e := vault.NewEphemeral(b)
+	rec := vaulttest.Sample("acme", "ctkn_1", "fp1")
+	e.PutEphemeral(rec, 50*time.Millisecond)
+	if got, err := e.Get(ctx, "acme", "ctkn_1"); err != nil || got.Token != "ctkn_1" {
+		t.Fatalf("Get: %v", err)
+	}
+	if _, err := e.Get(ctx, "other", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("another tenant: %v", err)
+	}
+	if _, err := e.GetByFingerprint(ctx, "acme", "fp1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("found by fingerprint: %v", err)
+	}
+	if _, err := b.Get(ctx, "acme", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatal("an ephemeral record reached the store")
+	}
+	time.Sleep(80 * time.Millisecond)
+	if _, err := e.Get(ctx, "acme", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("after its TTL: %v", err)
+	}
+	e.PutEphemeral(vaulttest.Sample("acme", "ctkn_2", "fp2"), time.Minute)
+	if err := e.Delete(ctx, "acme", "ctkn_2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Get(ctx, "acme", "ctkn_2"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("after Delete: %v", err)
+	}
+}
