@@ -2,9 +2,13 @@ package tokenize
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
@@ -42,4 +46,91 @@ func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.Token
 		return vault.Record{}, false, err
 	}
 	return t.tokenizeCard(ctx, &rules.Inbound{Tenant: tenant, Format: format, Prefix: prefix}, c)
+}
+
+// ErrNoEphemeral means the tokenizer has no ephemeral layer to keep
+// short-lived cards in.
+var ErrNoEphemeral = errors.New("tokenize: no ephemeral store configured")
+
+// StoreEphemeral validates card and keeps it for ttl only, in memory: a
+// short-lived token (prefix plus random) that the outbound side can use
+// until it expires, with the CVV held as long. Nothing is written to the
+// vault and no network token is provisioned: what it serves is one payment
+// (Juspay's ctkn_, a card whose holder did not consent to its being kept).
+func (t *Tokenizer) StoreEphemeral(ctx context.Context, tenant, prefix string, ttl time.Duration, in Card) (vault.Record, error) {
+	if t.Ephemeral == nil {
+		return vault.Record{}, ErrNoEphemeral
+	}
+	c := &cardInput{pan: in.Number, cvv: in.CVV, expMonth: in.ExpMonth, expYear: in.ExpYear, name: in.Name}
+	if c.pan == nil {
+		c.pan = &body.Value{Path: "number"}
+	}
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	if err := c.validate(now); err != nil {
+		return vault.Record{}, err
+	}
+	token, err := prefixed(prefix, t.Random)
+	if err != nil {
+		return vault.Record{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	rec, err := t.ephemeralRecord(tenant, token, c.number, c.value(c.name))
+	if err != nil {
+		return vault.Record{}, err
+	}
+	rec.ExpMonth, rec.ExpYear = c.value(c.expMonth), c.value(c.expYear)
+	return rec, t.keep(ctx, rec, ttl, c.value(c.cvv))
+}
+
+// Reissue makes a short-lived token for a card the vault holds (Juspay's
+// /card/tokenize with stored_card_token), with a newly entered CVV.
+func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix string, ttl time.Duration, cvv *body.Value) (vault.Record, error) {
+	if t.Ephemeral == nil {
+		return vault.Record{}, ErrNoEphemeral
+	}
+	if cvv != nil && cvv.Raw != "" {
+		if err := card.ValidateCVV(cvv.Raw, card.Brand(saved.Brand)); err != nil {
+			return vault.Record{}, cardFieldError(cvv.Path, err)
+		}
+	}
+	token, err := prefixed(prefix, t.Random)
+	if err != nil {
+		return vault.Record{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	rec := saved
+	rec.Token, rec.Metadata = token, nil
+	cv := ""
+	if cvv != nil {
+		cv = cvv.Raw
+	}
+	return rec, t.keep(ctx, rec, ttl, cv)
+}
+
+// ephemeralRecord seals the card the way a stored one is sealed, so the
+// outbound side opens it the same way; it has no network token.
+func (t *Tokenizer) ephemeralRecord(tenant, token, pan, name string) (vault.Record, error) {
+	fp := t.Keys.Fingerprint(tenant, pan)
+	sealed, err := t.Keys.Seal(tenant, fp, keys.Secrets{PAN: pan, Name: name})
+	if err != nil {
+		return vault.Record{}, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
+	}
+	brand, _ := card.Validate(pan)
+	return vault.Record{Tenant: tenant, Token: token, Fingerprint: fp, Sealed: sealed, Brand: string(brand),
+		BIN: card.BIN(pan), Last4: card.Last4(pan), Network: vault.NetworkToken{Error: ReasonEphemeral}}, nil
+}
+
+// ReasonEphemeral is the Network.Error of a short-lived card: it never gets
+// a network token.
+const ReasonEphemeral = "short_lived_card"
+
+func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duration, cvv string) error {
+	if cvv != "" {
+		if err := t.CVVs.PutCVV(ctx, rec.Tenant, rec.Token, cvv, ttl); err != nil {
+			return fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
+		}
+	}
+	t.Ephemeral.PutEphemeral(rec, ttl)
+	return nil
 }

@@ -43,6 +43,9 @@ func newToken(set *rules.Inbound, pan, dpan string, random io.Reader) (string, e
 }
 
 func prefixed(prefix string, random io.Reader) (string, error) {
+	if random == nil {
+		random = rand.Reader
+	}
 	if prefix == "" {
 		prefix = "tok_"
 	}

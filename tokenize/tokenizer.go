@@ -38,6 +38,9 @@ type Tokenizer struct {
 	Keys *keys.Keys
 	// Lifecycle provisions network tokens and gives back unused ones.
 	Lifecycle *lifecycle.Manager
+	// Ephemeral keeps short-lived cards (StoreEphemeral); nil means there
+	// are none. It must be a layer over Vault.
+	Ephemeral *vault.Ephemeral
 	// CVVs holds CVVs in memory for the rule set's TTL.
 	CVVs cvv.Store
 	// Random is the source for token strings (crypto/rand.Reader in production).
