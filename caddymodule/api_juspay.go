@@ -47,8 +47,12 @@ type JuspayAPI struct {
 	// merchant without a merchant key (its private half there, to decrypt
 	// answers). A loud warning is logged; never use it in production.
 	DevKeysDir string `json:"dev_keys_dir,omitempty"`
+	// CardTokenTTL is how long a /card/tokenize ctkn_ token lives, CVV
+	// included. The default is 15m, as Juspay's; at most 1h.
+	CardTokenTTL caddy.Duration `json:"ctkn_ttl,omitempty"`
 
 	merchants keyring[juspayapi.Merchant]
+	byID      map[string]juspayapi.Merchant
 	decrypt   map[string]*rsa.PrivateKey
 	ctx       caddy.Context
 	once      *sync.Once
@@ -130,8 +134,15 @@ func (h *JuspayAPI) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("juspay_api: merchant %d: %w", i+1, err)
 		}
-		h.merchants = append(h.merchants, keyEntry[juspayapi.Merchant]{hash: hash,
-			value: juspayapi.Merchant{ID: m.ID, Tenant: m.Tenant, Keys: pubs[m.ID]}})
+		merchant := juspayapi.Merchant{ID: m.ID, Tenant: m.Tenant, Keys: pubs[m.ID]}
+		h.merchants = append(h.merchants, keyEntry[juspayapi.Merchant]{hash: hash, value: merchant})
+		if h.byID == nil {
+			h.byID = map[string]juspayapi.Merchant{}
+		}
+		h.byID[m.ID] = merchant
+	}
+	if h.CardTokenTTL == 0 {
+		h.CardTokenTTL = caddy.Duration(juspayapi.DefaultCardTokenTTL)
 	}
 	return nil
 }
@@ -186,6 +197,9 @@ func (h *JuspayAPI) Validate() error {
 		}
 		ids[m.ID] = true
 	}
+	if d := time.Duration(h.CardTokenTTL); d < time.Second || d > time.Hour {
+		return fmt.Errorf("juspay_api: ctkn_ttl %s: want between 1s and 1h", d)
+	}
 	if len(h.JWEKeys) == 0 {
 		return fmt.Errorf("juspay_api: no jwe_key: generateToken could not decrypt card data (configure jwe_key, or dev_keys for development)")
 	}
@@ -208,7 +222,12 @@ func (h *JuspayAPI) bind() (http.Handler, error) {
 		h.app = a
 		s := &juspayapi.Server{
 			Tokenizer: a.tokenizer, Vault: a.tokenizer.Vault, Keys: a.tokenizer.Keys, Lifecycle: a.lifecycle,
-			Authenticate:   h.merchants.lookup,
+			Authenticate: h.merchants.lookup,
+			MerchantByID: func(id string) (juspayapi.Merchant, bool) {
+				m, ok := h.byID[id]
+				return m, ok
+			},
+			CardTokenTTL:   time.Duration(h.CardTokenTTL),
 			DecryptionKeys: h.decrypt,
 			Observe: func(endpoint string, status int) {
 				apiRequests.WithLabelValues("juspay", endpoint, strconv.Itoa(status)).Inc()
@@ -244,6 +263,7 @@ func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 //		jwe_key       <kid> <rsa_private_key.pem>
 //		merchant_key  <merchant_id> <key_id> <rsa_public_key.pem>
 //		dev_keys      [<dir>]
+//		ctkn_ttl      <duration>
 //	}
 func (h *JuspayAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive
@@ -255,6 +275,16 @@ func (h *JuspayAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		args := d.RemainingArgs()
 		want := map[string]int{"merchant": 3, "merchant_hash": 3, "jwe_key": 2, "merchant_key": 3}[opt]
 		switch {
+		case opt == "ctkn_ttl":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(args[0])
+			if err != nil {
+				return d.Errf("ctkn_ttl %q: %v", args[0], err)
+			}
+			h.CardTokenTTL = caddy.Duration(dur)
+			continue
 		case opt == "dev_keys":
 			if len(args) > 1 {
 				return d.ArgErr()

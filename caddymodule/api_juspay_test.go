@@ -25,6 +25,7 @@ func TestJuspayAPISeed(t *testing.T) {
 :9084 {
 	juspay_api {
 		merchant shop jp_key tenant_a
+		merchant myshop jp_key_myshop tenant_a
 		dev_keys ` + dir + `
 	}
 }
@@ -98,6 +99,41 @@ func TestJuspayAPISeed(t *testing.T) {
 	if del := jp("POST", "/v4/card/delete", `{"card_reference":"`+p.CardReference+`","customer_id":"juspaytest_cust"}`); del.status != 200 || !strings.Contains(del.body, `"SUCCESS"`) {
 		t.Fatalf("delete: %d %s", del.status, del.body)
 	}
+	// Seed 001's request as written (its card_exp_year 2015 has passed: the
+	// seed's "Invalid Card Expiry Year" answer), then with the other
+	// mistakes the seed shows, then valid.
+	form := func(body string) reply {
+		req, _ := http.NewRequest(http.MethodPost, juspayURL+"/card/tokenize", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("x-routing-id", "customer_1122")
+		return g.do(req)
+	}
+	seed001 := "card_number=4111111111111111&card_exp_year=2015&card_exp_month=07&card_security_code=123&merchant_id=myshop&name_on_card=123"
+	for _, tc := range []struct{ body, sample string }{
+		{seed001, "juspay/001_tokenize_response_400_invalid_exp_year.json"},
+		{strings.Replace(strings.Replace(seed001, "2015", "2030", 1), "_month=07", "_month=13", 1), "juspay/001_tokenize_response_400_invalid_exp_month.json"},
+		{strings.Replace(strings.Replace(seed001, "2015", "2030", 1), "&card_security_code=123", "", 1), "juspay/001_tokenize_response_400_missing_param.json"},
+		{strings.Replace(seed001, "2015", "2030", 1), "juspay/001_tokenize_response_200.json"},
+	} {
+		r := form(tc.body)
+		apitest.SameShape(t, tc.sample, seedSample(t, tc.sample), []byte(r.body))
+		var want, got struct {
+			ErrorCode string `json:"error_code"`
+			ErrorInfo struct {
+				Fields []struct {
+					FieldName string `json:"field_name"`
+					Reason    string
+				} `json:"fields"`
+			} `json:"error_info"`
+		}
+		_ = json.Unmarshal(seedSample(t, tc.sample), &want)
+		_ = json.Unmarshal([]byte(r.body), &got)
+		if got.ErrorCode != want.ErrorCode || len(got.ErrorInfo.Fields) != len(want.ErrorInfo.Fields) ||
+			len(want.ErrorInfo.Fields) > 0 && got.ErrorInfo.Fields[0] != want.ErrorInfo.Fields[0] {
+			t.Errorf("%s: error_code %q fields %+v, want %q %+v", tc.sample, got.ErrorCode, got.ErrorInfo.Fields, want.ErrorCode, want.ErrorInfo.Fields)
+		}
+	}
+
 	if strings.Contains(g.log(), "4111111111111111") || strings.Contains(g.log(), p.Token) {
 		t.Fatal("a card number or network token reached the log")
 	}

@@ -247,10 +247,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	// One cache for both directions, so a status change one writes is what
 	// the other reads next.
-	records := vault.NewCache(v, recordCacheTTL, recordCacheSize)
+	// Over it, the short-lived cards (Juspay's ctkn_, cards kept without
+	// consent) that live in memory only.
+	records := vault.NewEphemeral(vault.NewCache(v, recordCacheTTL, recordCacheSize))
 	a.lifecycle = &lifecycle.Manager{Vault: records, Keys: ks, Networks: a.networks, Provisioner: provisioner,
 		ProvisionTimeout: timeout, Observe: observeStatus}
-	a.tokenizer = &tokenize.Tokenizer{Vault: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}
+	a.tokenizer = &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}
 	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs,
 		Tampered: func(tenant, field string) {
 			a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",

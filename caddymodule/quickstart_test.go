@@ -109,6 +109,22 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("generateToken: %d %s (%v)", gen.status, gen.body, err)
 	}
 	ref := str(decode(t, payload.String()), "cardReference")
+
+	// A ctkn_ card token from the browser (no API key), paid through the
+	// gateway's outbound side: the PAN and the CVV go to the PSP, as the
+	// rules' fallback allows for a card without a network token.
+	req, _ := http.NewRequest(http.MethodPost, "http://localhost:8084/card/tokenize",
+		strings.NewReader("card_number=4111111111111111&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=demo_merchant"))
+	req.Header.Set("Content-Type", formCT)
+	ctkn := str(decode(t, g.do(req).body), "token")
+	paid := g.post("http://localhost:8081/payments", jsonCT, `{"card":{"number":"`+ctkn+`","exp_month":"07","exp_year":"2030"}}`, "X-Tokengate-Api-Key", "demo_merchant_key")
+	if !strings.HasPrefix(ctkn, "ctkn_") || paid.header.Get(InjectedHeader) != "card.number=pan;reason=short_lived_card" {
+		t.Fatalf("paying with a ctkn_ token: %d %s %q", paid.status, paid.body, paid.header.Get(InjectedHeader))
+	}
+	psp = decode(t, lastReceived(t, g, "http://localhost:8082/received"))
+	if str(psp, "card.number") != "4111111111111111" || str(psp, "card.cvc") != "123" {
+		t.Fatal("the PSP did not get the ctkn_ token's card and CVV")
+	}
 	got := jp("/v4/card/get", `{"card_reference":"`+ref+`","customer_id":"cust_1"}`)
 	if got.status != 200 || str(decode(t, got.body), "network") != "MASTERCARD" || len(str(decode(t, got.body), "authentication_details.cryptogram")) != 28 {
 		t.Fatalf("card/get: %d %s", got.status, got.body)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -46,6 +47,11 @@ type Server struct {
 	Lifecycle *lifecycle.Manager
 	// Authenticate maps the Basic auth user (the API key) to its merchant.
 	Authenticate func(apiKey string) (Merchant, bool)
+	// MerchantByID finds a merchant by its id, for /card/tokenize, which
+	// takes no API key (it is called from the customer's browser or app).
+	MerchantByID func(id string) (Merchant, bool)
+	// CardTokenTTL is how long a ctkn_ card token lives (15 minutes when 0).
+	CardTokenTTL time.Duration
 	// DecryptionKeys decrypt generateToken's cardData, by JWE kid.
 	DecryptionKeys map[string]*rsa.PrivateKey
 	// Observe, when set, is told of every answered call: the endpoint (a
@@ -64,6 +70,12 @@ func (s *Server) Handler() http.Handler {
 			}
 		})
 	}
+	mux.HandleFunc("POST /card/tokenize", func(w http.ResponseWriter, r *http.Request) {
+		status := s.cardTokenize(w, r)
+		if s.Observe != nil {
+			s.Observe("POST /card/tokenize", status)
+		}
+	})
 	route("POST /generateToken", s.generateToken)
 	route("POST /v4/card/get", s.getCard)
 	route("POST /v4/card/delete", s.deleteCard)

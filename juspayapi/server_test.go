@@ -20,6 +20,7 @@ import (
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/tokenize"
+	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
@@ -51,6 +52,8 @@ func keysForTests(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
 }
 
 type api struct {
+	eph      *vault.Ephemeral
+	cvvs     *cvvmem.Store
 	t        *testing.T
 	srv      *httptest.Server
 	server   *rsa.PrivateKey
@@ -77,13 +80,22 @@ func newAPI(t *testing.T) *api {
 		apiKey:      {ID: "shop", Tenant: "acme", Keys: map[string]*rsa.PublicKey{"key_1": &mk.PublicKey}},
 		otherAPIKey: {ID: "other", Tenant: "other", Keys: map[string]*rsa.PublicKey{"key_1": &mk.PublicKey}},
 	}
+	eph := vault.NewEphemeral(v)
 	s := &juspayapi.Server{
-		Tokenizer: &tokenize.Tokenizer{Vault: v, Keys: ks, Lifecycle: lc, CVVs: cvvs},
-		Vault:     v, Keys: ks, Lifecycle: lc,
-		Authenticate:   func(k string) (juspayapi.Merchant, bool) { m, ok := merchants[k]; return m, ok },
+		Tokenizer: &tokenize.Tokenizer{Vault: eph, Ephemeral: eph, Keys: ks, Lifecycle: lc, CVVs: cvvs},
+		Vault:     eph, Keys: ks, Lifecycle: lc,
+		Authenticate: func(k string) (juspayapi.Merchant, bool) { m, ok := merchants[k]; return m, ok },
+		MerchantByID: func(id string) (juspayapi.Merchant, bool) {
+			for _, m := range merchants {
+				if m.ID == id {
+					return m, true
+				}
+			}
+			return juspayapi.Merchant{}, false
+		},
 		DecryptionKeys: map[string]*rsa.PrivateKey{kid: sk},
 	}
-	a := &api{t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk}
+	a := &api{t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk, eph: eph, cvvs: cvvs}
 	t.Cleanup(a.srv.Close)
 	return a
 }
@@ -281,5 +293,60 @@ func TestCardBin(t *testing.T) {
 	}
 	if r := a.do("GET", "/cardbins/12", apiKey, ""); r.status != 400 {
 		t.Fatalf("short bin: %d", r.status)
+	}
+}
+
+func (a *api) form(body string) reply {
+	a.t.Helper()
+	req, _ := http.NewRequest("POST", a.srv.URL+"/card/tokenize", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("x-routing-id", "customer_1122")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, string(b)}
+}
+
+// /card/tokenize answers seed 001's errors field by field (the field, the
+// error_code, the reason), and a ctkn_ token that holds the card and the CVV
+// in memory only.
+func TestCardTokenize(t *testing.T) {
+	a := newAPI(t)
+	for _, tc := range []struct {
+		name, body, field, code string
+	}{
+		{"month", "card_number=4111111111111111&card_exp_year=2030&card_exp_month=13&card_security_code=123&merchant_id=shop", "card_exp_month", "invalidRange"},
+		{"year", "card_number=4111111111111111&card_exp_year=2015&card_exp_month=07&card_security_code=123&merchant_id=shop", "card_exp_year", "invalid"},
+		{"missing cvv", "card_number=4111111111111111&card_exp_year=2030&card_exp_month=07&merchant_id=shop", "card_security_code", "nullable"},
+		{"Luhn", "card_number=4111111111111112&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop", "card_number", "invalid"},
+		{"unknown merchant", "card_number=4111111111111111&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=nope", "merchant_id", "invalid"},
+		{"repeated field", "card_number=4111111111111111&card_number=5555555555554444&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop", "card_number", "invalid"},
+	} {
+		r := a.form(tc.body)
+		d := decode(t, r.body)
+		info, _ := d["error_info"].(map[string]any)
+		fields, _ := info["fields"].([]any)
+		if r.status != 400 || d["error_code"] != tc.code || len(fields) != 1 || fields[0].(map[string]any)["field_name"] != tc.field ||
+			strings.Contains(r.body, "411111111111111") {
+			t.Errorf("%s: %d %s, want 400 %s on %s", tc.name, r.status, r.body, tc.code, tc.field)
+		}
+	}
+	r := a.form("card_number=4111111111111111&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop&name_on_card=Ada")
+	tok, _ := decode(t, r.body)["token"].(string)
+	if r.status != 200 || !strings.HasPrefix(tok, "ctkn_") {
+		t.Fatalf("tokenize: %d %s", r.status, r.body)
+	}
+	rec, err := a.eph.Get(t.Context(), "acme", tok)
+	if err != nil || rec.Last4 != "1111" || rec.Network.ID != "" {
+		t.Fatalf("the ctkn_ record: %v", err)
+	}
+	if _, err := a.eph.Vault.Get(t.Context(), "acme", tok); err == nil {
+		t.Fatal("a ctkn_ token was written to the vault")
+	}
+	if cvv, ok, _ := a.cvvs.TakeCVV(t.Context(), "acme", tok); !ok || cvv != "123" {
+		t.Fatal("the CVV is not held with the ctkn_ token")
 	}
 }
