@@ -19,7 +19,7 @@ type direction struct {
 var (
 	inboundDir = direction{
 		name:     "inbound",
-		kinds:    []Kind{KindPAN, KindCVV, KindExpMonth, KindExpYear, KindName},
+		kinds:    []Kind{KindPAN, KindCVV, KindExpMonth, KindExpYear, KindName, KindConsent},
 		anchor:   KindPAN,
 		keepable: []Kind{KindCVV, KindExpMonth, KindExpYear, KindName},
 	}

@@ -26,6 +26,12 @@ const (
 	// KindExpYear is the card's expiry year. Outbound, it is the token's
 	// expiry year (the card's on PAN fallback).
 	KindExpYear Kind = "exp_year"
+	// KindConsent (inbound) is the customer's consent to the card being
+	// kept and tokenized with the network (RBI): true keeps the card and
+	// provisions a network token; false keeps nothing after the payment (a
+	// short-lived token that expires with the CVV); absent or null follows
+	// the rule set's ConsentDefault. It stays in the body.
+	KindConsent Kind = "consent"
 	// KindName is the cardholder name. Outbound, it is the name kept with
 	// the token.
 	KindName Kind = "name"
@@ -160,6 +166,9 @@ type Inbound struct {
 	Prefix string
 	// CVVTTL is how long a CVV is held in memory; it defaults to 15m.
 	CVVTTL time.Duration
+	// ConsentDefault is the consent of a card whose consent field is absent
+	// (or when the set has none): true (the default) keeps the card.
+	ConsentDefault bool
 	// PANGuard is what happens to a card number the fields did not name,
 	// found anywhere else in the body or the query string; it defaults to
 	// reject.

@@ -22,6 +22,8 @@ type cardInput struct {
 	keepCVV                     bool
 	number                      string // the normalized PAN
 	brand                       card.Brand
+	// consent is the card's consent field, if the body has one.
+	consent *body.Value
 	// address and customerID come from the served APIs (Store), never from
 	// a body.
 	address    network.Address
@@ -73,6 +75,8 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 				c.expYear = &v
 			case rules.KindName:
 				c.name = &v
+			case rules.KindConsent:
+				c.consent = &v
 			}
 		}
 	}
@@ -138,6 +142,25 @@ func groupLess(a, b string) bool {
 
 // validate checks the card before anything is stored. Errors name the field
 // and never carry its value.
+// keeps reports whether the customer consented to the card being kept and
+// tokenized with the network: the consent field when it says true or false,
+// the rule set's default when it is absent or null. ok is false for any
+// other value.
+func (c *cardInput) keeps(set *rules.Inbound) (keep, ok bool) {
+	if c.consent == nil {
+		return set.ConsentDefault, true
+	}
+	switch strings.ToLower(strings.TrimSpace(c.consent.Raw)) {
+	case "true", "1", "yes", "y", "on":
+		return true, true
+	case "false", "0", "no", "n", "off":
+		return false, true
+	case "", "null":
+		return set.ConsentDefault, true
+	}
+	return false, false
+}
+
 func (c *cardInput) validate(now time.Time) error {
 	if c.pan.Raw == "" {
 		return fieldError(c.pan.Path, "missing_value", "card number is empty")

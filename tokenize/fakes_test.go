@@ -58,6 +58,7 @@ func newBuiltin(t testing.TB) *network.Builtin {
 
 // env is a Tokenizer wired to real, cheap collaborators.
 type env struct {
+	eph   *vault.Ephemeral
 	tk    *tokenize.Tokenizer
 	vault *boltvault.Bolt
 	net   *network.Builtin
@@ -77,11 +78,13 @@ func newEnv(t testing.TB) *env {
 	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: newBuiltin(t), cvvs: cvvs, keys: testKeys(t), path: path}
+	e.eph = vault.NewEphemeral(v)
 	e.tk = &tokenize.Tokenizer{
-		Vault: v,
-		Keys:  e.keys,
-		CVVs:  cvvs,
-		Now:   fixedNow,
+		Vault:     e.eph,
+		Ephemeral: e.eph,
+		Keys:      e.keys,
+		CVVs:      cvvs,
+		Now:       fixedNow,
 	}
 	e.setNet(e.net)
 	return e

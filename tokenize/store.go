@@ -45,7 +45,9 @@ func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.Token
 	if err := c.validate(now); err != nil {
 		return vault.Record{}, false, err
 	}
-	return t.tokenizeCard(ctx, &rules.Inbound{Tenant: tenant, Format: format, Prefix: prefix}, c)
+	// The served APIs store a card only with consent (generateToken carries
+	// a consentId; a Basis Theory network token is the merchant's request).
+	return t.tokenizeCard(ctx, &rules.Inbound{Tenant: tenant, Format: format, Prefix: prefix, ConsentDefault: true}, c)
 }
 
 // ErrNoEphemeral means the tokenizer has no ephemeral layer to keep
@@ -134,3 +136,25 @@ func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duratio
 	t.Ephemeral.PutEphemeral(rec, ttl)
 	return nil
 }
+
+// shortLived keeps a card found in a body without consent: in the ephemeral
+// layer for the rule set's CVV TTL (Apply holds the CVV as long), with a
+// token in the rule set's format (prefixed for network_token, as there is no
+// network token).
+func (t *Tokenizer) shortLived(set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
+	token, err := newToken(set, c.number, "", t.Random)
+	if err != nil {
+		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	rec, err := t.ephemeralRecord(set.Tenant, token, c.number, c.value(c.name))
+	if err != nil {
+		return vault.Record{}, false, err
+	}
+	rec.ExpMonth, rec.ExpYear = c.value(c.expMonth), c.value(c.expYear)
+	rec.Network.Error = ReasonNoConsent
+	t.Ephemeral.PutEphemeral(rec, set.CVVTTL)
+	return rec, true, nil
+}
+
+// ReasonNoConsent is the Network.Error of a card kept without consent.
+const ReasonNoConsent = "no_consent"

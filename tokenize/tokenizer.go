@@ -83,6 +83,9 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		if err := c.validate(now); err != nil {
 			return Result{}, err
 		}
+		if _, ok := c.keeps(set); !ok {
+			return Result{}, fieldError(c.consent.Path, "invalid_consent", "consent must be true or false")
+		}
 	}
 	// The PAN guard: card numbers outside the card number fields.
 	var strays []stray
@@ -197,6 +200,15 @@ const cvvMask = "***"
 // tokenizeCard returns the vault record for one card, creating it if the
 // tenant has never seen the PAN.
 func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
+	if keep, _ := c.keeps(set); !keep {
+		// No consent to keep the card: a short-lived token for this
+		// payment, gone with the CVV, and nothing written to the vault.
+		// Without an ephemeral layer the card is refused, never kept.
+		if t.Ephemeral == nil {
+			return vault.Record{}, false, fmt.Errorf("%w: no ephemeral store for a card without consent", ErrUnavailable)
+		}
+		return t.shortLived(set, c)
+	}
 	fp := t.Keys.Fingerprint(set.Tenant, c.number)
 	rec, err := t.Vault.GetByFingerprint(ctx, set.Tenant, fp)
 	switch {
