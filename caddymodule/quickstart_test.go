@@ -70,6 +70,15 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("PSP got form %s", out.body)
 	}
 
+	// A card sent without consent to keep it (card.save=false): a
+	// short-lived token that pays once through the PAN fallback, and no
+	// network token.
+	noSave := g.post("http://localhost:8080/checkout", jsonCT, `{"card":{"number":"378282246310005","exp_month":"03","exp_year":"2030","cvc":"1234","save":false}}`)
+	paidOnce := g.post("http://localhost:8081/payments", jsonCT, noSave.body, "X-Tokengate-Api-Key", "demo_merchant_key")
+	if paidOnce.header.Get(InjectedHeader) != "card.number=pan;reason=no_consent" || strings.Contains(noSave.body, "378282246310005") {
+		t.Fatalf("a card without consent: %s %q", noSave.body, paidOnce.header.Get(InjectedHeader))
+	}
+
 	// The README's "Already on Basis Theory?" calls.
 	bt := func(method, path, body string) reply {
 		req, _ := http.NewRequest(method, "http://localhost:8083"+path, strings.NewReader(body))

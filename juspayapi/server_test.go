@@ -349,4 +349,19 @@ func TestCardTokenize(t *testing.T) {
 	if cvv, ok, _ := a.cvvs.TakeCVV(t.Context(), "acme", tok); !ok || cvv != "123" {
 		t.Fatal("the CVV is not held with the ctkn_ token")
 	}
+
+	// tokenize=true: the customer consented; the card is kept and gets a
+	// network token, and the ctkn_ token serves this payment.
+	r = a.form("card_number=5555555555554444&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop&tokenize=true")
+	tok, _ = decode(t, r.body)["token"].(string)
+	rec, err = a.eph.Get(t.Context(), "acme", tok)
+	if r.status != 200 || err != nil || rec.Network.ID == "" {
+		t.Fatalf("tokenize=true: %d %s", r.status, r.body)
+	}
+	if saved, err := a.eph.Vault.GetByFingerprint(t.Context(), "acme", rec.Fingerprint); err != nil || saved.Network.ID != rec.Network.ID {
+		t.Fatalf("tokenize=true did not keep the card: %v", err)
+	}
+	if r := a.form("card_number=5555555555554444&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop&tokenize=maybe"); r.status != 400 {
+		t.Fatalf("tokenize=maybe: %d", r.status)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
 )
@@ -19,7 +20,11 @@ const DefaultCardTokenTTL = 15 * time.Minute
 // or app, no API key (the merchant is named by merchant_id or
 // x-merchantid), answered with a ctkn_ card token that lives CardTokenTTL,
 // CVV included, and is usable by the outbound side; with stored_card_token,
-// a saved card gets a ctkn_ for a newly entered CVV.
+// a saved card gets a ctkn_ for a newly entered CVV. The customer's consent
+// (RBI) comes as Juspay's /txns takes it, tokenize=true|false|null: true
+// also keeps the card, tokenized with the network; false, null or absent
+// keep nothing past the ctkn_ token's life (Juspay would ask on its consent
+// page for null; tokengate has none, so no consent is assumed).
 func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
@@ -67,10 +72,22 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 				return respond(w, http.StatusBadRequest, inputError(name, "nullable", strings.ReplaceAll(name, "_", " ")+" should be present."))
 			}
 		}
-		rec, err = s.Tokenizer.StoreEphemeral(r.Context(), m.Tenant, "ctkn_", ttl, tokenize.Card{
-			Number: value("card_number"), ExpMonth: value("card_exp_month"), ExpYear: value("card_exp_year"),
-			CVV: cvv, Name: value("name_on_card"),
-		})
+		in := tokenize.Card{Number: value("card_number"), ExpMonth: value("card_exp_month"), ExpYear: value("card_exp_year"),
+			CVV: cvv, Name: value("name_on_card"), CustomerID: r.Header.Get("x-routing-id")}
+		switch consent := strings.ToLower(form.Get("tokenize")); consent {
+		case "true":
+			// Consent (RBI): the card is kept and tokenized with the
+			// network; the ctkn_ token serves this payment with the CVV.
+			saved, _, serr := s.Tokenizer.Store(r.Context(), m.Tenant, rules.FormatPrefixed, "token_", in)
+			if err = serr; err == nil {
+				rec, err = s.Tokenizer.Reissue(r.Context(), saved, "ctkn_", ttl, cvv)
+			}
+		case "", "false", "null":
+			// Without consent nothing is kept past the ctkn_ token's life.
+			rec, err = s.Tokenizer.StoreEphemeral(r.Context(), m.Tenant, "ctkn_", ttl, in)
+		default:
+			return respond(w, http.StatusBadRequest, inputError("tokenize", "invalid", "tokenize must be true, false or null."))
+		}
 	}
 	var fe *body.FieldError
 	switch {
