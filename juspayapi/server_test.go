@@ -37,7 +37,7 @@ var (
 )
 
 // keysForTests makes the two RSA-2048 key pairs once per test binary.
-func keysForTests(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
+func keysForTests(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 	t.Helper()
 	rsaOnce.Do(func() {
 		var err error
@@ -54,13 +54,13 @@ func keysForTests(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
 type api struct {
 	eph      *vault.Ephemeral
 	cvvs     *cvvmem.Store
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	server   *rsa.PrivateKey
 	merchant *rsa.PrivateKey
 }
 
-func newAPI(t *testing.T) *api {
+func newAPI(t testing.TB) *api {
 	t.Helper()
 	sk, mk := keysForTests(t)
 	v, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
@@ -364,4 +364,22 @@ func TestCardTokenize(t *testing.T) {
 	if r := a.form("card_number=5555555555554444&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop&tokenize=maybe"); r.status != 400 {
 		t.Fatalf("tokenize=maybe: %d", r.status)
 	}
+}
+
+// FuzzGenerateToken: whatever a client encrypts as cardData, and whatever
+// body it sends, the API answers without a 500 or a panic.
+func FuzzGenerateToken(f *testing.F) {
+	f.Add(`{"cardNumber":"4111111111111111","expMonth":"09","expYear":"2030"}`, true, `{"service":"NETWORK_TOKEN"}`)
+	f.Add(`"{\"cardNumber\":1}"`, false, `{"orderData":[]}`)
+	f.Add(`null`, false, `{"cardData":5}`)
+	a := newAPI(f)
+	f.Fuzz(func(t *testing.T, plain string, double bool, raw string) {
+		a.t = t
+		if r := a.do("POST", "/generateToken", apiKey, generateBody(a.encryptCard(plain, double, kid), "c")); r.status >= 500 {
+			t.Fatalf("cardData: %d %s", r.status, r.body)
+		}
+		if r := a.do("POST", "/generateToken", apiKey, raw); r.status >= 500 {
+			t.Fatalf("body: %d %s", r.status, r.body)
+		}
+	})
 }
