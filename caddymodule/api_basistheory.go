@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/tokengate/tokengate/btapi"
 )
@@ -34,13 +31,9 @@ type BasisTheoryAPI struct {
 	// suspend, resume, delete).
 	APIKeys []BasisTheoryKey `json:"api_keys,omitempty"`
 
-	keys keyring[btapi.Principal]
-	ctx  caddy.Context
-	once *sync.Once
-	app  *App
-	api  http.Handler
-	err  error
-	idem *btapi.Idempotency
+	keys   keyring[btapi.Principal]
+	idem   *btapi.Idempotency
+	served *servedAPI
 }
 
 // BasisTheoryKey is one API key of the Basis Theory API.
@@ -65,7 +58,7 @@ func (BasisTheoryAPI) CaddyModule() caddy.ModuleInfo {
 // Provision resolves the keys. The app is looked up on the first request,
 // as the other handlers are bound (see binding).
 func (h *BasisTheoryAPI) Provision(ctx caddy.Context) error {
-	h.ctx, h.once = ctx, new(sync.Once)
+	h.served = newServedAPI(ctx, "basistheory")
 	h.idem = btapi.NewIdempotency(100_000, 24*time.Hour)
 	h.keys = make(keyring[btapi.Principal], 0, len(h.APIKeys))
 	for i, k := range h.APIKeys {
@@ -100,65 +93,17 @@ func (h *BasisTheoryAPI) Validate() error {
 	return nil
 }
 
-func (h *BasisTheoryAPI) bind() (http.Handler, error) {
-	h.once.Do(func() {
-		app, err := h.ctx.AppIfConfigured("tokengate")
-		if err != nil {
-			h.err = caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("basistheory_api: the tokengate app is not configured: %w", err))
-			return
-		}
-		a := app.(*App)
-		h.app = a
+// ServeHTTP answers the API call; it never calls next.
+func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	return h.served.serve(w, r, func(a *App) http.Handler {
 		s := &btapi.Server{
 			Tokenizer: a.tokenizer, Vault: a.tokenizer.Vault, Keys: a.tokenizer.Keys, Lifecycle: a.lifecycle,
 			Authenticate: h.keys.lookup,
 			Idempotency:  h.idem,
-			Observe: func(endpoint string, status int) {
-				apiRequests.WithLabelValues("basistheory", endpoint, strconv.Itoa(status)).Inc()
-			},
+			Observe:      h.served.observe,
 		}
-		h.api = s.Handler()
+		return s.Handler()
 	})
-	return h.api, h.err
-}
-
-// ServeHTTP answers the API call; it never calls next.
-func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	api, err := h.bind()
-	if err != nil {
-		return err
-	}
-	// A body trickled a byte at a time must not hold a connection forever:
-	// the app's body_read_timeout bounds it, as for tokenize.
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Now().Add(time.Duration(h.app.BodyReadTimeout))); err == nil {
-		defer rc.SetReadDeadline(time.Time{})
-	}
-	ctx, span := startSpan(r.Context(), "tokengate.api.basistheory", attribute.String("http.request.method", r.Method))
-	sw := &statusWriter{ResponseWriter: w}
-	api.ServeHTTP(sw, r.WithContext(ctx))
-	endSpanStatus(span, strconv.Itoa(sw.status), sw.status >= 500)
-	return nil
-}
-
-// statusWriter remembers the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
 }
 
 // UnmarshalCaddyfile sets up the API from the Caddyfile:

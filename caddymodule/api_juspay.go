@@ -6,15 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/juspayapi"
@@ -54,11 +51,7 @@ type JuspayAPI struct {
 	merchants keyring[juspayapi.Merchant]
 	byID      map[string]juspayapi.Merchant
 	decrypt   map[string]*rsa.PrivateKey
-	ctx       caddy.Context
-	once      *sync.Once
-	app       *App
-	api       http.Handler
-	err       error
+	served    *servedAPI
 }
 
 // JuspayMerchant is one merchant account.
@@ -104,7 +97,7 @@ const devKID = "dev"
 // Provision loads the keys (making development ones if asked) and the
 // merchants. The app is looked up on the first request.
 func (h *JuspayAPI) Provision(ctx caddy.Context) error {
-	h.ctx, h.once = ctx, new(sync.Once)
+	h.served = newServedAPI(ctx, "juspay")
 	if h.DevKeysDir != "" {
 		if err := h.makeDevKeys(ctx.Logger()); err != nil {
 			return fmt.Errorf("juspay_api: development keys: %w", err)
@@ -211,15 +204,9 @@ func (h *JuspayAPI) Validate() error {
 	return nil
 }
 
-func (h *JuspayAPI) bind() (http.Handler, error) {
-	h.once.Do(func() {
-		app, err := h.ctx.AppIfConfigured("tokengate")
-		if err != nil {
-			h.err = caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("juspay_api: the tokengate app is not configured: %w", err))
-			return
-		}
-		a := app.(*App)
-		h.app = a
+// ServeHTTP answers the API call; it never calls next.
+func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	return h.served.serve(w, r, func(a *App) http.Handler {
 		s := &juspayapi.Server{
 			Tokenizer: a.tokenizer, Vault: a.tokenizer.Vault, Keys: a.tokenizer.Keys, Lifecycle: a.lifecycle,
 			Authenticate: h.merchants.lookup,
@@ -229,30 +216,10 @@ func (h *JuspayAPI) bind() (http.Handler, error) {
 			},
 			CardTokenTTL:   time.Duration(h.CardTokenTTL),
 			DecryptionKeys: h.decrypt,
-			Observe: func(endpoint string, status int) {
-				apiRequests.WithLabelValues("juspay", endpoint, strconv.Itoa(status)).Inc()
-			},
+			Observe:        h.served.observe,
 		}
-		h.api = s.Handler()
+		return s.Handler()
 	})
-	return h.api, h.err
-}
-
-// ServeHTTP answers the API call; it never calls next.
-func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	api, err := h.bind()
-	if err != nil {
-		return err
-	}
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Now().Add(time.Duration(h.app.BodyReadTimeout))); err == nil {
-		defer rc.SetReadDeadline(time.Time{})
-	}
-	ctx, span := startSpan(r.Context(), "tokengate.api.juspay", attribute.String("http.request.method", r.Method))
-	sw := &statusWriter{ResponseWriter: w}
-	api.ServeHTTP(sw, r.WithContext(ctx))
-	endSpanStatus(span, strconv.Itoa(sw.status), sw.status >= 500)
-	return nil
 }
 
 // UnmarshalCaddyfile sets up the API from the Caddyfile:
