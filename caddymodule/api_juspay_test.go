@@ -86,6 +86,19 @@ func TestJuspayAPISeed(t *testing.T) {
 	apitest.SameShape(t, "card/get", seedSample(t, "juspay/002_fetch_token_response.json"), []byte(fetched.body),
 		"card_type", "issuer")
 
+	// Seed 002's error answers: an unknown reference (400) and a bad key (401).
+	var notFound map[string]any
+	if r := jp("POST", "/v4/card/get", string(seedSample(t, "juspay/002_fetch_token_request.json"))); r.status != http.StatusBadRequest ||
+		json.Unmarshal([]byte(r.body), &notFound) != nil || notFound["error"] != true || notFound["user_message"] != "Stored Card Entry Not Found" || notFound["error_message"] != "Not Found" {
+		t.Fatalf("seed 002's sample reference (unknown here): %d %s", r.status, r.body)
+	}
+	badKey, _ := http.NewRequest(http.MethodPost, juspayURL+"/v4/card/get", strings.NewReader(string(body)))
+	badKey.SetBasicAuth("wrong", "")
+	var denied map[string]any
+	if r := g.do(badKey); r.status != http.StatusUnauthorized || json.Unmarshal([]byte(r.body), &denied) != nil || denied["status"] != "error" || denied["error_code"] != "access_denied" {
+		t.Fatalf("a bad API key: %d %s", r.status, r.body)
+	}
+
 	cards := jp("GET", "/cards?customer_id=juspaytest_cust", "")
 	if cards.status != http.StatusOK || strings.Count(cards.body, `"card_reference":"`+p.CardReference+`"`) != 2 {
 		t.Fatalf("cards: %d %s", cards.status, cards.body)

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -48,4 +49,31 @@ func TestProductionKeyset(t *testing.T) {
 	bad := &gateway{t: t, dir: t.TempDir()}
 	bad.logFile = filepath.Join(bad.dir, "caddy.log")
 	caddytest.AssertLoadError(t, bad.config("keyset_file "+keyset+"\n\t\tkek_env TEST_TOKENGATE_KEK", defaultSites), "caddyfile", "keyset.json")
+}
+
+// rsa-keygen writes an RSA-2048 pair, the private half 0600, and never
+// overwrites; jwe-encrypt and jwe-decrypt round-trip through it.
+func TestRSAKeygenCommand(t *testing.T) {
+	dir := t.TempDir()
+	priv, pub := filepath.Join(dir, "k.pem"), filepath.Join(dir, "k.pub.pem")
+	var out bytes.Buffer
+	if _, err := jweCommand("rsa-keygen", priv, pub, "", nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(priv); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("private key mode: %v %v", fi.Mode(), err)
+	}
+	if _, err := jweCommand("rsa-keygen", priv, pub, "", nil, &out); err == nil {
+		t.Fatal("rsa-keygen overwrote a key")
+	}
+	var jwe, plain bytes.Buffer
+	if _, err := jweCommand("jwe-encrypt", "", pub, "k1", strings.NewReader(`{"cardNumber":"4111111111111111"}`), &jwe); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(jwe.String(), ".") != 4 || strings.Contains(jwe.String(), "4111") {
+		t.Fatal("not a compact JWE")
+	}
+	if _, err := jweCommand("jwe-decrypt", priv, "", "", &jwe, &plain); err != nil || strings.TrimSpace(plain.String()) != `{"cardNumber":"4111111111111111"}` {
+		t.Fatalf("round trip: %v", err)
+	}
 }
