@@ -127,13 +127,18 @@ func (t *Tokenizer) ephemeralRecord(tenant, token, pan, name string) (vault.Reco
 // a network token.
 const ReasonEphemeral = "short_lived_card"
 
+// keep holds the short-lived card, then its CVV; if the CVV cannot be held
+// the card goes too, so neither outlives a failed call.
 func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duration, cvv string) error {
+	if err := t.Ephemeral.PutEphemeral(rec, ttl); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	if cvv != "" {
 		if err := t.CVVs.PutCVV(ctx, rec.Tenant, rec.Token, cvv, ttl); err != nil {
+			_ = t.Ephemeral.Delete(ctx, rec.Tenant, rec.Token)
 			return fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
 		}
 	}
-	t.Ephemeral.PutEphemeral(rec, ttl)
 	return nil
 }
 
@@ -152,7 +157,9 @@ func (t *Tokenizer) shortLived(set *rules.Inbound, c *cardInput) (vault.Record, 
 	}
 	rec.ExpMonth, rec.ExpYear = c.value(c.expMonth), c.value(c.expYear)
 	rec.Network.Error = ReasonNoConsent
-	t.Ephemeral.PutEphemeral(rec, set.CVVTTL)
+	if err := t.Ephemeral.PutEphemeral(rec, set.CVVTTL); err != nil {
+		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	return rec, true, nil
 }
 

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ type Ephemeral struct {
 	entries map[string]ephemeralEntry // tenant \x00 token
 	held    atomic.Int64              // len(entries), read without the lock
 	now     func() time.Time
+	max     int
 }
 
 type ephemeralEntry struct {
@@ -28,25 +30,44 @@ type ephemeralEntry struct {
 	expires time.Time
 }
 
-// NewEphemeral puts an ephemeral layer over v.
-func NewEphemeral(v Vault) *Ephemeral {
-	return &Ephemeral{Vault: v, entries: map[string]ephemeralEntry{}, now: time.Now}
+// MaxEphemeral bounds how many short-lived cards are held at once. They can
+// be created without an API key (Juspay's /card/tokenize is called from
+// browsers), so memory must not grow with whatever a caller sends: past the
+// bound new ones are refused (ErrEphemeralFull), never an old one dropped.
+const MaxEphemeral = 100_000
+
+// ErrEphemeralFull means MaxEphemeral short-lived cards are held already.
+var ErrEphemeralFull = errors.New("vault: too many short-lived cards held; try again later")
+
+// NewEphemeral puts an ephemeral layer over v, holding up to MaxEphemeral
+// cards.
+func NewEphemeral(v Vault) *Ephemeral { return NewEphemeralLimit(v, MaxEphemeral) }
+
+// NewEphemeralLimit is NewEphemeral holding up to max cards.
+func NewEphemeralLimit(v Vault, max int) *Ephemeral {
+	return &Ephemeral{Vault: v, entries: map[string]ephemeralEntry{}, now: time.Now, max: max}
 }
 
 // PutEphemeral keeps rec for ttl. Its token must be new: ephemeral tokens
 // are random, and the caller draws them.
-func (e *Ephemeral) PutEphemeral(rec Record, ttl time.Duration) {
+func (e *Ephemeral) PutEphemeral(rec Record, ttl time.Duration) error {
 	now := e.now()
 	rec.CreatedAt, rec.UpdatedAt, rec.Version = now.UTC(), now.UTC(), 1
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.sweep(now)
+	if len(e.entries) >= e.max {
+		e.sweep(now)
+		if len(e.entries) >= e.max {
+			return ErrEphemeralFull
+		}
+	}
 	e.entries[key(rec.Tenant, rec.Token)] = ephemeralEntry{rec: rec, expires: now.Add(ttl)}
 	e.held.Store(int64(len(e.entries)))
+	return nil
 }
 
-// sweep drops expired entries; the caller holds mu. Every put sweeps, so
-// memory follows the number of live tokens.
+// sweep drops expired entries; the caller holds mu. A full layer sweeps
+// before it refuses, and a Get of an expired card sweeps.
 func (e *Ephemeral) sweep(now time.Time) {
 	for k, ent := range e.entries {
 		if !now.Before(ent.expires) {

@@ -34,7 +34,9 @@ func TestEphemeralRecords(t *testing.T) {
 	defer b.Close()
 	e := vault.NewEphemeral(b)
 	rec := vaulttest.Sample("acme", "ctkn_1", "fp1")
-	e.PutEphemeral(rec, 50*time.Millisecond)
+	if err := e.PutEphemeral(rec, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := e.Get(ctx, "acme", "ctkn_1"); err != nil || got.Token != "ctkn_1" {
 		t.Fatalf("Get: %v", err)
 	}
@@ -51,11 +53,39 @@ func TestEphemeralRecords(t *testing.T) {
 	if _, err := e.Get(ctx, "acme", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("after its TTL: %v", err)
 	}
-	e.PutEphemeral(vaulttest.Sample("acme", "ctkn_2", "fp2"), time.Minute)
+	if err := e.PutEphemeral(vaulttest.Sample("acme", "ctkn_2", "fp2"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.Delete(ctx, "acme", "ctkn_2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Get(ctx, "acme", "ctkn_2"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("after Delete: %v", err)
+	}
+}
+
+// The layer is bounded: past its limit new cards are refused, and room
+// comes back as cards expire.
+func TestEphemeralLimit(t *testing.T) {
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	e := vault.NewEphemeralLimit(b, 2)
+	for _, tok := range []string{"a", "b"} {
+		if err := e.PutEphemeral(vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.PutEphemeral(vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+		t.Fatalf("past the limit: %v", err)
+	}
+	if _, err := e.Get(context.Background(), "acme", "a"); err != nil {
+		t.Fatal("a held card was dropped to make room")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if err := e.PutEphemeral(vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
+		t.Fatalf("after the others expired: %v", err)
 	}
 }
