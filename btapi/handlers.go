@@ -214,7 +214,7 @@ var refusalDetails = map[string]string{
 }
 
 func (s *Server) get(r *http.Request, p Principal) (int, any) {
-	rec, prob := s.live(r, p)
+	rec, prob := s.record(r.Context(), p, r.PathValue("id")) // a deleted token reads as inactive
 	if prob != nil {
 		return 0, prob
 	}
@@ -226,14 +226,16 @@ func (s *Server) get(r *http.Request, p Principal) (int, any) {
 }
 
 // live is the caller's record for the path's id, with a network token that
-// is not deleted.
+// is not deleted: a deleted one is inactive, and only reads work on it.
 func (s *Server) live(r *http.Request, p Principal) (vault.Record, *problem) {
 	rec, prob := s.record(r.Context(), p, r.PathValue("id"))
 	if prob == nil && rec.Network.Status == network.StatusDeleted {
-		return vault.Record{}, errNotFound
+		return vault.Record{}, errInactive
 	}
 	return rec, prob
 }
+
+var errInactive = newProblem(http.StatusUnprocessableEntity, "NETWORK_TOKEN_INACTIVE", "The network token was deleted; it is inactive for good.")
 
 // cryptogramAnswer is the cryptogram object.
 type cryptogramAnswer struct {
@@ -253,7 +255,7 @@ func (s *Server) cryptogram(r *http.Request, p Principal) (int, any) {
 	case lifecycle.ReasonSuspended:
 		return 0, newProblem(http.StatusUnprocessableEntity, "NETWORK_TOKEN_SUSPENDED", "The network token is suspended; resume it first.")
 	case lifecycle.ReasonDeleted:
-		return 0, errNotFound
+		return 0, errInactive
 	}
 	return 0, errUnavailable
 }
@@ -286,15 +288,18 @@ func (s *Server) changeStatus(r *http.Request, rec vault.Record, status string) 
 	case err == nil:
 		return nil
 	case errors.Is(err, network.ErrDeleted), errors.Is(err, network.ErrNotFound):
-		return errNotFound
+		return errInactive
 	}
 	return errUnavailable
 }
 
 func (s *Server) delete(r *http.Request, p Principal) (int, any) {
-	rec, prob := s.live(r, p)
+	rec, prob := s.record(r.Context(), p, r.PathValue("id"))
 	if prob != nil {
 		return 0, prob
+	}
+	if rec.Network.Status == network.StatusDeleted {
+		return http.StatusNoContent, nil // deleting again changes nothing
 	}
 	if prob := s.changeStatus(r, rec, network.StatusDeleted); prob != nil {
 		return 0, prob

@@ -172,14 +172,21 @@ func TestLifecycle(t *testing.T) {
 	if r := a.do("DELETE", "/network-tokens/"+id, keyAll, ""); r.status != http.StatusNoContent || r.body != "" {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
+	// Deleted is inactive for good: readable, not usable; deleting again
+	// changes nothing.
+	if r := a.do("GET", "/network-tokens/"+id, keyAll, ""); r.status != 200 || field(t, r.body, "status") != "inactive" {
+		t.Errorf("get after delete: %d %s", r.status, r.body)
+	}
 	for _, r := range []reply{
-		a.do("GET", "/network-tokens/"+id, keyAll, ""),
 		a.do("POST", "/network-tokens/"+id+"/cryptogram", keyAll, ""),
-		a.do("DELETE", "/network-tokens/"+id, keyAll, ""),
+		a.do("PUT", "/network-tokens/"+id+"/resume", keyAll, ""),
 	} {
-		if r.status != http.StatusNotFound || r.ct != "application/problem+json" {
+		if r.status != http.StatusUnprocessableEntity || field(t, r.body, "title") != "NETWORK_TOKEN_INACTIVE" {
 			t.Errorf("after delete: %d %s", r.status, r.body)
 		}
+	}
+	if r := a.do("DELETE", "/network-tokens/"+id, keyAll, ""); r.status != http.StatusNoContent {
+		t.Errorf("delete again: %d %s", r.status, r.body)
 	}
 	// The card presented again after its token was deleted gets a new one.
 	if r := a.do("POST", "/network-tokens", keyAll, cardBody(pan, "3", "2030")); r.status != http.StatusCreated || field(t, r.body, "status") != "active" {

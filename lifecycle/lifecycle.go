@@ -76,8 +76,11 @@ func (m *Manager) SupportsBrand(brand card.Brand) bool {
 // IdempotencyKey is the provisioning idempotency key for a card of a tenant:
 // stable, so a retry after a timeout gets the token the first attempt made,
 // and derived from the keyed fingerprint, so it reveals nothing of the card.
-func IdempotencyKey(tenant, fingerprint string) string {
-	sum := sha256.Sum256([]byte("tokengate provision|" + tenant + "|" + fingerprint))
+// previous is the card's former network token, when it had one that was
+// deleted: provisioning anew must not replay the deleted token (providers
+// replay an idempotent answer for a day).
+func IdempotencyKey(tenant, fingerprint, previous string) string {
+	sum := sha256.Sum256([]byte("tokengate provision|" + tenant + "|" + fingerprint + "|" + previous))
 	return "tg_" + hex.EncodeToString(sum[:16])
 }
 

@@ -105,7 +105,7 @@ func TestCryptogramRouting(t *testing.T) {
 func TestDiscardAndIdempotentRetry(t *testing.T) {
 	ctx := context.Background()
 	m, b, _ := setup(t)
-	req := network.ProvisionRequest{Tenant: "acme", IdempotencyKey: lifecycle.IdempotencyKey("acme", "fp"), PAN: "5555555555554444", ExpMonth: "12", ExpYear: "2035"}
+	req := network.ProvisionRequest{Tenant: "acme", IdempotencyKey: lifecycle.IdempotencyKey("acme", "fp", ""), PAN: "5555555555554444", ExpMonth: "12", ExpYear: "2035"}
 	first, _ := m.Provision(ctx, req)
 	again, _ := m.Provision(ctx, req)
 	if first.ID == "" || again.ID != first.ID {

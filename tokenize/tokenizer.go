@@ -233,7 +233,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	//  4. the CVV, in memory only (Apply, after every card is stored).
 	// A token provisioned for a card that is then not stored is discarded.
 	unit, flush := vault.BeginUnit(ctx, t.Vault)
-	nt, dpan := t.Lifecycle.Provision(unit, c.provisionRequest(set.Tenant, fp))
+	nt, dpan := t.Lifecycle.Provision(unit, c.provisionRequest(set.Tenant, fp, ""))
 	sealed, err := t.Keys.Seal(set.Tenant, fp, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 	if err != nil {
 		t.discard(ctx, nt)
@@ -293,7 +293,7 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 	unit, flush := vault.BeginUnit(ctx, t.Vault)
 	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
 	if lifecycle.Retryable(rec.Network, hasExpiry) {
-		if updated, ok := t.Lifecycle.Reprovision(unit, rec, c.provisionRequest(rec.Tenant, rec.Fingerprint)); ok {
+		if updated, ok := t.Lifecycle.Reprovision(unit, rec, c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)); ok {
 			rec, changed = updated, true
 		}
 	}
@@ -340,11 +340,12 @@ func laterExpiry(month, year, oldMonth, oldYear string) bool {
 	return y > oy || y == oy && m > om
 }
 
-// provisionRequest is what the token service is asked for this card.
-func (c *cardInput) provisionRequest(tenant, fingerprint string) network.ProvisionRequest {
+// provisionRequest is what the token service is asked for this card;
+// previous is its former, deleted network token, if any.
+func (c *cardInput) provisionRequest(tenant, fingerprint, previous string) network.ProvisionRequest {
 	return network.ProvisionRequest{
 		Tenant:         tenant,
-		IdempotencyKey: lifecycle.IdempotencyKey(tenant, fingerprint),
+		IdempotencyKey: lifecycle.IdempotencyKey(tenant, fingerprint, previous),
 		PAN:            c.number,
 		ExpMonth:       c.value(c.expMonth),
 		ExpYear:        c.value(c.expYear),
