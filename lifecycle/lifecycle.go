@@ -203,6 +203,11 @@ func (m *Manager) Cryptogram(ctx context.Context, rec vault.Record, req network.
 	if !ok {
 		return network.Cryptogram{}, ReasonProviderUnavailable
 	}
+	if req.Initiator == network.MerchantInitiated && card.Brand(rec.Brand) == card.Mastercard {
+		// A Mastercard merchant-initiated transaction carries no cryptogram,
+		// whatever the provider would issue.
+		return network.Cryptogram{}, ""
+	}
 	req.TokenID = rec.Network.ID
 	crypt, err := svc.Cryptogram(ctx, req)
 	if err == nil {
