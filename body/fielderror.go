@@ -18,5 +18,5 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("field %q: %s (%s)", e.Field, e.Reason, e.Code)
+	return fmt.Sprintf("field %q: %s (%s)", SafePath(e.Field), e.Reason, e.Code)
 }

@@ -76,7 +76,7 @@ func scanJSON(s string) (*DuplicateKeyError, []Text) {
 				top := &stack[n-1]
 				top.key = text
 				if seen(top, names[top.first:], text) {
-					return &DuplicateKeyError{Path: dupPath(stack)}, nil
+					return &DuplicateKeyError{Path: SafePath(dupPath(stack))}, nil
 				}
 				names = append(names, text)
 				if HasDigits(text, MinCardDigits) {

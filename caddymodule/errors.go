@@ -52,6 +52,9 @@ type gatewayError struct {
 }
 
 func fieldFailure(fe *body.FieldError) gatewayError {
+	// The path is built from names the caller chose; one that is a card
+	// number must not come back in the answer or the log.
+	fe.Field = body.SafePath(fe.Field)
 	category, infoCode := "USER_ERROR", "INVALID_INPUT"
 	switch fe.Status {
 	case http.StatusForbidden:

@@ -110,3 +110,21 @@ func TestCorruptGzipIs400(t *testing.T) {
 		t.Errorf("br: %d", r.status)
 	}
 }
+
+// A member name that is a card number is never echoed: not in the
+// duplicate_key answer, not in the PAN guard's, not in the log.
+func TestCardNumberNamesNotEchoed(t *testing.T) {
+	g := startGateway(t, "")
+	for _, body := range []string{
+		`{"card":{"number":"4242424242424242"},"4111111111111111":1,"4111111111111111":2}`,
+		`{"card":{"number":"4242424242424242"},"x":{"4111111111111111":"y"}}`,
+	} {
+		r := g.post(inboundURL+"/checkout", jsonCT, body)
+		if r.status != http.StatusBadRequest || strings.Contains(r.body, "4111111111111111") {
+			t.Errorf("%d %s", r.status, r.body)
+		}
+	}
+	if strings.Contains(g.log(), "4111111111111111") {
+		t.Error("the log holds the card number")
+	}
+}

@@ -152,7 +152,7 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 		if set.PANGuard == rules.PANTokenize {
 			level = zap.InfoLevel
 		}
-		paths := prefix + strings.ReplaceAll(res.Strays, ", ", ", "+prefix)
+		paths := body.SafePath(prefix + strings.ReplaceAll(res.Strays, ", ", ", "+prefix))
 		panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Add(float64(strings.Count(paths, ",") + 1))
 		h.logger.Log(level, "card numbers found outside the card number fields (pan_guard: "+string(set.PANGuard)+")",
 			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1))
