@@ -3,6 +3,8 @@ package btapi
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/tokengate/tokengate/body"
 )
 
 // problem is an RFC 7807 problem details answer, the shape of Basis Theory's
@@ -38,7 +40,7 @@ func newProblem(status int, title, detail string) *problem {
 // invalid is a 400 naming the fields at fault, each with its messages.
 func invalid(field, message string) *problem {
 	p := newProblem(http.StatusBadRequest, "One or more validation errors occurred.", "")
-	p.Errors = map[string][]string{field: {message}}
+	p.Errors = map[string][]string{body.SafePath(field): {message}}
 	return p
 }
 

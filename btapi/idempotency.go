@@ -13,10 +13,10 @@ import (
 // the first successful answer to a POST or PUT is replayed for 24 hours to
 // any request with the same key (per tenant, method and path); failures are
 // not kept, so a failed call can be retried; a request arriving while the
-// first is still running gets 409. Answers are kept in memory: a network
-// token object holds no card data beyond the last four digits (unless the
-// caller may reveal it, in which case it is the network token number, which
-// the same key could fetch again anyway).
+// first is still running gets 409. Answers are kept in memory and replayed
+// only to the API key they were made for: a network token object holds the
+// network token number only for a key that may reveal it, and fetching the
+// object again would show it to that key anyway. Cryptograms are not kept.
 type Idempotency struct {
 	mu       sync.Mutex
 	inflight map[string]bool

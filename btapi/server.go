@@ -6,10 +6,13 @@ package btapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/tokengate/tokengate/body"
@@ -78,7 +81,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	route("POST /network-tokens", []Permission{PermCreate}, true, s.create)
 	route("GET /network-tokens/{id}", []Permission{PermRead, PermReveal}, false, s.get)
-	route("POST /network-tokens/{id}/cryptogram", []Permission{PermCryptogram}, true, s.cryptogram)
+	// A cryptogram answer is not kept for replay: it is a secret, and a
+	// retry may as well get a fresh one.
+	route("POST /network-tokens/{id}/cryptogram", []Permission{PermCryptogram}, false, s.cryptogram)
 	route("PUT /network-tokens/{id}/suspend", []Permission{PermSuspend}, true, s.setStatus(network.StatusSuspended))
 	route("PUT /network-tokens/{id}/resume", []Permission{PermResume}, true, s.setStatus(network.StatusActive))
 	route("DELETE /network-tokens/{id}", []Permission{PermDelete}, false, s.delete)
@@ -110,7 +115,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, perms []Permissio
 	}
 	key := r.Header.Get("BT-IDEMPOTENCY-KEY")
 	if idempotent && key != "" && s.Idempotency != nil {
-		scope := p.Tenant + "\x00" + r.Method + " " + r.URL.Path + "\x00" + key
+		// Scoped by the API key too: an answer is replayed only to the key
+		// it was made for, with that key's permissions (reveal).
+		caller := sha256.Sum256([]byte(r.Header.Get("BT-API-KEY")))
+		scope := p.Tenant + "\x00" + hex.EncodeToString(caller[:]) + "\x00" + r.Method + " " + r.URL.Path + "\x00" + key
 		done, replay, ok := s.Idempotency.Begin(scope)
 		switch {
 		case !ok:
@@ -121,7 +129,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, perms []Permissio
 			return replay.status
 		}
 		rec := &recorder{ResponseWriter: w}
+		completed := false
+		defer func() {
+			if !completed {
+				done(nil) // a panic frees the key; nothing is kept
+			}
+		}()
 		status := s.answer(rec, r, p, h)
+		completed = true
 		done(rec.saved())
 		return status
 	}
@@ -158,7 +173,7 @@ func decode(r *http.Request, v any) *problem {
 	// The gateway's own parser first: it refuses a member named twice, which
 	// encoding/json would resolve silently to the last.
 	if _, err := body.Parse(body.JSON, "application/json", data); err != nil {
-		return invalid("body", "The request body is not valid JSON: "+err.Error())
+		return invalid("body", "The request body is not valid JSON: "+jsonProblem(err))
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
@@ -175,7 +190,7 @@ func decode(r *http.Request, v any) *problem {
 func (s *Server) record(ctx context.Context, p Principal, id string) (vault.Record, *problem) {
 	rec, err := s.Vault.Get(ctx, p.Tenant, id)
 	switch {
-	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || rec.Network.ID == ""):
+	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || rec.Network.ID == "" || vault.IsEphemeral(rec)):
 		return vault.Record{}, errNotFound
 	case err != nil:
 		return vault.Record{}, errUnavailable
@@ -190,4 +205,14 @@ func (s *Server) view(rec vault.Record, p Principal) (object, *problem) {
 		return object{}, errUnavailable
 	}
 	return render(rec, secrets.DPAN, p.Permissions[PermReveal]), nil
+}
+
+// jsonProblem says what is wrong with a body in words that never hold what
+// the caller sent.
+func jsonProblem(err error) string {
+	var dup *body.DuplicateKeyError
+	if errors.As(err, &dup) {
+		return "an object names a member twice (at " + strconv.Quote(body.SafePath(dup.Path)) + ")."
+	}
+	return "it does not parse."
 }
