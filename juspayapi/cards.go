@@ -44,7 +44,7 @@ func (s *Server) savedCard(r *http.Request, m Merchant) (vault.Record, cardReque
 	case err != nil:
 		return rec, req, http.StatusServiceUnavailable, unavailable
 	}
-	if _, saved := rec.Metadata[customerKey(req.CustomerID)]; !saved || rec.Tenant != m.Tenant {
+	if _, saved := rec.Metadata[customerKey(req.CustomerID)]; !saved || rec.Tenant != m.Tenant || vault.IsEphemeral(rec) {
 		return vault.Record{}, req, http.StatusBadRequest, notFound
 	}
 	return rec, req, 0, nil
@@ -131,7 +131,21 @@ func (s *Server) deleteCard(r *http.Request, m Merchant) (int, any) {
 		next := rec
 		next.Metadata = maps.Clone(rec.Metadata)
 		delete(next.Metadata, customerKey(req.CustomerID))
-		stored, err := s.Vault.Update(r.Context(), next)
+		// The last customer's delete deletes the network token first: if
+		// that fails, the card stays saved and the call can be retried,
+		// rather than leaving a live token nobody can reach.
+		if !savedForAnyone(next) && next.Network.ID != "" && next.Network.Status != network.StatusDeleted {
+			if err := s.Lifecycle.SetStatus(r.Context(), rec, network.StatusDeleted); err != nil && !errors.Is(err, network.ErrDeleted) {
+				return http.StatusServiceUnavailable, unavailable
+			}
+			vault.Invalidate(s.Vault, rec.Tenant, rec.Token)
+			fresh, err := s.Vault.Get(r.Context(), rec.Tenant, rec.Token)
+			if err != nil {
+				return http.StatusServiceUnavailable, unavailable
+			}
+			next.Network, next.Version = fresh.Network, fresh.Version
+		}
+		_, err := s.Vault.Update(r.Context(), next)
 		if errors.Is(err, vault.ErrConflict) {
 			vault.Invalidate(s.Vault, rec.Tenant, rec.Token)
 			if rec, err = s.Vault.Get(r.Context(), rec.Tenant, rec.Token); err != nil {
@@ -141,11 +155,6 @@ func (s *Server) deleteCard(r *http.Request, m Merchant) (int, any) {
 		}
 		if err != nil {
 			return http.StatusServiceUnavailable, unavailable
-		}
-		if !savedForAnyone(stored) && stored.Network.ID != "" && stored.Network.Status != network.StatusDeleted {
-			if err := s.Lifecycle.SetStatus(r.Context(), stored, network.StatusDeleted); err != nil && !errors.Is(err, network.ErrDeleted) {
-				return http.StatusServiceUnavailable, unavailable
-			}
 		}
 		return http.StatusOK, map[string]any{"status": "SUCCESS"}
 	}

@@ -222,6 +222,7 @@ func (s *Server) decryptCard(compact string) (cardPlain, map[string]any) {
 			return c, inputError("cardData", "invalid", "cardData's plaintext is not JSON.")
 		}
 		plain = []byte(inner)
+		defer clear(plain)
 	}
 	if err := json.Unmarshal(plain, &c); err != nil {
 		return c, inputError("cardData", "invalid", "cardData's plaintext is not the card JSON object (cardNumber, expMonth, expYear).")

@@ -120,6 +120,7 @@ var accessDenied = map[string]any{"status": "error", "error_code": "access_denie
 // error_message, status "error", an error_code (invalid, invalidRange,
 // nullable...) and error_info naming the field. It never holds a value.
 func inputError(field, code, developerMessage string) map[string]any {
+	field = body.SafePath(field) // names come from the caller
 	return map[string]any{
 		"error_message": developerMessage,
 		"status":        "error",
@@ -164,7 +165,11 @@ func decode(r *http.Request, v any) map[string]any {
 		return inputError("body", "nullable", "A JSON request body is required.")
 	}
 	if _, err := body.Parse(body.JSON, "application/json", data); err != nil {
-		return inputError("body", "invalid", "The request body is not valid JSON: "+err.Error())
+		var dup *body.DuplicateKeyError
+		if errors.As(err, &dup) {
+			return inputError(dup.Path, "invalid", "An object of the request body names a member twice.")
+		}
+		return inputError("body", "invalid", "The request body is not valid JSON.")
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError

@@ -261,7 +261,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"no customer", `{"service":"NETWORK_TOKEN","cardData":"x","orderData":{"consentId":"c"}}`, "orderData.customerId"},
 		{"no consent", `{"service":"NETWORK_TOKEN","cardData":"x","orderData":{"customerId":"c"}}`, "orderData.consentId"},
 		{"Amex without audit", `{"service":"NETWORK_TOKEN","cardData":"` + a.encryptCard(`{"cardNumber":"378282246310005","expMonth":"09","expYear":"2030"}`, true, kid) + `","orderData":{"consentId":"c","customerId":"c"}}`, "audit"},
-		{"duplicate member", `{"cardData":"a","cardData":"b"}`, "body"},
+		{"duplicate member", `{"cardData":"a","cardData":"b"}`, "cardData"},
 	} {
 		r := a.do("POST", "/generateToken", apiKey, tc.body)
 		d := decode(t, r.body)
@@ -382,4 +382,22 @@ func FuzzGenerateToken(f *testing.F) {
 			t.Fatalf("body: %d %s", r.status, r.body)
 		}
 	})
+}
+
+// Names the caller chose never come back when they are card numbers, and a
+// ctkn_ cannot renew itself through stored_card_token.
+func TestNoEchoAndNoRenewal(t *testing.T) {
+	a := newAPI(t)
+	for _, r := range []reply{
+		a.do("POST", "/generateToken", apiKey, `{"4111111111111111":1,"4111111111111111":2}`),
+		a.form("4111111111111111=1&4111111111111111=2&merchant_id=shop"),
+	} {
+		if r.status != 400 || strings.Contains(r.body, "4111111111111111") {
+			t.Errorf("%d %s", r.status, r.body)
+		}
+	}
+	ctkn, _ := decode(t, a.form("card_number=4111111111111111&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop").body)["token"].(string)
+	if r := a.form("stored_card_token=" + ctkn + "&card_security_code=123&merchant_id=shop"); r.status != 400 {
+		t.Fatalf("a ctkn_ renewed itself: %d %s", r.status, r.body)
+	}
 }

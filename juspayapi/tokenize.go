@@ -33,7 +33,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 	form := r.PostForm
 	for name, values := range form {
 		if len(values) > 1 {
-			return respond(w, http.StatusBadRequest, inputError(name, "invalid", name+" is sent more than once."))
+			return respond(w, http.StatusBadRequest, inputError(name, "invalid", "A form field is sent more than once."))
 		}
 	}
 	id := form.Get("merchant_id")
@@ -62,7 +62,11 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 	var err error
 	if saved := form.Get("stored_card_token"); saved != "" {
 		stored, gerr := s.Vault.Get(r.Context(), m.Tenant, saved)
-		if gerr != nil || stored.Tenant != m.Tenant {
+		switch {
+		case gerr != nil && !errors.Is(gerr, vault.ErrNotFound):
+			return respond(w, http.StatusServiceUnavailable, unavailable)
+		case gerr != nil || stored.Tenant != m.Tenant || vault.IsEphemeral(stored) || !savedForAnyone(stored):
+			// Only a card saved for a customer: a ctkn_ cannot renew itself.
 			return respond(w, http.StatusBadRequest, inputError("stored_card_token", "invalid", "stored_card_token names no saved card."))
 		}
 		rec, err = s.Tokenizer.Reissue(r.Context(), stored, "ctkn_", ttl, cvv)

@@ -102,7 +102,7 @@ func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix stri
 		return vault.Record{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	rec := saved
-	rec.Token, rec.Metadata = token, nil
+	rec.Token, rec.Metadata = token, map[string]string{vault.EphemeralMark: ""}
 	cv := ""
 	if cvv != nil {
 		cv = cvv.Raw
@@ -120,7 +120,8 @@ func (t *Tokenizer) ephemeralRecord(tenant, token, pan, name string) (vault.Reco
 	}
 	brand, _ := card.Validate(pan)
 	return vault.Record{Tenant: tenant, Token: token, Fingerprint: fp, Sealed: sealed, Brand: string(brand),
-		BIN: card.BIN(pan), Last4: card.Last4(pan), Network: vault.NetworkToken{Error: ReasonEphemeral}}, nil
+		BIN: card.BIN(pan), Last4: card.Last4(pan), Network: vault.NetworkToken{Error: ReasonEphemeral},
+		Metadata: map[string]string{vault.EphemeralMark: ""}}, nil
 }
 
 // ReasonEphemeral is the Network.Error of a short-lived card: it never gets

@@ -30,6 +30,17 @@ type ephemeralEntry struct {
 	expires time.Time
 }
 
+// EphemeralMark is the Metadata key of every short-lived record, so the
+// served APIs can tell an alias for one payment from a saved card: they
+// never change a token's state, or reissue, through one.
+const EphemeralMark = "tokengate.ephemeral"
+
+// IsEphemeral reports whether rec is a short-lived record.
+func IsEphemeral(rec Record) bool {
+	_, ok := rec.Metadata[EphemeralMark]
+	return ok
+}
+
 // MaxEphemeral bounds how many short-lived cards are held at once. They can
 // be created without an API key (Juspay's /card/tokenize is called from
 // browsers), so memory must not grow with whatever a caller sends: past the
