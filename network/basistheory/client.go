@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -67,6 +68,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("basistheory: base_url %q: want an absolute URL such as https://api.basistheory.com", cfg.BaseURL)
 	}
+	// Card data crosses a network only encrypted; plain http is for a
+	// sandbox on this machine.
+	if base.Scheme != "https" && !loopback(base.Hostname()) {
+		return nil, fmt.Errorf("basistheory: base_url %q: https is required off this machine", cfg.BaseURL)
+	}
 	if cfg.APIKey == "" {
 		return nil, errors.New("basistheory: api_key is required")
 	}
@@ -80,20 +86,38 @@ func New(cfg Config) (*Client, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	c := &Client{cfg: cfg, base: base, http: &http.Client{Transport: otelhttp.NewTransport(transport), Timeout: cfg.Timeout}}
+	c := &Client{cfg: cfg, base: base, http: &http.Client{
+		Transport: otelhttp.NewTransport(transport),
+		Timeout:   cfg.Timeout,
+		// A redirect would send the card and the API key elsewhere: never
+		// followed, the answer is taken as it is (and is an error).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 	c.breaker = gobreaker.NewCircuitBreaker[answer](gobreaker.Settings{
 		Name:        "basistheory",
 		MaxRequests: 1,
 		Timeout:     10 * time.Second,
 		ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= 5 },
 		// The caller giving up is not the provider failing.
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
 	})
 	return c, nil
 }
 
 // Name returns "basistheory".
 func (c *Client) Name() string { return "basistheory" }
+
+// errCallerGone is a call the caller canceled: not the provider's failure.
+var errCallerGone = errors.New("basistheory: the caller canceled the call")
+
+// loopback reports whether host never leaves the machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // errUnavailable wraps every failure to reach the provider.
 var errUnavailable = errors.New("basistheory: the provider is unavailable")
@@ -152,7 +176,11 @@ func (c *Client) call(ctx context.Context, method, path string, body any, idempo
 	}
 	return c.breaker.Execute(func() (answer, error) {
 		a, err := backoff.Retry(ctx, attempt, backoff.WithMaxTries(c.cfg.MaxTries), backoff.WithBackOff(newBackOff()))
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case err == nil:
+		case errors.Is(ctx.Err(), context.Canceled):
+			return a, fmt.Errorf("%w: %w", errCallerGone, err)
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 			return a, context.DeadlineExceeded
 		}
 		return a, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/network/basistheory"
 )
 
 // faulty is a test server answering by a script: each call gets the next
@@ -105,4 +106,21 @@ func TestRetriesAndFaults(t *testing.T) {
 			t.Fatalf("%v in %s", err, time.Since(start))
 		}
 	})
+}
+
+func TestNoRedirectsAndHTTPS(t *testing.T) {
+	if _, err := basistheory.New(basistheory.Config{BaseURL: "http://api.example.com", APIKey: "k"}); err == nil {
+		t.Error("plain http off this machine was accepted")
+	}
+	var elsewhere atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	_, err := client(t, redirect.URL).Provision(context.Background(), network.ProvisionRequest{PAN: "4111111111111111", ExpMonth: "12", ExpYear: "2031"})
+	if err == nil || elsewhere.Load() != 0 {
+		t.Fatalf("a redirect was followed (%d requests elsewhere, %v)", elsewhere.Load(), err)
+	}
 }
