@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -234,6 +235,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, set := range a.rules.Inbound {
+		if _, ok := a.networks.Lookup(set.Network); set.Network != "" && !ok {
+			return fmt.Errorf("tokengate: %s:%d: inbound rule set %q names network %q, which is not configured (configured: %v)",
+				a.rules.Path, set.Line, set.Name, set.Network, a.networkNames())
+		}
+	}
 
 	timeout := time.Duration(a.ProvisionTimeout)
 	if timeout == 0 {
@@ -294,6 +301,16 @@ func (a *App) openNetworks(ctx caddy.Context, env Env) (string, error) {
 		}
 	}
 	return first, nil
+}
+
+// networkNames lists the configured network token services.
+func (a *App) networkNames() []string {
+	names := make([]string, 0, len(a.networks))
+	for name := range a.networks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // upgradeLegacy turns the former vault_path and network settings into

@@ -1,10 +1,16 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/tokengate/tokengate/apitest"
 )
 
@@ -38,5 +44,51 @@ func TestBasisTheoryProvider(t *testing.T) {
 	}
 	if strings.Contains(g.log(), visaPAN) || strings.Contains(g.log(), "4539097887163333") {
 		t.Fatal("a card number reached the log")
+	}
+}
+
+// Rule sets choose their network token service: with builtin and
+// basistheory configured, a set naming basistheory provisions through it and
+// another through the first configured; a set naming an unconfigured one
+// fails the config load, naming the file and line.
+func TestRuleSetChoosesNetwork(t *testing.T) {
+	sandbox := apitest.BasisTheorySandbox(t, "sandbox_key")
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rules, []byte(`
+inbound:
+  via_bt:
+    tenant: t1
+    network: basistheory
+    match: {paths: ["/bt"]}
+    fields: [{kind: pan, json: card.number}, {kind: exp_month, json: card.exp_month}, {kind: exp_year, json: card.exp_year}]
+  default:
+    tenant: t1
+    fields: [{kind: pan, json: card.number}, {kind: exp_month, json: card.exp_month}, {kind: exp_year, json: card.exp_year}]
+outbound: {}
+`), 0o600)
+	cfg := func(networks string) string {
+		return "{\n\tadmin localhost:2999\n\ttokengate {\n\t\trules " + rules + "\n\t\tvault bolt " + filepath.Join(dir, "v.db") + "\n" + networks + "\n\t}\n}\n:9080 {\n\ttokenize\n\trespond \"{http.request.body}\"\n}\n"
+	}
+	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: dir}
+	g.tc.InitServer(cfg("\t\tnetwork builtin\n\t\tnetwork basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}"), "caddyfile")
+	for _, tc := range []struct{ path, pan, provider string }{{"/bt", visaPAN, "basistheory"}, {"/other", "4242424242424242", "builtin"}} {
+		in := g.post(inboundURL+tc.path, jsonCT, `{"card":{"number":"`+tc.pan+`","exp_month":"03","exp_year":"2030"}}`)
+		rec, err := g.app().tokenizer.Vault.Get(t.Context(), "t1", str(decode(t, in.body), "card.number"))
+		if err != nil || rec.Network.Provider != tc.provider {
+			t.Errorf("%s: provisioned by %q (%v), want %s", tc.path, rec.Network.Provider, err, tc.provider)
+		}
+	}
+
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg("\t\tnetwork builtin")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c caddy.Config
+	if err := json.Unmarshal(out, &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&c); err == nil || !strings.Contains(err.Error(), `names network "basistheory", which is not configured`) || !strings.Contains(err.Error(), "rules.yaml:") {
+		t.Fatalf("a rule set naming an unconfigured network: %v", err)
 	}
 }

@@ -88,7 +88,16 @@ func IdempotencyKey(tenant, fingerprint, previous string) string {
 // ctx's deadline. Any failure gives a vault-only card whose NetworkToken.Error
 // says why; the DPAN is "" then.
 func (m *Manager) Provision(ctx context.Context, req network.ProvisionRequest) (vault.NetworkToken, string) {
-	svc, ok := m.Networks.Lookup(m.Provisioner)
+	return m.ProvisionWith(ctx, "", req)
+}
+
+// ProvisionWith is Provision through the named service ("" for the
+// Provisioner), for rule sets that name theirs.
+func (m *Manager) ProvisionWith(ctx context.Context, provider string, req network.ProvisionRequest) (vault.NetworkToken, string) {
+	if provider == "" {
+		provider = m.Provisioner
+	}
+	svc, ok := m.Networks.Lookup(provider)
 	if !ok {
 		return vault.NetworkToken{Error: ReasonNoTokenService}, ""
 	}
@@ -153,11 +162,12 @@ func (m *Manager) SetStatus(ctx context.Context, rec vault.Record, status string
 // service that is not configured here (or it has none).
 var ErrProviderUnavailable = errors.New("lifecycle: the network token's service is not configured")
 
-// Reprovision tries again to get a network token for a known card and
+// Reprovision tries again, through the named service ("" for the
+// Provisioner), to get a network token for a known card and
 // returns the record with the token and its number sealed in, or ok=false
 // (the record unchanged). The caller stores it.
-func (m *Manager) Reprovision(ctx context.Context, rec vault.Record, req network.ProvisionRequest) (vault.Record, bool) {
-	nt, dpan := m.Provision(ctx, req)
+func (m *Manager) Reprovision(ctx context.Context, provider string, rec vault.Record, req network.ProvisionRequest) (vault.Record, bool) {
+	nt, dpan := m.ProvisionWith(ctx, provider, req)
 	if dpan == "" {
 		return rec, false
 	}

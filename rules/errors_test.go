@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 			`rules.yaml:1: unknown key "inbond" (want inbound, outbound)`},
 		{"unknown set key",
 			in("tokn_format: uuid", "fields: [{kind: pan, json: n}]"),
-			`rules.yaml:3: inbound "s": unknown key "tokn_format" (want tenant, match, token_format, token_prefix, cvv_ttl, pan_guard, max_cards, consent_default, fields)`},
+			`rules.yaml:3: inbound "s": unknown key "tokn_format" (want tenant, match, token_format, token_prefix, cvv_ttl, pan_guard, max_cards, consent_default, network, fields)`},
 		{"unknown field key",
 			in("fields:", "- {kind: pan, jsn: card.number}"),
 			`rules.yaml:4: inbound "s": field 1: unknown key "jsn" (want kind, json, form, keep)`},

@@ -33,7 +33,7 @@ var (
 func (p *parser) inbound(key, n *yaml.Node) (*Inbound, error) {
 	ctx := fmt.Sprintf("inbound %q", key.Value)
 	s := &Inbound{Name: key.Value, Tenant: defaultTenant, Format: FormatPrefixed, CVVTTL: defaultCVVTTL, PANGuard: PANReject, MaxCards: DefaultMaxCards, ConsentDefault: true, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"tenant", "match", "token_format", "token_prefix", "cvv_ttl", "pan_guard", "max_cards", "consent_default", "fields"})
+	es, err := p.entries(n, ctx, []string{"tenant", "match", "token_format", "token_prefix", "cvv_ttl", "pan_guard", "max_cards", "consent_default", "network", "fields"})
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +46,10 @@ func (p *parser) inbound(key, n *yaml.Node) (*Inbound, error) {
 			}
 		case "match":
 			if s.Match, err = p.match(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "network":
+			if s.Network, err = p.str(e.val, ctx, "network"); err != nil {
 				return nil, err
 			}
 		case "consent_default":

@@ -166,6 +166,9 @@ type Inbound struct {
 	Prefix string
 	// CVVTTL is how long a CVV is held in memory; it defaults to 15m.
 	CVVTTL time.Duration
+	// Network names the network token service that provisions this set's
+	// cards, when several are configured; "" means the first configured.
+	Network string
 	// ConsentDefault is the consent of a card whose consent field is absent
 	// (or when the set has none): true (the default) keeps the card.
 	ConsentDefault bool

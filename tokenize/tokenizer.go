@@ -217,7 +217,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		// someone else's was moved there: never use it.
 		return vault.Record{}, false, fmt.Errorf("%w: the record filed under this card's fingerprint belongs to another tenant or card", ErrUnavailable)
 	case err == nil:
-		return t.refresh(ctx, rec, c)
+		return t.refresh(ctx, set, rec, c)
 	case !errors.Is(err, vault.ErrNotFound):
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -233,7 +233,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	//  4. the CVV, in memory only (Apply, after every card is stored).
 	// A token provisioned for a card that is then not stored is discarded.
 	unit, flush := vault.BeginUnit(ctx, t.Vault)
-	nt, dpan := t.Lifecycle.Provision(unit, c.provisionRequest(set.Tenant, fp, ""))
+	nt, dpan := t.Lifecycle.ProvisionWith(unit, set.Network, c.provisionRequest(set.Tenant, fp, ""))
 	sealed, err := t.Keys.Seal(set.Tenant, fp, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 	if err != nil {
 		t.discard(ctx, nt)
@@ -283,7 +283,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 // refresh updates a known card's expiry when the customer sends a later one:
 // a reissued card keeps its PAN and gets a new expiry, while an earlier one
 // is a stale autofill and must not undo the reissue.
-func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
+func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
 	changed := false
 	month, year := c.value(c.expMonth), c.value(c.expYear)
 	if month != "" && year != "" && laterExpiry(month, year, rec.ExpMonth, rec.ExpYear) {
@@ -293,7 +293,7 @@ func (t *Tokenizer) refresh(ctx context.Context, rec vault.Record, c *cardInput)
 	unit, flush := vault.BeginUnit(ctx, t.Vault)
 	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
 	if lifecycle.Retryable(rec.Network, hasExpiry) {
-		if updated, ok := t.Lifecycle.Reprovision(unit, rec, c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)); ok {
+		if updated, ok := t.Lifecycle.Reprovision(unit, set.Network, rec, c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)); ok {
 			rec, changed = updated, true
 		}
 	}
