@@ -1,0 +1,244 @@
+// Package webhooks receives network token providers' lifecycle events and
+// brings the vault in line, so the next detokenize follows a suspension, a
+// deletion or a new expiry the network decided: Juspay's token webhook
+// (a shared secret in Authorization) and Basis Theory's network-token
+// events (BT-SIGNATURE, RSA-PSS SHA-256 over the stably stringified body).
+// Duplicated and out-of-order deliveries are harmless: a state is applied
+// only if it is news, a deleted token stays deleted, and an event older
+// than the record's last change is ignored. A bad signature gets 401 and
+// changes nothing.
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/tokengate/tokengate/lifecycle"
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/vault"
+)
+
+// maxBody bounds an event.
+const maxBody = 64 << 10
+
+// Receiver is safe for concurrent use.
+type Receiver struct {
+	// Vault holds the records; Lifecycle records state changes in it.
+	Vault     vault.Vault
+	Lifecycle *lifecycle.Manager
+	// JuspaySecret is the Authorization value Juspay sends (compared in
+	// constant time).
+	JuspaySecret string
+	// BasisTheoryKey verifies BT-SIGNATURE.
+	BasisTheoryKey *rsa.PublicKey
+	// Observe, when set, is told of every event: provider and outcome.
+	Observe func(provider, outcome string)
+}
+
+func (r *Receiver) observe(provider, outcome string) {
+	if r.Observe != nil {
+		r.Observe(provider, outcome)
+	}
+}
+
+func read(w http.ResponseWriter, req *http.Request) ([]byte, bool) {
+	data, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
+	if err != nil || len(data) > maxBody {
+		http.Error(w, "the event could not be read", http.StatusBadRequest)
+		return nil, false
+	}
+	return data, true
+}
+
+// Juspay handles Juspay's token webhook: {"token":{card_reference,
+// customer_id, expiry_month, expiry_year}} (a network token's new expiry)
+// or {"card":{...}} (the card's).
+func (r *Receiver) Juspay(w http.ResponseWriter, req *http.Request) {
+	if r.JuspaySecret == "" || subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte(r.JuspaySecret)) != 1 {
+		r.observe("juspay", "unauthorized")
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	data, ok := read(w, req)
+	if !ok {
+		return
+	}
+	type meta struct {
+		CardReference string `json:"card_reference"`
+		CustomerID    string `json:"customer_id"`
+		ExpiryMonth   string `json:"expiry_month"`
+		ExpiryYear    string `json:"expiry_year"`
+	}
+	var ev struct {
+		Token *meta `json:"token"`
+		Card  *meta `json:"card"`
+	}
+	if err := json.Unmarshal(data, &ev); err != nil || ev.Token == nil && ev.Card == nil {
+		r.observe("juspay", "malformed")
+		http.Error(w, "not a token or card event", http.StatusBadRequest)
+		return
+	}
+	m, isToken := ev.Token, true
+	if m == nil {
+		m, isToken = ev.Card, false
+	}
+	id := url.PathEscape(m.CustomerID) + "/" + m.CardReference // the juspay provider's token ids
+	outcome := r.update(req.Context(), "juspay", id, time.Time{}, func(rec *vault.Record) bool {
+		if isToken {
+			if rec.Network.ExpMonth == m.ExpiryMonth && rec.Network.ExpYear == m.ExpiryYear {
+				return false
+			}
+			rec.Network.ExpMonth, rec.Network.ExpYear = m.ExpiryMonth, m.ExpiryYear
+			return true
+		}
+		if rec.ExpMonth == m.ExpiryMonth && rec.ExpYear == m.ExpiryYear {
+			return false
+		}
+		rec.ExpMonth, rec.ExpYear = m.ExpiryMonth, m.ExpiryYear
+		return true
+	})
+	r.answer(w, "juspay", outcome)
+}
+
+// BasisTheory handles Basis Theory's network-token.updated and
+// network-token.deleted events.
+func (r *Receiver) BasisTheory(w http.ResponseWriter, req *http.Request) {
+	data, ok := read(w, req)
+	if !ok {
+		return
+	}
+	if err := r.verifyBT(data, req.Header.Get("BT-SIGNATURE")); err != nil {
+		r.observe("basistheory", "unauthorized")
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var ev struct {
+		Event struct {
+			Type      string    `json:"type"`
+			Timestamp time.Time `json:"timestamp"`
+			Data      struct {
+				NetworkToken struct {
+					ID     string `json:"id"`
+					Status string `json:"status"`
+				} `json:"network_token"`
+			} `json:"data"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(data, &ev); err != nil || ev.Event.Data.NetworkToken.ID == "" {
+		r.observe("basistheory", "malformed")
+		http.Error(w, "not a network token event", http.StatusBadRequest)
+		return
+	}
+	status := map[string]string{"active": network.StatusActive, "suspended": network.StatusSuspended, "inactive": network.StatusDeleted}[ev.Event.Data.NetworkToken.Status]
+	if ev.Event.Type == "network-token.deleted" {
+		status = network.StatusDeleted
+	}
+	if status == "" {
+		r.answer(w, "basistheory", "ignored")
+		return
+	}
+	outcome := r.update(req.Context(), "basistheory", ev.Event.Data.NetworkToken.ID, ev.Event.Timestamp, func(rec *vault.Record) bool {
+		if rec.Network.Status == status || rec.Network.Status == network.StatusDeleted {
+			return false // news only; deleted is final
+		}
+		rec.Network.Status = status
+		return true
+	})
+	r.answer(w, "basistheory", outcome)
+}
+
+// update applies change to the record holding the provider's token,
+// compare-and-set, reading again on a conflict. An event older than the
+// record's last change is ignored (out of order).
+func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time, change func(*vault.Record) bool) string {
+	for range 3 {
+		rec, err := r.Vault.GetByNetworkToken(ctx, provider, id)
+		switch {
+		case errors.Is(err, vault.ErrNotFound):
+			return "unknown_token"
+		case err != nil:
+			return "unavailable"
+		}
+		vault.Invalidate(r.Vault, rec.Tenant, rec.Token)
+		if !at.IsZero() && at.Before(rec.UpdatedAt) {
+			return "stale"
+		}
+		next := rec
+		next.Metadata = maps.Clone(rec.Metadata)
+		if !change(&next) {
+			return "unchanged"
+		}
+		_, err = r.Vault.Update(ctx, next)
+		if err == nil {
+			if r.Lifecycle != nil && r.Lifecycle.Observe != nil && next.Network.Status != rec.Network.Status {
+				r.Lifecycle.Observe(provider, next.Network.Status)
+			}
+			return "updated"
+		}
+		if !errors.Is(err, vault.ErrConflict) {
+			return "unavailable"
+		}
+	}
+	return "unavailable"
+}
+
+// answer acknowledges the event: 200 for anything the provider need not
+// send again (an unknown token included: retrying will not help), 503 to
+// have it retried.
+func (r *Receiver) answer(w http.ResponseWriter, provider, outcome string) {
+	r.observe(provider, outcome)
+	if outcome == "unavailable" {
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"received":true,"outcome":"` + outcome + `"}`))
+}
+
+// verifyBT checks BT-SIGNATURE: base64 RSA-PSS SHA-256 over the body
+// stringified with sorted keys (json-stable-stringify).
+func (r *Receiver) verifyBT(body []byte, signature string) error {
+	if r.BasisTheoryKey == nil {
+		return errors.New("no key configured")
+	}
+	sig, err := base64.StdEncoding.DecodeString(signature)
+	if err != nil {
+		return err
+	}
+	stable, err := StableStringify(body)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(stable)
+	return rsa.VerifyPSS(r.BasisTheoryKey, crypto.SHA256, sum[:], sig, nil)
+}
+
+// StableStringify re-encodes JSON with object keys sorted and no spaces,
+// as json-stable-stringify does (numbers kept as written, no HTML escaping).
+func StableStringify(body []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(out.Bytes(), "\n"), nil
+}
