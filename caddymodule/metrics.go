@@ -64,6 +64,10 @@ var (
 		Namespace: metricsNamespace, Name: "api_requests_total",
 		Help: "Calls to the served token APIs, by API, endpoint (a route pattern, never an id) and HTTP status.",
 	}, []string{"api", "endpoint", "status"})
+	webhookEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "webhook_events_total",
+		Help: "Lifecycle events received from network token providers, by provider and outcome (updated, unchanged, stale, unknown_token, unauthorized, malformed, unavailable).",
+	}, []string{"provider", "outcome"})
 	cvvsHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Name: "cvvs_held",
 		Help: "CVVs held in memory now, waiting for their one use or their expiry.",
@@ -87,7 +91,7 @@ func registerMetrics(ctx caddy.Context) {
 		return
 	}
 	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, responseRedactions, apiRequests, cvvsHeld} {
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, responseRedactions, apiRequests, webhookEvents, cvvsHeld} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
