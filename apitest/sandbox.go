@@ -26,6 +26,13 @@ import (
 // Basis Theory provider is tested against. It stops with the test.
 func BasisTheorySandbox(t testing.TB, apiKey string) *httptest.Server {
 	t.Helper()
+	return BasisTheorySandboxNotify(t, apiKey, nil)
+}
+
+// BasisTheorySandboxNotify is BasisTheorySandbox whose state changes are
+// told to notify (a webhooks.Sender's Send, say).
+func BasisTheorySandboxNotify(t testing.TB, apiKey string, notify func(tenantID, eventType string, networkToken any)) *httptest.Server {
+	t.Helper()
 	v, err := boltvault.Open(filepath.Join(t.TempDir(), "sandbox.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +58,7 @@ func BasisTheorySandbox(t testing.TB, apiKey string) *httptest.Server {
 			return btapi.Principal{Tenant: "sandbox", Permissions: all}, k == apiKey
 		},
 		Idempotency: btapi.NewIdempotency(1000, 24*time.Hour),
+		Notify:      notify,
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

@@ -278,6 +278,7 @@ func (s *Server) setStatus(status string) func(*http.Request, Principal) (int, a
 		if prob != nil {
 			return 0, prob
 		}
+		s.notify(rec, "network-token.updated")
 		return http.StatusOK, obj
 	}
 }
@@ -304,5 +305,14 @@ func (s *Server) delete(r *http.Request, p Principal) (int, any) {
 	if prob := s.changeStatus(r, rec, network.StatusDeleted); prob != nil {
 		return 0, prob
 	}
+	rec.Network.Status = network.StatusDeleted
+	s.notify(rec, "network-token.deleted")
 	return http.StatusNoContent, nil
+}
+
+// notify tells Notify of a state change, with the object masked.
+func (s *Server) notify(rec vault.Record, eventType string) {
+	if s.Notify != nil {
+		s.Notify(TenantID(rec.Tenant), eventType, render(rec, "", false))
+	}
 }

@@ -66,6 +66,10 @@ type Server struct {
 	// Observe, when set, is told of every answered call: the endpoint (a
 	// route pattern, never an id) and the status.
 	Observe func(endpoint string, status int)
+	// Notify, when set, is told of every state change of a network token,
+	// with Basis Theory's event type and the object (masked): the served
+	// API's webhooks.
+	Notify func(tenantID, eventType string, networkToken any)
 }
 
 // Handler returns the API's routes.

@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/tokengate/tokengate/btapi"
+	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/webhooks"
 )
 
 func init() {
@@ -30,9 +32,15 @@ type BasisTheoryAPI struct {
 	// and its permissions (network-token:create, read, reveal, cryptogram,
 	// suspend, resume, delete).
 	APIKeys []BasisTheoryKey `json:"api_keys,omitempty"`
+	// WebhookURL, when set, receives Basis Theory's network-token.updated
+	// and network-token.deleted events on every state change, signed with
+	// WebhookKeyFile (an RSA private key in PEM) in BT-SIGNATURE.
+	WebhookURL     string `json:"webhook_url,omitempty"`
+	WebhookKeyFile string `json:"webhook_key_file,omitempty"`
 
 	keys   keyring[btapi.Principal]
 	idem   *btapi.Idempotency
+	sender *webhooks.Sender
 	served *servedAPI
 }
 
@@ -59,6 +67,15 @@ func (BasisTheoryAPI) CaddyModule() caddy.ModuleInfo {
 // as the other handlers are bound (see binding).
 func (h *BasisTheoryAPI) Provision(ctx caddy.Context) error {
 	h.served = newServedAPI(ctx, "basistheory")
+	if h.WebhookURL != "" {
+		key, err := juspayapi.LoadPrivateKey(h.WebhookKeyFile)
+		if err != nil {
+			return fmt.Errorf("basistheory_api: webhook_key: %w", err)
+		}
+		if h.sender, err = webhooks.NewSender(h.WebhookURL, key); err != nil {
+			return fmt.Errorf("basistheory_api: %w", err)
+		}
+	}
 	h.idem = btapi.NewIdempotency(100_000, 24*time.Hour)
 	h.keys = make(keyring[btapi.Principal], 0, len(h.APIKeys))
 	for i, k := range h.APIKeys {
@@ -102,6 +119,9 @@ func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 			Idempotency:  h.idem,
 			Observe:      h.served.observe,
 		}
+		if h.sender != nil {
+			s.Notify = h.sender.Send
+		}
 		return s.Handler()
 	})
 }
@@ -111,6 +131,7 @@ func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 //	basistheory_api {
 //		api_key      <key> <tenant> <permission...>
 //		api_key_hash <sha256-hex> <tenant> <permission...>
+//		webhook      <url> <rsa_private_key.pem>
 //	}
 func (h *BasisTheoryAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive
@@ -120,6 +141,13 @@ func (h *BasisTheoryAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		opt := d.Val()
 		args := d.RemainingArgs()
+		if opt == "webhook" {
+			if len(args) != 2 {
+				return d.Errf("webhook wants <url> <rsa_private_key.pem>")
+			}
+			h.WebhookURL, h.WebhookKeyFile = args[0], args[1]
+			continue
+		}
 		if len(args) < 3 {
 			return d.Errf("%s wants <key> <tenant> <permission...>", opt)
 		}

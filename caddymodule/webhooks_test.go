@@ -79,3 +79,45 @@ func TestWebhookFollowsSandbox(t *testing.T) {
 		t.Fatalf("detokenize after the suspension: %d %q", out.status, out.header.Get(InjectedHeader))
 	}
 }
+
+// TestSandboxEmitsWebhooks: the served Basis Theory API sends its own
+// signed events, so a gateway provisioning through it follows a suspension
+// with no hand-made event: the two are tested against each other.
+func TestSandboxEmitsWebhooks(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pubFile := filepath.Join(t.TempDir(), "bt-webhooks.pub.pem")
+	os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+	sender, err := webhooks.NewSender("http://localhost:9085/", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox := apitest.BasisTheorySandboxNotify(t, "sandbox_key", sender.Send)
+	sites := defaultSites + `
+:9085 {
+	tokengate_webhooks basistheory {
+		public_key ` + pubFile + `
+	}
+}
+`
+	g := startGatewaySites(t, "network basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}", sites)
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	token := str(decode(t, in.body), "card.number")
+	rec, _ := g.app().tokenizer.Vault.Get(t.Context(), "tenant_a", token)
+	req, _ := http.NewRequest(http.MethodDelete, sandbox.URL+"/network-tokens/"+rec.Network.ID, nil)
+	req.Header.Set("BT-API-KEY", "sandbox_key")
+	if r := g.do(req); r.status != http.StatusNoContent {
+		t.Fatalf("delete at the sandbox: %d", r.status)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for rec.Network.Status != "DELETED" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		rec, _ = g.app().tokenizer.Vault.Get(t.Context(), "tenant_a", token)
+	}
+	if rec.Network.Status != "DELETED" {
+		t.Fatalf("the sandbox's event did not reach the gateway: %s", rec.Network.Status)
+	}
+}
