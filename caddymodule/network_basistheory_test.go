@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +91,24 @@ outbound: {}
 	}
 	if err := caddy.Validate(&c); err == nil || !strings.Contains(err.Error(), `names network "basistheory", which is not configured`) || !strings.Contains(err.Error(), "rules.yaml:") {
 		t.Fatalf("a rule set naming an unconfigured network: %v", err)
+	}
+}
+
+// The provider down: the checkout still goes through with a vault-only
+// token and the reason, the card is kept (and retried when it comes back),
+// and nothing holds the card number.
+func TestProviderDown(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	url := down.URL
+	down.Close()
+	g := startGateway(t, "provision_timeout 500ms\n\t\tnetwork basistheory {\n\t\t\tbase_url "+url+"\n\t\t\tapi_key k\n\t\t}")
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	token := str(decode(t, in.body), "card.number")
+	rec, err := g.app().tokenizer.Vault.Get(t.Context(), "tenant_a", token)
+	if in.status != http.StatusOK || err != nil || rec.Network.ID != "" || rec.Network.Error != "provider_error" {
+		t.Fatalf("checkout with the provider down: %d (%v, %q)", in.status, err, rec.Network.Error)
+	}
+	if strings.Contains(in.body, visaPAN) || strings.Contains(g.log(), visaPAN) {
+		t.Fatal("the card number leaked")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,5 +124,57 @@ func TestNoRedirectsAndHTTPS(t *testing.T) {
 	_, err := client(t, redirect.URL).Provision(context.Background(), network.ProvisionRequest{PAN: "4111111111111111", ExpMonth: "12", ExpYear: "2031"})
 	if err == nil || elsewhere.Load() != 0 {
 		t.Fatalf("a redirect was followed (%d requests elsewhere, %v)", elsewhere.Load(), err)
+	}
+}
+
+// A provider slower than the provisioning budget: the call ends at the
+// deadline (lifecycle records the card vault-only with reason timeout).
+func TestSlowPastTheBudget(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := client(t, slow.URL).Provision(ctx, network.ProvisionRequest{PAN: "4111111111111111", ExpMonth: "12", ExpYear: "2031", IdempotencyKey: "k"})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Fatalf("%v after %s", err, time.Since(start))
+	}
+}
+
+// A create whose answer is lost (the sandbox made the token, the client got
+// a 502) is retried with the same idempotency key and gets that token: no
+// orphan at the provider.
+func TestLostAnswerNoOrphan(t *testing.T) {
+	sb := sandbox(t)
+	target, _ := url.Parse(sb.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var lost atomic.Bool
+	var creates atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/network-tokens" {
+			creates.Add(1)
+			if lost.CompareAndSwap(false, true) {
+				rec := httptest.NewRecorder()
+				proxy.ServeHTTP(rec, r)              // the sandbox creates the token...
+				w.WriteHeader(http.StatusBadGateway) // ...and its answer is lost
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	c := client(t, front.URL)
+	tok, err := c.Provision(context.Background(), network.ProvisionRequest{PAN: "5555555555554444", ExpMonth: "12", ExpYear: "2031", IdempotencyKey: "card-1"})
+	if err != nil || creates.Load() != 2 {
+		t.Fatalf("%v after %d creates", err, creates.Load())
+	}
+	again, err := client(t, sb.URL).Provision(context.Background(), network.ProvisionRequest{PAN: "5555555555554444", ExpMonth: "12", ExpYear: "2031"})
+	if err != nil || again.ID != tok.ID {
+		t.Fatalf("the sandbox holds another token for the card (%s, %s): %v", tok.ID, again.ID, err)
 	}
 }
