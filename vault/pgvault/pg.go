@@ -1,0 +1,303 @@
+// Package pgvault is the PostgreSQL vault backend, for several gateways
+// sharing one vault: rows hold only sealed card data and keyed fingerprints;
+// uniqueness per tenant on token and fingerprint makes the same new card
+// sent to two gateways at once one record; updates are compare-and-set on a
+// version. The schema is created and migrated at open, under an advisory
+// lock, from migrations embedded in the binary.
+package pgvault
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/tokengate/tokengate/vault"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// statementTimeout bounds every query: a database that stops answering must
+// cost a request a bounded wait, then a 503.
+const statementTimeout = 5 * time.Second
+
+// Vault is safe for concurrent use.
+type Vault struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects with dsn (a pgx connection string; pool settings in it) and
+// migrates the schema.
+func Open(ctx context.Context, dsn string) (*Vault, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgvault: dsn: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgvault: %w", err)
+	}
+	if err := migrateSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Vault{pool: pool}, nil
+}
+
+func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgvault: connecting: %w", err)
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), "tokengate_schema_version")
+	if err != nil {
+		return fmt.Errorf("pgvault: migrations: %w", err)
+	}
+	dir, _ := fs.Sub(migrations, "migrations")
+	if err := m.LoadMigrations(dir); err != nil {
+		return fmt.Errorf("pgvault: migrations: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("pgvault: migrating the schema: %w", err)
+	}
+	return nil
+}
+
+// Close implements vault.Vault.
+func (v *Vault) Close() error {
+	v.pool.Close()
+	return nil
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, statementTimeout)
+}
+
+const columns = "data, version, created_at, updated_at"
+
+// scan reads a row of columns into a record.
+func scan(row pgx.Row) (vault.Record, error) {
+	var (
+		data     []byte
+		rec      vault.Record
+		version  int64
+		cre, upd time.Time
+	)
+	if err := row.Scan(&data, &version, &cre, &upd); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return vault.Record{}, vault.ErrNotFound
+		}
+		return vault.Record{}, fmt.Errorf("pgvault: %w", err)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return vault.Record{}, fmt.Errorf("pgvault: decode record: %w", err)
+	}
+	rec.Version, rec.CreatedAt, rec.UpdatedAt = version, cre.UTC(), upd.UTC()
+	return rec, nil
+}
+
+func validate(rec vault.Record) error {
+	switch {
+	case rec.Tenant == "":
+		return errors.New("vault: record has no tenant")
+	case rec.Token == "":
+		return errors.New("vault: record has no token")
+	case rec.Fingerprint == "":
+		return errors.New("vault: record has no fingerprint")
+	}
+	return nil
+}
+
+// Put implements vault.Vault: the row is committed when Put returns.
+func (v *Vault) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, error) {
+	if err := validate(rec); err != nil {
+		return vault.Record{}, false, err
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	rec.CreatedAt = now()
+	rec.UpdatedAt, rec.Version = rec.CreatedAt, 1
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return vault.Record{}, false, err
+	}
+	tag, err := v.pool.Exec(ctx, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`,
+		rec.Tenant, rec.Token, rec.Fingerprint, rec.Network.Provider, rec.Network.ID, data, rec.CreatedAt)
+	if err != nil {
+		return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return rec, true, nil
+	}
+	existing, err := v.GetByFingerprint(ctx, rec.Tenant, rec.Fingerprint)
+	if errors.Is(err, vault.ErrNotFound) {
+		return vault.Record{}, false, vault.ErrTokenTaken
+	}
+	return existing, false, err
+}
+
+// Get implements vault.Vault.
+func (v *Vault) Get(ctx context.Context, tenant, token string) (vault.Record, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return scan(v.pool.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND token = $2`, tenant, token))
+}
+
+// GetByFingerprint implements vault.Vault.
+func (v *Vault) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (vault.Record, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return scan(v.pool.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND fingerprint = $2`, tenant, fingerprint))
+}
+
+// GetByNetworkToken implements vault.Vault.
+func (v *Vault) GetByNetworkToken(ctx context.Context, provider, id string) (vault.Record, error) {
+	if provider == "" || id == "" {
+		return vault.Record{}, vault.ErrNotFound
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return scan(v.pool.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE network_provider = $1 AND network_id = $2 LIMIT 1`, provider, id))
+}
+
+// Update implements vault.Vault: compare-and-set on the version.
+func (v *Vault) Update(ctx context.Context, rec vault.Record) (vault.Record, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	old, err := v.Get(ctx, rec.Tenant, rec.Token)
+	if err != nil {
+		return vault.Record{}, err
+	}
+	if old.Version != rec.Version {
+		return vault.Record{}, vault.ErrConflict
+	}
+	next := rec
+	if next.Fingerprint == "" {
+		next.Fingerprint = old.Fingerprint
+	}
+	next.CreatedAt, next.UpdatedAt, next.Version = old.CreatedAt, now(), old.Version+1
+	data, err := json.Marshal(next)
+	if err != nil {
+		return vault.Record{}, err
+	}
+	tag, err := v.pool.Exec(ctx, `UPDATE tokengate_records SET fingerprint = $3, network_provider = $4, network_id = $5, data = $6, version = $7, updated_at = $8
+		WHERE tenant = $1 AND token = $2 AND version = $9`,
+		rec.Tenant, rec.Token, next.Fingerprint, next.Network.Provider, next.Network.ID, data, next.Version, next.UpdatedAt, rec.Version)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return vault.Record{}, errors.New("vault: update: the new fingerprint already belongs to another token")
+	case err != nil:
+		return vault.Record{}, fmt.Errorf("pgvault: update: %w", err)
+	case tag.RowsAffected() == 0:
+		return vault.Record{}, vault.ErrConflict // changed between the read and the write
+	}
+	return next, nil
+}
+
+// Delete implements vault.Vault.
+func (v *Vault) Delete(ctx context.Context, tenant, token string) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	tag, err := v.pool.Exec(ctx, `DELETE FROM tokengate_records WHERE tenant = $1 AND token = $2`, tenant, token)
+	if err != nil {
+		return fmt.Errorf("pgvault: delete: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return vault.ErrNotFound
+	}
+	return nil
+}
+
+// List implements vault.Vault.
+func (v *Vault) List(ctx context.Context, tenant string, opts vault.ListOptions) (vault.Page, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	limit := opts.PageLimit()
+	rows, err := v.pool.Query(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND token COLLATE "C" > $2 ORDER BY token COLLATE "C" LIMIT $3`,
+		tenant, opts.After, limit+1)
+	if err != nil {
+		return vault.Page{}, fmt.Errorf("pgvault: list: %w", err)
+	}
+	defer rows.Close()
+	var page vault.Page
+	for rows.Next() {
+		rec, err := scan(rows)
+		if err != nil {
+			return vault.Page{}, err
+		}
+		page.Records = append(page.Records, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return vault.Page{}, fmt.Errorf("pgvault: list: %w", err)
+	}
+	if len(page.Records) > limit {
+		page.Records = page.Records[:limit]
+		page.Next = page.Records[limit-1].Token
+	}
+	return page, nil
+}
+
+// Interface guard.
+var _ vault.Vault = (*Vault)(nil)
+
+// KV is a named key-value table of the database, for other components'
+// state (the builtin network token service's), so several gateways running
+// it agree. It implements network.StateStore.
+type KV struct {
+	pool *pgxpool.Pool
+	name string
+}
+
+// KV returns the key-value space called name.
+func (v *Vault) KV(name string) *KV { return &KV{pool: v.pool, name: name} }
+
+// Load returns the value under id, or nil when there is none.
+func (kv *KV) Load(ctx context.Context, id string) ([]byte, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	var data []byte
+	err := kv.pool.QueryRow(ctx, `SELECT data FROM tokengate_kv WHERE name = $1 AND id = $2`, kv.name, id).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgvault: kv %s: load: %w", kv.name, err)
+	}
+	return data, nil
+}
+
+// Save stores data under id.
+func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
+	return kv.SaveAll(ctx, map[string][]byte{id: data})
+}
+
+// SaveAll stores every entry in one transaction.
+func (kv *KV) SaveAll(ctx context.Context, entries map[string][]byte) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return pgx.BeginFunc(ctx, kv.pool, func(tx pgx.Tx) error {
+		for id, data := range entries {
+			if _, err := tx.Exec(ctx, `INSERT INTO tokengate_kv (name, id, data) VALUES ($1, $2, $3)
+				ON CONFLICT (name, id) DO UPDATE SET data = EXCLUDED.data`, kv.name, id, data); err != nil {
+				return fmt.Errorf("pgvault: kv %s: save: %w", kv.name, err)
+			}
+		}
+		return nil
+	})
+}
