@@ -26,6 +26,7 @@ const (
 // gateway is a real Caddy server (in this process, driven through its admin
 // API by caddytest) running a tokengate config.
 type gateway struct {
+	vault   string // the vault block; "" for a bbolt file
 	t       *testing.T
 	tc      *caddytest.Tester
 	dir     string
@@ -75,15 +76,22 @@ func (g *gateway) config(extraGlobal, sites string) string {
 	}
 	tokengate {
 		rules %s
-		vault bolt {
-			path %s
-		}
+		%s
 		api_key %s tenant_a
 		api_key %s tenant_b
 		%s
 	}
 }
-%s`, g.logFile, rulesPath, filepath.Join(g.dir, "vault.db"), apiKeyA, apiKeyB, extraGlobal, sites)
+%s`, g.logFile, rulesPath, g.vaultBlock(), apiKeyA, apiKeyB, extraGlobal, sites)
+}
+
+// vaultBlock is the gateway's vault: a bbolt file in its directory unless
+// the test set another.
+func (g *gateway) vaultBlock() string {
+	if g.vault != "" {
+		return g.vault
+	}
+	return "vault bolt {\n\t\t\tpath " + filepath.Join(g.dir, "vault.db") + "\n\t\t}"
 }
 
 // app returns the running tokengate app, for tests that reach into its state

@@ -1,0 +1,130 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/pgvault"
+)
+
+func init() {
+	caddy.RegisterModule(PostgresVault{})
+}
+
+// PostgresVault keeps the vault in PostgreSQL, for several gateways sharing
+// it: only sealed card data and keyed fingerprints reach the database. The
+// schema is created and migrated by the gateway at start. The builtin
+// network token service keeps its state in the same database.
+type PostgresVault struct {
+	// DSN is the pgx connection string (pool settings in it), e.g.
+	// {env.TOKENGATE_PG_DSN}.
+	DSN string `json:"dsn"`
+
+	dsn     string
+	poolKey string
+	pg      *pgvault.Vault
+}
+
+// CaddyModule returns the Caddy module information.
+func (PostgresVault) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "tokengate.vaults.postgres", New: func() caddy.Module { return new(PostgresVault) }}
+}
+
+// Provision resolves the DSN's placeholders.
+func (p *PostgresVault) Provision(caddy.Context) error {
+	p.dsn = caddy.NewReplacer().ReplaceKnown(p.DSN, "")
+	return nil
+}
+
+// Validate requires a DSN.
+func (p *PostgresVault) Validate() error {
+	if p.dsn == "" {
+		return fmt.Errorf("vault postgres: dsn is required (an {env.*} placeholder may be unset)")
+	}
+	return nil
+}
+
+type pooledPG struct{ *pgvault.Vault }
+
+func (p pooledPG) Destruct() error { return p.Close() }
+
+// OpenVault connects (or shares the pool with the config being replaced)
+// and migrates the schema.
+func (p *PostgresVault) OpenVault(Env) (vault.Vault, error) {
+	key := "postgres:" + p.dsn
+	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pg, err := pgvault.Open(ctx, p.dsn)
+		if err != nil {
+			return nil, err
+		}
+		return pooledPG{pg}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the PostgreSQL vault: %w", err)
+	}
+	p.poolKey = key
+	p.pg = v.(pooledPG).Vault
+	return p.pg, nil
+}
+
+// Describe implements VaultBackend; it never shows the DSN (it may hold a
+// password).
+func (p *PostgresVault) Describe() string { return "PostgreSQL vault" }
+
+// StateStore implements StateStorer with a key-value table.
+func (p *PostgresVault) StateStore(name string) (network.StateStore, error) {
+	return p.pg.KV(name), nil
+}
+
+// Cleanup releases this config's hold on the pool.
+func (p *PostgresVault) Cleanup() error {
+	if p.poolKey == "" {
+		return nil
+	}
+	_, err := stores.Delete(p.poolKey)
+	return err
+}
+
+// UnmarshalCaddyfile sets up the vault from the Caddyfile:
+//
+//	vault postgres [<dsn>] {
+//		dsn <dsn>
+//	}
+func (p *PostgresVault) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module name
+	if d.NextArg() {
+		p.DSN = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "dsn":
+			if !d.AllArgs(&p.DSN) {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unrecognized postgres vault option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner     = (*PostgresVault)(nil)
+	_ caddy.Validator       = (*PostgresVault)(nil)
+	_ caddy.CleanerUpper    = (*PostgresVault)(nil)
+	_ caddyfile.Unmarshaler = (*PostgresVault)(nil)
+	_ VaultBackend          = (*PostgresVault)(nil)
+	_ StateStorer           = (*PostgresVault)(nil)
+)
