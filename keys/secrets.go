@@ -139,3 +139,25 @@ func decodeSecrets(pt []byte) (Secrets, bool) {
 	}
 	return Secrets{PAN: fields[0], Name: fields[1], DPAN: fields[2]}, true
 }
+
+// SealValue encrypts one short secret that leaves the process (a CVV held
+// in a shared store) with the primary AEAD key, bound to purpose, tenant and
+// id as associated data: a value moved to another tenant, token or purpose
+// does not open.
+func (k *Keys) SealValue(purpose, tenant, id string, value []byte) ([]byte, error) {
+	ct, err := k.aead.Encrypt(value, associatedData(purpose+"\x00"+tenant, id))
+	if err != nil {
+		return nil, errSeal
+	}
+	return ct, nil
+}
+
+// OpenValue decrypts what SealValue produced for the same purpose, tenant
+// and id.
+func (k *Keys) OpenValue(purpose, tenant, id string, sealed []byte) ([]byte, error) {
+	pt, err := k.aead.Decrypt(sealed, associatedData(purpose+"\x00"+tenant, id))
+	if err != nil {
+		return nil, errOpen
+	}
+	return pt, nil
+}

@@ -1,0 +1,79 @@
+// Package cvvredis holds CVVs in Redis, shared by several gateways: each CVV
+// is sealed (AEAD; tenant and token as associated data) before it leaves
+// the process, kept with its TTL, and taken once with GETDEL, so it is never
+// readable in Redis and never used twice.
+package cvvredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/keys"
+)
+
+// timeout bounds every Redis call: a store that stops answering costs a
+// request a bounded wait.
+const timeout = 2 * time.Second
+
+// Store is safe for concurrent use.
+type Store struct {
+	client *redis.Client
+	keys   *keys.Keys
+	prefix string
+}
+
+// New returns a store on client, sealing with ks, keeping its keys under
+// prefix (so several deployments or tests can share one Redis).
+func New(client *redis.Client, ks *keys.Keys, prefix string) *Store {
+	return &Store{client: client, keys: ks, prefix: prefix}
+}
+
+func (s *Store) key(tenant, token string) string {
+	return s.prefix + "cvv:" + tenant + "\x00" + token
+}
+
+const purpose = "cvv"
+
+// PutCVV implements cvv.Store.
+func (s *Store) PutCVV(ctx context.Context, tenant, token, value string, ttl time.Duration) error {
+	b := []byte(value)
+	sealed, err := s.keys.SealValue(purpose, tenant, token, b)
+	clear(b)
+	if err != nil {
+		return fmt.Errorf("cvvredis: sealing: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := s.client.Set(ctx, s.key(tenant, token), sealed, ttl).Err(); err != nil {
+		return fmt.Errorf("cvvredis: put: %w", err)
+	}
+	return nil
+}
+
+// TakeCVV implements cvv.Store: GETDEL, so two gateways racing for one CVV
+// get it once between them.
+func (s *Store) TakeCVV(ctx context.Context, tenant, token string) (string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sealed, err := s.client.GetDel(ctx, s.key(tenant, token)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("cvvredis: take: %w", err)
+	}
+	plain, err := s.keys.OpenValue(purpose, tenant, token, sealed)
+	if err != nil {
+		return "", false, fmt.Errorf("cvvredis: the held CVV does not open (another keyset, or moved)")
+	}
+	defer clear(plain)
+	return string(plain), true, nil
+}
+
+// Interface guard.
+var _ cvv.Store = (*Store)(nil)
