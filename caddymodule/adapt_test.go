@@ -92,7 +92,7 @@ func TestCaddyfileBackendSpellings(t *testing.T) {
 	}
 	for src, want := range map[string]string{
 		"rules r.yaml\nvault nosuch":                          `unknown tokengate.vaults module "nosuch"`,
-		"rules r.yaml\ncvv_store redis":                       `unknown tokengate.cvv_stores module "redis"`,
+		"rules r.yaml\ncvv_store memcached":                   `unknown tokengate.cvv_stores module "memcached"`,
 		"rules r.yaml\nnetwork off\nnetwork builtin":          "network off and another network are both set",
 		"rules r.yaml\nvault bolt\nvault_path /x":             "vault is already set",
 		"rules r.yaml\nnetwork builtin {\neci visa 5\n}":      "eci visa: want a two-digit ECI",

@@ -1,0 +1,127 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/cvv/cvvredis"
+)
+
+func init() {
+	caddy.RegisterModule(RedisCVVStore{})
+}
+
+// RedisCVVStore holds CVVs in Redis, shared by several gateways: sealed
+// before they leave the process (tenant and token bound in), kept with
+// their TTL, taken once. When Redis cannot be reached, a card that comes
+// with a CVV gets 503 and nothing is forwarded; a payment without its held
+// CVV follows the rule set's fallback.
+type RedisCVVStore struct {
+	// Address is Redis's host:port (default 127.0.0.1:6379).
+	Address string `json:"address,omitempty"`
+	// Password authenticates to Redis; use a placeholder such as
+	// {env.REDIS_PASSWORD}.
+	Password string `json:"password,omitempty"`
+	// DB is the Redis database number.
+	DB int `json:"db,omitempty"`
+	// Prefix starts every key tokengate writes (default "tokengate:").
+	Prefix string `json:"prefix,omitempty"`
+
+	client *redis.Client
+}
+
+// CaddyModule returns the Caddy module information.
+func (RedisCVVStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "tokengate.cvv_stores.redis", New: func() caddy.Module { return new(RedisCVVStore) }}
+}
+
+// Provision fills the defaults.
+func (r *RedisCVVStore) Provision(caddy.Context) error {
+	if r.Address == "" {
+		r.Address = "127.0.0.1:6379"
+	}
+	if r.Prefix == "" {
+		r.Prefix = "tokengate:"
+	}
+	return nil
+}
+
+// Validate checks the database number.
+func (r *RedisCVVStore) Validate() error {
+	if r.DB < 0 || r.DB > 15 {
+		return fmt.Errorf("cvv_store redis: db %d: want 0 to 15", r.DB)
+	}
+	return nil
+}
+
+// OpenCVVStore connects and checks Redis answers.
+func (r *RedisCVVStore) OpenCVVStore(env Env) (cvv.Store, error) {
+	r.client = redis.NewClient(&redis.Options{Addr: r.Address, Password: caddy.NewReplacer().ReplaceKnown(r.Password, ""), DB: r.DB})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		r.client.Close()
+		return nil, fmt.Errorf("cvv_store redis: %s does not answer: %w", r.Address, err)
+	}
+	return cvvredis.New(r.client, env.Keys, r.Prefix), nil
+}
+
+// Cleanup closes the connections.
+func (r *RedisCVVStore) Cleanup() error {
+	if r.client != nil {
+		return r.client.Close()
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the store from the Caddyfile:
+//
+//	cvv_store redis {
+//		address  <host:port>
+//		password <password>
+//		db       <n>
+//		prefix   <prefix>
+//	}
+func (r *RedisCVVStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		var v string
+		if !d.AllArgs(&v) {
+			return d.ArgErr()
+		}
+		switch opt {
+		case "address":
+			r.Address = v
+		case "password":
+			r.Password = v
+		case "prefix":
+			r.Prefix = v
+		case "db":
+			if _, err := fmt.Sscanf(v, "%d", &r.DB); err != nil {
+				return d.Errf("db %q: want a number", v)
+			}
+		default:
+			return d.Errf("unrecognized redis cvv_store option %q", opt)
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner     = (*RedisCVVStore)(nil)
+	_ caddy.Validator       = (*RedisCVVStore)(nil)
+	_ caddy.CleanerUpper    = (*RedisCVVStore)(nil)
+	_ caddyfile.Unmarshaler = (*RedisCVVStore)(nil)
+	_ CVVBackend            = (*RedisCVVStore)(nil)
+)
