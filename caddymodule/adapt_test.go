@@ -131,6 +131,9 @@ func TestJSONConfigValidated(t *testing.T) {
 		`"max_body_size": -1`: "max_body_size",
 		`"vault": {"backend": "bolt", "path": "` + dir + `/x.db"}, "no_network": true, "networks": [{"provider": "builtin"}]`: "choose one",
 	} {
+		if !strings.Contains(body, `"vault`) {
+			body += `, "vault": {"backend": "bolt", "path": "` + dir + `/own.db"}` // never Caddy's data directory
+		}
 		cfg := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + rulesFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, ` + body + `}}}`
 		if err := caddy.Validate(mustConfig(t, cfg)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want one containing %q", body, err, want)

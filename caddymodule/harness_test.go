@@ -40,6 +40,18 @@ func startGateway(t *testing.T, extraGlobal string) *gateway {
 	return startGatewaySites(t, extraGlobal, defaultSites)
 }
 
+// startGatewayWith starts g (its vault block set) with the default sites.
+func startGatewayWith(t *testing.T, g *gateway) *gateway {
+	t.Helper()
+	g.tc = caddytest.NewTester(t)
+	if g.dir == "" {
+		g.dir = t.TempDir()
+	}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	g.tc.InitServer(g.config("", defaultSites), "caddyfile")
+	return g
+}
+
 // startGatewaySites is startGateway with other sites.
 func startGatewaySites(t *testing.T, extraGlobal, sites string) *gateway {
 	t.Helper()

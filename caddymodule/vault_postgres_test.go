@@ -16,7 +16,7 @@ import (
 func TestPostgresVault(t *testing.T) {
 	dsn := vaulttest.PostgresDatabase(t)
 	// With the CVVs in Redis beside it: the shared deployment.
-	pg := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir(), vault: "vault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}\n\t\tcvv_store redis {\n\t\t\tprefix " + t.Name() + ":\n\t\t}"}
+	pg := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir(), vault: "dev_keyset_file " + filepath.Join(t.TempDir(), "dev.json") + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}\n\t\tcvv_store redis {\n\t\t\tprefix " + t.Name() + ":\n\t\t}"}
 	pg.logFile = filepath.Join(pg.dir, "caddy.log")
 	pg.tc.InitServer(pg.config("", defaultSites), "caddyfile")
 	in := pg.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
