@@ -236,7 +236,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	nt, dpan := t.Lifecycle.ProvisionWith(unit, set.Network, c.provisionRequest(set.Tenant, fp, ""))
 	sealed, err := t.Keys.Seal(set.Tenant, fp, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 	if err != nil {
-		t.discard(ctx, nt)
+		t.Lifecycle.Discard(ctx, nt)
 		return vault.Record{}, false, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
 	}
 	rec = vault.Record{
@@ -253,7 +253,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	for attempt := 0; ; attempt++ {
 		rec.Token, err = newToken(set, c.number, dpan, t.Random)
 		if err != nil {
-			t.discard(ctx, nt)
+			t.Lifecycle.Discard(ctx, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		stored, created, err := t.Vault.Put(unit, rec)
@@ -268,13 +268,13 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 			// and give back the network token this one provisioned, unless
 			// the provider handed both the same one (same idempotency key).
 			if nt.ID != stored.Network.ID {
-				t.discard(ctx, nt)
+				t.Lifecycle.Discard(ctx, nt)
 			}
 			return stored, false, nil
 		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
 			continue
 		default:
-			t.discard(ctx, nt)
+			t.Lifecycle.Discard(ctx, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
@@ -311,7 +311,7 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if rec.Network.ID != current.Network.ID {
-			t.discard(ctx, rec.Network)
+			t.Lifecycle.Discard(ctx, rec.Network)
 		}
 		return current, false, nil
 	}
@@ -355,9 +355,4 @@ func (c *cardInput) provisionRequest(tenant, fingerprint, previous string) netwo
 		Address:        c.address,
 		CustomerID:     c.customerID,
 	}
-}
-
-// discard gives back a network token that ended up unused.
-func (t *Tokenizer) discard(ctx context.Context, nt vault.NetworkToken) {
-	t.Lifecycle.Discard(ctx, nt)
 }

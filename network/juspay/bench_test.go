@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tokengate/tokengate/apitest"
+	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/network"
 )
 
@@ -38,16 +39,5 @@ func BenchmarkCryptogram(b *testing.B) {
 	}
 }
 
-func luhn(prefix string) string {
-	sum := 0
-	for i := len(prefix) - 1; i >= 0; i-- {
-		d := int(prefix[i] - '0')
-		if (len(prefix)-i)%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return prefix + string(rune('0'+(10-sum%10)%10))
-}
+// luhn completes a prefix into a Luhn-valid number.
+func luhn(prefix string) string { return prefix + string(card.LuhnDigit(prefix)) }
