@@ -4,20 +4,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokengate/tokengate/btapi"
-	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/juspayapi"
-	"github.com/tokengate/tokengate/lifecycle"
-	"github.com/tokengate/tokengate/network"
-	"github.com/tokengate/tokengate/tokenize"
-	"github.com/tokengate/tokengate/vault"
-	"github.com/tokengate/tokengate/vault/boltvault"
-	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // BasisTheorySandbox starts a second tokengate serving Basis Theory's API
@@ -33,27 +25,13 @@ func BasisTheorySandbox(t testing.TB, apiKey string) *httptest.Server {
 // told to notify (a webhooks.Sender's Send, say).
 func BasisTheorySandboxNotify(t testing.TB, apiKey string, notify func(tenantID, eventType string, networkToken any)) *httptest.Server {
 	t.Helper()
-	v, err := boltvault.Open(filepath.Join(t.TempDir(), "sandbox.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	ks := vaulttest.Keys(t)
-	b, err := network.NewBuiltin(network.BuiltinConfig{Key: ks.DeriveKey("sandbox")}, v.KV("network_tokens"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cvvs := cvvmem.New(time.Minute)
-	t.Cleanup(func() { cvvs.Close() })
-	eph := vault.NewEphemeral(v)
-	lc := &lifecycle.Manager{Vault: eph, Keys: ks, Networks: network.Registry{"builtin": b}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second}
+	st := NewStack(t)
 	all := map[btapi.Permission]bool{}
 	for _, p := range btapi.Permissions {
 		all[p] = true
 	}
 	s := &btapi.Server{
-		Tokenizer: &tokenize.Tokenizer{Vault: eph, Ephemeral: eph, Keys: ks, Lifecycle: lc, CVVs: cvvs},
-		Vault:     eph, Keys: ks, Lifecycle: lc,
+		Tokenizer: st.Tokenizer, Vault: st.Vault, Keys: st.Keys, Lifecycle: st.Lifecycle,
 		Authenticate: func(k string) (btapi.Principal, bool) {
 			return btapi.Principal{Tenant: "sandbox", Permissions: all}, k == apiKey
 		},
@@ -98,24 +76,10 @@ func NewJuspaySandbox(t testing.TB, merchantID, apiKey string) *JuspaySandbox {
 			panic(err)
 		}
 	})
-	v, err := boltvault.Open(filepath.Join(t.TempDir(), "sandbox.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	ks := vaulttest.Keys(t)
-	b, err := network.NewBuiltin(network.BuiltinConfig{Key: ks.DeriveKey("sandbox")}, v.KV("network_tokens"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cvvs := cvvmem.New(time.Minute)
-	t.Cleanup(func() { cvvs.Close() })
-	eph := vault.NewEphemeral(v)
-	lc := &lifecycle.Manager{Vault: eph, Keys: ks, Networks: network.Registry{"builtin": b}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second}
+	st := NewStack(t)
 	m := juspayapi.Merchant{ID: merchantID, Tenant: "sandbox", Keys: map[string]*rsa.PublicKey{"merchant-key": &juspayMer.PublicKey}}
 	s := &juspayapi.Server{
-		Tokenizer: &tokenize.Tokenizer{Vault: eph, Ephemeral: eph, Keys: ks, Lifecycle: lc, CVVs: cvvs},
-		Vault:     eph, Keys: ks, Lifecycle: lc,
+		Tokenizer: st.Tokenizer, Vault: st.Vault, Keys: st.Keys, Lifecycle: st.Lifecycle,
 		Authenticate:   func(k string) (juspayapi.Merchant, bool) { return m, k == apiKey },
 		MerchantByID:   func(id string) (juspayapi.Merchant, bool) { return m, id == merchantID },
 		DecryptionKeys: map[string]*rsa.PrivateKey{"sandbox-kid": juspayServer},

@@ -6,20 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tokengate/tokengate/apitest"
 	"github.com/tokengate/tokengate/btapi"
-	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/keys"
-	"github.com/tokengate/tokengate/lifecycle"
-	"github.com/tokengate/tokengate/network"
-	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
-	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -39,19 +34,7 @@ type api struct {
 
 func newAPI(t testing.TB) *api {
 	t.Helper()
-	v, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	ks := vaulttest.Keys(t)
-	b, err := network.NewBuiltin(network.BuiltinConfig{Key: ks.DeriveKey("test")}, v.KV("network_tokens"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cvvs := cvvmem.New(time.Minute)
-	t.Cleanup(func() { cvvs.Close() })
-	lc := &lifecycle.Manager{Vault: v, Keys: ks, Networks: network.Registry{"builtin": b}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second}
+	st := apitest.NewStack(t)
 	all := map[btapi.Permission]bool{}
 	for _, p := range btapi.Permissions {
 		all[p] = true
@@ -64,12 +47,11 @@ func newAPI(t testing.TB) *api {
 		keySuspend: {Tenant: "acme", Permissions: map[btapi.Permission]bool{btapi.PermSuspend: true}},
 	}
 	s := &btapi.Server{
-		Tokenizer: &tokenize.Tokenizer{Vault: v, Keys: ks, Lifecycle: lc, CVVs: cvvs},
-		Vault:     v, Keys: ks, Lifecycle: lc,
+		Tokenizer: st.Tokenizer, Vault: st.Vault, Keys: st.Keys, Lifecycle: st.Lifecycle,
 		Authenticate: func(k string) (btapi.Principal, bool) { p, ok := principals[k]; return p, ok },
 		Idempotency:  btapi.NewIdempotency(1000, 24*time.Hour),
 	}
-	a := &api{t: t, srv: httptest.NewServer(s.Handler()), v: v}
+	a := &api{t: t, srv: httptest.NewServer(s.Handler()), v: st.Bolt}
 	t.Cleanup(a.srv.Close)
 	return a
 }

@@ -7,22 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/tokengate/tokengate/apitest"
 	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/juspayapi"
-	"github.com/tokengate/tokengate/lifecycle"
-	"github.com/tokengate/tokengate/network"
-	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
-	"github.com/tokengate/tokengate/vault/boltvault"
-	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 const (
@@ -63,27 +57,13 @@ type api struct {
 func newAPI(t testing.TB) *api {
 	t.Helper()
 	sk, mk := keysForTests(t)
-	v, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	ks := vaulttest.Keys(t)
-	b, err := network.NewBuiltin(network.BuiltinConfig{Key: ks.DeriveKey("test")}, v.KV("network_tokens"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cvvs := cvvmem.New(time.Minute)
-	t.Cleanup(func() { cvvs.Close() })
-	lc := &lifecycle.Manager{Vault: v, Keys: ks, Networks: network.Registry{"builtin": b}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second}
+	st := apitest.NewStack(t)
 	merchants := map[string]juspayapi.Merchant{
 		apiKey:      {ID: "shop", Tenant: "acme", Keys: map[string]*rsa.PublicKey{"key_1": &mk.PublicKey}},
 		otherAPIKey: {ID: "other", Tenant: "other", Keys: map[string]*rsa.PublicKey{"key_1": &mk.PublicKey}},
 	}
-	eph := vault.NewEphemeral(v)
 	s := &juspayapi.Server{
-		Tokenizer: &tokenize.Tokenizer{Vault: eph, Ephemeral: eph, Keys: ks, Lifecycle: lc, CVVs: cvvs},
-		Vault:     eph, Keys: ks, Lifecycle: lc,
+		Tokenizer: st.Tokenizer, Vault: st.Vault, Keys: st.Keys, Lifecycle: st.Lifecycle,
 		Authenticate: func(k string) (juspayapi.Merchant, bool) { m, ok := merchants[k]; return m, ok },
 		MerchantByID: func(id string) (juspayapi.Merchant, bool) {
 			for _, m := range merchants {
@@ -95,7 +75,7 @@ func newAPI(t testing.TB) *api {
 		},
 		DecryptionKeys: map[string]*rsa.PrivateKey{kid: sk},
 	}
-	a := &api{t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk, eph: eph, cvvs: cvvs}
+	a := &api{t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk, eph: st.Vault, cvvs: st.CVVs}
 	t.Cleanup(a.srv.Close)
 	return a
 }
