@@ -256,7 +256,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// the other reads next.
 	// Over it, the short-lived cards (Juspay's ctkn_, cards kept without
 	// consent) that live in memory only.
-	records := vault.NewEphemeral(vault.NewCache(v, recordCacheTTL, recordCacheSize))
+	cache := vault.NewCache(v, recordCacheTTL, recordCacheSize)
+	if feed, ok := a.vault.(ChangeFeed); ok {
+		feed.WatchChanges(ctx, cache) // ends with this config
+	}
+	records := vault.NewEphemeral(cache)
 	a.lifecycle = &lifecycle.Manager{Vault: records, Keys: ks, Networks: a.networks, Provisioner: provisioner,
 		ProvisionTimeout: timeout, Observe: observeStatus}
 	a.tokenizer = &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/cvv"
@@ -50,6 +51,24 @@ type Sampler interface {
 // service's state (the built-in service keeps its tokens in the vault file).
 type StateStorer interface {
 	StateStore(name string) (network.StateStore, error)
+}
+
+// ChangeFeed is implemented by a vault that several gateways share and that
+// announces what any of them changes (PostgreSQL's notifications), so each
+// gateway drops what it keeps in memory instead of serving it until a TTL.
+type ChangeFeed interface {
+	// WatchChanges invalidates cache's copy of every record changed
+	// elsewhere, and tells the state stores it handed out of their changes
+	// (see StateWatcher), until ctx ends. While the feed is down the cache
+	// is paused.
+	WatchChanges(ctx context.Context, cache *vault.Cache)
+}
+
+// StateWatcher is implemented by a state store of a ChangeFeed vault:
+// forget is called with the id of each entry another gateway changed, or
+// with "" when any may have changed.
+type StateWatcher interface {
+	OnChange(forget func(id string))
 }
 
 // CVVBackend is a tokengate.cvv_stores module.

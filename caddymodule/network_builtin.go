@@ -67,6 +67,9 @@ func (n *BuiltinNetwork) OpenNetwork(env Env) (network.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network builtin: %w", err)
 	}
+	if w, ok := store.(StateWatcher); ok {
+		w.OnChange(svc.Forget) // another gateway suspended or deleted a token
+	}
 	return svc, nil
 }
 

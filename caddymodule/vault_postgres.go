@@ -3,10 +3,12 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/vault"
@@ -29,6 +31,15 @@ type PostgresVault struct {
 	dsn     string
 	poolKey string
 	pg      *pgvault.Vault
+	logger  *zap.Logger
+	states  *stateWatchers
+}
+
+// stateWatchers are the forget functions of the state stores handed out,
+// by state space.
+type stateWatchers struct {
+	mu sync.Mutex
+	m  map[string][]func(id string)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -56,7 +67,9 @@ func (p pooledPG) Destruct() error { return p.Close() }
 
 // OpenVault connects (or shares the pool with the config being replaced)
 // and migrates the schema.
-func (p *PostgresVault) OpenVault(Env) (vault.Vault, error) {
+func (p *PostgresVault) OpenVault(env Env) (vault.Vault, error) {
+	p.logger = env.Logger
+	p.states = &stateWatchers{m: map[string][]func(string){}}
 	key := "postgres:" + p.dsn
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -81,7 +94,7 @@ func (p *PostgresVault) Describe() string { return "PostgreSQL vault" }
 
 // StateStore implements StateStorer with a key-value table.
 func (p *PostgresVault) StateStore(name string) (network.StateStore, error) {
-	return p.pg.KV(name), nil
+	return watchedKV{KV: p.pg.KV(name), p: p, name: name}, nil
 }
 
 // Cleanup releases this config's hold on the pool.
@@ -127,4 +140,66 @@ var (
 	_ caddyfile.Unmarshaler = (*PostgresVault)(nil)
 	_ VaultBackend          = (*PostgresVault)(nil)
 	_ StateStorer           = (*PostgresVault)(nil)
+	_ ChangeFeed            = (*PostgresVault)(nil)
 )
+
+// watchedKV is a state store that hears of other gateways' changes.
+type watchedKV struct {
+	*pgvault.KV
+	p    *PostgresVault
+	name string
+}
+
+// OnChange implements StateWatcher.
+func (w watchedKV) OnChange(forget func(id string)) {
+	w.p.states.mu.Lock()
+	defer w.p.states.mu.Unlock()
+	w.p.states.m[w.name] = append(w.p.states.m[w.name], forget)
+}
+
+// WatchChanges implements ChangeFeed with PostgreSQL's LISTEN/NOTIFY on a
+// connection of its own. The cache is paused until the connection listens,
+// and whenever it is lost, so a change no announcement reached is never
+// served from memory: the bound on staleness is the announcement's delay
+// (milliseconds), or, for a connection that dies silently, the time TCP
+// keepalive takes to notice it (about 20 s), within the cache TTL (30 s).
+func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
+	cache.Pause()
+	forgetStates := func(name, id string) {
+		p.states.mu.Lock()
+		defer p.states.mu.Unlock()
+		for n, fns := range p.states.m {
+			if name == "" || n == name {
+				for _, forget := range fns {
+					forget(id)
+				}
+			}
+		}
+	}
+	p.pg.Watch(ctx, pgvault.Watcher{
+		Changed: func(c pgvault.Change) {
+			switch {
+			case c.All:
+				cache.InvalidateAll()
+				forgetStates("", "")
+			case c.Token != "":
+				cache.Invalidate(c.Tenant, c.Token)
+			default:
+				forgetStates(c.Name, c.ID)
+			}
+		},
+		Listening: func(up bool) {
+			if up {
+				cache.Resume()
+				p.logger.Info("hearing other gateways' vault changes; record cache on")
+			} else {
+				cache.Pause()
+				p.logger.Warn("not hearing other gateways' vault changes; record cache off until the database answers again")
+			}
+			forgetStates("", "")
+		},
+		Error: func(err error) {
+			p.logger.Warn("PostgreSQL change notifications", zap.Error(err))
+		},
+	})
+}

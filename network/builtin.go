@@ -302,6 +302,11 @@ func (b *Builtin) SetStatus(ctx context.Context, id, status string) error {
 	return nil
 }
 
+// Forget drops what this process remembers of a token's state, so its next
+// use reads the store: for a change another process sharing the store made
+// (another gateway on the same database). Forget("") drops every state.
+func (b *Builtin) Forget(id string) { b.cache.forget(id) }
+
 func wrap(err error) error { return fmt.Errorf("builtin network token service: %w", err) }
 
 // lockedReader serializes reads from a reader that may not be safe for

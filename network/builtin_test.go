@@ -1,6 +1,7 @@
 package network
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -247,5 +248,38 @@ func TestKeyIsCopied(t *testing.T) {
 	got, err := b.Get(ctx, tok.ID)
 	if err != nil || got.DPAN != tok.DPAN {
 		t.Fatalf("changing the caller's key slice changed the service: %v", err)
+	}
+}
+
+// Two emulators over one store (two gateways on one database): a status
+// change made through one is served stale by the other only until it is
+// told to Forget the token (a change announcement), not for its cache TTL.
+func TestForgetSeesAnotherInstancesChange(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	a, b := newTestBuiltin(t, store), newTestBuiltin(t, store)
+	tok, err := a.Provision(ctx, provisionReq(makePAN(cardPrefixes[card.Visa], 16, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Get(ctx, tok.ID); err != nil || got.Status != StatusActive {
+		t.Fatalf("the other instance: %v %v", got.Status, err)
+	}
+	if err := a.SetStatus(ctx, tok.ID, StatusSuspended); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Get(ctx, tok.ID); got.Status != StatusActive {
+		t.Fatalf("expected the other instance to serve its cached state before Forget, got %s", got.Status)
+	}
+	b.Forget(tok.ID)
+	if got, _ := b.Get(ctx, tok.ID); got.Status != StatusSuspended {
+		t.Fatalf("after Forget the other instance still says %s", got.Status)
+	}
+	if err := a.SetStatus(ctx, tok.ID, StatusDeleted); err != nil {
+		t.Fatal(err)
+	}
+	b.Forget("")
+	if got, _ := b.Get(ctx, tok.ID); got.Status != StatusDeleted {
+		t.Fatalf("after Forget(\"\") the other instance still says %s", got.Status)
 	}
 }

@@ -157,6 +157,19 @@ func (c *cache) update(e *cached) {
 	c.putLocked(e)
 }
 
+// forget drops a token's state ("" drops every one), so the next lookup
+// reads the store; a lookup racing with it does not put its older read back.
+func (c *cache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	if id == "" {
+		clear(c.m)
+		return
+	}
+	delete(c.m, id)
+}
+
 func (c *cache) putLocked(e *cached) {
 	if len(c.m) >= maxCacheEntries {
 		now := e.expires.Add(-cacheTTL)

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -16,11 +17,21 @@ import (
 // its own changes; another process sharing the store (a future database
 // backend) is seen within the TTL. Misses are not cached: a new card must
 // always reach the store. A change made elsewhere that this process learns of
-// (a webhook, say) is made visible at once with Invalidate.
+// (a webhook, another gateway's change announced by the database) is made
+// visible at once with Invalidate; while such announcements cannot be heard,
+// Pause turns the cache off.
 type Cache struct {
 	Vault
 	byToken *expirable.LRU[string, Record] // tenant \x00 token
 	byPrint *expirable.LRU[string, string] // tenant \x00 fingerprint -> token
+
+	// mu guards gen and off. gen counts invalidations: a read from the store
+	// is cached only if none happened while it was under way, so a change
+	// announced while the read was in flight is never overwritten by the
+	// older record it returned.
+	mu  sync.Mutex
+	gen uint64
+	off bool
 }
 
 // NewCache wraps v; ttl bounds how stale a record can be, max how many
@@ -33,7 +44,22 @@ func NewCache(v Vault, ttl time.Duration, max int) *Cache {
 
 func key(tenant, s string) string { return tenant + "\x00" + s }
 
-func (c *Cache) remember(rec Record) {
+// generation returns the invalidation count to pass to remember, and
+// whether the cache is on.
+func (c *Cache) generation() (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen, !c.off
+}
+
+// remember caches rec unless the cache is off or something was invalidated
+// since generation returned gen.
+func (c *Cache) remember(rec Record, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off || c.gen != gen {
+		return
+	}
 	c.byToken.Add(key(rec.Tenant, rec.Token), rec)
 	c.byPrint.Add(key(rec.Tenant, rec.Fingerprint), rec.Token)
 }
@@ -41,43 +67,74 @@ func (c *Cache) remember(rec Record) {
 // Invalidate implements Invalidator: the next read of the record goes to
 // the store.
 func (c *Cache) Invalidate(tenant, token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
 	if rec, ok := c.byToken.Peek(key(tenant, token)); ok {
 		c.byPrint.Remove(key(tenant, rec.Fingerprint))
 	}
 	c.byToken.Remove(key(tenant, token))
 }
 
+// InvalidateAll drops every record.
+func (c *Cache) InvalidateAll() { c.set(false) }
+
+// Pause drops every record and stops caching: changes made elsewhere can no
+// longer be heard (the database's announcements are down), so nothing read
+// now could be trusted later.
+func (c *Cache) Pause() { c.set(true) }
+
+// Resume drops every record (changes may have gone unheard while paused)
+// and caches again.
+func (c *Cache) Resume() { c.set(false) }
+
+func (c *Cache) set(off bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.off = off
+	c.byToken.Purge()
+	c.byPrint.Purge()
+}
+
 // Get implements Vault.
 func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
-	if rec, ok := c.byToken.Get(key(tenant, token)); ok {
-		return rec, nil
+	gen, on := c.generation()
+	if on {
+		if rec, ok := c.byToken.Get(key(tenant, token)); ok {
+			return rec, nil
+		}
 	}
 	rec, err := c.Vault.Get(ctx, tenant, token)
 	if err == nil {
-		c.remember(rec)
+		c.remember(rec, gen)
 	}
 	return rec, err
 }
 
 // GetByFingerprint implements Vault.
 func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (Record, error) {
-	if token, ok := c.byPrint.Get(key(tenant, fingerprint)); ok {
-		if rec, ok := c.byToken.Get(key(tenant, token)); ok {
-			return rec, nil
+	gen, on := c.generation()
+	if on {
+		if token, ok := c.byPrint.Get(key(tenant, fingerprint)); ok {
+			if rec, ok := c.byToken.Get(key(tenant, token)); ok {
+				return rec, nil
+			}
 		}
 	}
 	rec, err := c.Vault.GetByFingerprint(ctx, tenant, fingerprint)
 	if err == nil {
-		c.remember(rec)
+		c.remember(rec, gen)
 	}
 	return rec, err
 }
 
 // Put implements Vault.
 func (c *Cache) Put(ctx context.Context, rec Record) (Record, bool, error) {
+	gen, _ := c.generation()
 	stored, created, err := c.Vault.Put(ctx, rec)
 	if err == nil {
-		c.remember(stored)
+		c.remember(stored, gen)
 	}
 	return stored, created, err
 }
@@ -85,10 +142,11 @@ func (c *Cache) Put(ctx context.Context, rec Record) (Record, bool, error) {
 // Update implements Vault. A conflict means the cached copy is stale: it is
 // dropped, so the caller's next read sees the store.
 func (c *Cache) Update(ctx context.Context, rec Record) (Record, error) {
+	gen, _ := c.generation()
 	stored, err := c.Vault.Update(ctx, rec)
 	switch {
 	case err == nil:
-		c.remember(stored)
+		c.remember(stored, gen)
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
 		c.Invalidate(rec.Tenant, rec.Token)
 	}

@@ -127,3 +127,65 @@ func TestCacheInvalidate(t *testing.T) {
 		t.Fatalf("after Invalidate the cache still serves %s", got.Network.Status)
 	}
 }
+
+// hookedVault runs during a read, to interleave something with it.
+type hookedVault struct {
+	countingVault
+	during func()
+}
+
+func (h *hookedVault) Get(ctx context.Context, tenant, token string) (vault.Record, error) {
+	rec, err := h.countingVault.Get(ctx, tenant, token)
+	if h.during != nil {
+		h.during()
+	}
+	return rec, err
+}
+
+// A change announced while a read was in flight wins over the older record
+// the read returned; a paused cache answers nothing from memory; Resume
+// starts from empty.
+func TestCacheInvalidationRacesAndPause(t *testing.T) {
+	ctx := context.Background()
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	under := &hookedVault{countingVault: countingVault{Vault: b}}
+	c := vault.NewCache(under, time.Minute, 100)
+	if _, _, err := b.Put(ctx, vaulttest.Sample("t", "tok_1", "fp1")); err != nil {
+		t.Fatal(err)
+	}
+
+	under.during = func() { c.Invalidate("t", "tok_1") } // announced mid-read
+	c.Get(ctx, "t", "tok_1")
+	under.during = nil
+	c.Get(ctx, "t", "tok_1")
+	if under.reads != 2 {
+		t.Fatalf("a read that raced an invalidation was cached: %d store reads, want 2", under.reads)
+	}
+	c.Get(ctx, "t", "tok_1")
+	if under.reads != 2 {
+		t.Fatalf("a quiet read was not cached: %d store reads", under.reads)
+	}
+
+	c.Pause()
+	c.Get(ctx, "t", "tok_1")
+	c.GetByFingerprint(ctx, "t", "fp1")
+	c.Get(ctx, "t", "tok_1")
+	if under.reads != 5 {
+		t.Fatalf("a paused cache answered from memory: %d store reads, want 5", under.reads)
+	}
+	c.Resume()
+	c.Get(ctx, "t", "tok_1")
+	c.Get(ctx, "t", "tok_1")
+	if under.reads != 6 {
+		t.Fatalf("after Resume: %d store reads, want 6", under.reads)
+	}
+	c.InvalidateAll()
+	c.Get(ctx, "t", "tok_1")
+	if under.reads != 7 {
+		t.Fatalf("after InvalidateAll: %d store reads, want 7", under.reads)
+	}
+}
