@@ -64,6 +64,7 @@ func startGatewaySites(t *testing.T, extraGlobal, sites string) *gateway {
 const defaultSites = `
 :9080 {
 	tokenize
+	header >Merchant-Saw-Cvv-Not-Held "{http.request.header.Tokengate-Cvv-Not-Held}"
 	respond "{http.request.body}"
 }
 :9081 {

@@ -56,6 +56,10 @@ var (
 		Namespace: metricsNamespace, Name: "pan_guard_hits_total",
 		Help: "Card numbers the PAN guard found outside the card number fields, by rule set and pan_guard policy.",
 	}, []string{"rule_set", "policy"})
+	cvvsNotHeld = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "cvvs_not_held_total",
+		Help: "CVVs dropped because the CVV store failed, under cvv_store_down drop, by rule set.",
+	}, []string{"rule_set"})
 	responseRedactions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "response_guard_redactions_total",
 		Help: "Values the response guard replaced in processors' answers, by rule set.",
@@ -91,7 +95,7 @@ func registerMetrics(ctx caddy.Context) {
 		return
 	}
 	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, responseRedactions, apiRequests, webhookEvents, cvvsHeld} {
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

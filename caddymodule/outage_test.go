@@ -129,9 +129,30 @@ func TestRedisOutage(t *testing.T) {
 	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("5555555555554444")); r.status != http.StatusServiceUnavailable || strings.Contains(r.body, testCVV+`"`) {
 		t.Fatalf("a card with a CVV during the outage: %d %s", r.status, r.body)
 	}
+	// A rule set with cvv_store_down: drop tokenizes the card and forwards
+	// it without its CVV (not even the keep mask), saying so in a header.
+	r := g.post(inboundURL+"/degraded/checkout", jsonCT, checkoutJSON("5555555555554444"))
+	if doc := decode(t, r.body); r.status != http.StatusOK || !strings.HasPrefix(str(doc, "card.number"), "tok_") || get(doc, "card.cvc") != nil ||
+		r.header.Get("Merchant-Saw-Cvv-Not-Held") != "card.cvc" {
+		t.Fatalf("cvv_store_down drop during the outage: %d %q %s", r.status, r.header.Get("Merchant-Saw-Cvv-Not-Held"), r.body)
+	}
+	// Its token pays without a CVV.
+	out := g.post(outboundURL+"/payments", jsonCT, r.body, "X-Tokengate-Api-Key", apiKeyA)
+	if out.status != http.StatusOK || get(decode(t, out.body), "card.cvc") != nil {
+		t.Fatalf("paying the token whose CVV was dropped: %d %s", out.status, out.body)
+	}
 	proxy.setCut(false)
 	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("5555555555554444")); r.status != http.StatusOK {
 		t.Fatalf("after the outage: %d %s", r.status, r.body)
+	}
+	// Back to normal, the same rule set holds the CVV again and says nothing,
+	// whatever the client claims.
+	r = g.post(inboundURL+"/degraded/checkout", jsonCT, checkoutJSON("5555555555554444"), "Tokengate-Cvv-Not-Held", "card.cvc")
+	if r.status != http.StatusOK || str(decode(t, r.body), "card.cvc") != "***" || r.header.Get("Merchant-Saw-Cvv-Not-Held") != "" {
+		t.Fatalf("cvv_store_down drop after the outage: %d %q %s", r.status, r.header.Get("Merchant-Saw-Cvv-Not-Held"), r.body)
+	}
+	if log := g.log(); strings.Contains(log, "5555555555554444") || strings.Contains(log, `"`+testCVV+`"`) || !strings.Contains(log, "cvv_store_down: drop") {
+		t.Fatal("the log holds card data or does not tell of the dropped CVV")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,7 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return next.ServeHTTP(w, r)
 	}
 	ctx, span := startSpan(r.Context(), "tokengate.tokenize", attribute.String("tokengate.rule_set", set.Name))
+	r.Header.Del(CVVNotHeldHeader) // only the gateway says so
 	query, ok := h.tokenizeQuery(ctx, w, r, set)
 	if !ok {
 		h.done(span, set, "bad_request", errors.New("query refused"))
@@ -85,6 +87,13 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 			return nil
 		}
 	}
+	if dropped := append(query.CVVsNotHeld, res.CVVsNotHeld...); len(dropped) > 0 {
+		paths := body.SafePath(strings.Join(slices.Compact(dropped), ", "))
+		r.Header.Set(CVVNotHeldHeader, paths)
+		cvvsNotHeld.WithLabelValues(set.Name).Add(float64(len(dropped)))
+		h.logger.Warn("the CVV store failed; CVVs dropped and the request forwarded without them (cvv_store_down: drop)",
+			zap.String("rule_set", set.Name), zap.String("paths", paths))
+	}
 	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
 	h.logger.Debug("tokenized", zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
 		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens))
@@ -93,6 +102,10 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	h.done(span, set, "tokenized", nil)
 	return next.ServeHTTP(w, r)
 }
+
+// CVVNotHeldHeader tells the merchant, on a forwarded request, which CVV
+// fields were dropped because the CVV store failed (cvv_store_down drop).
+const CVVNotHeldHeader = "Tokengate-Cvv-Not-Held"
 
 // done ends the request's span and counts its outcome.
 func (h *Tokenize) done(span trace.Span, set *rules.Inbound, outcome string, err error) {
@@ -146,6 +159,9 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 		id := errUnavailable.write(w)
 		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
 		return res, false
+	}
+	for i, path := range res.CVVsNotHeld {
+		res.CVVsNotHeld[i] = prefix + path
 	}
 	if res.Strays != "" {
 		level := zap.WarnLevel

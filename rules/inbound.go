@@ -32,8 +32,8 @@ var (
 // inbound decodes and checks one inbound rule set.
 func (p *parser) inbound(key, n *yaml.Node) (*Inbound, error) {
 	ctx := fmt.Sprintf("inbound %q", key.Value)
-	s := &Inbound{Name: key.Value, Tenant: defaultTenant, Format: FormatPrefixed, CVVTTL: defaultCVVTTL, PANGuard: PANReject, MaxCards: DefaultMaxCards, ConsentDefault: true, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"tenant", "match", "token_format", "token_prefix", "cvv_ttl", "pan_guard", "max_cards", "consent_default", "network", "fields"})
+	s := &Inbound{Name: key.Value, Tenant: defaultTenant, Format: FormatPrefixed, CVVTTL: defaultCVVTTL, PANGuard: PANReject, MaxCards: DefaultMaxCards, ConsentDefault: true, CVVStoreDown: CVVStoreDownReject, Line: key.Line}
+	es, err := p.entries(n, ctx, []string{"tenant", "match", "token_format", "token_prefix", "cvv_ttl", "pan_guard", "max_cards", "consent_default", "cvv_store_down", "network", "fields"})
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +74,10 @@ func (p *parser) inbound(key, n *yaml.Node) (*Inbound, error) {
 			}
 		case "pan_guard":
 			if s.PANGuard, err = p.panGuard(e.val, ctx); err != nil {
+				return nil, err
+			}
+		case "cvv_store_down":
+			if s.CVVStoreDown, err = p.cvvStoreDown(e.val, ctx); err != nil {
 				return nil, err
 			}
 		case "max_cards":
@@ -150,6 +154,19 @@ func (p *parser) panGuard(n *yaml.Node, ctx string) (PANGuard, error) {
 		return g, nil
 	}
 	return "", p.errAt(n, ctx, "unknown pan_guard %q (want reject, tokenize, log, off)", s)
+}
+
+// cvvStoreDown decodes the CVV store outage policy.
+func (p *parser) cvvStoreDown(n *yaml.Node, ctx string) (CVVStoreDown, error) {
+	s, err := p.str(n, ctx, "cvv_store_down")
+	if err != nil {
+		return "", err
+	}
+	switch d := CVVStoreDown(s); d {
+	case CVVStoreDownReject, CVVStoreDownDrop:
+		return d, nil
+	}
+	return "", p.errAt(n, ctx, "unknown cvv_store_down %q (want reject, drop)", s)
 }
 
 // maxCards decodes a cards-per-request limit.

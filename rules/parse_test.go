@@ -49,7 +49,7 @@ func exampleFile(path string) *File {
 			Match:  Match{Methods: []string{"POST"}, Paths: []string{"/checkout", "/api/*"}},
 			Format: FormatPrefixed,
 			Prefix: "tok_",
-			CVVTTL: 15 * time.Minute, PANGuard: PANReject, ConsentDefault: true, MaxCards: DefaultMaxCards,
+			CVVTTL: 15 * time.Minute, PANGuard: PANReject, ConsentDefault: true, CVVStoreDown: CVVStoreDownReject, MaxCards: DefaultMaxCards,
 			Fields: []Field{
 				{Kind: KindPAN, JSON: "card.number", Form: "card_number", Line: 12},
 				{Kind: KindCVV, JSON: "card.cvc", Form: "card_cvc", Line: 13},
@@ -124,7 +124,7 @@ outbound:
 	want := &File{
 		Path: "r.yaml",
 		Inbound: []*Inbound{{
-			Name: "a", Tenant: "default", Format: FormatPrefixed, Prefix: "tok_", CVVTTL: 15 * time.Minute, PANGuard: PANReject, ConsentDefault: true, MaxCards: DefaultMaxCards,
+			Name: "a", Tenant: "default", Format: FormatPrefixed, Prefix: "tok_", CVVTTL: 15 * time.Minute, PANGuard: PANReject, ConsentDefault: true, CVVStoreDown: CVVStoreDownReject, MaxCards: DefaultMaxCards,
 			Fields: []Field{{Kind: KindPAN, JSON: "number", Line: 4}},
 			Line:   2,
 		}},

@@ -75,6 +75,21 @@ type Fallback string
 // PANGuard is what inbound does with card numbers no field names.
 type PANGuard string
 
+// CVVStoreDown is a rule set's policy for a CVV that cannot be held.
+type CVVStoreDown string
+
+// CVV store outage policies.
+const (
+	// CVVStoreDownReject answers 503 and forwards nothing: the payment is
+	// retried when the store is back, with its CVV.
+	CVVStoreDownReject CVVStoreDown = "reject"
+	// CVVStoreDownDrop tokenizes the card, drops its CVV (not held, and
+	// removed from the body) and forwards the request with the header
+	// Tokengate-Cvv-Not-Held naming the fields: the payment goes on without
+	// a CVV, as a network token payment with a cryptogram does anyway.
+	CVVStoreDownDrop CVVStoreDown = "drop"
+)
+
 // PAN guard policies.
 const (
 	// PANReject refuses the request with 400, naming where the number is.
@@ -176,6 +191,9 @@ type Inbound struct {
 	// found anywhere else in the body or the query string; it defaults to
 	// reject.
 	PANGuard PANGuard
+	// CVVStoreDown is what happens to a card whose CVV cannot be held
+	// because the CVV store (Redis) is failing; it defaults to reject.
+	CVVStoreDown CVVStoreDown
 	// MaxCards is the most cards one request may carry, counted before
 	// anything is stored; it defaults to DefaultMaxCards.
 	MaxCards int

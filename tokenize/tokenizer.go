@@ -63,6 +63,9 @@ type Result struct {
 	// card number that no field names: tokenized under pan_guard tokenize,
 	// left in place (for the caller to log) under log.
 	Strays string
+	// CVVsNotHeld lists the paths of CVVs dropped because the CVV store
+	// failed, under cvv_store_down drop.
+	CVVsNotHeld []string
 }
 
 // Apply tokenizes every card that set's fields find in doc. kind says which
@@ -118,7 +121,11 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		}
 		if c.cvv != nil {
 			if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
-				return Result{}, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
+				if set.CVVStoreDown != rules.CVVStoreDownDrop || ctx.Err() != nil {
+					return Result{}, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
+				}
+				c.keepCVV = false // not held: not even a mask may suggest it is
+				res.CVVsNotHeld = append(res.CVVsNotHeld, c.cvv.Path)
 			}
 		}
 	}

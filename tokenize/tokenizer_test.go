@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -90,7 +91,7 @@ func TestTokenizeJSONCard(t *testing.T) {
 		t.Errorf("card data left in body: %s", out)
 	}
 	want := tokenize.Result{Cards: 1, Created: 1, Fields: 2, NetworkTokens: 1}
-	if res != want {
+	if !reflect.DeepEqual(res, want) {
 		t.Errorf("Result = %+v, want %+v", res, want)
 	}
 
@@ -308,7 +309,7 @@ func TestTokenizeArrays(t *testing.T) {
 			if !prefixedToken.MatchString(tok0) || !prefixedToken.MatchString(tok1) || tok0 == tok1 {
 				t.Fatalf("tokens %q, %q: want two distinct tok_ tokens", tok0, tok1)
 			}
-			if res != (tokenize.Result{Cards: 2, Created: 2, Fields: 4, NetworkTokens: 2}) {
+			if !reflect.DeepEqual(res, tokenize.Result{Cards: 2, Created: 2, Fields: 4, NetworkTokens: 2}) {
 				t.Errorf("Result = %+v", res)
 			}
 			for i, want := range []string{"111", "2222"} {
@@ -384,7 +385,7 @@ func TestTokenizeValidationErrors(t *testing.T) {
 			if tc.pan != "" && (strings.Contains(msg, tc.pan) || strings.Contains(msg, tc.pan[len(tc.pan)-6:])) {
 				t.Errorf("error text %q contains the card number", msg)
 			}
-			if res != (tokenize.Result{}) {
+			if !reflect.DeepEqual(res, tokenize.Result{}) {
 				t.Errorf("Result = %+v on error, want zero", res)
 			}
 			if got := docBytes(t, doc); string(got) != in {
@@ -521,7 +522,7 @@ func TestTokenizeNetworkFailures(t *testing.T) {
 			if !prefixedToken.MatchString(tok) {
 				t.Fatalf("card.number = %q, want a vault-only tok_ token", tok)
 			}
-			if res != (tokenize.Result{Cards: 1, Created: 1, Fields: 2, NetworkTokens: 0}) {
+			if !reflect.DeepEqual(res, tokenize.Result{Cards: 1, Created: 1, Fields: 2, NetworkTokens: 0}) {
 				t.Errorf("Result = %+v", res)
 			}
 			rec := e.record(t, tenantA, tok)
@@ -676,7 +677,7 @@ func TestTokenizeForm(t *testing.T) {
 	if m == nil {
 		t.Fatalf("form body = %q", out)
 	}
-	if res != (tokenize.Result{Cards: 1, Created: 1, Fields: 2, NetworkTokens: 1}) {
+	if !reflect.DeepEqual(res, tokenize.Result{Cards: 1, Created: 1, Fields: 2, NetworkTokens: 1}) {
 		t.Errorf("Result = %+v", res)
 	}
 	if s := e.secrets(t, e.record(t, tenantA, m[1])); s.PAN != visaPAN || s.Name != "Jane Doe" {
@@ -702,7 +703,7 @@ func TestTokenizeNoCardLeavesBodyAlone(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
-		if res != (tokenize.Result{}) {
+		if !reflect.DeepEqual(res, tokenize.Result{}) {
 			t.Errorf("%s: Result = %+v, want zero", in, res)
 		}
 		if got := docBytes(t, doc); string(got) != in {
@@ -803,7 +804,7 @@ func TestTokenizeManyCards(t *testing.T) {
 
 	out, res := e.apply(t, set, b.String())
 
-	if res != (tokenize.Result{Cards: n + 1, Created: n, Fields: 2 * (n + 1), NetworkTokens: n + 1}) {
+	if !reflect.DeepEqual(res, tokenize.Result{Cards: n + 1, Created: n, Fields: 2 * (n + 1), NetworkTokens: n + 1}) {
 		t.Errorf("Result = %+v", res)
 	}
 	seen := map[string]int{}
