@@ -168,21 +168,9 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 		Created:  now.UTC(),
 		Updated:  now.UTC(),
 	}
-	// Claim an id and DPAN under the lock, but write outside it: the write
-	// waits for the disk, and holding the lock through it would let only one
-	// new card per fsync through the whole process.
-	dpan, idx, err := b.allocate(ctx, &st, bins, pan)
+	dpan, err := b.save(ctx, &st, bins, pan)
 	if err != nil {
 		return Token{}, err
-	}
-	defer b.release(st.ID, idx)
-	data, err := json.Marshal(st)
-	if err != nil {
-		return Token{}, wrap(err)
-	}
-	res, _ := json.Marshal(dpanReservation{ID: st.ID})
-	if err := b.store.SaveAll(ctx, map[string][]byte{st.ID: data, idx: res}); err != nil {
-		return Token{}, wrap(fmt.Errorf("saving token state: %w", err))
 	}
 	e := &cached{st: st, dpan: dpan, expires: now.Add(cacheTTL)}
 	b.cache.put(e)
@@ -192,12 +180,50 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 	return e.token(), nil
 }
 
+// save gives st a fresh id and token BIN and saves it with its DPAN's
+// reservation, returning the DPAN. The id and DPAN are claimed under a lock
+// but written outside it: the write waits for the disk, and holding the lock
+// through it would let only one new card per fsync through the whole
+// process. A store shared with other processes (a Creator) refuses a clash
+// itself, and a refused write draws again.
+func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan string) (string, error) {
+	creator, shared := b.store.(Creator)
+	for range maxProvisionAttempts {
+		dpan, idx, err := b.allocate(ctx, st, bins, pan, !shared)
+		if err != nil {
+			return "", err
+		}
+		data, err := json.Marshal(st)
+		if err != nil {
+			b.release(st.ID, idx)
+			return "", wrap(err)
+		}
+		res, _ := json.Marshal(dpanReservation{ID: st.ID})
+		entries := map[string][]byte{st.ID: data, idx: res}
+		created := true
+		if shared {
+			created, err = creator.Create(ctx, entries)
+		} else {
+			err = b.store.SaveAll(ctx, entries)
+		}
+		b.release(st.ID, idx)
+		if err != nil {
+			return "", wrap(fmt.Errorf("saving token state: %w", err))
+		}
+		if created {
+			return dpan, nil
+		}
+	}
+	return "", wrap(errors.New("could not allocate an unused token number"))
+}
+
 // allocate picks a fresh id and token BIN for st and claims the id and the
 // resulting DPAN in memory until the caller has saved them (release). A clash
 // (an id already used, or a DPAN already issued: a 16-digit DPAN has nine
 // derived digits, so clashes become likely after some tens of thousands of
-// tokens per BIN) just draws a new id.
-func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, pan string) (dpan, idx string, err error) {
+// tokens per BIN) just draws a new id. check says whether to look in the
+// store for a clash (not needed when the store refuses clashes itself).
+func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, pan string, check bool) (dpan, idx string, err error) {
 	b.provision.Lock()
 	defer b.provision.Unlock()
 	for range maxProvisionAttempts {
@@ -217,12 +243,14 @@ func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, p
 		if _, ok := b.reserved[idx]; ok {
 			continue
 		}
-		taken, err := b.exists(ctx, id, idx)
-		if err != nil {
-			return "", "", err
-		}
-		if taken {
-			continue
+		if check {
+			taken, err := b.exists(ctx, id, idx)
+			if err != nil {
+				return "", "", err
+			}
+			if taken {
+				continue
+			}
 		}
 		b.reserved[id], b.reserved[idx] = struct{}{}, struct{}{}
 		st.ID, st.TokenBIN = id, bin

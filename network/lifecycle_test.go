@@ -330,3 +330,56 @@ func TestSetStatusWinsOverARacingLookup(t *testing.T) {
 		t.Fatalf("a lookup that raced SetStatus put the old status back: %v", err)
 	}
 }
+
+// creatorStore is a store shared by several processes: it refuses a clash
+// itself (Creator), and counts the loads the emulator makes.
+type creatorStore struct {
+	StateStore
+	mu    sync.Mutex
+	loads int
+}
+
+func (c *creatorStore) Load(ctx context.Context, id string) ([]byte, error) {
+	c.mu.Lock()
+	c.loads++
+	c.mu.Unlock()
+	return c.StateStore.Load(ctx, id)
+}
+
+func (c *creatorStore) Create(ctx context.Context, entries map[string][]byte) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range entries {
+		if d, _ := c.StateStore.Load(ctx, id); d != nil {
+			return false, nil
+		}
+	}
+	return true, c.StateStore.SaveAll(ctx, entries)
+}
+
+// Two emulators over one shared store (two gateways) that draw the same id:
+// neither can see the other's claim, so the store refuses the second write
+// and the second emulator draws again. No store read is spent on checking
+// for clashes first.
+func TestSharedStoreRefusesAnotherProcesssClash(t *testing.T) {
+	store := &creatorStore{StateStore: NewMemoryStore()}
+	a := newTestBuiltin(t, store, func(c *BuiltinConfig) { c.Random = &scriptReader{script: [][]byte{uuidBytes(1)}} })
+	b := newTestBuiltin(t, store, func(c *BuiltinConfig) { c.Random = &scriptReader{script: [][]byte{uuidBytes(1), uuidBytes(2)}} })
+	t1, err := a.Provision(ctx, provisionReq("4111111111111111"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, err := b.Provision(ctx, provisionReq("5555555555554444"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t1.ID == t2.ID || t1.DPAN == t2.DPAN {
+		t.Fatal("two processes issued the same token")
+	}
+	if store.loads != 0 {
+		t.Fatalf("%d store reads spent on clash checks a shared store makes itself", store.loads)
+	}
+	if got, err := a.Get(ctx, t2.ID); err != nil || got.DPAN != t2.DPAN {
+		t.Fatalf("the first process does not see the second's token: %v", err)
+	}
+}

@@ -28,6 +28,16 @@ type StateStore interface {
 	SaveAll(ctx context.Context, entries map[string][]byte) error
 }
 
+// Creator is implemented by a StateStore several processes share (several
+// gateways on one PostgreSQL database). A process's own claims and
+// existence checks cannot see the tokens the others are issuing at the same
+// moment, so such a store refuses a clash itself.
+type Creator interface {
+	// Create stores every entry in one atomic, durable write if none of
+	// the ids holds data yet; otherwise it stores nothing and returns false.
+	Create(ctx context.Context, entries map[string][]byte) (bool, error)
+}
+
 // NewMemoryStore returns a StateStore that keeps everything in process
 // memory, lost when the process exits.
 func NewMemoryStore() StateStore { return &memoryStore{m: map[string][]byte{}} }

@@ -287,6 +287,27 @@ func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
 	return kv.SaveAll(ctx, map[string][]byte{id: data})
 }
 
+// Create implements network.Creator in one statement: a row that exists
+// already fails the whole INSERT, which writes nothing.
+func (kv *KV) Create(ctx context.Context, entries map[string][]byte) (bool, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	ids := make([]string, 0, len(entries))
+	data := make([][]byte, 0, len(entries))
+	for id, d := range entries {
+		ids, data = append(ids, id), append(data, d)
+	}
+	_, err := kv.pool.Exec(ctx, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, kv.name, ids, data)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("pgvault: kv %s: create: %w", kv.name, err)
+	}
+	return true, nil
+}
+
 // SaveAll stores every entry in one transaction.
 func (kv *KV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	ctx, cancel := bounded(ctx)
