@@ -226,7 +226,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("tokengate: loading cvv_store module: %w", err)
 	}
-	cvvs, err := mod.(CVVBackend).OpenCVVStore(env)
+	cvvBackend := mod.(CVVBackend)
+	cvvs, err := cvvBackend.OpenCVVStore(env)
 	if err != nil {
 		return fmt.Errorf("tokengate: %w", err)
 	}
@@ -261,6 +262,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		feed.WatchChanges(ctx, cache) // ends with this config
 	}
 	records := vault.NewEphemeral(cache)
+	if s, ok := cvvBackend.(ShortLivedStorer); ok {
+		records.Shared = s.ShortLivedStore(env)
+	}
 	a.lifecycle = &lifecycle.Manager{Vault: records, Keys: ks, Networks: a.networks, Provisioner: provisioner,
 		ProvisionTimeout: timeout, Observe: observeStatus}
 	a.tokenizer = &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}

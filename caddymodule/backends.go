@@ -71,6 +71,13 @@ type StateWatcher interface {
 	OnChange(forget func(id string))
 }
 
+// ShortLivedStorer is implemented by a CVV store several gateways share: it
+// also keeps the short-lived cards (ctkn_, cards kept without consent), so
+// that every gateway can pay with them.
+type ShortLivedStorer interface {
+	ShortLivedStore(env Env) vault.ShortLivedStore
+}
+
 // CVVBackend is a tokengate.cvv_stores module.
 type CVVBackend interface {
 	OpenCVVStore(env Env) (cvv.Store, error)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/cvv/cvvredis"
+	"github.com/tokengate/tokengate/vault"
 )
 
 func init() {
@@ -72,6 +73,11 @@ func (r *RedisCVVStore) OpenCVVStore(env Env) (cvv.Store, error) {
 	return cvvredis.New(r.client, env.Keys, r.Prefix), nil
 }
 
+// ShortLivedStore implements ShortLivedStorer on the same Redis.
+func (r *RedisCVVStore) ShortLivedStore(env Env) vault.ShortLivedStore {
+	return cvvredis.NewShortLived(r.client, env.Keys, r.Prefix)
+}
+
 // Cleanup closes the connections.
 func (r *RedisCVVStore) Cleanup() error {
 	if r.client != nil {
@@ -124,4 +130,5 @@ var (
 	_ caddy.CleanerUpper    = (*RedisCVVStore)(nil)
 	_ caddyfile.Unmarshaler = (*RedisCVVStore)(nil)
 	_ CVVBackend            = (*RedisCVVStore)(nil)
+	_ ShortLivedStorer      = (*RedisCVVStore)(nil)
 )

@@ -71,8 +71,8 @@ func TestQuickStart(t *testing.T) {
 	}
 
 	// A card sent without consent to keep it (card.save=false): a
-	// short-lived token that pays once through the PAN fallback, and no
-	// network token.
+	// short-lived token that pays through the PAN fallback, and no network
+	// token.
 	noSave := g.post("http://localhost:8080/checkout", jsonCT, `{"card":{"number":"378282246310005","exp_month":"03","exp_year":"2030","cvc":"1234","save":false}}`)
 	paidOnce := g.post("http://localhost:8081/payments", jsonCT, noSave.body, "X-Tokengate-Api-Key", "demo_merchant_key")
 	if paidOnce.header.Get(InjectedHeader) != "card.number=pan;reason=no_consent" || strings.Contains(noSave.body, "378282246310005") {

@@ -1,12 +1,15 @@
 package caddymodule
 
 import (
+	"context"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -36,8 +39,42 @@ func TestPostgresVault(t *testing.T) {
 	if str(first, "card.cvc") != testCVV || get(second, "card.cvc") != nil {
 		t.Fatalf("the CVV through Redis: first %v, second %v", get(first, "card.cvc") != nil, get(second, "card.cvc") != nil)
 	}
+	// A card kept without consent: its short-lived token lives in Redis
+	// (for every gateway), never in PostgreSQL, and pays with its CVV once.
+	nc := pg.post(inboundURL+"/noconsent/checkout", jsonCT, checkoutJSON("5555555555554444"))
+	short := str(decode(t, nc.body), "card.number")
+	if nc.status != http.StatusOK || !strings.HasPrefix(short, "tok_") {
+		t.Fatalf("no-consent card: %d %s", nc.status, nc.body)
+	}
+	var rows int
+	if err := pgConn(t, dsn).QueryRow(context.Background(), `SELECT count(*) FROM tokengate_records WHERE token = $1`, short).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("the short-lived card reached PostgreSQL: %d rows, %v", rows, err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	if n, err := rdb.Exists(context.Background(), t.Name()+":card:tenant_a\x00"+short).Result(); err != nil || n != 1 {
+		t.Fatalf("the short-lived card is not in Redis: %d, %v", n, err)
+	}
+	paid := pg.post(outboundURL+"/payments", jsonCT, nc.body, "X-Tokengate-Api-Key", apiKeyA)
+	if doc := decode(t, paid.body); paid.header.Get(InjectedHeader) != "card.number=pan;reason=no_consent" || str(doc, "card.number") != "5555555555554444" || str(doc, "card.cvc") != testCVV {
+		t.Fatalf("paying the short-lived card: %d %q", paid.status, paid.header.Get(InjectedHeader))
+	}
+	if again := decode(t, pg.post(outboundURL+"/payments", jsonCT, nc.body, "X-Tokengate-Api-Key", apiKeyA).body); get(again, "card.cvc") != nil {
+		t.Fatal("the short-lived card's CVV was used twice")
+	}
 	again := pg.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	if str(decode(t, again.body), "card.number") != token {
 		t.Fatal("the same card got another token")
 	}
+}
+
+// pgConn connects to a test database, to look at what a gateway wrote.
+func pgConn(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }

@@ -131,7 +131,7 @@ const ReasonEphemeral = "short_lived_card"
 // keep holds the short-lived card, then its CVV; if the CVV cannot be held
 // the card goes too, so neither outlives a failed call.
 func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duration, cvv string) error {
-	if err := t.Ephemeral.PutEphemeral(rec, ttl); err != nil {
+	if err := t.Ephemeral.PutEphemeral(ctx, rec, ttl); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if cvv != "" {
@@ -147,7 +147,7 @@ func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duratio
 // layer for the rule set's CVV TTL (Apply holds the CVV as long), with a
 // token in the rule set's format (prefixed for network_token, as there is no
 // network token).
-func (t *Tokenizer) shortLived(set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
+func (t *Tokenizer) shortLived(ctx context.Context, set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
 	token, err := newToken(set, c.number, "", t.Random)
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -158,7 +158,7 @@ func (t *Tokenizer) shortLived(set *rules.Inbound, c *cardInput) (vault.Record, 
 	}
 	rec.ExpMonth, rec.ExpYear = c.value(c.expMonth), c.value(c.expYear)
 	rec.Network.Error = ReasonNoConsent
-	if err := t.Ephemeral.PutEphemeral(rec, set.CVVTTL); err != nil {
+	if err := t.Ephemeral.PutEphemeral(ctx, rec, set.CVVTTL); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return rec, true, nil

@@ -214,7 +214,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		if t.Ephemeral == nil {
 			return vault.Record{}, false, fmt.Errorf("%w: no ephemeral store for a card without consent", ErrUnavailable)
 		}
-		return t.shortLived(set, c)
+		return t.shortLived(ctx, set, c)
 	}
 	fp := t.Keys.Fingerprint(set.Tenant, c.number)
 	rec, err := t.Vault.GetByFingerprint(ctx, set.Tenant, fp)

@@ -16,8 +16,15 @@ import (
 // returns one, so a card presented again inbound is not tied to them; they
 // are never written to the store, and an expired one is gone for good.
 // Everything else goes to the vault underneath.
+//
+// Held in memory, a short-lived card can be used only through the gateway
+// that issued it. With a Shared store (Redis, beside the CVVs) every gateway
+// of a deployment sees it, and nothing is kept in this process.
 type Ephemeral struct {
 	Vault
+	// Shared, when set, keeps the short-lived cards instead of memory.
+	Shared ShortLivedStore
+
 	mu      sync.RWMutex
 	entries map[string]ephemeralEntry // tenant \x00 token
 	held    atomic.Int64              // len(entries), read without the lock
@@ -59,11 +66,25 @@ func NewEphemeralLimit(v Vault, max int) *Ephemeral {
 	return &Ephemeral{Vault: v, entries: map[string]ephemeralEntry{}, now: time.Now, max: max}
 }
 
+// ShortLivedStore keeps short-lived cards for several gateways, each until
+// its TTL; they are never written to the vault.
+type ShortLivedStore interface {
+	// PutShortLived keeps rec for ttl.
+	PutShortLived(ctx context.Context, rec Record, ttl time.Duration) error
+	// GetShortLived returns the live record, or ErrNotFound.
+	GetShortLived(ctx context.Context, tenant, token string) (Record, error)
+	// DeleteShortLived forgets the record, or returns ErrNotFound.
+	DeleteShortLived(ctx context.Context, tenant, token string) error
+}
+
 // PutEphemeral keeps rec for ttl. Its token must be new: ephemeral tokens
 // are random, and the caller draws them.
-func (e *Ephemeral) PutEphemeral(rec Record, ttl time.Duration) error {
+func (e *Ephemeral) PutEphemeral(ctx context.Context, rec Record, ttl time.Duration) error {
 	now := e.now()
 	rec.CreatedAt, rec.UpdatedAt, rec.Version = now.UTC(), now.UTC(), 1
+	if e.Shared != nil {
+		return e.Shared.PutShortLived(ctx, rec, ttl)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.entries) >= e.max {
@@ -106,11 +127,21 @@ func (e *Ephemeral) Get(ctx context.Context, tenant, token string) (Record, erro
 			return Record{}, ErrNotFound
 		}
 	}
-	return e.Vault.Get(ctx, tenant, token)
+	rec, err := e.Vault.Get(ctx, tenant, token)
+	if e.Shared != nil && errors.Is(err, ErrNotFound) {
+		return e.Shared.GetShortLived(ctx, tenant, token)
+	}
+	return rec, err
 }
 
 // Delete implements Vault: an ephemeral record is forgotten at once.
 func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
+	if e.Shared != nil {
+		if err := e.Shared.DeleteShortLived(ctx, tenant, token); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return e.Vault.Delete(ctx, tenant, token)
+	}
 	e.mu.Lock()
 	_, ok := e.entries[key(tenant, token)]
 	delete(e.entries, key(tenant, token))

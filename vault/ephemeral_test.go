@@ -34,7 +34,7 @@ func TestEphemeralRecords(t *testing.T) {
 	defer b.Close()
 	e := vault.NewEphemeral(b)
 	rec := vaulttest.Sample("acme", "ctkn_1", "fp1")
-	if err := e.PutEphemeral(rec, 50*time.Millisecond); err != nil {
+	if err := e.PutEphemeral(context.Background(), rec, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := e.Get(ctx, "acme", "ctkn_1"); err != nil || got.Token != "ctkn_1" {
@@ -53,7 +53,7 @@ func TestEphemeralRecords(t *testing.T) {
 	if _, err := e.Get(ctx, "acme", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("after its TTL: %v", err)
 	}
-	if err := e.PutEphemeral(vaulttest.Sample("acme", "ctkn_2", "fp2"), time.Minute); err != nil {
+	if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", "ctkn_2", "fp2"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Delete(ctx, "acme", "ctkn_2"); err != nil {
@@ -74,18 +74,86 @@ func TestEphemeralLimit(t *testing.T) {
 	defer b.Close()
 	e := vault.NewEphemeralLimit(b, 2)
 	for _, tok := range []string{"a", "b"} {
-		if err := e.PutEphemeral(vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
+		if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.PutEphemeral(vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+	if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
 		t.Fatalf("past the limit: %v", err)
 	}
 	if _, err := e.Get(context.Background(), "acme", "a"); err != nil {
 		t.Fatal("a held card was dropped to make room")
 	}
 	time.Sleep(60 * time.Millisecond)
-	if err := e.PutEphemeral(vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
+	if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
 		t.Fatalf("after the others expired: %v", err)
+	}
+}
+
+// mapShortLived is a ShortLivedStore in a map (no TTL), standing for Redis.
+type mapShortLived map[string]vault.Record
+
+func (m mapShortLived) PutShortLived(_ context.Context, rec vault.Record, _ time.Duration) error {
+	m[rec.Tenant+"/"+rec.Token] = rec
+	return nil
+}
+
+func (m mapShortLived) GetShortLived(_ context.Context, tenant, token string) (vault.Record, error) {
+	if rec, ok := m[tenant+"/"+token]; ok {
+		return rec, nil
+	}
+	return vault.Record{}, vault.ErrNotFound
+}
+
+func (m mapShortLived) DeleteShortLived(_ context.Context, tenant, token string) error {
+	if _, ok := m[tenant+"/"+token]; !ok {
+		return vault.ErrNotFound
+	}
+	delete(m, tenant+"/"+token)
+	return nil
+}
+
+// With a shared store, short-lived cards go there (where every gateway
+// finds them) and never to the vault or this process's memory; vault
+// records are unaffected.
+func TestEphemeralShared(t *testing.T) {
+	ctx := context.Background()
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	shared := mapShortLived{}
+	issuer, payer := vault.NewEphemeral(b), vault.NewEphemeral(b)
+	issuer.Shared, payer.Shared = shared, shared
+	if err := issuer.PutEphemeral(ctx, vaulttest.Sample("acme", "ctkn_1", "fp1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if len(shared) != 1 {
+		t.Fatal("the short-lived card did not reach the shared store")
+	}
+	if got, err := payer.Get(ctx, "acme", "ctkn_1"); err != nil || got.Token != "ctkn_1" {
+		t.Fatalf("another gateway's Get: %v", err)
+	}
+	if _, err := payer.GetByFingerprint(ctx, "acme", "fp1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("found by fingerprint: %v", err)
+	}
+	if _, err := b.Get(ctx, "acme", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatal("a short-lived record reached the vault")
+	}
+	if _, _, err := payer.Put(ctx, vaulttest.Sample("acme", "tok_1", "fp2")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := payer.Get(ctx, "acme", "tok_1"); err != nil || got.Token != "tok_1" {
+		t.Fatalf("a vault record through the layer: %v", err)
+	}
+	if err := payer.Delete(ctx, "acme", "ctkn_1"); err != nil || len(shared) != 0 {
+		t.Fatalf("delete: %v, %d left", err, len(shared))
+	}
+	if err := payer.Delete(ctx, "acme", "tok_1"); err != nil {
+		t.Fatalf("deleting a vault record: %v", err)
+	}
+	if err := payer.Delete(ctx, "acme", "nothing"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("deleting nothing: %v", err)
 	}
 }
