@@ -163,8 +163,12 @@ const (
 )
 
 // writeKeyset replaces the file atomically, so a crash never leaves a
-// half-written keyset (which would make every sealed card unreadable).
+// half-written keyset (which would make every sealed card unreadable). A
+// missing directory is made, readable by its owner only.
 func writeKeyset(path string, data []byte) (int, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return exitFailure, err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".keyset-*")
 	if err != nil {
 		return exitFailure, err
