@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -96,6 +97,25 @@ func TestPostgresOutage(t *testing.T) {
 	during := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("5555555555554444"))
 	if during.status != http.StatusServiceUnavailable || strings.Contains(during.body, "5555555555554444") {
 		t.Fatalf("a new card during the outage: %d %s", during.status, during.body)
+	}
+	// The gateway stops trusting its record cache as soon as it cannot hear
+	// other gateways' changes: the card tokenized before, cached, is then
+	// refused both ways (503, nothing forwarded) rather than served from a
+	// copy that may be stale.
+	deadline := time.Now().Add(5 * time.Second)
+	var detok reply
+	for {
+		detok = g.post(outboundURL+"/payments", jsonCT, before.body, "X-Tokengate-Api-Key", apiKeyA)
+		if detok.status == http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if detok.status != http.StatusServiceUnavailable || detok.header.Get(InjectedHeader) != "" {
+		t.Fatalf("paying a cached card during the outage: %d %q", detok.status, detok.header.Get(InjectedHeader))
+	}
+	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); r.status != http.StatusServiceUnavailable || strings.Contains(r.body, visaPAN) {
+		t.Fatalf("a cached card inbound during the outage: %d", r.status)
 	}
 
 	proxy.setCut(false)
