@@ -72,6 +72,10 @@ var (
 		Namespace: metricsNamespace, Name: "webhook_events_total",
 		Help: "Lifecycle events received from network token providers, by provider and outcome (updated, unchanged, stale, unknown_token, unauthorized, malformed, unavailable).",
 	}, []string{"provider", "outcome"})
+	changeFeedListening = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Name: "vault_change_feed_listening",
+		Help: "1 while this gateway hears other gateways' vault changes (PostgreSQL notifications) and caches records; 0 while it does not, and reads every record from the database.",
+	})
 	cvvsHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Name: "cvvs_held",
 		Help: "CVVs held in memory now, waiting for their one use or their expiry.",
@@ -95,7 +99,7 @@ func registerMetrics(ctx caddy.Context) {
 		return
 	}
 	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld} {
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, changeFeedListening} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

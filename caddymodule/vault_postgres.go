@@ -189,6 +189,7 @@ func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
 			}
 		},
 		Listening: func(up bool) {
+			changeFeedListening.Set(map[bool]float64{false: 0, true: 1}[up])
 			if up {
 				cache.Resume()
 				p.logger.Info("hearing other gateways' vault changes; record cache on")
