@@ -27,6 +27,7 @@ type Ephemeral struct {
 
 	mu      sync.RWMutex
 	entries map[string]ephemeralEntry // tenant \x00 token
+	shared  map[string]time.Time      // expiries of the cards this process put in Shared
 	held    atomic.Int64              // len(entries), read without the lock
 	now     func() time.Time
 	max     int
@@ -83,7 +84,7 @@ func (e *Ephemeral) PutEphemeral(ctx context.Context, rec Record, ttl time.Durat
 	now := e.now()
 	rec.CreatedAt, rec.UpdatedAt, rec.Version = now.UTC(), now.UTC(), 1
 	if e.Shared != nil {
-		return e.Shared.PutShortLived(ctx, rec, ttl)
+		return e.putShared(ctx, rec, now, ttl)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -95,6 +96,38 @@ func (e *Ephemeral) PutEphemeral(ctx context.Context, rec Record, ttl time.Durat
 	}
 	e.entries[key(rec.Tenant, rec.Token)] = ephemeralEntry{rec: rec, expires: now.Add(ttl)}
 	e.held.Store(int64(len(e.entries)))
+	return nil
+}
+
+// putShared puts rec in the shared store. What a process puts there counts
+// against its bound as if it were held here, so a shared store cannot be
+// filled by one gateway's unauthenticated callers either: a deployment of n
+// gateways holds at most n × max.
+func (e *Ephemeral) putShared(ctx context.Context, rec Record, now time.Time, ttl time.Duration) error {
+	k := key(rec.Tenant, rec.Token)
+	e.mu.Lock()
+	if e.shared == nil {
+		e.shared = map[string]time.Time{}
+	}
+	if len(e.shared) >= e.max {
+		for k, expires := range e.shared {
+			if !now.Before(expires) {
+				delete(e.shared, k)
+			}
+		}
+		if len(e.shared) >= e.max {
+			e.mu.Unlock()
+			return ErrEphemeralFull
+		}
+	}
+	e.shared[k] = now.Add(ttl)
+	e.mu.Unlock()
+	if err := e.Shared.PutShortLived(ctx, rec, ttl); err != nil {
+		e.mu.Lock()
+		delete(e.shared, k)
+		e.mu.Unlock()
+		return err
+	}
 	return nil
 }
 
@@ -137,6 +170,9 @@ func (e *Ephemeral) Get(ctx context.Context, tenant, token string) (Record, erro
 // Delete implements Vault: an ephemeral record is forgotten at once.
 func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
 	if e.Shared != nil {
+		e.mu.Lock()
+		delete(e.shared, key(tenant, token))
+		e.mu.Unlock()
 		if err := e.Shared.DeleteShortLived(ctx, tenant, token); !errors.Is(err, ErrNotFound) {
 			return err
 		}

@@ -157,3 +157,35 @@ func TestEphemeralShared(t *testing.T) {
 		t.Fatalf("deleting nothing: %v", err)
 	}
 }
+
+// What a gateway puts in the shared store counts against its bound: its
+// unauthenticated callers cannot fill Redis for every gateway.
+func TestEphemeralSharedIsBounded(t *testing.T) {
+	ctx := context.Background()
+	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	shared := mapShortLived{}
+	e := vault.NewEphemeralLimit(b, 2)
+	e.Shared = shared
+	for _, tok := range []string{"a", "b"} {
+		if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+		t.Fatalf("a third card over a bound of two: %v", err)
+	}
+	if err := e.Delete(ctx, "acme", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	time.Sleep(60 * time.Millisecond) // "b" expires
+	if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", "d", "fp"), time.Minute); err != nil {
+		t.Fatalf("after an expiry: %v", err)
+	}
+}
