@@ -145,7 +145,14 @@ func TestRedisOutage(t *testing.T) {
 	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); r.status != http.StatusOK {
 		t.Fatalf("before the outage: %d %s", r.status, r.body)
 	}
+	noNT := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("4539097887163333")) // no network token: pays by PAN
 	proxy.setCut(true)
+	// Paying by PAN while its CVV cannot be taken: the rule set's fallback
+	// (pan), without the CVV.
+	paid := g.post(outboundURL+"/payments", jsonCT, noNT.body, "X-Tokengate-Api-Key", apiKeyA)
+	if doc := decode(t, paid.body); paid.status != http.StatusOK || str(doc, "card.number") != "4539097887163333" || get(doc, "card.cvc") != nil {
+		t.Fatalf("paying by PAN during the outage: %d %q", paid.status, paid.header.Get(InjectedHeader))
+	}
 	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("5555555555554444")); r.status != http.StatusServiceUnavailable || strings.Contains(r.body, testCVV+`"`) {
 		t.Fatalf("a card with a CVV during the outage: %d %s", r.status, r.body)
 	}
