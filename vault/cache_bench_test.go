@@ -2,12 +2,10 @@ package vault_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tokengate/tokengate/vault"
-	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -15,11 +13,7 @@ import (
 // read: a cached record, from every core at once.
 func BenchmarkCacheHitParallel(b *testing.B) {
 	ctx := context.Background()
-	bv, err := boltvault.Open(filepath.Join(b.TempDir(), "v.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bv.Close()
+	bv := vaulttest.OpenBolt(b)
 	c := vault.NewCache(bv, time.Minute, 1000)
 	if _, _, err := c.Put(ctx, vaulttest.Sample("acme", "tok_1", "fp1")); err != nil {
 		b.Fatal(err)

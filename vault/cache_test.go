@@ -147,11 +147,7 @@ func (h *hookedVault) Get(ctx context.Context, tenant, token string) (vault.Reco
 // starts from empty.
 func TestCacheInvalidationRacesAndPause(t *testing.T) {
 	ctx := context.Background()
-	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := vaulttest.OpenBolt(t)
 	under := &hookedVault{countingVault: countingVault{Vault: b}}
 	c := vault.NewCache(under, time.Minute, 100)
 	if _, _, err := b.Put(ctx, vaulttest.Sample("t", "tok_1", "fp1")); err != nil {

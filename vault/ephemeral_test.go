@@ -118,11 +118,7 @@ func (m mapShortLived) DeleteShortLived(_ context.Context, tenant, token string)
 // records are unaffected.
 func TestEphemeralShared(t *testing.T) {
 	ctx := context.Background()
-	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := vaulttest.OpenBolt(t)
 	shared := mapShortLived{}
 	issuer, payer := vault.NewEphemeral(b), vault.NewEphemeral(b)
 	issuer.Shared, payer.Shared = shared, shared
@@ -162,11 +158,7 @@ func TestEphemeralShared(t *testing.T) {
 // unauthenticated callers cannot fill Redis for every gateway.
 func TestEphemeralSharedIsBounded(t *testing.T) {
 	ctx := context.Background()
-	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := vaulttest.OpenBolt(t)
 	shared := mapShortLived{}
 	e := vault.NewEphemeralLimit(b, 2)
 	e.Shared = shared
