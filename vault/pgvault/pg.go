@@ -377,17 +377,37 @@ func (v *Vault) Import(ctx context.Context, recs []vault.Record) ([]vault.Import
 		if err := res.Close(); err != nil {
 			return err
 		}
-		// Not inserted: the same record already there, or a conflict.
-		for _, i := range missed {
-			rec := recs[i]
-			existing, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND token = $2`, rec.Tenant, rec.Token))
-			switch {
-			case err == nil && vault.SameRecord(existing, rec):
-				out[i] = vault.AlreadyPresent
-			case err == nil || errors.Is(err, vault.ErrNotFound):
-				out[i] = vault.ImportConflict
-			default:
+		if len(missed) == 0 {
+			return nil
+		}
+		// Not inserted: the same record already there, or a conflict. One
+		// query reads what the target holds under those tokens.
+		tenants, tokens := make([]string, len(missed)), make([]string, len(missed))
+		for j, i := range missed {
+			tenants[j], tokens[j] = recs[i].Tenant, recs[i].Token
+		}
+		rows, err := tx.Query(ctx, `SELECT `+columns+` FROM tokengate_records WHERE (tenant, token) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, tokens)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		held := make(map[vault.RecordKey]vault.Record, len(missed))
+		for rows.Next() {
+			rec, err := scan(rows)
+			if err != nil {
 				return err
+			}
+			held[vault.RecordKey{Tenant: rec.Tenant, Token: rec.Token}] = rec
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, i := range missed {
+			existing, ok := held[vault.RecordKey{Tenant: recs[i].Tenant, Token: recs[i].Token}]
+			if ok && vault.SameRecord(existing, recs[i]) {
+				out[i] = vault.AlreadyPresent
+			} else {
+				out[i] = vault.ImportConflict
 			}
 		}
 		return nil
