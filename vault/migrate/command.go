@@ -113,7 +113,7 @@ func Command(ctx context.Context, from, to string, out, progress io.Writer, opts
 	var bar *progressbar.ProgressBar
 	next := opts.Progress
 	opts.Progress = func(r Report) {
-		if bar == nil {
+		if bar == nil && r.Source > 0 {
 			bar = progressbar.NewOptions64(r.Source,
 				progressbar.OptionSetWriter(progress),
 				progressbar.OptionSetDescription("records"),
@@ -124,7 +124,9 @@ func Command(ctx context.Context, from, to string, out, progress io.Writer, opts
 				progressbar.OptionSetPredictTime(true),
 			)
 		}
-		_ = bar.Set64(r.Walked())
+		if bar != nil {
+			_ = bar.Set64(r.Walked())
+		}
 		if next != nil {
 			next(r)
 		}
