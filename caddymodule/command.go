@@ -3,12 +3,15 @@ package caddymodule
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -16,13 +19,14 @@ import (
 	"github.com/tink-crypto/tink-go/v2/tink"
 	"github.com/tokengate/tokengate/juspayapi"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/vault/migrate"
 )
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file>",
-		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where>",
+		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
 and an HMAC-SHA256 keyset for keyed fingerprints. It refuses to overwrite a
@@ -54,7 +58,20 @@ jwe-encrypt reads a plaintext (the card JSON of generateToken's cardData) on
 standard input and prints it as a compact JWE (RSA-OAEP-256, A128GCM) to the
 public key, with --kid in its header; jwe-decrypt reads a compact JWE (a
 generateToken answer's payload) and prints its plaintext. Both are for
-trying the API by hand.`,
+trying the API by hand.
+
+migrate copies the vault named by --from into the one named by --to, each
+bolt:<path> (a bbolt vault file) or postgres:<dsn> (a pgx connection
+string): every tenant's records and the builtin network token service's
+state, as they are stored. It loads no keyset and decrypts nothing. A record
+the target already holds unchanged is counted as already present; one it
+holds differently (the same token with other content, or the same card under
+another token) is a conflict, named by its token and never overwritten. Run
+it again after an interruption to finish; a second run copies nothing. At
+the end every source record is read back from the target; conflicts or a
+record not found make the exit status non-zero. Stop the gateway first: a
+bbolt file in use by it is locked. Opening PostgreSQL creates or migrates
+its schema.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("keyset", "", "The keyset file")
 			cmd.Flags().String("kek-env", "", "Environment variable holding the base64 key-encrypting key")
@@ -62,7 +79,16 @@ trying the API by hand.`,
 			cmd.Flags().String("private", "", "rsa-keygen, jwe-decrypt: the RSA private key file")
 			cmd.Flags().String("public", "", "rsa-keygen, jwe-encrypt: the RSA public key file")
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdKeyset)
+			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
+			cmd.RunE = func(c *cobra.Command, args []string) error {
+				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
+						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"), c.OutOrStdout(), c.ErrOrStderr())
+					}
+					return cmdKeyset(fl)
+				})(c, args)
+			}
 		},
 	})
 }
@@ -122,7 +148,22 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap or hash-key)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt or migrate)", fl.Arg(0))
+}
+
+// cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress
+// bar on errOut, the summary on out. An interrupt stops it between batches;
+// running it again finishes the job.
+func cmdMigrate(ctx context.Context, from, to string, out, errOut io.Writer) (int, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := migrate.Command(ctx, from, to, out, errOut, migrate.Options{}); err != nil {
+		return exitFailure, err
+	}
+	return exitSuccess, nil
 }
 
 // kekFromEnv reads a key-encrypting key from the named variable; no name

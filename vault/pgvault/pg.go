@@ -7,6 +7,7 @@
 package pgvault
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -322,3 +323,198 @@ func (kv *KV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 		return nil
 	})
 }
+
+// Export implements vault.Exporter, in the order of the primary key (tenant,
+// then token, in the database's collation), which the key's index serves.
+func (v *Vault) Export(ctx context.Context, after vault.RecordKey, limit int) ([]vault.Record, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	limit = vault.ListOptions{Limit: limit}.PageLimit()
+	rows, err := v.pool.Query(ctx, `SELECT `+columns+` FROM tokengate_records WHERE (tenant, token) > ($1, $2) ORDER BY tenant, token LIMIT $3`,
+		after.Tenant, after.Token, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgvault: export: %w", err)
+	}
+	defer rows.Close()
+	var out []vault.Record
+	for rows.Next() {
+		rec, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgvault: export: %w", err)
+	}
+	return out, nil
+}
+
+// CountRecords implements vault.Exporter.
+func (v *Vault) CountRecords(ctx context.Context) (int64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	var n int64
+	if err := v.pool.QueryRow(ctx, `SELECT count(*) FROM tokengate_records`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgvault: count: %w", err)
+	}
+	return n, nil
+}
+
+// Import implements vault.Importer: one transaction per batch, each row
+// inserted as it is unless its token or fingerprint is taken in its tenant.
+func (v *Vault) Import(ctx context.Context, recs []vault.Record) ([]vault.ImportOutcome, error) {
+	for _, rec := range recs {
+		if err := validate(rec); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	out := make([]vault.ImportOutcome, len(recs))
+	err := pgx.BeginFunc(ctx, v.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, rec := range recs {
+			data, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			batch.Queue(`INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+				rec.Tenant, rec.Token, rec.Fingerprint, rec.Network.Provider, rec.Network.ID, data, rec.Version, rec.CreatedAt, rec.UpdatedAt)
+		}
+		res := tx.SendBatch(ctx, batch)
+		var missed []int
+		for i := range recs {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				missed = append(missed, i)
+			}
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		if len(missed) == 0 {
+			return nil
+		}
+		// Not inserted: the same record already there, or a conflict. One
+		// query reads what the target holds under those tokens.
+		tenants, tokens := make([]string, len(missed)), make([]string, len(missed))
+		for j, i := range missed {
+			tenants[j], tokens[j] = recs[i].Tenant, recs[i].Token
+		}
+		rows, err := tx.Query(ctx, `SELECT `+columns+` FROM tokengate_records WHERE (tenant, token) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, tenants, tokens)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		held := make(map[vault.RecordKey]vault.Record, len(missed))
+		for rows.Next() {
+			rec, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			held[vault.RecordKey{Tenant: rec.Tenant, Token: rec.Token}] = rec
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, i := range missed {
+			existing, ok := held[vault.RecordKey{Tenant: recs[i].Tenant, Token: recs[i].Token}]
+			if ok && vault.SameRecord(existing, recs[i]) {
+				out[i] = vault.AlreadyPresent
+			} else {
+				out[i] = vault.ImportConflict
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgvault: import: %w", err)
+	}
+	return out, nil
+}
+
+// ExportState implements vault.StateExporter over tokengate_kv, by name,
+// then id.
+func (v *Vault) ExportState(ctx context.Context, after vault.StateKey, limit int) ([]vault.StateEntry, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	limit = vault.ListOptions{Limit: limit}.PageLimit()
+	rows, err := v.pool.Query(ctx, `SELECT name, id, data FROM tokengate_kv WHERE (name, id) > ($1, $2) ORDER BY name, id LIMIT $3`,
+		after.Space, after.ID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgvault: export state: %w", err)
+	}
+	defer rows.Close()
+	var out []vault.StateEntry
+	for rows.Next() {
+		var e vault.StateEntry
+		if err := rows.Scan(&e.Space, &e.ID, &e.Data); err != nil {
+			return nil, fmt.Errorf("pgvault: export state: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgvault: export state: %w", err)
+	}
+	return out, nil
+}
+
+// ImportState implements vault.StateImporter: one transaction per batch;
+// an id already holding other bytes is left alone.
+func (v *Vault) ImportState(ctx context.Context, entries []vault.StateEntry) ([]vault.ImportOutcome, error) {
+	for _, e := range entries {
+		if e.Space == "" || e.ID == "" {
+			return nil, errors.New("pgvault: import state: an entry has no space or no id")
+		}
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	out := make([]vault.ImportOutcome, len(entries))
+	err := pgx.BeginFunc(ctx, v.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, e := range entries {
+			// The row is returned whether inserted or not; inserted tells which.
+			batch.Queue(`WITH ins AS (INSERT INTO tokengate_kv (name, id, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING data)
+				SELECT true, data FROM ins UNION ALL SELECT false, data FROM tokengate_kv WHERE name = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
+				e.Space, e.ID, e.Data)
+		}
+		res := tx.SendBatch(ctx, batch)
+		defer res.Close()
+		for i, e := range entries {
+			var (
+				inserted bool
+				data     []byte
+			)
+			if err := res.QueryRow().Scan(&inserted, &data); err != nil {
+				return err
+			}
+			switch {
+			case inserted:
+				out[i] = vault.Imported
+			case bytes.Equal(data, e.Data):
+				out[i] = vault.AlreadyPresent
+			default:
+				out[i] = vault.ImportConflict
+			}
+		}
+		return res.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgvault: import state: %w", err)
+	}
+	return out, nil
+}
+
+// Interface guards.
+var (
+	_ vault.Exporter      = (*Vault)(nil)
+	_ vault.Importer      = (*Vault)(nil)
+	_ vault.StateExporter = (*Vault)(nil)
+	_ vault.StateImporter = (*Vault)(nil)
+)

@@ -1,0 +1,208 @@
+package boltvault
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tokengate/tokengate/vault"
+)
+
+// walkAfter visits the entries of the two-level layout under top
+// (top/<outer>/.../<key> -> value, the innermost bucket given by inner) that
+// come after (afterOuter, afterKey), in byte order of outer, then key,
+// until visit says to stop.
+func walkAfter(top *bolt.Bucket, inner func(outer *bolt.Bucket) *bolt.Bucket, afterOuter, afterKey string, visit func(outer, k, v []byte) (more bool, err error)) error {
+	oc := top.Cursor()
+	ok, _ := oc.First()
+	if afterOuter != "" {
+		ok, _ = oc.Seek([]byte(afterOuter))
+	}
+	for ; ok != nil; ok, _ = oc.Next() {
+		ob := top.Bucket(ok)
+		if ob == nil {
+			continue
+		}
+		b := inner(ob)
+		if b == nil {
+			continue
+		}
+		c := b.Cursor()
+		k, v := c.First()
+		if string(ok) == afterOuter && afterKey != "" {
+			k, v = c.Seek([]byte(afterKey))
+			if k != nil && string(k) == afterKey {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil; k, v = c.Next() {
+			more, err := visit(ok, k, v)
+			if err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func tokensOf(tenant *bolt.Bucket) *bolt.Bucket { return tenant.Bucket(bucketTokens) }
+
+func itself(b *bolt.Bucket) *bolt.Bucket { return b }
+
+// Export implements vault.Exporter: tenants, then tokens, in byte order.
+func (b *Bolt) Export(ctx context.Context, after vault.RecordKey, limit int) ([]vault.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit = vault.ListOptions{Limit: limit}.PageLimit()
+	var out []vault.Record
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return walkAfter(tx.Bucket(bucketVault), tokensOf, after.Tenant, after.Token, func(_, _, v []byte) (bool, error) {
+			var rec vault.Record
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return false, fmt.Errorf("vault: decode record: %w", err)
+			}
+			out = append(out, rec)
+			return len(out) < limit, nil
+		})
+	})
+	return out, err
+}
+
+// CountRecords implements vault.Exporter.
+func (b *Bolt) CountRecords(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketVault).ForEachBucket(func(tenant []byte) error {
+			if tokens, _ := tenantBuckets(tx, string(tenant)); tokens != nil {
+				n += int64(tokens.Stats().KeyN)
+			}
+			return nil
+		})
+	})
+	return n, err
+}
+
+// Import implements vault.Importer: the whole batch is one transaction
+// (one fsync).
+func (b *Bolt) Import(ctx context.Context, recs []vault.Record) ([]vault.ImportOutcome, error) {
+	for _, rec := range recs {
+		if err := validate(rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]vault.ImportOutcome, len(recs))
+	err := b.w.do(func(tx *bolt.Tx) error {
+		// The committer may run this more than once: every outcome is set anew.
+		for i, rec := range recs {
+			tokens, fps, err := createTenantBuckets(tx, rec.Tenant)
+			if err != nil {
+				return err
+			}
+			existing, err := loadRecord(tokens, rec.Token)
+			switch {
+			case err == nil && vault.SameRecord(existing, rec):
+				out[i] = vault.AlreadyPresent
+				continue
+			case err == nil:
+				out[i] = vault.ImportConflict
+				continue
+			case !errors.Is(err, vault.ErrNotFound):
+				return err
+			}
+			if fps.Get([]byte(rec.Fingerprint)) != nil {
+				out[i] = vault.ImportConflict
+				continue
+			}
+			if err := storeRecord(tokens, rec); err != nil {
+				return err
+			}
+			if err := fps.Put([]byte(rec.Fingerprint), []byte(rec.Token)); err != nil {
+				return err
+			}
+			if err := indexNetworkToken(tx, vault.Record{}, rec); err != nil {
+				return err
+			}
+			out[i] = vault.Imported
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: import: %w", err)
+	}
+	return out, nil
+}
+
+// ExportState implements vault.StateExporter over the KV buckets.
+func (b *Bolt) ExportState(ctx context.Context, after vault.StateKey, limit int) ([]vault.StateEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit = vault.ListOptions{Limit: limit}.PageLimit()
+	var out []vault.StateEntry
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return walkAfter(tx.Bucket(bucketKV), itself, after.Space, after.ID, func(space, id, v []byte) (bool, error) {
+			out = append(out, vault.StateEntry{
+				StateKey: vault.StateKey{Space: string(space), ID: string(id)},
+				Data:     append([]byte{}, v...), // bbolt's memory is only valid inside the transaction
+			})
+			return len(out) < limit, nil
+		})
+	})
+	return out, err
+}
+
+// ImportState implements vault.StateImporter: one transaction per batch.
+func (b *Bolt) ImportState(ctx context.Context, entries []vault.StateEntry) ([]vault.ImportOutcome, error) {
+	for _, e := range entries {
+		if e.Space == "" || e.ID == "" {
+			return nil, errors.New("vault: import state: an entry has no space or no id")
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]vault.ImportOutcome, len(entries))
+	err := b.w.do(func(tx *bolt.Tx) error {
+		for i, e := range entries {
+			bk, err := tx.Bucket(bucketKV).CreateBucketIfNotExists([]byte(e.Space))
+			if err != nil {
+				return err
+			}
+			switch existing := bk.Get([]byte(e.ID)); {
+			case existing == nil:
+				if err := bk.Put([]byte(e.ID), append([]byte{}, e.Data...)); err != nil {
+					return err
+				}
+				out[i] = vault.Imported
+			case bytes.Equal(existing, e.Data):
+				out[i] = vault.AlreadyPresent
+			default:
+				out[i] = vault.ImportConflict
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: import state: %w", err)
+	}
+	return out, nil
+}
+
+// Interface guards.
+var (
+	_ vault.Exporter      = (*Bolt)(nil)
+	_ vault.Importer      = (*Bolt)(nil)
+	_ vault.StateExporter = (*Bolt)(nil)
+	_ vault.StateImporter = (*Bolt)(nil)
+)
