@@ -2,8 +2,10 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -165,6 +167,9 @@ func (w watchedKV) OnChange(forget func(id string)) {
 // keepalive takes to notice it (about 20 s), within the cache TTL (30 s).
 func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
 	cache.Pause()
+	var listening atomic.Bool
+	var lastErr atomic.Value // error
+	lastErr.Store(errors.New("not connected yet"))
 	forgetStates := func(name, id string) {
 		p.states.mu.Lock()
 		defer p.states.mu.Unlock()
@@ -192,15 +197,22 @@ func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
 			changeFeedListening.Set(map[bool]float64{false: 0, true: 1}[up])
 			if up {
 				cache.Resume()
-				p.logger.Info("hearing other gateways' vault changes; record cache on")
 			} else {
 				cache.Pause()
-				p.logger.Warn("not hearing other gateways' vault changes; record cache off until the database answers again")
 			}
 			forgetStates("", "")
+			// Log transitions only: while the database is down the
+			// listener retries every second.
+			switch was := listening.Swap(up); {
+			case up && !was:
+				p.logger.Info("hearing other gateways' vault changes; record cache on")
+			case !up && was:
+				p.logger.Warn("not hearing other gateways' vault changes; record cache off until the database answers again", zap.Error(lastErr.Load().(error)))
+			}
 		},
 		Error: func(err error) {
-			p.logger.Warn("PostgreSQL change notifications", zap.Error(err))
+			lastErr.Store(err)
+			p.logger.Debug("PostgreSQL change notifications", zap.Error(err))
 		},
 	})
 }

@@ -34,7 +34,8 @@ type Watcher struct {
 	// false when it is lost; until the next true, changes may go unheard,
 	// so anything kept in memory must be dropped or not trusted.
 	Listening func(bool)
-	// Error, when set, is told why the connection was lost.
+	// Error, when set, is told why the connection was lost (or could not
+	// be made), before Listening(false).
 	Error func(error)
 }
 
@@ -60,10 +61,10 @@ func (v *Vault) Watch(ctx context.Context, w Watcher) {
 			if ctx.Err() != nil {
 				return
 			}
-			w.Listening(false)
 			if w.Error != nil {
-				w.Error(err)
+				w.Error(err) // first, so that Listening(false) can tell why
 			}
+			w.Listening(false)
 		},
 		ReconnectDelay: reconnectDelay,
 	}
