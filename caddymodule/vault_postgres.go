@@ -168,8 +168,9 @@ func (w watchedKV) OnChange(forget func(id string)) {
 func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
 	cache.Pause()
 	var listening atomic.Bool
-	var lastErr atomic.Value // error
-	lastErr.Store(errors.New("not connected yet"))
+	var lastErr atomic.Pointer[error] // why the feed was last lost
+	notYet := errors.New("not connected yet")
+	lastErr.Store(&notYet)
 	forgetStates := func(name, id string) {
 		p.states.mu.Lock()
 		defer p.states.mu.Unlock()
@@ -207,11 +208,11 @@ func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
 			case up && !was:
 				p.logger.Info("hearing other gateways' vault changes; record cache on")
 			case !up && was:
-				p.logger.Warn("not hearing other gateways' vault changes; record cache off until the database answers again", zap.Error(lastErr.Load().(error)))
+				p.logger.Warn("not hearing other gateways' vault changes; record cache off until the database answers again", zap.Error(*lastErr.Load()))
 			}
 		},
 		Error: func(err error) {
-			lastErr.Store(err)
+			lastErr.Store(&err)
 			p.logger.Debug("PostgreSQL change notifications", zap.Error(err))
 		},
 	})
