@@ -32,7 +32,8 @@ const childCaddyEnv = "TOKENGATE_TEST_CADDY_ARGS"
 func TestMain(m *testing.M) {
 	if args := os.Getenv(childCaddyEnv); args != "" {
 		os.Args = append([]string{"caddy"}, strings.Split(args, "\x1f")...)
-		caddycmd.Main() // exits
+		caddycmd.Main() // exits on failure; a command that succeeds returns
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -461,4 +462,45 @@ func TestTwoGateways(t *testing.T) {
 // decodeOK decodes JSON without failing the test (for goroutines).
 func decodeOK(s string, into *map[string]any) bool {
 	return json.Unmarshal([]byte(s), into) == nil
+}
+
+// TestRunningSeveralGateways follows the README's "Running several
+// gateways": one keyset made with keygen, Caddyfile.shared.example run
+// twice with the ports the README gives B, and its calls.
+func TestRunningSeveralGateways(t *testing.T) {
+	dsn := vaulttest.PostgresDatabase(t)
+	requireRedis(t)
+	dir := t.TempDir()
+	for _, f := range []string{"Caddyfile.shared.example", "rules.example.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keygen := runCaddy(t, "keygen", dir, nil, "tokengate", "keygen", "--keyset", "./tokengate-data/shared-keyset.json")
+	<-keygen.done
+	if keygen.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("keygen: %s", keygen.output())
+	}
+	env := []string{"TOKENGATE_PG_DSN=" + dsn}
+	a := runCaddy(t, "a", dir, append(env, "GATEWAY_ADMIN=localhost:2994"), "run", "--config", "Caddyfile.shared.example")
+	a.waitHTTP("http://127.0.0.1:8080/")
+	b := runCaddy(t, "b", dir, append(env, "GATEWAY_ADMIN=localhost:2993", "INBOUND_PORT=9080", "OUTBOUND_PORT=9081", "PSP_PORT=9082"),
+		"run", "--config", "Caddyfile.shared.example")
+	b.waitHTTP("http://127.0.0.1:9080/")
+
+	first := mustSend(t, "http://localhost:8080/checkout", `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030","cvc":"123"}}`)
+	token := str(decode(t, first.body), "card.number")
+	again := mustSend(t, "http://localhost:9080/checkout", `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030"}}`)
+	if !strings.HasPrefix(token, "tok_") || str(decode(t, again.body), "card.number") != token {
+		t.Fatalf("the same card on A and B: %s, %s", first.body, again.body)
+	}
+	paid := mustSend(t, "http://localhost:9081/payments", `{"card":{"number":"`+token+`","exp_month":"03","exp_year":"2030"}}`,
+		"X-Tokengate-Api-Key", "demo_merchant_key")
+	if paid.header.Get(InjectedHeader) != "card.number=network_token" {
+		t.Fatalf("paying on B: %d %q %s", paid.status, paid.header.Get(InjectedHeader), paid.body)
+	}
 }
