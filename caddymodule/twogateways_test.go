@@ -166,6 +166,22 @@ func requireRedis(t *testing.T) {
 	}
 }
 
+// freeTestPorts unloads the sites of the Caddy the other tests run in this
+// process (caddytest keeps the last config running), so the gateway
+// processes can bind the same ports; its admin endpoint stays for the
+// tests that follow.
+func freeTestPorts(t *testing.T) {
+	t.Helper()
+	resp, err := http.Post("http://localhost:2999/load", "application/json", strings.NewReader(`{"admin":{"listen":"localhost:2999"}}`))
+	if err != nil {
+		return // no in-process Caddy running
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("unloading the in-process Caddy's sites: %s", resp.Status)
+	}
+}
+
 // newPAN is the n-th distinct Luhn-valid Visa number of a test.
 func newPAN(n int) string {
 	partial := fmt.Sprintf("411111%09d", n)
@@ -265,6 +281,7 @@ func pspServer(t *testing.T) *httptest.Server {
 func TestTwoGateways(t *testing.T) {
 	dsn := vaulttest.PostgresDatabase(t)
 	requireRedis(t)
+	freeTestPorts(t)
 	dir := t.TempDir()
 	psp := pspServer(t)
 	rules := filepath.Join(dir, "rules.yaml")
@@ -470,6 +487,7 @@ func decodeOK(s string, into *map[string]any) bool {
 func TestRunningSeveralGateways(t *testing.T) {
 	dsn := vaulttest.PostgresDatabase(t)
 	requireRedis(t)
+	freeTestPorts(t)
 	dir := t.TempDir()
 	for _, f := range []string{"Caddyfile.shared.example", "rules.example.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", f))
