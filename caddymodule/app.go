@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"go.uber.org/zap"
 
+	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
@@ -269,6 +270,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ProvisionTimeout: timeout, Observe: observeStatus}
 	a.tokenizer = &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}
 	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs,
+		CVVUnavailable: func(field string, err error) {
+			a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err))
+		},
 		Tampered: func(tenant, field string) {
 			a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
 				zap.String("tenant", tenant), zap.String("field", field))

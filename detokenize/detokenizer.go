@@ -48,6 +48,10 @@ type Detokenizer struct {
 	// tenant that does not open for that tenant: moved from another tenant,
 	// or sealed with a keyset this gateway does not hold.
 	Tampered func(tenant, field string)
+	// CVVUnavailable, when set, is told that a held CVV could not be taken
+	// (the CVV store failed): the PAN goes without it, as the fallback for a
+	// CVV that is not held.
+	CVVUnavailable func(field string, err error)
 }
 
 // Injection reports what one token field became.
@@ -177,7 +181,10 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	put(rules.KindName, secrets.Name)
 	if targets[rules.KindCVV] != "" {
 		cvv, ok, err := d.CVVs.TakeCVV(ctx, tenant, rec.Token)
-		if err == nil && ok {
+		switch {
+		case err != nil && d.CVVUnavailable != nil:
+			d.CVVUnavailable(tok.Path, err)
+		case err == nil && ok:
 			put(rules.KindCVV, cvv)
 		}
 	}
