@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/tokengate/tokengate/juspayapi"
@@ -282,5 +284,44 @@ func TestJuspayStoredCardTokenCustomer(t *testing.T) {
 	rec, err := g.app().tokenizer.Vault.Get(t.Context(), "tenant_a", tok)
 	if _, has := rec.Metadata["juspay.customer:cust_a"]; err != nil || !has {
 		t.Fatalf("the ctkn_ does not keep its customer: %v %v", err, rec.Metadata)
+	}
+}
+
+// The limits' Caddyfile options adapt to their JSON fields, and bad values
+// are refused naming the option.
+func TestJuspayAPILimitsCaddyfile(t *testing.T) {
+	adapt := func(block string) (string, error) {
+		out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n\ttokengate {\n\t}\n}\n:8080 {\n\tjuspay_api {\n\t\tmerchant m k t\n"+block+"\n\t}\n}\n"), map[string]any{"filename": "Caddyfile"})
+		return string(out), err
+	}
+	out, err := adapt("\t\tctkn_max_per_merchant 500\n\t\tclient_rate 2.5 7\n\t\ttokenize_true_rate 30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"ctkn_max_per_merchant":500`, `"client_rate":2.5`, `"client_burst":7`, `"tokenize_true_rate":30`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("adapted JSON lacks %s: %s", want, out)
+		}
+	}
+	for block, want := range map[string]string{
+		"ctkn_max_per_merchant 0":   "ctkn_max_per_merchant",
+		"ctkn_max_per_merchant x":   "ctkn_max_per_merchant",
+		"tokenize_true_rate -1":     "tokenize_true_rate",
+		"client_rate 0":             "client_rate",
+		"client_rate NaN":           "client_rate",
+		"client_rate 10 0":          "burst",
+		"client_rate":               "wrong argument count",
+		"client_rate 1 2 3":         "wrong argument count",
+		"ctkn_max_per_merchant 1 2": "wrong argument count",
+	} {
+		if _, err := adapt("\t\t" + block); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Caddyfile:") {
+			t.Errorf("%q: %v, want an error about %s with file:line", block, err, want)
+		}
+	}
+	// Validate refuses a quota beyond the merchants' share of the pool.
+	h := &JuspayAPI{Merchants: []JuspayMerchant{{ID: "m", APIKey: "k", Tenant: "t"}}, CardTokenTTL: caddy.Duration(time.Minute),
+		JWEKeys: []JuspayJWEKey{{KID: "k"}}, CardTokensPerMerchant: 60_000}
+	if err := h.Validate(); err == nil || !strings.Contains(err.Error(), "ctkn_max_per_merchant") {
+		t.Fatalf("a quota of 60000: %v", err)
 	}
 }
