@@ -226,3 +226,17 @@ func TestStoredCardTokenNeedsItsCustomer(t *testing.T) {
 		}
 	}
 }
+
+// A merchant at its ctkn_ quota is refused tokenize=true before the card is
+// kept (no permanent record, no provisioning for a token it cannot have).
+func TestCardTokenizeTrueAtQuota(t *testing.T) {
+	a := newAPI(t, testClientIP, func(s *juspayapi.Server) { s.CardTokensPerMerchant = 1 })
+	if r, _ := a.formFrom(cardForm(0, "shop", ""), map[string]string{"X-Test-Client": "10.2.0.1"}); r.status != 200 {
+		t.Fatalf("the quota's one card: %d %s", r.status, r.body)
+	}
+	r, h := a.formFrom(cardForm(1, "shop", "&tokenize=true"), map[string]string{"X-Test-Client": "10.2.0.1"})
+	isTooMany(t, r, h)
+	if _, err := a.eph.Vault.GetByFingerprint(t.Context(), "acme", a.st.Keys.Fingerprint("acme", cardPAN(1))); err == nil {
+		t.Fatal("the card was kept although its ctkn_ was refused")
+	}
+}

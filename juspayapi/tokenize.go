@@ -73,7 +73,8 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 		quota = DefaultCardTokensPerMerchant
 	}
 	// Every ctkn_ of this merchant counts against its own pool.
-	ctx := vault.WithPool(r.Context(), vault.Pool{Name: "juspay/" + m.ID, Max: quota})
+	pool := vault.Pool{Name: "juspay/" + m.ID, Max: quota}
+	ctx := vault.WithPool(r.Context(), pool)
 	var rec vault.Record
 	var err error
 	if saved := form.Get("stored_card_token"); saved != "" {
@@ -116,6 +117,11 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 			if ok, after := s.allowTokenizeTrue(m.ID); !ok {
 				return tooManyRequests(w, after, "Too many cards saved (tokenize=true) for this merchant; try again later.")
 			}
+			// A merchant at its ctkn_ quota would get its 429 only after
+			// the card was kept and provisioned: ask first.
+			if e := s.Tokenizer.Ephemeral; e != nil && e.PoolHeld(pool.Name) >= pool.Max {
+				return tooManyRequests(w, quotaRetryAfter, quotaMessage)
+			}
 			saved, _, serr := s.Tokenizer.Store(ctx, m.Tenant, rules.FormatPrefixed, "token_", in)
 			if err = serr; err == nil {
 				rec, err = s.Tokenizer.Reissue(ctx, saved, "ctkn_", ttl, cvv)
@@ -132,12 +138,14 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 	case errors.As(err, &fe):
 		return respond(w, http.StatusBadRequest, inputError(fe.Field, errorCode(fe.Code), fe.Reason+"."))
 	case errors.Is(err, vault.ErrEphemeralQuota):
-		return tooManyRequests(w, quotaRetryAfter, "This merchant holds as many card tokens as it may; try again later.")
+		return tooManyRequests(w, quotaRetryAfter, quotaMessage)
 	case err != nil:
 		return respond(w, http.StatusServiceUnavailable, unavailable)
 	}
 	return respond(w, http.StatusOK, map[string]any{"token": rec.Token})
 }
+
+const quotaMessage = "This merchant holds as many card tokens as it may; try again later."
 
 func respond(w http.ResponseWriter, status int, out any) int {
 	write(w, status, out)
