@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,5 +278,29 @@ func BenchmarkEphemeralQuotaRefusal(b *testing.B) {
 		if err := e.PutEphemeral(full, vaulttest.Sample("acme", "x", "fp"), time.Hour); !errors.Is(err, vault.ErrEphemeralQuota) {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Concurrent puts never hold more than a pool's quota: the check and the
+// count are one step.
+func TestEphemeralPoolConcurrent(t *testing.T) {
+	e := vault.NewEphemeralLimit(vaulttest.OpenBolt(t), 1000)
+	ctx := vault.WithPool(context.Background(), vault.Pool{Name: "p", Max: 50})
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				if e.PutEphemeral(ctx, vaulttest.Sample("acme", fmt.Sprintf("w%d-%d", w, i), "fp"), time.Minute) == nil {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 50 || e.PoolHeld("p") != 50 {
+		t.Fatalf("%d puts succeeded, %d held; want 50", ok.Load(), e.PoolHeld("p"))
 	}
 }
