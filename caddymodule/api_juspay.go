@@ -3,9 +3,11 @@ package caddymodule
 import (
 	"crypto/rsa"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -13,8 +15,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/vault"
 )
 
 func init() {
@@ -47,6 +51,23 @@ type JuspayAPI struct {
 	// CardTokenTTL is how long a /card/tokenize ctkn_ token lives, CVV
 	// included. The default is 15m, as Juspay's; at most 1h.
 	CardTokenTTL caddy.Duration `json:"ctkn_ttl,omitempty"`
+	// CardTokensPerMerchant bounds the live ctkn_ tokens one merchant
+	// holds (its own pool of the short-lived cards): past it that
+	// merchant's /card/tokenize answers 429, and no other merchant's, nor
+	// the gateway's own no-consent checkouts, are affected. Default 10000.
+	// Counted per gateway process, also with the Redis CVV store.
+	CardTokensPerMerchant int `json:"ctkn_max_per_merchant,omitempty"`
+	// ClientRate is how many /card/tokenize calls per second one client
+	// (Caddy's client IP, so set trusted_proxies behind a load balancer;
+	// an IPv6 client by its /64) may make, and ClientBurst how many at
+	// once; past it, 429 with Retry-After. Defaults 10 and 20.
+	ClientRate  float64 `json:"client_rate,omitempty"`
+	ClientBurst int     `json:"client_burst,omitempty"`
+	// TokenizeTruePerMinute bounds /card/tokenize calls with
+	// tokenize=true (each a permanent record and a network token
+	// provisioning) per merchant per minute, as a burst of as many that
+	// refills over the minute; past it, 429. Default 60.
+	TokenizeTruePerMinute int `json:"tokenize_true_rate,omitempty"`
 
 	merchants keyring[juspayapi.Merchant]
 	byID      map[string]juspayapi.Merchant
@@ -193,6 +214,16 @@ func (h *JuspayAPI) Validate() error {
 	if d := time.Duration(h.CardTokenTTL); d < time.Second || d > time.Hour {
 		return fmt.Errorf("juspay_api: ctkn_ttl %s: want between 1s and 1h", d)
 	}
+	switch {
+	case h.CardTokensPerMerchant < 0 || h.CardTokensPerMerchant > vault.MaxEphemeral/2:
+		return fmt.Errorf("juspay_api: ctkn_max_per_merchant %d: want between 1 and %d (the merchants' share of the short-lived pool)", h.CardTokensPerMerchant, vault.MaxEphemeral/2)
+	case h.ClientRate < 0 || math.IsNaN(h.ClientRate) || math.IsInf(h.ClientRate, 0):
+		return fmt.Errorf("juspay_api: client_rate: want a positive number of requests per second")
+	case h.ClientBurst < 0:
+		return fmt.Errorf("juspay_api: client_burst %d: want a positive number", h.ClientBurst)
+	case h.TokenizeTruePerMinute < 0:
+		return fmt.Errorf("juspay_api: tokenize_true_rate %d: want a positive number per minute", h.TokenizeTruePerMinute)
+	}
 	if len(h.JWEKeys) == 0 {
 		return fmt.Errorf("juspay_api: no jwe_key: generateToken could not decrypt card data (configure jwe_key, or dev_keys for development)")
 	}
@@ -214,9 +245,17 @@ func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 				m, ok := h.byID[id]
 				return m, ok
 			},
-			CardTokenTTL:   time.Duration(h.CardTokenTTL),
-			DecryptionKeys: h.decrypt,
-			Observe:        h.served.observe,
+			CardTokenTTL:          time.Duration(h.CardTokenTTL),
+			CardTokensPerMerchant: h.CardTokensPerMerchant,
+			ClientRate:            rate.Limit(h.ClientRate),
+			ClientBurst:           h.ClientBurst,
+			ClientIP: func(r *http.Request) string {
+				ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+				return ip
+			},
+			TokenizeTruePerMinute: h.TokenizeTruePerMinute,
+			DecryptionKeys:        h.decrypt,
+			Observe:               h.served.observe,
 		}
 		return s.Handler()
 	})
@@ -231,6 +270,9 @@ func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 //		merchant_key  <merchant_id> <key_id> <rsa_public_key.pem>
 //		dev_keys      [<dir>]
 //		ctkn_ttl      <duration>
+//		ctkn_max_per_merchant <n>
+//		client_rate   <per_second> [<burst>]
+//		tokenize_true_rate <per_minute>
 //	}
 func (h *JuspayAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive
@@ -251,6 +293,37 @@ func (h *JuspayAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("ctkn_ttl %q: %v", args[0], err)
 			}
 			h.CardTokenTTL = caddy.Duration(dur)
+			continue
+		case opt == "ctkn_max_per_merchant" || opt == "tokenize_true_rate":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return d.Errf("%s %q: want a positive whole number", opt, args[0])
+			}
+			if opt == "ctkn_max_per_merchant" {
+				h.CardTokensPerMerchant = n
+			} else {
+				h.TokenizeTruePerMinute = n
+			}
+			continue
+		case opt == "client_rate":
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			r, err := strconv.ParseFloat(args[0], 64)
+			if err != nil || !(r > 0) || math.IsInf(r, 0) {
+				return d.Errf("client_rate %q: want a positive number of requests per second", args[0])
+			}
+			h.ClientRate = r
+			if len(args) == 2 {
+				b, err := strconv.Atoi(args[1])
+				if err != nil || b < 1 {
+					return d.Errf("client_rate burst %q: want a positive whole number", args[1])
+				}
+				h.ClientBurst = b
+			}
 			continue
 		case opt == "dev_keys":
 			if len(args) > 1 {

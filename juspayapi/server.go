@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/keys"
@@ -52,11 +53,30 @@ type Server struct {
 	MerchantByID func(id string) (Merchant, bool)
 	// CardTokenTTL is how long a ctkn_ card token lives (15 minutes when 0).
 	CardTokenTTL time.Duration
+	// CardTokensPerMerchant bounds the ctkn_ tokens /card/tokenize holds
+	// at once for one merchant (DefaultCardTokensPerMerchant when 0): past
+	// it that merchant's calls get 429, and no other's.
+	CardTokensPerMerchant int
+	// ClientRate and ClientBurst are /card/tokenize's token bucket per
+	// client (DefaultClientRate and DefaultClientBurst when 0): past it,
+	// 429 with Retry-After.
+	ClientRate  rate.Limit
+	ClientBurst int
+	// ClientIP, when set, returns the client's address as the host knows
+	// it (Caddy's client IP, after trusted proxies); "" or unset means the
+	// connection's peer.
+	ClientIP func(*http.Request) string
+	// TokenizeTruePerMinute bounds /card/tokenize's tokenize=true (a card
+	// kept, a network token provisioned) per merchant per minute
+	// (DefaultTokenizeTruePerMinute when 0): past it, 429.
+	TokenizeTruePerMinute int
 	// DecryptionKeys decrypt generateToken's cardData, by JWE kid.
 	DecryptionKeys map[string]*rsa.PrivateKey
 	// Observe, when set, is told of every answered call: the endpoint (a
 	// route pattern, never an id) and the status.
 	Observe func(endpoint string, status int)
+
+	limits limits
 }
 
 // Handler returns the API's routes.

@@ -46,6 +46,7 @@ func keysForTests(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 }
 
 type api struct {
+	st       *apitest.Stack
 	eph      *vault.Ephemeral
 	cvvs     *cvvmem.Store
 	t        testing.TB
@@ -54,7 +55,7 @@ type api struct {
 	merchant *rsa.PrivateKey
 }
 
-func newAPI(t testing.TB) *api {
+func newAPI(t testing.TB, configure ...func(*juspayapi.Server)) *api {
 	t.Helper()
 	sk, mk := keysForTests(t)
 	st := apitest.NewStack(t)
@@ -75,7 +76,10 @@ func newAPI(t testing.TB) *api {
 		},
 		DecryptionKeys: map[string]*rsa.PrivateKey{kid: sk},
 	}
-	a := &api{t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk, eph: st.Vault, cvvs: st.CVVs}
+	for _, c := range configure {
+		c(s)
+	}
+	a := &api{st: st, t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk, eph: st.Vault, cvvs: st.CVVs}
 	t.Cleanup(a.srv.Close)
 	return a
 }

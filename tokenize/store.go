@@ -87,8 +87,10 @@ func (t *Tokenizer) StoreEphemeral(ctx context.Context, tenant, prefix string, t
 }
 
 // Reissue makes a short-lived token for a card the vault holds (Juspay's
-// /card/tokenize with stored_card_token), with a newly entered CVV.
-func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix string, ttl time.Duration, cvv *body.Value) (vault.Record, error) {
+// /card/tokenize with stored_card_token), with a newly entered CVV. The
+// saved record's Metadata entries named in keep go with it (the customer
+// the card was reissued for); no other.
+func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix string, ttl time.Duration, cvv *body.Value, keep ...string) (vault.Record, error) {
 	if t.Ephemeral == nil {
 		return vault.Record{}, ErrNoEphemeral
 	}
@@ -103,6 +105,11 @@ func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix stri
 	}
 	rec := saved
 	rec.Token, rec.Metadata = token, map[string]string{vault.EphemeralMark: ""}
+	for _, k := range keep {
+		if v, ok := saved.Metadata[k]; ok {
+			rec.Metadata[k] = v
+		}
+	}
 	cv := ""
 	if cvv != nil {
 		cv = cvv.Raw

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"sync"
@@ -24,11 +25,22 @@ type Ephemeral struct {
 	Vault
 	// Shared, when set, keeps the short-lived cards instead of memory.
 	Shared ShortLivedStore
+	// Reserve is how many of the bound are kept for the short-lived cards
+	// put without a Pool (the gateway's own: cards a tokenize handler keeps
+	// without consent): the pools together hold at most max − Reserve, so
+	// a flood of unauthenticated /card/tokenize calls can never take the
+	// room a checkout needs. NewEphemeralLimit sets half the bound.
+	Reserve int
 
-	mu      sync.RWMutex
-	entries map[string]ephemeralEntry // tenant \x00 token
-	shared  map[string]time.Time      // expiries of the cards this process put in Shared
-	held    atomic.Int64              // len(entries), read without the lock
+	mu sync.RWMutex
+	// entries are the cards held, by tenant \x00 token: with their
+	// records in memory, or, with Shared, only what this process put there
+	// (rec empty), counted as if held here.
+	entries map[string]ephemeralEntry
+	expiry  expiryHeap     // entries by expiry, so a sweep costs what expired
+	pools   map[string]int // entries per Pool name ("" not counted)
+	pooled  int            // the sum of pools
+	held    atomic.Int64   // len(entries), read without the lock
 	now     func() time.Time
 	max     int
 }
@@ -36,6 +48,7 @@ type Ephemeral struct {
 type ephemeralEntry struct {
 	rec     Record
 	expires time.Time
+	pool    string
 }
 
 // EphemeralMark is the Metadata key of every short-lived record, so the
@@ -53,18 +66,55 @@ func IsEphemeral(rec Record) bool {
 // be created without an API key (Juspay's /card/tokenize is called from
 // browsers), so memory must not grow with whatever a caller sends: past the
 // bound new ones are refused (ErrEphemeralFull), never an old one dropped.
+// It is the last line: each caller's Pool has its own, smaller, quota.
 const MaxEphemeral = 100_000
 
-// ErrEphemeralFull means MaxEphemeral short-lived cards are held already.
+// ErrEphemeralFull means MaxEphemeral short-lived cards are held already,
+// or, for a card put in a Pool, the pools' share of them.
 var ErrEphemeralFull = errors.New("vault: too many short-lived cards held; try again later")
+
+// ErrEphemeralQuota means the Pool the card was put in holds its Max
+// already; other pools, and the gateway's own cards, are unaffected.
+var ErrEphemeralQuota = errors.New("vault: this pool holds its quota of short-lived cards; try again later")
+
+// Pool names whose quota a short-lived card counts against: a caller that
+// creates cards for someone else (the Juspay API's /card/tokenize, for the
+// merchant a request names) puts them in that one's pool, so that one
+// merchant's callers filling it leave every other merchant, and the
+// gateway's own cards, their room. A Pool travels in the context
+// (WithPool), so the tokenizer in between need not know of it.
+type Pool struct {
+	// Name identifies the pool (for example "juspay/<merchant id>").
+	Name string
+	// Max is how many cards the pool holds at once (at least 1).
+	Max int
+}
+
+type poolKey struct{}
+
+// WithPool returns ctx carrying p: PutEphemeral counts what is put under
+// ctx against p. Without a Pool a card is the gateway's own, bounded only
+// by the layer's total (and served from the Reserve pools cannot take).
+func WithPool(ctx context.Context, p Pool) context.Context {
+	return context.WithValue(ctx, poolKey{}, p)
+}
+
+func poolOf(ctx context.Context) Pool {
+	p, _ := ctx.Value(poolKey{}).(Pool)
+	if p.Name != "" && p.Max < 1 {
+		p.Max = 1
+	}
+	return p
+}
 
 // NewEphemeral puts an ephemeral layer over v, holding up to MaxEphemeral
 // cards.
 func NewEphemeral(v Vault) *Ephemeral { return NewEphemeralLimit(v, MaxEphemeral) }
 
-// NewEphemeralLimit is NewEphemeral holding up to max cards.
+// NewEphemeralLimit is NewEphemeral holding up to max cards, half of them
+// reserved for the cards put without a Pool.
 func NewEphemeralLimit(v Vault, max int) *Ephemeral {
-	return &Ephemeral{Vault: v, entries: map[string]ephemeralEntry{}, now: time.Now, max: max}
+	return &Ephemeral{Vault: v, entries: map[string]ephemeralEntry{}, pools: map[string]int{}, now: time.Now, max: max, Reserve: max / 2}
 }
 
 // ShortLivedStore keeps short-lived cards for several gateways, each until
@@ -78,75 +128,144 @@ type ShortLivedStore interface {
 	DeleteShortLived(ctx context.Context, tenant, token string) error
 }
 
-// PutEphemeral keeps rec for ttl. Its token must be new: ephemeral tokens
-// are random, and the caller draws them.
+// PutEphemeral keeps rec for ttl, counted against the Pool ctx carries
+// (WithPool), if any. Its token must be new: ephemeral tokens are random,
+// and the caller draws them.
+//
+// With a Shared store, what a process puts there counts against its bounds
+// as if it were held here, so a shared store cannot be filled by one
+// gateway's unauthenticated callers either: a deployment of n gateways
+// holds at most n × max, and a pool n × its Max.
 func (e *Ephemeral) PutEphemeral(ctx context.Context, rec Record, ttl time.Duration) error {
 	now := e.now()
 	rec.CreatedAt, rec.UpdatedAt, rec.Version = now.UTC(), now.UTC(), 1
-	if e.Shared != nil {
-		return e.putShared(ctx, rec, now, ttl)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.entries) >= e.max {
-		e.sweep(now)
-		if len(e.entries) >= e.max {
-			return ErrEphemeralFull
-		}
-	}
-	e.entries[key(rec.Tenant, rec.Token)] = ephemeralEntry{rec: rec, expires: now.Add(ttl)}
-	e.held.Store(int64(len(e.entries)))
-	return nil
-}
-
-// putShared puts rec in the shared store. What a process puts there counts
-// against its bound as if it were held here, so a shared store cannot be
-// filled by one gateway's unauthenticated callers either: a deployment of n
-// gateways holds at most n × max.
-func (e *Ephemeral) putShared(ctx context.Context, rec Record, now time.Time, ttl time.Duration) error {
+	pool := poolOf(ctx)
 	k := key(rec.Tenant, rec.Token)
 	e.mu.Lock()
-	if e.shared == nil {
-		e.shared = map[string]time.Time{}
-	}
-	if len(e.shared) >= e.max {
-		for k, expires := range e.shared {
-			if !now.Before(expires) {
-				delete(e.shared, k)
-			}
-		}
-		if len(e.shared) >= e.max {
-			e.mu.Unlock()
-			return ErrEphemeralFull
-		}
-	}
-	e.shared[k] = now.Add(ttl)
-	e.mu.Unlock()
-	if err := e.Shared.PutShortLived(ctx, rec, ttl); err != nil {
-		e.mu.Lock()
-		delete(e.shared, k)
+	if err := e.admit(now, pool); err != nil {
 		e.mu.Unlock()
 		return err
 	}
+	ent := ephemeralEntry{rec: rec, expires: now.Add(ttl), pool: pool.Name}
+	if e.Shared != nil {
+		ent.rec = Record{} // only counted here; the card is in Shared
+	}
+	e.add(k, ent)
+	e.mu.Unlock()
+	if e.Shared != nil {
+		if err := e.Shared.PutShortLived(ctx, rec, ttl); err != nil {
+			e.mu.Lock()
+			e.remove(k)
+			e.mu.Unlock()
+			return err
+		}
+	}
 	return nil
 }
 
-// sweep drops expired entries; the caller holds mu. A full layer sweeps
-// before it refuses, and a Get of an expired card sweeps.
-func (e *Ephemeral) sweep(now time.Time) {
-	for k, ent := range e.entries {
-		if !now.Before(ent.expires) {
-			delete(e.entries, k)
-		}
+// admit says whether one more card fits, in the layer and in pool; the
+// caller holds mu. Expired cards go first, so room comes back as they do.
+func (e *Ephemeral) admit(now time.Time, pool Pool) error {
+	e.sweep(now)
+	switch {
+	case len(e.entries) >= e.max:
+		return ErrEphemeralFull
+	case pool.Name == "":
+		return nil
+	case e.pools[pool.Name] >= pool.Max:
+		return ErrEphemeralQuota
+	case e.pooled >= e.max-min(max(e.Reserve, 0), e.max):
+		return ErrEphemeralFull
+	}
+	return nil
+}
+
+// add holds ent under k; the caller holds mu.
+func (e *Ephemeral) add(k string, ent ephemeralEntry) {
+	e.entries[k] = ent
+	heap.Push(&e.expiry, expiryItem{key: k, expires: ent.expires})
+	if ent.pool != "" {
+		e.pools[ent.pool]++
+		e.pooled++
 	}
 	e.held.Store(int64(len(e.entries)))
+}
+
+// remove forgets k, if held; the caller holds mu. Its expiry item stays in
+// the heap until it comes up (or the heap is rebuilt) and is then ignored.
+func (e *Ephemeral) remove(k string) bool {
+	ent, ok := e.entries[k]
+	if !ok {
+		return false
+	}
+	delete(e.entries, k)
+	if ent.pool != "" {
+		if e.pools[ent.pool]--; e.pools[ent.pool] <= 0 {
+			delete(e.pools, ent.pool)
+		}
+		e.pooled--
+	}
+	e.held.Store(int64(len(e.entries)))
+	return true
+}
+
+// sweep drops expired entries; the caller holds mu. Every put sweeps, and
+// a Get of an expired card sweeps; it costs what expired, not what is held.
+func (e *Ephemeral) sweep(now time.Time) {
+	for e.expiry.Len() > 0 && !now.Before(e.expiry[0].expires) {
+		it := heap.Pop(&e.expiry).(expiryItem)
+		if ent, ok := e.entries[it.key]; ok && ent.expires.Equal(it.expires) {
+			e.remove(it.key)
+		}
+	}
+	// Items of deleted cards wait for their expiry; never more than as many
+	// again as there are cards (plus some slack).
+	if e.expiry.Len() > 2*len(e.entries)+1024 {
+		e.expiry = e.expiry[:0]
+		for k, ent := range e.entries {
+			e.expiry = append(e.expiry, expiryItem{key: k, expires: ent.expires})
+		}
+		heap.Init(&e.expiry)
+	}
+}
+
+// PoolHeld reports how many cards the pool named holds now (a process's
+// count, with a Shared store), for metrics and tests; "" names the cards
+// put without a pool.
+func (e *Ephemeral) PoolHeld(name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sweep(e.now())
+	if name == "" {
+		return len(e.entries) - e.pooled
+	}
+	return e.pools[name]
+}
+
+type expiryItem struct {
+	key     string
+	expires time.Time
+}
+
+// expiryHeap is a min-heap of expiries (container/heap).
+type expiryHeap []expiryItem
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryItem)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
 }
 
 // Get implements Vault: a live ephemeral record, else the vault's. Most
 // gateways hold none, and then Get costs one atomic load more than the
 // vault's.
 func (e *Ephemeral) Get(ctx context.Context, tenant, token string) (Record, error) {
-	if e.held.Load() > 0 {
+	if e.Shared == nil && e.held.Load() > 0 {
 		e.mu.RLock()
 		ent, ok := e.entries[key(tenant, token)]
 		e.mu.RUnlock()
@@ -171,7 +290,7 @@ func (e *Ephemeral) Get(ctx context.Context, tenant, token string) (Record, erro
 func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
 	if e.Shared != nil {
 		e.mu.Lock()
-		delete(e.shared, key(tenant, token))
+		e.remove(key(tenant, token))
 		e.mu.Unlock()
 		if err := e.Shared.DeleteShortLived(ctx, tenant, token); !errors.Is(err, ErrNotFound) {
 			return err
@@ -179,9 +298,7 @@ func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
 		return e.Vault.Delete(ctx, tenant, token)
 	}
 	e.mu.Lock()
-	_, ok := e.entries[key(tenant, token)]
-	delete(e.entries, key(tenant, token))
-	e.held.Store(int64(len(e.entries)))
+	ok := e.remove(key(tenant, token))
 	e.mu.Unlock()
 	if ok {
 		return nil

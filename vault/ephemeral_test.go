@@ -3,7 +3,10 @@ package vault_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,5 +182,125 @@ func TestEphemeralSharedIsBounded(t *testing.T) {
 	time.Sleep(60 * time.Millisecond) // "b" expires
 	if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", "d", "fp"), time.Minute); err != nil {
 		t.Fatalf("after an expiry: %v", err)
+	}
+}
+
+// Pools: a pool past its quota is refused (ErrEphemeralQuota) while other
+// pools and the gateway's own cards (no pool) go on; the pools together
+// never take the Reserve; expiry and Delete give room back to the pool
+// they came from. The same with the memory layer and with a shared store.
+func TestEphemeralPools(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		name := "memory"
+		if shared {
+			name = "shared"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			e := vault.NewEphemeralLimit(vaulttest.OpenBolt(t), 10) // Reserve 5: the pools hold at most 5
+			if shared {
+				e.Shared = mapShortLived{}
+			}
+			n := 0
+			put := func(ctx context.Context, ttl time.Duration) error {
+				n++
+				return e.PutEphemeral(ctx, vaulttest.Sample("acme", fmt.Sprintf("t%d", n), "fp"), ttl)
+			}
+			a := vault.WithPool(ctx, vault.Pool{Name: "juspay/a", Max: 3})
+			b := vault.WithPool(ctx, vault.Pool{Name: "juspay/b", Max: 3})
+			c := vault.WithPool(ctx, vault.Pool{Name: "juspay/c", Max: 3})
+			for i := 0; i < 3; i++ {
+				if err := put(a, 40*time.Millisecond); err != nil {
+					t.Fatalf("a's card %d: %v", i+1, err)
+				}
+			}
+			for i := 0; i < 5; i++ {
+				if err := put(a, time.Minute); !errors.Is(err, vault.ErrEphemeralQuota) {
+					t.Fatalf("a over its quota: %v", err)
+				}
+			}
+			if e.PoolHeld("juspay/a") != 3 {
+				t.Fatalf("a holds %d", e.PoolHeld("juspay/a"))
+			}
+			if err := put(b, time.Minute); err != nil {
+				t.Fatalf("b while a is at its quota: %v", err)
+			}
+			if err := put(b, time.Minute); err != nil {
+				t.Fatalf("b's second: %v", err)
+			}
+			// 5 in pools: the pools' share is taken, c is refused although
+			// its own quota is free, and the gateway's own cards still fit.
+			if err := put(c, time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+				t.Fatalf("c past the pools' share: %v", err)
+			}
+			for i := 0; i < 5; i++ {
+				if err := put(ctx, time.Minute); err != nil {
+					t.Fatalf("the gateway's own card %d with the pools full: %v", i+1, err)
+				}
+			}
+			if err := put(ctx, time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+				t.Fatalf("past the total bound: %v", err)
+			}
+			time.Sleep(60 * time.Millisecond) // a's three expire
+			if got := e.PoolHeld("juspay/a"); got != 0 {
+				t.Fatalf("a after its cards expired: %d", got)
+			}
+			if err := put(c, time.Minute); err != nil {
+				t.Fatalf("c once a's cards expired: %v", err)
+			}
+			if err := e.Delete(ctx, "acme", fmt.Sprintf("t%d", 9)); err != nil { // b's first
+				t.Fatal(err)
+			}
+			if got := e.PoolHeld("juspay/b"); got != 1 {
+				t.Fatalf("b after a Delete: %d", got)
+			}
+		})
+	}
+}
+
+// Sweeping costs what expired, not what is held: a pool at its quota
+// refuses in constant time, however many cards the layer holds.
+func BenchmarkEphemeralQuotaRefusal(b *testing.B) {
+	ctx := context.Background()
+	e := vault.NewEphemeralLimit(vaulttest.OpenBolt(b), vault.MaxEphemeral)
+	full := vault.WithPool(ctx, vault.Pool{Name: "juspay/a", Max: 10_000})
+	for i := 0; i < 50_000; i++ {
+		p := ctx
+		if i < 10_000 {
+			p = full
+		}
+		if err := e.PutEphemeral(p, vaulttest.Sample("acme", fmt.Sprintf("t%d", i), "fp"), time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := e.PutEphemeral(full, vaulttest.Sample("acme", "x", "fp"), time.Hour); !errors.Is(err, vault.ErrEphemeralQuota) {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Concurrent puts never hold more than a pool's quota: the check and the
+// count are one step.
+func TestEphemeralPoolConcurrent(t *testing.T) {
+	e := vault.NewEphemeralLimit(vaulttest.OpenBolt(t), 1000)
+	ctx := vault.WithPool(context.Background(), vault.Pool{Name: "p", Max: 50})
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				if e.PutEphemeral(ctx, vaulttest.Sample("acme", fmt.Sprintf("w%d-%d", w, i), "fp"), time.Minute) == nil {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 50 || e.PoolHeld("p") != 50 {
+		t.Fatalf("%d puts succeeded, %d held; want 50", ok.Load(), e.PoolHeld("p"))
 	}
 }
