@@ -43,9 +43,17 @@ func TestDetokenizeRefusesATokenItCannotReplace(t *testing.T) {
 			}
 		}
 	}
+	// It is refused before the vault is read (no cryptogram is spent): an
+	// unknown token gets the same answer.
+	doc := parseDoc(t, body.JSON, `{"payment_method":{"card":{"number":"tok_unknown"}}}`)
+	var nr *detokenize.NotReplacedError
+	if _, err := e.d.Apply(context.Background(), tenantA, formOnlyNumber(), body.JSON, doc); !errors.As(err, &nr) {
+		t.Errorf("an unknown token: %v", err)
+	}
+
 	// The same set works for the body kind it can write.
 	c := e.issue(t, tenantA, amexPAN, "")
-	doc := parseDoc(t, body.Form, "card_number="+c.token)
+	doc = parseDoc(t, body.Form, "card_number="+c.token)
 	res, err := e.d.Apply(context.Background(), tenantA, formOnlyNumber(), body.Form, doc)
 	if err != nil || len(res.Injections) != 1 || res.Injections[0].What != detokenize.InjectedNetworkToken {
 		t.Fatalf("form: %v %+v", err, res.Injections)
