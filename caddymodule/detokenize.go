@@ -202,22 +202,43 @@ func (h *Detokenize) audit(level zapcore.Level, msg string, set *rules.Outbound,
 	ce.Write(fields...)
 }
 
-// injectedHeader renders "field=what[;reason], ..." for the response header.
+// injectedHeader renders "field=what[;reason], ..." for the response header
+// and the audit line. Fields are rule paths with array indexes, and reasons
+// tokengate's own codes, but a reason may be a network token service's
+// error title kept with the card, so both are reduced to what a code or a
+// path is made of and card numbers are masked: the header never carries a
+// value, whatever a provider answered.
 func injectedHeader(injections []detokenize.Injection) string {
 	var b strings.Builder
 	for i, inj := range injections {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(inj.Field)
+		b.WriteString(headerSafe(inj.Field))
 		b.WriteByte('=')
 		b.WriteString(inj.What)
 		if inj.Reason != "" {
 			b.WriteString(";reason=")
-			b.WriteString(inj.Reason)
+			b.WriteString(headerSafe(inj.Reason))
 		}
 	}
 	return b.String()
+}
+
+// headerSafe keeps at most 128 bytes of s, turns every byte that is not
+// printable ASCII, or is one of the header's own separators (, ; =), into
+// _, and masks card numbers and long digit runs.
+func headerSafe(s string) string {
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == ',' || c == ';' || c == '=' {
+			b[i] = '_'
+		}
+	}
+	return body.SafePath(string(b))
 }
 
 // Validate checks the handler's own settings, for JSON configs too: the

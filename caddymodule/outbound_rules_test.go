@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/rules"
 )
 
@@ -181,5 +182,19 @@ func noValue(t *testing.T, header string, values ...string) {
 		if v != "" && strings.Contains(header, v) {
 			t.Errorf("%s %q holds a value", InjectedHeader, header)
 		}
+	}
+}
+
+// TestInjectedHeaderText: what goes into Tokengate-Injected is reduced to
+// paths and codes, whatever a network token service put in a reason.
+func TestInjectedHeaderText(t *testing.T) {
+	got := injectedHeader([]detokenize.Injection{
+		{Field: "cards.0.token", What: detokenize.InjectedNetworkToken},
+		{Field: "card_number#1", What: detokenize.InjectedPAN, Reason: "invalid card 4111 1111 1111 1111;x=1,\r\nSet-Cookie: a"},
+		{Field: "a\\.b", What: detokenize.InjectedNone, Reason: "absent"},
+	})
+	want := "cards.0.token=network_token, card_number#1=pan;reason=invalid card XXXX XXXX XXXX XXXX_x_1___Set-Cookie: a, a\\.b=none;reason=absent"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
