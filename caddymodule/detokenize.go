@@ -72,8 +72,9 @@ func (h *Detokenize) Provision(ctx caddy.Context) error {
 }
 
 // ServeHTTP prepares the detokenization, then calls the next handler. The
-// body goes on with its tokens: only the tokengate transport of a
-// reverse_proxy builds the detokenized body, for a destination the rule set
+// body goes on with its tokens: the detokenized body is built and checked
+// here but kept in the request's context, and only the tokengate transport
+// of a reverse_proxy puts it in a request, for a destination the rule set
 // names. The API key header never leaves the gateway.
 func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	key := apiKeyFrom(r, h.APIKeyHeader)

@@ -158,9 +158,9 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 
 // Apply records in doc, for every token that set's token fields find, the
 // edits that detokenize it, for the tenant the caller authenticated as. The
-// edits are applied only when doc.Bytes is called, which the caller must do
-// only for the request leaving toward one of set's destinations. On error the
-// caller forwards nothing.
+// edits are applied when doc.Bytes is called; the caller checks the result
+// with Result.Verify and sends it only in the request leaving toward one of
+// set's destinations. On error the caller forwards nothing.
 func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) (Result, error) {
 	targets := targetsOf(set.Fields, kind)
 	res := Result{set: set.Name}
