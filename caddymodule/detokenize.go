@@ -72,8 +72,9 @@ func (h *Detokenize) Provision(ctx caddy.Context) error {
 }
 
 // ServeHTTP prepares the detokenization, then calls the next handler. The
-// body goes on with its tokens: only the tokengate transport of a
-// reverse_proxy builds the detokenized body, for a destination the rule set
+// body goes on with its tokens: the detokenized body is built and checked
+// here but kept in the request's context, and only the tokengate transport
+// of a reverse_proxy puts it in a request, for a destination the rule set
 // names. The API key header never leaves the gateway.
 func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	key := apiKeyFrom(r, h.APIKeyHeader)
@@ -105,7 +106,18 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	injections := res.Injections
 	span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
 	var fe *body.FieldError
+	var nr *detokenize.NotReplacedError
+	var built []byte
+	if err == nil {
+		built, err = h.build(r, kind, doc, res)
+	}
 	switch {
+	case errors.As(err, &nr):
+		id := errNotReplaced(nr).write(w)
+		h.audit(zap.ErrorLevel, "a token would have gone on in place of its card number; request not forwarded (fix the rule set)", set, tenant, id, nil,
+			zap.String("field", body.SafePath(nr.Field)), zap.String("reason", nr.Reason))
+		h.done(span, set, "token_not_replaced", err)
+		return nil
 	case errors.As(err, &fe):
 		id := fieldFailure(fe).write(w)
 		h.audit(zap.WarnLevel, "detokenize refused", set, tenant, id, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
@@ -122,7 +134,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
-	d := &delivery{set: set, doc: doc}
+	d := &delivery{set: set, doc: builtDoc{doc, built}}
 	if set.ResponseGuard == rules.GuardRedact {
 		d.guard = redact.New(res.Secrets)
 	}
@@ -135,6 +147,37 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		h.audit(zap.WarnLevel, "detokenized request was not delivered: no reverse_proxy with the tokengate transport sent it (the tokens went on unchanged, if anywhere)", set, tenant, "", nil)
 	}
 	return err
+}
+
+// build applies the edits Apply recorded and checks the result (see
+// detokenize.Result.Verify), so that the Tokengate-Injected header and the
+// audit line, written next, report what the body holds and a token that
+// was not replaced never leaves. The transport sends these bytes as they
+// are. Building here rather than in the transport changes no exposure: the
+// doc's edits already hold the values, in the request's context either way.
+func (h *Detokenize) build(r *http.Request, kind body.Kind, doc body.Doc, res detokenize.Result) ([]byte, error) {
+	built, err := doc.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("building the detokenized body: %w", err)
+	}
+	return built, res.Verify(kind, r.Header.Get("Content-Type"), built)
+}
+
+// builtDoc is a doc whose edits are already applied: Bytes returns them.
+type builtDoc struct {
+	body.Doc
+	built []byte
+}
+
+func (d builtDoc) Bytes() ([]byte, error) { return d.built, nil }
+
+// errNotReplaced answers a token found and not replaced: 500, because the
+// rules (or the gateway) are at fault, not the request, and retrying the
+// same request cannot help.
+func errNotReplaced(nr *detokenize.NotReplacedError) gatewayError {
+	return gatewayError{status: http.StatusInternalServerError, code: "token_not_replaced", category: "SERVER_ERROR", infoCode: "INTERNAL_ERROR",
+		message: "A token was found that the gateway's outbound rule set " + nr.Set + " does not replace with its card number; nothing was forwarded. The rule set needs fixing.",
+		field:   &body.FieldError{Status: http.StatusInternalServerError, Field: body.SafePath(nr.Field), Code: "token_not_replaced", Reason: "this token was not replaced by its card number"}}
 }
 
 // done ends the request's span and counts its outcome.
@@ -160,22 +203,43 @@ func (h *Detokenize) audit(level zapcore.Level, msg string, set *rules.Outbound,
 	ce.Write(fields...)
 }
 
-// injectedHeader renders "field=what[;reason], ..." for the response header.
+// injectedHeader renders "field=what[;reason], ..." for the response header
+// and the audit line. Fields are rule paths with array indexes, and reasons
+// tokengate's own codes, but a reason may be a network token service's
+// error title kept with the card, so both are reduced to what a code or a
+// path is made of and card numbers are masked: the header never carries a
+// value, whatever a provider answered.
 func injectedHeader(injections []detokenize.Injection) string {
 	var b strings.Builder
 	for i, inj := range injections {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(inj.Field)
+		b.WriteString(headerSafe(inj.Field))
 		b.WriteByte('=')
 		b.WriteString(inj.What)
 		if inj.Reason != "" {
 			b.WriteString(";reason=")
-			b.WriteString(inj.Reason)
+			b.WriteString(headerSafe(inj.Reason))
 		}
 	}
 	return b.String()
+}
+
+// headerSafe keeps at most 128 bytes of s, turns every byte that is not
+// printable ASCII, or is one of the header's own separators (, ; =), into
+// _, and masks card numbers and long digit runs.
+func headerSafe(s string) string {
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == ',' || c == ';' || c == '=' {
+			b[i] = '_'
+		}
+	}
+	return body.SafePath(string(b))
 }
 
 // Validate checks the handler's own settings, for JSON configs too: the

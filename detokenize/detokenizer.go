@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/keys"
@@ -67,20 +69,101 @@ type Injection struct {
 // Result is what Apply did to a body.
 type Result struct {
 	// Injections says, per token field, what it became; it holds no values.
+	// A token reported as network_token or pan had its number written; see
+	// Verify for the body that is built from the edits.
 	Injections []Injection
 	// Secrets are the values the edited body now carries, each with what
 	// replaces it should the processor's response repeat it.
 	Secrets []redact.Secret
+
+	placed []placed
+	set    string
+}
+
+// placed is one number Apply wrote: where its token was found, and where
+// the number went, so that Verify can find it in the built body.
+type placed struct {
+	tokenPath  string // the token's concrete path
+	numberSel  string // the number field's selector for this body kind
+	numberPath string // the number's concrete path
+	number     string
+}
+
+// NotReplacedError means a token was found and its card's number is not
+// where the rule set says it goes: the token would travel in place of a
+// card number (a network token payment without its network token). The
+// caller forwards nothing and answers 500: the rules or the gateway are at
+// fault, not the request. It never holds a value.
+type NotReplacedError struct {
+	// Set is the outbound rule set's name.
+	Set string
+	// Field is the concrete path of the token field; it may hold names the
+	// caller chose, so pass it through body.SafePath before showing it.
+	Field string
+	// Reason says what went wrong, without values.
+	Reason string
+}
+
+func (e *NotReplacedError) Error() string {
+	return fmt.Sprintf("detokenize: rule set %q: the token at %s was not replaced: %s", e.Set, body.SafePath(e.Field), e.Reason)
+}
+
+// Verify checks the body built from Apply's edits (the bytes doc.Bytes
+// returned, of the kind and Content-Type Apply's doc was parsed from):
+// every token Apply detokenized has its number at the number field's place
+// in it, so that where the number replaces the token in place, the token
+// is gone. The edits are recorded by Apply and applied by the body editor;
+// this reads what the editor produced, so that an edit lost there (or a
+// rule set built in code that Load would refuse) cannot send the merchant's
+// token on where the card number belongs. A token the rule set reads from a
+// place other than the number's stays there, by the rule set's design.
+func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
+	if len(r.placed) == 0 {
+		return nil
+	}
+	if kind == body.JSON {
+		// gjson reads one path without parsing the whole body: the check
+		// costs a fraction of the request's own parse. The paths are plain
+		// (rules.checkJSONPath), so gjson reads them as the editor wrote
+		// them, and the built body has no duplicate member to hide behind:
+		// the received one had none and an edit either replaces a member
+		// or adds one the object lacked.
+		for _, p := range r.placed {
+			if v := gjson.GetBytes(built, p.numberPath); v.Type != gjson.String || v.Str != p.number {
+				return &NotReplacedError{Set: r.set, Field: p.tokenPath, Reason: "the detokenized body does not hold the card number at " + body.SafePath(p.numberPath)}
+			}
+		}
+		return nil
+	}
+	doc, err := body.Parse(kind, contentType, built)
+	if err != nil {
+		return &NotReplacedError{Set: r.set, Field: r.placed[0].tokenPath, Reason: "the detokenized body does not parse: " + err.Error()}
+	}
+	found := map[string]map[string]string{} // number selector -> path -> value
+	for _, p := range r.placed {
+		at, ok := found[p.numberSel]
+		if !ok {
+			at = map[string]string{}
+			for _, v := range doc.Find(p.numberSel) {
+				at[v.Path] = v.Raw
+			}
+			found[p.numberSel] = at
+		}
+		if v, ok := at[p.numberPath]; !ok || v != p.number {
+			return &NotReplacedError{Set: r.set, Field: p.tokenPath, Reason: "the detokenized body does not hold the card number at " + body.SafePath(p.numberPath)}
+		}
+	}
+	return nil
 }
 
 // Apply records in doc, for every token that set's token fields find, the
 // edits that detokenize it, for the tenant the caller authenticated as. The
-// edits are applied only when doc.Bytes is called, which the caller must do
-// only for the request leaving toward one of set's destinations. On error the
-// caller forwards nothing.
+// edits are applied when doc.Bytes is called; the caller checks the result
+// with Result.Verify and sends it only in the request leaving toward one of
+// set's destinations. On error the caller forwards nothing.
 func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) (Result, error) {
 	targets := targetsOf(set.Fields, kind)
-	var res Result
+	res := Result{set: set.Name}
 	type field struct {
 		sel   string
 		found []body.Value
@@ -104,7 +187,7 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 			continue
 		}
 		for _, tok := range found {
-			inj, err := d.card(ctx, tenant, set, kind, doc, targets, tok, &res.Secrets)
+			inj, err := d.card(ctx, tenant, set, kind, doc, targets, tok, &res)
 			if err != nil {
 				return Result{}, err
 			}
@@ -115,9 +198,14 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 }
 
 // card detokenizes the one card whose token is tok.
-func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, targets map[rules.Kind]string, tok body.Value, sent *[]redact.Secret) (Injection, error) {
+func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, targets map[rules.Kind]string, tok body.Value, res *Result) (Injection, error) {
 	if tok.Raw == "" {
 		return Injection{}, &body.FieldError{Status: http.StatusBadRequest, Field: tok.Path, Code: "missing_value", Reason: "token is empty"}
+	}
+	if targets[rules.KindNumber] == "" {
+		// Refused before the vault is read, so that no cryptogram is
+		// spent on a payment that cannot go.
+		return Injection{}, &NotReplacedError{Set: set.Name, Field: tok.Path, Reason: "the rule set has no number field for a " + kind.String() + " body"}
 	}
 	rec, err := d.Vault.Get(ctx, tenant, tok.Raw)
 	switch {
@@ -142,18 +230,32 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		d.tampered(tenant, tok.Path)
 		return Injection{}, fmt.Errorf("%w: opening card: %w", ErrUnavailable, err)
 	}
-	put := func(target rules.Kind, value string) {
-		if path := targets[target]; path != "" && value != "" {
-			doc.Set(body.Expand(kind, path, tok.Group), value)
-			switch target {
-			case rules.KindNumber:
-				*sent = append(*sent, redact.Secret{Value: value, With: tok.Raw})
-			case rules.KindCryptogram:
-				*sent = append(*sent, redact.Secret{Value: value, With: redact.Mask})
-			case rules.KindCVV:
-				*sent = append(*sent, redact.Secret{Value: value, With: redact.Mask, Whole: true})
-			}
+	// put writes one value and reports whether it did: what the caller is
+	// told was injected comes from these edits, not from what the rule set
+	// meant to do.
+	put := func(target rules.Kind, value string) bool {
+		sel := targets[target]
+		if sel == "" || value == "" {
+			return false
 		}
+		path := body.Expand(kind, sel, tok.Group)
+		doc.Set(path, value)
+		switch target {
+		case rules.KindNumber:
+			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: tok.Raw})
+			res.placed = append(res.placed, placed{tokenPath: tok.Path, numberSel: sel, numberPath: path, number: value})
+		case rules.KindCryptogram:
+			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: redact.Mask})
+		case rules.KindCVV:
+			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: redact.Mask, Whole: true})
+		}
+		return true
+	}
+	// A token found with no number written for it would go on where the
+	// card number belongs: the number field was checked above; this is a
+	// record without the number it should hold.
+	notReplaced := func() error {
+		return &NotReplacedError{Set: set.Name, Field: tok.Path, Reason: "the card has no number to write"}
 	}
 
 	var reason string
@@ -161,7 +263,9 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		var crypt network.Cryptogram
 		crypt, reason = d.Lifecycle.Cryptogram(ctx, rec, network.CryptogramRequest{Initiator: network.Initiator(set.Initiator)})
 		if reason == "" {
-			put(rules.KindNumber, secrets.DPAN)
+			if !put(rules.KindNumber, secrets.DPAN) {
+				return Injection{}, notReplaced()
+			}
 			put(rules.KindExpMonth, rec.Network.ExpMonth)
 			put(rules.KindExpYear, rec.Network.ExpYear)
 			put(rules.KindCryptogram, crypt.Value)
@@ -175,7 +279,9 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	if set.Fallback != rules.FallbackPAN {
 		return Injection{}, &body.FieldError{Status: http.StatusUnprocessableEntity, Field: tok.Path, Code: "network_token_unavailable", Reason: "no usable network token (" + reason + ") and the rules do not allow the PAN"}
 	}
-	put(rules.KindNumber, secrets.PAN)
+	if !put(rules.KindNumber, secrets.PAN) {
+		return Injection{}, notReplaced()
+	}
 	put(rules.KindExpMonth, rec.ExpMonth)
 	put(rules.KindExpYear, rec.ExpYear)
 	put(rules.KindName, secrets.Name)

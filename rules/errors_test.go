@@ -152,6 +152,30 @@ func TestParseErrors(t *testing.T) {
 		{"mismatched # depth outbound",
 			out(dest, "fields:", "- {kind: eci, json: 'p.#.eci'}", "- {kind: token, json: 'p.#.ts.#.t'}"),
 			`rules.yaml:5: outbound "o": field 1: json "p.#.eci" has 1 # segments but the token field's "p.#.ts.#.t" has 2; all fields of a set share one grouping of # indexes`},
+		// A token that can be found where no number can be written (issue
+		// 15, item 8): the number mapped for forms only sent JSON payments
+		// on with the token in place of the card number.
+		{"number for forms only",
+			out(dest, "fields:", tok, "- {kind: number, form: card_number}", "- {kind: cryptogram, form: card_cryptogram}"),
+			`rules.yaml:6: outbound "o": field 2: number has form but no json, while the token field (field 1, line 5) has json "card.number": in a JSON body the token would be found and no card number would be written for it, and the token itself would go to the processor; add json to this field`},
+		{"number for JSON only",
+			out(dest, "fields:", tok, "- {kind: number, json: card.pan}"),
+			`rules.yaml:6: outbound "o": field 2: number has json but no form, while the token field (field 1, line 5) has form "card_number": in a form body the token would be found and no card number would be written for it, and the token itself would go to the processor; add form to this field`},
+		{"cryptogram for forms only",
+			out(dest, "fields:", tok, "- {kind: cryptogram, form: card_cryptogram}"),
+			`rules.yaml:6: outbound "o": field 2: cryptogram has form but no json, while the token field (field 1, line 5) has json "card.number": in a JSON body the token would be found and its cryptogram would not be written; add json to this field`},
+		{"eci for JSON only",
+			out(dest, "fields:", tok, "- {kind: cryptogram, json: card.cryptogram, form: card_cryptogram}", "- {kind: eci, json: card.eci}"),
+			`rules.yaml:7: outbound "o": field 3: eci has json but no form, while the token field (field 1, line 5) has form "card_number": in a form body the token would be found and its eci would not be written; add form to this field`},
+		{"expiry for forms only, token first in the file after it",
+			out(dest, "fields:", "- {kind: exp_month, form: m}", tok),
+			`rules.yaml:5: outbound "o": field 1: exp_month has form but no json, while the token field (field 2, line 6) has json "card.number": in a JSON body the token would be found and its exp_month would not be written; add json to this field`},
+		{"number in another array",
+			out(dest, "fields:", "- {kind: token, json: 'cards.#.token'}", "- {kind: number, json: 'payments.#.number'}"),
+			`rules.yaml:6: outbound "o": field 2: json "payments.#.number" has its # segments in other arrays than the token field's "cards.#.token": the values of a card whose token is in an array element must be written inside that same element`},
+		{"cryptogram in another inner array",
+			out(dest, "fields:", "- {kind: token, json: 'orders.#.cards.#.token'}", "- {kind: cryptogram, json: 'orders.#.nets.#.c'}"),
+			`rules.yaml:6: outbound "o": field 2: json "orders.#.nets.#.c" has its # segments in other arrays than the token field's "orders.#.cards.#.token": the values of a card whose token is in an array element must be written inside that same element`},
 		{"keep on pan",
 			in("fields:", "- {kind: pan, json: n, keep: true}"),
 			`rules.yaml:4: inbound "s": field 1: keep is only for inbound cvv, exp_month, exp_year and name fields, not inbound pan`},
@@ -242,5 +266,23 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error\n got %s\nwant %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOutboundFieldsThatCoverTheToken: the layouts checkInjected must keep
+// accepting.
+func TestOutboundFieldsThatCoverTheToken(t *testing.T) {
+	for name, fields := range map[string][]string{
+		"number defaulted to the token's place": {tok, "- {kind: cryptogram, json: card.cryptogram, form: card_cryptogram}"},
+		"no cryptogram at all":                  {tok, "- {kind: number, json: card.number, form: card_number}", "- {kind: exp_month, json: m, form: m}"},
+		"JSON only":                             {"- {kind: token, json: pm.token}", "- {kind: number, json: pm.card.number}", "- {kind: cryptogram, json: pm.card.c}"},
+		"form only":                             {"- {kind: token, form: t}", "- {kind: number, form: n}", "- {kind: eci, form: e}"},
+		"inside the token's array elements":     {"- {kind: token, json: 'cards.#.token'}", "- {kind: number, json: 'cards.#.card.number'}"},
+		"nested arrays":                         {"- {kind: token, json: 'o.#.cards.#.t'}", "- {kind: number, json: 'o.#.cards.#.card.n'}"},
+	} {
+		src := out(append([]string{dest, "fields:"}, fields...)...)
+		if _, err := Parse("rules.yaml", []byte(src)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

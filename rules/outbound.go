@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tokengate/tokengate/body"
 )
 
 // outbound decodes and checks one outbound rule set.
@@ -60,6 +62,9 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	if err := p.checkFields(key, ctx, s.Fields, outboundDir); err != nil {
 		return nil, err
 	}
+	if err := p.checkInjected(ctx, s.Fields); err != nil {
+		return nil, err
+	}
 	s.Fields = withNumber(s.Fields)
 	return s, nil
 }
@@ -75,6 +80,75 @@ func withNumber(fields []Field) []Field {
 	t := fields[i]
 	n := Field{Kind: KindNumber, JSON: t.JSON, Form: t.Form, Line: t.Line}
 	return slices.Insert(fields, i+1, n)
+}
+
+// checkInjected refuses an outbound set in which a token could be found
+// where its card's values could not all be written: every field must be
+// addressable in each body kind (JSON, form) in which the token is, and its
+// "#" segments must sit in the token's own arrays.
+//
+// checkFields already refuses a field the token cannot tie to a card (json
+// on a field when the token has none); this is the converse. A number
+// mapped for forms only, with a token read from JSON too, sent JSON
+// payments on with the merchant's token where the card number belongs,
+// while the response said a network token went. The rule covers every
+// kind, not only the number: a network token without its cryptogram, ECI
+// or own expiry is declined, a PAN fallback without its CVV may be, and a
+// processor API that takes a value in one encoding takes it in the other,
+// so a field mapped for one body kind only is a line forgotten, and one the
+// user can fix from the message. A kind mapped for no body kind at all
+// (a set without cryptogram, for instance) is a choice and stays allowed.
+func (p *parser) checkInjected(ctx string, fields []Field) error {
+	ti := slices.IndexFunc(fields, func(f Field) bool { return f.Kind == KindToken })
+	if ti < 0 {
+		return nil // checkFields has refused it
+	}
+	t := fields[ti]
+	for i, f := range fields {
+		if i == ti {
+			continue
+		}
+		fc := fieldCtx(ctx, i)
+		what := "its " + string(f.Kind) + " would not be written"
+		if f.Kind == KindNumber {
+			what = "no card number would be written for it, and the token itself would go to the processor"
+		}
+		if t.JSON != "" && f.JSON == "" {
+			return p.errLine(f.Line, fc, "%s has form but no json, while the token field (field %d, line %d) has json %q: in a JSON body the token would be found and %s; add json to this field", f.Kind, ti+1, t.Line, t.JSON, what)
+		}
+		if t.Form != "" && f.Form == "" {
+			return p.errLine(f.Line, fc, "%s has json but no form, while the token field (field %d, line %d) has form %q: in a form body the token would be found and %s; add form to this field", f.Kind, ti+1, t.Line, t.Form, what)
+		}
+		if f.JSON != "" && !sameArrays(f.JSON, t.JSON) {
+			return p.errLine(f.Line, fc, "json %q has its # segments in other arrays than the token field's %q: the values of a card whose token is in an array element must be written inside that same element", f.JSON, t.JSON)
+		}
+	}
+	return nil
+}
+
+// sameArrays reports whether path a's "#" segments are path b's: the path
+// up to each "#" is the same in both, so that filling the indexes of a value
+// found at b lands in the same array elements. The counts are already equal
+// (checkFields).
+func sameArrays(a, b string) bool {
+	sa, sb := body.SplitPath(a), body.SplitPath(b)
+	ia, ib := 0, 0
+	for {
+		for ia < len(sa) && sa[ia] != "#" {
+			ia++
+		}
+		for ib < len(sb) && sb[ib] != "#" {
+			ib++
+		}
+		if ia == len(sa) || ib == len(sb) {
+			return ia == len(sa) && ib == len(sb)
+		}
+		if !slices.Equal(sa[:ia], sb[:ib]) {
+			return false
+		}
+		ia++
+		ib++
+	}
 }
 
 // initiator decodes who initiates the rule set's transactions.
