@@ -259,6 +259,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// Over it, the short-lived cards (Juspay's ctkn_, cards kept without
 	// consent) that live in memory only.
 	cache := vault.NewCache(v, recordCacheTTL, recordCacheSize)
+	cache.Reseal = ks.Reseal // records sealed before the token was bound move on their next write
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(ctx, cache) // ends with this config
 	}
@@ -408,7 +409,7 @@ func (a *App) checkKeysOpen(ks *keys.Keys) error {
 		return fmt.Errorf("tokengate: reading the %s: %w", a.vault.Describe(), err)
 	}
 	for _, rec := range recs {
-		if _, err := ks.Open(rec.Tenant, rec.Fingerprint, rec.Sealed); err != nil {
+		if _, err := ks.Open(rec.Tenant, rec.Fingerprint, rec.Token, rec.Sealed); err != nil {
 			return fmt.Errorf("tokengate: the configured keyset cannot open the cards in the %s (tenant %s): it is not the keyset they were sealed with. "+
 				"Configure that keyset again (a development keyset is kept in dev-keyset.json beside the vault), or use a new vault for the new keyset", a.vault.Describe(), rec.Tenant)
 		}

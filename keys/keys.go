@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -30,6 +31,11 @@ const fingerprintSize = 32
 type Keys struct {
 	aead tink.AEAD
 	prf  prf.PRF
+
+	// legacyOpens counts first-format records opened; refuseLegacy turns
+	// their fallback off (see Open).
+	legacyOpens  atomic.Int64
+	refuseLegacy atomic.Bool
 }
 
 // Options says where the keyset comes from. Exactly one source is used, in
