@@ -95,8 +95,9 @@ func TestRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Tink ciphertexts start with 0x01 and the 4-byte id of the sealing key.
-	if bytes.Equal(sealedAfter[:5], sealedBefore[:5]) {
+	// After the format byte, Tink ciphertexts start with 0x01 and the 4-byte
+	// id of the sealing key.
+	if bytes.Equal(sealedAfter[1:6], sealedBefore[1:6]) {
 		t.Error("new seals still use the old primary key")
 	}
 	if _, err := old.Open("acme", "fp", "tok", sealedAfter); err == nil {
