@@ -9,8 +9,9 @@
 // gateways use the same PostgreSQL database: a record changed meanwhile is
 // read again and re-sealed as it now is. It is idempotent (a record already
 // in the current format under the primary key is left alone) and resumable
-// (run it again after an interruption; what was done stays done). It prints
-// counts, never card data.
+// (run it again after an interruption; what was done stays done). It opens
+// every record, so it also names the records that do not open where they are
+// filed. It prints counts, never card data.
 package reseal
 
 import (
@@ -138,16 +139,16 @@ func one(ctx context.Context, v Backend, ks *keys.Keys, tenant, token string, re
 			rep.unreadable(tenant, token)
 			return nil
 		}
-		if ks.Current(rec.Sealed) {
-			// Proven to open? Not needed: a current record that does
-			// not open is refused at use like any tampered one, and
-			// re-sealing cannot repair it.
-			rep.Current++
-			return nil
-		}
+		// Every record is opened, current ones too: one that does not
+		// open where it is filed (rows swapped, another keyset) is worth
+		// naming, and costs one decryption to find.
 		secrets, err := ks.Open(tenant, rec.Fingerprint, token, rec.Sealed)
-		if err != nil {
+		switch {
+		case err != nil:
 			rep.unreadable(tenant, token)
+			return nil
+		case ks.Current(rec.Sealed):
+			rep.Current++
 			return nil
 		}
 		rec.Sealed, err = ks.Seal(tenant, rec.Fingerprint, token, secrets)
