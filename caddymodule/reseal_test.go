@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/caddytest"
+
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
@@ -178,4 +180,104 @@ func TestResealCommandPostgres(t *testing.T) {
 	if err != nil || !strings.Contains(out, "0 re-sealed, 5 already current") {
 		t.Fatalf("second run: %v\n%s", err, out)
 	}
+}
+
+// TestSealedRecordsThroughCaddy: through a real Caddy, a record sealed
+// before the token was bound still pays, is re-sealed on its next write
+// (the same card entered again with a later expiry), and two current
+// records swapped in the file are refused as tampering without any card
+// data reaching the processor (issue 15 item 12). With legacy_records
+// refuse, a vault still holding old records does not load.
+func TestSealedRecordsThroughCaddy(t *testing.T) {
+	const mcPAN = "5555555555554444"
+	dir := t.TempDir()
+	keyset := filepath.Join(dir, "keyset.json")
+	if _, _, err := runTokengate(t, "keygen", "--keyset", keyset); err != nil {
+		t.Fatal(err)
+	}
+	ks, _, err := keys.Load(keys.Options{File: keyset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, "keyset_file "+keyset)
+	inA := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	tokA := str(decode(t, inA.body), "card.number")
+	inB := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(mcPAN))
+	tokB := str(decode(t, inB.body), "card.number")
+	backend := g.app().vault.(*BoltVault).bolt
+	records := g.app().tokenizer.Vault
+	ctx := context.Background()
+	pay := func(in reply) reply {
+		return g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
+	}
+
+	// A as the previous release sealed it, written behind the gateway's back.
+	rec, err := backend.Get(ctx, "tenant_a", tokA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := ks.Open("tenant_a", rec.Fingerprint, tokA, rec.Sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Sealed, err = ks.SealLegacyForTests("tenant_a", rec.Fingerprint, secrets); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backend.Update(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	vault.Invalidate(records, "tenant_a", tokA)
+	if out := pay(inA); out.status != 200 || out.header.Get(InjectedHeader) != "card.number=network_token" {
+		t.Fatalf("an old-format record does not pay: %d %q", out.status, out.header.Get(InjectedHeader))
+	}
+	later := strings.Replace(checkoutJSON(visaPAN), `"exp_year":"2030"`, `"exp_year":"2031"`, 1)
+	if again := g.post(inboundURL+"/checkout", jsonCT, later); str(decode(t, again.body), "card.number") != tokA {
+		t.Fatalf("the same card again: %d", again.status)
+	}
+	if rec, err = backend.Get(ctx, "tenant_a", tokA); err != nil || rec.ExpYear != "2031" || keys.NeedsReseal(rec.Sealed) {
+		t.Fatalf("the old record was not re-sealed on its write (exp %s, old format %v): %v", rec.ExpYear, keys.NeedsReseal(rec.Sealed), err)
+	}
+	if out := pay(inA); out.status != 200 || out.header.Get(InjectedHeader) != "card.number=network_token" {
+		t.Fatalf("the re-sealed record does not pay: %d", out.status)
+	}
+
+	// A and B swapped in the file: neither pays, nothing of either card
+	// reaches the processor or the merchant.
+	recB, err := backend.Get(ctx, "tenant_a", tokB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dpanB, err := ks.Open("tenant_a", recB.Fingerprint, tokB, recB.Sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaulttest.SwapThroughUpdate(t, backend, "tenant_a", tokA, tokB)
+	vault.Invalidate(records, "tenant_a", tokA)
+	vault.Invalidate(records, "tenant_a", tokB)
+	for _, in := range []reply{inA, inB} {
+		out := pay(in)
+		if out.status < 500 {
+			t.Fatalf("a swapped record paid: %d %q", out.status, out.header.Get(InjectedHeader))
+		}
+		for _, secret := range []string{visaPAN, mcPAN, dpanB.DPAN, secrets.DPAN} {
+			if secret != "" && strings.Contains(out.body+fmt.Sprint(out.header), secret) {
+				t.Fatal("card data in the answer to a swapped record")
+			}
+		}
+	}
+	if !strings.Contains(g.log(), "does not open for it") {
+		t.Error("the swap was not logged as possible tampering")
+	}
+
+	// legacy_records refuse with old records left: the config does not
+	// load, and says to run reseal.
+	oldDir := t.TempDir()
+	b, err := boltvault.Open(filepath.Join(oldDir, "vault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillForReseal(t, b, ks, 1, 0)
+	b.Close()
+	refusing := &gateway{t: t, dir: oldDir, logFile: filepath.Join(oldDir, "caddy.log")}
+	caddytest.AssertLoadError(t, refusing.config("keyset_file "+keyset+"\n\t\tlegacy_records refuse", defaultSites), "caddyfile", "caddy tokengate reseal")
 }

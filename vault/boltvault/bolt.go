@@ -239,6 +239,7 @@ func (b *Bolt) Sample(n int) ([]vault.Record, error) {
 				if err := json.Unmarshal(v, &rec); err != nil {
 					return fmt.Errorf("vault: decode record: %w", err)
 				}
+				rec.Token = string(k) // the key, as loadRecord says why
 				out = append(out, rec)
 				i++
 			}
