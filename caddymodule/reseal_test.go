@@ -281,3 +281,113 @@ func TestSealedRecordsThroughCaddy(t *testing.T) {
 	refusing := &gateway{t: t, dir: oldDir, logFile: filepath.Join(oldDir, "caddy.log")}
 	caddytest.AssertLoadError(t, refusing.config("keyset_file "+keyset+"\n\t\tlegacy_records refuse", defaultSites), "caddyfile", "caddy tokengate reseal")
 }
+
+// TestRowSwapPostgresThroughCaddy is issue 15 item 12 as it was found: a
+// gateway on PostgreSQL, two cards of one tenant whose sealed data and
+// fingerprints are swapped in SQL. Token A paid with card B's DPAN; now
+// neither pays and nothing of either card leaves. Before that, caddy
+// tokengate reseal runs beside the live gateway and re-seals an old-format
+// record, which keeps paying; after the swap it names the two records.
+func TestRowSwapPostgresThroughCaddy(t *testing.T) {
+	const mcPAN, thirdPAN = "5555555555554444", "4539097887163333"
+	dsn := vaulttest.PostgresDatabase(t)
+	keyset := filepath.Join(t.TempDir(), "dev.json")
+	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir(), vault: "dev_keyset_file " + keyset + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}"}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	g.tc.InitServer(g.config("", defaultSites), "caddyfile")
+	ins := map[string]reply{}
+	tokens := map[string]string{}
+	for _, pan := range []string{visaPAN, mcPAN, thirdPAN} {
+		ins[pan] = g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(pan))
+		tokens[pan] = str(decode(t, ins[pan].body), "card.number")
+	}
+	pay := func(pan string) reply {
+		return g.post(outboundURL+"/payments", jsonCT, ins[pan].body, "X-Tokengate-Api-Key", apiKeyA)
+	}
+	ks, _, err := keys.Load(keys.Options{File: keyset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	records := g.app().tokenizer.Vault
+
+	// The third card as the previous release sealed it.
+	pg, err := pgvault.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	rec, err := pg.Get(ctx, "tenant_a", tokens[thirdPAN])
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := ks.Open("tenant_a", rec.Fingerprint, rec.Token, rec.Sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Sealed, err = ks.SealLegacyForTests("tenant_a", rec.Fingerprint, secrets); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pg.Update(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	vault.Invalidate(records, "tenant_a", tokens[thirdPAN])
+	if out := pay(thirdPAN); out.status != 200 || str(decode(t, out.body), "card.number") == tokens[thirdPAN] {
+		t.Fatalf("an old-format record does not pay: %d", out.status)
+	}
+	out, _, err := runTokengate(t, "reseal", "--keyset", keyset, "--vault", "postgres:"+dsn)
+	if err != nil || !strings.Contains(out, "records: 3 in the vault; 1 re-sealed, 2 already current") {
+		t.Fatalf("reseal beside the gateway: %v\n%s", err, out)
+	}
+	vault.Invalidate(records, "tenant_a", tokens[thirdPAN])
+	if out := pay(thirdPAN); out.status != 200 {
+		t.Fatalf("the re-sealed record does not pay: %d", out.status)
+	}
+	if out := pay(visaPAN); out.status != 200 || out.header.Get(InjectedHeader) != "card.number=network_token" {
+		t.Fatalf("before the swap: %d %q", out.status, out.header.Get(InjectedHeader))
+	}
+
+	// The swap, in SQL, as the attack did it.
+	conn := pgConn(t, dsn)
+	a, b := tokens[visaPAN], tokens[mcPAN]
+	var dpans []string
+	for _, tok := range []string{a, b} {
+		r, err := pg.Get(ctx, "tenant_a", tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ks.Open("tenant_a", r.Fingerprint, tok, r.Sealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dpans = append(dpans, s.DPAN)
+	}
+	for _, q := range []string{
+		`UPDATE tokengate_records SET fingerprint = 'parked-' || token WHERE tenant = 'tenant_a' AND token IN ($1, $2)`,
+		`UPDATE tokengate_records r SET fingerprint = o.data->>'fingerprint',
+			data = jsonb_set(jsonb_set(r.data, '{sealed}', o.data->'sealed'), '{fingerprint}', o.data->'fingerprint')
+			FROM tokengate_records o
+			WHERE r.tenant = 'tenant_a' AND o.tenant = 'tenant_a' AND ((r.token = $1 AND o.token = $2) OR (r.token = $2 AND o.token = $1))`,
+	} {
+		if _, err := conn.Exec(ctx, q, a, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vault.Invalidate(records, "tenant_a", a)
+	vault.Invalidate(records, "tenant_a", b)
+	for _, pan := range []string{visaPAN, mcPAN} {
+		out := pay(pan)
+		if out.status < 500 {
+			t.Fatalf("a swapped record paid: %d %q", out.status, out.header.Get(InjectedHeader))
+		}
+		for _, secret := range append([]string{visaPAN, mcPAN}, dpans...) {
+			if strings.Contains(out.body+fmt.Sprint(out.header), secret) {
+				t.Fatal("card data in the answer to a swapped record")
+			}
+		}
+	}
+	out, _, err = runTokengate(t, "reseal", "--keyset", keyset, "--vault", "postgres:"+dsn)
+	if err == nil || !strings.Contains(out, "2 unreadable") || !strings.Contains(out, "tenant_a "+a) {
+		t.Fatalf("reseal after the swap: %v\n%s", err, out)
+	}
+}
