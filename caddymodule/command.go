@@ -75,8 +75,8 @@ bbolt file in use by it is locked. Opening PostgreSQL creates or migrates
 its schema.
 
 reseal seals every record of the vault named by --vault (bolt:<path> or
-postgres:<dsn>) again with the primary key of the keyset in --keyset (and
---kek-env if it is wrapped), binding each to its token: records sealed
+postgres:<dsn>) again with the primary key of the keyset in --keyset (or
+the variable --keyset-env names; and --kek-env if it is wrapped), binding each to its token: records sealed
 before tokengate bound the token open under another token of their tenant
 if two rows are swapped, and records sealed before a rotate use an older
 key. It writes compare-and-set, so it can run while gateways use the same
@@ -95,13 +95,15 @@ and token) and make the exit status non-zero.`,
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("vault", "", "reseal: the vault to re-seal, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("keyset-env", "", "reseal: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
-						return cmdReseal(c.Context(), fl.String("keyset"), fl.String("kek-env"), fl.String("vault"), c.OutOrStdout(), c.ErrOrStderr())
+						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
+							fl.String("vault"), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					return cmdKeyset(fl)
 				})(c, args)
@@ -186,11 +188,11 @@ func cmdMigrate(ctx context.Context, from, to string, out, errOut io.Writer) (in
 // cmdReseal runs caddy tokengate reseal (see vault/reseal): the progress
 // bar on errOut, the summary on out. An interrupt stops it between records;
 // running it again finishes the job.
-func cmdReseal(ctx context.Context, keyset, kekEnv, where string, out, errOut io.Writer) (int, error) {
-	if keyset == "" || where == "" {
-		return exitFailure, errors.New("usage: caddy tokengate reseal --keyset <file> [--kek-env <VARIABLE>] --vault bolt:<path>|postgres:<dsn>")
+func cmdReseal(ctx context.Context, keyset keys.Options, where string, out, errOut io.Writer) (int, error) {
+	if keyset.File == "" && keyset.Env == "" || where == "" {
+		return exitFailure, errors.New("usage: caddy tokengate reseal --keyset <file> | --keyset-env <VARIABLE> [--kek-env <VARIABLE>] --vault bolt:<path>|postgres:<dsn>")
 	}
-	ks, _, err := keys.Load(keys.Options{File: keyset, KEKEnv: kekEnv})
+	ks, _, err := keys.Load(keyset) // no DevFile: never a new keyset
 	if err != nil {
 		return exitFailure, err
 	}

@@ -76,9 +76,10 @@ func associatedData(tenant, fingerprint string) []byte {
 }
 
 // sealedV2 is the first byte of Sealed in the second format: the Tink
-// ciphertext follows, sealed with associatedDataV2. Tink's own ciphertexts
+// ciphertext follows, sealed with associatedDataV2. Tink's ciphertexts
 // begin with 0x01 (the keysets tokengate makes) or 0x00 (legacy prefixes),
-// never 0x02, so a record's format is told without trying to decrypt it.
+// never 0x02 (only a RAW key's, which tokengate never makes, could), so a
+// record's format is told without trying to decrypt it.
 // The byte is not what protects the record: stripping or adding it only
 // changes which associated data is tried, and the ciphertext was bound to
 // one of them (see Open).
@@ -180,9 +181,9 @@ func (k *Keys) Open(tenant, fingerprint, token string, sealed []byte) (Secrets, 
 // the first one and opens for tenant and fingerprint; ok is false when
 // there is nothing to do or it does not open (the write goes on with the
 // bytes it had, and the read that follows refuses them). The vault calls
-// it on every record write, so old records move to the current format on
-// their next change. It keeps the key: caddy tokengate reseal also moves
-// records to the primary key.
+// it on every record write, so old records move to the current format
+// (and the primary key) on their next change; caddy tokengate reseal moves
+// the rest, and records of the current format sealed with an older key.
 func (k *Keys) Reseal(tenant, fingerprint, token string, sealed []byte) (resealed []byte, ok bool) {
 	if !NeedsReseal(sealed) {
 		return nil, false
