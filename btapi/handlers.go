@@ -165,7 +165,7 @@ func (s *Server) fromToken(r *http.Request, p Principal, id string, in *tokenize
 	case err != nil:
 		return errUnavailable
 	}
-	secrets, err := s.Keys.Open(p.Tenant, rec.Fingerprint, rec.Sealed)
+	secrets, err := s.Keys.Open(p.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
 		return errUnavailable
 	}

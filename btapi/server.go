@@ -204,7 +204,7 @@ func (s *Server) record(ctx context.Context, p Principal, id string) (vault.Reco
 
 // view renders rec, opening it for the network token number.
 func (s *Server) view(rec vault.Record, p Principal) (object, *problem) {
-	secrets, err := s.Keys.Open(p.Tenant, rec.Fingerprint, rec.Sealed)
+	secrets, err := s.Keys.Open(p.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
 		return object{}, errUnavailable
 	}

@@ -329,7 +329,7 @@ func TestFromTokenID(t *testing.T) {
 	rec := vaulttest.Sample("acme", "tok_vault_only", ks.Fingerprint("acme", "4242424242424242"))
 	rec.ExpMonth, rec.ExpYear, rec.Network = "", "", vault.NetworkToken{Error: "no_expiry"}
 	var err error
-	if rec.Sealed, err = ks.Seal("acme", rec.Fingerprint, keys.Secrets{PAN: "4242424242424242"}); err != nil {
+	if rec.Sealed, err = ks.Seal("acme", rec.Fingerprint, rec.Token, keys.Secrets{PAN: "4242424242424242"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := a.v.Put(ctx, rec); err != nil {

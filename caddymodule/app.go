@@ -140,6 +140,13 @@ type KeysConfig struct {
 	// DevFile is where the development keyset is kept when neither File nor
 	// Env is set. The default is dev-keyset.json beside the vault file.
 	DevFile string `json:"dev_file,omitempty"`
+	// LegacyRecords is what happens to records sealed before the token was
+	// bound (their sealed data opens under any token of their tenant and
+	// fingerprint): "accept" (the default) opens them and re-seals each on
+	// its next write; "refuse", once `caddy tokengate reseal` has re-sealed
+	// the vault, refuses them, so no older ciphertext (from a backup, say)
+	// can be put back into a row and open.
+	LegacyRecords string `json:"legacy_records,omitempty"`
 }
 
 // APIKey is one detokenize credential.
@@ -259,6 +266,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// Over it, the short-lived cards (Juspay's ctkn_, cards kept without
 	// consent) that live in memory only.
 	cache := vault.NewCache(v, recordCacheTTL, recordCacheSize)
+	cache.Reseal = ks.Reseal // records sealed before the token was bound move on their next write
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(ctx, cache) // ends with this config
 	}
@@ -368,6 +376,7 @@ func (a *App) loadKeys() (*keys.Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokengate: keys: %w", err)
 	}
+	ks.RefuseLegacy(a.Keys.LegacyRecords == "refuse")
 	switch {
 	case warning != "" && a.Keys.File == "" && a.Keys.Env == "":
 		a.logger.Warn("USING A DEVELOPMENT KEYSET: cards are sealed with keys stored in clear on disk; for production make one with `caddy tokengate keygen --keyset <file> --kek-env <VARIABLE>` and configure keyset_file (or keyset_env) and kek_env",
@@ -407,11 +416,22 @@ func (a *App) checkKeysOpen(ks *keys.Keys) error {
 	if err != nil {
 		return fmt.Errorf("tokengate: reading the %s: %w", a.vault.Describe(), err)
 	}
+	legacy := 0
 	for _, rec := range recs {
-		if _, err := ks.Open(rec.Tenant, rec.Fingerprint, rec.Sealed); err != nil {
+		if keys.NeedsReseal(rec.Sealed) {
+			if a.Keys.LegacyRecords == "refuse" {
+				return fmt.Errorf("tokengate: legacy_records refuse, and the %s holds records sealed before the token was bound (tenant %s): run `caddy tokengate reseal` first", a.vault.Describe(), rec.Tenant)
+			}
+			legacy++
+		}
+		if _, err := ks.Open(rec.Tenant, rec.Fingerprint, rec.Token, rec.Sealed); err != nil {
 			return fmt.Errorf("tokengate: the configured keyset cannot open the cards in the %s (tenant %s): it is not the keyset they were sealed with. "+
 				"Configure that keyset again (a development keyset is kept in dev-keyset.json beside the vault), or use a new vault for the new keyset", a.vault.Describe(), rec.Tenant)
 		}
+	}
+	if legacy > 0 {
+		a.logger.Warn("the vault holds records sealed before the token was bound: they open under another token of their tenant if rows are swapped; each is re-sealed on its next write, and `caddy tokengate reseal` re-seals them all",
+			zap.Int("sampled", len(recs)), zap.Int("old_format", legacy))
 	}
 	return nil
 }
@@ -428,6 +448,8 @@ func (a *App) Stop() error { return nil }
 // Caddyfile parser makes.
 func (a *App) Validate() error {
 	switch {
+	case a.Keys.LegacyRecords != "" && a.Keys.LegacyRecords != "accept" && a.Keys.LegacyRecords != "refuse":
+		return fmt.Errorf("tokengate: legacy_records %q: want accept or refuse", a.Keys.LegacyRecords)
 	case a.MaxBodySize < 0:
 		return fmt.Errorf("tokengate: max_body_size %d: want a positive size", a.MaxBodySize)
 	case a.ProvisionTimeout < 0 || time.Duration(a.ProvisionTimeout) > 10*time.Minute:

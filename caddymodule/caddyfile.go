@@ -43,6 +43,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		keyset_env          <VARIABLE>
 //		kek_env             <VARIABLE>
 //		dev_keyset_file     <path>
+//		legacy_records      accept|refuse
 //		api_key             <key> <tenant>
 //		api_key_hash        <sha256-hex> <tenant>
 //		provision_timeout   <duration>
@@ -61,7 +62,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		switch opt := d.Val(); opt {
-		case "rules", "keyset_file", "keyset_env", "kek_env", "dev_keyset_file":
+		case "rules", "keyset_file", "keyset_env", "kek_env", "dev_keyset_file", "legacy_records":
 			var v string
 			if !d.Args(&v) || d.NextArg() {
 				return d.ArgErr()
@@ -69,6 +70,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			*map[string]*string{
 				"rules": &a.Rules, "keyset_file": &a.Keys.File,
 				"keyset_env": &a.Keys.Env, "kek_env": &a.Keys.KEKEnv, "dev_keyset_file": &a.Keys.DevFile,
+				"legacy_records": &a.Keys.LegacyRecords,
 			}[opt] = v
 		case "api_key":
 			var key, tenant string

@@ -20,13 +20,14 @@ import (
 	"github.com/tokengate/tokengate/juspayapi"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault/migrate"
+	"github.com/tokengate/tokengate/vault/reseal"
 )
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where>",
-		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where>",
+		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
 and an HMAC-SHA256 keyset for keyed fingerprints. It refuses to overwrite a
@@ -71,7 +72,19 @@ it again after an interruption to finish; a second run copies nothing. At
 the end every source record is read back from the target; conflicts or a
 record not found make the exit status non-zero. Stop the gateway first: a
 bbolt file in use by it is locked. Opening PostgreSQL creates or migrates
-its schema.`,
+its schema.
+
+reseal seals every record of the vault named by --vault (bolt:<path> or
+postgres:<dsn>) again with the primary key of the keyset in --keyset (or
+the variable --keyset-env names; and --kek-env if it is wrapped), binding each to its token: records sealed
+before tokengate bound the token open under another token of their tenant
+if two rows are swapped, and records sealed before a rotate use an older
+key. It writes compare-and-set, so it can run while gateways use the same
+PostgreSQL database (stop the gateway for a bbolt file, which it locks). It
+skips records already current, so running it again after an interruption
+finishes the job and a second run re-seals nothing. It prints counts, never
+card data; records that do not open where they are filed are named (tenant
+and token) and make the exit status non-zero.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("keyset", "", "The keyset file")
 			cmd.Flags().String("kek-env", "", "Environment variable holding the base64 key-encrypting key")
@@ -81,10 +94,16 @@ its schema.`,
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("vault", "", "reseal: the vault to re-seal, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("keyset-env", "", "reseal: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"), c.OutOrStdout(), c.ErrOrStderr())
+					}
+					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
+						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
+							fl.String("vault"), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					return cmdKeyset(fl)
 				})(c, args)
@@ -148,7 +167,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt or migrate)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate or reseal)", fl.Arg(0))
 }
 
 // cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress
@@ -161,6 +180,28 @@ func cmdMigrate(ctx context.Context, from, to string, out, errOut io.Writer) (in
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, err := migrate.Command(ctx, from, to, out, errOut, migrate.Options{}); err != nil {
+		return exitFailure, err
+	}
+	return exitSuccess, nil
+}
+
+// cmdReseal runs caddy tokengate reseal (see vault/reseal): the progress
+// bar on errOut, the summary on out. An interrupt stops it between records;
+// running it again finishes the job.
+func cmdReseal(ctx context.Context, keyset keys.Options, where string, out, errOut io.Writer) (int, error) {
+	if keyset.File == "" && keyset.Env == "" || where == "" {
+		return exitFailure, errors.New("usage: caddy tokengate reseal --keyset <file> | --keyset-env <VARIABLE> [--kek-env <VARIABLE>] --vault bolt:<path>|postgres:<dsn>")
+	}
+	ks, _, err := keys.Load(keyset) // no DevFile: never a new keyset
+	if err != nil {
+		return exitFailure, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := reseal.Command(ctx, where, ks, out, errOut, reseal.Options{}); err != nil {
 		return exitFailure, err
 	}
 	return exitSuccess, nil

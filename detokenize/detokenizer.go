@@ -225,7 +225,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		d.tampered(tenant, tok.Path)
 		return Injection{}, &body.FieldError{Status: http.StatusForbidden, Field: tok.Path, Code: "unknown_token", Reason: "no such token for this API key"}
 	}
-	secrets, err := d.Keys.Open(tenant, rec.Fingerprint, rec.Sealed)
+	secrets, err := d.Keys.Open(tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
 		d.tampered(tenant, tok.Path)
 		return Injection{}, fmt.Errorf("%w: opening card: %w", ErrUnavailable, err)

@@ -112,12 +112,13 @@ func (e *env) store(t testing.TB, tenant, pan, cvv string, nt network.Token, net
 		t.Fatal(err)
 	}
 	fp := e.keys.Fingerprint(tenant, pan)
-	sealed, err := e.keys.Seal(tenant, fp, keys.Secrets{PAN: pan, Name: "Jane Doe", DPAN: nt.DPAN})
+	token := fmt.Sprintf("tok_test%020d", e.seq.Add(1))
+	sealed, err := e.keys.Seal(tenant, fp, token, keys.Secrets{PAN: pan, Name: "Jane Doe", DPAN: nt.DPAN})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := vault.Record{
-		Tenant: tenant, Token: fmt.Sprintf("tok_test%020d", e.seq.Add(1)), Fingerprint: fp, Sealed: sealed,
+		Tenant: tenant, Token: token, Fingerprint: fp, Sealed: sealed,
 		Brand: string(brand), BIN: card.BIN(pan), Last4: card.Last4(pan), ExpMonth: "12", ExpYear: "2030",
 		Network: vault.NetworkToken{Provider: "builtin", Error: netErr},
 	}

@@ -68,7 +68,7 @@ func (s *Server) getCard(r *http.Request, m Merchant) (int, any) {
 	default:
 		return http.StatusServiceUnavailable, unavailable
 	}
-	secrets, err := s.Keys.Open(m.Tenant, rec.Fingerprint, rec.Sealed)
+	secrets, err := s.Keys.Open(m.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
 		return http.StatusServiceUnavailable, unavailable
 	}
@@ -225,7 +225,7 @@ func (s *Server) listCards(r *http.Request, m Merchant) (int, any) {
 
 func (s *Server) listEntry(rec vault.Record) map[string]any {
 	name, tokenISIN := "", ""
-	if secrets, err := s.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed); err == nil {
+	if secrets, err := s.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Token, rec.Sealed); err == nil {
 		name, tokenISIN = secrets.Name, secrets.DPAN[:min(6, len(secrets.DPAN))]
 	}
 	active := rec.Network.ID != "" && rec.Network.Status == network.StatusActive

@@ -117,7 +117,7 @@ func (s *Server) generateToken(r *http.Request, m Merchant) (int, any) {
 	if rec, err = s.saveFor(r.Context(), rec, req.OrderData.CustomerID); err != nil {
 		return http.StatusServiceUnavailable, unavailable
 	}
-	secrets, err := s.Keys.Open(m.Tenant, rec.Fingerprint, rec.Sealed)
+	secrets, err := s.Keys.Open(m.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
 		return http.StatusServiceUnavailable, unavailable
 	}

@@ -5,16 +5,20 @@
 package keys
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/prf"
+	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
@@ -30,6 +34,13 @@ const fingerprintSize = 32
 type Keys struct {
 	aead tink.AEAD
 	prf  prf.PRF
+
+	// primaryPrefix starts the primary key's ciphertexts (see Current).
+	primaryPrefix []byte
+	// legacyOpens counts first-format records opened; refuseLegacy turns
+	// their fallback off (see Open).
+	legacyOpens  atomic.Int64
+	refuseLegacy atomic.Bool
 }
 
 // Options says where the keyset comes from. Exactly one source is used, in
@@ -184,7 +195,30 @@ func newKeys(ah, ph *keyset.Handle) (*Keys, error) {
 	if _, err := p.ComputePRF([]byte("probe"), fingerprintSize); err != nil {
 		return nil, fmt.Errorf("fingerprint keyset must be an HMAC-SHA256 PRF: %w", err)
 	}
-	return &Keys{aead: a, prf: p}, nil
+	return &Keys{aead: a, prf: p, primaryPrefix: primaryPrefix(ah)}, nil
+}
+
+// primaryPrefix is what a ciphertext of the primary AEAD key starts with
+// (Tink's output prefix: a version byte and the key id), nil for a key
+// whose ciphertexts carry none.
+func primaryPrefix(h *keyset.Handle) []byte {
+	info := h.KeysetInfo()
+	for _, ki := range info.GetKeyInfo() {
+		if ki.GetKeyId() != info.GetPrimaryKeyId() {
+			continue
+		}
+		var version byte
+		switch ki.GetOutputPrefixType() {
+		case tinkpb.OutputPrefixType_TINK:
+			version = 0x01
+		case tinkpb.OutputPrefixType_LEGACY, tinkpb.OutputPrefixType_CRUNCHY:
+			version = 0x00
+		default:
+			return nil
+		}
+		return binary.BigEndian.AppendUint32([]byte{version}, ki.GetKeyId())
+	}
+	return nil
 }
 
 // Fingerprint returns the keyed fingerprint of a PAN in a tenant: the hex of
@@ -220,4 +254,14 @@ func (k *Keys) DeriveKey(label string) []byte {
 		panic("vault: key derivation PRF failed")
 	}
 	return out
+}
+
+// Current says whether sealed is in the current format and sealed with the
+// primary key, so that re-sealing it would change nothing. caddy tokengate
+// reseal skips such records, which makes running it again cheap.
+func (k *Keys) Current(sealed []byte) bool {
+	if NeedsReseal(sealed) {
+		return false
+	}
+	return k.primaryPrefix == nil || bytes.HasPrefix(sealed[1:], k.primaryPrefix)
 }

@@ -134,11 +134,11 @@ func TestLoadKeysWithKEK(t *testing.T) {
 	t.Setenv("TG_TEST_BAD_KEK", "not base64!")
 
 	k := mustLoad(t, keys.Options{File: path, KEKEnv: "TG_TEST_KEK"})
-	sealed, err := k.Seal("acme", "fp", keys.Secrets{PAN: testPAN})
+	sealed, err := k.Seal("acme", "fp", "tok", keys.Secrets{PAN: testPAN})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Open("acme", "fp", sealed); err != nil {
+	if _, err := k.Open("acme", "fp", "tok", sealed); err != nil {
 		t.Fatal(err)
 	}
 	for env, what := range map[string]string{"TG_TEST_WRONG_KEK": "decrypt", "TG_TEST_SHORT_KEK": "32 bytes", "TG_TEST_BAD_KEK": "base64"} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"unicode/utf8"
 )
 
 // Secrets is the card data that exists only inside Record.Sealed. It never
@@ -64,16 +65,64 @@ var (
 	errOpen = errors.New("vault: cannot open sealed card data (wrong key, or the record was altered or moved)")
 )
 
-// associatedData binds a ciphertext to its record, so Sealed bytes copied to
-// another tenant or another card's record fail to open.
+// associatedData is the first format's associated data, tenant and
+// fingerprint: Sealed bytes copied to another tenant or another card's record
+// fail to open, but two records of one tenant swapped whole (sealed data and
+// fingerprint together) open under each other's token. SealValue still uses
+// it, with the token inside id.
 func associatedData(tenant, fingerprint string) []byte {
 	ad := make([]byte, 0, len(tenant)+1+len(fingerprint))
 	return append(append(append(ad, tenant...), 0), fingerprint...)
 }
 
-// Seal encrypts s for the record identified by tenant and fingerprint with
-// the primary AEAD key. The result goes into Record.Sealed.
-func (k *Keys) Seal(tenant, fingerprint string, s Secrets) ([]byte, error) {
+// sealedV2 is the first byte of Sealed in the second format: the Tink
+// ciphertext follows, sealed with associatedDataV2. Tink's ciphertexts
+// begin with 0x01 (the keysets tokengate makes) or 0x00 (legacy prefixes),
+// never 0x02 (only a RAW key's, which tokengate never makes, could), so a
+// record's format is told without trying to decrypt it.
+// The byte is not what protects the record: stripping or adding it only
+// changes which associated data is tried, and the ciphertext was bound to
+// one of them (see Open).
+const sealedV2 = 0x02
+
+// adV2Tag starts the second format's associated data. Its first byte, 0xFF,
+// never occurs in UTF-8, and the first format's associated data starts with
+// the tenant (UTF-8, Open checks) or with the 0x00 after an empty one: the
+// two formats can never produce the same bytes, so a ciphertext sealed for
+// one never opens as the other, whatever a row's columns are made to hold.
+const adV2Tag = "\xfftokengate/record/v2"
+
+// associatedDataV2 binds a ciphertext to its record: tenant, fingerprint
+// and token, each length-prefixed. Sealed bytes moved to another tenant,
+// another card's record or another token of the same tenant fail to open.
+func associatedDataV2(tenant, fingerprint, token string) []byte {
+	ad := make([]byte, 0, len(adV2Tag)+3*binary.MaxVarintLen32+len(tenant)+len(fingerprint)+len(token))
+	ad = append(ad, adV2Tag...)
+	for _, f := range [...]string{tenant, fingerprint, token} {
+		ad = binary.AppendUvarint(ad, uint64(len(f)))
+		ad = append(ad, f...)
+	}
+	return ad
+}
+
+// Seal encrypts s for the record identified by tenant, fingerprint and
+// token with the primary AEAD key, in the second format. The result goes
+// into Record.Sealed; a record that changes token must be sealed again.
+func (k *Keys) Seal(tenant, fingerprint, token string, s Secrets) ([]byte, error) {
+	pt := encodeSecrets(s)
+	ct, err := k.aead.Encrypt(pt, associatedDataV2(tenant, fingerprint, token))
+	clear(pt)
+	if err != nil {
+		return nil, errSeal
+	}
+	return append([]byte{sealedV2}, ct...), nil
+}
+
+// SealLegacyForTests seals s as releases before the token was bound did
+// (first format: tenant and fingerprint only). Nothing in tokengate writes
+// that format any more; tests use it to build the records an older vault
+// holds.
+func (k *Keys) SealLegacyForTests(tenant, fingerprint string, s Secrets) ([]byte, error) {
 	pt := encodeSecrets(s)
 	ct, err := k.aead.Encrypt(pt, associatedData(tenant, fingerprint))
 	clear(pt)
@@ -83,10 +132,40 @@ func (k *Keys) Seal(tenant, fingerprint string, s Secrets) ([]byte, error) {
 	return ct, nil
 }
 
-// Open decrypts what Seal produced for the same tenant and fingerprint. Any
-// key of the AEAD keyset works, so records sealed before a rotation open.
-func (k *Keys) Open(tenant, fingerprint string, sealed []byte) (Secrets, error) {
-	pt, err := k.aead.Decrypt(sealed, associatedData(tenant, fingerprint))
+// NeedsReseal says whether sealed is in the first format, which binds
+// tenant and fingerprint but not the token: Reseal (on the record's next
+// write) or caddy tokengate reseal brings it to the current one.
+func NeedsReseal(sealed []byte) bool {
+	return len(sealed) == 0 || sealed[0] != sealedV2
+}
+
+// Open decrypts what Seal produced for the same tenant, fingerprint and
+// token. Any key of the AEAD keyset works, so records sealed before a
+// rotation open.
+//
+// A record in the first format (sealed before the token was bound) opens
+// with the first format's associated data, and LegacyOpens counts it,
+// unless RefuseLegacy was set. A record in the second format never falls
+// back to the first format's associated data. What the fallback leaves
+// possible until every record is re-sealed: a row holding a first-format
+// ciphertext of another card of the same tenant (two old rows swapped, or
+// an old row's content copied from a backup over any row) opens under the
+// row's token. caddy tokengate reseal ends it; RefuseLegacy after it
+// closes it for good.
+func (k *Keys) Open(tenant, fingerprint, token string, sealed []byte) (Secrets, error) {
+	var pt []byte
+	var err error
+	if !NeedsReseal(sealed) {
+		pt, err = k.aead.Decrypt(sealed[1:], associatedDataV2(tenant, fingerprint, token))
+	} else {
+		if k.refuseLegacy.Load() || !utf8.ValidString(tenant) {
+			return Secrets{}, errOpen
+		}
+		pt, err = k.aead.Decrypt(sealed, associatedData(tenant, fingerprint))
+		if err == nil {
+			k.legacyOpens.Add(1)
+		}
+	}
 	if err != nil {
 		return Secrets{}, errOpen
 	}
@@ -97,6 +176,37 @@ func (k *Keys) Open(tenant, fingerprint string, sealed []byte) (Secrets, error) 
 	}
 	return s, nil
 }
+
+// Reseal returns sealed in the current format (token bound) when it is in
+// the first one and opens for tenant and fingerprint; ok is false when
+// there is nothing to do or it does not open (the write goes on with the
+// bytes it had, and the read that follows refuses them). The vault calls
+// it on every record write, so old records move to the current format
+// (and the primary key) on their next change; caddy tokengate reseal moves
+// the rest, and records of the current format sealed with an older key.
+func (k *Keys) Reseal(tenant, fingerprint, token string, sealed []byte) (resealed []byte, ok bool) {
+	if !NeedsReseal(sealed) {
+		return nil, false
+	}
+	s, err := k.Open(tenant, fingerprint, token, sealed)
+	if err != nil {
+		return nil, false
+	}
+	out, err := k.Seal(tenant, fingerprint, token, s)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// LegacyOpens counts the first-format records Open has opened since the
+// keys were loaded: more than zero means caddy tokengate reseal has work.
+func (k *Keys) LegacyOpens() int64 { return k.legacyOpens.Load() }
+
+// RefuseLegacy makes Open refuse first-format records from now on: once
+// caddy tokengate reseal has brought every record to the current format, no
+// row can be made to open with an older ciphertext of another card.
+func (k *Keys) RefuseLegacy(refuse bool) { k.refuseLegacy.Store(refuse) }
 
 // secretsV1 marks the binary plaintext: three length-prefixed fields (PAN,
 // name, DPAN). It replaced JSON because every outbound request opens a

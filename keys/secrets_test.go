@@ -17,21 +17,21 @@ var testSecrets = keys.Secrets{PAN: testPAN, Name: "Jane Cardholder", DPAN: "489
 
 func TestSealOpenRoundtrip(t *testing.T) {
 	k := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
-	sealed, err := k.Seal("acme", "fp1", testSecrets)
+	sealed, err := k.Seal("acme", "fp1", "tok", testSecrets)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(sealed, []byte(testPAN)) || bytes.Contains(sealed, []byte("Jane")) {
 		t.Fatal("sealed data contains plaintext")
 	}
-	got, err := k.Open("acme", "fp1", sealed)
+	got, err := k.Open("acme", "fp1", "tok", sealed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != testSecrets {
 		t.Errorf("Open = %s, want the sealed secrets", got) // redacted print
 	}
-	again, _ := k.Seal("acme", "fp1", testSecrets)
+	again, _ := k.Seal("acme", "fp1", "tok", testSecrets)
 	if bytes.Equal(again, sealed) {
 		t.Error("two seals of the same data are identical (nonce reuse?)")
 	}
@@ -39,7 +39,7 @@ func TestSealOpenRoundtrip(t *testing.T) {
 
 func TestOpenWrongAssociatedData(t *testing.T) {
 	k := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
-	sealed, err := k.Seal("acme", "fp1", testSecrets)
+	sealed, err := k.Seal("acme", "fp1", "tok", testSecrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestOpenWrongAssociatedData(t *testing.T) {
 		"empty":             {"acme", "fp1", nil},
 	}
 	for name, c := range cases {
-		_, err := k.Open(c.tenant, c.fp, c.sealed)
+		_, err := k.Open(c.tenant, c.fp, "tok", c.sealed)
 		if err == nil {
 			t.Errorf("%s: Open succeeded", name)
 			continue
@@ -66,7 +66,7 @@ func TestOpenWrongAssociatedData(t *testing.T) {
 		}
 	}
 	other := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
-	if _, err := other.Open("acme", "fp1", sealed); err == nil {
+	if _, err := other.Open("acme", "fp1", "tok", sealed); err == nil {
 		t.Error("another keyset opened the data")
 	}
 }
@@ -75,7 +75,7 @@ func TestRotation(t *testing.T) {
 	dir := t.TempDir()
 	path := writeKeyset(t, dir, nil)
 	old := mustLoad(t, keys.Options{File: path})
-	sealedBefore, err := old.Seal("acme", "fp", testSecrets)
+	sealedBefore, err := old.Seal("acme", "fp", "tok", testSecrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,18 +88,19 @@ func TestRotation(t *testing.T) {
 	os.WriteFile(newPath, rotated, 0o600)
 	k := mustLoad(t, keys.Options{File: newPath})
 
-	if got, err := k.Open("acme", "fp", sealedBefore); err != nil || got != testSecrets {
+	if got, err := k.Open("acme", "fp", "tok", sealedBefore); err != nil || got != testSecrets {
 		t.Fatalf("data sealed before rotation: %v", err)
 	}
-	sealedAfter, err := k.Seal("acme", "fp", testSecrets)
+	sealedAfter, err := k.Seal("acme", "fp", "tok", testSecrets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Tink ciphertexts start with 0x01 and the 4-byte id of the sealing key.
-	if bytes.Equal(sealedAfter[:5], sealedBefore[:5]) {
+	// After the format byte, Tink ciphertexts start with 0x01 and the 4-byte
+	// id of the sealing key.
+	if bytes.Equal(sealedAfter[1:6], sealedBefore[1:6]) {
 		t.Error("new seals still use the old primary key")
 	}
-	if _, err := old.Open("acme", "fp", sealedAfter); err == nil {
+	if _, err := old.Open("acme", "fp", "tok", sealedAfter); err == nil {
 		t.Error("the pre-rotation keyset opened data sealed with the new key")
 	}
 	if k.Fingerprint("acme", testPAN) != old.Fingerprint("acme", testPAN) {
@@ -132,8 +133,8 @@ func TestRotationWithKEK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, _ := before.Seal("t", "f", testSecrets)
-	if _, err := after.Open("t", "f", sealed); err != nil {
+	sealed, _ := before.Seal("t", "f", "tok", testSecrets)
+	if _, err := after.Open("t", "f", "tok", sealed); err != nil {
 		t.Errorf("open after rotation: %v", err)
 	}
 }
@@ -168,7 +169,7 @@ func BenchmarkSeal(b *testing.B) {
 	k := benchKeys(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := k.Seal("acme", "fp", testSecrets); err != nil {
+		if _, err := k.Seal("acme", "fp", "tok", testSecrets); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -176,10 +177,10 @@ func BenchmarkSeal(b *testing.B) {
 
 func BenchmarkOpen(b *testing.B) {
 	k := benchKeys(b)
-	sealed, _ := k.Seal("acme", "fp", testSecrets)
+	sealed, _ := k.Seal("acme", "fp", "tok", testSecrets)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := k.Open("acme", "fp", sealed); err != nil {
+		if _, err := k.Open("acme", "fp", "tok", sealed); err != nil {
 			b.Fatal(err)
 		}
 	}

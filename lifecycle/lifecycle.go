@@ -171,13 +171,13 @@ func (m *Manager) Reprovision(ctx context.Context, provider string, rec vault.Re
 	if dpan == "" {
 		return rec, false
 	}
-	secrets, err := m.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed)
+	secrets, err := m.Keys.Open(rec.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
 		m.Discard(ctx, nt)
 		return rec, false
 	}
 	secrets.DPAN = dpan
-	sealed, err := m.Keys.Seal(rec.Tenant, rec.Fingerprint, secrets)
+	sealed, err := m.Keys.Seal(rec.Tenant, rec.Fingerprint, rec.Token, secrets)
 	if err != nil {
 		m.Discard(ctx, nt)
 		return rec, false

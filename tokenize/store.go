@@ -110,6 +110,15 @@ func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix stri
 			rec.Metadata[k] = v
 		}
 	}
+	// The saved card's sealed data is bound to its own token: seal it again
+	// for the new one.
+	secrets, err := t.Keys.Open(saved.Tenant, saved.Fingerprint, saved.Token, saved.Sealed)
+	if err != nil {
+		return vault.Record{}, fmt.Errorf("%w: opening card: %w", ErrUnavailable, err)
+	}
+	if rec.Sealed, err = t.Keys.Seal(rec.Tenant, rec.Fingerprint, rec.Token, secrets); err != nil {
+		return vault.Record{}, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
+	}
 	cv := ""
 	if cvv != nil {
 		cv = cvv.Raw
@@ -121,7 +130,7 @@ func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix stri
 // outbound side opens it the same way; it has no network token.
 func (t *Tokenizer) ephemeralRecord(tenant, token, pan, name string) (vault.Record, error) {
 	fp := t.Keys.Fingerprint(tenant, pan)
-	sealed, err := t.Keys.Seal(tenant, fp, keys.Secrets{PAN: pan, Name: name})
+	sealed, err := t.Keys.Seal(tenant, fp, token, keys.Secrets{PAN: pan, Name: name})
 	if err != nil {
 		return vault.Record{}, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
 	}

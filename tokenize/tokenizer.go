@@ -241,15 +241,9 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	// A token provisioned for a card that is then not stored is discarded.
 	unit, flush := vault.BeginUnit(ctx, t.Vault)
 	nt, dpan := t.Lifecycle.ProvisionWith(unit, set.Network, c.provisionRequest(set.Tenant, fp, ""))
-	sealed, err := t.Keys.Seal(set.Tenant, fp, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
-	if err != nil {
-		t.Lifecycle.Discard(ctx, nt)
-		return vault.Record{}, false, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
-	}
 	rec = vault.Record{
 		Tenant:      set.Tenant,
 		Fingerprint: fp,
-		Sealed:      sealed,
 		Brand:       string(c.brand),
 		BIN:         card.BIN(c.number),
 		Last4:       card.Last4(c.number),
@@ -262,6 +256,13 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		if err != nil {
 			t.Lifecycle.Discard(ctx, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		// Sealed for this token (the associated data binds it), so again
+		// for each token tried.
+		rec.Sealed, err = t.Keys.Seal(set.Tenant, fp, rec.Token, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
+		if err != nil {
+			t.Lifecycle.Discard(ctx, nt)
+			return vault.Record{}, false, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
 		}
 		stored, created, err := t.Vault.Put(unit, rec)
 		switch {

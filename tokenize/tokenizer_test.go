@@ -41,7 +41,7 @@ func (e *env) record(t *testing.T, tenant, token string) vault.Record {
 // secrets opens a record's sealed card data.
 func (e *env) secrets(t *testing.T, rec vault.Record) keys.Secrets {
 	t.Helper()
-	s, err := e.keys.Open(rec.Tenant, rec.Fingerprint, rec.Sealed)
+	s, err := e.keys.Open(rec.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -933,7 +933,7 @@ func TestTokenizeRetriesProvisioningAfterTimeout(t *testing.T) {
 	if err != nil || rec.Network.Status != network.StatusActive || rec.Network.ID == "" {
 		t.Fatalf("second pass: %+v %v, want an active network token", rec.Network, err)
 	}
-	secrets, err := e.keys.Open(tenantA, rec.Fingerprint, rec.Sealed)
+	secrets, err := e.keys.Open(tenantA, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil || secrets.DPAN == "" || secrets.PAN != visaPAN {
 		t.Fatalf("sealed secrets lack the DPAN or lost the PAN (err %v)", err)
 	}

@@ -32,6 +32,12 @@ type Cache struct {
 	mu  sync.Mutex
 	gen uint64
 	off bool
+
+	// Reseal, when set, is offered every record Update writes: it returns
+	// the record's sealed data in the current format when it is in an
+	// older one (ok), so records move to the current format on their next
+	// write (keys.Keys.Reseal). Set it before the cache is used.
+	Reseal func(tenant, fingerprint, token string, sealed []byte) (resealed []byte, ok bool)
 }
 
 // NewCache wraps v; ttl bounds how stale a record can be, max how many
@@ -143,6 +149,11 @@ func (c *Cache) Put(ctx context.Context, rec Record) (Record, bool, error) {
 // dropped, so the caller's next read sees the store.
 func (c *Cache) Update(ctx context.Context, rec Record) (Record, error) {
 	gen, _ := c.generation()
+	if c.Reseal != nil {
+		if sealed, ok := c.Reseal(rec.Tenant, rec.Fingerprint, rec.Token, rec.Sealed); ok {
+			rec.Sealed = sealed
+		}
+	}
 	stored, err := c.Vault.Update(ctx, rec)
 	switch {
 	case err == nil:

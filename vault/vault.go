@@ -43,6 +43,15 @@ type NetworkToken struct {
 	// Error says why no usable network token exists ("card_not_eligible",
 	// "timeout", ...); empty when provisioning succeeded.
 	Error string `json:"error,omitempty"`
+	// EventAt is the provider's time of the last lifecycle event applied
+	// to this network token (Basis Theory's event timestamp). An event
+	// older than it arrived out of order and is ignored. It is compared
+	// with the provider's own clock, never with UpdatedAt: a local write
+	// (a new expiry, a re-seal) says nothing about the network's order. It
+	// is part of the record, so it survives restarts, gateways sharing a
+	// database see the same one, and it changes compare-and-set with the
+	// status. A new network token starts without one.
+	EventAt time.Time `json:"event_at,omitzero"`
 }
 
 // Record is one tokenized card.

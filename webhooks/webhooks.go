@@ -5,12 +5,16 @@
 // events (BT-SIGNATURE, RSA-PSS SHA-256 over the stably stringified body).
 // Duplicated and out-of-order deliveries are harmless: a state is applied
 // only if it is news, a deleted token stays deleted, and an event older
-// than the record's last change is ignored. A bad signature gets 401 and
-// changes nothing.
+// than the last one applied to the token (vault.NetworkToken.EventAt, the
+// provider's clock, never the record's local write time) is ignored.
+// Juspay's events carry no time: an expiry earlier than the one recorded is
+// taken as a late delivery and ignored, as expiries only move forward. A bad
+// signature gets 401 and changes nothing.
 package webhooks
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -25,6 +29,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/vault"
@@ -94,23 +99,56 @@ func (r *Receiver) Juspay(w http.ResponseWriter, req *http.Request) {
 	if m == nil {
 		m, isToken = ev.Card, false
 	}
+	if _, ok := card.ParseExpMonth(m.ExpiryMonth); !ok {
+		r.observe("juspay", "malformed")
+		http.Error(w, "expiry_month is not a month", http.StatusBadRequest)
+		return
+	}
+	if _, ok := card.ParseExpYear(m.ExpiryYear); !ok {
+		r.observe("juspay", "malformed")
+		http.Error(w, "expiry_year is not a year", http.StatusBadRequest)
+		return
+	}
 	id := url.PathEscape(m.CustomerID) + "/" + m.CardReference // the juspay provider's token ids
-	outcome := r.update(req.Context(), "juspay", id, time.Time{}, func(rec *vault.Record) bool {
+	outcome := r.update(req.Context(), "juspay", id, time.Time{}, func(rec *vault.Record) string {
+		month, year := &rec.ExpMonth, &rec.ExpYear
 		if isToken {
-			if rec.Network.ExpMonth == m.ExpiryMonth && rec.Network.ExpYear == m.ExpiryYear {
-				return false
-			}
-			rec.Network.ExpMonth, rec.Network.ExpYear = m.ExpiryMonth, m.ExpiryYear
-			return true
+			month, year = &rec.Network.ExpMonth, &rec.Network.ExpYear
 		}
-		if rec.ExpMonth == m.ExpiryMonth && rec.ExpYear == m.ExpiryYear {
-			return false
+		switch expiryOrder(m.ExpiryMonth, m.ExpiryYear, *month, *year) {
+		case 0:
+			return outcomeUnchanged
+		case -1:
+			return outcomeStale // a renewal delivered before this one
 		}
-		rec.ExpMonth, rec.ExpYear = m.ExpiryMonth, m.ExpiryYear
-		return true
+		*month, *year = m.ExpiryMonth, m.ExpiryYear
+		return outcomeUpdated
 	})
 	r.answer(w, "juspay", outcome)
 }
+
+// expiryOrder compares expiry a with b: -1 earlier, 0 the same, 1 later.
+// b unreadable (none recorded yet) counts as earlier than any a.
+func expiryOrder(am, ay, bm, by string) int {
+	m, _ := card.ParseExpMonth(am)
+	y, _ := card.ParseExpYear(ay)
+	om, okM := card.ParseExpMonth(bm)
+	oy, okY := card.ParseExpYear(by)
+	switch {
+	case !okM || !okY:
+		return 1
+	case y != oy:
+		return cmp.Compare(y, oy)
+	}
+	return cmp.Compare(m, om)
+}
+
+// The outcomes a change reports, as the answer and the metric say them.
+const (
+	outcomeUpdated   = "updated"
+	outcomeUnchanged = "unchanged"
+	outcomeStale     = "stale"
+)
 
 // BasisTheory handles Basis Theory's network-token.updated and
 // network-token.deleted events.
@@ -149,20 +187,23 @@ func (r *Receiver) BasisTheory(w http.ResponseWriter, req *http.Request) {
 		r.answer(w, "basistheory", "ignored")
 		return
 	}
-	outcome := r.update(req.Context(), "basistheory", ev.Event.Data.NetworkToken.ID, ev.Event.Timestamp, func(rec *vault.Record) bool {
+	outcome := r.update(req.Context(), "basistheory", ev.Event.Data.NetworkToken.ID, ev.Event.Timestamp, func(rec *vault.Record) string {
 		if rec.Network.Status == status || rec.Network.Status == network.StatusDeleted {
-			return false // news only; deleted is final
+			return outcomeUnchanged // news only; deleted is final
 		}
 		rec.Network.Status = status
-		return true
+		return outcomeUpdated
 	})
 	r.answer(w, "basistheory", outcome)
 }
 
 // update applies change to the record holding the provider's token,
-// compare-and-set, reading again on a conflict. An event older than the
-// record's last change is ignored (out of order).
-func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time, change func(*vault.Record) bool) string {
+// compare-and-set, reading again on a conflict. An event (at, when the
+// provider says when) older than the last one applied to the token is
+// ignored: it was delivered out of order. A newer event is remembered even
+// when it changes nothing (the state it reports is already the record's),
+// so that an older one arriving after it cannot undo it.
+func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time, change func(*vault.Record) string) string {
 	for range 3 {
 		rec, err := r.Vault.GetByNetworkToken(ctx, provider, id)
 		switch {
@@ -172,20 +213,26 @@ func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time
 			return "unavailable"
 		}
 		vault.Invalidate(r.Vault, rec.Tenant, rec.Token)
-		if !at.IsZero() && at.Before(rec.UpdatedAt) {
-			return "stale"
+		last := rec.Network.EventAt
+		if !at.IsZero() && at.Before(last) {
+			return outcomeStale
 		}
 		next := rec
 		next.Metadata = maps.Clone(rec.Metadata)
-		if !change(&next) {
-			return "unchanged"
+		outcome := change(&next)
+		newer := !at.IsZero() && at.After(last) && next.Network.Status != network.StatusDeleted
+		if outcome != outcomeUpdated && !newer {
+			return outcome
+		}
+		if newer {
+			next.Network.EventAt = at
 		}
 		_, err = r.Vault.Update(ctx, next)
 		if err == nil {
 			if r.Lifecycle != nil && r.Lifecycle.Observe != nil && next.Network.Status != rec.Network.Status {
 				r.Lifecycle.Observe(provider, next.Network.Status)
 			}
-			return "updated"
+			return outcome
 		}
 		if !errors.Is(err, vault.ErrConflict) {
 			return "unavailable"

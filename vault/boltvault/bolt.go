@@ -125,6 +125,10 @@ func loadRecord(tokens *bolt.Bucket, token string) (vault.Record, error) {
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return vault.Record{}, fmt.Errorf("vault: decode record: %w", err)
 	}
+	// The token is the key the record is filed under, not what its value
+	// says: the sealed data is bound to the token, and a value moved under
+	// another key must be opened with that key to be refused.
+	rec.Token = token
 	return rec, nil
 }
 
@@ -235,6 +239,7 @@ func (b *Bolt) Sample(n int) ([]vault.Record, error) {
 				if err := json.Unmarshal(v, &rec); err != nil {
 					return fmt.Errorf("vault: decode record: %w", err)
 				}
+				rec.Token = string(k) // the key, as loadRecord says why
 				out = append(out, rec)
 				i++
 			}

@@ -61,11 +61,15 @@ func (b *Bolt) Export(ctx context.Context, after vault.RecordKey, limit int) ([]
 	limit = vault.ListOptions{Limit: limit}.PageLimit()
 	var out []vault.Record
 	err := b.db.View(func(tx *bolt.Tx) error {
-		return walkAfter(tx.Bucket(bucketVault), tokensOf, after.Tenant, after.Token, func(_, _, v []byte) (bool, error) {
+		return walkAfter(tx.Bucket(bucketVault), tokensOf, after.Tenant, after.Token, func(tenant, k, v []byte) (bool, error) {
 			var rec vault.Record
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return false, fmt.Errorf("vault: decode record: %w", err)
 			}
+			// Filed under its bucket and key, whatever its value says: a
+			// record moved from elsewhere is then moved (or re-sealed) as
+			// what it is now, and the pages follow the file's order.
+			rec.Tenant, rec.Token = string(tenant), string(k)
 			out = append(out, rec)
 			return len(out) < limit, nil
 		})

@@ -110,6 +110,7 @@ func (b *Bolt) List(ctx context.Context, tenant string, opts vault.ListOptions) 
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return fmt.Errorf("vault: decode record: %w", err)
 			}
+			rec.Token = string(k) // the key, as loadRecord says why
 			page.Records = append(page.Records, rec)
 		}
 		return nil

@@ -56,7 +56,7 @@ func Open(ctx context.Context, spec string, source bool) (*Endpoint, error) {
 		}
 		b, err := boltvault.Open(where)
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("%s is in use (a running gateway holds its lock): stop it and run migrate again", name)
+			return nil, fmt.Errorf("%s is in use (a running gateway holds its lock): stop it and run the command again", name)
 		}
 		if err != nil {
 			return nil, err

@@ -152,7 +152,7 @@ func TestMigrateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := s.Keys.Open(got.Tenant, got.Fingerprint, got.Sealed)
+	secrets, err := s.Keys.Open(got.Tenant, got.Fingerprint, got.Token, got.Sealed)
 	if err != nil || secrets.PAN != "4111111111111111" || secrets.DPAN != before.DPAN {
 		t.Fatalf("the migrated card does not open as before (err %v)", err)
 	}

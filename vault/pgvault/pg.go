@@ -88,17 +88,19 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, statementTimeout)
 }
 
-const columns = "data, version, created_at, updated_at"
+const columns = "tenant, token, data, version, created_at, updated_at"
 
 // scan reads a row of columns into a record.
 func scan(row pgx.Row) (vault.Record, error) {
 	var (
+		tenant   string
+		token    string
 		data     []byte
 		rec      vault.Record
 		version  int64
 		cre, upd time.Time
 	)
-	if err := row.Scan(&data, &version, &cre, &upd); err != nil {
+	if err := row.Scan(&tenant, &token, &data, &version, &cre, &upd); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return vault.Record{}, vault.ErrNotFound
 		}
@@ -107,6 +109,10 @@ func scan(row pgx.Row) (vault.Record, error) {
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return vault.Record{}, fmt.Errorf("pgvault: decode record: %w", err)
 	}
+	// Tenant and token are the row's key columns, not what data says: the
+	// sealed data is bound to both, and data moved to another row must be
+	// opened as that row's to be refused.
+	rec.Tenant, rec.Token = tenant, token
 	rec.Version, rec.CreatedAt, rec.UpdatedAt = version, cre.UTC(), upd.UTC()
 	return rec, nil
 }

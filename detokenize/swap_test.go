@@ -1,0 +1,41 @@
+package detokenize_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/vault/vaulttest"
+)
+
+// TestDetokenizeRowSwap: two records of one tenant whose sealed data and
+// fingerprints were swapped in the store. Token A paid with card B's DPAN
+// (issue 15 item 12); now it is refused as tampering, like a record copied
+// from another tenant, and nothing of either card reaches the processor.
+func TestDetokenizeRowSwap(t *testing.T) {
+	e := newEnv(t)
+	a := e.issue(t, tenantA, visaPAN, "")
+	b := e.issue(t, tenantA, mcPAN, "")
+	var told []string
+	e.d.Tampered = func(tenant, field string) { told = append(told, tenant+" "+field) }
+	if out, _, err := e.apply(t, tenantA, body.JSON, "pan", payment(a.token)); err != nil || !strings.Contains(string(out), a.dpan) {
+		t.Fatalf("before the swap, token A does not pay with its card: %v", err)
+	}
+	vaulttest.SwapThroughUpdate(t, e.vault, tenantA, a.token, b.token)
+	for _, set := range []string{"pan", "reject"} {
+		out, _, err := e.apply(t, tenantA, body.JSON, set, payment(a.token))
+		if !errors.Is(err, detokenize.ErrUnavailable) {
+			t.Errorf("%s: token A after the swap: %v, want ErrUnavailable", set, err)
+		}
+		for _, secret := range []string{b.dpan, mcPAN, a.dpan, visaPAN} {
+			if strings.Contains(string(out), secret) {
+				t.Fatalf("%s: card data in the output after the swap", set)
+			}
+		}
+	}
+	if len(told) != 2 {
+		t.Errorf("tampering reported %d times, want 2", len(told))
+	}
+}
