@@ -303,6 +303,14 @@ func TestResponseGuardNoOracle(t *testing.T) {
 	}
 }
 
+// masked is a card number as the response guard masks it.
+func masked(n string) string {
+	if len(n) < 13 {
+		return "(not a card number)"
+	}
+	return n[:6] + strings.Repeat("*", len(n)-10) + n[len(n)-4:]
+}
+
 var maskedNumber = regexp.MustCompile(`[0-9]{6}\*{3,9}[0-9]{4}`)
 
 // TestResponseGuard1xx: a 103 Early Hints response's headers are guarded
@@ -334,7 +342,7 @@ func TestResponseGuard1xx(t *testing.T) {
 	if len(early) == 0 {
 		t.Fatal("the 103 did not reach the merchant: the test proves nothing")
 	}
-	want := card.BIN(dpan) + strings.Repeat("*", len(dpan)-10) + dpan[len(dpan)-4:]
+	want := masked(dpan)
 	for _, h := range early {
 		if got := h.Get("X-Echo-Number"); got != want || strings.Contains(fmt.Sprint(h), dpan) {
 			t.Errorf("103 header X-Echo-Number: %q, want %q", got, want)
