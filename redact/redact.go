@@ -109,6 +109,9 @@ type Guard struct {
 	// alike, matched as whole base64 or hex tokens; cryptLens their lengths.
 	cryptBytes map[string]bool
 	cryptLens  map[int]bool
+	// tokenLens are the lengths, in characters, of a cryptogram's
+	// spellings: only a token of one of them is decoded.
+	tokenLens lengths
 	// cvvs marks the whole 3-4-digit numbers to mask: n for three digits,
 	// 1000+n for four; nil when there are none.
 	cvvs  []bool
@@ -136,6 +139,10 @@ func NewGuard(o Options) *Guard {
 			}
 			g.cryptBytes[string(b)] = true
 			g.cryptLens[len(b)] = true
+			l := len(b)
+			for _, n := range []int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)} {
+				g.tokenLens.add(n)
+			}
 			for _, sp := range spellings(b, s.Value) {
 				g.crypts = append(g.crypts, []byte(sp))
 				g.hold = max(g.hold, len(sp)+2)
@@ -155,7 +162,10 @@ func NewGuard(o Options) *Guard {
 	for _, req := range o.Request {
 		norm = normalize(norm[:0], req, true)
 		if len(g.cryptLens) > 0 {
-			tokens(norm, func(s, e int, dec []byte) {
+			tokens(norm, func(s, e, chars int, dec []byte) {
+				if !g.tokenLens.has(chars) {
+					return
+				}
 				if b, ok := decodeCrypt(dec); ok && g.cryptLens[len(b)] {
 					g.cryptBytes[string(b)] = true
 				}
@@ -167,6 +177,18 @@ func NewGuard(o Options) *Guard {
 	}
 	return g
 }
+
+// lengths is a small set of lengths.
+type lengths []bool
+
+func (l *lengths) add(n int) {
+	for len(*l) <= n {
+		*l = append(*l, false)
+	}
+	(*l)[n] = true
+}
+
+func (l lengths) has(n int) bool { return n < len(l) && l[n] }
 
 // addCVV marks a whole number of 3 or 4 digits to mask.
 func (g *Guard) addCVV(v []byte) {

@@ -171,20 +171,22 @@ func padAt(s []byte, i int) int {
 }
 
 // tokens calls visit for each maximal base64 or hex token of s (token
-// characters, then at most two padding characters), as s[start:end].
-func tokens(s []byte, visit func(start, end int, tok []byte)) {
+// characters, then at most two padding characters), as s[start:end], with
+// its length in characters once percent-decoded.
+func tokens(s []byte, visit func(start, end, chars int, tok []byte)) {
 	for i := 0; i < len(s); {
 		n := tokenAt(s, i)
 		if n == 0 {
 			i++
 			continue
 		}
-		start := i
+		start, chars := i, 0
 		for i < len(s) {
 			if n = tokenAt(s, i); n == 0 {
 				break
 			}
 			i += n
+			chars++
 		}
 		for pads := 0; pads < 2 && i < len(s); pads++ {
 			n := padAt(s, i)
@@ -192,8 +194,9 @@ func tokens(s []byte, visit func(start, end int, tok []byte)) {
 				break
 			}
 			i += n
+			chars++
 		}
-		visit(start, i, s[start:i])
+		visit(start, i, chars, s[start:i])
 	}
 }
 
@@ -337,8 +340,8 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 		}
 	}
 	if len(g.cryptBytes) > 0 {
-		tokens(in, func(s, e int, tok []byte) {
-			if s < from || s >= limit || e == len(in) && !final {
+		tokens(in, func(s, e, chars int, tok []byte) {
+			if s < from || s >= limit || e == len(in) && !final || !g.tokenLens.has(chars) {
 				return
 			}
 			if b, ok := decodeCrypt(tok); ok && g.cryptLens[len(b)] && g.cryptBytes[string(b)] {
