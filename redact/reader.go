@@ -8,6 +8,10 @@ import (
 // response is about three times this plus the guard's hold-back.
 const readChunk = 32 << 10
 
+// minBatch is how many new bytes, beyond the hold-back, a Reader gathers
+// before it redacts a stretch of a stream that has not ended.
+const minBatch = 2 << 10
+
 // firstChunk is the room a Reader starts with.
 const firstChunk = 4 << 10
 
@@ -52,6 +56,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 		var n int
 		r.in, n = normalizeStream(r.in, r.raw, final)
 		r.raw = r.raw[:copy(r.raw, r.raw[n:])]
+		if !final && len(r.in)-r.from < r.g.hold+minBatch {
+			// Each pass scans g.hold bytes of context on either side:
+			// a source that trickles bytes is read on until a batch is
+			// worth it, or the pass would cost as much per byte.
+			continue
+		}
 		r.from = r.g.process(&r.out, r.in, r.from, final, &r.st)
 		if drop := r.from - r.g.hold; drop > 0 {
 			r.st.lostDigit = isDigit(r.in[drop-1])
