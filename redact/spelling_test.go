@@ -113,3 +113,27 @@ func TestNoOracle(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderLongRun: a run of digits and separators of any length keeps
+// the Reader's memory bounded, and a card number inside it, at any offset,
+// is still masked when streamed as when whole.
+func TestReaderLongRun(t *testing.T) {
+	g := New(nil)
+	run := strings.Repeat("7 ", 1<<19) // 1 MB
+	in := run + "4111 1111 1111 1111 " + run + "4111111111111111 " + run
+	r := g.NewReader(io.NopCloser(&fixedChunks{b: []byte(in), n: 4093}))
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := g.String(in)
+	if string(out) != whole {
+		t.Error("streamed differs from whole")
+	}
+	if strings.Contains(string(out), "1111 1111 1111") || strings.Contains(string(out), "4111111111111111") {
+		t.Error("a card number in a long run survived")
+	}
+	if c := cap(r.in) + cap(r.out) + cap(r.raw) + cap(r.st.mask); c > 8*readChunk {
+		t.Errorf("buffers grew to %d bytes", c)
+	}
+}
