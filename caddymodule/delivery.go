@@ -126,13 +126,20 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 // secrets sent, what the merchant's own request carried (so that a value it
 // chose is masked like a secret of its class whether or not it equals one),
 // and whether, and under which names, the rule set sends a CVV.
-func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []byte, rawQuery string) redact.Options {
-	o := redact.Options{Secrets: secrets, Request: [][]byte{merchantBody, []byte(rawQuery)}}
+// The request's query and header values count too: a processor may echo
+// them.
+func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []byte, r *http.Request) redact.Options {
+	o := redact.Options{Secrets: secrets, Request: [][]byte{merchantBody, []byte(r.URL.RawQuery)}}
 	// Form bodies and queries are read decoded too, as the merchant's
 	// server reads them.
-	for _, raw := range []string{string(merchantBody), rawQuery} {
+	for _, raw := range []string{string(merchantBody), r.URL.RawQuery} {
 		if q, err := url.QueryUnescape(raw); err == nil && q != raw {
 			o.Request = append(o.Request, []byte(q))
+		}
+	}
+	for _, values := range r.Header {
+		for _, v := range values {
+			o.Request = append(o.Request, []byte(v))
 		}
 	}
 	for _, f := range set.FieldsOf(rules.KindCVV) {

@@ -125,7 +125,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	d := &delivery{set: set, doc: doc, log: h.logger}
 	if set.ResponseGuard == rules.GuardRedact {
 		// raw is the merchant's body as it came, before any edit.
-		d.guard = redact.NewGuard(guardOptions(set, res.Secrets, raw, r.URL.RawQuery))
+		d.guard = redact.NewGuard(guardOptions(set, res.Secrets, raw, r))
 	}
 	w.Header().Set(InjectedHeader, injectedHeader(injections))
 	h.audit(zap.InfoLevel, "detokenized", set, tenant, "", injections)

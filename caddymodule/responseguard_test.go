@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tokengate/tokengate/card"
 )
@@ -47,7 +48,16 @@ func (p *processor) last(t *testing.T) (number, cvv, crypt string) {
 func startProcessor(t *testing.T) *processor {
 	t.Helper()
 	p := &processor{}
-	ln, err := net.Listen("tcp", "localhost:9082")
+	// Start it after the gateway: the config a test before left running
+	// may serve :9082, and loading the gateway's frees it.
+	var ln net.Listener
+	var err error
+	for try := 0; try < 50; try++ {
+		if ln, err = net.Listen("tcp", "localhost:9082"); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +83,7 @@ func (p *processor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Echo-Number", number)
 		h.Set("X-Echo-Cvc", cvv)
 		h.Set("X-Echo-Cryptogram", crypt)
+		h.Set("X-Echo-Note", r.Header.Get("X-Note"))
 	}
 	switch mode := r.URL.Query().Get("mode"); mode {
 	case "early":
@@ -208,13 +219,13 @@ func luhnCandidates(pan string, n int, include ...string) []string {
 // secret, for two cards whose secrets differ but whose first six and last
 // four digits are equal, gives the merchant the same response.
 func TestResponseGuardNoOracle(t *testing.T) {
-	p := startProcessor(t)
 	for _, path := range []struct{ name, global string }{
 		{"PAN fallback with CVV", "network off"},
 		{"network token", ""},
 	} {
 		t.Run(path.name, func(t *testing.T) {
 			g := startGatewaySites(t, path.global, guardSites)
+			p := startProcessor(t)
 			const pan1 = "4111111111111111"
 			pan2 := luhnCandidates(pan1, 1)[0]
 			if pan2 == pan1 {
@@ -257,11 +268,15 @@ func TestResponseGuardNoOracle(t *testing.T) {
 			}
 			cand = append(cand, crypt1) // a used cryptogram, in case one leaked
 			candidates, _ := json.Marshal(cand)
+			var note strings.Builder // CVV candidates in a header the processor echoes
+			for v := 0; v < 1000; v++ {
+				fmt.Fprintf(&note, "%03d ", v)
+			}
 			request := func(tok string) string {
 				return `{"order":"o-1","card":{"number":"` + tok + `"},"description":` + string(candidates) + `}`
 			}
 			respond := func(tok string) string {
-				out := g.post(outboundURL+"/guarded/payments", jsonCT, request(tok), "X-Tokengate-Api-Key", apiKeyA)
+				out := g.post(outboundURL+"/guarded/payments", jsonCT, request(tok), "X-Tokengate-Api-Key", apiKeyA, "X-Note", note.String())
 				if out.status != http.StatusOK {
 					t.Fatalf("%d %s", out.status, out.body)
 				}
@@ -316,8 +331,8 @@ var maskedNumber = regexp.MustCompile(`[0-9]{6}\*{3,9}[0-9]{4}`)
 // TestResponseGuard1xx: a 103 Early Hints response's headers are guarded
 // like the final response's (issue 15 item 2).
 func TestResponseGuard1xx(t *testing.T) {
-	p := startProcessor(t)
 	g := startGatewaySites(t, "", guardSites)
+	p := startProcessor(t)
 	tok := checkout(t, g, visaPAN)
 	req, _ := http.NewRequest(http.MethodPost, outboundURL+"/guarded/payments?mode=early", strings.NewReader(`{"card":{"number":"`+tok+`"}}`))
 	req.Header.Set("Content-Type", jsonCT)
@@ -353,8 +368,8 @@ func TestResponseGuard1xx(t *testing.T) {
 // TestResponseGuardTrailers: a detokenized response's trailers are dropped
 // (issue 15 item 3).
 func TestResponseGuardTrailers(t *testing.T) {
-	p := startProcessor(t)
 	g := startGatewaySites(t, "network off", guardSites)
+	p := startProcessor(t)
 	tok := checkout(t, g, visaPAN)
 	// Read the response raw, trailers included.
 	conn, err := net.Dial("tcp", "localhost:9081")
@@ -385,8 +400,8 @@ func TestResponseGuardTrailers(t *testing.T) {
 // TestResponseGuardSpellings: the echo spellings of issue 15 item 4 reach
 // the merchant masked, and a UTF-16 body labelled as such is refused.
 func TestResponseGuardSpellings(t *testing.T) {
-	p := startProcessor(t)
 	g := startGatewaySites(t, "", guardSites)
+	p := startProcessor(t)
 	tok := checkout(t, g, visaPAN)
 	pay := func(query string) reply {
 		return g.post(outboundURL+"/guarded/payments?"+query, jsonCT, `{"card":{"number":"`+tok+`"}}`, "X-Tokengate-Api-Key", apiKeyA)
