@@ -91,7 +91,9 @@ func scanJSON(s string) (*DuplicateKeyError, []Text) {
 			for j < len(s) && isNumberByte(s[j]) {
 				j++
 			}
-			if text := s[i:j]; HasDigits(text, MinCardDigits) {
+			// A number with an exponent holds a card number in fewer
+			// digits (4.2e15 is 4200000000000000 to a float64 parser).
+			if text := s[i:j]; HasDigits(text, MinCardDigits) || strings.ContainsAny(text, "eE") {
 				texts = append(texts, Text{Path: dupPath(stack), Text: text})
 			}
 			i = j - 1
