@@ -2,28 +2,58 @@ package card
 
 import "unsafe"
 
-// A card number inside text is a run of ASCII digits in which single spaces
-// or dashes may separate digits ("4111 1111 1111 1111"), or a group of digits
-// without separators inside such a run ("qty 5 4111111111111111"), that has
-// 13 to 19 digits and passes Validate (Luhn, a known brand's prefix and
-// length). It touches no other digit: "41111111111111111111" is not one.
+// A card number inside text is found in any spelling a person, a program or
+// a mainstream parser turns into its digits:
+//
+//   - A run is digit groups joined by separators: one to three of ' ', '-',
+//     '.', '/', '\t', '\n', '\r', NUL (UTF-16LE text puts one between every
+//     two characters) or NBSP (C2 A0), so "4111 1111  1111.1111",
+//     "4111\r\n1111…" and "4\x001\x00…" are runs.
+//   - Every window of consecutive whole groups of a run with 13 to 19 digits
+//     in all is a candidate: "4111 1111 1111 1111 123" holds one, and so does
+//     "4111-1111-1111-1111-0330". A group is whole when no digit touches it
+//     on either side, so "41111111111111111111" (one group of 20) holds
+//     none, and a group longer than 19 digits ends every window.
+//   - A number in exponent notation, as JSON writers print large numbers
+//     (4.111111111111111e15, 4.8953787166211E+15), is read as the integer a
+//     JavaScript or Python parser reads: its mantissa's digits moved by the
+//     exponent and filled with zeros.
+//
+// A candidate is a card number when Validate accepts its digits (Luhn, a
+// known brand's prefix and length). The finder is linear in the text (at
+// most 19 windows end at each group, each of at most 19 digits) and does
+// not allocate unless it finds one.
 
-// Edges tells FindNumbersIn that its text is a window of a longer stream that
-// begins or ends inside a run, or a group, too long to be a card number,
-// whose visible part must therefore not be taken for one.
+// maxSeps is how many separators may join two groups of a run.
+const maxSeps = 3
+
+// MaxSpan is the longest byte range the finder reports: 19 groups of one
+// digit joined by three two-byte NBSPs each. A stream that keeps this many
+// bytes of context on each side of what it inspects sees every card number
+// that touches it.
+const MaxSpan = MaxLength + (MaxLength-1)*maxSeps*2
+
+// Edges tells FindNumbersIn that its text is a window of a longer stream:
+// StartMidGroup when the stream's digits continue before text[0] (the first
+// group is then not known whole, and is no part of any window),
+// EndMidGroup when they continue after the end.
+//
+// StartMidRun and EndMidRun are kept for older callers and change nothing:
+// a window of whole groups is a candidate however long its run.
 type Edges struct {
 	StartMidRun, StartMidGroup, EndMidRun, EndMidGroup bool
 }
 
-// FindNumbers calls visit for each card number in text, in order, as the
-// byte range text[start:end]. It is linear and does not allocate.
+// FindNumbers calls visit for each card number in text as the byte range
+// text[start:end], in order; the ranges do not overlap (where two windows
+// of one run overlap, the one that ends first wins). It does not allocate.
 func FindNumbers(text []byte, visit func(start, end int)) {
-	FindNumbersIn(text, Edges{}, visit)
+	scan(text, Edges{}, false, visit)
 }
 
 // FindNumbersString is FindNumbers for a string, without copying it.
 func FindNumbersString(s string, visit func(start, end int)) {
-	FindNumbersIn(unsafe.Slice(unsafe.StringData(s), len(s)), Edges{}, visit)
+	scan(unsafe.Slice(unsafe.StringData(s), len(s)), Edges{}, false, visit)
 }
 
 // HasNumber reports whether s holds a card number.
@@ -35,92 +65,299 @@ func HasNumber(s string) bool {
 
 // FindNumbersIn is FindNumbers for a window of a stream; see Edges.
 func FindNumbersIn(text []byte, e Edges, visit func(start, end int)) {
+	scan(text, e, false, visit)
+}
+
+// FindAllNumbers is FindNumbersIn reporting every window that is a card
+// number, overlapping ones included, ordered by their end: what a masker
+// needs, since masking one of two overlapping numbers can leave the other's
+// digits readable.
+func FindAllNumbers(text []byte, e Edges, visit func(start, end int)) {
+	scan(text, e, true, visit)
+}
+
+// group is a maximal digit sequence of a run.
+type group struct{ start, end int }
+
+func isDigit(c byte) bool { return c-'0' <= 9 }
+
+// sepLen is the length of the separator at text[i], 0 if there is none.
+func sepLen(text []byte, i int) int {
+	switch text[i] {
+	case ' ', '-', '.', '/', '\t', '\n', '\r', 0:
+		return 1
+	case 0xC2:
+		if i+1 < len(text) && text[i+1] == 0xA0 {
+			return 2
+		}
+	}
+	return 0
+}
+
+// Connected reports whether text[i-1] and text[i] belong to one run: two
+// digits, or a digit and a separator byte between it and another digit.
+func Connected(text []byte, i int) bool {
+	if i <= 0 || i >= len(text) {
+		return false
+	}
+	if isDigit(text[i-1]) && isDigit(text[i]) {
+		return true
+	}
+	// Inside separators: a digit within reach on both sides.
+	l, r := i-1, i
+	for l >= 0 && !isDigit(text[l]) && i-l <= 2*maxSeps {
+		if !IsSeparator(text, l) && !(l > 0 && text[l] == 0xA0 && text[l-1] == 0xC2) {
+			return false
+		}
+		l--
+	}
+	for r < len(text) && !isDigit(text[r]) && r-i < 2*maxSeps {
+		if !IsSeparator(text, r) && !(text[r] == 0xA0 && r > 0 && text[r-1] == 0xC2) {
+			return false
+		}
+		r++
+	}
+	return l >= 0 && r < len(text) && isDigit(text[l]) && isDigit(text[r]) && l+1 < r || isDigit(text[i-1]) && isDigit(text[i])
+}
+
+// IsSeparator reports whether text[i] starts a separator of card number
+// groups.
+func IsSeparator(text []byte, i int) bool { return sepLen(text, i) > 0 }
+
+func scan(text []byte, e Edges, all bool, visit func(start, end int)) {
+	// recent holds the run's last groups, a ring: no window spans more
+	// than MaxLength groups, each having a digit at least.
+	var recent [MaxLength]group
+	var digits [MaxLength]byte
+	reported := 0 // end of the last reported range: !all reports none before it
 	for i := 0; i < len(text); {
-		for i < len(text) && text[i]-'0' > 9 {
+		for i < len(text) && !isDigit(text[i]) {
 			i++ // the common case: text without digits
 		}
 		if i == len(text) {
 			break
 		}
-		r, j, digits := i, i+1, 1
-		for j < len(text) && Connected(text, j) {
-			if text[j]-'0' <= 9 {
-				digits++
+		// A run: groups joined by separators.
+		n := 0     // groups in recent that windows may still start at
+		inRun := 0 // their digits
+		for {
+			g := group{start: i}
+			for i < len(text) && isDigit(text[i]) {
+				i++
 			}
-			j++
+			g.end = i
+			whole := g.end-g.start <= MaxLength &&
+				!(g.start == 0 && e.StartMidGroup) && !(g.end == len(text) && e.EndMidGroup)
+			if !whole {
+				n, inRun = 0, 0 // a group too long, or cut: no window takes it in
+			} else {
+				if n == MaxLength {
+					inRun -= recent[n-1].end - recent[n-1].start
+					n--
+				}
+				copy(recent[1:n+1], recent[:n])
+				recent[0] = g
+				n++
+				inRun += g.end - g.start
+				if inRun < MinLength {
+					// the common case: no window of this run is long enough
+				} else if s, ok := windowsEndingAt(text, recent[:n], &digits, all, reported, visit); ok {
+					reported = s
+				}
+			}
+			// Does the run go on?
+			j, seps := i, 0
+			for j < len(text) && seps < maxSeps {
+				l := sepLen(text, j)
+				if l == 0 {
+					break
+				}
+				j += l
+				seps++
+			}
+			if seps == 0 || j == len(text) || !isDigit(text[j]) {
+				break
+			}
+			i = j
 		}
-		i = j
-		if digits < 13 {
-			continue // neither the run nor a group in it can be a card
-		}
-		firstRun, lastRun := r == 0, j == len(text)
-		if !(firstRun && e.StartMidRun) && !(lastRun && e.EndMidRun) && isNumber(text[r:j]) {
-			visit(r, j)
-			continue
-		}
-		for k := r; k < j; {
-			if text[k]-'0' > 9 {
-				k++
-				continue
+		if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
+			if s, end, _, ok := exponent(text, i, e, &digits); ok {
+				if all || s >= reported {
+					visit(s, end)
+					reported = end
+				}
+				i = end
 			}
-			g := k
-			for g < j && text[g]-'0' <= 9 {
-				g++
-			}
-			firstGroup, lastGroup := firstRun && k == 0, lastRun && g == len(text)
-			if !(firstGroup && e.StartMidGroup) && !(lastGroup && e.EndMidGroup) && isNumber(text[k:g]) {
-				visit(k, g)
-			}
-			k = g
 		}
 	}
 }
 
-// Connected reports whether text[i-1] and text[i] belong to one run.
-func Connected(text []byte, i int) bool {
-	if i <= 0 || i >= len(text) {
-		return false
+// windowsEndingAt checks the windows that end with recent[0] (recent[k] is
+// the group k places before it) and reports the valid ones, or with !all
+// the longest valid one that starts at or after from. It returns the end of
+// what it reported.
+func windowsEndingAt(text []byte, recent []group, digits *[MaxLength]byte, all bool, from int, visit func(int, int)) (int, bool) {
+	var totals [MaxLength]int
+	last, total := -1, 0
+	for k := range recent {
+		if total += recent[k].end - recent[k].start; total > MaxLength {
+			break
+		}
+		totals[k], last = total, k
 	}
-	a, b := text[i-1], text[i]
-	switch {
-	case a-'0' <= 9 && b-'0' <= 9:
-		return true
-	case a-'0' <= 9 && isSep(b):
-		return i+1 < len(text) && text[i+1]-'0' <= 9
-	case isSep(a) && b-'0' <= 9:
-		return i >= 2 && text[i-2]-'0' <= 9
+	end := recent[0].end
+	if all {
+		found := false
+		for k := 0; k <= last; k++ {
+			if totals[k] >= MinLength && windowValid(text, recent[:k+1], digits) {
+				visit(recent[k].start, end)
+				found = true
+			}
+		}
+		return end, found
 	}
-	return false
+	for k := last; k >= 0; k-- {
+		if totals[k] >= MinLength && recent[k].start >= from && windowValid(text, recent[:k+1], digits) {
+			visit(recent[k].start, end)
+			return end, true
+		}
+	}
+	return 0, false
 }
 
-func isSep(c byte) bool { return c == ' ' || c == '-' }
-
-// isNumber reports whether the digits of run are a card number.
-func isNumber(run []byte) bool {
-	var digits [MaxLength]byte
+// windowValid reports whether the digits of groups (last first) are a card
+// number.
+func windowValid(text []byte, groups []group, digits *[MaxLength]byte) bool {
 	n := 0
-	for _, c := range run {
-		if c-'0' <= 9 {
-			if n == len(digits) {
-				return false
-			}
-			digits[n] = c
-			n++
-		}
+	for k := len(groups) - 1; k >= 0; k-- {
+		n += copy(digits[n:], text[groups[k].start:groups[k].end])
 	}
-	if n < 13 {
+	return numberValid(digits[:n])
+}
+
+// numberValid checks digits with Luhn first, so that Validate (and the
+// string it takes) is reached for one candidate in ten.
+func numberValid(d []byte) bool {
+	if len(d) < MinLength || len(d) > MaxLength {
 		return false
 	}
-	_, err := Validate(string(digits[:n]))
+	sum, double := 0, false
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if double {
+			if v *= 2; v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+		double = !double
+	}
+	if sum%10 != 0 {
+		return false
+	}
+	_, err := Validate(string(d))
 	return err == nil
 }
 
-// Digits returns the digits of a card number found in text, without its
-// separators.
+// maxMantissa bounds the digits of a number in exponent notation the finder
+// reads, keeping it linear; JSON writers print at most 17.
+const maxMantissa = 40
+
+// exponent reads the number in exponent notation whose 'e' is at text[at]:
+// digits, optionally '.' and digits, immediately before; an optional sign
+// and digits after. It reports the number's range when its integer value
+// is a card number.
+func exponent(text []byte, at int, e Edges, digits *[MaxLength]byte) (start, end, n int, ok bool) {
+	// The exponent.
+	j := at + 1
+	neg := false
+	if j < len(text) && (text[j] == '+' || text[j] == '-') {
+		neg = text[j] == '-'
+		j++
+	}
+	exp, expDigits := 0, 0
+	for j < len(text) && isDigit(text[j]) {
+		if expDigits++; expDigits > 3 {
+			return 0, 0, 0, false
+		}
+		exp = exp*10 + int(text[j]-'0')
+		j++
+	}
+	if expDigits == 0 || j == len(text) && e.EndMidGroup {
+		return 0, 0, 0, false
+	}
+	if neg {
+		exp = -exp
+	}
+	// The mantissa, read backwards from the 'e'.
+	fracEnd := at
+	s := at
+	for s > 0 && isDigit(text[s-1]) && at-s <= maxMantissa {
+		s--
+	}
+	intStart, intEnd, fracStart := s, at, at
+	if s > 1 && text[s-1] == '.' && isDigit(text[s-2]) {
+		fracStart, intEnd = s, s-1
+		intStart = intEnd
+		for intStart > 0 && isDigit(text[intStart-1]) && at-intStart <= maxMantissa {
+			intStart--
+		}
+	}
+	if intStart == intEnd || intStart > 0 && (isDigit(text[intStart-1]) || text[intStart-1] == '.') ||
+		intStart == 0 && e.StartMidGroup {
+		return 0, 0, 0, false // longer than a JSON writer prints, or cut
+	}
+	// value = int.frac × 10^exp: the point moves exp places right.
+	var buf [maxMantissa + 2]byte
+	m := copy(buf[:], text[intStart:intEnd])
+	m += copy(buf[m:], text[fracStart:fracEnd])
+	point := (intEnd - intStart) + exp
+	if point < 0 {
+		return 0, 0, 0, false
+	}
+	for k := point; k < m; k++ {
+		if buf[k] != '0' {
+			return 0, 0, 0, false // a fraction remains: not an integer
+		}
+	}
+	lead := 0
+	for lead < min(point, m) && buf[lead] == '0' {
+		lead++
+	}
+	n = 0
+	for k := lead; k < point; k++ {
+		if n == MaxLength {
+			return 0, 0, 0, false
+		}
+		if k < m {
+			digits[n] = buf[k]
+		} else {
+			digits[n] = '0'
+		}
+		n++
+	}
+	if !numberValid(digits[:n]) {
+		return 0, 0, 0, false
+	}
+	return intStart, j, n, true
+}
+
+// Digits returns the card number found at text[start:end] by the finder:
+// its digits without separators, or, for a number in exponent notation, the
+// integer it reads as.
 func Digits(run []byte) string {
+	for i, c := range run {
+		if c == 'e' || c == 'E' {
+			var d [MaxLength]byte
+			if s, end, n, ok := exponent(run, i, Edges{}, &d); ok && s == 0 && end == len(run) {
+				return string(d[:n])
+			}
+			break
+		}
+	}
 	out := make([]byte, 0, MaxLength)
 	for _, c := range run {
-		if c-'0' <= 9 {
+		if isDigit(c) {
 			out = append(out, c)
 		}
 	}
