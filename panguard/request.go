@@ -1,6 +1,7 @@
 package panguard
 
 import (
+	"bytes"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -148,7 +149,7 @@ func Body(contentType string, raw []byte) (string, bool) {
 	case kind == body.Multipart:
 	case body.LooksLikeJSON(raw):
 		kind = body.JSON
-	case kind == body.Form || body.IsForm(raw):
+	case kind == body.Form || bytes.IndexByte(raw, '=') >= 0 && body.IsForm(raw):
 		kind = body.Form
 	}
 	if kind != body.Other {
