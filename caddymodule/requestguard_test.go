@@ -266,6 +266,8 @@ func TestInboundEvasions(t *testing.T) {
 		{"iso-8859-1", "/checkout", "application/x-www-form-urlencoded; charset=ISO-8859-1", "note=4111%A01111%A01111%A01111", 415, "unsupported_charset"},
 		{"NUL in a form", "/checkout", formCT, "note=4\x001\x001\x001\x001\x001\x001\x001\x001\x001\x001\x001\x001\x001\x001\x001", 400, "nul_in_body"},
 		{"UTF-16 unlabelled, unmatched", "/elsewhere", "application/octet-stream", utf16le("card 4111111111111111"), 400, "pan_detected"},
+		{"UTF-16 in a multipart file", "/checkout", "multipart/form-data; boundary=XX",
+			"--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n" + utf16le("card 4111111111111111") + "\r\n--XX--\r\n", 400, "pan_detected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := g.post(inboundURL+tc.url, tc.ct, tc.body)

@@ -96,7 +96,7 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		h.done(span, set, "bad_request", errors.New("bad body"))
 		return nil
 	}
-	if hasNUL(raw) {
+	if kind != body.Multipart && hasNUL(raw) { // file parts may be binary: their texts are read without NULs instead
 		badBody(http.StatusBadRequest, "nul_in_body", "The request body holds a NUL byte, which JSON and form bodies never do; it may be text in an encoding the gateway cannot check for card data. Send UTF-8.").write(w)
 		h.done(span, set, "bad_request", errors.New("NUL byte in the body"))
 		return nil
