@@ -67,10 +67,13 @@ func HasNumber(s string) bool {
 	return false
 }
 
-// hasFloat reports whether s may be a number with an exponent or a
-// fraction, the spellings that hold a card number in fewer digits.
+// hasFloat reports whether s may be a number a float64 parser reads as
+// another integer: one with an exponent or a fraction (the spellings that
+// hold a card number in fewer digits), or an integer of 16 digits or more,
+// beyond 2^53, which a float64 rounds (4111111111111111700 is read as
+// 4111111111111111488 or printed back as 4111111111111111700).
 func hasFloat(s string) bool {
-	return len(s) <= 64 && strings.ContainsAny(s, "eE.")
+	return len(s) <= 64 && (strings.ContainsAny(s, "eE.") || hasDigits(s, 16))
 }
 
 // Number reads s as a floating-point number, as JSON parsers that use
