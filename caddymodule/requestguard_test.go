@@ -331,3 +331,56 @@ func TestOutboundPANGuard(t *testing.T) {
 		t.Error("the log holds the card number")
 	}
 }
+
+// TestPANGuardOverH2C: the guards hold over HTTP/2 (h2c here; Caddy serves
+// HTTP/2 on TLS the same way), where trailers are ordinary HEADERS frames:
+// a card number in a header, a trailer, the path or an unmatched body is
+// refused, a clean request goes on, and the body on a matched route is
+// tokenized.
+func TestPANGuardOverH2C(t *testing.T) {
+	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	cfg := strings.Replace(g.config("", defaultSites), "admin localhost:2999", "admin localhost:2999\n\tservers {\n\t\tprotocols h1 h2c\n\t}", 1)
+	g.tc.InitServer(cfg, "caddyfile")
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+	do := func(method, path, body string, header, trailer http.Header) reply {
+		t.Helper()
+		var rd io.Reader = strings.NewReader(body)
+		if trailer != nil {
+			rd = io.MultiReader(rd) // no length: the trailers follow the body
+		}
+		req, _ := http.NewRequest(method, inboundURL+path, rd)
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		req.Header.Set("Content-Type", jsonCT)
+		if trailer != nil {
+			req.ContentLength = -1
+			req.Trailer = trailer
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("served over %s, want HTTP/2", resp.Proto)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	}
+	clean := checkoutJSON("4242424242424242")
+	wantPANDetected(t, do("POST", "/checkout", clean, http.Header{"X-Card-Number": {visaPAN}}, nil), "header:X-Card-Number")
+	wantPANDetected(t, do("POST", "/checkout", clean, nil, http.Header{"X-Card": {visaPAN}}), "trailer:X-Card")
+	wantPANDetected(t, do("POST", "/nowhere", `{"o":1}`, nil, http.Header{"X-Card": {visaPAN}}), "trailer:X-Card")
+	wantPANDetected(t, do("GET", "/checkout/"+visaPAN, "", nil, nil), "path")
+	wantPANDetected(t, do("POST", "/checkout.json", `{"note":"`+visaPAN+`"}`, nil, nil), "note")
+	if r := do("POST", "/checkout", clean, nil, nil); r.status != 200 || !strings.Contains(r.body, "tok_") || strings.Contains(r.body, "4242424242424242") {
+		t.Errorf("a matched request over h2c: %d %s", r.status, r.body)
+	}
+	if r := do("POST", "/nowhere", `{"o":1}`, http.Header{CVVNotHeldHeader: {"spoofed"}}, nil); r.status != 200 || r.header.Get("Merchant-Saw-Cvv-Not-Held") != "" {
+		t.Errorf("a clean unmatched request over h2c: %d %s %v", r.status, r.body, r.header)
+	}
+}
