@@ -79,15 +79,7 @@ func FuzzNoPANSurvives(f *testing.F) {
 		if where := findPAN(v); where != "" {
 			t.Fatalf("a card number reached the merchant in %s\n in: %s\nout: %s", where, in, out)
 		}
-		// The same body read as JavaScript and Python read it: every
-		// number a float64, printed back as an integer.
-		var lenient any
-		if err := json.Unmarshal(out, &lenient); err != nil {
-			t.Fatalf("forwarded body is not JSON: %v", err)
-		}
-		if where := findPAN(lenient); where != "" {
-			t.Fatalf("a card number reached a float64 reader in %s\n in: %s\nout: %s", where, in, out)
-		}
+
 	})
 }
 
@@ -117,11 +109,16 @@ func findPAN(v any) string {
 		if card.HasNumber(string(x)) {
 			return "a number"
 		}
-	case float64:
-		// As a float64 parser hands it over: JavaScript prints the
-		// shortest round-trip digits, Python's int(x) the exact value.
+		// The number as a float64 parser hands it over (JavaScript,
+		// Python's json, Go into any): JavaScript prints the shortest
+		// round-trip digits, Python's int(x) the exact value. A number out
+		// of range (1E700) is Infinity to them, no card.
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return ""
+		}
 		for _, prec := range []int{-1, 0} {
-			if n := strconv.FormatFloat(x, 'f', prec, 64); len(n) >= 13 && len(n) <= card.MaxLength {
+			if n := strconv.FormatFloat(f, 'f', prec, 64); len(n) >= 13 && len(n) <= card.MaxLength {
 				if _, err := card.Validate(n); err == nil {
 					return "a number read as a float"
 				}
