@@ -130,3 +130,32 @@ func TestBodyPlaces(t *testing.T) {
 		t.Errorf("clean body: %q", got)
 	}
 }
+
+// BenchmarkOutsideBrowserRequest is the guard's cost on a typical browser
+// request: path, a dozen headers, cookies and a query string.
+func BenchmarkOutsideBrowserRequest(b *testing.B) {
+	r := httptest.NewRequest(http.MethodPost, "/checkout?utm_source=newsletter&utm_campaign=2026-12&ref=abc123", nil)
+	for k, v := range map[string]string{
+		"User-Agent":      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"Accept":          "application/json, text/plain, */*",
+		"Accept-Language": "en-US,en;q=0.9",
+		"Accept-Encoding": "gzip, deflate, br, zstd",
+		"Content-Type":    "application/json",
+		"Origin":          "https://shop.example.com",
+		"Referer":         "https://shop.example.com/cart?step=3",
+		"Cookie":          "_ga=GA1.1.1234567890.1700000000; session=eyJhbGciOiJIUzI1NiJ9.abc.def; _fbp=fb.1.1700000000000.1234567890",
+		"X-Request-Id":    "5f0c2a9e-8d4b-4b7a-9a51-2f6f3c1d7e90",
+		"Sec-Fetch-Mode":  "cors",
+	} {
+		r.Header.Set(k, v)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, found := Outside(r, nil); found {
+			b.Fatal("found a card number in a clean request")
+		}
+		if _, found := Query(r.URL.RawQuery); found {
+			b.Fatal("found a card number in a clean query")
+		}
+	}
+}
