@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -382,5 +383,26 @@ func TestPANGuardOverH2C(t *testing.T) {
 	}
 	if r := do("POST", "/nowhere", `{"o":1}`, http.Header{CVVNotHeldHeader: {"spoofed"}}, nil); r.status != 200 || r.header.Get("Merchant-Saw-Cvv-Not-Held") != "" {
 		t.Errorf("a clean unmatched request over h2c: %d %s %v", r.status, r.body, r.header)
+	}
+}
+
+// TestTokenizeUnmatchedCaddyfile: the subdirective takes one of its three
+// values.
+func TestTokenizeUnmatchedCaddyfile(t *testing.T) {
+	for in, want := range map[string]string{
+		"tokenize {\n\tunmatched log\n}":  UnmatchedLog,
+		"tokenize {\n\tunmatched pass\n}": UnmatchedPass,
+		"tokenize checkout":               "",
+	} {
+		var h Tokenize
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil || h.Unmatched != want {
+			t.Errorf("%q: %q, %v", in, h.Unmatched, err)
+		}
+	}
+	for _, in := range []string{"tokenize {\n\tunmatched deny\n}", "tokenize {\n\tunmatched\n}", "tokenize {\n\tunmatched log pass\n}"} {
+		var h Tokenize
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err == nil {
+			t.Errorf("%q: no error", in)
+		}
 	}
 }
