@@ -35,8 +35,9 @@ type dupFrame struct {
 // body with one huge object quadratic.
 const smallObject = 16
 
-// MinCardDigits is the fewest digits a text needs to hold a card number.
-const MinCardDigits = 13
+// MinCardDigits is the fewest digits a text needs to hold a card number:
+// card.MinLength, the 12 of a Maestro card, which the finder accepts.
+const MinCardDigits = 12
 
 // scanJSON reads valid JSON once. It returns the first member name an object
 // repeats (compared unescaped, as every parser reads them), and the texts

@@ -146,11 +146,11 @@ func (h *Tokenize) done(span trace.Span, set *rules.Inbound, outcome string, err
 
 // tokenizeQuery applies the rule set to the query string, read as a form:
 // its form fields and its PAN guard. ok=false means an answer was written.
-// A query without 13 digits cannot hold a card number and is left alone
+// A query without 12 digits (a Maestro card's) cannot hold a card number and is left alone
 // without being parsed.
 func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *http.Request, set *rules.Inbound) (tokenize.Result, bool) {
 	q := r.URL.RawQuery
-	if !body.HasDigits(q, 13) {
+	if !body.HasDigits(q, body.MinCardDigits) {
 		return tokenize.Result{}, true
 	}
 	doc, err := body.Parse(body.Form, "", []byte(q))

@@ -29,7 +29,7 @@ import (
 // in any spelling this package decodes: every decoding (an escape, an
 // entity, a float's exponent) turns at least as many digits into one, except
 // a float with an exponent, which Number handles on its own.
-const minDigits = 13
+const minDigits = card.MinLength
 
 // HasNumber reports whether s holds a card number as a lenient reader reads
 // it (see the package comment).
