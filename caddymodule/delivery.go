@@ -1,13 +1,18 @@
 package caddymodule
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +20,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/redact"
@@ -29,6 +35,7 @@ type delivery struct {
 	set   *rules.Outbound
 	doc   body.Doc
 	guard *redact.Guard // nil when the rule set's response_guard is off
+	log   *zap.Logger
 
 	build sync.Once
 	body  []byte
@@ -86,12 +93,114 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 		// Ask for a body the guard can read; see guardResponse.
 		out.Header.Set("Accept-Encoding", "identity")
 	}
+	redactions := responseRedactions.WithLabelValues(d.set.Name)
+	if d.guard != nil {
+		out = out.WithContext(guard1xx(out.Context(), d.guard, redactions))
+	}
 	d.sent.Store(true)
 	resp, err := inner.RoundTrip(out)
 	if err != nil || d.guard == nil {
 		return resp, err
 	}
-	return guardResponse(resp, d.guard, responseRedactions.WithLabelValues(d.set.Name))
+	if n := len(resp.Trailer); n > 0 || resp.Header.Get("Trailer") != "" {
+		// Trailers arrive after the body, when the guard can no longer
+		// refuse the response: they are dropped, and only counted.
+		if d.log != nil {
+			d.log.Warn("response guard dropped the destination's trailers", zap.String("rule_set", d.set.Name), zap.Int("trailers", n))
+		}
+		redactions.Add(float64(max(n, 1)))
+	}
+	resp.Header.Del("Trailer")
+	guarded, err := guardResponse(resp, d.guard, redactions)
+	if err != nil {
+		return nil, err
+	}
+	// The transport fills the Trailer of the response it made once the
+	// body ends; reverse_proxy reads this copy's, which stays empty.
+	cp := *guarded
+	cp.Trailer = nil
+	return &cp, nil
+}
+
+// guardOptions is what the response guard needs for one request: the
+// secrets sent, what the merchant's own request carried (so that a value it
+// chose is masked like a secret of its class whether or not it equals one),
+// and whether, and under which names, the rule set sends a CVV.
+// The request's query and header values count too: a processor may echo
+// them.
+func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []byte, r *http.Request) redact.Options {
+	o := redact.Options{Secrets: secrets, Request: [][]byte{merchantBody, []byte(r.URL.RawQuery)}}
+	// Form bodies and queries are read decoded too, as the merchant's
+	// server reads them.
+	for _, raw := range []string{string(merchantBody), r.URL.RawQuery} {
+		if q, err := url.QueryUnescape(raw); err == nil && q != raw {
+			o.Request = append(o.Request, []byte(q))
+		}
+	}
+	for _, values := range r.Header {
+		for _, v := range values {
+			o.Request = append(o.Request, []byte(v))
+		}
+	}
+	for _, f := range set.FieldsOf(rules.KindCVV) {
+		o.CVV = true
+		if i := strings.LastIndexByte(f.JSON, '.'); f.JSON != "" {
+			o.CVVNames = append(o.CVVNames, f.JSON[i+1:])
+		}
+		if f.Form != "" {
+			o.CVVNames = append(o.CVVNames, f.Form)
+		}
+	}
+	return o
+}
+
+// guard1xx redacts the headers of informational (1xx) responses, such as
+// 103 Early Hints, which reverse_proxy relays to the client from its own
+// httptrace hook before the final response exists. The hook composed here
+// runs first (httptrace calls the newer trace's hook first) and edits the
+// header map in place, so reverse_proxy's hook relays the redacted one.
+func guard1xx(ctx context.Context, g *redact.Guard, redactions prometheus.Counter) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		Got1xxResponse: func(_ int, header textproto.MIMEHeader) error {
+			redactHeader(http.Header(header), g, redactions)
+			return nil
+		},
+	})
+}
+
+// redactHeader redacts every value of h in place, and drops a header whose
+// name holds a card number.
+func redactHeader(h http.Header, g *redact.Guard, redactions prometheus.Counter) {
+	for name, values := range h {
+		if _, n := g.String(name); n > 0 {
+			delete(h, name)
+			redactions.Add(float64(n))
+			continue
+		}
+		for i, v := range values {
+			var n int
+			values[i], n = g.String(v)
+			redactions.Add(float64(n))
+		}
+	}
+}
+
+// readableCharset reports whether a body in charset (a Content-Type
+// parameter, "" when absent) is one the guard reads: ASCII-compatible
+// single-byte or UTF-8 text, in which digits are the ASCII digits.
+func readableCharset(charset string) bool {
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(charset), `"`)) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso_8859-1", "windows-1252":
+		return true
+	}
+	return false
+}
+
+// hasWideBOM reports whether b starts with a UTF-16 or UTF-32 byte order
+// mark: text in which a digit is not one byte.
+func hasWideBOM(b []byte) bool {
+	return bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) ||
+		bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF})
 }
 
 // guardResponse redacts the response's headers and streams its body through
@@ -103,13 +212,12 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 		resp.Body.Close()
 		return nil, &refusal{upstream: "the destination", reason: "it switched protocols, and the response guard cannot inspect the stream"}
 	}
-	for name, values := range resp.Header {
-		for i, v := range values {
-			var n int
-			values[i], n = g.String(v)
-			redactions.Add(float64(n))
+	redactHeader(resp.Header, g, redactions)
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if _, params, err := mime.ParseMediaType(ct); err == nil && !readableCharset(params["charset"]) {
+			resp.Body.Close()
+			return nil, &refusal{upstream: "the destination", reason: "its response is in a charset the response guard cannot read"}
 		}
-		resp.Header[name] = values
 	}
 	src := resp.Body
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
@@ -127,6 +235,15 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 		return nil, &refusal{upstream: "the destination", reason: "its response is in the " + strconv.Quote(enc) + " encoding, which the response guard cannot inspect"}
 	}
 	resp.Uncompressed = false
+	// A byte order mark says UTF-16 or UTF-32 whatever the label says.
+	// (Unlabelled UTF-16 is still read: NUL separates digits for the
+	// card-number finder.)
+	br := bufio.NewReader(src)
+	if head, _ := br.Peek(4); hasWideBOM(head) {
+		src.Close()
+		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text, which the response guard cannot read"}
+	}
+	src = readCloser{br, src}
 	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a

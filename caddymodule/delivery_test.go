@@ -14,6 +14,11 @@ import (
 	"github.com/tokengate/tokengate/redact"
 )
 
+func withType(r *http.Response, ct string) *http.Response {
+	r.Header.Set("Content-Type", ct)
+	return r
+}
+
 // TestGuardResponseEncodings: a gzip response is decoded and redacted; one
 // the guard cannot read, or a protocol switch, is refused.
 func TestGuardResponseEncodings(t *testing.T) {
@@ -39,7 +44,7 @@ func TestGuardResponseEncodings(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(r.Body)
-	if string(got) != `{"number":"tok_x"}` || r.Header.Get("Content-Encoding") != "" || r.Header.Get("Content-Length") != "18" || r.ContentLength != 18 {
+	if string(got) != `{"number":"489537******3478"}` || r.Header.Get("Content-Encoding") != "" || r.Header.Get("Content-Length") != "29" || r.ContentLength != 29 {
 		t.Errorf("gzip: %q %v %d", got, r.Header, r.ContentLength)
 	}
 	unknown := resp(200, "gzip", zipped.Bytes())
@@ -53,7 +58,7 @@ func TestGuardResponseEncodings(t *testing.T) {
 	if n := testutil.ToFloat64(redactions); n != 2 {
 		t.Errorf("response_guard_redactions counted %v for the two answers, want 2", n)
 	}
-	if string(got) != `{"number":"tok_x"}` || r.Header.Get("Content-Length") != "" || r.ContentLength != -1 {
+	if string(got) != `{"number":"489537******3478"}` || r.Header.Get("Content-Length") != "" || r.ContentLength != -1 {
 		t.Errorf("gzip streamed: %q %v %d", got, r.Header, r.ContentLength)
 	}
 
@@ -65,6 +70,10 @@ func TestGuardResponseEncodings(t *testing.T) {
 		{"brotli", resp(200, "br", []byte("xx")), `"br" encoding`},
 		{"corrupt gzip", resp(200, "gzip", []byte("not gzip")), "does not decode"},
 		{"protocol switch", resp(101, "", nil), "switched protocols"},
+		{"utf-16 label", withType(resp(200, "", []byte("{}")), "application/json; charset=UTF-16LE"), "charset"},
+		{"utf-32 label", withType(resp(200, "", []byte("{}")), `text/plain; charset="utf-32"`), "charset"},
+		{"utf-16 BOM", resp(200, "", []byte("\xff\xfe{\x00}\x00")), "UTF-16"},
+		{"utf-16BE BOM", resp(200, "", []byte("\xfe\xff\x00{\x00}")), "UTF-16"},
 	} {
 		_, err := guardResponse(tc.resp, g, prometheus.NewCounter(prometheus.CounterOpts{Name: "test"}))
 		var refused *refusal

@@ -126,9 +126,10 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
-	d := &delivery{set: set, doc: doc}
+	d := &delivery{set: set, doc: doc, log: h.logger}
 	if set.ResponseGuard == rules.GuardRedact {
-		d.guard = redact.New(res.Secrets)
+		// raw is the merchant's body as it came, before any edit.
+		d.guard = redact.NewGuard(guardOptions(set, res.Secrets, raw, r))
 	}
 	w.Header().Set(InjectedHeader, injectedHeader(injections))
 	h.audit(zap.InfoLevel, "detokenized", set, tenant, "", injections)

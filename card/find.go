@@ -197,19 +197,34 @@ func scan(text []byte, e Edges, all bool, visit func(start, end int)) {
 // the longest valid one that starts at or after from. It returns the end of
 // what it reported.
 func windowsEndingAt(text []byte, recent []group, digits *[MaxLength]byte, all bool, from int, visit func(int, int)) (int, bool) {
-	var totals [MaxLength]int
-	last, total := -1, 0
+	// The Luhn sum of each window, counted from its right end, which all
+	// share: growing a window to the left only adds digits, so every
+	// window costs its new group's digits, and only a window whose sum
+	// passes is checked in full.
+	var totals, sums [MaxLength]int
+	last, total, sum := -1, 0, 0
 	for k := range recent {
-		if total += recent[k].end - recent[k].start; total > MaxLength {
+		g := recent[k]
+		if total+g.end-g.start > MaxLength {
 			break
 		}
-		totals[k], last = total, k
+		for i := g.end - 1; i >= g.start; i-- {
+			d := int(text[i] - '0')
+			if total&1 == 1 {
+				if d *= 2; d > 9 {
+					d -= 9
+				}
+			}
+			sum += d
+			total++
+		}
+		totals[k], sums[k], last = total, sum, k
 	}
 	end := recent[0].end
 	if all {
 		found := false
 		for k := 0; k <= last; k++ {
-			if totals[k] >= MinLength && windowValid(text, recent[:k+1], digits) {
+			if totals[k] >= MinLength && sums[k]%10 == 0 && windowValid(text, recent[:k+1], digits) {
 				visit(recent[k].start, end)
 				found = true
 			}
@@ -217,7 +232,7 @@ func windowsEndingAt(text []byte, recent []group, digits *[MaxLength]byte, all b
 		return end, found
 	}
 	for k := last; k >= 0; k-- {
-		if totals[k] >= MinLength && recent[k].start >= from && windowValid(text, recent[:k+1], digits) {
+		if totals[k] >= MinLength && sums[k]%10 == 0 && recent[k].start >= from && windowValid(text, recent[:k+1], digits) {
 			visit(recent[k].start, end)
 			return end, true
 		}

@@ -148,3 +148,14 @@ func BenchmarkFindNumbersDigits(b *testing.B) {
 		FindNumbers(text, func(int, int) {})
 	}
 }
+
+// BenchmarkFindNumbersRun is the finder's worst case: one run of one-digit
+// groups, where 7 windows end at every group (an attacker's body).
+func BenchmarkFindNumbersRun(b *testing.B) {
+	text := []byte(strings.Repeat("7 ", 32<<10))
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		FindNumbers(text, func(int, int) {})
+	}
+}

@@ -1,20 +1,41 @@
 // Package redact keeps card data a payment processor echoes back from
-// reaching the merchant: it removes the exact values a detokenized request
-// carried (PAN, network token, cryptogram, CVV) and masks any other card
-// number, in response headers and in response bodies of any size, streamed
-// with bounded memory.
+// reaching the merchant, in response headers and in response bodies of any
+// size, streamed with bounded memory.
+//
+// Its output must not depend on whether a value the merchant put in its
+// request equals a secret tokengate put in: otherwise the response is an
+// equality oracle, and a merchant that sends every candidate for a card's
+// hidden digits learns which one is the card (issue 15). So the guard
+// never looks for the card number it sent:
+//
+//   - Every card number card.FindAllNumbers finds (any spelling, any
+//     window) is masked alike to its first six and last four digits.
+//   - A cryptogram is replaced by Mask in every spelling a processor
+//     plausibly prints (base64 standard or URL alphabet, padded or not,
+//     hex in either case, each also percent-encoded), and so is every
+//     base64 or hex token of the merchant's request that decodes to as many
+//     bytes as a cryptogram sent.
+//   - A CVV: where the rule set maps one, the value of any JSON member or
+//     form field with a CVV name is replaced by Mask, whatever it holds, and
+//     every whole 3-4-digit number equal to the CVV sent or to one the
+//     merchant's request carried is replaced by Mask.
+//   - Expiry dates are not secrets and are left alone.
+//
+// Before matching, JSON \uXXXX escapes and "\/", and HTML numeric character
+// references, of letters, digits and + / = - _ . are decoded in the output,
+// so "\u002B" or "&#52;" spellings cannot hide a value.
 //
 // It knows nothing of Caddy or HTTP handlers; caddymodule's transport wraps
 // each response of a detokenized request with a Guard.
 package redact
 
 import (
-	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
-	"slices"
 	"strings"
 )
 
@@ -22,19 +43,19 @@ import (
 // for a kept CVV.
 const Mask = "***"
 
-// Secret is one value a request carried out and must not come back, with
-// what takes its place in the response.
+// Secret is one value a request carried out.
 //
 // Every way of printing a Secret redacts its value, so a stray log line
 // cannot leak it.
 type Secret struct {
 	// Value is the secret as it was sent.
 	Value string
-	// With replaces it: the merchant's token for a PAN or network token,
-	// Mask for a cryptogram or CVV.
+	// With is Mask for a cryptogram or CVV; anything else (the merchant's
+	// token, for a card number) marks a card number, which the guard does
+	// not look for as such: every card number is masked alike.
 	With string
-	// Whole matches Value only where no letter or digit touches it on either
-	// side. Short values (a CVV) need it: "123" inside "41234" is not a CVV.
+	// Whole marks a CVV: it is matched only where no letter or digit
+	// touches it.
 	Whole bool
 }
 
@@ -52,62 +73,201 @@ func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 // LogValue redacts for log/slog.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// pattern is one spelling of a secret to look for.
-type pattern struct {
-	find  []byte
-	with  []byte
-	whole bool
+// Options is what a Guard needs for one detokenized request.
+type Options struct {
+	// Secrets are the values the request carried out.
+	Secrets []Secret
+	// Request holds what the merchant's own request carried (its body as
+	// received, its raw query): each base64 or hex token in it that decodes
+	// to a cryptogram's length, and each whole 3-4-digit number when CVV is
+	// set, is masked like the secret it could be.
+	Request [][]byte
+	// CVV is set when the rule set maps a cvv field: the CVV rules apply
+	// whether or not this request sent one.
+	CVV bool
+	// CVVNames adds member or field names (the last name of the rule set's
+	// cvv target) to the usual CVV names.
+	CVVNames []string
 }
 
-// Guard finds and replaces secrets and card numbers. It is immutable and
-// safe for concurrent use; each response body gets its own Reader.
+// cvvNames are the names processors give a CVV, compared lower-cased.
+var cvvNames = []string{"cvv", "cvc", "cvv2", "cvc2", "cid", "csc", "security_code", "card_code", "verification_value"}
+
+// maxName and maxValue bound a CVV member's name and the value masked
+// after it, keeping the stream's hold-back bounded.
+const (
+	maxName  = 40
+	maxValue = 64
+)
+
+// Guard finds and replaces card data. It is immutable and safe for
+// concurrent use; each response body gets its own Reader.
 type Guard struct {
-	patterns []pattern
-	// hold is how many bytes at the end of the input a Reader keeps back
-	// until it sees what follows: enough for the longest pattern plus the
-	// byte after it, and for the longest spaced card number.
+	// crypts are the spellings of the cryptograms sent, matched anywhere.
+	crypts [][]byte
+	// cryptBytes holds the decoded cryptograms, sent and merchant-carried
+	// alike, matched as whole base64 or hex tokens; cryptLens their lengths.
+	cryptBytes map[string]bool
+	cryptLens  map[int]bool
+	// tokenLens are the lengths, in characters, of a cryptogram's
+	// spellings: only a token of one of them is decoded.
+	tokenLens lengths
+	// cvvs marks the whole 3-4-digit numbers to mask: n for three digits,
+	// 1000+n for four; nil when there are none.
+	cvvs  []bool
+	names map[string]bool // CVV member names, lower case; nil when off
+	// hold is how many bytes a Reader keeps back, and keeps as context
+	// before what it emits: more than any match can span.
 	hold int
 }
 
-// maxRun is the longest card number with a separator between every digit.
-const maxRun = 19*2 - 1
+// New makes a Guard for the secrets of one request alone.
+func New(secrets []Secret) *Guard { return NewGuard(Options{Secrets: secrets}) }
 
-// New makes a Guard for the secrets of one request. Each secret is also
-// looked for as JSON escapes it ("\/") and as forms and URLs encode it, the
-// spellings a processor echoing a request uses.
-func New(secrets []Secret) *Guard {
-	g := &Guard{hold: maxRun + 2, patterns: make([]pattern, 0, 2*len(secrets))}
-	add := func(find string, s Secret) {
-		for _, p := range g.patterns {
-			if string(p.find) == find {
-				return
+// NewGuard makes a Guard for one detokenized request.
+func NewGuard(o Options) *Guard {
+	g := &Guard{hold: maxSpan + 2, cryptBytes: map[string]bool{}, cryptLens: map[int]bool{}}
+	for _, s := range o.Secrets {
+		switch {
+		case s.Value == "":
+		case s.Whole:
+			g.addCVV([]byte(s.Value))
+		case s.With == Mask:
+			b, ok := decodeCrypt([]byte(s.Value))
+			if !ok {
+				b = []byte(s.Value)
+			}
+			g.cryptBytes[string(b)] = true
+			g.cryptLens[len(b)] = true
+			l := len(b)
+			for _, n := range []int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)} {
+				g.tokenLens.add(n)
+			}
+			for _, sp := range spellings(b, s.Value) {
+				g.crypts = append(g.crypts, []byte(sp))
+				g.hold = max(g.hold, len(sp)+2)
 			}
 		}
-		g.patterns = append(g.patterns, pattern{find: []byte(find), with: []byte(s.With), whole: s.Whole})
-		g.hold = max(g.hold, len(find)+2)
 	}
-	for _, s := range secrets {
-		if s.Value == "" {
-			continue
+	if o.CVV {
+		g.names = make(map[string]bool, len(cvvNames)+len(o.CVVNames))
+		for _, n := range append(cvvNames, o.CVVNames...) {
+			if n != "" && len(n) <= maxName {
+				g.names[strings.ToLower(n)] = true
+			}
 		}
-		add(s.Value, s)
-		if strings.IndexFunc(s.Value, needsEscape) < 0 {
-			continue // digits and letters: spelled the same everywhere
-		}
-		add(strings.ReplaceAll(s.Value, "/", `\/`), s)
-		q := url.QueryEscape(s.Value)
-		add(q, s)
-		add(lowerEscapes(q), s)
+		g.hold = max(g.hold, 2*maxName+maxValue+8)
 	}
-	// Longest first, so a spelling that contains another wins at one place.
-	if len(g.patterns) > 1 {
-		slices.SortStableFunc(g.patterns, func(a, b pattern) int { return len(b.find) - len(a.find) })
+	var norm []byte
+	for _, req := range o.Request {
+		norm = normalize(norm[:0], req, true)
+		if len(g.cryptLens) > 0 {
+			tokens(norm, func(s, e, chars int, dec []byte) {
+				if !g.tokenLens.has(chars) {
+					return
+				}
+				if b, ok := decodeCrypt(dec); ok && g.cryptLens[len(b)] {
+					g.cryptBytes[string(b)] = true
+				}
+			})
+		}
+		if o.CVV {
+			wholeNumbers(norm, func(s, e int) { g.addCVV(norm[s:e]) })
+		}
 	}
 	return g
 }
 
-func needsEscape(r rune) bool {
-	return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_' || r == '.')
+// lengths is a small set of lengths.
+type lengths []bool
+
+func (l *lengths) add(n int) {
+	for len(*l) <= n {
+		*l = append(*l, false)
+	}
+	(*l)[n] = true
+}
+
+func (l lengths) has(n int) bool { return n < len(l) && l[n] }
+
+// addCVV marks a whole number of 3 or 4 digits to mask.
+func (g *Guard) addCVV(v []byte) {
+	i, ok := cvvIndex(v)
+	if !ok {
+		return
+	}
+	if g.cvvs == nil {
+		g.cvvs = make([]bool, 11000)
+	}
+	g.cvvs[i] = true
+}
+
+func cvvIndex(v []byte) (int, bool) {
+	if len(v) < 3 || len(v) > 4 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range v {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if len(v) == 4 {
+		n += 1000
+	}
+	return n, true
+}
+
+// decodeCrypt reads a cryptogram token in any spelling spellings writes.
+func decodeCrypt(s []byte) ([]byte, bool) {
+	str := string(s)
+	if strings.IndexByte(str, '%') >= 0 {
+		// PathUnescape: a '+' is base64's, not a form's space.
+		if u, err := url.PathUnescape(str); err == nil {
+			str = u
+		}
+	}
+	if len(str)%2 == 0 {
+		if b, err := hex.DecodeString(str); err == nil {
+			return b, true
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(str); err == nil && len(b) > 0 {
+			return b, true
+		}
+	}
+	return nil, false
+}
+
+// spellings are the ways a processor may print cryptogram b (sent as
+// sent): base64 in both alphabets, padded or not, hex in both cases, and
+// each percent-encoded with upper or lower hex digits.
+func spellings(b []byte, sent string) []string {
+	var out []string
+	add := func(s string) {
+		for _, o := range out {
+			if o == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	for _, s := range []string{sent,
+		base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
+		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)),
+	} {
+		if s == "" {
+			continue
+		}
+		add(s)
+		q := url.QueryEscape(s)
+		add(q)
+		add(lowerEscapes(q))
+	}
+	return out
 }
 
 // lowerEscapes lower-cases the hex digits of %XX escapes: both cases are valid.
@@ -134,125 +294,22 @@ func (g *Guard) String(s string) (string, int) {
 	if s == "" {
 		return s, 0
 	}
-	var st scanState
-	out := make([]byte, 0, len(s))
-	g.process(&out, []byte(s), true, &st)
-	if st.count == 0 {
+	out, n := g.Bytes([]byte(s))
+	if n == 0 && string(out) == s {
 		return s, 0
 	}
-	return string(out), st.count
+	return string(out), n
 }
 
 // Bytes redacts one complete body and reports how many replacements it
 // made. It returns b itself when there was nothing to replace.
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
 	var st scanState
-	out := make([]byte, 0, len(b))
-	g.process(&out, b, true, &st)
-	if st.count == 0 {
+	norm := normalize(make([]byte, 0, len(b)), b, true)
+	out := make([]byte, 0, len(norm))
+	g.process(&out, norm, 0, true, &st)
+	if st.count == 0 && string(norm) == string(b) {
 		return b, 0
 	}
 	return out, st.count
-}
-
-// match is a pattern found in the input.
-type match struct {
-	start, end int
-	with       []byte
-}
-
-// scanState carries what a Reader knows about the input before in[0].
-type scanState struct {
-	midRun   bool // in[0] continues a spaced digit run too long to be a card
-	midGroup bool // in[0] continues a digit group too long to be a card
-	before   byte // the byte before in[0], 0 at the start
-	count    int  // replacements made so far
-}
-
-// process appends the redacted in[:n] to out and returns n, the number of
-// bytes consumed. Unless final, it stops where nothing that straddles the
-// boundary (a secret, a card number) could be cut in two, keeping at least
-// g.hold bytes back; the caller calls again with more input behind those.
-func (g *Guard) process(out *[]byte, in []byte, final bool, st *scanState) int {
-	limit := len(in)
-	if !final {
-		limit = len(in) - g.hold
-		if limit <= 0 {
-			return 0
-		}
-	}
-	matches := g.find(in, limit, st.before)
-	cut, floor := limit, 0
-	if k := len(matches); k > 0 {
-		floor = matches[k-1].end
-		cut = max(cut, floor)
-	}
-	var endMidRun, endMidGroup bool
-	if !final {
-		cut, endMidRun, endMidGroup = safeCut(in, cut, floor)
-	}
-	prev, first := 0, true
-	for _, m := range matches {
-		if m.start >= cut {
-			break
-		}
-		*out = maskCards(*out, in[prev:m.start], first && st.midRun, first && st.midGroup, false, false, &st.count)
-		*out = append(*out, m.with...)
-		st.count++
-		prev, first = m.end, false
-	}
-	*out = maskCards(*out, in[prev:cut], first && st.midRun, first && st.midGroup, endMidRun, endMidGroup, &st.count)
-	st.midRun, st.midGroup = endMidRun, endMidGroup
-	if cut > 0 {
-		st.before = in[cut-1]
-	}
-	return cut
-}
-
-// find returns the non-overlapping pattern matches that start before limit,
-// in order; at one position the longest pattern wins. before is the byte
-// that preceded in[0].
-func (g *Guard) find(in []byte, limit int, before byte) []match {
-	var all []match
-	for _, p := range g.patterns {
-		for from := 0; from < limit; {
-			i := bytes.Index(in[from:], p.find)
-			if i < 0 || from+i >= limit {
-				break
-			}
-			start := from + i
-			end := start + len(p.find)
-			from = start + 1
-			prev := before
-			if start > 0 {
-				prev = in[start-1]
-			}
-			if p.whole && (isAlnum(prev) || end < len(in) && isAlnum(in[end])) {
-				continue
-			}
-			all = append(all, match{start: start, end: end, with: p.with})
-		}
-	}
-	if len(all) < 2 {
-		return all
-	}
-	slices.SortStableFunc(all, func(a, b match) int {
-		if a.start != b.start {
-			return a.start - b.start
-		}
-		return (b.end - b.start) - (a.end - a.start)
-	})
-	kept := all[:0]
-	end := 0
-	for _, m := range all {
-		if m.start >= end {
-			kept = append(kept, m)
-			end = m.end
-		}
-	}
-	return kept
-}
-
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

@@ -1,0 +1,442 @@
+package redact
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/tokengate/tokengate/card"
+)
+
+// maxSpan is the longest card number spelling the finder reports.
+const maxSpan = card.MaxSpan
+
+func isDigit(c byte) bool { return c-'0' <= 9 }
+
+func isAlnum(c byte) bool {
+	return c-'0' <= 9 || c|0x20-'a' <= 'z'-'a'
+}
+
+// decodable is what an escape may stand for and normalize decodes: the
+// characters card numbers, CVVs and base64 or hex cryptograms are written
+// with. Anything else (a quote, a backslash) stays escaped, or decoding
+// would change what the document means.
+func decodable(r int) bool {
+	return r < 128 && (isAlnum(byte(r)) || r == '+' || r == '/' || r == '=' || r == '-' || r == '_' || r == '.')
+}
+
+// maxEscape is the longest escape normalize decodes: "&#x0000002B;".
+const maxEscape = 12
+
+// normalize appends in to out with JSON \uXXXX escapes (either case),
+// JSON "\/" and HTML numeric character references of decodable characters
+// decoded. It is normalizeStream for a complete input.
+func normalize(out, in []byte, final bool) []byte {
+	out, _ = normalizeStream(out, in, final)
+	return out
+}
+
+// normalizeStream normalizes in and reports how much of it it consumed:
+// unless final, it stops before an escape the end of in could cut.
+func normalizeStream(out, in []byte, final bool) ([]byte, int) {
+	limit := len(in)
+	if !final {
+		limit -= maxEscape
+	}
+	i := 0
+	for i < limit {
+		k := i
+		for k < limit && in[k] != '\\' && in[k] != '&' {
+			k++
+		}
+		out = append(out, in[i:k]...)
+		if i = k; i >= limit {
+			break
+		}
+		c, n := unescape(in[i:])
+		switch {
+		case n == 0:
+			out = append(out, in[i])
+			i++
+		case c < 0: // a pair to keep as it is: "\\"
+			out = append(out, in[i:i+n]...)
+			i += n
+		default:
+			out = append(out, byte(c))
+			i += n
+		}
+	}
+	return out, max(i, 0)
+}
+
+// unescape reads the escape at the start of s: the character it stands
+// for and its length, or n == 0 when it is not one to decode, or c < 0 for
+// JSON's escaped backslash, which must be skipped whole.
+func unescape(s []byte) (c, n int) {
+	if s[0] == '\\' {
+		if len(s) < 2 {
+			return 0, 0
+		}
+		switch s[1] {
+		case '\\':
+			return -1, 2
+		case '/':
+			return '/', 2
+		case 'u':
+			if len(s) < 6 {
+				return 0, 0
+			}
+			v, ok := hexValue(s[2:6])
+			if !ok || !decodable(v) {
+				return 0, 0
+			}
+			return v, 6
+		}
+		return 0, 0
+	}
+	// "&#NN;" or "&#xHH;"
+	if len(s) < 4 || s[1] != '#' {
+		return 0, 0
+	}
+	j, v, digits := 2, 0, 0
+	hexa := s[2] == 'x' || s[2] == 'X'
+	if hexa {
+		j++
+	}
+	for ; j < len(s) && j < maxEscape && s[j] != ';'; j++ {
+		d, ok := hexDigit(s[j])
+		if !ok || !hexa && d > 9 {
+			return 0, 0
+		}
+		if hexa {
+			v = v*16 + d
+		} else {
+			v = v*10 + d
+		}
+		digits++
+	}
+	if digits == 0 || j >= len(s) || s[j] != ';' || !decodable(v) {
+		return 0, 0
+	}
+	return v, j + 1
+}
+
+func hexDigit(c byte) (int, bool) {
+	switch {
+	case isDigit(c):
+		return int(c - '0'), true
+	case c|0x20 >= 'a' && c|0x20 <= 'f':
+		return int(c|0x20-'a') + 10, true
+	}
+	return 0, false
+}
+
+func hexValue(s []byte) (int, bool) {
+	v := 0
+	for _, c := range s {
+		d, ok := hexDigit(c)
+		if !ok {
+			return 0, false
+		}
+		v = v*16 + d
+	}
+	return v, true
+}
+
+// isTokenByte reports a character of a base64 (either alphabet) or hex
+// token.
+func isTokenByte(c byte) bool { return isAlnum(c) || c == '+' || c == '/' || c == '_' || c == '-' }
+
+// tokenAt is the length of the token character at s[i]: 1, 3 for a
+// percent-encoded '+' or '/', 0 if there is none.
+func tokenAt(s []byte, i int) int {
+	if isTokenByte(s[i]) {
+		return 1
+	}
+	if s[i] == '%' && i+2 < len(s) && s[i+1] == '2' && (s[i+2]|0x20 == 'b' || s[i+2]|0x20 == 'f') {
+		return 3
+	}
+	return 0
+}
+
+// padAt is the length of the padding character at s[i]: 1 for '=', 3 for
+// "%3D", 0 if there is none.
+func padAt(s []byte, i int) int {
+	if s[i] == '=' {
+		return 1
+	}
+	if s[i] == '%' && i+2 < len(s) && s[i+1] == '3' && s[i+2]|0x20 == 'd' {
+		return 3
+	}
+	return 0
+}
+
+// tokens calls visit for each maximal base64 or hex token of s (token
+// characters, then at most two padding characters), as s[start:end], with
+// its length in characters once percent-decoded.
+func tokens(s []byte, visit func(start, end, chars int, tok []byte)) {
+	for i := 0; i < len(s); {
+		n := tokenAt(s, i)
+		if n == 0 {
+			i++
+			continue
+		}
+		start, chars := i, 0
+		for i < len(s) {
+			if n = tokenAt(s, i); n == 0 {
+				break
+			}
+			i += n
+			chars++
+		}
+		for pads := 0; pads < 2 && i < len(s); pads++ {
+			n := padAt(s, i)
+			if n == 0 {
+				break
+			}
+			i += n
+			chars++
+		}
+		visit(start, i, chars, s[start:i])
+	}
+}
+
+// wholeNumbers calls visit for each run of 3 or 4 digits that no letter or
+// digit touches.
+func wholeNumbers(s []byte, visit func(start, end int)) {
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		if n := i - start; n >= 3 && n <= 4 && (start == 0 || !isAlnum(s[start-1])) && (i == len(s) || !isAlnum(s[i])) {
+			visit(start, i)
+		}
+	}
+}
+
+// memberValues calls visit for the value of each JSON member or form field
+// whose name is in names (lower case): the inside of a string, or a bare
+// value, at most maxValue bytes.
+func memberValues(s []byte, names map[string]bool, visit func(start, end int)) {
+	isName := func(b []byte) bool {
+		if len(b) == 0 || len(b) > maxName {
+			return false
+		}
+		var low [maxName]byte
+		for i, c := range b {
+			if c-'A' <= 'Z'-'A' {
+				c += 'a' - 'A'
+			}
+			low[i] = c
+		}
+		return names[string(low[:len(b)])]
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			// "name" : value
+			j := i + 1
+			for j < len(s) && j-i <= maxName+1 && s[j] != '"' && s[j] != '\\' {
+				j++
+			}
+			if j >= len(s) || s[j] != '"' || !isName(s[i+1:j]) {
+				continue
+			}
+			k := skipSpace(s, j+1)
+			if k >= len(s) || s[k] != ':' {
+				continue
+			}
+			k = skipSpace(s, k+1)
+			if k >= len(s) {
+				continue
+			}
+			if s[k] == '"' {
+				e := k + 1
+				for e < len(s) && e-k <= maxValue && s[e] != '"' {
+					if s[e] == '\\' {
+						e++
+					}
+					e++
+				}
+				visit(k+1, min(e, len(s)))
+			} else {
+				e := k
+				for e < len(s) && e-k < maxValue && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(s[e])) {
+					e++
+				}
+				if e > k {
+					visit(k, e)
+				}
+			}
+		case isAlnum(c) && (i == 0 || bytes.IndexByte([]byte("&?; \t\r\n"), s[i-1]) >= 0):
+			// name=value
+			j := i
+			for j < len(s) && j-i <= maxName && s[j] != '=' && s[j] != '&' {
+				j++
+			}
+			if j >= len(s) || s[j] != '=' || !isName(s[i:j]) {
+				continue
+			}
+			e := j + 1
+			for e < len(s) && e-j <= maxValue && bytes.IndexByte([]byte("& \t\r\n\"<;"), s[e]) < 0 {
+				e++
+			}
+			if e > j+1 {
+				visit(j+1, e)
+			}
+		}
+	}
+}
+
+// skipSpace skips at most eight bytes of JSON whitespace.
+func skipSpace(s []byte, i int) int {
+	for n := 0; i < len(s) && n < 8 && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'); n++ {
+		i++
+	}
+	return i
+}
+
+// scanState carries what a Reader knows between calls to process.
+type scanState struct {
+	lostDigit bool   // the byte before in[0], dropped, was a digit
+	count     int    // replacements made so far
+	mask      []bool // per byte of in: a card digit to mask (reused)
+}
+
+// span is a range of the input replaced by Mask.
+type span struct{ start, end int }
+
+// process appends to out the redacted in[from:cut] and returns cut. in is
+// normalized; in[:from] was emitted before and is there as context. Unless
+// final, process keeps at least g.hold bytes back and never cuts inside
+// anything it replaces; the caller calls again with more input behind them,
+// and at least g.hold bytes of context before.
+func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanState) int {
+	limit := len(in)
+	if !final {
+		limit = len(in) - g.hold
+		if limit <= from {
+			return from
+		}
+	}
+	var spans []span
+	keep := func(s, e int) {
+		if s >= from && s < limit {
+			spans = append(spans, span{s, e})
+		}
+	}
+	for _, c := range g.crypts {
+		for at := from; at < limit; {
+			k := bytes.Index(in[at:], c)
+			if k < 0 {
+				break
+			}
+			keep(at+k, at+k+len(c))
+			at += k + 1
+		}
+	}
+	if len(g.cryptBytes) > 0 {
+		tokens(in, func(s, e, chars int, tok []byte) {
+			if s < from || s >= limit || e == len(in) && !final || !g.tokenLens.has(chars) {
+				return
+			}
+			if b, ok := decodeCrypt(tok); ok && g.cryptLens[len(b)] && g.cryptBytes[string(b)] {
+				keep(s, e)
+			}
+		})
+	}
+	if g.cvvs != nil {
+		wholeNumbers(in, func(s, e int) {
+			if (e < len(in) || final) && g.cvvs[must(cvvIndex(in[s:e]))] {
+				keep(s, e)
+			}
+		})
+	}
+	if g.names != nil {
+		memberValues(in, g.names, keep)
+	}
+	// Overlapping replacements become one: their union is masked.
+	if len(spans) > 1 {
+		slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
+		merged := spans[:1]
+		for _, s := range spans[1:] {
+			if last := &merged[len(merged)-1]; s.start < last.end {
+				last.end = max(last.end, s.end)
+			} else {
+				merged = append(merged, s)
+			}
+		}
+		spans = merged
+	}
+	cut := limit
+	if k := len(spans); k > 0 {
+		cut = max(cut, spans[k-1].end)
+	}
+
+	// Card numbers: every window the finder reports, masked to first six
+	// and last four digits; numbers in exponent notation keep only the
+	// first six digits of their mantissa, the last four being perhaps
+	// zeros it does not write.
+	if cap(st.mask) < len(in) {
+		st.mask = make([]bool, len(in))
+	}
+	mask := st.mask[:len(in)]
+	clear(mask)
+	edges := card.Edges{StartMidGroup: st.lostDigit && len(in) > 0 && isDigit(in[0]), EndMidGroup: !final && len(in) > 0 && isDigit(in[len(in)-1])}
+	card.FindAllNumbers(in, edges, func(s, e int) {
+		if e <= from || s >= cut {
+			return
+		}
+		if e > from {
+			st.count++
+		}
+		end := e
+		if i := bytes.IndexAny(in[s:e], "eE"); i >= 0 {
+			end = s + i
+		}
+		n := 0
+		for _, c := range in[s:end] {
+			if isDigit(c) {
+				n++
+			}
+		}
+		keepLast := 4
+		if end != e {
+			keepLast = 0
+		}
+		seen := 0
+		for i := s; i < end; i++ {
+			if isDigit(in[i]) {
+				if seen >= 6 && seen < n-keepLast {
+					mask[i] = true
+				}
+				seen++
+			}
+		}
+	})
+	prev := from
+	for _, sp := range spans {
+		appendMasked(out, in[prev:sp.start], mask[prev:sp.start])
+		*out = append(*out, Mask...)
+		st.count++
+		prev = sp.end
+	}
+	appendMasked(out, in[prev:cut], mask[prev:cut])
+	return cut
+}
+
+func appendMasked(out *[]byte, seg []byte, mask []bool) {
+	from := len(*out)
+	*out = append(*out, seg...)
+	for i, m := range mask {
+		if m {
+			(*out)[from+i] = '*'
+		}
+	}
+}
+
+func must(i int, _ bool) int { return i }
