@@ -148,8 +148,8 @@ func jsonTexts(v any) []string {
 var propertyPANs = []string{"4111111111111111", "5555555555554444", "378282246310005", "6011111111111117",
 	"4242424242424242", "3530111333300000", "5105105105105100", "4000056655665556", "36227206271667"}
 
-// spell writes pan the way a person, a client or an attacker might.
-func spell(rnd *rand.Rand, pan string) string {
+// spellPAN writes pan the way a person, a client or an attacker might.
+func spellPAN(rnd *rand.Rand, pan string) string {
 	seps := []string{" ", "-", ".", "/", "  ", "\u00a0", "\n", "\t", " - ", "\r\n"}
 	grouped := func(sep string) string {
 		var parts []string
@@ -254,7 +254,7 @@ func TestPropertyNothingUnexaminedInbound(t *testing.T) {
 			place = "none" // a quarter with no stray card: the control, that clean requests get through
 		}
 		method, path, ct := methods[rnd.IntN(len(methods))], paths[rnd.IntN(len(paths))], cts[rnd.IntN(len(cts))]
-		spelled := spell(rnd, pan)
+		spelled := spellPAN(rnd, pan)
 		target, body := path, ""
 		header := http.Header{"X-Test-Id": {strconv.Itoa(i)}}
 		var trailer http.Header
