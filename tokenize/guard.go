@@ -116,14 +116,18 @@ func strayPaths(strays []stray) string {
 
 // verifyNoStrays reads the edited body again and refuses it if a card number
 // is still outside the card number fields.
-func verifyNoStrays(doc body.Doc, kind body.Kind, cards []*cardInput) error {
+func verifyNoStrays(doc body.Doc, kind body.Kind, cards []*cardInput, strays []stray) error {
 	out, err := doc.Bytes()
 	if err != nil {
 		return err
 	}
 	again, err := body.Parse(kind, "", out)
 	if err != nil {
-		return err
+		// The editor could not address a stray's path (an empty member
+		// name, say) and wrote the token beside it, giving an object with a
+		// member twice: the number is in a place that cannot be rewritten.
+		return &body.FieldError{Status: http.StatusBadRequest, Field: strays[0].text.Path, Code: "pan_detected",
+			Reason: "a card number is in a place that cannot be rewritten; send it in the card number field"}
 	}
 	handled := make(map[string]bool, len(cards))
 	for _, c := range cards {
