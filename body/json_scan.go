@@ -35,8 +35,9 @@ type dupFrame struct {
 // body with one huge object quadratic.
 const smallObject = 16
 
-// MinCardDigits is the fewest digits a text needs to hold a card number.
-const MinCardDigits = 13
+// MinCardDigits is the fewest digits a text needs to hold a card number:
+// card.MinLength, the 12 of a Maestro card, which the finder accepts.
+const MinCardDigits = 12
 
 // scanJSON reads valid JSON once. It returns the first member name an object
 // repeats (compared unescaped, as every parser reads them), and the texts
@@ -91,7 +92,9 @@ func scanJSON(s string) (*DuplicateKeyError, []Text) {
 			for j < len(s) && isNumberByte(s[j]) {
 				j++
 			}
-			if text := s[i:j]; HasDigits(text, MinCardDigits) {
+			// A number with an exponent holds a card number in fewer
+			// digits (4.2e15 is 4200000000000000 to a float64 parser).
+			if text := s[i:j]; HasDigits(text, MinCardDigits) || strings.ContainsAny(text, "eE") {
 				texts = append(texts, Text{Path: dupPath(stack), Text: text})
 			}
 			i = j - 1

@@ -160,6 +160,7 @@ func mustConfig(t *testing.T, s string) *caddy.Config {
 func TestHandlersValidate(t *testing.T) {
 	for _, v := range []caddy.Validator{
 		&Tokenize{MaxBodySize: -1},
+		&Tokenize{Unmatched: "deny"},
 		&Detokenize{APIKeyHeader: "X-Api Key"},
 		&Detokenize{APIKeyHeader: "Host"},
 		&Detokenize{APIKeyHeader: defaultAPIKeyHeader, MaxBodySize: -5},
@@ -170,5 +171,10 @@ func TestHandlersValidate(t *testing.T) {
 	}
 	if err := (&Detokenize{APIKeyHeader: "X-Merchant-Key"}).Validate(); err != nil {
 		t.Errorf("a good header: %v", err)
+	}
+	for _, u := range []string{"", UnmatchedReject, UnmatchedLog, UnmatchedPass} {
+		if err := (&Tokenize{Unmatched: u}).Validate(); err != nil {
+			t.Errorf("unmatched %q: %v", u, err)
+		}
 	}
 }

@@ -24,31 +24,8 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.D
 	if kind == body.Other && !examine {
 		return kind, nil, nil, true
 	}
-	raw, err := readWithin(w, r, limit, timeout)
-	var encErr *body.EncodingError
-	switch {
-	case errors.Is(err, body.ErrTooLarge):
-		tooLarge(limit).write(w)
-		return kind, nil, nil, false
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		e := badBody(http.StatusRequestTimeout, "body_timeout", "The request body did not arrive within "+timeout.String()+".")
-		e.closeConn = true
-		e.write(w)
-		return kind, nil, nil, false
-	case errors.As(err, &encErr) && errors.Unwrap(encErr) != nil:
-		e := badBody(http.StatusBadRequest, "malformed_encoding", "The request body does not decode: "+encErr.Error()+".")
-		e.closeConn = true
-		e.write(w)
-		return kind, nil, nil, false
-	case errors.As(err, &encErr):
-		e := badBody(http.StatusUnsupportedMediaType, "unsupported_encoding", "The request body's Content-Encoding cannot be decoded: "+encErr.Error()+". Send it uncompressed or gzip.")
-		e.closeConn = true
-		e.write(w)
-		return kind, nil, nil, false
-	case err != nil:
-		e := badBody(http.StatusBadRequest, "unreadable_body", "The request body could not be read.")
-		e.closeConn = true
-		e.write(w)
+	raw, ok = readBody(w, r, limit, timeout)
+	if !ok {
 		return kind, nil, nil, false
 	}
 	if len(raw) == 0 {
@@ -62,7 +39,7 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.D
 			return kind, nil, nil, false
 		}
 	}
-	doc, err = body.Parse(kind, ct, raw)
+	doc, err := body.Parse(kind, ct, raw)
 	var dup *body.DuplicateKeyError
 	switch {
 	case errors.As(err, &dup):
@@ -75,6 +52,39 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.D
 		return kind, nil, nil, false
 	}
 	return kind, doc, raw, true
+}
+
+// readBody reads the whole body (decoded) within the limit and the timeout;
+// ok=false means an error was already answered.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) (raw []byte, ok bool) {
+	raw, err := readWithin(w, r, limit, timeout)
+	var encErr *body.EncodingError
+	switch {
+	case errors.Is(err, body.ErrTooLarge):
+		tooLarge(limit).write(w)
+		return nil, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		e := badBody(http.StatusRequestTimeout, "body_timeout", "The request body did not arrive within "+timeout.String()+".")
+		e.closeConn = true
+		e.write(w)
+		return nil, false
+	case errors.As(err, &encErr) && errors.Unwrap(encErr) != nil:
+		e := badBody(http.StatusBadRequest, "malformed_encoding", "The request body does not decode: "+encErr.Error()+".")
+		e.closeConn = true
+		e.write(w)
+		return nil, false
+	case errors.As(err, &encErr):
+		e := badBody(http.StatusUnsupportedMediaType, "unsupported_encoding", "The request body's Content-Encoding cannot be decoded: "+encErr.Error()+". Send it uncompressed or gzip.")
+		e.closeConn = true
+		e.write(w)
+		return nil, false
+	case err != nil:
+		e := badBody(http.StatusBadRequest, "unreadable_body", "The request body could not be read.")
+		e.closeConn = true
+		e.write(w)
+		return nil, false
+	}
+	return raw, true
 }
 
 // readWithin reads the body with a deadline for the whole of it, set on the

@@ -212,6 +212,7 @@ func needApp(h httpcaddyfile.Helper, directive string) error {
 //
 //	tokenize [<rule_set>...] {
 //		max_body_size <size>
+//		unmatched     reject|log|pass
 //	}
 func (h *Tokenize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -224,6 +225,15 @@ func (h *Tokenize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.MaxBodySize = size
+		case "unmatched":
+			if !d.Args(&h.Unmatched) || d.NextArg() {
+				return d.ArgErr()
+			}
+			switch h.Unmatched {
+			case UnmatchedReject, UnmatchedLog, UnmatchedPass:
+			default:
+				return d.Errf("unmatched %q: want reject, log or pass", h.Unmatched)
+			}
 		default:
 			return d.Errf("unrecognized tokenize option %q", d.Val())
 		}

@@ -98,6 +98,10 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		h.done(span, set, "bad_request", errors.New("bad body"))
 		return nil
 	}
+	if !h.outboundPANGuard(w, r, set, kind, doc) {
+		h.done(span, set, "pan_detected", errors.New("a card number outside the token fields"))
+		return nil
+	}
 	if doc == nil {
 		h.done(span, set, "passthrough", nil)
 		return next.ServeHTTP(w, r)

@@ -56,6 +56,10 @@ var (
 		Namespace: metricsNamespace, Name: "pan_guard_hits_total",
 		Help: "Card numbers the PAN guard found outside the card number fields, by rule set and pan_guard policy.",
 	}, []string{"rule_set", "policy"})
+	unmatchedRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "unmatched_requests_total",
+		Help: "Requests a tokenize handler saw that none of its rule sets matched, by outcome (clean, rejected, logged, passed, bad_request, unexamined).",
+	}, []string{"outcome"})
 	cvvsNotHeld = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "cvvs_not_held_total",
 		Help: "CVVs dropped because the CVV store failed, under cvv_store_down drop, by rule set.",
@@ -99,7 +103,7 @@ func registerMetrics(ctx caddy.Context) {
 		return
 	}
 	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, changeFeedListening} {
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, changeFeedListening} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

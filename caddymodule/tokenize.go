@@ -35,6 +35,19 @@ type Tokenize struct {
 	// MaxBodySize lowers the app's body size limit for this handler, in bytes.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
 
+	// Unmatched says what happens to a request none of the handler's rule
+	// sets matches. "reject" (the default) reads it with the PAN guard: the
+	// path, query string, headers, cookies, the body (up to the body size
+	// limit; as JSON or a form when it is one, else as text) and the
+	// trailers, and refuses it with 400 pan_detected when a card number is
+	// anywhere in it, since such a request would reach the merchant raw
+	// (a route the rules spell /checkout also answers to /checkout.json or
+	// /checkout;jsessionid=1 in many frameworks). A body that cannot be read
+	// whole (too large, an encoding or charset the guard cannot read) is
+	// refused too. "log" reads it the same way, forwards it and logs where a
+	// card number is. "pass" forwards it untouched and unread.
+	Unmatched string `json:"unmatched,omitempty"`
+
 	*binding[*rules.Inbound]
 }
 
@@ -58,12 +71,21 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	if err := h.bound(); err != nil {
 		return err
 	}
+	r.Header.Del(CVVNotHeldHeader) // only the gateway says so, on any request
 	set := h.choose(r)
 	if set == nil {
-		return next.ServeHTTP(w, r)
+		return h.serveUnmatched(w, r, next)
 	}
 	ctx, span := startSpan(r.Context(), "tokengate.tokenize", attribute.String("tokengate.rule_set", set.Name))
-	r.Header.Del(CVVNotHeldHeader) // only the gateway says so
+	if !h.guardOutside(w, r, set) {
+		h.done(span, set, "refused", nil)
+		return nil
+	}
+	if err := checkCharset(r.Header.Get("Content-Type")); err != nil && r.Body != nil && r.Body != http.NoBody {
+		unsupportedCharset(err).write(w)
+		h.done(span, set, "bad_request", errors.New("unsupported charset"))
+		return nil
+	}
 	query, ok := h.tokenizeQuery(ctx, w, r, set)
 	if !ok {
 		h.done(span, set, "bad_request", errors.New("query refused"))
@@ -72,6 +94,15 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), true)
 	if !ok {
 		h.done(span, set, "bad_request", errors.New("bad body"))
+		return nil
+	}
+	if kind != body.Multipart && hasNUL(raw) { // file parts may be binary: their texts are read without NULs instead
+		badBody(http.StatusBadRequest, "nul_in_body", "The request body holds a NUL byte, which JSON and form bodies never do; it may be text in an encoding the gateway cannot check for card data. Send UTF-8.").write(w)
+		h.done(span, set, "bad_request", errors.New("NUL byte in the body"))
+		return nil
+	}
+	if !h.guardTrailers(w, r, set) {
+		h.done(span, set, "refused", nil)
 		return nil
 	}
 	var res tokenize.Result
@@ -115,11 +146,11 @@ func (h *Tokenize) done(span trace.Span, set *rules.Inbound, outcome string, err
 
 // tokenizeQuery applies the rule set to the query string, read as a form:
 // its form fields and its PAN guard. ok=false means an answer was written.
-// A query without 13 digits cannot hold a card number and is left alone
+// A query without 12 digits (a Maestro card's) cannot hold a card number and is left alone
 // without being parsed.
 func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *http.Request, set *rules.Inbound) (tokenize.Result, bool) {
 	q := r.URL.RawQuery
-	if !body.HasDigits(q, 13) {
+	if !body.HasDigits(q, body.MinCardDigits) {
 		return tokenize.Result{}, true
 	}
 	doc, err := body.Parse(body.Form, "", []byte(q))
@@ -180,6 +211,11 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 func (h *Tokenize) Validate() error {
 	if h.MaxBodySize < 0 {
 		return fmt.Errorf("tokenize: max_body_size %d: want a positive size", h.MaxBodySize)
+	}
+	switch h.Unmatched {
+	case "", UnmatchedReject, UnmatchedLog, UnmatchedPass:
+	default:
+		return fmt.Errorf("tokenize: unmatched %q: want reject, log or pass", h.Unmatched)
 	}
 	return nil
 }

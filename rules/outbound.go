@@ -15,8 +15,8 @@ import (
 // outbound decodes and checks one outbound rule set.
 func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	ctx := fmt.Sprintf("outbound %q", key.Value)
-	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "initiator", "fields"})
+	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, PANGuard: PANReject, MaxCards: DefaultMaxCards, Line: key.Line}
+	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "initiator", "fields", "pan_guard"})
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +52,10 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 			}
 		case "fields":
 			if s.Fields, err = p.fields(e.val, ctx, outboundDir); err != nil {
+				return nil, err
+			}
+		case "pan_guard":
+			if s.PANGuard, err = p.outboundPANGuard(e.val, ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -213,4 +217,18 @@ func (p *parser) destinations(n *yaml.Node, ctx string) ([]string, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// outboundPANGuard decodes an outbound PAN guard policy: a card number in a
+// merchant's request cannot be tokenized, since the merchant holds tokens.
+func (p *parser) outboundPANGuard(n *yaml.Node, ctx string) (PANGuard, error) {
+	s, err := p.str(n, ctx, "pan_guard")
+	if err != nil {
+		return "", err
+	}
+	switch g := PANGuard(s); g {
+	case PANReject, PANLog, PANOff:
+		return g, nil
+	}
+	return "", p.errAt(n, ctx, "unknown pan_guard %q (want reject, log, off)", s)
 }

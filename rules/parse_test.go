@@ -63,7 +63,7 @@ func exampleFile(path string) *File {
 			Name:         "psp",
 			Match:        Match{Methods: []string{"POST"}, Paths: []string{"/payments"}},
 			Destinations: []string{"localhost:8082"},
-			Fallback:     FallbackPAN, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards,
+			Fallback:     FallbackPAN, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards, PANGuard: PANReject,
 			Fields: []Field{
 				{Kind: KindToken, JSON: "payment.card.number", Form: "card_number", Line: 23},
 				{Kind: KindNumber, JSON: "payment.card.number", Form: "card_number", Line: 24},
@@ -129,7 +129,7 @@ outbound:
 			Line:   2,
 		}},
 		Outbound: []*Outbound{{
-			Name: "b", Destinations: []string{"api.psp.example:443"}, Fallback: FallbackReject, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards,
+			Name: "b", Destinations: []string{"api.psp.example:443"}, Fallback: FallbackReject, ResponseGuard: GuardRedact, MaxCards: DefaultMaxCards, PANGuard: PANReject,
 			Fields: []Field{
 				{Kind: KindCryptogram, Form: "c", Line: 9},
 				{Kind: KindToken, Form: "tok", Line: 10},

@@ -226,6 +226,13 @@ type Outbound struct {
 	// not loopback without TLS. It is false by default: card data crosses a
 	// network only encrypted, to a server whose certificate was verified.
 	AllowPlaintext bool
+	// PANGuard is what happens to a card number anywhere in the merchant's
+	// request but the token fields (body values and member names, query
+	// string, path, header values): reject (the default) refuses it with
+	// 400, log forwards it and logs where it is, off does not look. A
+	// merchant holds tokens, so a card number there is a mistake or a
+	// probe of the response guard.
+	PANGuard PANGuard
 	// Initiator says who initiates the set's transactions: cit (the
 	// default, "" counts as cit) or mit, for which a Mastercard network
 	// token goes without a cryptogram.

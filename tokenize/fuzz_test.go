@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/tokengate/tokengate/body"
@@ -14,8 +15,10 @@ import (
 
 // FuzzNoPANSurvives is differential: whatever JSON body the gateway would
 // forward after tokenizing it, encoding/json (as the merchant's code reads
-// it, duplicate keys included) finds no card number in any member name,
-// string or number. Bodies the gateway refuses (bad JSON, duplicate keys,
+// it, duplicate keys included, escapes decoded) finds no card number in any
+// member name, string or number, read as its literal or as a float64 (as
+// JavaScript and Python read numbers: 4.111111111111111e15 is
+// 4111111111111111). Bodies the gateway refuses (bad JSON, duplicate keys,
 // pan_guard reject, invalid cards) forward nothing and pass.
 func FuzzNoPANSurvives(f *testing.F) {
 	for _, seed := range []string{
@@ -27,6 +30,12 @@ func FuzzNoPANSurvives(f *testing.F) {
 		`{"5555555555554444":true}`,
 		`{"card":{"NUMBER":"4111111111111111","number":"4242424242424242"}}`,
 		`[{"card":{"number":"378282246310005"}},"qty 5 4111111111111111"]`,
+		`{"card":{"number":"4111111111111111"},"n":4.111111111111111e15}`,
+		`{"n":5555555555554444.0,"m":4.2e15}`,
+		`{"note":"my card 4111 1111 1111 1111 123 exp 03/30"}`,
+		`{"note":"4111-1111-1111-1111-0330","x":"4111.1111.1111.1111"}`,
+		`{"note":"4111\u00a01111\u00a01111\u00a01111","y":"4111\n1111\n1111\n1111"}`,
+		`{"\u0034111111111111111":"%34111111111111111"}`,
 	} {
 		f.Add(seed, false)
 		f.Add(seed, true)
@@ -70,6 +79,7 @@ func FuzzNoPANSurvives(f *testing.F) {
 		if where := findPAN(v); where != "" {
 			t.Fatalf("a card number reached the merchant in %s\n in: %s\nout: %s", where, in, out)
 		}
+
 	})
 }
 
@@ -98,6 +108,21 @@ func findPAN(v any) string {
 	case json.Number:
 		if card.HasNumber(string(x)) {
 			return "a number"
+		}
+		// The number as a float64 parser hands it over (JavaScript,
+		// Python's json, Go into any): JavaScript prints the shortest
+		// round-trip digits, Python's int(x) the exact value. A number out
+		// of range (1E700) is Infinity to them, no card.
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return ""
+		}
+		for _, prec := range []int{-1, 0} {
+			if n := strconv.FormatFloat(f, 'f', prec, 64); len(n) >= 13 && len(n) <= card.MaxLength {
+				if _, err := card.Validate(n); err == nil {
+					return "a number read as a float"
+				}
+			}
 		}
 	}
 	return ""

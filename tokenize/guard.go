@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/panguard"
 	"github.com/tokengate/tokengate/rules"
 )
 
@@ -16,6 +17,12 @@ type stray struct {
 	text  body.Text
 	spans [][2]int     // the card numbers in text.Text
 	cards []*cardInput // one per span, under pan_guard: tokenize
+	// spelled: the text holds a card number only as a lenient reader
+	// reads it (a JSON number written as a float, 4.111111111111111e15,
+	// which JavaScript and Python read as 4111111111111111; percent or
+	// \u escapes, UTF-16), so there is no span to replace: it is refused
+	// under pan_guard tokenize too.
+	spelled bool
 }
 
 // findStrays lists the texts of doc that hold a card number, except the
@@ -30,8 +37,11 @@ func findStrays(doc body.Doc, handled map[string]bool) []stray {
 		}
 		var spans [][2]int
 		card.FindNumbersString(tx.Text, func(s, e int) { spans = append(spans, [2]int{s, e}) })
-		if len(spans) > 0 {
+		switch {
+		case len(spans) > 0:
 			out = append(out, stray{text: tx, spans: spans})
+		case panguard.HasNumber(tx.Text):
+			out = append(out, stray{text: tx, spelled: true})
 		}
 	})
 	return out
@@ -46,10 +56,13 @@ func guardStrays(set *rules.Inbound, strays []stray) ([]*cardInput, error) {
 	for i := range strays {
 		s := &strays[i]
 		switch {
-		case set.PANGuard == rules.PANReject || set.PANGuard == rules.PANTokenize && s.text.Name:
+		case set.PANGuard == rules.PANReject || set.PANGuard == rules.PANTokenize && (s.text.Name || s.spelled):
 			reason := "a card number is in a field the rules do not name; send it in the card number field"
-			if s.text.Name {
+			switch {
+			case s.text.Name:
 				reason = "a member or field name holds a card number"
+			case s.spelled:
+				reason = "a field the rules do not name holds a card number spelled so that it cannot be tokenized in place (a float, escapes); send it in the card number field"
 			}
 			return nil, &body.FieldError{Status: http.StatusBadRequest, Field: s.text.Path, Code: "pan_detected", Reason: reason}
 		case set.PANGuard == rules.PANTokenize:
@@ -103,14 +116,18 @@ func strayPaths(strays []stray) string {
 
 // verifyNoStrays reads the edited body again and refuses it if a card number
 // is still outside the card number fields.
-func verifyNoStrays(doc body.Doc, kind body.Kind, cards []*cardInput) error {
+func verifyNoStrays(doc body.Doc, kind body.Kind, cards []*cardInput, strays []stray) error {
 	out, err := doc.Bytes()
 	if err != nil {
 		return err
 	}
 	again, err := body.Parse(kind, "", out)
 	if err != nil {
-		return err
+		// The editor could not address a stray's path (an empty member
+		// name, say) and wrote the token beside it, giving an object with a
+		// member twice: the number is in a place that cannot be rewritten.
+		return &body.FieldError{Status: http.StatusBadRequest, Field: strays[0].text.Path, Code: "pan_detected",
+			Reason: "a card number is in a place that cannot be rewritten; send it in the card number field"}
 	}
 	handled := make(map[string]bool, len(cards))
 	for _, c := range cards {

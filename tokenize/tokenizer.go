@@ -152,7 +152,7 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		// A JSON path the editor cannot address (an empty member name,
 		// say) would leave its number in place: read the result once more.
 		// Form and multipart fields are addressed by name and always are.
-		if err := verifyNoStrays(doc, kind, cards); err != nil {
+		if err := verifyNoStrays(doc, kind, cards, strays); err != nil {
 			return Result{}, err
 		}
 	}
