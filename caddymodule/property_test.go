@@ -210,8 +210,8 @@ func jsonFloat(rnd *rand.Rand, pan string) string {
 	return pan + ".0"
 }
 
-// headerSafe drops what a header value cannot carry.
-func headerSafe(s string) string {
+// oneLine drops what a header value cannot carry.
+func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 }
 
@@ -283,12 +283,12 @@ func TestPropertyNothingUnexaminedInbound(t *testing.T) {
 		case "path":
 			target += "/" + url.PathEscape(spelled)
 		case "header":
-			header.Set("X-Note", headerSafe(spelled))
+			header.Set("X-Note", oneLine(spelled))
 		case "cookie":
 			header.Set("Cookie", "session=abc; cc="+url.QueryEscape(spelled))
 		case "trailer":
 			body = `{"order":"o-1"}`
-			trailer = http.Header{"X-Card": {headerSafe(spelled)}}
+			trailer = http.Header{"X-Card": {oneLine(spelled)}}
 		case "text":
 			body = "note: " + spelled
 		}
