@@ -16,9 +16,10 @@
 //     base64 or hex token of the merchant's request that decodes to as many
 //     bytes as a cryptogram sent.
 //   - A CVV: where the rule set maps one, the value of any JSON member or
-//     form field with a CVV name is replaced by Mask, whatever it holds, and
-//     every whole 3-4-digit number equal to the CVV sent or to one the
-//     merchant's request carried is replaced by Mask.
+//     form field with a CVV name is replaced by Mask, whatever it holds.
+//     When a CVV was sent, every whole number equal to it, or to a number
+//     of its length that the merchant's request carried, is replaced by
+//     Mask.
 //   - Expiry dates are not secrets and are left alone.
 //
 // Before matching, JSON \uXXXX escapes and "\/", and HTML numeric character
@@ -79,11 +80,11 @@ type Options struct {
 	Secrets []Secret
 	// Request holds what the merchant's own request carried (its body as
 	// received, its raw query): each base64 or hex token in it that decodes
-	// to a cryptogram's length, and each whole 3-4-digit number when CVV is
-	// set, is masked like the secret it could be.
+	// to a cryptogram's length, and each whole number of a sent CVV's
+	// length, is masked like the secret it could be.
 	Request [][]byte
-	// CVV is set when the rule set maps a cvv field: the CVV rules apply
-	// whether or not this request sent one.
+	// CVV is set when the rule set maps a cvv field: values under CVV names
+	// are masked whether or not this request sent one.
 	CVV bool
 	// CVVNames adds member or field names (the last name of the rule set's
 	// cvv target) to the usual CVV names.
@@ -127,11 +128,20 @@ func New(secrets []Secret) *Guard { return NewGuard(Options{Secrets: secrets}) }
 // NewGuard makes a Guard for one detokenized request.
 func NewGuard(o Options) *Guard {
 	g := &Guard{hold: maxSpan + 2, cryptBytes: map[string]bool{}, cryptLens: map[int]bool{}}
+	// cvvLens has bit n set when a CVV of n digits was sent: only then, and
+	// only at that length (the brand's, which the merchant knows), are the
+	// merchant's own whole numbers masked like it. Masking every 3-4-digit
+	// value the merchant sent on every payment would mask its amounts and
+	// years in every answer.
+	var cvvLens uint
 	for _, s := range o.Secrets {
 		switch {
 		case s.Value == "":
 		case s.Whole:
 			g.addCVV([]byte(s.Value))
+			if n := len(s.Value); n >= 3 && n <= 4 {
+				cvvLens |= 1 << n
+			}
 		case s.With == Mask:
 			b, ok := decodeCrypt([]byte(s.Value))
 			if !ok {
@@ -171,8 +181,12 @@ func NewGuard(o Options) *Guard {
 				}
 			})
 		}
-		if o.CVV {
-			wholeNumbers(norm, func(s, e int) { g.addCVV(norm[s:e]) })
+		if cvvLens != 0 {
+			wholeNumbers(norm, func(s, e int) {
+				if cvvLens&(1<<(e-s)) != 0 {
+					g.addCVV(norm[s:e])
+				}
+			})
 		}
 	}
 	return g
