@@ -114,15 +114,7 @@ func Command(ctx context.Context, from, to string, out, progress io.Writer, opts
 	next := opts.Progress
 	opts.Progress = func(r Report) {
 		if bar == nil && r.Source > 0 {
-			bar = progressbar.NewOptions64(r.Source,
-				progressbar.OptionSetWriter(progress),
-				progressbar.OptionSetDescription("records"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("records"),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionSetPredictTime(true),
-			)
+			bar = RecordsBar(progress, r.Source)
 		}
 		if bar != nil {
 			_ = bar.Set64(r.Walked())
@@ -145,4 +137,18 @@ func Command(ctx context.Context, from, to string, out, progress io.Writer, opts
 		return rep, fmt.Errorf("migrate: interrupted (%w); what was copied stays, and running the same command again finishes the job", ctx.Err())
 	}
 	return rep, err
+}
+
+// RecordsBar is the progress bar of the commands that walk a vault's
+// records (migrate, reseal), writing to w.
+func RecordsBar(w io.Writer, total int64) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("records"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("records"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+	)
 }

@@ -230,15 +230,7 @@ func Command(ctx context.Context, where string, ks *keys.Keys, out, progress io.
 	next := opts.Progress
 	opts.Progress = func(r Report) {
 		if bar == nil && r.Total > 0 {
-			bar = progressbar.NewOptions64(r.Total,
-				progressbar.OptionSetWriter(progress),
-				progressbar.OptionSetDescription("records"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("records"),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionSetPredictTime(true),
-			)
+			bar = migrate.RecordsBar(progress, r.Total)
 		}
 		if bar != nil {
 			_ = bar.Set64(min(r.Walked(), r.Total)) // records added meanwhile are walked too
