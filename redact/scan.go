@@ -144,12 +144,22 @@ func hexValue(s []byte) (int, bool) {
 
 // isTokenByte reports a character of a base64 (either alphabet) or hex
 // token.
-func isTokenByte(c byte) bool { return isAlnum(c) || c == '+' || c == '/' || c == '_' || c == '-' }
+func isTokenByte(c byte) bool { return tokenBytes[c] }
+
+// tokenBytes is isTokenByte as a table: tokens reads every byte of a
+// response and of the merchant's request through it.
+var tokenBytes = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = isAlnum(b) || b == '+' || b == '/' || b == '_' || b == '-'
+	}
+	return t
+}()
 
 // tokenAt is the length of the token character at s[i]: 1, 3 for a
 // percent-encoded '+' or '/', 0 if there is none.
 func tokenAt(s []byte, i int) int {
-	if isTokenByte(s[i]) {
+	if tokenBytes[s[i]] {
 		return 1
 	}
 	if s[i] == '%' && i+2 < len(s) && s[i+1] == '2' && (s[i+2]|0x20 == 'b' || s[i+2]|0x20 == 'f') {
@@ -175,17 +185,19 @@ func padAt(s []byte, i int) int {
 // its length in characters once percent-decoded.
 func tokens(s []byte, visit func(start, end, chars int, tok []byte)) {
 	for i := 0; i < len(s); {
-		n := tokenAt(s, i)
-		if n == 0 {
+		if c := s[i]; !tokenBytes[c] && (c != '%' || tokenAt(s, i) == 0) {
 			i++
 			continue
 		}
 		start, chars := i, 0
 		for i < len(s) {
-			if n = tokenAt(s, i); n == 0 {
+			if tokenBytes[s[i]] {
+				i++
+			} else if n := tokenAt(s, i); n != 0 {
+				i += n
+			} else {
 				break
 			}
-			i += n
 			chars++
 		}
 		for pads := 0; pads < 2 && i < len(s); pads++ {
