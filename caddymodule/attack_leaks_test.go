@@ -1,0 +1,135 @@
+package caddymodule
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMultipartPartMetadataGuarded: a card number in a multipart part's
+// filename (plain, or RFC 2231 filename*, which mime.ParseMediaType and so
+// Go's FormFile decode) or in another part header reached the merchant on a
+// matched route: the PAN guard read only the parts' names and contents.
+func TestMultipartPartMetadataGuarded(t *testing.T) {
+	g := startGateway(t, "")
+	pct := func(s string) string {
+		var b strings.Builder
+		for _, c := range []byte(s) {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct{ name, header string }{
+		{"filename", `Content-Disposition: form-data; name="f"; filename="` + visaPAN + `.txt"`},
+		{"filename*", `Content-Disposition: form-data; name="f"; filename*=UTF-8''` + pct(visaPAN) + `.txt`},
+		{"part header", "Content-Disposition: form-data; name=\"f\"\r\nX-Card: 4111 1111 1111 1111"},
+	} {
+		for _, path := range []string{"/checkout", "/lenient"} {
+			t.Run(tc.name+" "+path, func(t *testing.T) {
+				b := "--XX\r\n" + tc.header + "\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n"
+				r := g.post(inboundURL+path, "multipart/form-data; boundary=XX", b)
+				wantPANDetected(t, r, "")
+				if strings.Contains(r.body, pct(visaPAN)) {
+					t.Errorf("echoed: %s", r.body)
+				}
+			})
+		}
+	}
+}
+
+// TestUnicodeDigitsGuarded: a card number written in Unicode decimal digits
+// (fullwidth, Arabic-Indic) passed every guard, though Python's int() and
+// float(), Java's Long.parseLong and .NET's char.IsDigit-based parsers read
+// it as the number.
+func TestUnicodeDigitsGuarded(t *testing.T) {
+	g := startGateway(t, "")
+	spell := func(zero rune) string {
+		var b strings.Builder
+		for _, c := range visaPAN {
+			b.WriteRune(zero + (c - '0'))
+		}
+		return b.String()
+	}
+	fullwidth, arabic := spell('０'), spell('٠')
+	var esc strings.Builder
+	for _, c := range fullwidth {
+		fmt.Fprintf(&esc, `\u%04x`, c)
+	}
+	for _, path := range []string{"/checkout", "/nowhere"} {
+		for name, pan := range map[string]string{"fullwidth": fullwidth, "arabic-indic": arabic} {
+			t.Run(path+" "+name, func(t *testing.T) {
+				wantPANDetected(t, g.post(inboundURL+path, jsonCT, `{"note":"`+pan+`"}`), "")
+				wantPANDetected(t, g.post(inboundURL+path, formCT, "note="+url.QueryEscape(pan)), "")
+				wantPANDetected(t, g.post(inboundURL+path+"?note="+url.QueryEscape(pan), jsonCT, `{}`), "")
+				wantPANDetected(t, g.post(inboundURL+path, jsonCT, `{}`, "X-Note", pan), "")
+			})
+		}
+		t.Run(path+" escaped", func(t *testing.T) {
+			wantPANDetected(t, g.post(inboundURL+path, jsonCT, `{"note":"`+esc.String()+`"}`), "")
+		})
+	}
+}
+
+// rawRequest writes req as it is on a new connection to addr and returns
+// the status line.
+func rawRequest(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// TestRequestLineHoldsNoCard: a card number as the request method, or as the
+// userinfo of an absolute-form request target, was read by no guard: the
+// request reached the merchant (the method) and Caddy's access log and
+// reverse_proxy's debug log printed both as they arrived.
+func TestRequestLineHoldsNoCard(t *testing.T) {
+	accessLog := filepath.Join(t.TempDir(), "access.log")
+	g := startGatewaySites(t, "", accessLogSites(accessLog))
+	for _, tc := range []struct{ name, line string }{
+		{"method, unmatched", visaPAN + " /nowhere HTTP/1.1"},
+		{"method, checkout", visaPAN + " /checkout HTTP/1.1"},
+		{"userinfo, unmatched", "POST http://" + visaPAN + "@localhost:9080/nowhere HTTP/1.1"},
+		{"userinfo, checkout", "POST http://" + visaPAN + "@localhost:9080/checkout HTTP/1.1"},
+		{"userinfo, outbound", "POST http://" + visaPAN + ":x@localhost:9081/payments HTTP/1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := "localhost:9080"
+			extra := ""
+			if strings.Contains(tc.line, "9081") {
+				addr, extra = "localhost:9081", "X-Tokengate-Api-Key: "+apiKeyA+"\r\n"
+			}
+			status := rawRequest(t, addr, tc.line+"\r\nHost: "+addr+"\r\n"+extra+"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+			if !strings.Contains(status, " 400 ") {
+				t.Errorf("status %q, want 400 pan_detected", status)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // the access log is written after the response
+	access, _ := os.ReadFile(accessLog)
+	for _, where := range []struct {
+		name string
+		text []byte
+	}{{"Caddy's access log", access}, {"the log", []byte(g.log())}} {
+		if bytes.Contains(where.text, []byte(visaPAN)) {
+			t.Errorf("%s holds the card number", where.name)
+		}
+	}
+	_ = http.StatusBadRequest
+}
