@@ -79,4 +79,18 @@ func (d *formDoc) Texts(visit func(Text)) {
 func (d *multipartDoc) Texts(visit func(Text)) {
 	namedTexts(len(d.parts), func(i int) string { return d.parts[i].name },
 		func(i int) string { return d.content(&d.parts[i]) }, visit)
+	// The parts' headers and filenames: Go's FileHeader.Filename and
+	// Header, multer's originalname, and the like hand them to the
+	// merchant. They cannot be rewritten, so they count as names.
+	for i := range d.parts {
+		if p := &d.parts[i]; HasDigits(p.meta, MinCardDigits) {
+			k := 0
+			for j := 0; j < i; j++ {
+				if d.parts[j].name == p.name {
+					k++
+				}
+			}
+			visit(Text{Path: occurrencePath(p.name, k), Text: p.meta, Name: true})
+		}
+	}
 }
