@@ -15,9 +15,11 @@ type Text struct {
 
 // HasDigits reports whether s has at least n ASCII digits: a cheap test
 // that lets texts that cannot hold a card number (13 digits) be skipped.
+// The first byte of each non-ASCII character counts as a digit, since it
+// may be one (fullwidth, Arabic-Indic) that the merchant's parser reads.
 func HasDigits(s string, n int) bool {
 	for i := 0; i < len(s) && n > 0; i++ {
-		if s[i]-'0' <= 9 {
+		if s[i]-'0' <= 9 || s[i] >= 0xC0 {
 			n--
 		}
 	}
