@@ -19,10 +19,15 @@ const (
 	PlaceQuery = "query"
 	// PlaceBody is a body read as text, not as JSON or a form.
 	PlaceBody = "body"
+	// PlaceMethod is the request method.
+	PlaceMethod = "method"
+	// PlaceUserinfo is the userinfo of an absolute-form request target.
+	PlaceUserinfo = "userinfo"
 )
 
 // Outside returns where the request holds a card number outside its body and
-// query string: "path" (decoded, each segment too), "header:<Name>" (any
+// query string: "path" (decoded, each segment too), "method", "userinfo"
+// (of an absolute-form target), "header:<Name>" (any
 // header's value, or its name; the Host too), "cookie:<name>" (a cookie's
 // name or value, percent-decoded as frameworks do). skip names headers not
 // to read (canonical names; nil reads all), e.g. the API key header that
@@ -30,6 +35,16 @@ const (
 func Outside(r *http.Request, skip func(name string) bool) (place string, found bool) {
 	if p, ok := Path(r); ok {
 		return p, true
+	}
+	// The request line's other parts a log prints as they arrived: the
+	// method (any token is one) and the userinfo of an absolute-form
+	// target ("POST http://4111…@host/"), which Caddy's access log and
+	// reverse_proxy's debug log write in "uri".
+	if HasNumber(r.Method) {
+		return PlaceMethod, true
+	}
+	if r.URL != nil && r.URL.User != nil && HasNumber(r.URL.User.String()) {
+		return PlaceUserinfo, true
 	}
 	if HasNumber(r.Host) {
 		return "header:Host", true
