@@ -72,6 +72,14 @@ func TestUnicodeDigitsGuarded(t *testing.T) {
 				wantPANDetected(t, g.post(inboundURL+path, jsonCT, `{}`, "X-Note", pan), "")
 			})
 		}
+		// Separators of other scripts a word processor or a PDF pastes,
+		// and Python's digit-grouping underscore.
+		for _, pan := range []string{"4111\u20071111\u20071111\u20071111", "4111\u20131111\u20131111\u20131111", "4111\u30001111\u30001111\u30001111", "4111_1111_1111_1111"} {
+			t.Run(path+" "+url.QueryEscape(pan), func(t *testing.T) {
+				wantPANDetected(t, g.post(inboundURL+path, jsonCT, `{"note":"`+pan+`"}`), "")
+				wantPANDetected(t, g.post(inboundURL+path, formCT, "note="+url.QueryEscape(pan)), "")
+			})
+		}
 		t.Run(path+" escaped", func(t *testing.T) {
 			wantPANDetected(t, g.post(inboundURL+path, jsonCT, `{"note":"`+esc.String()+`"}`), "")
 		})
