@@ -122,6 +122,7 @@ var decoders = []func(string) (string, bool){
 	unescapePercent,
 	unescapeEntities,
 	foldDigits,
+	dropUnderscores,
 }
 
 // foldDigits writes every non-ASCII decimal digit (Unicode category Nd:
@@ -135,13 +136,46 @@ func foldDigits(s string) (string, bool) {
 	}
 	changed := false
 	out := strings.Map(func(r rune) rune {
+		if r < 0x80 {
+			return r
+		}
 		if d, ok := digitValue(r); ok {
 			changed = true
 			return '0' + d
 		}
+		// A space or a dash of another kind between groups (figure space
+		// U+2007, ideographic space, U+2010 hyphen, U+2212 minus, en dash:
+		// what a word processor or a PDF pastes) is a separator still.
+		switch {
+		case unicode.Is(unicode.Zs, r):
+			changed = true
+			return ' '
+		case unicode.Is(unicode.Pd, r) || r == '\u2212':
+			changed = true
+			return '-'
+		}
 		return r
 	}, s)
 	return out, changed
+}
+
+// dropUnderscores removes an underscore between two digits: Python's int()
+// and float() read "4111_1111_1111_1111" as 4111111111111111.
+func dropUnderscores(s string) (string, bool) {
+	if strings.IndexByte(s, '_') < 0 {
+		return s, false
+	}
+	b := []byte(s)
+	out := b[:0]
+	changed := false
+	for i := 0; i < len(b); i++ {
+		if b[i] == '_' && i > 0 && i+1 < len(b) && b[i-1]-'0' <= 9 && b[i+1]-'0' <= 9 {
+			changed = true
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return string(out), changed
 }
 
 // digitValue is the value of a non-ASCII decimal digit. Each range of
