@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -86,6 +87,20 @@ func TestUnicodeDigitsGuarded(t *testing.T) {
 	}
 }
 
+// TestBasicAuthGuarded: Basic credentials are base64, which every framework
+// decodes for the merchant (Go's Request.BasicAuth); a card number as the
+// user name passed.
+func TestBasicAuthGuarded(t *testing.T) {
+	g := startGateway(t, "")
+	cred := base64.StdEncoding.EncodeToString([]byte(visaPAN + ":"))
+	for _, path := range []string{"/checkout", "/nowhere"} {
+		wantPANDetected(t, g.post(inboundURL+path, jsonCT, `{}`, "Authorization", "Basic "+cred), "header:Authorization")
+	}
+	if r := g.post(inboundURL+"/nowhere", jsonCT, `{}`, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("shop:s3cret"))); r.status != http.StatusOK {
+		t.Errorf("ordinary credentials: %d %s", r.status, r.body)
+	}
+}
+
 // rawRequest writes req as it is on a new connection to addr and returns
 // the status line.
 func rawRequest(t *testing.T, addr, req string) string {
@@ -139,5 +154,4 @@ func TestRequestLineHoldsNoCard(t *testing.T) {
 			t.Errorf("%s holds the card number", where.name)
 		}
 	}
-	_ = http.StatusBadRequest
 }
