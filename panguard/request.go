@@ -2,6 +2,7 @@ package panguard
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -93,7 +94,7 @@ func Headers(h http.Header, prefix string, skip func(name string) bool) (string,
 					return p, true
 				}
 			}
-			if HasNumber(v) {
+			if HasNumber(v) || HasNumber(basicCredentials(name, v)) {
 				return prefix + name, true
 			}
 		}
@@ -187,4 +188,24 @@ func Body(contentType string, raw []byte) (string, bool) {
 		return PlaceBody, true
 	}
 	return "", false
+}
+
+// basicCredentials is the decoded "user:password" of a Basic Authorization
+// or Proxy-Authorization value, "" for any other header: every framework
+// decodes it for the merchant (Go's Request.BasicAuth, Express, Spring).
+func basicCredentials(name, v string) string {
+	if !strings.EqualFold(name, "Authorization") && !strings.EqualFold(name, "Proxy-Authorization") {
+		return ""
+	}
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return ""
+	}
+	cred = strings.TrimSpace(cred)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(cred); err == nil {
+			return string(b)
+		}
+	}
+	return ""
 }
