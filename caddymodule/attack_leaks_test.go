@@ -155,3 +155,27 @@ func TestRequestLineHoldsNoCard(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseGuardUTF16Cryptogram: a processor's echo in UTF-16 without a
+// byte order mark (unlabelled, or labelled in a Content-Type whose
+// parameters do not parse, so the charset check was skipped) reached the
+// merchant with the cryptogram unmasked: the guard read the DPAN's digits
+// across the NUL bytes, but matched the cryptogram only as contiguous text.
+func TestResponseGuardUTF16Cryptogram(t *testing.T) {
+	g := startGatewaySites(t, "", guardSites)
+	p := startProcessor(t)
+	tok := checkout(t, g, visaPAN)
+	for _, mode := range []string{"utf16-all", "utf16-badlabel"} {
+		t.Run(mode, func(t *testing.T) {
+			out := g.post(outboundURL+"/guarded/payments?mode="+mode, jsonCT, `{"card":{"number":"`+tok+`"}}`, "X-Tokengate-Api-Key", apiKeyA)
+			dpan, _, crypt := p.last(t)
+			if crypt == "" {
+				t.Fatalf("no cryptogram was sent: %d %q", out.status, out.body)
+			}
+			text := strings.ReplaceAll(out.body, "\x00", "")
+			if strings.Contains(text, crypt) || strings.Contains(text, dpan[6:len(dpan)-4]) {
+				t.Errorf("%d: the cryptogram or the DPAN reached the merchant: %q", out.status, text)
+			}
+		})
+	}
+}

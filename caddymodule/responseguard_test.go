@@ -108,6 +108,13 @@ func (p *processor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Set("Content-Type", "application/json; charset=utf-16le")
 		}
 		io.WriteString(w, utf16le(`{"number":"`+number+`"}`))
+	case "utf16-all", "utf16-badlabel":
+		// The whole echo in UTF-16LE, unlabelled or behind a Content-Type
+		// whose parameters do not parse.
+		if mode == "utf16-badlabel" {
+			h.Set("Content-Type", "application/json; charset=utf-16le; x")
+		}
+		io.WriteString(w, utf16le(`{"number":"`+number+`","cvc":"`+cvv+`","cryptogram":"`+crypt+`"}`))
 	default:
 		echo()
 		fmt.Fprintf(w, `{"echo":%s,"card":{"number":"%s","cvc":"%s","cryptogram":"%s"}}`, raw, number, cvv, crypt)
