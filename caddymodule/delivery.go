@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -213,8 +214,10 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 		return nil, &refusal{upstream: "the destination", reason: "it switched protocols, and the response guard cannot inspect the stream"}
 	}
 	redactHeader(resp.Header, g, redactions)
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if _, params, err := mime.ParseMediaType(ct); err == nil && !readableCharset(params["charset"]) {
+	// Every Content-Type the response carries (a client may honour any),
+	// and a charset named in one whose parameters do not parse.
+	for _, ct := range resp.Header.Values("Content-Type") {
+		if !readableCharset(charsetOf(ct)) {
 			resp.Body.Close()
 			return nil, &refusal{upstream: "the destination", reason: "its response is in a charset the response guard cannot read"}
 		}
@@ -235,15 +238,16 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 		return nil, &refusal{upstream: "the destination", reason: "its response is in the " + strconv.Quote(enc) + " encoding, which the response guard cannot inspect"}
 	}
 	resp.Uncompressed = false
-	// A byte order mark says UTF-16 or UTF-32 whatever the label says.
-	// (Unlabelled UTF-16 is still read: NUL separates digits for the
-	// card-number finder.)
+	// A byte order mark says UTF-16 or UTF-32 whatever the label says, and
+	// so do NUL bytes without one: the card-number finder reads digits
+	// across NULs, but a cryptogram or a CVV in UTF-16 is not found, so
+	// such a body is refused (and a streamed one cut off at its first NUL).
 	br := bufio.NewReader(src)
-	if head, _ := br.Peek(4); hasWideBOM(head) {
+	if head, _ := br.Peek(512); hasWideBOM(head) || bytes.IndexByte(head, 0) >= 0 {
 		src.Close()
-		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text, which the response guard cannot read"}
+		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text (or binary), which the response guard cannot read"}
 	}
-	src = readCloser{br, src}
+	src = readCloser{noNUL{br}, src}
 	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a
@@ -268,6 +272,36 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// charsetOf is the charset parameter of a Content-Type, "" when there is
+// none; found by hand when the parameters do not parse, since a client may
+// still honour it.
+func charsetOf(ct string) string {
+	_, params, err := mime.ParseMediaType(ct)
+	if err == nil || params != nil {
+		return params["charset"]
+	}
+	i := strings.Index(strings.ToLower(ct), "charset=")
+	if i < 0 {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(strings.SplitN(ct[i+len("charset="):], ";", 2)[0]), `"'`)
+}
+
+// errNUL ends a response body that holds a NUL byte past its first bytes.
+var errNUL = errors.New("tokengate: the destination's response holds a NUL byte (UTF-16 or binary), which the response guard cannot read; cut off")
+
+// noNUL fails a read that returns a NUL byte, so that neither the whole
+// body nor the stream passes one to the guard.
+type noNUL struct{ r io.Reader }
+
+func (n noNUL) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	if i := bytes.IndexByte(p[:k], 0); i >= 0 {
+		return 0, errNUL
+	}
+	return k, err
 }
 
 // bufferLimit is the largest response the guard redacts whole; larger ones,

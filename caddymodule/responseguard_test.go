@@ -436,9 +436,11 @@ func TestResponseGuardSpellings(t *testing.T) {
 		})
 	}
 	t.Run("utf-16 unlabelled", func(t *testing.T) {
+		// Refused: the guard finds digits across NULs, but not a
+		// cryptogram or a CVV (TestResponseGuardUTF16Cryptogram).
 		out := pay("mode=utf16")
 		dpan, _, _ := p.last(t)
-		if out.status != http.StatusOK || strings.Contains(strings.ReplaceAll(out.body, "\x00", ""), dpan[6:len(dpan)-4]) {
+		if out.status != http.StatusBadGateway || strings.Contains(strings.ReplaceAll(out.body, "\x00", ""), dpan[6:len(dpan)-4]) {
 			t.Errorf("%d %q", out.status, out.body)
 		}
 	})
