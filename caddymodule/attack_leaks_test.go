@@ -179,3 +179,24 @@ func TestResponseGuardUTF16Cryptogram(t *testing.T) {
 		})
 	}
 }
+
+// TestResponseGuardFormEncodedSpaces: a processor answering form-encoded
+// (as legacy gateways do) writes a spaced DPAN as 4895+3768+7116+4608;
+// the merchant's parse_qs reads "4895 3768 7116 4608". The finder did not
+// take '+' for a separator, so the DPAN reached the merchant whole.
+func TestResponseGuardFormEncodedSpaces(t *testing.T) {
+	g := startGatewaySites(t, "", guardSites)
+	p := startProcessor(t)
+	tok := checkout(t, g, visaPAN)
+	out := g.post(outboundURL+"/guarded/payments?mode=spell&spell=plus", jsonCT, `{"card":{"number":"`+tok+`"}}`, "X-Tokengate-Api-Key", apiKeyA)
+	dpan, _, _ := p.last(t)
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, out.body)
+	if out.status != http.StatusOK || strings.Contains(digits, dpan[6:len(dpan)-4]) {
+		t.Errorf("%d: the DPAN reached the merchant: %q", out.status, out.body)
+	}
+}

@@ -167,6 +167,9 @@ func spell(how, number, crypt string) string {
 			fmt.Fprintf(&b, `\u%04x`, number[i])
 		}
 		return `{"n":"` + b.String() + `"}`
+	case "plus":
+		// A form-encoded answer writes a space as '+'.
+		return "card_number=" + grouped("+") + "&status=ok"
 	case "entities":
 		var b strings.Builder
 		for i := 0; i < len(number); i++ {
