@@ -200,3 +200,28 @@ func TestResponseGuardFormEncodedSpaces(t *testing.T) {
 		t.Errorf("%d: the DPAN reached the merchant: %q", out.status, out.body)
 	}
 }
+
+// TestResponseGuardNoCVVOracleThroughAParser: the merchant's CVV candidates
+// written as floats (1.23e2) are no whole numbers in its request, so the
+// guard did not mask them; a processor that parses and echoes prints them
+// as 123, and only the one equal to the CVV sent came back as ***.
+func TestResponseGuardNoCVVOracleThroughAParser(t *testing.T) {
+	g := startGatewaySites(t, "network off", guardSites)
+	p := startProcessor(t)
+	tok := checkout(t, g, visaPAN)
+	var cand []string
+	for v := 100; v < 1000; v++ {
+		cand = append(cand, fmt.Sprintf("%d.%02de2", v/100, v%100))
+	}
+	out := g.post(outboundURL+"/guarded/payments?mode=reparse", jsonCT,
+		`{"card":{"number":"`+tok+`"},"description":[`+strings.Join(cand, ",")+`]}`, "X-Tokengate-Api-Key", apiKeyA)
+	if _, cvv, _ := p.last(t); out.status != http.StatusOK || cvv != testCVV {
+		t.Fatalf("%d %s (the processor got CVV %q)", out.status, out.body, cvv)
+	}
+	// The candidates next to the CVV come back as the CVV's does.
+	masked := func(v string) bool { return !strings.Contains(out.body, ","+v+",") }
+	if masked("123") != masked("124") || masked("123") != masked("122") {
+		t.Errorf("the echo tells the CVV apart from its neighbours: %s", out.body)
+	}
+}
+

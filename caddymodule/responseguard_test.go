@@ -108,6 +108,13 @@ func (p *processor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Set("Content-Type", "application/json; charset=utf-16le")
 		}
 		io.WriteString(w, utf16le(`{"number":"`+number+`"}`))
+	case "reparse":
+		// A processor that parses the request and echoes it as its
+		// parser read it (float64: 1.23e2 comes back 123).
+		var v any
+		json.Unmarshal(raw, &v)
+		b, _ := json.Marshal(v)
+		w.Write(b)
 	case "utf16-all", "utf16-badlabel":
 		// The whole echo in UTF-16LE, unlabelled or behind a Content-Type
 		// whose parameters do not parse.
