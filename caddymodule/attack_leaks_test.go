@@ -225,3 +225,14 @@ func TestResponseGuardNoCVVOracleThroughAParser(t *testing.T) {
 	}
 }
 
+// TestMultipartContentsDecoded: the guard's view of the merchant's request
+// holds its multipart parts decoded, as a processor that parses them
+// would echo them.
+func TestMultipartContentsDecoded(t *testing.T) {
+	body := "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=31=32=34\r\n" +
+		"--XX\r\nContent-Disposition: form-data; name=\"b\"\r\nContent-Transfer-Encoding: base64\r\n\r\nMTI1\r\n--XX--\r\n"
+	got := multipartContents("multipart/form-data; boundary=XX", []byte(body))
+	if len(got) != 2 || string(got[0]) != "124" || string(got[1]) != "125" {
+		t.Errorf("got %q", got)
+	}
+}

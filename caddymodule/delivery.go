@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -143,6 +145,9 @@ func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []b
 			o.Request = append(o.Request, []byte(v))
 		}
 	}
+	// A multipart part in quoted-printable or base64 reaches a processor
+	// that parses it decoded, and may come back so.
+	o.Request = append(o.Request, multipartContents(r.Header.Get("Content-Type"), merchantBody)...)
 	for _, f := range set.FieldsOf(rules.KindCVV) {
 		o.CVV = true
 		if i := strings.LastIndexByte(f.JSON, '.'); f.JSON != "" {
@@ -153,6 +158,32 @@ func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []b
 		}
 	}
 	return o
+}
+
+// multipartContents are the decoded contents of a multipart body's parts
+// in quoted-printable (mime/multipart decodes it) or base64; nil for any
+// other body.
+func multipartContents(contentType string, raw []byte) [][]byte {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return nil
+	}
+	var out [][]byte
+	mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		cte := strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding")))
+		b, _ := io.ReadAll(io.LimitReader(p, int64(len(raw))))
+		if cte == "base64" {
+			if d, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b)), "")); err == nil {
+				b = d
+			}
+		}
+		out = append(out, b)
+	}
 }
 
 // guard1xx redacts the headers of informational (1xx) responses, such as
