@@ -44,6 +44,14 @@ func TestMultipartPartMetadataGuarded(t *testing.T) {
 			})
 		}
 	}
+	// The preamble and the epilogue, which a merchant that logs raw
+	// bodies keeps.
+	for name, b := range map[string]string{
+		"preamble": visaPAN + "\r\n--XX\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\nhi\r\n--XX--\r\n",
+		"epilogue": "--XX\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\nhi\r\n--XX--\r\n" + visaPAN,
+	} {
+		wantPANDetected(t, g.post(inboundURL+"/checkout", "multipart/form-data; boundary=XX", b), "("+name+")")
+	}
 }
 
 // TestUnicodeDigitsGuarded: a card number written in Unicode decimal digits
