@@ -95,4 +95,18 @@ func (d *multipartDoc) Texts(visit func(Text)) {
 			visit(Text{Path: occurrencePath(p.name, k), Text: p.meta, Name: true})
 		}
 	}
+	// The preamble and the epilogue: parsers skip them, but a merchant
+	// that logs or stores the raw body keeps them.
+	first := d.closeAt
+	if len(d.parts) > 0 {
+		first = d.parts[0].start
+	}
+	if first > 0 && HasDigits(d.s[:first], MinCardDigits) {
+		visit(Text{Path: "(preamble)", Text: d.s[:first], Name: true})
+	}
+	if d.closeAt >= 0 {
+		if end := d.closeAt + len(d.dash) + 2; end < len(d.s) && HasDigits(d.s[end:], MinCardDigits) {
+			visit(Text{Path: "(epilogue)", Text: d.s[end:], Name: true})
+		}
+	}
 }
