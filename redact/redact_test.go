@@ -176,9 +176,9 @@ func BenchmarkNewAndBytes(b *testing.B) {
 // that parses it prints it back whole.
 func TestFloatCandidatesMaskedLikeTheCVV(t *testing.T) {
 	g := NewGuard(Options{Secrets: []Secret{{Value: "123", With: Mask, Whole: true}},
-		Request: [][]byte{[]byte(`{"d":[1.23e2,12.4E+1,1250e-1,126.0,1.5e1]}`)}})
-	out, _ := g.Bytes([]byte(`[123,124,125,126,127,15]`))
-	if want := `[***,***,***,***,127,15]`; string(out) != want {
+		Request: [][]byte{[]byte(`{"d":[1.23e2,12.4E+1,1250e-1,126.0,1.5e1]}`), []byte(`a=0128&b=00129&c=0`)}})
+	out, _ := g.Bytes([]byte(`[123,124,125,126,127,15,128,129]`))
+	if want := `[***,***,***,***,127,15,***,***]`; string(out) != want {
 		t.Errorf("got %s, want %s", out, want)
 	}
 }

@@ -445,7 +445,8 @@ func must(i int, _ bool) int { return i }
 
 // floatNumbers calls visit with the integer, printed in decimal, of each
 // number-like token of s (digits with a fraction or an exponent: 1.23e2,
-// 12.30E+1, 1230e-1) whose value is a whole number from 100 to 9999: what a
+// 12.30E+1, 1230e-1; or with leading zeros, 0123, which an integer parser
+// reads as 123) whose value is a whole number from 100 to 9999: what a
 // parser that reads it as a float prints back.
 func floatNumbers(s []byte, visit func(v []byte)) {
 	for i := 0; i < len(s); {
@@ -459,7 +460,7 @@ func floatNumbers(s []byte, visit func(v []byte)) {
 			i++
 		}
 		tok := s[start:i]
-		if i < len(s) && isAlnum(s[i]) || len(tok) > 32 || !bytes.ContainsAny(tok, ".eE") {
+		if i < len(s) && isAlnum(s[i]) || len(tok) > 32 || !bytes.ContainsAny(tok, ".eE") && (len(tok) < 2 || tok[0] != '0') {
 			continue
 		}
 		f, err := strconv.ParseFloat(string(tok), 64)
