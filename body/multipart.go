@@ -29,6 +29,10 @@ type mpPart struct {
 	end       int    // the next delimiter line
 	name      string // the form-data name, "" when there is none
 	cte       int
+	// meta is what else a framework reads of the part: its header lines
+	// and its filename as mime.ParseMediaType decodes it (filename* of
+	// RFC 2231 included), one per line.
+	meta string
 }
 
 // multipartDoc edits a multipart/form-data body in place rather than
@@ -174,7 +178,10 @@ func (p *mpPart) headers(lines []string) error {
 	var disp, cte string
 	var seenDisp, seenCTE bool // the first of a repeated header counts, as textproto's Get
 	var cur *string            // the header a continuation line belongs to
+	var meta strings.Builder
 	for _, line := range lines {
+		meta.WriteString(line)
+		meta.WriteByte('\n')
 		if line[0] == ' ' || line[0] == '\t' {
 			if cur != nil {
 				*cur += " " + strings.TrimSpace(line)
@@ -197,8 +204,10 @@ func (p *mpPart) headers(lines []string) error {
 	if disp != "" {
 		if t, params, err := mime.ParseMediaType(disp); err == nil && t == "form-data" {
 			p.name = params["name"]
+			meta.WriteString(params["filename"])
 		}
 	}
+	p.meta = meta.String()
 	switch strings.ToLower(cte) {
 	case "", "7bit", "8bit", "binary":
 		p.cte = cteIdentity

@@ -15,9 +15,11 @@ type Text struct {
 
 // HasDigits reports whether s has at least n ASCII digits: a cheap test
 // that lets texts that cannot hold a card number (13 digits) be skipped.
+// The first byte of each non-ASCII character counts as a digit, since it
+// may be one (fullwidth, Arabic-Indic) that the merchant's parser reads.
 func HasDigits(s string, n int) bool {
 	for i := 0; i < len(s) && n > 0; i++ {
-		if s[i]-'0' <= 9 {
+		if s[i]-'0' <= 9 || s[i] >= 0xC0 {
 			n--
 		}
 	}
@@ -79,4 +81,32 @@ func (d *formDoc) Texts(visit func(Text)) {
 func (d *multipartDoc) Texts(visit func(Text)) {
 	namedTexts(len(d.parts), func(i int) string { return d.parts[i].name },
 		func(i int) string { return d.content(&d.parts[i]) }, visit)
+	// The parts' headers and filenames: Go's FileHeader.Filename and
+	// Header, multer's originalname, and the like hand them to the
+	// merchant. They cannot be rewritten, so they count as names.
+	for i := range d.parts {
+		if p := &d.parts[i]; HasDigits(p.meta, MinCardDigits) {
+			k := 0
+			for j := 0; j < i; j++ {
+				if d.parts[j].name == p.name {
+					k++
+				}
+			}
+			visit(Text{Path: occurrencePath(p.name, k), Text: p.meta, Name: true})
+		}
+	}
+	// The preamble and the epilogue: parsers skip them, but a merchant
+	// that logs or stores the raw body keeps them.
+	first := d.closeAt
+	if len(d.parts) > 0 {
+		first = d.parts[0].start
+	}
+	if first > 0 && HasDigits(d.s[:first], MinCardDigits) {
+		visit(Text{Path: "(preamble)", Text: d.s[:first], Name: true})
+	}
+	if d.closeAt >= 0 {
+		if end := d.closeAt + len(d.dash) + 2; end < len(d.s) && HasDigits(d.s[end:], MinCardDigits) {
+			visit(Text{Path: "(epilogue)", Text: d.s[end:], Name: true})
+		}
+	}
 }

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -142,6 +145,9 @@ func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []b
 			o.Request = append(o.Request, []byte(v))
 		}
 	}
+	// A multipart part in quoted-printable or base64 reaches a processor
+	// that parses it decoded, and may come back so.
+	o.Request = append(o.Request, multipartContents(r.Header.Get("Content-Type"), merchantBody)...)
 	for _, f := range set.FieldsOf(rules.KindCVV) {
 		o.CVV = true
 		if i := strings.LastIndexByte(f.JSON, '.'); f.JSON != "" {
@@ -152,6 +158,32 @@ func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []b
 		}
 	}
 	return o
+}
+
+// multipartContents are the decoded contents of a multipart body's parts
+// in quoted-printable (mime/multipart decodes it) or base64; nil for any
+// other body.
+func multipartContents(contentType string, raw []byte) [][]byte {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return nil
+	}
+	var out [][]byte
+	mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		cte := strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding")))
+		b, _ := io.ReadAll(io.LimitReader(p, int64(len(raw))))
+		if cte == "base64" {
+			if d, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b)), "")); err == nil {
+				b = d
+			}
+		}
+		out = append(out, b)
+	}
 }
 
 // guard1xx redacts the headers of informational (1xx) responses, such as
@@ -213,8 +245,10 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 		return nil, &refusal{upstream: "the destination", reason: "it switched protocols, and the response guard cannot inspect the stream"}
 	}
 	redactHeader(resp.Header, g, redactions)
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if _, params, err := mime.ParseMediaType(ct); err == nil && !readableCharset(params["charset"]) {
+	// Every Content-Type the response carries (a client may honour any),
+	// and a charset named in one whose parameters do not parse.
+	for _, ct := range resp.Header.Values("Content-Type") {
+		if !readableCharset(charsetOf(ct)) {
 			resp.Body.Close()
 			return nil, &refusal{upstream: "the destination", reason: "its response is in a charset the response guard cannot read"}
 		}
@@ -235,15 +269,16 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 		return nil, &refusal{upstream: "the destination", reason: "its response is in the " + strconv.Quote(enc) + " encoding, which the response guard cannot inspect"}
 	}
 	resp.Uncompressed = false
-	// A byte order mark says UTF-16 or UTF-32 whatever the label says.
-	// (Unlabelled UTF-16 is still read: NUL separates digits for the
-	// card-number finder.)
+	// A byte order mark says UTF-16 or UTF-32 whatever the label says, and
+	// so do NUL bytes without one: the card-number finder reads digits
+	// across NULs, but a cryptogram or a CVV in UTF-16 is not found, so
+	// such a body is refused (and a streamed one cut off at its first NUL).
 	br := bufio.NewReader(src)
-	if head, _ := br.Peek(4); hasWideBOM(head) {
+	if head, _ := br.Peek(512); hasWideBOM(head) || bytes.IndexByte(head, 0) >= 0 {
 		src.Close()
-		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text, which the response guard cannot read"}
+		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text (or binary), which the response guard cannot read"}
 	}
-	src = readCloser{br, src}
+	src = readCloser{noNUL{br}, src}
 	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a
@@ -268,6 +303,36 @@ func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.C
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// charsetOf is the charset parameter of a Content-Type, "" when there is
+// none; found by hand when the parameters do not parse, since a client may
+// still honour it.
+func charsetOf(ct string) string {
+	_, params, err := mime.ParseMediaType(ct)
+	if err == nil || params != nil {
+		return params["charset"]
+	}
+	i := strings.Index(strings.ToLower(ct), "charset=")
+	if i < 0 {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(strings.SplitN(ct[i+len("charset="):], ";", 2)[0]), `"'`)
+}
+
+// errNUL ends a response body that holds a NUL byte past its first bytes.
+var errNUL = errors.New("tokengate: the destination's response holds a NUL byte (UTF-16 or binary), which the response guard cannot read; cut off")
+
+// noNUL fails a read that returns a NUL byte, so that neither the whole
+// body nor the stream passes one to the guard.
+type noNUL struct{ r io.Reader }
+
+func (n noNUL) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	if i := bytes.IndexByte(p[:k], 0); i >= 0 {
+		return 0, errNUL
+	}
+	return k, err
 }
 
 // bufferLimit is the largest response the guard redacts whole; larger ones,

@@ -107,7 +107,7 @@ func (h *Tokenize) logUnmatched(r *http.Request, places []string) {
 		return
 	}
 	h.logger.Warn("card numbers in a request no rule set matches, forwarded (unmatched: log)",
-		zap.String("method", r.Method), zap.String("uri", maskedURI(r)), zap.String("paths", strings.Join(places, ", ")))
+		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), zap.String("paths", strings.Join(places, ", ")))
 }
 
 // readUnmatched reads the body of an unmatched request. Under reject (fail
@@ -122,12 +122,12 @@ func (h *Tokenize) readUnmatched(w http.ResponseWriter, r *http.Request, reject 
 			unsupportedCharset(err).write(w)
 			return nil, unmatchedBad, false
 		}
-		h.logger.Warn("a request no rule set matches has a body in a charset the PAN guard cannot read; forwarded unread (unmatched: log)", zap.String("method", r.Method), zap.String("uri", maskedURI(r)))
+		h.logger.Warn("a request no rule set matches has a body in a charset the PAN guard cannot read; forwarded unread (unmatched: log)", zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)))
 		return nil, unmatchedSkipped, true
 	}
 	if !reject && (r.ContentLength > limit || !decodable(r.Header.Values("Content-Encoding"))) {
 		h.logger.Warn("a request no rule set matches has a body larger than max_body_size or in an encoding the gateway cannot decode; forwarded unread (unmatched: log)",
-			zap.String("method", r.Method), zap.String("uri", maskedURI(r)))
+			zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)))
 		return nil, unmatchedSkipped, true
 	}
 	raw, ok = readBody(w, r, limit, time.Duration(h.app.BodyReadTimeout))
@@ -215,7 +215,7 @@ func (h *Tokenize) refusePAN(w http.ResponseWriter, r *http.Request, place, rule
 	}
 	id := fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected", Reason: reason}).write(w)
 	fields := []zap.Field{zap.String("field", body.SafePath(place)), zap.String("code", "pan_detected"), zap.String("request_id", id),
-		zap.String("method", r.Method), zap.String("uri", maskedURI(r))}
+		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r))}
 	if ruleSet != "" {
 		fields = append(fields, zap.String("rule_set", ruleSet))
 	}
@@ -235,7 +235,7 @@ func hideFromAccessLog(logger *zap.Logger, r *http.Request, place string) {
 	caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
 	maskServerSpan(r)
 	if ce := logger.Check(zapcore.InfoLevel, "access log line replaced: the request holds a card number in its URI or headers"); ce != nil {
-		ce.Write(zap.String("method", r.Method), zap.String("host", panguard.MaskDigits(r.Host)), zap.String("uri", maskedURI(r)),
+		ce.Write(zap.String("method", panguard.MaskDigits(r.Method)), zap.String("host", panguard.MaskDigits(r.Host)), zap.String("uri", maskedURI(r)),
 			zap.String("proto", r.Proto), zap.String("remote_addr", r.RemoteAddr), zap.String("place", body.SafePath(place)))
 	}
 }

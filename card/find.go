@@ -6,8 +6,9 @@ import "unsafe"
 // a mainstream parser turns into its digits:
 //
 //   - A run is digit groups joined by separators: one to three of ' ', '-',
-//     '.', '/', '\t', '\n', '\r', NUL (UTF-16LE text puts one between every
-//     two characters) or NBSP (C2 A0), so "4111 1111  1111.1111",
+//     '.', '/', '\t', '\n', '\r', '+' (a space in a form-encoded text, as a
+//     processor's urlencoded answer or a query writes it), NUL (UTF-16LE
+//     text puts one between every two characters) or NBSP (C2 A0), so "4111 1111  1111.1111",
 //     "4111\r\n1111…" and "4\x001\x00…" are runs.
 //   - Every window of consecutive whole groups of a run with 13 to 19 digits
 //     in all is a candidate: "4111 1111 1111 1111 123" holds one, and so does
@@ -84,7 +85,7 @@ func isDigit(c byte) bool { return c-'0' <= 9 }
 // sepLen is the length of the separator at text[i], 0 if there is none.
 func sepLen(text []byte, i int) int {
 	switch text[i] {
-	case ' ', '-', '.', '/', '\t', '\n', '\r', 0:
+	case ' ', '-', '.', '/', '\t', '\n', '\r', 0, '+':
 		return 1
 	case 0xC2:
 		if i+1 < len(text) && text[i+1] == 0xA0 {

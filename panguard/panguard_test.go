@@ -159,3 +159,28 @@ func BenchmarkOutsideBrowserRequest(b *testing.B) {
 		}
 	}
 }
+
+// TestHasNumberUnicodeDigits: decimal digits of other scripts are read as
+// the merchant's int() or parseLong reads them; other text with non-ASCII
+// characters and too few digits is not a card.
+func TestHasNumberUnicodeDigits(t *testing.T) {
+	for _, s := range []string{
+		"４１１１１１１１１１１１１１１１",
+		"٤١١١١١١١١١١١١١١١",
+		"४१११ ११११ ११११ ११११",
+		"%EF%BC%94%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91%EF%BC%91",
+		`\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11`,
+		"4111\u20071111\u20071111\u20071111", "4111\u20101111\u20101111\u20101111", "4111\u22121111\u22121111\u22121111",
+		"4111\u30001111\u30001111\u30001111", "4111\uff0d1111\uff0d1111\uff0d1111", "4111\u20131111\u20131111\u20131111",
+		"4111_1111_1111_1111",
+	} {
+		if !HasNumber(s) {
+			t.Errorf("HasNumber(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"４１１１", "日本語のテキスト、番号なし", "４１１１１１１１１１１１１１１２"} {
+		if HasNumber(s) {
+			t.Errorf("HasNumber(%q) = true", s)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package panguard
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -19,10 +20,15 @@ const (
 	PlaceQuery = "query"
 	// PlaceBody is a body read as text, not as JSON or a form.
 	PlaceBody = "body"
+	// PlaceMethod is the request method.
+	PlaceMethod = "method"
+	// PlaceUserinfo is the userinfo of an absolute-form request target.
+	PlaceUserinfo = "userinfo"
 )
 
 // Outside returns where the request holds a card number outside its body and
-// query string: "path" (decoded, each segment too), "header:<Name>" (any
+// query string: "path" (decoded, each segment too), "method", "userinfo"
+// (of an absolute-form target), "header:<Name>" (any
 // header's value, or its name; the Host too), "cookie:<name>" (a cookie's
 // name or value, percent-decoded as frameworks do). skip names headers not
 // to read (canonical names; nil reads all), e.g. the API key header that
@@ -30,6 +36,16 @@ const (
 func Outside(r *http.Request, skip func(name string) bool) (place string, found bool) {
 	if p, ok := Path(r); ok {
 		return p, true
+	}
+	// The request line's other parts a log prints as they arrived: the
+	// method (any token is one) and the userinfo of an absolute-form
+	// target ("POST http://4111…@host/"), which Caddy's access log and
+	// reverse_proxy's debug log write in "uri".
+	if HasNumber(r.Method) {
+		return PlaceMethod, true
+	}
+	if r.URL != nil && r.URL.User != nil && HasNumber(r.URL.User.String()) {
+		return PlaceUserinfo, true
 	}
 	if HasNumber(r.Host) {
 		return "header:Host", true
@@ -78,7 +94,7 @@ func Headers(h http.Header, prefix string, skip func(name string) bool) (string,
 					return p, true
 				}
 			}
-			if HasNumber(v) {
+			if HasNumber(v) || HasNumber(basicCredentials(name, v)) {
 				return prefix + name, true
 			}
 		}
@@ -172,4 +188,24 @@ func Body(contentType string, raw []byte) (string, bool) {
 		return PlaceBody, true
 	}
 	return "", false
+}
+
+// basicCredentials is the decoded "user:password" of a Basic Authorization
+// or Proxy-Authorization value, "" for any other header: every framework
+// decodes it for the merchant (Go's Request.BasicAuth, Express, Spring).
+func basicCredentials(name, v string) string {
+	if !strings.EqualFold(name, "Authorization") && !strings.EqualFold(name, "Proxy-Authorization") {
+		return ""
+	}
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return ""
+	}
+	cred = strings.TrimSpace(cred)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(cred); err == nil {
+			return string(b)
+		}
+	}
+	return ""
 }

@@ -21,6 +21,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/tokengate/tokengate/card"
 )
@@ -102,10 +103,12 @@ func Number(s string) (string, bool) {
 	return "", false
 }
 
-// hasDigits reports whether s has at least n ASCII digits.
+// hasDigits reports whether s has at least n ASCII digits, counting the
+// first byte of every non-ASCII character as one: it may be a Unicode digit
+// (see foldDigits).
 func hasDigits(s string, n int) bool {
 	for i := 0; i < len(s) && n > 0; i++ {
-		if s[i]-'0' <= 9 {
+		if s[i]-'0' <= 9 || s[i] >= 0xC0 {
 			n--
 		}
 	}
@@ -118,6 +121,89 @@ var decoders = []func(string) (string, bool){
 	unescapeBackslash,
 	unescapePercent,
 	unescapeEntities,
+	foldDigits,
+	dropUnderscores,
+}
+
+// foldDigits writes every non-ASCII decimal digit (Unicode category Nd:
+// fullwidth '４', Arabic-Indic '٤', Devanagari '४', ...) as its ASCII digit:
+// Python's int() and float(), Java's Long.parseLong and Character.digit,
+// and .NET's char.IsDigit read them as digits, so "４１１１…" is a card
+// number to a merchant's code.
+func foldDigits(s string) (string, bool) {
+	if !hasNonASCII(s) {
+		return s, false
+	}
+	changed := false
+	out := strings.Map(func(r rune) rune {
+		if r < 0x80 {
+			return r
+		}
+		if d, ok := digitValue(r); ok {
+			changed = true
+			return '0' + d
+		}
+		// A space or a dash of another kind between groups (figure space
+		// U+2007, ideographic space, U+2010 hyphen, U+2212 minus, en dash:
+		// what a word processor or a PDF pastes) is a separator still.
+		switch {
+		case unicode.Is(unicode.Zs, r):
+			changed = true
+			return ' '
+		case unicode.Is(unicode.Pd, r) || r == '\u2212':
+			changed = true
+			return '-'
+		}
+		return r
+	}, s)
+	return out, changed
+}
+
+// dropUnderscores removes an underscore between two digits: Python's int()
+// and float() read "4111_1111_1111_1111" as 4111111111111111.
+func dropUnderscores(s string) (string, bool) {
+	if strings.IndexByte(s, '_') < 0 {
+		return s, false
+	}
+	b := []byte(s)
+	out := b[:0]
+	changed := false
+	for i := 0; i < len(b); i++ {
+		if b[i] == '_' && i > 0 && i+1 < len(b) && b[i-1]-'0' <= 9 && b[i+1]-'0' <= 9 {
+			changed = true
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return string(out), changed
+}
+
+// digitValue is the value of a non-ASCII decimal digit. Each range of
+// unicode.Nd is a run of whole sets of ten digits, each starting at zero.
+func digitValue(r rune) (rune, bool) {
+	if r < 0x80 || !unicode.Is(unicode.Nd, r) {
+		return 0, false
+	}
+	for _, rg := range unicode.Nd.R16 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return (r - rune(rg.Lo)) % 10, true
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return (r - rune(rg.Lo)) % 10, true
+		}
+	}
+	return 0, false
+}
+
+func hasNonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // stripNUL removes NUL bytes: ASCII written as UTF-16 (either byte order)

@@ -187,6 +187,15 @@ func NewGuard(o Options) *Guard {
 					g.addCVV(norm[s:e])
 				}
 			})
+			// A processor that parses the request before echoing it
+			// prints a number as its parser read it: 1.23e2 comes back
+			// 123 (or 123.0). Each such number is masked like the CVV
+			// too, or the echo tells which candidate equals it.
+			floatNumbers(norm, func(v []byte) {
+				if cvvLens&(1<<len(v)) != 0 {
+					g.addCVV(v)
+				}
+			})
 		}
 	}
 	return g

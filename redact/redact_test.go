@@ -170,3 +170,15 @@ func BenchmarkNewAndBytes(b *testing.B) {
 		g.Bytes(body)
 	}
 }
+
+// TestFloatCandidatesMaskedLikeTheCVV: a number the merchant wrote as a
+// float of a whole CVV-length value is masked like the CVV, as a processor
+// that parses it prints it back whole.
+func TestFloatCandidatesMaskedLikeTheCVV(t *testing.T) {
+	g := NewGuard(Options{Secrets: []Secret{{Value: "123", With: Mask, Whole: true}},
+		Request: [][]byte{[]byte(`{"d":[1.23e2,12.4E+1,1250e-1,126.0,1.5e1]}`), []byte(`a=0128&b=00129&c=0`)}})
+	out, _ := g.Bytes([]byte(`[123,124,125,126,127,15,128,129]`))
+	if want := `[***,***,***,***,127,15,***,***]`; string(out) != want {
+		t.Errorf("got %s, want %s", out, want)
+	}
+}

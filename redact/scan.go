@@ -2,7 +2,9 @@ package redact
 
 import (
 	"bytes"
+	"math"
 	"slices"
+	"strconv"
 
 	"github.com/tokengate/tokengate/card"
 )
@@ -452,3 +454,31 @@ func appendMasked(out *[]byte, seg []byte, mask []bool) {
 }
 
 func must(i int, _ bool) int { return i }
+
+// floatNumbers calls visit with the integer, printed in decimal, of each
+// number-like token of s (digits with a fraction or an exponent: 1.23e2,
+// 12.30E+1, 1230e-1; or with leading zeros, 0123, which an integer parser
+// reads as 123) whose value is a whole number from 100 to 9999: what a
+// parser that reads it as a float prints back.
+func floatNumbers(s []byte, visit func(v []byte)) {
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) || i > 0 && (isAlnum(s[i-1]) || s[i-1] == '.') {
+			i++
+			continue
+		}
+		start := i
+		for i < len(s) && (isDigit(s[i]) || s[i] == '.' || s[i]|0x20 == 'e' ||
+			(s[i] == '+' || s[i] == '-') && s[i-1]|0x20 == 'e') {
+			i++
+		}
+		tok := s[start:i]
+		if i < len(s) && isAlnum(s[i]) || len(tok) > 32 || !bytes.ContainsAny(tok, ".eE") && (len(tok) < 2 || tok[0] != '0') {
+			continue
+		}
+		f, err := strconv.ParseFloat(string(tok), 64)
+		if err != nil || f != math.Trunc(f) || f < 100 || f > 9999 {
+			continue
+		}
+		visit(strconv.AppendInt(nil, int64(f), 10))
+	}
+}
