@@ -244,3 +244,30 @@ func TestMultipartContentsDecoded(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestOutboundPANGuardReadsOtherBodies: a merchant's body that is neither
+// JSON nor a form is not detokenized, but a card number in it would reach
+// the processor and come back in its echo; the outbound PAN guard reads it
+// too, and a clean one still goes through untouched.
+func TestOutboundPANGuardReadsOtherBodies(t *testing.T) {
+	g := startGateway(t, "")
+	for _, tc := range []struct{ name, ct, body string }{
+		{"text", "text/plain", "refund card 4111 1111 1111 1111 please"},
+		{"xml", "application/xml", "<payment><pan>4111111111111111</pan></payment>"},
+		{"no content type", "", "4111111111111111"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, outboundURL+"/payments", strings.NewReader(tc.body))
+			if tc.ct != "" {
+				req.Header.Set("Content-Type", tc.ct)
+			}
+			req.Header.Set("X-Tokengate-Api-Key", apiKeyA)
+			wantPANDetected(t, g.do(req), "body")
+		})
+	}
+	clean := "<payment><amount>1000</amount></payment>"
+	r := g.post(outboundURL+"/payments", "application/xml", clean, "X-Tokengate-Api-Key", apiKeyA)
+	if r.status != http.StatusOK || r.body != clean { // the test processor echoes what it received
+		t.Fatalf("a clean XML body: %d %s", r.status, r.body)
+	}
+}

@@ -98,7 +98,17 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		h.done(span, set, "bad_request", errors.New("bad body"))
 		return nil
 	}
-	if !h.outboundPANGuard(w, r, set, kind, doc) {
+	if doc == nil && raw == nil && set.PANGuard != rules.PANOff {
+		// A body that is neither JSON nor a form is not detokenized, but
+		// card numbers the merchant put in it would reach the processor
+		// and come back in its echo: the guard reads it too.
+		if raw, ok = readBody(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout)); !ok {
+			h.done(span, set, "bad_request", errors.New("bad body"))
+			return nil
+		}
+		body.Replace(r, raw)
+	}
+	if !h.outboundPANGuard(w, r, set, kind, doc, raw) {
 		h.done(span, set, "pan_detected", errors.New("a card number outside the token fields"))
 		return nil
 	}

@@ -21,9 +21,10 @@ import (
 // its token. Under reject it is refused with 400 pan_detected naming the
 // place, never the value; under log it is logged and counted and the
 // request goes on; off does not look. A body that is not JSON or a form
-// (doc nil) is not read: it is not detokenized either, so no card data is
-// put in beside it. ok=false means an answer was written.
-func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, set *rules.Outbound, kind body.Kind, doc body.Doc) (ok bool) {
+// (doc nil) is not detokenized, but it is read whole (raw) as lenient
+// readers would, since the processor may echo it. ok=false means an answer
+// was written.
+func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, set *rules.Outbound, kind body.Kind, doc body.Doc, raw []byte) (ok bool) {
 	if set.PANGuard == rules.PANOff {
 		r.Trailer = nil
 		return true
@@ -37,6 +38,8 @@ func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, se
 	r.Trailer = nil // checked; the detokenized body is sent with a length
 	if !found && doc != nil {
 		place, found = docPAN(doc, tokenPaths(set, kind, doc))
+	} else if !found {
+		place, found = panguard.Body(r.Header.Get("Content-Type"), raw)
 	}
 	if !found {
 		return true
