@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"fmt"
-	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -257,28 +256,12 @@ func maskedURI(r *http.Request) string {
 // ISO-8859-1 writes a no-break space as a lone 0xA0 byte, which is not the
 // UTF-8 the finder knows, so it is refused too.
 func checkCharset(contentType string) error {
-	if contentType == "" {
+	switch cs := charsetOf(contentType); strings.ToLower(strings.TrimSpace(cs)) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
 		return nil
+	default:
+		return fmt.Errorf("charset %q", panguard.MaskDigits(cs))
 	}
-	_, params, err := mime.ParseMediaType(contentType)
-	if err != nil && params == nil {
-		// A Content-Type that does not parse still names a charset a
-		// framework may honour: look for one by hand.
-		i := strings.Index(strings.ToLower(contentType), "charset=")
-		if i < 0 {
-			return nil
-		}
-		params = map[string]string{"charset": strings.Trim(strings.TrimSpace(strings.SplitN(contentType[i+len("charset="):], ";", 2)[0]), `"'`)}
-	}
-	cs, ok := params["charset"]
-	if !ok {
-		return nil
-	}
-	switch strings.ToLower(strings.TrimSpace(cs)) {
-	case "utf-8", "utf8", "us-ascii", "ascii":
-		return nil
-	}
-	return fmt.Errorf("charset %q", panguard.MaskDigits(cs))
 }
 
 func unsupportedCharset(err error) gatewayError {
