@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -31,18 +30,15 @@ import (
 )
 
 // delivery is a detokenized request waiting for its transport: the body
-// (built and verified by the handler, see Detokenize.build), the rule set whose destinations it
-// may go to, and the response guard for what comes back. It travels in the
-// request's context, where no placeholder or log can read it.
+// (built and verified by the handler, see Detokenize.build), the rule set
+// whose destinations it may go to, and the response guard for what comes
+// back. It travels in the request's context, where no placeholder or log
+// can read it.
 type delivery struct {
 	set   *rules.Outbound
-	doc   body.Doc
+	body  []byte
 	guard *redact.Guard // nil when the rule set's response_guard is off
 	log   *zap.Logger
-
-	build sync.Once
-	body  []byte
-	err   error
 	sent  atomic.Bool // a transport sent it at least once
 }
 
@@ -81,11 +77,6 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	if req.URL.Scheme != "https" && !d.set.AllowPlaintext && !isLoopback(di.Host) {
 		return nil, &refusal{upstream: di.Address, reason: fmt.Sprintf("it is not loopback and the transport has no tls (rule set %q does not set allow_plaintext)", d.set.Name)}
 	}
-	d.build.Do(func() { d.body, d.err = d.doc.Bytes() })
-	if d.err != nil {
-		return nil, fmt.Errorf("tokengate: building the detokenized body: %w", d.err)
-	}
-
 	out := req.Clone(req.Context())
 	// The request addresses the destination, whatever Host the merchant
 	// sent: a server there that routes by Host must not be steered to

@@ -148,7 +148,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
-	d := &delivery{set: set, doc: builtDoc{doc, built}, log: h.logger}
+	d := &delivery{set: set, body: built, log: h.logger}
 	if set.ResponseGuard == rules.GuardRedact {
 		// raw is the merchant's body as it came, before any edit.
 		d.guard = redact.NewGuard(guardOptions(set, res.Secrets, raw, r))
@@ -177,14 +177,6 @@ func (h *Detokenize) build(r *http.Request, kind body.Kind, doc body.Doc, res de
 	}
 	return built, res.Verify(kind, r.Header.Get("Content-Type"), built)
 }
-
-// builtDoc is a doc whose edits are already applied: Bytes returns them.
-type builtDoc struct {
-	body.Doc
-	built []byte
-}
-
-func (d builtDoc) Bytes() ([]byte, error) { return d.built, nil }
 
 // errNotReplaced answers a token found and not replaced: 500, because the
 // rules (or the gateway) are at fault, not the request, and retrying the
