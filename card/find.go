@@ -10,7 +10,7 @@ import "unsafe"
 //     processor's urlencoded answer or a query writes it), NUL (UTF-16LE
 //     text puts one between every two characters) or NBSP (C2 A0), so "4111 1111  1111.1111",
 //     "4111\r\n1111…" and "4\x001\x00…" are runs.
-//   - Every window of consecutive whole groups of a run with 13 to 19 digits
+//   - Every window of consecutive whole groups of a run with 12 to 19 digits
 //     in all is a candidate: "4111 1111 1111 1111 123" holds one, and so does
 //     "4111-1111-1111-1111-0330". A group is whole when no digit touches it
 //     on either side, so "41111111111111111111" (one group of 20) holds
@@ -37,12 +37,11 @@ const MaxSpan = MaxLength + (MaxLength-1)*maxSeps*2
 // Edges tells FindNumbersIn that its text is a window of a longer stream:
 // StartMidGroup when the stream's digits continue before text[0] (the first
 // group is then not known whole, and is no part of any window),
-// EndMidGroup when they continue after the end.
-//
-// StartMidRun and EndMidRun are kept for older callers and change nothing:
-// a window of whole groups is a candidate however long its run.
+// EndMidGroup when they continue after the end. (A window of whole groups
+// is a candidate however long its run, so where a run starts or ends does
+// not matter.)
 type Edges struct {
-	StartMidRun, StartMidGroup, EndMidRun, EndMidGroup bool
+	StartMidGroup, EndMidGroup bool
 }
 
 // FindNumbers calls visit for each card number in text as the byte range
@@ -93,32 +92,6 @@ func sepLen(text []byte, i int) int {
 		}
 	}
 	return 0
-}
-
-// Connected reports whether text[i-1] and text[i] belong to one run: two
-// digits, or a digit and a separator byte between it and another digit.
-func Connected(text []byte, i int) bool {
-	if i <= 0 || i >= len(text) {
-		return false
-	}
-	if isDigit(text[i-1]) && isDigit(text[i]) {
-		return true
-	}
-	// Inside separators: a digit within reach on both sides.
-	l, r := i-1, i
-	for l >= 0 && !isDigit(text[l]) && i-l <= 2*maxSeps {
-		if !IsSeparator(text, l) && !(l > 0 && text[l] == 0xA0 && text[l-1] == 0xC2) {
-			return false
-		}
-		l--
-	}
-	for r < len(text) && !isDigit(text[r]) && r-i < 2*maxSeps {
-		if !IsSeparator(text, r) && !(text[r] == 0xA0 && r > 0 && text[r-1] == 0xC2) {
-			return false
-		}
-		r++
-	}
-	return l >= 0 && r < len(text) && isDigit(text[l]) && isDigit(text[r]) && l+1 < r || isDigit(text[i-1]) && isDigit(text[i])
 }
 
 // IsSeparator reports whether text[i] starts a separator of card number
