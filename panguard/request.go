@@ -124,7 +124,7 @@ func Cookies(v string) (string, bool) {
 // for a field's name or value (split at '&' and ';', decoded leniently), or
 // "query" for the string as a whole.
 func Query(raw string) (string, bool) {
-	if !hasDigits(raw, minDigits) && !hasFloat(raw) {
+	if !body.HasDigits(raw, minDigits) && !hasFloat(raw) {
 		return "", false
 	}
 	for _, pair := range strings.FieldsFunc(raw, func(c rune) bool { return c == '&' || c == ';' }) {

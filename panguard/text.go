@@ -23,6 +23,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
 )
 
@@ -40,7 +41,7 @@ func HasNumber(s string) bool {
 			return true
 		}
 	}
-	if !hasDigits(s, minDigits) {
+	if !body.HasDigits(s, minDigits) {
 		return false
 	}
 	if card.HasNumber(s) {
@@ -74,7 +75,7 @@ func HasNumber(s string) bool {
 // beyond 2^53, which a float64 rounds (4111111111111111700 is read as
 // 4111111111111111488 or printed back as 4111111111111111700).
 func hasFloat(s string) bool {
-	return len(s) <= 64 && (strings.ContainsAny(s, "eE.") || hasDigits(s, 16))
+	return len(s) <= 64 && (strings.ContainsAny(s, "eE.") || body.HasDigits(s, 16))
 }
 
 // Number reads s as a floating-point number, as JSON parsers that use
@@ -101,18 +102,6 @@ func Number(s string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// hasDigits reports whether s has at least n ASCII digits, counting the
-// first byte of every non-ASCII character as one: it may be a Unicode digit
-// (see foldDigits).
-func hasDigits(s string, n int) bool {
-	for i := 0; i < len(s) && n > 0; i++ {
-		if s[i]-'0' <= 9 || s[i] >= 0xC0 {
-			n--
-		}
-	}
-	return n <= 0
 }
 
 // decoders are the lenient readings HasNumber tries, in order.
