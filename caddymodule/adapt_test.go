@@ -65,10 +65,10 @@ func adaptTokengate(t *testing.T, global string) (map[string]any, error) {
 	return app, nil
 }
 
-// The former spellings keep working and mean the module blocks.
+// The short spelling means the module block; the removed former spellings
+// are refused, not ignored.
 func TestCaddyfileBackendSpellings(t *testing.T) {
 	same := [][2]string{
-		{"rules r.yaml\nvault_path /v/vault.db", "rules r.yaml\nvault bolt {\npath /v/vault.db\n}"},
 		{"rules r.yaml\nvault bolt /v/vault.db", "rules r.yaml\nvault bolt {\npath /v/vault.db\n}"},
 	}
 	for _, pair := range same {
@@ -94,7 +94,8 @@ func TestCaddyfileBackendSpellings(t *testing.T) {
 		"rules r.yaml\nvault nosuch":                          `unknown tokengate.vaults module "nosuch"`,
 		"rules r.yaml\ncvv_store memcached":                   `unknown tokengate.cvv_stores module "memcached"`,
 		"rules r.yaml\nnetwork off\nnetwork builtin":          "network off and another network are both set",
-		"rules r.yaml\nvault bolt\nvault_path /x":             "vault is already set",
+		"rules r.yaml\nvault bolt\nvault bolt":                "vault is already set",
+		"rules r.yaml\nvault_path /x":                         `unrecognized tokengate option "vault_path"`,
 		"rules r.yaml\nnetwork builtin {\neci visa 5\n}":      "eci visa: want a two-digit ECI",
 		"rules r.yaml\nnetwork builtin {\ntoken_bin foo 1\n}": "Caddyfile:",
 		"rules r.yaml\ncvv_store memory {\nttl 1s\n}":         `unrecognized memory cvv_store option "ttl"`,
@@ -122,13 +123,13 @@ func TestJSONConfigValidated(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for body, want := range map[string]string{
-		`"cvv_store": {"backend": "memory", "sweep_interval": 1}`:              "sweep_interval",
-		`"networks": [{"provider": "builtin", "eci": {"visa": "5"}}]`:          "eci",
-		`"networks": [{"provider": "builtin"}, {"provider": "builtin"}]`:       "configured twice",
-		`"vault_path": "` + dir + `/v.db", "vault": {"backend": "bolt"}`:       "vault_path and vault are both set",
-		`"network": {"disabled": true}, "networks": [{"provider": "builtin"}]`: "network and networks",
-		`"vault": {"backend": "bolt", "path": "` + dir + `"}`:                  "is a directory",
-		`"max_body_size": -1`: "max_body_size",
+		`"cvv_store": {"backend": "memory", "sweep_interval": 1}`:        "sweep_interval",
+		`"networks": [{"provider": "builtin", "eci": {"visa": "5"}}]`:    "eci",
+		`"networks": [{"provider": "builtin"}, {"provider": "builtin"}]`: "configured twice",
+		`"vault_path": "` + dir + `/v.db"`:                               `unknown field "vault_path"`,
+		`"network": {"disabled": true}`:                                  `unknown field "network"`,
+		`"vault": {"backend": "bolt", "path": "` + dir + `"}`:            "is a directory",
+		`"max_body_size": -1`:                                            "max_body_size",
 		`"vault": {"backend": "bolt", "path": "` + dir + `/x.db"}, "no_network": true, "networks": [{"provider": "builtin"}]`: "choose one",
 	} {
 		if !strings.Contains(body, `"vault`) {
@@ -138,11 +139,6 @@ func TestJSONConfigValidated(t *testing.T) {
 		if err := caddy.Validate(mustConfig(t, cfg)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want one containing %q", body, err, want)
 		}
-	}
-	// The former JSON spellings still load.
-	legacy := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + rulesFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, "vault_path": "` + dir + `/legacy.db", "network": {"token_bins": {"visa": ["489537"]}}}}}`
-	if err := caddy.Validate(mustConfig(t, legacy)); err != nil {
-		t.Errorf("legacy JSON config: %v", err)
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/body"
@@ -73,11 +72,6 @@ type App struct {
 	// outbound uses the rule set's fallback.
 	NoNetwork bool `json:"no_network,omitempty"`
 
-	// VaultPath is the former way to name the bolt vault's file; it means
-	// "vault": {"backend": "bolt", "path": ...} and cannot be combined with
-	// "vault".
-	VaultPath string `json:"vault_path,omitempty"`
-
 	// Keys says where the keyset that seals PANs and keys fingerprints comes
 	// from. Without a file or environment variable, a development keyset is
 	// generated next to the vault file, with a loud warning.
@@ -86,11 +80,6 @@ type App struct {
 	// APIKeys authenticate callers of detokenize; each key maps to the tenant
 	// whose tokens it may use. Keys may be placeholders such as {env.PSP_KEY}.
 	APIKeys []APIKey `json:"api_keys,omitempty"`
-
-	// Network is the former way to configure the builtin network token
-	// service (or turn it off with disabled); it cannot be combined with
-	// "networks" or "no_network".
-	Network *NetworkConfig `json:"network,omitempty"`
 
 	// ProvisionTimeout bounds how long tokenize waits for a network token
 	// before storing the card vault-only. The default is 2s.
@@ -164,24 +153,6 @@ type APIKey struct {
 	Tenant string `json:"tenant"`
 }
 
-// NetworkConfig is the former configuration of the builtin network token
-// service, kept so existing JSON configs load: the builtin module's settings
-// plus an off switch.
-type NetworkConfig struct {
-	// Disabled turns network tokens off: every card is vault-only and
-	// outbound uses the rule set's fallback.
-	Disabled bool `json:"disabled,omitempty"`
-	// TokenBINs lists, per brand ("visa", "mastercard", ...), the BIN ranges
-	// network tokens are issued from. Brands left out use built-in defaults.
-	TokenBINs map[string][]string `json:"token_bins,omitempty"`
-	// TokenExpiryMonths sets, per brand, how many months after provisioning
-	// a network token expires; 0 means it expires with the card.
-	TokenExpiryMonths map[string]int `json:"token_expiry_months,omitempty"`
-	// ECI sets, per brand, the ECI returned with cryptograms. The default is
-	// "07" for every brand, as in the token service samples.
-	ECI map[string]string `json:"eci,omitempty"`
-}
-
 // CaddyModule returns the Caddy module information.
 func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "tokengate", New: func() caddy.Module { return new(App) }}
@@ -203,9 +174,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FilesSHA256 != "" && a.FilesSHA256 != a.filesHash() {
 		a.logger.Info("the rules or keyset file changed since this config was adapted; loading the files as they are now")
 	}
-	if err := a.upgradeLegacy(); err != nil {
-		return err
-	}
+	a.setDefaults()
 	registerMetrics(ctx)
 
 	mod, err := ctx.LoadModule(a, "VaultRaw")
@@ -333,34 +302,16 @@ func (a *App) networkNames() []string {
 	return names
 }
 
-// upgradeLegacy turns the former vault_path and network settings into
-// module configurations.
-func (a *App) upgradeLegacy() error {
-	if a.VaultPath != "" {
-		if a.VaultRaw != nil {
-			return fmt.Errorf("tokengate: vault_path and vault are both set; use vault (bolt's path)")
-		}
-		a.VaultRaw = caddyconfig.JSONModuleObject(BoltVault{Path: a.VaultPath}, "backend", "bolt", nil)
-	}
+// setDefaults fills in the guest modules left unconfigured: the bolt vault
+// in Caddy's data directory and the memory CVV store. (The network default,
+// the builtin service, is set by openNetworks, which knows no_network.)
+func (a *App) setDefaults() {
 	if a.VaultRaw == nil {
 		a.VaultRaw = json.RawMessage(`{"backend":"bolt"}`)
 	}
 	if a.CVVStoreRaw == nil {
 		a.CVVStoreRaw = json.RawMessage(`{"backend":"memory"}`)
 	}
-	if n := a.Network; n != nil {
-		if len(a.NetworksRaw) > 0 || a.NoNetwork {
-			return fmt.Errorf("tokengate: network and networks (or no_network) are both set; use networks")
-		}
-		if n.Disabled {
-			a.NoNetwork = true
-		} else {
-			a.NetworksRaw = []json.RawMessage{caddyconfig.JSONModuleObject(BuiltinNetwork{
-				TokenBINs: n.TokenBINs, TokenExpiryMonths: n.TokenExpiryMonths, ECI: n.ECI}, "provider", "builtin", nil)}
-		}
-		a.Network = nil
-	}
-	return nil
 }
 
 func (a *App) loadKeys() (*keys.Keys, error) {

@@ -53,8 +53,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //
 // Each backend is a guest module whose own Caddyfile syntax follows its
 // name: `vault bolt { path <file> }`, `cvv_store memory`, `network builtin {
-// token_bin <brand> <bin...> ... }`. `vault_path <file>` still means `vault
-// bolt <file>`.
+// token_bin <brand> <bin...> ... }`.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
@@ -100,15 +99,6 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.MaxBodySize = size
-		case "vault_path":
-			var v string
-			if !d.Args(&v) || d.NextArg() {
-				return d.ArgErr()
-			}
-			if a.VaultRaw != nil {
-				return d.Errf("vault is already set")
-			}
-			a.VaultRaw = caddyconfig.JSONModuleObject(BoltVault{Path: v}, "backend", "bolt", nil)
 		case "vault":
 			if a.VaultRaw != nil {
 				return d.Errf("vault is already set")

@@ -176,7 +176,7 @@ func TestBadRulesFileNamesFileAndLine(t *testing.T) {
 	admin localhost:2999
 	tokengate {
 		rules %s
-		vault_path %s
+		vault bolt %s
 	}
 }
 :9080 {
@@ -206,9 +206,9 @@ func TestJSONConfig(t *testing.T) {
   "apps": {
     "tokengate": {
       "rules": %q,
-      "vault_path": %q,
+      "vault": {"backend": "bolt", "path": %q},
       "api_keys": [{"key": %q, "tenant": "tenant_a"}],
-      "network": {"eci": {"visa": "05"}}
+      "networks": [{"provider": "builtin", "eci": {"visa": "05"}}]
     },
     "http": {"servers": {
       "in": {"listen": [":9080"], "routes": [{"handle": [

@@ -117,7 +117,7 @@ func TestPlaintextDestinationsNeedTLS(t *testing.T) {
 	admin off
 	tokengate {
 		rules %s
-		vault_path %s
+		vault bolt %s
 		api_key k t
 	}
 }
