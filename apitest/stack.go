@@ -6,27 +6,23 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/cvv/cvvmem"
-	"github.com/tokengate/tokengate/keys"
-	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
-	"github.com/tokengate/tokengate/tokenize"
+	"github.com/tokengate/tokengate/stack"
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
-// Stack is what a served API works on, as the tokengate app wires it: a
-// bbolt vault with the ephemeral layer over it, the test keyset, the
-// builtin network token service, a memory CVV store, the lifecycle manager
-// and the tokenizer. It is closed with the test.
+// Stack is what a served API works on, built by stack.New as the tokengate
+// app builds it: a bbolt vault under the read cache and the short-lived
+// layer, the test keyset, the builtin network token service, a memory CVV
+// store, the lifecycle manager and the tokenizer. It is closed with the test.
 type Stack struct {
-	Vault     *vault.Ephemeral // over Bolt
-	Bolt      *boltvault.Bolt
-	Keys      *keys.Keys
-	Builtin   *network.Builtin
-	CVVs      *cvvmem.Store
-	Lifecycle *lifecycle.Manager
-	Tokenizer *tokenize.Tokenizer
+	*stack.Stack
+	Vault   *vault.Ephemeral // the stack's Records: what the served APIs use
+	Bolt    *boltvault.Bolt  // the backend under it
+	Builtin *network.Builtin
+	CVVs    *cvvmem.Store
 }
 
 // NewStack builds a fresh stack in the test's temporary directory.
@@ -44,8 +40,7 @@ func NewStack(t testing.TB) *Stack {
 	}
 	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
-	eph := vault.NewEphemeral(b)
-	lc := &lifecycle.Manager{Vault: eph, Keys: ks, Networks: network.Registry{"builtin": builtin}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second}
-	return &Stack{Vault: eph, Bolt: b, Keys: ks, Builtin: builtin, CVVs: cvvs, Lifecycle: lc,
-		Tokenizer: &tokenize.Tokenizer{Vault: eph, Ephemeral: eph, Keys: ks, Lifecycle: lc, CVVs: cvvs}}
+	s := stack.New(stack.Config{Vault: b, Keys: ks, CVVs: cvvs,
+		Networks: network.Registry{"builtin": builtin}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second})
+	return &Stack{Stack: s, Vault: s.Records, Bolt: b, Builtin: builtin, CVVs: cvvs}
 }

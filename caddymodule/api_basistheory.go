@@ -113,12 +113,10 @@ func (h *BasisTheoryAPI) Validate() error {
 // ServeHTTP answers the API call; it never calls next.
 func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	return h.served.serve(w, r, func(a *App) http.Handler {
-		s := &btapi.Server{
-			Tokenizer: a.tokenizer, Vault: a.tokenizer.Vault, Keys: a.tokenizer.Keys, Lifecycle: a.lifecycle,
-			Authenticate: h.keys.lookup,
-			Idempotency:  h.idem,
-			Observe:      h.served.observe,
-		}
+		s := a.stack.BasisTheoryAPI()
+		s.Authenticate = h.keys.lookup
+		s.Idempotency = h.idem
+		s.Observe = h.served.observe
 		if h.sender != nil {
 			s.Notify = h.sender.Send
 		}

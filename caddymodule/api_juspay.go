@@ -238,25 +238,23 @@ func (h *JuspayAPI) Validate() error {
 // ServeHTTP answers the API call; it never calls next.
 func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	return h.served.serve(w, r, func(a *App) http.Handler {
-		s := &juspayapi.Server{
-			Tokenizer: a.tokenizer, Vault: a.tokenizer.Vault, Keys: a.tokenizer.Keys, Lifecycle: a.lifecycle,
-			Authenticate: h.merchants.lookup,
-			MerchantByID: func(id string) (juspayapi.Merchant, bool) {
-				m, ok := h.byID[id]
-				return m, ok
-			},
-			CardTokenTTL:          time.Duration(h.CardTokenTTL),
-			CardTokensPerMerchant: h.CardTokensPerMerchant,
-			ClientRate:            rate.Limit(h.ClientRate),
-			ClientBurst:           h.ClientBurst,
-			ClientIP: func(r *http.Request) string {
-				ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-				return ip
-			},
-			TokenizeTruePerMinute: h.TokenizeTruePerMinute,
-			DecryptionKeys:        h.decrypt,
-			Observe:               h.served.observe,
+		s := a.stack.JuspayAPI()
+		s.Authenticate = h.merchants.lookup
+		s.MerchantByID = func(id string) (juspayapi.Merchant, bool) {
+			m, ok := h.byID[id]
+			return m, ok
 		}
+		s.CardTokenTTL = time.Duration(h.CardTokenTTL)
+		s.CardTokensPerMerchant = h.CardTokensPerMerchant
+		s.ClientRate = rate.Limit(h.ClientRate)
+		s.ClientBurst = h.ClientBurst
+		s.ClientIP = func(r *http.Request) string {
+			ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+			return ip
+		}
+		s.TokenizeTruePerMinute = h.TokenizeTruePerMinute
+		s.DecryptionKeys = h.decrypt
+		s.Observe = h.served.observe
 		return s.Handler()
 	})
 }

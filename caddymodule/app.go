@@ -4,7 +4,6 @@
 package caddymodule
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,12 +17,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/body"
-	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/keys"
-	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
-	"github.com/tokengate/tokengate/tokenize"
+	"github.com/tokengate/tokengate/stack"
 	"github.com/tokengate/tokengate/vault"
 )
 
@@ -36,10 +34,6 @@ const (
 	defaultProvisionTimeout = 2 * time.Second
 	defaultMaxBodySize      = 10 << 20
 	defaultBodyReadTimeout  = 10 * time.Second
-	// Vault records (sealed, never a PAN) of returning cards stay in memory
-	// this long, so repeat customers and outbound requests skip the disk.
-	recordCacheTTL  = 30 * time.Second
-	recordCacheSize = 100_000
 )
 
 // App is the tokengate app. It owns everything the tokenize and detokenize
@@ -105,15 +99,13 @@ type App struct {
 	// a buffer forever. The default is 10s.
 	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
-	rules       *rules.File
-	vault       VaultBackend
-	apiKeys     keyring[string]
-	networks    network.Registry
-	lifecycle   *lifecycle.Manager
-	tokenizer   *tokenize.Tokenizer
-	detokenizer *detokenize.Detokenizer
-	logger      *zap.Logger
-	ctx         caddy.Context
+	rules    *rules.File
+	vault    VaultBackend
+	apiKeys  keyring[string]
+	networks network.Registry
+	stack    *stack.Stack // the Caddy-free parts the handlers and served APIs use
+	logger   *zap.Logger
+	ctx      caddy.Context
 }
 
 // KeysConfig locates the keyset. Env wins over File; KEKEnv, when set, names
@@ -158,11 +150,36 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "tokengate", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision loads the rules and keys, loads its guest modules (vault, CVV
-// store, network token services) and opens them, and checks the routes.
+// Provision loads the rules, the keys and the guest modules (vault, CVV
+// store, network token services), opens the backends, builds the stack over
+// them (stack.New) and checks the routes.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	if err := a.loadRules(); err != nil {
+		return err
+	}
+	a.setDefaults()
+	registerMetrics(ctx)
+	b, err := a.openBackends(ctx)
+	if err != nil {
+		return err
+	}
+	a.stack = stack.New(stack.Config{
+		Vault: b.vault, Keys: b.keys, CVVs: b.cvvs, ShortLived: b.shortLived,
+		Networks: a.networks, Provisioner: b.provisioner, ProvisionTimeout: time.Duration(a.ProvisionTimeout),
+		ObserveStatus:  observeStatus,
+		CVVUnavailable: a.logCVVUnavailable,
+		Tampered:       a.logTampered,
+	})
+	if feed, ok := a.vault.(ChangeFeed); ok {
+		feed.WatchChanges(ctx, a.stack.Cache) // ends with this config
+	}
+	return a.checkRoutes()
+}
+
+// loadRules reads the rules file.
+func (a *App) loadRules() error {
 	if a.Rules == "" {
 		return fmt.Errorf("tokengate: no rules file configured (set `rules` in the tokengate global option)")
 	}
@@ -174,55 +191,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FilesSHA256 != "" && a.FilesSHA256 != a.filesHash() {
 		a.logger.Info("the rules or keyset file changed since this config was adapted; loading the files as they are now")
 	}
-	a.setDefaults()
-	registerMetrics(ctx)
+	return nil
+}
 
-	mod, err := ctx.LoadModule(a, "VaultRaw")
-	if err != nil {
-		return fmt.Errorf("tokengate: loading vault module: %w", err)
+// setDefaults fills in what the config leaves out: the bolt vault in
+// Caddy's data directory, the memory CVV store and the bounds. (The network
+// default, the builtin service, is set by openNetworks, which knows
+// no_network.)
+func (a *App) setDefaults() {
+	if a.VaultRaw == nil {
+		a.VaultRaw = json.RawMessage(`{"backend":"bolt"}`)
 	}
-	a.vault = mod.(VaultBackend)
-	ks, err := a.loadKeys()
-	if err != nil {
-		return err
+	if a.CVVStoreRaw == nil {
+		a.CVVStoreRaw = json.RawMessage(`{"backend":"memory"}`)
 	}
-	if err := a.loadAPIKeys(); err != nil {
-		return err
-	}
-	env := Env{Keys: ks, Logger: a.logger}
-	v, err := a.vault.OpenVault(env)
-	if err != nil {
-		return fmt.Errorf("tokengate: %w", err)
-	}
-	env.Vault = a.vault
-	if err := a.checkKeysOpen(ks); err != nil {
-		return err
-	}
-
-	mod, err = ctx.LoadModule(a, "CVVStoreRaw")
-	if err != nil {
-		return fmt.Errorf("tokengate: loading cvv_store module: %w", err)
-	}
-	cvvBackend := mod.(CVVBackend)
-	cvvs, err := cvvBackend.OpenCVVStore(env)
-	if err != nil {
-		return fmt.Errorf("tokengate: %w", err)
-	}
-	watchCVVs(cvvs)
-	provisioner, err := a.openNetworks(ctx, env)
-	if err != nil {
-		return err
-	}
-	for _, set := range a.rules.Inbound {
-		if _, ok := a.networks.Lookup(set.Network); set.Network != "" && !ok {
-			return fmt.Errorf("tokengate: %s:%d: inbound rule set %q names network %q, which is not configured (configured: %v)",
-				a.rules.Path, set.Line, set.Name, set.Network, a.networkNames())
-		}
-	}
-
-	timeout := time.Duration(a.ProvisionTimeout)
-	if timeout == 0 {
-		timeout = defaultProvisionTimeout
+	if a.ProvisionTimeout == 0 {
+		a.ProvisionTimeout = caddy.Duration(defaultProvisionTimeout)
 	}
 	if a.MaxBodySize == 0 {
 		a.MaxBodySize = defaultMaxBodySize
@@ -230,31 +214,75 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.BodyReadTimeout == 0 {
 		a.BodyReadTimeout = caddy.Duration(defaultBodyReadTimeout)
 	}
-	// One cache for both directions, so a status change one writes is what
-	// the other reads next.
-	// Over it, the short-lived cards (Juspay's ctkn_, cards kept without
-	// consent) that live in memory only.
-	cache := vault.NewCache(v, recordCacheTTL, recordCacheSize)
-	cache.Reseal = ks.Reseal // records sealed before the token was bound move on their next write
-	if feed, ok := a.vault.(ChangeFeed); ok {
-		feed.WatchChanges(ctx, cache) // ends with this config
+}
+
+// backends are the opened guest modules the stack is built over.
+type backends struct {
+	vault       vault.Vault
+	keys        *keys.Keys
+	cvvs        cvv.Store
+	shortLived  vault.ShortLivedStore // nil: short-lived cards in memory
+	provisioner string                // the network service that provisions new cards
+}
+
+// openBackends loads the guest modules and opens them: the vault (checked
+// to open with the keyset), the CVV store and the network token services
+// (checked against the rule sets that name them).
+func (a *App) openBackends(ctx caddy.Context) (backends, error) {
+	var b backends
+	mod, err := ctx.LoadModule(a, "VaultRaw")
+	if err != nil {
+		return b, fmt.Errorf("tokengate: loading vault module: %w", err)
 	}
-	records := vault.NewEphemeral(cache)
+	a.vault = mod.(VaultBackend)
+	if b.keys, err = a.loadKeys(); err != nil {
+		return b, err
+	}
+	if err := a.loadAPIKeys(); err != nil {
+		return b, err
+	}
+	env := Env{Keys: b.keys, Logger: a.logger}
+	if b.vault, err = a.vault.OpenVault(env); err != nil {
+		return b, fmt.Errorf("tokengate: %w", err)
+	}
+	env.Vault = a.vault
+	if err := a.checkKeysOpen(b.keys); err != nil {
+		return b, err
+	}
+
+	mod, err = ctx.LoadModule(a, "CVVStoreRaw")
+	if err != nil {
+		return b, fmt.Errorf("tokengate: loading cvv_store module: %w", err)
+	}
+	cvvBackend := mod.(CVVBackend)
+	if b.cvvs, err = cvvBackend.OpenCVVStore(env); err != nil {
+		return b, fmt.Errorf("tokengate: %w", err)
+	}
+	watchCVVs(b.cvvs)
 	if s, ok := cvvBackend.(ShortLivedStorer); ok {
-		records.Shared = s.ShortLivedStore(env)
+		b.shortLived = s.ShortLivedStore(env)
 	}
-	a.lifecycle = &lifecycle.Manager{Vault: records, Keys: ks, Networks: a.networks, Provisioner: provisioner,
-		ProvisionTimeout: timeout, Observe: observeStatus}
-	a.tokenizer = &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}
-	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs,
-		CVVUnavailable: func(field string, err error) {
-			a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err))
-		},
-		Tampered: func(tenant, field string) {
-			a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
-				zap.String("tenant", tenant), zap.String("field", field))
-		}}
-	return a.checkRoutes()
+	if b.provisioner, err = a.openNetworks(ctx, env); err != nil {
+		return b, err
+	}
+	for _, set := range a.rules.Inbound {
+		if _, ok := a.networks.Lookup(set.Network); set.Network != "" && !ok {
+			return b, fmt.Errorf("tokengate: %s:%d: inbound rule set %q names network %q, which is not configured (configured: %v)",
+				a.rules.Path, set.Line, set.Name, set.Network, a.networkNames())
+		}
+	}
+	return b, nil
+}
+
+// logCVVUnavailable is the detokenizer's CVVUnavailable hook.
+func (a *App) logCVVUnavailable(field string, err error) {
+	a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err))
+}
+
+// logTampered is the detokenizer's Tampered hook.
+func (a *App) logTampered(tenant, field string) {
+	a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
+		zap.String("tenant", tenant), zap.String("field", field))
 }
 
 // openNetworks loads and opens the network token services and returns the
@@ -300,18 +328,6 @@ func (a *App) networkNames() []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// setDefaults fills in the guest modules left unconfigured: the bolt vault
-// in Caddy's data directory and the memory CVV store. (The network default,
-// the builtin service, is set by openNetworks, which knows no_network.)
-func (a *App) setDefaults() {
-	if a.VaultRaw == nil {
-		a.VaultRaw = json.RawMessage(`{"backend":"bolt"}`)
-	}
-	if a.CVVStoreRaw == nil {
-		a.CVVStoreRaw = json.RawMessage(`{"backend":"memory"}`)
-	}
 }
 
 func (a *App) loadKeys() (*keys.Keys, error) {

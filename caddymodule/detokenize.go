@@ -116,7 +116,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		h.done(span, set, "passthrough", nil)
 		return next.ServeHTTP(w, r)
 	}
-	res, err := h.app.detokenizer.Apply(ctx, tenant, set, kind, doc)
+	res, err := h.app.stack.Detokenizer.Apply(ctx, tenant, set, kind, doc)
 	injections := res.Injections
 	span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
 	var fe *body.FieldError

@@ -205,7 +205,7 @@ func TestSealedRecordsThroughCaddy(t *testing.T) {
 	inB := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(mcPAN))
 	tokB := str(decode(t, inB.body), "card.number")
 	backend := g.app().vault.(*BoltVault).bolt
-	records := g.app().tokenizer.Vault
+	records := g.app().stack.Records
 	ctx := context.Background()
 	pay := func(in reply) reply {
 		return g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
@@ -309,7 +309,7 @@ func TestRowSwapPostgresThroughCaddy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	records := g.app().tokenizer.Vault
+	records := g.app().stack.Records
 
 	// The third card as the previous release sealed it.
 	pg, err := pgvault.Open(ctx, dsn)

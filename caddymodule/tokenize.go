@@ -175,7 +175,7 @@ func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *
 // "query:" in the paths it reports). ok=false means the request was answered
 // here and must not be forwarded.
 func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Request, set *rules.Inbound, kind body.Kind, doc body.Doc, prefix string) (tokenize.Result, bool) {
-	res, err := h.app.tokenizer.Apply(ctx, set, kind, doc)
+	res, err := h.app.stack.Tokenizer.Apply(ctx, set, kind, doc)
 	var fe *body.FieldError
 	switch {
 	case errors.As(err, &fe):

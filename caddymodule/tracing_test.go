@@ -14,11 +14,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/cvv/cvvmem"
-	"github.com/tokengate/tokengate/detokenize"
-	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
-	"github.com/tokengate/tokengate/tokenize"
+	"github.com/tokengate/tokengate/stack"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -38,13 +36,12 @@ func testApp(t *testing.T) *App {
 		t.Fatal(err)
 	}
 	svc := observedNetwork{builtin}
-	lc := &lifecycle.Manager{Vault: bolt, Keys: keys, Networks: network.Registry{svc.Name(): svc}, Provisioner: svc.Name()}
 	return &App{
 		MaxBodySize:     defaultMaxBodySize,
 		BodyReadTimeout: caddy.Duration(defaultBodyReadTimeout),
 		rules:           rf,
-		tokenizer:       &tokenize.Tokenizer{Vault: bolt, Keys: keys, Lifecycle: lc, CVVs: cvvs},
-		detokenizer:     &detokenize.Detokenizer{Vault: bolt, Keys: keys, Lifecycle: lc, CVVs: cvvs},
+		stack: stack.New(stack.Config{Vault: bolt, Keys: keys, CVVs: cvvs,
+			Networks: network.Registry{svc.Name(): svc}, Provisioner: svc.Name()}),
 	}
 }
 

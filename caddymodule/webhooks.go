@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/tokengate/tokengate/juspayapi"
-	"github.com/tokengate/tokengate/webhooks"
 )
 
 func init() {
@@ -71,9 +70,10 @@ func (h *Webhooks) Validate() error {
 // ServeHTTP receives one event; it never calls next.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	return h.served.serve(w, r, func(a *App) http.Handler {
-		rcv := &webhooks.Receiver{Vault: a.tokenizer.Vault, Lifecycle: a.lifecycle,
-			JuspaySecret: caddy.NewReplacer().ReplaceKnown(h.Secret, ""), BasisTheoryKey: h.key,
-			Observe: func(provider, outcome string) { webhookEvents.WithLabelValues(provider, outcome).Inc() }}
+		rcv := a.stack.Webhooks()
+		rcv.JuspaySecret = caddy.NewReplacer().ReplaceKnown(h.Secret, "")
+		rcv.BasisTheoryKey = h.key
+		rcv.Observe = func(provider, outcome string) { webhookEvents.WithLabelValues(provider, outcome).Inc() }
 		if h.Provider == "juspay" {
 			return http.HandlerFunc(rcv.Juspay)
 		}

@@ -1,0 +1,127 @@
+// Package stack assembles tokengate's Caddy-free parts into one stack:
+// the vault under its read cache and its short-lived layer, the lifecycle
+// manager, the tokenizer, the detokenizer, and the pieces the served token
+// APIs and webhooks take. The tokengate Caddy app, the tests and the
+// benchmarks all build the stack here, so what they exercise is what runs
+// (as Caddy's tracing module builds its wrapper in one function), and the
+// rule that every part shares one vault object holds by construction.
+package stack
+
+import (
+	"crypto/rand"
+	"io"
+	"time"
+
+	"github.com/tokengate/tokengate/btapi"
+	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/lifecycle"
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/tokenize"
+	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/webhooks"
+)
+
+// Defaults of the read cache: sealed records (never a PAN) of returning
+// cards stay in memory this long, so repeat customers and outbound requests
+// skip the disk.
+const (
+	DefaultCacheTTL  = 30 * time.Second
+	DefaultCacheSize = 100_000
+)
+
+// Config is what the stack is built from: the opened backends and the
+// hooks the caller observes it with. Vault, Keys and CVVs are required.
+type Config struct {
+	// Vault is the opened storage backend (bbolt, PostgreSQL, ...).
+	Vault vault.Vault
+	// Keys seal and open card data and key fingerprints.
+	Keys *keys.Keys
+	// CVVs holds CVVs between tokenize and detokenize.
+	CVVs cvv.Store
+	// ShortLived, when set, keeps the short-lived cards (Juspay's ctkn_,
+	// cards kept without consent) where every gateway sees them (the Redis
+	// CVV store's); nil keeps them in this process's memory.
+	ShortLived vault.ShortLivedStore
+	// Networks are the configured network token services by name, and
+	// Provisioner the one that provisions new cards ("" for none).
+	Networks    network.Registry
+	Provisioner string
+	// ProvisionTimeout bounds a provisioning call; zero means no bound
+	// beyond the request's.
+	ProvisionTimeout time.Duration
+	// CacheTTL and CacheSize bound the read cache; zero means the defaults.
+	CacheTTL  time.Duration
+	CacheSize int
+	// Random is the source of token strings; nil means crypto/rand.
+	Random io.Reader
+	// ObserveStatus, CVVUnavailable and Tampered are the lifecycle's and
+	// the detokenizer's hooks (see lifecycle.Manager.Observe,
+	// detokenize.Detokenizer); nil ones are not called.
+	ObserveStatus  func(provider, status string)
+	CVVUnavailable func(field string, err error)
+	Tampered       func(tenant, field string)
+}
+
+// Stack is the assembled gateway.
+type Stack struct {
+	// Records is the one vault every part reads and writes: the backend
+	// under the read cache, under the short-lived layer. One object, so a
+	// status change one direction writes is what the other reads next.
+	Records *vault.Ephemeral
+	// Cache is the read cache, for a change feed to invalidate.
+	Cache       *vault.Cache
+	Keys        *keys.Keys
+	CVVs        cvv.Store
+	Lifecycle   *lifecycle.Manager
+	Tokenizer   *tokenize.Tokenizer
+	Detokenizer *detokenize.Detokenizer
+}
+
+// New builds the stack over cfg's backends.
+func New(cfg Config) *Stack {
+	ttl, size := cfg.CacheTTL, cfg.CacheSize
+	if ttl == 0 {
+		ttl = DefaultCacheTTL
+	}
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	random := cfg.Random
+	if random == nil {
+		random = rand.Reader
+	}
+	cache := vault.NewCache(cfg.Vault, ttl, size)
+	cache.Reseal = cfg.Keys.Reseal // records sealed before the token was bound move on their next write
+	records := vault.NewEphemeral(cache)
+	records.Shared = cfg.ShortLived
+	lc := &lifecycle.Manager{Vault: records, Keys: cfg.Keys, Networks: cfg.Networks, Provisioner: cfg.Provisioner,
+		ProvisionTimeout: cfg.ProvisionTimeout, Observe: cfg.ObserveStatus}
+	return &Stack{
+		Records: records, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
+		Tokenizer: &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: cfg.Keys, Lifecycle: lc,
+			CVVs: cfg.CVVs, Random: random},
+		Detokenizer: &detokenize.Detokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc, CVVs: cfg.CVVs,
+			CVVUnavailable: cfg.CVVUnavailable, Tampered: cfg.Tampered},
+	}
+}
+
+// BasisTheoryAPI returns the Basis Theory token API over the stack; the
+// caller sets how it authenticates, notifies and observes.
+func (g *Stack) BasisTheoryAPI() *btapi.Server {
+	return &btapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle}
+}
+
+// JuspayAPI returns the Juspay token API over the stack; the caller sets
+// its merchants, keys and limits.
+func (g *Stack) JuspayAPI() *juspayapi.Server {
+	return &juspayapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle}
+}
+
+// Webhooks returns the receiver of the network token services' lifecycle
+// events over the stack; the caller sets the providers' secrets.
+func (g *Stack) Webhooks() *webhooks.Receiver {
+	return &webhooks.Receiver{Vault: g.Records, Lifecycle: g.Lifecycle}
+}
