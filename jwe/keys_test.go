@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -41,12 +42,9 @@ func TestGenerateAndLoad(t *testing.T) {
 	if fi, err := os.Stat(priv); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("private key mode: %v %v", fi, err)
 	}
-	sk, err := jwe.LoadPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pk, err := jwe.LoadPublicKey(pub)
-	if err != nil {
+	sk, errPriv := jwe.LoadPrivateKey(priv)
+	pk, errPub := jwe.LoadPublicKey(pub)
+	if err := errors.Join(errPriv, errPub); err != nil {
 		t.Fatal(err)
 	}
 	if !pk.Equal(&sk.PublicKey) || pk.N.BitLen() != jwe.KeyBits {
