@@ -12,7 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/tokengate/tokengate/btapi"
-	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/webhooks"
 )
 
@@ -68,7 +68,7 @@ func (BasisTheoryAPI) CaddyModule() caddy.ModuleInfo {
 func (h *BasisTheoryAPI) Provision(ctx caddy.Context) error {
 	h.served = newServedAPI(ctx, "basistheory")
 	if h.WebhookURL != "" {
-		key, err := juspayapi.LoadPrivateKey(h.WebhookKeyFile)
+		key, err := jwe.LoadPrivateKey(h.WebhookKeyFile)
 		if err != nil {
 			return fmt.Errorf("basistheory_api: webhook_key: %w", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/vault"
 )
 
@@ -126,7 +127,7 @@ func (h *JuspayAPI) Provision(ctx caddy.Context) error {
 	}
 	h.decrypt = map[string]*rsa.PrivateKey{}
 	for _, k := range h.JWEKeys {
-		key, err := juspayapi.LoadPrivateKey(k.PrivateKeyFile)
+		key, err := jwe.LoadPrivateKey(k.PrivateKeyFile)
 		if err != nil {
 			return fmt.Errorf("juspay_api: jwe_key %s: %w", k.KID, err)
 		}
@@ -134,7 +135,7 @@ func (h *JuspayAPI) Provision(ctx caddy.Context) error {
 	}
 	pubs := map[string]map[string]*rsa.PublicKey{}
 	for _, k := range h.MerchantKeys {
-		key, err := juspayapi.LoadPublicKey(k.PublicKeyFile)
+		key, err := jwe.LoadPublicKey(k.PublicKeyFile)
 		if err != nil {
 			return fmt.Errorf("juspay_api: merchant_key %s %s: %w", k.Merchant, k.KeyID, err)
 		}
@@ -172,7 +173,7 @@ func (h *JuspayAPI) makeDevKeys(logger *zap.Logger) error {
 		if _, err := os.Stat(priv); err == nil {
 			return priv, pub, nil
 		}
-		return priv, pub, juspayapi.GenerateKeyPair(priv, pub)
+		return priv, pub, jwe.GenerateKeyPair(priv, pub)
 	}
 	if len(h.JWEKeys) == 0 {
 		priv, _, err := ensure("jwe-" + devKID)

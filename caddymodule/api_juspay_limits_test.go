@@ -16,7 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/jwe"
 )
 
 // juspayLimitsSites: shop_a and shop_b on :9084 with a small ctkn_ quota
@@ -108,7 +108,7 @@ func TestJuspayCardTokenizeFlood(t *testing.T) {
 	// load timeout on a busy machine.
 	keysDir := t.TempDir()
 	for _, name := range []string{"jwe-dev", "merchant-shop_a", "merchant-shop_b", "merchant-shop_c"} {
-		if err := juspayapi.GenerateKeyPair(filepath.Join(keysDir, name+".pem"), filepath.Join(keysDir, name+".pub.pem")); err != nil {
+		if err := jwe.GenerateKeyPair(filepath.Join(keysDir, name+".pem"), filepath.Join(keysDir, name+".pub.pem")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -219,16 +219,16 @@ func TestJuspayStoredCardTokenCustomer(t *testing.T) {
 	}
 }
 `)
-	serverPub, err := juspayapi.LoadPublicKey(filepath.Join(dir, "jwe-dev.pub.pem"))
+	serverPub, err := jwe.LoadPublicKey(filepath.Join(dir, "jwe-dev.pub.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	merchantPriv, err := juspayapi.LoadPrivateKey(filepath.Join(dir, "merchant-shop.pem"))
+	merchantPriv, err := jwe.LoadPrivateKey(filepath.Join(dir, "merchant-shop.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	plain, _ := json.Marshal(`{"cardNumber":"4111111111111111","expMonth":"09","expYear":"2030"}`)
-	cardData, err := juspayapi.Encrypt(serverPub, "dev", plain)
+	cardData, err := jwe.Encrypt(serverPub, "dev", plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestJuspayStoredCardTokenCustomer(t *testing.T) {
 	gen := g.do(req)
 	var env struct{ Payload string }
 	_ = json.Unmarshal([]byte(gen.body), &env)
-	payload, err := juspayapi.Decrypt(merchantPriv, env.Payload)
+	payload, err := jwe.Decrypt(merchantPriv, env.Payload)
 	if gen.status != http.StatusOK || err != nil {
 		t.Fatalf("generateToken: %d %v", gen.status, err)
 	}

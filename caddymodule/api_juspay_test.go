@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/tokengate/tokengate/apitest"
-	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/jwe"
 )
 
 const juspayURL = "http://localhost:9084"
@@ -38,18 +38,18 @@ func TestJuspayAPISeed(t *testing.T) {
 		req.SetBasicAuth("jp_key", "")
 		return g.do(req)
 	}
-	serverPub, err := juspayapi.LoadPublicKey(filepath.Join(dir, "jwe-dev.pub.pem"))
+	serverPub, err := jwe.LoadPublicKey(filepath.Join(dir, "jwe-dev.pub.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	merchantPriv, err := juspayapi.LoadPrivateKey(filepath.Join(dir, "merchant-shop.pem"))
+	merchantPriv, err := jwe.LoadPrivateKey(filepath.Join(dir, "merchant-shop.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// cardData as Hyperswitch sends it: the card JSON, encoded once more as
 	// a JSON string, in a JWE to the server's key.
 	plain, _ := json.Marshal(`{"cardNumber":"4111111111111111","expMonth":"09","expYear":"2030","cardSecurityCode":"123"}`)
-	cardData, err := juspayapi.Encrypt(serverPub, "dev", plain)
+	cardData, err := jwe.Encrypt(serverPub, "dev", plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestJuspayAPISeed(t *testing.T) {
 	apitest.SameShape(t, "generateToken envelope", seedSample(t, "juspay/000_generate_token_response_encrypted.json"), []byte(gen.body))
 	var env struct{ Payload string }
 	_ = json.Unmarshal([]byte(gen.body), &env)
-	payload, err := juspayapi.Decrypt(merchantPriv, env.Payload)
+	payload, err := jwe.Decrypt(merchantPriv, env.Payload)
 	if err != nil {
 		t.Fatalf("the payload does not decrypt with the merchant's key: %v", err)
 	}

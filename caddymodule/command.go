@@ -17,7 +17,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/tink-crypto/tink-go/v2/tink"
-	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault/migrate"
 	"github.com/tokengate/tokengate/vault/reseal"
@@ -285,7 +285,7 @@ func jweCommand(name, private, public, kid string, in io.Reader, out io.Writer) 
 		if private == "" || public == "" {
 			return exitFailure, errors.New("usage: caddy tokengate rsa-keygen --private <file> --public <file>")
 		}
-		if err := juspayapi.GenerateKeyPair(private, public); err != nil {
+		if err := jwe.GenerateKeyPair(private, public); err != nil {
 			return exitFailure, err
 		}
 		fmt.Fprintf(out, "wrote %s (private, 0600) and %s (public)\n", private, public)
@@ -294,7 +294,7 @@ func jweCommand(name, private, public, kid string, in io.Reader, out io.Writer) 
 		if public == "" {
 			return exitFailure, errors.New("usage: caddy tokengate jwe-encrypt --public <file> [--kid <kid>] < plaintext")
 		}
-		key, err := juspayapi.LoadPublicKey(public)
+		key, err := jwe.LoadPublicKey(public)
 		if err != nil {
 			return exitFailure, err
 		}
@@ -302,7 +302,7 @@ func jweCommand(name, private, public, kid string, in io.Reader, out io.Writer) 
 		if err != nil {
 			return exitFailure, err
 		}
-		compact, err := juspayapi.Encrypt(key, kid, bytes.TrimRight(plain, "\r\n"))
+		compact, err := jwe.Encrypt(key, kid, bytes.TrimRight(plain, "\r\n"))
 		if err != nil {
 			return exitFailure, err
 		}
@@ -312,7 +312,7 @@ func jweCommand(name, private, public, kid string, in io.Reader, out io.Writer) 
 	if private == "" {
 		return exitFailure, errors.New("usage: caddy tokengate jwe-decrypt --private <file> < jwe")
 	}
-	key, err := juspayapi.LoadPrivateKey(private)
+	key, err := jwe.LoadPrivateKey(private)
 	if err != nil {
 		return exitFailure, err
 	}
@@ -320,7 +320,7 @@ func jweCommand(name, private, public, kid string, in io.Reader, out io.Writer) 
 	if err != nil {
 		return exitFailure, err
 	}
-	plain, err := juspayapi.Decrypt(key, strings.TrimSpace(string(compact)))
+	plain, err := jwe.Decrypt(key, strings.TrimSpace(string(compact)))
 	if err != nil {
 		return exitFailure, err
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/network/juspay"
 )
@@ -56,12 +56,12 @@ func (n *JuspayNetwork) config() (juspay.Config, error) {
 		JWEKeyID: n.JWEKeyID, PrivateKeyID: n.PrivateKeyID, CustomerID: n.CustomerID, Timeout: time.Duration(n.Timeout)}
 	var err error
 	if n.JWEKeyFile != "" {
-		if cfg.JWEKey, err = juspayapi.LoadPublicKey(n.JWEKeyFile); err != nil {
+		if cfg.JWEKey, err = jwe.LoadPublicKey(n.JWEKeyFile); err != nil {
 			return cfg, fmt.Errorf("network juspay: jwe_key: %w", err)
 		}
 	}
 	if n.PrivateKeyFile != "" {
-		if cfg.PrivateKey, err = juspayapi.LoadPrivateKey(n.PrivateKeyFile); err != nil {
+		if cfg.PrivateKey, err = jwe.LoadPrivateKey(n.PrivateKeyFile); err != nil {
 			return cfg, fmt.Errorf("network juspay: private_key: %w", err)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/tokengate/tokengate/juspayapi"
+	"github.com/tokengate/tokengate/jwe"
 )
 
 func init() {
@@ -45,7 +45,7 @@ func (Webhooks) CaddyModule() caddy.ModuleInfo {
 func (h *Webhooks) Provision(ctx caddy.Context) error {
 	h.served = newServedAPI(ctx, "webhooks_"+h.Provider)
 	if h.PublicKeyFile != "" {
-		key, err := juspayapi.LoadPublicKey(h.PublicKeyFile)
+		key, err := jwe.LoadPublicKey(h.PublicKeyFile)
 		if err != nil {
 			return fmt.Errorf("tokengate_webhooks: public_key: %w", err)
 		}

@@ -11,11 +11,11 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
@@ -51,12 +51,6 @@ type cardPlain struct {
 	CardSecurityCode string `json:"cardSecurityCode"`
 	NameOnCard       string `json:"nameOnCard"`
 }
-
-// The JWE algorithms of Juspay's standalone tokenization APIs.
-var (
-	keyAlgorithms     = []jose.KeyAlgorithm{jose.RSA_OAEP_256}
-	contentEncryption = []jose.ContentEncryption{jose.A128GCM}
-)
 
 // customerKey is the metadata key saying a card is saved for a customer.
 func customerKey(customerID string) string { return "juspay.customer:" + customerID }
@@ -149,7 +143,7 @@ func (s *Server) generateToken(r *http.Request, m Merchant) (int, any) {
 		"cardReference":      rec.Token,
 	}
 	plain, _ := json.Marshal(payload)
-	compact, err := Encrypt(pub, "", plain)
+	compact, err := jwe.Encrypt(pub, "", plain)
 	clear(plain)
 	if err != nil {
 		return http.StatusServiceUnavailable, unavailable
@@ -196,14 +190,14 @@ func merchantKey(m Merchant, keyID string) (*rsa.PublicKey, map[string]any) {
 // JSON string that holds the object (what Juspay's own clients send).
 func (s *Server) decryptCard(compact string) (cardPlain, map[string]any) {
 	var c cardPlain
-	obj, err := jose.ParseEncrypted(compact, keyAlgorithms, contentEncryption)
+	msg, err := jwe.Parse(compact)
 	if err != nil {
 		return c, inputError("cardData", "invalid", "cardData must be a compact JWE encrypted with RSA-OAEP-256 and A128GCM.")
 	}
 	// The key is picked by the JWE's kid; Decrypt below is then the one call
 	// that may succeed.
-	key, ok := s.DecryptionKeys[obj.Header.KeyID]
-	if !ok && obj.Header.KeyID == "" && len(s.DecryptionKeys) == 1 {
+	key, ok := s.DecryptionKeys[msg.KeyID()]
+	if !ok && msg.KeyID() == "" && len(s.DecryptionKeys) == 1 {
 		for _, k := range s.DecryptionKeys {
 			key, ok = k, true
 		}
@@ -211,7 +205,7 @@ func (s *Server) decryptCard(compact string) (cardPlain, map[string]any) {
 	if !ok {
 		return c, inputError("cardData", "invalid", "cardData is encrypted to a key (kid) this server does not hold.")
 	}
-	plain, err := obj.Decrypt(key)
+	plain, err := msg.Decrypt(key)
 	if err != nil {
 		return c, inputError("cardData", "invalid", "cardData does not decrypt with the key its kid names.")
 	}

@@ -18,8 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/network/providerhttp"
 )
@@ -143,12 +142,6 @@ func refusal(a providerhttp.Answer, op string) error {
 	return fmt.Errorf("%w: juspay %s: status %d", providerhttp.ErrUnavailable, op, a.Status)
 }
 
-// The JWE algorithms of Juspay's standalone tokenization APIs.
-var (
-	keyAlgorithms     = []jose.KeyAlgorithm{jose.RSA_OAEP_256}
-	contentEncryption = []jose.ContentEncryption{jose.A128GCM}
-)
-
 // encryptCard makes cardData as Juspay's own clients do: the card JSON,
 // encoded once more as a JSON string, in a compact JWE to Juspay's key.
 func (c *Client) encryptCard(req network.ProvisionRequest) (string, error) {
@@ -163,16 +156,7 @@ func (c *Client) encryptCard(req network.ProvisionRequest) (string, error) {
 	plain, _ := json.Marshal(string(inner))
 	clear(inner)
 	defer clear(plain)
-	enc, err := jose.NewEncrypter(jose.A128GCM, jose.Recipient{Algorithm: jose.RSA_OAEP_256, Key: c.cfg.JWEKey},
-		(&jose.EncrypterOptions{}).WithHeader("kid", c.cfg.JWEKeyID))
-	if err != nil {
-		return "", err
-	}
-	obj, err := enc.Encrypt(plain)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
+	return jwe.Encrypt(c.cfg.JWEKey, c.cfg.JWEKeyID, plain)
 }
 
 // customer is the Juspay customer a request's card is saved for.

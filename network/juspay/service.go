@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/network/providerhttp"
 )
@@ -68,11 +68,11 @@ func (c *Client) Provision(ctx context.Context, req network.ProvisionRequest) (n
 		}
 		return network.Token{}, &network.Error{Code: code, Message: msg}
 	}
-	obj, err := jose.ParseEncrypted(*env.Payload, keyAlgorithms, contentEncryption)
+	msg, err := jwe.Parse(*env.Payload)
 	if err != nil {
 		return network.Token{}, fmt.Errorf("%w: juspay generateToken: the payload is not a JWE", providerhttp.ErrUnavailable)
 	}
-	plain, err := obj.Decrypt(c.cfg.PrivateKey)
+	plain, err := msg.Decrypt(c.cfg.PrivateKey)
 	if err != nil {
 		return network.Token{}, fmt.Errorf("%w: juspay generateToken: the payload does not decrypt with private_key", providerhttp.ErrUnavailable)
 	}
