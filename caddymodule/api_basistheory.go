@@ -118,6 +118,7 @@ func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 			Authenticate: h.keys.lookup,
 			Idempotency:  h.idem,
 			Observe:      h.served.observe,
+			Failed:       h.served.failed,
 		}
 		if h.sender != nil {
 			s.Notify = h.sender.Send

@@ -256,6 +256,7 @@ func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 			TokenizeTruePerMinute: h.TokenizeTruePerMinute,
 			DecryptionKeys:        h.decrypt,
 			Observe:               h.served.observe,
+			Failed:                h.served.failed,
 		}
 		return s.Handler()
 	})
