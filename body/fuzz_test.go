@@ -117,7 +117,7 @@ func FuzzMultipart(f *testing.F) {
 	})
 }
 
-// readParts reads every part's form name and content with mime/multipart.
+// mimeParts reads every part's form name and content with mime/multipart.
 func mimeParts(body string) ([][2]string, error) {
 	r := multipart.NewReader(strings.NewReader(body), "XX")
 	var out [][2]string

@@ -1,6 +1,7 @@
 package btapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -49,6 +50,16 @@ var (
 	errNotFound        = newProblem(http.StatusNotFound, "Not Found", "The network token was not found.")
 	errUnavailable     = newProblem(http.StatusServiceUnavailable, "Service Unavailable", "The network token service or the vault is unavailable; nothing was changed. Retry later.")
 )
+
+// unavailable is the answer to a failure of the vault, the keys or the
+// network token service: 503, which tells nothing of the cause, so the
+// cause goes to Failed.
+func (s *Server) unavailable(ctx context.Context, cause error) *problem {
+	if s.Failed != nil {
+		s.Failed(ctx, cause)
+	}
+	return errUnavailable
+}
 
 func forbidden(perm Permission) *problem {
 	return newProblem(http.StatusForbidden, "Forbidden", "The API key lacks the "+string(perm)+" permission.")

@@ -2,8 +2,10 @@ package btapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -138,12 +140,12 @@ func (s *Server) create(r *http.Request, p Principal) (int, any) {
 	case errors.As(err, &fe):
 		return 0, invalid(fe.Field, fe.Reason+".")
 	case err != nil:
-		return 0, errUnavailable
+		return 0, s.unavailable(r.Context(), err)
 	}
-	if prob := refusal(rec.Network); prob != nil {
+	if prob := s.refusal(r.Context(), rec.Network); prob != nil {
 		return 0, prob
 	}
-	obj, prob := s.view(rec, Principal{Tenant: p.Tenant})
+	obj, prob := s.view(r.Context(), rec, Principal{Tenant: p.Tenant})
 	if prob != nil {
 		return 0, prob
 	}
@@ -163,11 +165,11 @@ func (s *Server) fromToken(r *http.Request, p Principal, id string, in *tokenize
 	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || vault.IsEphemeral(rec)):
 		return newProblem(http.StatusNotFound, "Not Found", "The token was not found.")
 	case err != nil:
-		return errUnavailable
+		return s.unavailable(r.Context(), err)
 	}
 	secrets, err := s.Keys.Open(p.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
-		return errUnavailable
+		return s.unavailable(r.Context(), fmt.Errorf("opening the token's record: %w", err))
 	}
 	if rec.ExpMonth == "" || rec.ExpYear == "" {
 		return newProblem(http.StatusUnprocessableEntity, "CARD_DATA_MISSING", "The token's card has no expiration date, which a network token needs.")
@@ -184,15 +186,23 @@ func (s *Server) fromToken(r *http.Request, p Principal, id string, in *tokenize
 // refusal turns a card stored without a usable network token into Basis
 // Theory's answer: the network's refusal as a 422 titled with its code
 // (CARD_NOT_ELIGIBLE, ...), a service failure as a 503.
-func refusal(nt vault.NetworkToken) *problem {
+func (s *Server) refusal(ctx context.Context, nt vault.NetworkToken) *problem {
 	if nt.ID != "" && nt.Status != network.StatusDeleted {
 		return nil
 	}
 	switch nt.Error {
 	case lifecycle.ReasonTimeout, lifecycle.ReasonProviderError, lifecycle.ReasonNoTokenService, "":
-		return errUnavailable
+		return s.unavailable(ctx, fmt.Errorf("no network token was issued: %s", reasonOrNone(nt.Error)))
 	}
 	return newProblem(http.StatusUnprocessableEntity, strings.ToUpper(nt.Error), refusalDetail(nt.Error))
+}
+
+// reasonOrNone names a lifecycle reason for the log, "" included.
+func reasonOrNone(reason string) string {
+	if reason == "" {
+		return "no reason given"
+	}
+	return reason
 }
 
 // refusalDetail is the human text of a network's refusal.
@@ -218,7 +228,7 @@ func (s *Server) get(r *http.Request, p Principal) (int, any) {
 	if prob != nil {
 		return 0, prob
 	}
-	obj, prob := s.view(rec, p)
+	obj, prob := s.view(r.Context(), rec, p)
 	if prob != nil {
 		return 0, prob
 	}
@@ -257,7 +267,7 @@ func (s *Server) cryptogram(r *http.Request, p Principal) (int, any) {
 	case lifecycle.ReasonDeleted:
 		return 0, errInactive
 	}
-	return 0, errUnavailable
+	return 0, s.unavailable(r.Context(), fmt.Errorf("no cryptogram: %s", reason))
 }
 
 // setStatus suspends or resumes a network token at its service.
@@ -274,7 +284,7 @@ func (s *Server) setStatus(status string) func(*http.Request, Principal) (int, a
 		if rec, prob = s.live(r, p); prob != nil {
 			return 0, prob
 		}
-		obj, prob := s.view(rec, p)
+		obj, prob := s.view(r.Context(), rec, p)
 		if prob != nil {
 			return 0, prob
 		}
@@ -291,7 +301,7 @@ func (s *Server) changeStatus(r *http.Request, rec vault.Record, status string) 
 	case errors.Is(err, network.ErrDeleted), errors.Is(err, network.ErrNotFound):
 		return errInactive
 	}
-	return errUnavailable
+	return s.unavailable(r.Context(), fmt.Errorf("setting the network token %s: %w", status, err))
 }
 
 func (s *Server) delete(r *http.Request, p Principal) (int, any) {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -70,6 +71,10 @@ type Server struct {
 	// with Basis Theory's event type and the object (masked): the served
 	// API's webhooks.
 	Notify func(tenantID, eventType string, networkToken any)
+	// Failed, when set, is told the cause of every 503 (the answer tells
+	// the client nothing of it), with the request's context: the host logs
+	// it.
+	Failed func(ctx context.Context, cause error)
 }
 
 // Handler returns the API's routes.
@@ -197,16 +202,16 @@ func (s *Server) record(ctx context.Context, p Principal, id string) (vault.Reco
 	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || rec.Network.ID == "" || vault.IsEphemeral(rec)):
 		return vault.Record{}, errNotFound
 	case err != nil:
-		return vault.Record{}, errUnavailable
+		return vault.Record{}, s.unavailable(ctx, err)
 	}
 	return rec, nil
 }
 
 // view renders rec, opening it for the network token number.
-func (s *Server) view(rec vault.Record, p Principal) (object, *problem) {
+func (s *Server) view(ctx context.Context, rec vault.Record, p Principal) (object, *problem) {
 	secrets, err := s.Keys.Open(p.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
-		return object{}, errUnavailable
+		return object{}, s.unavailable(ctx, fmt.Errorf("opening the record: %w", err))
 	}
 	return render(rec, secrets.DPAN, p.Permissions[PermReveal]), nil
 }

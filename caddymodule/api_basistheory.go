@@ -117,6 +117,7 @@ func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 		s.Authenticate = h.keys.lookup
 		s.Idempotency = h.idem
 		s.Observe = h.served.observe
+		s.Failed = h.served.failed
 		if h.sender != nil {
 			s.Notify = h.sender.Send
 		}

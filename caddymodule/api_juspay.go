@@ -256,6 +256,7 @@ func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 		s.TokenizeTruePerMinute = h.TokenizeTruePerMinute
 		s.DecryptionKeys = h.decrypt
 		s.Observe = h.served.observe
+		s.Failed = h.served.failed
 		return s.Handler()
 	})
 }

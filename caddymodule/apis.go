@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.opentelemetry.io/otel/attribute"
+	"go.uber.org/zap"
 )
 
 // servedAPI is what the served token API handlers (basistheory_api,
@@ -55,21 +57,47 @@ func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*Ap
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	ctx, span := startSpan(r.Context(), "tokengate.api."+s.name, attribute.String("http.request.method", r.Method))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, intercept: hasErrorRoutes(r)}
 	s.api.ServeHTTP(sw, r.WithContext(ctx))
 	endSpanStatus(span, strconv.Itoa(sw.status), sw.status >= 500)
+	if sw.intercepted {
+		cause, _ := caddyhttp.GetVar(r.Context(), failureVar).(error)
+		return caddyhttp.Error(sw.status, gatewayError{status: sw.status, code: "service_unavailable", category: "SERVER_ERROR", infoCode: "SERVICE_UNAVAILABLE",
+			message: "The token service or the vault is unavailable; retry later.", cause: cause})
+	}
 	return nil
 }
 
-// statusWriter remembers the status written.
+// failed logs the cause of a 503 the API answered (btapi and juspayapi
+// call it at each), once, with the request id; the answer says nothing of
+// it. The cause is kept for a handle_errors route too.
+func (s *servedAPI) failed(ctx context.Context, cause error) {
+	s.ctx.Logger().Error(s.name+" API call failed; answered 503", zap.Error(cause), zap.String("request_id", requestIDOf(ctx)))
+	caddyhttp.SetVar(ctx, failureVar, cause)
+}
+
+// statusWriter remembers the status written. With intercept set (the
+// server has handle_errors routes) a 5xx answer is not written but left to
+// those routes, as a tokengate handler's failure is (see
+// gatewayError.answer); the API's 4xx answers are its vendor's error
+// shapes, which clients parse, and go out as they are.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status      int
+	intercept   bool
+	intercepted bool
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		if s.intercept && code >= 500 {
+			s.intercepted = true
+			s.Header().Del("Content-Type")
+		}
+	}
+	if s.intercepted {
+		return
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -77,6 +105,9 @@ func (s *statusWriter) WriteHeader(code int) {
 func (s *statusWriter) Write(p []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
+	}
+	if s.intercepted {
+		return len(p), nil
 	}
 	return s.ResponseWriter.Write(p)
 }

@@ -35,7 +35,7 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.D
 	if examine {
 		if kind = sniff(kind, raw); kind == body.Other {
 			badBody(http.StatusUnsupportedMediaType, "unexamined_body",
-				"The request body on a tokenized route is neither JSON nor an urlencoded or multipart form, so it cannot be checked for card data. Send JSON or a form.").write(w)
+				"The request body on a tokenized route is neither JSON nor an urlencoded or multipart form, so it cannot be checked for card data. Send JSON or a form.").answer(w, r)
 			return kind, nil, nil, false
 		}
 	}
@@ -44,11 +44,11 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.D
 	switch {
 	case errors.As(err, &dup):
 		fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: dup.Path, Code: "duplicate_key",
-			Reason: "this member name occurs twice in one object, and parsers disagree on which one counts; send it once"}).write(w)
+			Reason: "this member name occurs twice in one object, and parsers disagree on which one counts; send it once"}).answer(w, r)
 		return kind, nil, nil, false
 	case err != nil:
 		// The parser's errors describe the problem without the content.
-		badBody(http.StatusBadRequest, "malformed_body", "The request body is malformed: "+err.Error()+".").write(w)
+		badBody(http.StatusBadRequest, "malformed_body", "The request body is malformed: "+err.Error()+".").answer(w, r)
 		return kind, nil, nil, false
 	}
 	return kind, doc, raw, true
@@ -61,27 +61,27 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 	var encErr *body.EncodingError
 	switch {
 	case errors.Is(err, body.ErrTooLarge):
-		tooLarge(limit).write(w)
+		tooLarge(limit).answer(w, r)
 		return nil, false
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		e := badBody(http.StatusRequestTimeout, "body_timeout", "The request body did not arrive within "+timeout.String()+".")
 		e.closeConn = true
-		e.write(w)
+		e.answer(w, r)
 		return nil, false
 	case errors.As(err, &encErr) && errors.Unwrap(encErr) != nil:
 		e := badBody(http.StatusBadRequest, "malformed_encoding", "The request body does not decode: "+encErr.Error()+".")
 		e.closeConn = true
-		e.write(w)
+		e.answer(w, r)
 		return nil, false
 	case errors.As(err, &encErr):
 		e := badBody(http.StatusUnsupportedMediaType, "unsupported_encoding", "The request body's Content-Encoding cannot be decoded: "+encErr.Error()+". Send it uncompressed or gzip.")
 		e.closeConn = true
-		e.write(w)
+		e.answer(w, r)
 		return nil, false
 	case err != nil:
 		e := badBody(http.StatusBadRequest, "unreadable_body", "The request body could not be read.")
 		e.closeConn = true
-		e.write(w)
+		e.answer(w, r)
 		return nil, false
 	}
 	return raw, true

@@ -77,6 +77,11 @@ func (h *Detokenize) Provision(ctx caddy.Context) error {
 // of a reverse_proxy puts it in a request, for a destination the rule set
 // names. The API key header never leaves the gateway.
 func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	return routed(r, h.serve(w, r, next))
+}
+
+// serve is ServeHTTP; a failure it answers is returned by routed.
+func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	key := apiKeyFrom(r, h.APIKeyHeader)
 	if err := h.bound(); err != nil {
 		return err
@@ -88,7 +93,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	ctx, span := startSpan(r.Context(), "tokengate.detokenize", attribute.String("tokengate.rule_set", set.Name))
 	tenant, ok := h.app.tenantFor(key)
 	if !ok {
-		id := errUnauthorized.write(w)
+		id := errUnauthorized.answer(w, r)
 		h.logger.Warn("detokenize refused: bad or missing API key", zap.String("rule_set", set.Name), zap.String("request_id", id))
 		h.done(span, set, "unauthorized", errors.New("unauthorized"))
 		return nil
@@ -127,39 +132,39 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	}
 	switch {
 	case errors.As(err, &nr):
-		id := errNotReplaced(nr).write(w)
-		h.audit(zap.ErrorLevel, "a token would have gone on in place of its card number; request not forwarded (fix the rule set)", set, tenant, id, nil,
+		errNotReplaced(nr).because(err).answer(w, r)
+		h.audit(zap.ErrorLevel, "a token would have gone on in place of its card number; request not forwarded (fix the rule set)", r, set, tenant, nil,
 			zap.String("field", body.SafePath(nr.Field)), zap.String("reason", nr.Reason))
 		h.done(span, set, "token_not_replaced", err)
 		return nil
 	case errors.As(err, &fe):
-		id := fieldFailure(fe).write(w)
-		h.audit(zap.WarnLevel, "detokenize refused", set, tenant, id, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
+		fieldFailure(fe).answer(w, r)
+		h.audit(zap.WarnLevel, "detokenize refused", r, set, tenant, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
 		h.done(span, set, fe.Code, err)
 		return nil
 	case clientGone(r, err):
-		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", set, tenant, "", nil)
+		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", r, set, tenant, nil)
 		h.done(span, set, "client_gone", err)
 		return nil
-	case err != nil:
-		id := errUnavailable.write(w)
-		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", set, tenant, id, nil, zap.Error(err))
+	case err != nil: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
+		errUnavailable.because(err).answer(w, r)
+		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", r, set, tenant, nil, zap.Error(err))
 		h.done(span, set, "unavailable", err)
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
-	d := &delivery{set: set, body: built, log: h.logger}
+	d := &delivery{set: set, body: built, log: h.logger.With(requestIDField(r))}
 	if set.ResponseGuard == rules.GuardRedact {
 		// raw is the merchant's body as it came, before any edit.
 		d.guard = redact.NewGuard(guardOptions(set, res.Secrets, raw, r))
 	}
 	w.Header().Set(InjectedHeader, injectedHeader(injections))
-	h.audit(zap.InfoLevel, "detokenized", set, tenant, "", injections)
+	h.audit(zap.InfoLevel, "detokenized", r, set, tenant, injections)
 	countFallbacks(set.Name, injections)
 	h.done(span, set, "detokenized", nil)
 	err = next.ServeHTTP(w, withDelivery(r, d))
 	if !d.sent.Load() {
-		h.audit(zap.WarnLevel, "detokenized request was not delivered: no reverse_proxy with the tokengate transport sent it (the tokens went on unchanged, if anywhere)", set, tenant, "", nil)
+		h.audit(zap.WarnLevel, "detokenized request was not delivered: no reverse_proxy with the tokengate transport sent it (the tokens went on unchanged, if anywhere)", r, set, tenant, nil)
 	}
 	return err
 }
@@ -195,15 +200,13 @@ func (h *Detokenize) done(span trace.Span, set *rules.Outbound, outcome string, 
 
 // audit logs every detokenization, as PCI DSS asks: who (tenant), which rule
 // set, and what each field became, never a value or a token.
-func (h *Detokenize) audit(level zapcore.Level, msg string, set *rules.Outbound, tenant, requestID string, injections []detokenize.Injection, extra ...zap.Field) {
+func (h *Detokenize) audit(level zapcore.Level, msg string, r *http.Request, set *rules.Outbound, tenant string, injections []detokenize.Injection, extra ...zap.Field) {
 	ce := h.logger.Check(level, msg)
 	if ce == nil {
 		return
 	}
 	fields := append([]zap.Field{zap.String("rule_set", set.Name), zap.String("tenant", tenant)}, extra...)
-	if requestID != "" {
-		fields = append(fields, zap.String("request_id", requestID))
-	}
+	fields = append(fields, requestIDField(r))
 	if injections != nil {
 		fields = append(fields, zap.String("injected", injectedHeader(injections)))
 	}

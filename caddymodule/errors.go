@@ -1,11 +1,15 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/body"
 )
@@ -36,7 +40,9 @@ type errorField struct {
 }
 
 // gatewayError is an error answered by the gateway itself. Its texts are
-// written by us and never include request values.
+// written by us and never include request values: Error is the message the
+// client is told ({http.error.message} in a handle_errors route). cause,
+// when set, is what failed inside the gateway; it is logged, never answered.
 type gatewayError struct {
 	status   int
 	code     string // error_code
@@ -44,11 +50,23 @@ type gatewayError struct {
 	infoCode string // INVALID_INPUT, UNAUTHORIZED, ...
 	message  string
 	field    *body.FieldError
+	cause    error
 	// closeConn ends the connection after the answer. It is set when the
 	// body was not read to its end: on a kept-alive connection the unread
 	// rest would be parsed as the next request, which lets a client smuggle
 	// a request past the gateway inside an oversized body.
 	closeConn bool
+}
+
+func (e gatewayError) Error() string { return e.message }
+
+func (e gatewayError) Unwrap() error { return e.cause }
+
+// because returns e with the cause of the failure, for errors.Is and the
+// log; the answer does not change.
+func (e gatewayError) because(cause error) gatewayError {
+	e.cause = cause
+	return e
 }
 
 func fieldFailure(fe *body.FieldError) gatewayError {
@@ -62,13 +80,37 @@ func fieldFailure(fe *body.FieldError) gatewayError {
 	case http.StatusUnprocessableEntity:
 		infoCode = "UNPROCESSABLE"
 	}
-	return gatewayError{status: fe.Status, code: fe.Code, category: category, infoCode: infoCode, message: fe.Error(), field: fe}
+	return gatewayError{status: fe.Status, code: fe.Code, category: category, infoCode: infoCode, message: fe.Error(), field: fe, cause: fe}
 }
 
-// write answers the error and returns the request id that was sent, so the
-// log line can carry it too.
-func (e gatewayError) write(w http.ResponseWriter) string {
-	id := uuid.NewString()
+// answer answers the error to r and returns the request id it carries, so
+// that the log line can carry it too.
+//
+// Caddy answers an error a handler returns with the server's handle_errors
+// routes, or, when it has none, with the bare status and an empty body. So:
+// where the server has handle_errors routes, nothing is written here; the
+// error is kept for the handler to return (see routed) as a caddyhttp.Error,
+// which those routes can restyle ({http.error.status_code},
+// {http.error.message}, ...) and Caddy logs. Without such routes the
+// gateway's JSON body below is the answer, written here, and the handler
+// returns nil: a client sees what it always saw.
+func (e gatewayError) answer(w http.ResponseWriter, r *http.Request) string {
+	id := requestID(r)
+	if e.closeConn {
+		w.Header().Set("Connection", "close")
+	}
+	if hasErrorRoutes(r) {
+		if caddyhttp.GetVar(r.Context(), failureVar) == nil { // the first failure is the answer
+			caddyhttp.SetVar(r.Context(), failureVar, caddyhttp.Error(e.status, e))
+		}
+		return id
+	}
+	e.write(w, id)
+	return id
+}
+
+// write writes the gateway's own error body: the default rendering.
+func (e gatewayError) write(w http.ResponseWriter, id string) {
 	b := errorBody{
 		ErrorMessage: e.message,
 		Status:       "error",
@@ -90,15 +132,66 @@ func (e gatewayError) write(w http.ResponseWriter) string {
 	out, _ := json.Marshal(b)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if e.closeConn {
-		w.Header().Set("Connection", "close")
-	}
 	w.WriteHeader(e.status)
 	_, _ = w.Write(out)
-	return id
 }
 
+// failureVar is the request variable that keeps the failure answer was
+// asked for, for routed.
+const failureVar = "tokengate.failure"
+
+// routed is what a tokengate handler returns: err, or else the failure kept
+// by answer for the server's handle_errors routes. Every handler returns
+// through it, so a failure answered deep in a helper is never lost.
+func routed(r *http.Request, err error) error {
+	if err != nil {
+		return err
+	}
+	if failure, ok := caddyhttp.GetVar(r.Context(), failureVar).(error); ok {
+		return failure
+	}
+	return nil
+}
+
+// hasErrorRoutes reports whether r's server has handle_errors routes.
+func hasErrorRoutes(r *http.Request) bool {
+	srv, _ := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	return srv != nil && srv.Errors != nil && len(srv.Errors.Routes) > 0
+}
+
+// requestID is Caddy's id of the request, {http.request.uuid}. Asking for
+// it puts it in the request's access log line (as "uuid"), so an error
+// answer, tokengate's log lines and the access log join on it. Outside a
+// Caddy server (a handler called directly) it is a fresh one.
+func requestID(r *http.Request) string { return requestIDOf(r.Context()) }
+
+// requestIDOf is requestID for a request's context.
+func requestIDOf(ctx context.Context) string {
+	// The placeholder needs the request's extra log fields, which only a
+	// Caddy server's request has.
+	if ctx.Value(caddyhttp.ExtraLogFieldsCtxKey) != nil {
+		if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			if id, ok := repl.GetString("http.request.uuid"); ok && id != "" {
+				return id
+			}
+		}
+	}
+	return uuid.NewString()
+}
+
+// requestIDField is the request id as a log field, worked out only when the
+// line is written.
+func requestIDField(r *http.Request) zap.Field {
+	return zap.Stringer("request_id", lazyRequestID{r})
+}
+
+type lazyRequestID struct{ r *http.Request }
+
+func (l lazyRequestID) String() string { return requestID(l.r) }
+
 var (
+	// errUnavailable is the answer to an errdefs.ErrUnavailable (and to any
+	// failure the gateway did not expect: it fails closed).
 	errUnavailable = gatewayError{status: http.StatusServiceUnavailable, code: "vault_unavailable", category: "SERVER_ERROR", infoCode: "SERVICE_UNAVAILABLE",
 		message: "The card could not be stored safely; nothing was forwarded. Retry later."}
 	errUnauthorized = gatewayError{status: http.StatusUnauthorized, code: "unauthorized", category: "AUTHENTICATION_ERROR", infoCode: "UNAUTHORIZED",

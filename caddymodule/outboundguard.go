@@ -54,7 +54,7 @@ func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, se
 		return true
 	}
 	id := fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected",
-		Reason: "a card number is outside the token fields; a merchant sends its tokens, never card numbers"}).write(w)
+		Reason: "a card number is outside the token fields; a merchant sends its tokens, never card numbers"}).answer(w, r)
 	h.logger.Warn("detokenize refused: a card number outside the token fields", zap.String("rule_set", set.Name),
 		zap.String("field", body.SafePath(place)), zap.String("code", "pan_detected"), zap.String("request_id", id))
 	return false

@@ -118,7 +118,7 @@ func (h *Tokenize) readUnmatched(w http.ResponseWriter, r *http.Request, reject 
 	limit := limitFor(h.MaxBodySize, h.app.MaxBodySize)
 	if err := checkCharset(r.Header.Get("Content-Type")); err != nil {
 		if reject {
-			unsupportedCharset(err).write(w)
+			unsupportedCharset(err).answer(w, r)
 			return nil, unmatchedBad, false
 		}
 		h.logger.Warn("a request no rule set matches has a body in a charset the PAN guard cannot read; forwarded unread (unmatched: log)", zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)))
@@ -212,7 +212,7 @@ func (h *Tokenize) refusePAN(w http.ResponseWriter, r *http.Request, place, rule
 	if ruleSet == "" {
 		reason = "a card number is in a request no rule set of the gateway matches; send card data only to the payment routes"
 	}
-	id := fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected", Reason: reason}).write(w)
+	id := fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected", Reason: reason}).answer(w, r)
 	fields := []zap.Field{zap.String("field", body.SafePath(place)), zap.String("code", "pan_detected"), zap.String("request_id", id),
 		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r))}
 	if ruleSet != "" {

@@ -66,8 +66,13 @@ func (h *Tokenize) Provision(ctx caddy.Context) error {
 }
 
 // ServeHTTP tokenizes the body, then calls the next handler. Whenever a card
-// cannot be tokenized the request is answered here and nothing is forwarded.
+// cannot be tokenized the request is answered here (or by the server's
+// handle_errors routes: see gatewayError.answer) and nothing is forwarded.
 func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	return routed(r, h.serve(w, r, next))
+}
+
+func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if err := h.bound(); err != nil {
 		return err
 	}
@@ -82,7 +87,7 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return nil
 	}
 	if err := checkCharset(r.Header.Get("Content-Type")); err != nil && r.Body != nil && r.Body != http.NoBody {
-		unsupportedCharset(err).write(w)
+		unsupportedCharset(err).answer(w, r)
 		h.done(span, set, "bad_request", errors.New("unsupported charset"))
 		return nil
 	}
@@ -97,7 +102,7 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return nil
 	}
 	if kind != body.Multipart && hasNUL(raw) { // file parts may be binary: their texts are read without NULs instead
-		badBody(http.StatusBadRequest, "nul_in_body", "The request body holds a NUL byte, which JSON and form bodies never do; it may be text in an encoding the gateway cannot check for card data. Send UTF-8.").write(w)
+		badBody(http.StatusBadRequest, "nul_in_body", "The request body holds a NUL byte, which JSON and form bodies never do; it may be text in an encoding the gateway cannot check for card data. Send UTF-8.").answer(w, r)
 		h.done(span, set, "bad_request", errors.New("NUL byte in the body"))
 		return nil
 	}
@@ -112,7 +117,7 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 			return nil
 		}
 		if err := writeBack(r, doc, raw, res.Fields > 0); err != nil {
-			id := errUnavailable.write(w)
+			id := errUnavailable.because(err).answer(w, r)
 			h.logger.Error("re-encoding body failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
 			h.done(span, set, "error", err)
 			return nil
@@ -123,11 +128,11 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		r.Header.Set(CVVNotHeldHeader, paths)
 		cvvsNotHeld.WithLabelValues(set.Name).Add(float64(len(dropped)))
 		h.logger.Warn("the CVV store failed; CVVs dropped and the request forwarded without them (cvv_store_down: drop)",
-			zap.String("rule_set", set.Name), zap.String("paths", paths))
+			zap.String("rule_set", set.Name), zap.String("paths", paths), requestIDField(r))
 	}
 	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
 	h.logger.Debug("tokenized", zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
-		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens))
+		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens), requestIDField(r))
 	cardsTokenized.WithLabelValues(set.Name, "new").Add(float64(res.Created + query.Created))
 	cardsTokenized.WithLabelValues(set.Name, "repeat").Add(float64(res.Cards + query.Cards - res.Created - query.Created))
 	h.done(span, set, "tokenized", nil)
@@ -155,14 +160,15 @@ func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *
 	}
 	doc, err := body.Parse(body.Form, "", []byte(q))
 	if err != nil {
-		badBody(http.StatusBadRequest, "malformed_query", "The query string is malformed: "+err.Error()+".").write(w)
+		badBody(http.StatusBadRequest, "malformed_query", "The query string is malformed: "+err.Error()+".").answer(w, r)
 		return tokenize.Result{}, false
 	}
 	res, ok := h.apply(ctx, w, r, set, body.Form, doc, "query:")
 	if ok && res.Fields > 0 {
 		out, err := doc.Bytes()
 		if err != nil {
-			errUnavailable.write(w)
+			id := errUnavailable.because(err).answer(w, r)
+			h.logger.Error("re-encoding the query string failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
 			return res, false
 		}
 		r.URL.RawQuery = string(out)
@@ -180,14 +186,14 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 	switch {
 	case errors.As(err, &fe):
 		fe.Field = prefix + fe.Field
-		id := fieldFailure(fe).write(w)
+		id := fieldFailure(fe).answer(w, r)
 		h.logger.Info("card rejected", zap.String("rule_set", set.Name), zap.String("field", fe.Field), zap.String("code", fe.Code), zap.String("request_id", id))
 		return res, false
 	case clientGone(r, err):
 		h.logger.Debug("client went away during tokenization; nothing forwarded", zap.String("rule_set", set.Name))
 		return res, false
-	case err != nil:
-		id := errUnavailable.write(w)
+	case err != nil: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
+		id := errUnavailable.because(err).answer(w, r)
 		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
 		return res, false
 	}
@@ -202,7 +208,7 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 		paths := body.SafePath(prefix + strings.ReplaceAll(res.Strays, ", ", ", "+prefix))
 		panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Add(float64(strings.Count(paths, ",") + 1))
 		h.logger.Log(level, "card numbers found outside the card number fields (pan_guard: "+string(set.PANGuard)+")",
-			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1))
+			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1), requestIDField(r))
 	}
 	return res, true
 }

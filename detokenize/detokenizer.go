@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/errdefs"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
@@ -24,8 +25,9 @@ import (
 )
 
 // ErrUnavailable means the vault or keys failed; the caller answers 503 and
-// forwards nothing.
-var ErrUnavailable = errors.New("detokenize: vault unavailable")
+// forwards nothing. It is an errdefs.ErrUnavailable, which is what callers
+// match.
+var ErrUnavailable = fmt.Errorf("detokenize: vault %w", errdefs.ErrUnavailable)
 
 // What an injection put in the body; the response header reports these per
 // field, never the values.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"strconv"
@@ -42,7 +43,7 @@ func (s *Server) savedCard(r *http.Request, m Merchant) (vault.Record, cardReque
 	case errors.Is(err, vault.ErrNotFound):
 		return rec, req, http.StatusBadRequest, notFound
 	case err != nil:
-		return rec, req, http.StatusServiceUnavailable, unavailable
+		return rec, req, http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 	}
 	if _, saved := rec.Metadata[customerKey(req.CustomerID)]; !saved || rec.Tenant != m.Tenant || vault.IsEphemeral(rec) {
 		return vault.Record{}, req, http.StatusBadRequest, notFound
@@ -66,11 +67,11 @@ func (s *Server) getCard(r *http.Request, m Merchant) (int, any) {
 	case lifecycle.ReasonSuspended, lifecycle.ReasonDeleted:
 		return http.StatusBadRequest, failure("TOKEN_"+strings.ToUpper(reason), "The card's network token is "+reason+".")
 	default:
-		return http.StatusServiceUnavailable, unavailable
+		return http.StatusServiceUnavailable, s.unavailable(r.Context(), fmt.Errorf("no cryptogram: %s", reason))
 	}
 	secrets, err := s.Keys.Open(m.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
-		return http.StatusServiceUnavailable, unavailable
+		return http.StatusServiceUnavailable, s.unavailable(r.Context(), fmt.Errorf("opening the record: %w", err))
 	}
 	vault.Invalidate(s.Vault, rec.Tenant, rec.Token) // the cryptogram call may have recorded a status change
 	if fresh, err := s.Vault.Get(r.Context(), m.Tenant, rec.Token); err == nil {
@@ -136,12 +137,12 @@ func (s *Server) deleteCard(r *http.Request, m Merchant) (int, any) {
 		// rather than leaving a live token nobody can reach.
 		if !savedForAnyone(next) && next.Network.ID != "" && next.Network.Status != network.StatusDeleted {
 			if err := s.Lifecycle.SetStatus(r.Context(), rec, network.StatusDeleted); err != nil && !errors.Is(err, network.ErrDeleted) {
-				return http.StatusServiceUnavailable, unavailable
+				return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 			}
 			vault.Invalidate(s.Vault, rec.Tenant, rec.Token)
 			fresh, err := s.Vault.Get(r.Context(), rec.Tenant, rec.Token)
 			if err != nil {
-				return http.StatusServiceUnavailable, unavailable
+				return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 			}
 			next.Network, next.Version = fresh.Network, fresh.Version
 		}
@@ -149,16 +150,16 @@ func (s *Server) deleteCard(r *http.Request, m Merchant) (int, any) {
 		if errors.Is(err, vault.ErrConflict) {
 			vault.Invalidate(s.Vault, rec.Tenant, rec.Token)
 			if rec, err = s.Vault.Get(r.Context(), rec.Tenant, rec.Token); err != nil {
-				return http.StatusServiceUnavailable, unavailable
+				return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 			}
 			continue
 		}
 		if err != nil {
-			return http.StatusServiceUnavailable, unavailable
+			return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 		}
 		return http.StatusOK, map[string]any{"status": "SUCCESS"}
 	}
-	return http.StatusServiceUnavailable, unavailable
+	return http.StatusServiceUnavailable, s.unavailable(r.Context(), errors.New("the record kept changing under the delete (3 conflicts)"))
 }
 
 func savedForAnyone(rec vault.Record) bool {
@@ -208,7 +209,7 @@ func (s *Server) listCards(r *http.Request, m Merchant) (int, any) {
 	for range maxListPages {
 		page, err := s.Vault.List(r.Context(), m.Tenant, opts)
 		if err != nil {
-			return http.StatusServiceUnavailable, unavailable
+			return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 		}
 		for _, rec := range page.Records {
 			if _, ok := rec.Metadata[customerKey(customer)]; ok {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -103,17 +104,17 @@ func (s *Server) generateToken(r *http.Request, m Merchant) (int, any) {
 	case errors.As(err, &fe):
 		return http.StatusBadRequest, inputError(fe.Field, errorCode(fe.Code), fe.Reason+".")
 	case err != nil:
-		return http.StatusServiceUnavailable, unavailable
+		return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 	}
 	if rec.Network.ID == "" || rec.Network.Status == network.StatusDeleted {
-		return refused(rec.Network)
+		return s.refused(r.Context(), rec.Network)
 	}
 	if rec, err = s.saveFor(r.Context(), rec, req.OrderData.CustomerID); err != nil {
-		return http.StatusServiceUnavailable, unavailable
+		return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 	}
 	secrets, err := s.Keys.Open(m.Tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
-		return http.StatusServiceUnavailable, unavailable
+		return http.StatusServiceUnavailable, s.unavailable(r.Context(), fmt.Errorf("opening the record: %w", err))
 	}
 	correlation := req.CorrelationID
 	if correlation == "" {
@@ -146,21 +147,27 @@ func (s *Server) generateToken(r *http.Request, m Merchant) (int, any) {
 	compact, err := jwe.Encrypt(pub, "", plain)
 	clear(plain)
 	if err != nil {
-		return http.StatusServiceUnavailable, unavailable
+		return http.StatusServiceUnavailable, s.unavailable(r.Context(), fmt.Errorf("encrypting the answer: %w", err))
 	}
 	return http.StatusOK, map[string]any{"errorCode": nil, "errorMessage": nil, "payload": compact, "status": "SUCCESS"}
 }
 
-// unavailable is the envelope for a vault or token service failure: nothing
-// was stored for the customer; the call can be retried.
-var unavailable = map[string]any{"errorCode": "SERVICE_UNAVAILABLE", "errorMessage": "The token service or the vault is unavailable; retry later.", "payload": nil, "status": "FAILURE"}
+// unavailable reports the cause of a vault or token service failure to
+// Failed and returns the envelope answered with 503, which tells nothing of
+// it: nothing was stored for the customer; the call can be retried.
+func (s *Server) unavailable(ctx context.Context, cause error) map[string]any {
+	if s.Failed != nil {
+		s.Failed(ctx, cause)
+	}
+	return map[string]any{"errorCode": "SERVICE_UNAVAILABLE", "errorMessage": "The token service or the vault is unavailable; retry later.", "payload": nil, "status": "FAILURE"}
+}
 
 // refused is generateToken's answer when the network issued no token: the
 // envelope with status FAILURE and the network's code.
-func refused(nt vault.NetworkToken) (int, any) {
+func (s *Server) refused(ctx context.Context, nt vault.NetworkToken) (int, any) {
 	switch nt.Error {
 	case lifecycle.ReasonTimeout, lifecycle.ReasonProviderError, lifecycle.ReasonNoTokenService, "":
-		return http.StatusServiceUnavailable, unavailable
+		return http.StatusServiceUnavailable, s.unavailable(ctx, fmt.Errorf("no network token was issued: %s", nt.Error))
 	}
 	return http.StatusOK, map[string]any{"errorCode": strings.ToUpper(nt.Error), "errorMessage": "The card network did not issue a network token (" + nt.Error + ").", "payload": nil, "status": "FAILURE"}
 }

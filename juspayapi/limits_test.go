@@ -37,7 +37,7 @@ func testClientIP(s *juspayapi.Server) {
 	s.ClientIP = func(r *http.Request) string { return r.Header.Get("X-Test-Client") }
 }
 
-// card returns a /card/tokenize form for the n-th distinct test card
+// cardForm returns a /card/tokenize form for the n-th distinct test card
 // (Luhn-valid 16-digit numbers) of merchant.
 func cardForm(n int, merchant, extra string) string {
 	return "card_number=" + cardPAN(n) + "&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=" + merchant + extra

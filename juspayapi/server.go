@@ -6,6 +6,7 @@
 package juspayapi
 
 import (
+	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
@@ -75,6 +76,10 @@ type Server struct {
 	// Observe, when set, is told of every answered call: the endpoint (a
 	// route pattern, never an id) and the status.
 	Observe func(endpoint string, status int)
+	// Failed, when set, is told the cause of every 503 (the answer tells
+	// the client nothing of it), with the request's context: the host logs
+	// it.
+	Failed func(ctx context.Context, cause error)
 
 	limits limits
 }

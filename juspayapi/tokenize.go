@@ -91,7 +91,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 		_, forCustomer := stored.Metadata[customerKey(customer)]
 		switch {
 		case gerr != nil && !errors.Is(gerr, vault.ErrNotFound):
-			return respond(w, http.StatusServiceUnavailable, unavailable)
+			return respond(w, http.StatusServiceUnavailable, s.unavailable(ctx, gerr))
 		case gerr != nil || stored.Tenant != m.Tenant || vault.IsEphemeral(stored) || !forCustomer:
 			// Only a card saved for this customer (a ctkn_ cannot renew
 			// itself), and one answer whether the reference is unknown or
@@ -140,7 +140,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 	case errors.Is(err, vault.ErrEphemeralQuota):
 		return tooManyRequests(w, quotaRetryAfter, quotaMessage)
 	case err != nil:
-		return respond(w, http.StatusServiceUnavailable, unavailable)
+		return respond(w, http.StatusServiceUnavailable, s.unavailable(ctx, err))
 	}
 	return respond(w, http.StatusOK, map[string]any{"token": rec.Token})
 }

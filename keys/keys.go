@@ -59,12 +59,12 @@ type Options struct {
 	KEKEnv string
 	// DevFile is used only when neither File nor Env is set: the keyset is
 	// loaded from it, or generated into it (0600) on first start, so a
-	// development setup works with no key ceremony. LoadKeys then returns a
+	// development setup works with no key ceremony. Load then returns a
 	// warning that the caller must log loudly.
 	DevFile string
 }
 
-// LoadKeys loads the keyset chosen by o and builds its primitives. The
+// Load loads the keyset chosen by o and builds its primitives. The
 // warning is non-empty when a development keyset is in use; the caller logs
 // it. Errors name the file or variable involved and never contain key
 // material.
@@ -73,21 +73,21 @@ func Load(o Options) (k *Keys, warning string, err error) {
 	if o.KEKEnv != "" {
 		v, ok := os.LookupEnv(o.KEKEnv)
 		if !ok || v == "" {
-			return nil, "", fmt.Errorf("vault: key-encrypting key variable %s is not set", o.KEKEnv)
+			return nil, "", fmt.Errorf("keys: key-encrypting key variable %s is not set", o.KEKEnv)
 		}
 		if kek, err = kekFromBase64(v); err != nil {
-			return nil, "", fmt.Errorf("vault: key-encrypting key variable %s: %w", o.KEKEnv, err)
+			return nil, "", fmt.Errorf("keys: key-encrypting key variable %s: %w", o.KEKEnv, err)
 		}
 	}
 	switch {
 	case o.Env != "":
 		v, ok := os.LookupEnv(o.Env)
 		if !ok || v == "" {
-			return nil, "", fmt.Errorf("vault: keyset variable %s is not set", o.Env)
+			return nil, "", fmt.Errorf("keys: keyset variable %s is not set", o.Env)
 		}
 		k, err = parseKeys([]byte(v), kek)
 		if err != nil {
-			return nil, "", fmt.Errorf("vault: keyset variable %s: %w", o.Env, err)
+			return nil, "", fmt.Errorf("keys: keyset variable %s: %w", o.Env, err)
 		}
 		return k, "", nil
 	case o.File != "":
@@ -99,17 +99,17 @@ func Load(o Options) (k *Keys, warning string, err error) {
 	case o.DevFile != "":
 		return loadDevKeys(o.DevFile, kek)
 	}
-	return nil, "", errors.New("vault: no keyset configured (set a keyset file or environment variable)")
+	return nil, "", errors.New("keys: no keyset configured (set a keyset file or environment variable)")
 }
 
 func loadKeysFile(path string, kek tink.AEAD) (*Keys, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("vault: read keyset file: %w", err) // *PathError names the file
+		return nil, fmt.Errorf("keys: read keyset file: %w", err) // *PathError names the file
 	}
 	k, err := parseKeys(data, kek)
 	if err != nil {
-		return nil, fmt.Errorf("vault: keyset file %s: %w", path, err)
+		return nil, fmt.Errorf("keys: keyset file %s: %w", path, err)
 	}
 	return k, nil
 }
@@ -123,14 +123,14 @@ func loadDevKeys(path string, kek tink.AEAD) (*Keys, string, error) {
 		k, err := loadKeysFile(path, kek)
 		return k, used, err
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", fmt.Errorf("vault: development keyset: %w", err)
+		return nil, "", fmt.Errorf("keys: development keyset: %w", err)
 	}
 	data, err := GenerateKeyset(kek)
 	if err != nil {
 		return nil, "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, "", fmt.Errorf("vault: development keyset directory: %w", err)
+		return nil, "", fmt.Errorf("keys: development keyset directory: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
@@ -138,7 +138,7 @@ func loadDevKeys(path string, kek tink.AEAD) (*Keys, string, error) {
 		return k, used, err
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("vault: create development keyset: %w", err)
+		return nil, "", fmt.Errorf("keys: create development keyset: %w", err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -149,22 +149,22 @@ func loadDevKeys(path string, kek tink.AEAD) (*Keys, string, error) {
 	}
 	if err != nil {
 		os.Remove(path) // a half-written keyset would fail every later start
-		return nil, "", fmt.Errorf("vault: write development keyset %s: %w", path, err)
+		return nil, "", fmt.Errorf("keys: write development keyset %s: %w", path, err)
 	}
 	k, err := parseKeys(data, kek)
 	if err != nil {
-		return nil, "", fmt.Errorf("vault: keyset file %s: %w", path, err)
+		return nil, "", fmt.Errorf("keys: keyset file %s: %w", path, err)
 	}
 	return k, fmt.Sprintf("development keyset generated at %s; do not use in production", path), nil
 }
 
-// ParseKeys builds Keys from keyset file contents (see GenerateKeyset). kek
+// Parse builds Keys from keyset file contents (see GenerateKeyset). kek
 // must be the key-encrypting key when the keysets are encrypted, and nil when
 // they are cleartext.
 func Parse(data []byte, kek tink.AEAD) (*Keys, error) {
 	k, err := parseKeys(data, kek)
 	if err != nil {
-		return nil, fmt.Errorf("vault: keyset: %w", err)
+		return nil, fmt.Errorf("keys: keyset: %w", err)
 	}
 	return k, nil
 }
@@ -232,7 +232,7 @@ func (k *Keys) Fingerprint(tenant, pan string) string {
 	out, err := k.prf.ComputePRF(in, fingerprintSize)
 	if err != nil {
 		// Unreachable: newKeys checked the output size. No input in the panic.
-		panic("vault: fingerprint PRF failed")
+		panic("keys: fingerprint PRF failed")
 	}
 	return hex.EncodeToString(out)
 }
@@ -251,7 +251,7 @@ const deriveDomain = "\xfftokengate derive-key\x00"
 func (k *Keys) DeriveKey(label string) []byte {
 	out, err := k.prf.ComputePRF([]byte(deriveDomain+label), fingerprintSize)
 	if err != nil {
-		panic("vault: key derivation PRF failed")
+		panic("keys: key derivation PRF failed")
 	}
 	return out
 }

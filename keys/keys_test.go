@@ -41,7 +41,7 @@ func mustLoad(t testing.TB, o keys.Options) *keys.Keys {
 	t.Helper()
 	k, warning, err := keys.Load(o)
 	if err != nil {
-		t.Fatalf("LoadKeys: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	// A development keyset, or a cleartext keyset file, is warned about.
 	if warning != "" && o.DevFile == "" && (o.File == "" || o.KEKEnv != "") {
@@ -106,7 +106,7 @@ func TestDeriveKey(t *testing.T) {
 	}
 }
 
-func TestLoadKeysEnvPrecedence(t *testing.T) {
+func TestLoadEnvPrecedence(t *testing.T) {
 	fileKeys := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
 	data, err := keys.GenerateKeyset(nil)
 	if err != nil {
@@ -121,11 +121,11 @@ func TestLoadKeysEnvPrecedence(t *testing.T) {
 		t.Errorf("unset variable error = %v, want it named", err)
 	}
 	if _, _, err := keys.Load(keys.Options{}); err == nil {
-		t.Error("LoadKeys with no source succeeded")
+		t.Error("Load with no source succeeded")
 	}
 }
 
-func TestLoadKeysWithKEK(t *testing.T) {
+func TestLoadWithKEK(t *testing.T) {
 	kek := randomKEK(t)
 	path := writeKeyset(t, t.TempDir(), kek)
 	t.Setenv("TG_TEST_KEK", base64.StdEncoding.EncodeToString(kek))
@@ -159,7 +159,7 @@ func TestLoadKeysWithKEK(t *testing.T) {
 	}
 }
 
-func TestLoadKeysDevFile(t *testing.T) {
+func TestLoadDevFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dev", "keys.json")
 	k1, warning, err := keys.Load(keys.Options{DevFile: path})
 	if err != nil {
@@ -193,7 +193,7 @@ func TestLoadKeysDevFile(t *testing.T) {
 	mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil), DevFile: path})
 }
 
-func TestLoadKeysBadFile(t *testing.T) {
+func TestLoadBadFile(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.json")
 	bad := filepath.Join(dir, "bad.json")

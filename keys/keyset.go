@@ -40,7 +40,7 @@ var (
 func NewKEK(raw []byte) (tink.AEAD, error) {
 	kek, err := newKEK(raw)
 	if err != nil {
-		return nil, fmt.Errorf("vault: key-encrypting key: %w", err)
+		return nil, fmt.Errorf("keys: key-encrypting key: %w", err)
 	}
 	return kek, nil
 }
@@ -71,7 +71,7 @@ func newKEK(raw []byte) (tink.AEAD, error) {
 func KEKFromBase64(s string) (tink.AEAD, error) {
 	kek, err := kekFromBase64(s)
 	if err != nil {
-		return nil, fmt.Errorf("vault: key-encrypting key: %w", err)
+		return nil, fmt.Errorf("keys: key-encrypting key: %w", err)
 	}
 	return kek, nil
 }
@@ -95,11 +95,11 @@ func kekFromBase64(s string) (tink.AEAD, error) {
 func GenerateKeyset(kek tink.AEAD) ([]byte, error) {
 	ah, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
 	if err != nil {
-		return nil, fmt.Errorf("vault: generate aead keyset: %w", err)
+		return nil, fmt.Errorf("keys: generate aead keyset: %w", err)
 	}
 	ph, err := keyset.NewHandle(prf.HMACSHA256PRFKeyTemplate())
 	if err != nil {
-		return nil, fmt.Errorf("vault: generate fingerprint keyset: %w", err)
+		return nil, fmt.Errorf("keys: generate fingerprint keyset: %w", err)
 	}
 	return encodeKeysetFile(ah, ph, kek)
 }
@@ -114,18 +114,18 @@ func GenerateKeyset(kek tink.AEAD) ([]byte, error) {
 func RotateKeyset(data []byte, kek tink.AEAD) ([]byte, error) {
 	ah, ph, err := decodeKeysetFile(data, kek)
 	if err != nil {
-		return nil, fmt.Errorf("vault: rotate: %w", err)
+		return nil, fmt.Errorf("keys: rotate: %w", err)
 	}
 	m := keyset.NewManagerFromHandle(ah)
 	id, err := m.Add(aead.AES256GCMKeyTemplate())
 	if err != nil {
-		return nil, fmt.Errorf("vault: rotate: add key: %w", err)
+		return nil, fmt.Errorf("keys: rotate: add key: %w", err)
 	}
 	if err := m.SetPrimary(id); err != nil {
-		return nil, fmt.Errorf("vault: rotate: set primary: %w", err)
+		return nil, fmt.Errorf("keys: rotate: set primary: %w", err)
 	}
 	if ah, err = m.Handle(); err != nil {
-		return nil, fmt.Errorf("vault: rotate: %w", err)
+		return nil, fmt.Errorf("keys: rotate: %w", err)
 	}
 	return encodeKeysetFile(ah, ph, kek)
 }
@@ -135,11 +135,11 @@ func RotateKeyset(data []byte, kek tink.AEAD) ([]byte, error) {
 // themselves do not change, so every sealed card keeps opening.
 func RewrapKeyset(data []byte, oldKEK, newKEK tink.AEAD) ([]byte, error) {
 	if newKEK == nil {
-		return nil, errors.New("vault: rewrap: a new key-encrypting key is required")
+		return nil, errors.New("keys: rewrap: a new key-encrypting key is required")
 	}
 	ah, ph, err := decodeKeysetFile(data, oldKEK)
 	if err != nil {
-		return nil, fmt.Errorf("vault: rewrap: %w", err)
+		return nil, fmt.Errorf("keys: rewrap: %w", err)
 	}
 	return encodeKeysetFile(ah, ph, newKEK)
 }
@@ -160,11 +160,11 @@ func IsCleartextKeyset(data []byte) bool {
 func encodeKeysetFile(ah, ph *keyset.Handle, kek tink.AEAD) ([]byte, error) {
 	a, err := writeHandle(ah, kek, adAEADKeyset)
 	if err != nil {
-		return nil, fmt.Errorf("vault: write aead keyset: %w", err)
+		return nil, fmt.Errorf("keys: write aead keyset: %w", err)
 	}
 	p, err := writeHandle(ph, kek, adFingerprintKeyset)
 	if err != nil {
-		return nil, fmt.Errorf("vault: write fingerprint keyset: %w", err)
+		return nil, fmt.Errorf("keys: write fingerprint keyset: %w", err)
 	}
 	return json.MarshalIndent(keysetFile{AEAD: a, Fingerprint: p}, "", "  ")
 }
@@ -183,7 +183,7 @@ func writeHandle(h *keyset.Handle, kek tink.AEAD, ad []byte) ([]byte, error) {
 }
 
 // decodeKeysetFile reads both keysets of a keyset file. Its errors carry
-// no "vault:" prefix; callers add where the data came from.
+// no "keys:" prefix; callers add where the data came from.
 func decodeKeysetFile(data []byte, kek tink.AEAD) (ah, ph *keyset.Handle, err error) {
 	var f keysetFile
 	if err := json.Unmarshal(data, &f); err != nil {

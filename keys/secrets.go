@@ -61,8 +61,8 @@ func (s Secrets) MarshalJSON() ([]byte, error) {
 // Errors from Seal and Open. They are fixed strings on purpose: an error
 // wrapping a JSON or Tink error could quote plaintext card data.
 var (
-	errSeal = errors.New("vault: cannot seal card data")
-	errOpen = errors.New("vault: cannot open sealed card data (wrong key, or the record was altered or moved)")
+	errSeal = errors.New("keys: cannot seal card data")
+	errOpen = errors.New("keys: cannot open sealed card data (wrong key, or the record was altered or moved)")
 )
 
 // associatedData is the first format's associated data, tenant and

@@ -140,8 +140,6 @@ func groupLess(a, b string) bool {
 	return len(as) < len(bs)
 }
 
-// validate checks the card before anything is stored. Errors name the field
-// and never carry its value.
 // keeps reports whether the customer consented to the card being kept and
 // tokenized with the network: the consent field when it says true or false,
 // the rule set's default when it is absent or null. ok is false for any

@@ -18,6 +18,7 @@ import (
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/cvv"
+	"github.com/tokengate/tokengate/errdefs"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
@@ -27,8 +28,9 @@ import (
 
 // ErrUnavailable means a card could not be stored durably. The caller must
 // answer 503 and forward nothing: a token the vault does not hold would be a
-// lost card, and forwarding the PAN would defeat the gateway.
-var ErrUnavailable = errors.New("tokenize: vault unavailable")
+// lost card, and forwarding the PAN would defeat the gateway. It is an
+// errdefs.ErrUnavailable, which is what callers match.
+var ErrUnavailable = fmt.Errorf("tokenize: vault %w", errdefs.ErrUnavailable)
 
 // Tokenizer holds what tokenization needs; it is safe for concurrent use.
 type Tokenizer struct {

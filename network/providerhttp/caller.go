@@ -21,6 +21,8 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/tokengate/tokengate/errdefs"
 )
 
 // MaxAnswer bounds an answer: providers' objects are a few KiB.
@@ -53,8 +55,9 @@ type Config struct {
 	Transport http.RoundTripper
 }
 
-// ErrUnavailable wraps every failure to reach a provider.
-var ErrUnavailable = errors.New("the network token provider is unavailable")
+// ErrUnavailable wraps every failure to reach a provider. It is an
+// errdefs.ErrUnavailable, which is what callers match.
+var ErrUnavailable = fmt.Errorf("the network token provider is %w", errdefs.ErrUnavailable)
 
 // errCallerGone marks a call the caller canceled: not the provider failing.
 var errCallerGone = errors.New("the caller canceled the call")
