@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/body"
-	"github.com/tokengate/tokengate/redact"
+	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
 )
 
@@ -24,7 +24,7 @@ import (
 type delivery struct {
 	set   *rules.Outbound
 	body  []byte
-	guard *redact.Guard // nil when the rule set's response_guard is off
+	guard *responseguard.Guard // nil when the rule set's response_guard is off
 	log   *zap.Logger
 	sent  atomic.Bool // a transport sent it at least once
 }

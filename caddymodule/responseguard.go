@@ -20,14 +20,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tokengate/tokengate/redact"
+	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
 )
 
 // The response guard, as the transport applies it to what a destination
 // answers a detokenized request (see delivery.send): what it is told of the
 // request, and how a response's headers, 1xx headers, encoding, charset and
-// body reach the guard (package redact) or are refused. The request's own
+// body reach the guard (package responseguard) or are refused. The request's own
 // PAN guard is elsewhere (tokenize_panguard.go, detokenize_panguard.go).
 
 // guardOptions is what the response guard needs for one request: the
@@ -36,8 +36,8 @@ import (
 // and whether, and under which names, the rule set sends a CVV.
 // The request's query and header values count too: a processor may echo
 // them.
-func guardOptions(set *rules.Outbound, secrets []redact.Secret, merchantBody []byte, r *http.Request) redact.Options {
-	o := redact.Options{Secrets: secrets, Request: [][]byte{merchantBody, []byte(r.URL.RawQuery)}}
+func guardOptions(set *rules.Outbound, secrets []responseguard.Secret, merchantBody []byte, r *http.Request) responseguard.Options {
+	o := responseguard.Options{Secrets: secrets, Request: [][]byte{merchantBody, []byte(r.URL.RawQuery)}}
 	// Form bodies and queries are read decoded too, as the merchant's
 	// server reads them.
 	for _, raw := range []string{string(merchantBody), r.URL.RawQuery} {
@@ -96,7 +96,7 @@ func multipartContents(contentType string, raw []byte) [][]byte {
 // httptrace hook before the final response exists. The hook composed here
 // runs first (httptrace calls the newer trace's hook first) and edits the
 // header map in place, so reverse_proxy's hook relays the redacted one.
-func guard1xx(ctx context.Context, g *redact.Guard, redactions prometheus.Counter) context.Context {
+func guard1xx(ctx context.Context, g *responseguard.Guard, redactions prometheus.Counter) context.Context {
 	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		Got1xxResponse: func(_ int, header textproto.MIMEHeader) error {
 			redactHeader(http.Header(header), g, redactions)
@@ -107,7 +107,7 @@ func guard1xx(ctx context.Context, g *redact.Guard, redactions prometheus.Counte
 
 // redactHeader redacts every value of h in place, and drops a header whose
 // name holds a card number.
-func redactHeader(h http.Header, g *redact.Guard, redactions prometheus.Counter) {
+func redactHeader(h http.Header, g *responseguard.Guard, redactions prometheus.Counter) {
 	for name, values := range h {
 		if _, n := g.String(name); n > 0 {
 			delete(h, name)
@@ -144,7 +144,7 @@ func hasWideBOM(b []byte) bool {
 // the guard. A gzip body is decoded on the way; a body in any other encoding,
 // or a protocol switch, cannot be inspected and is refused (the client gets
 // 502), so nothing the guard could not read reaches the merchant.
-func guardResponse(resp *http.Response, g *redact.Guard, redactions prometheus.Counter) (*http.Response, error) {
+func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prometheus.Counter) (*http.Response, error) {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body.Close()
 		return nil, &refusal{upstream: "the destination", reason: "it switched protocols, and the response guard cannot inspect the stream"}
@@ -246,7 +246,7 @@ const bufferLimit = 1 << 20
 
 // countingReader counts a streamed answer's redactions when it is closed.
 type countingReader struct {
-	*redact.Reader
+	*responseguard.Reader
 	redactions prometheus.Counter
 }
 

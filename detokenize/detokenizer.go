@@ -18,7 +18,7 @@ import (
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
-	"github.com/tokengate/tokengate/redact"
+	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
 )
@@ -74,7 +74,7 @@ type Result struct {
 	Injections []Injection
 	// Secrets are the values the edited body now carries, each with what
 	// replaces it should the processor's response repeat it.
-	Secrets []redact.Secret
+	Secrets []responseguard.Secret
 
 	placed []placed
 	set    string
@@ -242,12 +242,12 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		doc.Set(path, value)
 		switch target {
 		case rules.KindNumber:
-			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: tok.Raw})
+			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: tok.Raw})
 			res.placed = append(res.placed, placed{tokenPath: tok.Path, numberSel: sel, numberPath: path, number: value})
 		case rules.KindCryptogram:
-			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: redact.Mask})
+			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: responseguard.Mask})
 		case rules.KindCVV:
-			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: redact.Mask, Whole: true})
+			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: responseguard.Mask, Whole: true})
 		}
 		return true
 	}
