@@ -16,11 +16,11 @@ import (
 )
 
 // Stack is what a served API works on, as the tokengate app wires it: a
-// bbolt vault with the ephemeral layer over it, the test keyset, the
+// bbolt vault with the short-lived layer over it, the test keyset, the
 // builtin network token service, a memory CVV store, the lifecycle manager
 // and the tokenizer. It is closed with the test.
 type Stack struct {
-	Vault     *vault.Ephemeral // over Bolt
+	Vault     *vault.ShortLived // over Bolt
 	Bolt      *boltvault.Bolt
 	Keys      *keys.Keys
 	Builtin   *network.Builtin
@@ -44,8 +44,8 @@ func NewStack(t testing.TB) *Stack {
 	}
 	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
-	eph := vault.NewEphemeral(b)
-	lc := &lifecycle.Manager{Vault: eph, Keys: ks, Networks: network.Registry{"builtin": builtin}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second}
-	return &Stack{Vault: eph, Bolt: b, Keys: ks, Builtin: builtin, CVVs: cvvs, Lifecycle: lc,
-		Tokenizer: &tokenize.Tokenizer{Vault: eph, Ephemeral: eph, Keys: ks, Lifecycle: lc, CVVs: cvvs}}
+	shortLived := vault.NewShortLived(b)
+	lc := &lifecycle.Manager{Vault: shortLived, Keys: ks, Networks: network.Registry{"builtin": builtin}, Provisioner: "builtin", ProvisionTimeout: 2 * time.Second}
+	return &Stack{Vault: shortLived, Bolt: b, Keys: ks, Builtin: builtin, CVVs: cvvs, Lifecycle: lc,
+		Tokenizer: &tokenize.Tokenizer{Vault: shortLived, ShortLived: shortLived, Keys: ks, Lifecycle: lc, CVVs: cvvs}}
 }

@@ -270,13 +270,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(ctx, cache) // ends with this config
 	}
-	records := vault.NewEphemeral(cache)
+	records := vault.NewShortLived(cache)
 	if s, ok := cvvBackend.(ShortLivedStorer); ok {
 		records.Shared = s.ShortLivedStore(env)
 	}
 	a.lifecycle = &lifecycle.Manager{Vault: records, Keys: ks, Networks: a.networks, Provisioner: provisioner,
 		ProvisionTimeout: timeout, Observe: observeStatus}
-	a.tokenizer = &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}
+	a.tokenizer = &tokenize.Tokenizer{Vault: records, ShortLived: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs, Random: rand.Reader}
 	a.detokenizer = &detokenize.Detokenizer{Vault: records, Keys: ks, Lifecycle: a.lifecycle, CVVs: cvvs,
 		CVVUnavailable: func(field string, err error) {
 			a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err))
