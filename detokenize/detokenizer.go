@@ -261,7 +261,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	var reason string
 	if secrets.DPAN != "" || rec.Network.ID == "" {
 		var crypt network.Cryptogram
-		crypt, reason = d.Lifecycle.Cryptogram(ctx, rec, network.CryptogramRequest{Initiator: network.Initiator(set.Initiator)})
+		crypt, reason = d.Lifecycle.Cryptogram(ctx, rec, network.CryptogramRequest{Initiator: set.Initiator})
 		if reason == "" {
 			if !put(rules.KindNumber, secrets.DPAN) {
 				return Injection{}, notReplaced()
