@@ -19,7 +19,7 @@ import (
 // store, the lifecycle manager and the tokenizer. It is closed with the test.
 type Stack struct {
 	*stack.Stack
-	Vault   *vault.Ephemeral // the stack's Records: what the served APIs use
+	Vault   *vault.ShortLived // the stack's Records: what the served APIs use
 	Bolt    *boltvault.Bolt  // the backend under it
 	Builtin *network.Builtin
 	CVVs    *cvvmem.Store

@@ -162,7 +162,7 @@ func (s *Server) create(r *http.Request, p Principal) (int, any) {
 func (s *Server) fromToken(r *http.Request, p Principal, id string, in *tokenize.Card) *problem {
 	rec, err := s.Vault.Get(r.Context(), p.Tenant, id)
 	switch {
-	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || vault.IsEphemeral(rec)):
+	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || vault.IsShortLived(rec)):
 		return newProblem(http.StatusNotFound, "Not Found", "The token was not found.")
 	case err != nil:
 		return s.unavailable(r.Context(), err)

@@ -199,7 +199,7 @@ func decode(r *http.Request, v any) *problem {
 func (s *Server) record(ctx context.Context, p Principal, id string) (vault.Record, *problem) {
 	rec, err := s.Vault.Get(ctx, p.Tenant, id)
 	switch {
-	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || rec.Network.ID == "" || vault.IsEphemeral(rec)):
+	case errors.Is(err, vault.ErrNotFound) || err == nil && (rec.Tenant != p.Tenant || rec.Network.ID == "" || vault.IsShortLived(rec)):
 		return vault.Record{}, errNotFound
 	case err != nil:
 		return vault.Record{}, s.unavailable(ctx, err)

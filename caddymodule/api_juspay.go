@@ -216,8 +216,8 @@ func (h *JuspayAPI) Validate() error {
 		return fmt.Errorf("juspay_api: ctkn_ttl %s: want between 1s and 1h", d)
 	}
 	switch {
-	case h.CardTokensPerMerchant < 0 || h.CardTokensPerMerchant > vault.MaxEphemeral/2:
-		return fmt.Errorf("juspay_api: ctkn_max_per_merchant %d: want between 1 and %d (the merchants' share of the short-lived pool)", h.CardTokensPerMerchant, vault.MaxEphemeral/2)
+	case h.CardTokensPerMerchant < 0 || h.CardTokensPerMerchant > vault.MaxShortLived/2:
+		return fmt.Errorf("juspay_api: ctkn_max_per_merchant %d: want between 1 and %d (the merchants' share of the short-lived pool)", h.CardTokensPerMerchant, vault.MaxShortLived/2)
 	case h.ClientRate < 0 || math.IsNaN(h.ClientRate) || math.IsInf(h.ClientRate, 0):
 		return fmt.Errorf("juspay_api: client_rate: want a positive number of requests per second")
 	case h.ClientBurst < 0:

@@ -2,10 +2,8 @@ package caddymodule
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -15,20 +13,17 @@ import (
 )
 
 // servedAPI is what the served token API handlers (basistheory_api,
-// juspay_api) share: they bind to the tokengate app on their first request,
-// as the other handlers do (see binding), and serve a plain http.Handler
+// juspay_api) and the webhooks share: they bind to the tokengate app on
+// their first request (see appBinding), and serve a plain http.Handler
 // under the app's body read timeout, in a span, counted per endpoint.
 type servedAPI struct {
+	appBinding
 	name string // "basistheory", "juspay": the span's and the metric's api
-	ctx  caddy.Context
-	once *sync.Once
-	app  *App
 	api  http.Handler
-	err  error
 }
 
 func newServedAPI(ctx caddy.Context, name string) *servedAPI {
-	return &servedAPI{name: name, ctx: ctx, once: new(sync.Once)}
+	return &servedAPI{appBinding: appBinding{ctx: ctx, what: name + " API"}, name: name}
 }
 
 // observe counts an answered call.
@@ -38,17 +33,8 @@ func (s *servedAPI) observe(endpoint string, status int) {
 
 // serve builds the API once, with build, then answers the request.
 func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*App) http.Handler) error {
-	s.once.Do(func() {
-		app, err := s.ctx.AppIfConfigured("tokengate")
-		if err != nil {
-			s.err = caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("%s API: the tokengate app is not configured: %w", s.name, err))
-			return
-		}
-		s.app = app.(*App)
-		s.api = build(s.app)
-	})
-	if s.err != nil {
-		return s.err
+	if err := s.bindOnUse(func(a *App) error { s.api = build(a); return nil }); err != nil {
+		return err
 	}
 	// A body trickled a byte at a time must not hold a connection forever:
 	// the app's body_read_timeout bounds it, as for tokenize.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
-	"github.com/tokengate/tokengate/redact"
+	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
 )
 
@@ -156,7 +156,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	d := &delivery{set: set, body: built, log: h.logger.With(requestIDField(r))}
 	if set.ResponseGuard == rules.GuardRedact {
 		// raw is the merchant's body as it came, before any edit.
-		d.guard = redact.NewGuard(guardOptions(set, res.Secrets, raw, r))
+		d.guard = responseguard.NewGuard(guardOptions(set, res.Secrets, raw, r))
 	}
 	w.Header().Set(InjectedHeader, injectedHeader(injections))
 	h.audit(zap.InfoLevel, "detokenized", r, set, tenant, injections)

@@ -50,7 +50,7 @@ func testApp(t *testing.T) *App {
 // call is a child of tokenize, and no attribute carries card data.
 func TestSpansNestUnderCaddysSpan(t *testing.T) {
 	app := testApp(t)
-	h := &Tokenize{binding: &binding[*rules.Inbound]{directive: "tokenize", direction: "inbound", logger: zap.NewNop(),
+	h := &Tokenize{binding: &binding[*rules.Inbound]{appBinding: appBinding{what: "tokenize"}, direction: "inbound", logger: zap.NewNop(),
 		pick: func(f *rules.File) ([]*rules.Inbound, func(string) (*rules.Inbound, bool)) {
 			return f.Inbound, f.InboundSet
 		}}}

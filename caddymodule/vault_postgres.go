@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,14 +33,7 @@ type PostgresVault struct {
 	poolKey string
 	pg      *pgvault.Vault
 	logger  *zap.Logger
-	states  *stateWatchers
-}
-
-// stateWatchers are the forget functions of the state stores handed out,
-// by state space.
-type stateWatchers struct {
-	mu sync.Mutex
-	m  map[string][]func(id string)
+	feed    *pgvault.Fanout // this config's: the pool may be shared
 }
 
 // CaddyModule returns the Caddy module information.
@@ -71,7 +63,6 @@ func (p pooledPG) Destruct() error { return p.Close() }
 // and migrates the schema.
 func (p *PostgresVault) OpenVault(env Env) (vault.Vault, error) {
 	p.logger = env.Logger
-	p.states = &stateWatchers{m: map[string][]func(string){}}
 	key := "postgres:" + p.dsn
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -87,6 +78,7 @@ func (p *PostgresVault) OpenVault(env Env) (vault.Vault, error) {
 	}
 	p.poolKey = key
 	p.pg = v.(pooledPG).Vault
+	p.feed = p.pg.NewFanout()
 	return p.pg, nil
 }
 
@@ -94,9 +86,10 @@ func (p *PostgresVault) OpenVault(env Env) (vault.Vault, error) {
 // password).
 func (p *PostgresVault) Describe() string { return "PostgreSQL vault" }
 
-// StateStore implements StateStorer with a key-value table.
+// StateStore implements StateStorer with a key-value table, which hears of
+// other gateways' changes (a StateWatcher).
 func (p *PostgresVault) StateStore(name string) (network.StateStore, error) {
-	return watchedKV{KV: p.pg.KV(name), p: p, name: name}, nil
+	return p.feed.KV(name), nil
 }
 
 // Cleanup releases this config's hold on the pool.
@@ -143,21 +136,8 @@ var (
 	_ VaultBackend          = (*PostgresVault)(nil)
 	_ StateStorer           = (*PostgresVault)(nil)
 	_ ChangeFeed            = (*PostgresVault)(nil)
+	_ StateWatcher          = pgvault.WatchedKV{}
 )
-
-// watchedKV is a state store that hears of other gateways' changes.
-type watchedKV struct {
-	*pgvault.KV
-	p    *PostgresVault
-	name string
-}
-
-// OnChange implements StateWatcher.
-func (w watchedKV) OnChange(forget func(id string)) {
-	w.p.states.mu.Lock()
-	defer w.p.states.mu.Unlock()
-	w.p.states.m[w.name] = append(w.p.states.m[w.name], forget)
-}
 
 // WatchChanges implements ChangeFeed with PostgreSQL's LISTEN/NOTIFY on a
 // connection of its own. The cache is paused until the connection listens,
@@ -166,42 +146,13 @@ func (w watchedKV) OnChange(forget func(id string)) {
 // (milliseconds), or, for a connection that dies silently, the time TCP
 // keepalive takes to notice it (about 20 s), within the cache TTL (30 s).
 func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
-	cache.Pause()
 	var listening atomic.Bool
 	var lastErr atomic.Pointer[error] // why the feed was last lost
 	notYet := errors.New("not connected yet")
 	lastErr.Store(&notYet)
-	forgetStates := func(name, id string) {
-		p.states.mu.Lock()
-		defer p.states.mu.Unlock()
-		for n, fns := range p.states.m {
-			if name == "" || n == name {
-				for _, forget := range fns {
-					forget(id)
-				}
-			}
-		}
-	}
-	p.pg.Watch(ctx, pgvault.Watcher{
-		Changed: func(c pgvault.Change) {
-			switch {
-			case c.All:
-				cache.InvalidateAll()
-				forgetStates("", "")
-			case c.Token != "":
-				cache.Invalidate(c.Tenant, c.Token)
-			default:
-				forgetStates(c.Name, c.ID)
-			}
-		},
+	p.feed.Watch(ctx, cache, pgvault.Watcher{
 		Listening: func(up bool) {
 			changeFeedListening.Set(map[bool]float64{false: 0, true: 1}[up])
-			if up {
-				cache.Resume()
-			} else {
-				cache.Pause()
-			}
-			forgetStates("", "")
 			// Log transitions only: while the database is down the
 			// listener retries every second.
 			switch was := listening.Swap(up); {

@@ -19,7 +19,7 @@ import (
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
-	"github.com/tokengate/tokengate/redact"
+	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
 )
@@ -76,7 +76,7 @@ type Result struct {
 	Injections []Injection
 	// Secrets are the values the edited body now carries, each with what
 	// replaces it should the processor's response repeat it.
-	Secrets []redact.Secret
+	Secrets []responseguard.Secret
 
 	placed []placed
 	set    string
@@ -244,12 +244,12 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		doc.Set(path, value)
 		switch target {
 		case rules.KindNumber:
-			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: tok.Raw})
+			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: tok.Raw})
 			res.placed = append(res.placed, placed{tokenPath: tok.Path, numberSel: sel, numberPath: path, number: value})
 		case rules.KindCryptogram:
-			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: redact.Mask})
+			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: responseguard.Mask})
 		case rules.KindCVV:
-			res.Secrets = append(res.Secrets, redact.Secret{Value: value, With: redact.Mask, Whole: true})
+			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: responseguard.Mask, Whole: true})
 		}
 		return true
 	}
@@ -263,7 +263,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	var reason string
 	if secrets.DPAN != "" || rec.Network.ID == "" {
 		var crypt network.Cryptogram
-		crypt, reason = d.Lifecycle.Cryptogram(ctx, rec, network.CryptogramRequest{Initiator: network.Initiator(set.Initiator)})
+		crypt, reason = d.Lifecycle.Cryptogram(ctx, rec, network.CryptogramRequest{Initiator: set.Initiator})
 		if reason == "" {
 			if !put(rules.KindNumber, secrets.DPAN) {
 				return Injection{}, notReplaced()

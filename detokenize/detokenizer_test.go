@@ -15,7 +15,7 @@ import (
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
-	"github.com/tokengate/tokengate/redact"
+	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/vault"
 )
 
@@ -573,7 +573,7 @@ func TestDetokenizeSecretsForTheResponseGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(res.Secrets) != 2 || res.Secrets[0].Value != active.dpan || res.Secrets[0].With != active.token ||
-		res.Secrets[1].With != redact.Mask || len(res.Secrets[1].Value) != 28 {
+		res.Secrets[1].With != responseguard.Mask || len(res.Secrets[1].Value) != 28 {
 		t.Errorf("network token secrets: %d, want the DPAN as the token and the cryptogram masked", len(res.Secrets))
 	}
 
@@ -585,7 +585,7 @@ func TestDetokenizeSecretsForTheResponseGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []redact.Secret{{Value: mcPAN, With: fallback.token}, {Value: "123", With: redact.Mask, Whole: true}}
+	want := []responseguard.Secret{{Value: mcPAN, With: fallback.token}, {Value: "123", With: responseguard.Mask, Whole: true}}
 	if !reflect.DeepEqual(res.Secrets, want) {
 		t.Errorf("fallback secrets differ (%d of them)", len(res.Secrets))
 	}

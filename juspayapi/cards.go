@@ -45,7 +45,7 @@ func (s *Server) savedCard(r *http.Request, m Merchant) (vault.Record, cardReque
 	case err != nil:
 		return rec, req, http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
 	}
-	if _, saved := rec.Metadata[customerKey(req.CustomerID)]; !saved || rec.Tenant != m.Tenant || vault.IsEphemeral(rec) {
+	if _, saved := rec.Metadata[customerKey(req.CustomerID)]; !saved || rec.Tenant != m.Tenant || vault.IsShortLived(rec) {
 		return vault.Record{}, req, http.StatusBadRequest, notFound
 	}
 	return rec, req, 0, nil

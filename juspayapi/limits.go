@@ -23,7 +23,7 @@ import (
 const (
 	// DefaultCardTokensPerMerchant is how many ctkn_ tokens one merchant
 	// holds at once: a tenth of the gateway's short-lived bound
-	// (vault.MaxEphemeral), whose other half is kept for the gateway's
+	// (vault.MaxShortLived), whose other half is kept for the gateway's
 	// own no-consent checkouts.
 	DefaultCardTokensPerMerchant = 10_000
 	// DefaultClientRate and DefaultClientBurst are the per-client token

@@ -115,10 +115,10 @@ func TestCardTokenizeMerchantQuota(t *testing.T) {
 			isTooMany(t, r, h)
 		}
 	}
-	if got := a.eph.PoolHeld("juspay/shop"); got != 4 {
+	if got := a.shortLived.PoolHeld("juspay/shop"); got != 4 {
 		t.Fatalf("A's pool holds %d, want 4", got)
 	}
-	if _, err := a.eph.Get(t.Context(), "acme", first); err != nil {
+	if _, err := a.shortLived.Get(t.Context(), "acme", first); err != nil {
 		t.Fatalf("A's first ctkn_ was dropped: %v", err)
 	}
 	for i := 0; i < 4; i++ {
@@ -128,7 +128,7 @@ func TestCardTokenizeMerchantQuota(t *testing.T) {
 	}
 	// The gateway's own no-consent checkout cards come without a pool.
 	for i := 0; i < 10; i++ {
-		if err := a.eph.PutEphemeral(t.Context(), vaulttest.Sample("acme", fmt.Sprintf("tok_own_%d", i), "fp"), time.Minute); err != nil {
+		if err := a.shortLived.PutShortLived(t.Context(), vaulttest.Sample("acme", fmt.Sprintf("tok_own_%d", i), "fp"), time.Minute); err != nil {
 			t.Fatalf("the gateway's own short-lived card %d: %v", i+1, err)
 		}
 	}
@@ -148,7 +148,7 @@ func TestCardTokenizeTrueRate(t *testing.T) {
 	if secs, _ := strconv.Atoi(h.Get("Retry-After")); secs > 20 {
 		t.Fatalf("Retry-After %d s: one save comes back every 20 s at 3 per minute", secs)
 	}
-	if _, err := a.eph.Vault.GetByFingerprint(t.Context(), "acme", a.st.Keys.Fingerprint("acme", cardPAN(3))); err == nil {
+	if _, err := a.shortLived.Vault.GetByFingerprint(t.Context(), "acme", a.st.Keys.Fingerprint("acme", cardPAN(3))); err == nil {
 		t.Fatal("the refused tokenize=true card was kept")
 	}
 	if r, _ := a.formFrom(cardForm(3, "shop", "&tokenize=false"), map[string]string{"X-Test-Client": "10.1.99.1"}); r.status != 200 {
@@ -217,8 +217,8 @@ func TestStoredCardTokenNeedsItsCustomer(t *testing.T) {
 		if r.status != 200 || !strings.HasPrefix(tok, "ctkn_") {
 			t.Fatalf("%s: %d %s", name, r.status, r.body)
 		}
-		rec, err := a.eph.Get(t.Context(), "acme", tok)
-		if _, ok := rec.Metadata["juspay.customer:cust_a"]; err != nil || !ok || !vault.IsEphemeral(rec) || len(rec.Metadata) != 2 {
+		rec, err := a.shortLived.Get(t.Context(), "acme", tok)
+		if _, ok := rec.Metadata["juspay.customer:cust_a"]; err != nil || !ok || !vault.IsShortLived(rec) || len(rec.Metadata) != 2 {
 			t.Fatalf("%s: the ctkn_ does not carry its customer (only): %v %v", name, err, rec.Metadata)
 		}
 		if cvv, ok, _ := a.cvvs.TakeCVV(t.Context(), "acme", tok); !ok || cvv != "456" {
@@ -236,7 +236,7 @@ func TestCardTokenizeTrueAtQuota(t *testing.T) {
 	}
 	r, h := a.formFrom(cardForm(1, "shop", "&tokenize=true"), map[string]string{"X-Test-Client": "10.2.0.1"})
 	isTooMany(t, r, h)
-	if _, err := a.eph.Vault.GetByFingerprint(t.Context(), "acme", a.st.Keys.Fingerprint("acme", cardPAN(1))); err == nil {
+	if _, err := a.shortLived.Vault.GetByFingerprint(t.Context(), "acme", a.st.Keys.Fingerprint("acme", cardPAN(1))); err == nil {
 		t.Fatal("the card was kept although its ctkn_ was refused")
 	}
 }

@@ -46,13 +46,13 @@ func keysForTests(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 }
 
 type api struct {
-	st       *apitest.Stack
-	eph      *vault.Ephemeral
-	cvvs     *cvvmem.Store
-	t        testing.TB
-	srv      *httptest.Server
-	server   *rsa.PrivateKey
-	merchant *rsa.PrivateKey
+	st         *apitest.Stack
+	shortLived *vault.ShortLived
+	cvvs       *cvvmem.Store
+	t          testing.TB
+	srv        *httptest.Server
+	server     *rsa.PrivateKey
+	merchant   *rsa.PrivateKey
 }
 
 func newAPI(t testing.TB, configure ...func(*juspayapi.Server)) *api {
@@ -79,7 +79,7 @@ func newAPI(t testing.TB, configure ...func(*juspayapi.Server)) *api {
 	for _, c := range configure {
 		c(s)
 	}
-	a := &api{st: st, t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk, eph: st.Vault, cvvs: st.CVVs}
+	a := &api{st: st, t: t, srv: httptest.NewServer(s.Handler()), server: sk, merchant: mk, shortLived: st.Vault, cvvs: st.CVVs}
 	t.Cleanup(a.srv.Close)
 	return a
 }
@@ -323,11 +323,11 @@ func TestCardTokenize(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(tok, "ctkn_") {
 		t.Fatalf("tokenize: %d %s", r.status, r.body)
 	}
-	rec, err := a.eph.Get(t.Context(), "acme", tok)
+	rec, err := a.shortLived.Get(t.Context(), "acme", tok)
 	if err != nil || rec.Last4 != "1111" || rec.Network.ID != "" {
 		t.Fatalf("the ctkn_ record: %v", err)
 	}
-	if _, err := a.eph.Vault.Get(t.Context(), "acme", tok); err == nil {
+	if _, err := a.shortLived.Vault.Get(t.Context(), "acme", tok); err == nil {
 		t.Fatal("a ctkn_ token was written to the vault")
 	}
 	if cvv, ok, _ := a.cvvs.TakeCVV(t.Context(), "acme", tok); !ok || cvv != "123" {
@@ -338,11 +338,11 @@ func TestCardTokenize(t *testing.T) {
 	// network token, and the ctkn_ token serves this payment.
 	r = a.form("card_number=5555555555554444&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop&tokenize=true")
 	tok, _ = decode(t, r.body)["token"].(string)
-	rec, err = a.eph.Get(t.Context(), "acme", tok)
+	rec, err = a.shortLived.Get(t.Context(), "acme", tok)
 	if r.status != 200 || err != nil || rec.Network.ID == "" {
 		t.Fatalf("tokenize=true: %d %s", r.status, r.body)
 	}
-	if saved, err := a.eph.Vault.GetByFingerprint(t.Context(), "acme", rec.Fingerprint); err != nil || saved.Network.ID != rec.Network.ID {
+	if saved, err := a.shortLived.Vault.GetByFingerprint(t.Context(), "acme", rec.Fingerprint); err != nil || saved.Network.ID != rec.Network.ID {
 		t.Fatalf("tokenize=true did not keep the card: %v", err)
 	}
 	if r := a.form("card_number=5555555555554444&card_exp_year=2030&card_exp_month=07&card_security_code=123&merchant_id=shop&tokenize=maybe"); r.status != 400 {

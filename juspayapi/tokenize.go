@@ -92,7 +92,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 		switch {
 		case gerr != nil && !errors.Is(gerr, vault.ErrNotFound):
 			return respond(w, http.StatusServiceUnavailable, s.unavailable(ctx, gerr))
-		case gerr != nil || stored.Tenant != m.Tenant || vault.IsEphemeral(stored) || !forCustomer:
+		case gerr != nil || stored.Tenant != m.Tenant || vault.IsShortLived(stored) || !forCustomer:
 			// Only a card saved for this customer (a ctkn_ cannot renew
 			// itself), and one answer whether the reference is unknown or
 			// saved for someone else: no oracle between the two.
@@ -119,7 +119,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 			}
 			// A merchant at its ctkn_ quota would get its 429 only after
 			// the card was kept and provisioned: ask first.
-			if e := s.Tokenizer.Ephemeral; e != nil && e.PoolHeld(pool.Name) >= pool.Max {
+			if e := s.Tokenizer.ShortLived; e != nil && e.PoolHeld(pool.Name) >= pool.Max {
 				return tooManyRequests(w, quotaRetryAfter, quotaMessage)
 			}
 			saved, _, serr := s.Tokenizer.Store(ctx, m.Tenant, rules.FormatPrefixed, "token_", in)
@@ -128,7 +128,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 			}
 		case "", "false", "null":
 			// Without consent nothing is kept past the ctkn_ token's life.
-			rec, err = s.Tokenizer.StoreEphemeral(ctx, m.Tenant, "ctkn_", ttl, in)
+			rec, err = s.Tokenizer.StoreShortLived(ctx, m.Tenant, "ctkn_", ttl, in)
 		default:
 			return respond(w, http.StatusBadRequest, inputError("tokenize", "invalid", "tokenize must be true, false or null."))
 		}
@@ -137,7 +137,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 	switch {
 	case errors.As(err, &fe):
 		return respond(w, http.StatusBadRequest, inputError(fe.Field, errorCode(fe.Code), fe.Reason+"."))
-	case errors.Is(err, vault.ErrEphemeralQuota):
+	case errors.Is(err, vault.ErrShortLivedQuota):
 		return tooManyRequests(w, quotaRetryAfter, quotaMessage)
 	case err != nil:
 		return respond(w, http.StatusServiceUnavailable, s.unavailable(ctx, err))

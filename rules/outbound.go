@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/network"
 )
 
 // outbound decodes and checks one outbound rule set.
@@ -156,13 +157,13 @@ func sameArrays(a, b string) bool {
 }
 
 // initiator decodes who initiates the rule set's transactions.
-func (p *parser) initiator(n *yaml.Node, ctx string) (Initiator, error) {
+func (p *parser) initiator(n *yaml.Node, ctx string) (network.Initiator, error) {
 	s, err := p.str(n, ctx, "initiator")
 	if err != nil {
 		return "", err
 	}
-	switch i := Initiator(s); i {
-	case InitiatorCustomer, InitiatorMerchant:
+	switch i := network.Initiator(s); i {
+	case network.CustomerInitiated, network.MerchantInitiated:
 		return i, nil
 	}
 	return "", p.errAt(n, ctx, "unknown initiator %q (want cit, mit)", s)

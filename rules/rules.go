@@ -8,7 +8,11 @@
 // must never silently leave a card number untokenized.
 package rules
 
-import "time"
+import (
+	"time"
+
+	"github.com/tokengate/tokengate/network"
+)
 
 // Kind says what a field holds.
 type Kind string
@@ -117,20 +121,6 @@ const (
 	GuardOff ResponseGuard = "off"
 )
 
-// Initiator says who initiates an outbound rule set's transactions, which
-// decides whether the network token travels with a cryptogram.
-type Initiator string
-
-// Initiators, by the card networks' names.
-const (
-	// InitiatorCustomer (CIT): the cardholder pays now; every network token
-	// gets a fresh cryptogram. The default.
-	InitiatorCustomer Initiator = "cit"
-	// InitiatorMerchant (MIT): recurring or instalment charges the merchant
-	// makes on its own; a Mastercard MIT carries no cryptogram.
-	InitiatorMerchant Initiator = "mit"
-)
-
 // Fallback policies.
 const (
 	// FallbackPAN sends the PAN (and the CVV while it is held) instead.
@@ -236,7 +226,7 @@ type Outbound struct {
 	// Initiator says who initiates the set's transactions: cit (the
 	// default, "" counts as cit) or mit, for which a Mastercard network
 	// token goes without a cryptogram.
-	Initiator Initiator
+	Initiator network.Initiator
 	// Fields are the set's fields, in the order of the file, with a number
 	// field added after the token field when the file has none.
 	Fields []Field

@@ -70,7 +70,7 @@ type Stack struct {
 	// Records is the one vault every part reads and writes: the backend
 	// under the read cache, under the short-lived layer. One object, so a
 	// status change one direction writes is what the other reads next.
-	Records *vault.Ephemeral
+	Records *vault.ShortLived
 	// Cache is the read cache, for a change feed to invalidate.
 	Cache       *vault.Cache
 	Keys        *keys.Keys
@@ -95,13 +95,13 @@ func New(cfg Config) *Stack {
 	}
 	cache := vault.NewCache(cfg.Vault, ttl, size)
 	cache.Reseal = cfg.Keys.Reseal // records sealed before the token was bound move on their next write
-	records := vault.NewEphemeral(cache)
+	records := vault.NewShortLived(cache)
 	records.Shared = cfg.ShortLived
 	lc := &lifecycle.Manager{Vault: records, Keys: cfg.Keys, Networks: cfg.Networks, Provisioner: cfg.Provisioner,
 		ProvisionTimeout: cfg.ProvisionTimeout, Observe: cfg.ObserveStatus}
 	return &Stack{
 		Records: records, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
-		Tokenizer: &tokenize.Tokenizer{Vault: records, Ephemeral: records, Keys: cfg.Keys, Lifecycle: lc,
+		Tokenizer: &tokenize.Tokenizer{Vault: records, ShortLived: records, Keys: cfg.Keys, Lifecycle: lc,
 			CVVs: cfg.CVVs, Random: random},
 		Detokenizer: &detokenize.Detokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc, CVVs: cfg.CVVs,
 			CVVUnavailable: cfg.CVVUnavailable, Tampered: cfg.Tampered},

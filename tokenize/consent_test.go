@@ -51,7 +51,7 @@ func TestConsent(t *testing.T) {
 				t.Fatalf("result %+v, token %q", res, token)
 			}
 			_, stored := e.vault.Get(ctx, tenantA, token)
-			rec, live := e.eph.Get(ctx, tenantA, token)
+			rec, live := e.shortLived.Get(ctx, tenantA, token)
 			if live != nil {
 				t.Fatalf("the token does not resolve: %v", live)
 			}

@@ -58,13 +58,13 @@ func newBuiltin(t testing.TB) *network.Builtin {
 
 // env is a Tokenizer wired to real, cheap collaborators.
 type env struct {
-	eph   *vault.Ephemeral
-	tk    *tokenize.Tokenizer
-	vault *boltvault.Bolt
-	net   *network.Builtin
-	cvvs  *cvvmem.Store
-	keys  *keys.Keys
-	path  string
+	shortLived *vault.ShortLived
+	tk         *tokenize.Tokenizer
+	vault      *boltvault.Bolt
+	net        *network.Builtin
+	cvvs       *cvvmem.Store
+	keys       *keys.Keys
+	path       string
 }
 
 func newEnv(t testing.TB) *env {
@@ -78,13 +78,13 @@ func newEnv(t testing.TB) *env {
 	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: newBuiltin(t), cvvs: cvvs, keys: testKeys(t), path: path}
-	e.eph = vault.NewEphemeral(v)
+	e.shortLived = vault.NewShortLived(v)
 	e.tk = &tokenize.Tokenizer{
-		Vault:     e.eph,
-		Ephemeral: e.eph,
-		Keys:      e.keys,
-		CVVs:      cvvs,
-		Now:       fixedNow,
+		Vault:      e.shortLived,
+		ShortLived: e.shortLived,
+		Keys:       e.keys,
+		CVVs:       cvvs,
+		Now:        fixedNow,
 	}
 	e.setNet(e.net)
 	return e

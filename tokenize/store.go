@@ -50,18 +50,18 @@ func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.Token
 	return t.tokenizeCard(ctx, &rules.Inbound{Tenant: tenant, Format: format, Prefix: prefix, ConsentDefault: true}, c)
 }
 
-// ErrNoEphemeral means the tokenizer has no ephemeral layer to keep
+// ErrNoShortLived means the tokenizer has no short-lived layer to keep
 // short-lived cards in.
-var ErrNoEphemeral = errors.New("tokenize: no ephemeral store configured")
+var ErrNoShortLived = errors.New("tokenize: no short-lived store configured")
 
-// StoreEphemeral validates card and keeps it for ttl only, in memory: a
+// StoreShortLived validates card and keeps it for ttl only, in memory: a
 // short-lived token (prefix plus random) that the outbound side can use
 // until it expires, with the CVV held as long. Nothing is written to the
 // vault and no network token is provisioned: what it serves is one payment
 // (Juspay's ctkn_, a card whose holder did not consent to its being kept).
-func (t *Tokenizer) StoreEphemeral(ctx context.Context, tenant, prefix string, ttl time.Duration, in Card) (vault.Record, error) {
-	if t.Ephemeral == nil {
-		return vault.Record{}, ErrNoEphemeral
+func (t *Tokenizer) StoreShortLived(ctx context.Context, tenant, prefix string, ttl time.Duration, in Card) (vault.Record, error) {
+	if t.ShortLived == nil {
+		return vault.Record{}, ErrNoShortLived
 	}
 	c := &cardInput{pan: in.Number, cvv: in.CVV, expMonth: in.ExpMonth, expYear: in.ExpYear, name: in.Name}
 	if c.pan == nil {
@@ -78,7 +78,7 @@ func (t *Tokenizer) StoreEphemeral(ctx context.Context, tenant, prefix string, t
 	if err != nil {
 		return vault.Record{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	rec, err := t.ephemeralRecord(tenant, token, c.number, c.value(c.name))
+	rec, err := t.shortLivedRecord(tenant, token, c.number, c.value(c.name))
 	if err != nil {
 		return vault.Record{}, err
 	}
@@ -91,8 +91,8 @@ func (t *Tokenizer) StoreEphemeral(ctx context.Context, tenant, prefix string, t
 // saved record's Metadata entries named in keep go with it (the customer
 // the card was reissued for); no other.
 func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix string, ttl time.Duration, cvv *body.Value, keep ...string) (vault.Record, error) {
-	if t.Ephemeral == nil {
-		return vault.Record{}, ErrNoEphemeral
+	if t.ShortLived == nil {
+		return vault.Record{}, ErrNoShortLived
 	}
 	if cvv != nil && cvv.Raw != "" {
 		if err := card.ValidateCVV(cvv.Raw, card.Brand(saved.Brand)); err != nil {
@@ -104,7 +104,7 @@ func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix stri
 		return vault.Record{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	rec := saved
-	rec.Token, rec.Metadata = token, map[string]string{vault.EphemeralMark: ""}
+	rec.Token, rec.Metadata = token, map[string]string{vault.ShortLivedMark: ""}
 	for _, k := range keep {
 		if v, ok := saved.Metadata[k]; ok {
 			rec.Metadata[k] = v
@@ -126,9 +126,9 @@ func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix stri
 	return rec, t.keep(ctx, rec, ttl, cv)
 }
 
-// ephemeralRecord seals the card the way a stored one is sealed, so the
+// shortLivedRecord seals the card the way a stored one is sealed, so the
 // outbound side opens it the same way; it has no network token.
-func (t *Tokenizer) ephemeralRecord(tenant, token, pan, name string) (vault.Record, error) {
+func (t *Tokenizer) shortLivedRecord(tenant, token, pan, name string) (vault.Record, error) {
 	fp := t.Keys.Fingerprint(tenant, pan)
 	sealed, err := t.Keys.Seal(tenant, fp, token, keys.Secrets{PAN: pan, Name: name})
 	if err != nil {
@@ -136,45 +136,45 @@ func (t *Tokenizer) ephemeralRecord(tenant, token, pan, name string) (vault.Reco
 	}
 	brand, _ := card.Validate(pan)
 	return vault.Record{Tenant: tenant, Token: token, Fingerprint: fp, Sealed: sealed, Brand: string(brand),
-		BIN: card.BIN(pan), Last4: card.Last4(pan), Network: vault.NetworkToken{Error: ReasonEphemeral},
-		Metadata: map[string]string{vault.EphemeralMark: ""}}, nil
+		BIN: card.BIN(pan), Last4: card.Last4(pan), Network: vault.NetworkToken{Error: ReasonShortLived},
+		Metadata: map[string]string{vault.ShortLivedMark: ""}}, nil
 }
 
-// ReasonEphemeral is the Network.Error of a short-lived card: it never gets
+// ReasonShortLived is the Network.Error of a short-lived card: it never gets
 // a network token.
-const ReasonEphemeral = "short_lived_card"
+const ReasonShortLived = "short_lived_card"
 
 // keep holds the short-lived card, then its CVV; if the CVV cannot be held
 // the card goes too, so neither outlives a failed call.
 func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duration, cvv string) error {
-	if err := t.Ephemeral.PutEphemeral(ctx, rec, ttl); err != nil {
+	if err := t.ShortLived.PutShortLived(ctx, rec, ttl); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if cvv != "" {
 		if err := t.CVVs.PutCVV(ctx, rec.Tenant, rec.Token, cvv, ttl); err != nil {
-			_ = t.Ephemeral.Delete(ctx, rec.Tenant, rec.Token)
+			_ = t.ShortLived.Delete(ctx, rec.Tenant, rec.Token)
 			return fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
 		}
 	}
 	return nil
 }
 
-// shortLived keeps a card found in a body without consent: in the ephemeral
-// layer for the rule set's CVV TTL (Apply holds the CVV as long), with a
-// token in the rule set's format (prefixed for network_token, as there is no
-// network token).
-func (t *Tokenizer) shortLived(ctx context.Context, set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
+// storeWithoutConsent keeps a card found in a body without consent: in the
+// short-lived layer for the rule set's CVV TTL (Apply holds the CVV as
+// long), with a token in the rule set's format (prefixed for network_token,
+// as there is no network token).
+func (t *Tokenizer) storeWithoutConsent(ctx context.Context, set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
 	token, err := newToken(set, c.number, "", t.Random)
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	rec, err := t.ephemeralRecord(set.Tenant, token, c.number, c.value(c.name))
+	rec, err := t.shortLivedRecord(set.Tenant, token, c.number, c.value(c.name))
 	if err != nil {
 		return vault.Record{}, false, err
 	}
 	rec.ExpMonth, rec.ExpYear = c.value(c.expMonth), c.value(c.expYear)
 	rec.Network.Error = ReasonNoConsent
-	if err := t.Ephemeral.PutEphemeral(ctx, rec, set.CVVTTL); err != nil {
+	if err := t.ShortLived.PutShortLived(ctx, rec, set.CVVTTL); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return rec, true, nil

@@ -40,9 +40,9 @@ type Tokenizer struct {
 	Keys *keys.Keys
 	// Lifecycle provisions network tokens and gives back unused ones.
 	Lifecycle *lifecycle.Manager
-	// Ephemeral keeps short-lived cards (StoreEphemeral); nil means there
+	// ShortLived keeps short-lived cards (StoreShortLived); nil means there
 	// are none. It must be a layer over Vault.
-	Ephemeral *vault.Ephemeral
+	ShortLived *vault.ShortLived
 	// CVVs holds CVVs in memory for the rule set's TTL.
 	CVVs cvv.Store
 	// Random is the source for token strings (crypto/rand.Reader in production).
@@ -212,11 +212,11 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	if keep, _ := c.keeps(set); !keep {
 		// No consent to keep the card: a short-lived token for this
 		// payment, gone with the CVV, and nothing written to the vault.
-		// Without an ephemeral layer the card is refused, never kept.
-		if t.Ephemeral == nil {
-			return vault.Record{}, false, fmt.Errorf("%w: no ephemeral store for a card without consent", ErrUnavailable)
+		// Without a short-lived layer the card is refused, never kept.
+		if t.ShortLived == nil {
+			return vault.Record{}, false, fmt.Errorf("%w: no short-lived store for a card without consent", ErrUnavailable)
 		}
-		return t.shortLived(ctx, set, c)
+		return t.storeWithoutConsent(ctx, set, c)
 	}
 	fp := t.Keys.Fingerprint(set.Tenant, c.number)
 	rec, err := t.Vault.GetByFingerprint(ctx, set.Tenant, fp)

@@ -23,7 +23,7 @@ func TestShortLivedShared(t *testing.T) {
 	ks := vaulttest.Keys(t)
 	a, b := cvvredis.NewShortLived(c, ks, p), cvvredis.NewShortLived(c, ks, p)
 	rec := vaulttest.Sample("acme", "ctkn_1", "fp1")
-	rec.Metadata = map[string]string{vault.EphemeralMark: ""}
+	rec.Metadata = map[string]string{vault.ShortLivedMark: ""}
 	rec.CreatedAt, rec.UpdatedAt = rec.CreatedAt.UTC(), rec.UpdatedAt.UTC()
 	if err := a.PutShortLived(ctx, rec, time.Minute); err != nil {
 		t.Fatal(err)

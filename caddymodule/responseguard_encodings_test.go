@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/tokengate/tokengate/redact"
+	"github.com/tokengate/tokengate/responseguard"
 )
 
 func withType(r *http.Response, ct string) *http.Response {
@@ -23,7 +23,7 @@ func withType(r *http.Response, ct string) *http.Response {
 // the guard cannot read, or a protocol switch, is refused.
 func TestGuardResponseEncodings(t *testing.T) {
 	const dpan = "4895370012003478"
-	g := redact.New([]redact.Secret{{Value: dpan, With: "tok_x"}})
+	g := responseguard.New([]responseguard.Secret{{Value: dpan, With: "tok_x"}})
 	resp := func(status int, encoding string, body []byte) *http.Response {
 		h := http.Header{"Content-Length": {"99"}}
 		if encoding != "" {

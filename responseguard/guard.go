@@ -1,4 +1,4 @@
-// Package redact keeps card data a payment processor echoes back from
+// Package responseguard keeps card data a payment processor echoes back from
 // reaching the merchant, in response headers and in response bodies of any
 // size, streamed with bounded memory.
 //
@@ -28,7 +28,7 @@
 //
 // It knows nothing of Caddy or HTTP handlers; caddymodule's transport wraps
 // each response of a detokenized request with a Guard.
-package redact
+package responseguard
 
 import (
 	"encoding/base64"
@@ -62,7 +62,7 @@ type Secret struct {
 
 // String redacts the value.
 func (s Secret) String() string {
-	return fmt.Sprintf("redact.Secret{Value:[redacted] With:%q}", s.With)
+	return fmt.Sprintf("responseguard.Secret{Value:[redacted] With:%q}", s.With)
 }
 
 // GoString redacts like String, for %#v.

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestPrintingRedacts(t *testing.T) {
+func TestPrintingMasks(t *testing.T) {
 	b := newTestBuiltin(t, NewMemoryStore())
 	req := ProvisionRequest{PAN: "4111111111111111", ExpMonth: "12", ExpYear: "2030", CVV: "987", Brand: "visa", Name: "Jane Roe"}
 	tok, err := b.Provision(ctx, req)

@@ -15,29 +15,29 @@ import (
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
-// The ephemeral layer keeps every promise of the Vault contract for the
+// The short-lived layer keeps every promise of the Vault contract for the
 // records it passes through.
-func TestEphemeralConformance(t *testing.T) {
+func TestShortLivedConformance(t *testing.T) {
 	vaulttest.Run(t, func(t *testing.T) vault.Vault {
 		b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
-		return vault.NewEphemeral(b)
+		return vault.NewShortLived(b)
 	})
 }
 
-func TestEphemeralRecords(t *testing.T) {
+func TestShortLivedRecords(t *testing.T) {
 	ctx := context.Background()
 	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	e := vault.NewEphemeral(b)
+	e := vault.NewShortLived(b)
 	rec := vaulttest.Sample("acme", "ctkn_1", "fp1")
-	if err := e.PutEphemeral(context.Background(), rec, 50*time.Millisecond); err != nil {
+	if err := e.PutShortLived(context.Background(), rec, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := e.Get(ctx, "acme", "ctkn_1"); err != nil || got.Token != "ctkn_1" {
@@ -50,13 +50,13 @@ func TestEphemeralRecords(t *testing.T) {
 		t.Fatalf("found by fingerprint: %v", err)
 	}
 	if _, err := b.Get(ctx, "acme", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
-		t.Fatal("an ephemeral record reached the store")
+		t.Fatal("a short-lived record reached the store")
 	}
 	time.Sleep(80 * time.Millisecond)
 	if _, err := e.Get(ctx, "acme", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("after its TTL: %v", err)
 	}
-	if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", "ctkn_2", "fp2"), time.Minute); err != nil {
+	if err := e.PutShortLived(context.Background(), vaulttest.Sample("acme", "ctkn_2", "fp2"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Delete(ctx, "acme", "ctkn_2"); err != nil {
@@ -69,26 +69,26 @@ func TestEphemeralRecords(t *testing.T) {
 
 // The layer is bounded: past its limit new cards are refused, and room
 // comes back as cards expire.
-func TestEphemeralLimit(t *testing.T) {
+func TestShortLivedLimit(t *testing.T) {
 	b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	e := vault.NewEphemeralLimit(b, 2)
+	e := vault.NewShortLivedLimit(b, 2)
 	for _, tok := range []string{"a", "b"} {
-		if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
+		if err := e.PutShortLived(context.Background(), vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+	if err := e.PutShortLived(context.Background(), vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrShortLivedFull) {
 		t.Fatalf("past the limit: %v", err)
 	}
 	if _, err := e.Get(context.Background(), "acme", "a"); err != nil {
 		t.Fatal("a held card was dropped to make room")
 	}
 	time.Sleep(60 * time.Millisecond)
-	if err := e.PutEphemeral(context.Background(), vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
+	if err := e.PutShortLived(context.Background(), vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
 		t.Fatalf("after the others expired: %v", err)
 	}
 }
@@ -119,13 +119,13 @@ func (m mapShortLived) DeleteShortLived(_ context.Context, tenant, token string)
 // With a shared store, short-lived cards go there (where every gateway
 // finds them) and never to the vault or this process's memory; vault
 // records are unaffected.
-func TestEphemeralShared(t *testing.T) {
+func TestShortLivedShared(t *testing.T) {
 	ctx := context.Background()
 	b := vaulttest.OpenBolt(t)
 	shared := mapShortLived{}
-	issuer, payer := vault.NewEphemeral(b), vault.NewEphemeral(b)
+	issuer, payer := vault.NewShortLived(b), vault.NewShortLived(b)
 	issuer.Shared, payer.Shared = shared, shared
-	if err := issuer.PutEphemeral(ctx, vaulttest.Sample("acme", "ctkn_1", "fp1"), time.Minute); err != nil {
+	if err := issuer.PutShortLived(ctx, vaulttest.Sample("acme", "ctkn_1", "fp1"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if len(shared) != 1 {
@@ -159,37 +159,37 @@ func TestEphemeralShared(t *testing.T) {
 
 // What a gateway puts in the shared store counts against its bound: its
 // unauthenticated callers cannot fill Redis for every gateway.
-func TestEphemeralSharedIsBounded(t *testing.T) {
+func TestShortLivedSharedIsBounded(t *testing.T) {
 	ctx := context.Background()
 	b := vaulttest.OpenBolt(t)
 	shared := mapShortLived{}
-	e := vault.NewEphemeralLimit(b, 2)
+	e := vault.NewShortLivedLimit(b, 2)
 	e.Shared = shared
 	for _, tok := range []string{"a", "b"} {
-		if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
+		if err := e.PutShortLived(ctx, vaulttest.Sample("acme", tok, "fp"), 40*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+	if err := e.PutShortLived(ctx, vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrShortLivedFull) {
 		t.Fatalf("a third card over a bound of two: %v", err)
 	}
 	if err := e.Delete(ctx, "acme", "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
+	if err := e.PutShortLived(ctx, vaulttest.Sample("acme", "c", "fp"), time.Minute); err != nil {
 		t.Fatalf("after a delete: %v", err)
 	}
 	time.Sleep(60 * time.Millisecond) // "b" expires
-	if err := e.PutEphemeral(ctx, vaulttest.Sample("acme", "d", "fp"), time.Minute); err != nil {
+	if err := e.PutShortLived(ctx, vaulttest.Sample("acme", "d", "fp"), time.Minute); err != nil {
 		t.Fatalf("after an expiry: %v", err)
 	}
 }
 
-// Pools: a pool past its quota is refused (ErrEphemeralQuota) while other
+// Pools: a pool past its quota is refused (ErrShortLivedQuota) while other
 // pools and the gateway's own cards (no pool) go on; the pools together
 // never take the Reserve; expiry and Delete give room back to the pool
 // they came from. The same with the memory layer and with a shared store.
-func TestEphemeralPools(t *testing.T) {
+func TestShortLivedPools(t *testing.T) {
 	for _, shared := range []bool{false, true} {
 		name := "memory"
 		if shared {
@@ -197,14 +197,14 @@ func TestEphemeralPools(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			e := vault.NewEphemeralLimit(vaulttest.OpenBolt(t), 10) // Reserve 5: the pools hold at most 5
+			e := vault.NewShortLivedLimit(vaulttest.OpenBolt(t), 10) // Reserve 5: the pools hold at most 5
 			if shared {
 				e.Shared = mapShortLived{}
 			}
 			n := 0
 			put := func(ctx context.Context, ttl time.Duration) error {
 				n++
-				return e.PutEphemeral(ctx, vaulttest.Sample("acme", fmt.Sprintf("t%d", n), "fp"), ttl)
+				return e.PutShortLived(ctx, vaulttest.Sample("acme", fmt.Sprintf("t%d", n), "fp"), ttl)
 			}
 			a := vault.WithPool(ctx, vault.Pool{Name: "juspay/a", Max: 3})
 			b := vault.WithPool(ctx, vault.Pool{Name: "juspay/b", Max: 3})
@@ -215,7 +215,7 @@ func TestEphemeralPools(t *testing.T) {
 				}
 			}
 			for i := 0; i < 5; i++ {
-				if err := put(a, time.Minute); !errors.Is(err, vault.ErrEphemeralQuota) {
+				if err := put(a, time.Minute); !errors.Is(err, vault.ErrShortLivedQuota) {
 					t.Fatalf("a over its quota: %v", err)
 				}
 			}
@@ -230,7 +230,7 @@ func TestEphemeralPools(t *testing.T) {
 			}
 			// 5 in pools: the pools' share is taken, c is refused although
 			// its own quota is free, and the gateway's own cards still fit.
-			if err := put(c, time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+			if err := put(c, time.Minute); !errors.Is(err, vault.ErrShortLivedFull) {
 				t.Fatalf("c past the pools' share: %v", err)
 			}
 			for i := 0; i < 5; i++ {
@@ -238,7 +238,7 @@ func TestEphemeralPools(t *testing.T) {
 					t.Fatalf("the gateway's own card %d with the pools full: %v", i+1, err)
 				}
 			}
-			if err := put(ctx, time.Minute); !errors.Is(err, vault.ErrEphemeralFull) {
+			if err := put(ctx, time.Minute); !errors.Is(err, vault.ErrShortLivedFull) {
 				t.Fatalf("past the total bound: %v", err)
 			}
 			time.Sleep(60 * time.Millisecond) // a's three expire
@@ -260,22 +260,22 @@ func TestEphemeralPools(t *testing.T) {
 
 // Sweeping costs what expired, not what is held: a pool at its quota
 // refuses in constant time, however many cards the layer holds.
-func BenchmarkEphemeralQuotaRefusal(b *testing.B) {
+func BenchmarkShortLivedQuotaRefusal(b *testing.B) {
 	ctx := context.Background()
-	e := vault.NewEphemeralLimit(vaulttest.OpenBolt(b), vault.MaxEphemeral)
+	e := vault.NewShortLivedLimit(vaulttest.OpenBolt(b), vault.MaxShortLived)
 	full := vault.WithPool(ctx, vault.Pool{Name: "juspay/a", Max: 10_000})
 	for i := 0; i < 50_000; i++ {
 		p := ctx
 		if i < 10_000 {
 			p = full
 		}
-		if err := e.PutEphemeral(p, vaulttest.Sample("acme", fmt.Sprintf("t%d", i), "fp"), time.Hour); err != nil {
+		if err := e.PutShortLived(p, vaulttest.Sample("acme", fmt.Sprintf("t%d", i), "fp"), time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := e.PutEphemeral(full, vaulttest.Sample("acme", "x", "fp"), time.Hour); !errors.Is(err, vault.ErrEphemeralQuota) {
+		if err := e.PutShortLived(full, vaulttest.Sample("acme", "x", "fp"), time.Hour); !errors.Is(err, vault.ErrShortLivedQuota) {
 			b.Fatal(err)
 		}
 	}
@@ -283,8 +283,8 @@ func BenchmarkEphemeralQuotaRefusal(b *testing.B) {
 
 // Concurrent puts never hold more than a pool's quota: the check and the
 // count are one step.
-func TestEphemeralPoolConcurrent(t *testing.T) {
-	e := vault.NewEphemeralLimit(vaulttest.OpenBolt(t), 1000)
+func TestShortLivedPoolConcurrent(t *testing.T) {
+	e := vault.NewShortLivedLimit(vaulttest.OpenBolt(t), 1000)
 	ctx := vault.WithPool(context.Background(), vault.Pool{Name: "p", Max: 50})
 	var wg sync.WaitGroup
 	var ok atomic.Int64
@@ -293,7 +293,7 @@ func TestEphemeralPoolConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				if e.PutEphemeral(ctx, vaulttest.Sample("acme", fmt.Sprintf("w%d-%d", w, i), "fp"), time.Minute) == nil {
+				if e.PutShortLived(ctx, vaulttest.Sample("acme", fmt.Sprintf("w%d-%d", w, i), "fp"), time.Minute) == nil {
 					ok.Add(1)
 				}
 			}

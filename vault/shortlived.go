@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Ephemeral keeps short-lived records beside a vault, in memory only: card
+// ShortLived keeps short-lived records beside a vault, in memory only: card
 // tokens that must be gone after a few minutes (Juspay's ctkn_, which "is
 // remembered only for 15 minutes"), and cards whose holder did not consent
 // to their being kept. Get finds them by token, as any record, so the
@@ -21,7 +21,7 @@ import (
 // Held in memory, a short-lived card can be used only through the gateway
 // that issued it. With a Shared store (Redis, beside the CVVs) every gateway
 // of a deployment sees it, and nothing is kept in this process.
-type Ephemeral struct {
+type ShortLived struct {
 	Vault
 	// Shared, when set, keeps the short-lived cards instead of memory.
 	Shared ShortLivedStore
@@ -29,14 +29,14 @@ type Ephemeral struct {
 	// put without a Pool (the gateway's own: cards a tokenize handler keeps
 	// without consent): the pools together hold at most max − Reserve, so
 	// a flood of unauthenticated /card/tokenize calls can never take the
-	// room a checkout needs. NewEphemeralLimit sets half the bound.
+	// room a checkout needs. NewShortLivedLimit sets half the bound.
 	Reserve int
 
 	mu sync.RWMutex
 	// entries are the cards held, by tenant \x00 token: with their
 	// records in memory, or, with Shared, only what this process put there
 	// (rec empty), counted as if held here.
-	entries map[string]ephemeralEntry
+	entries map[string]shortLivedEntry
 	expiry  expiryHeap     // entries by expiry, so a sweep costs what expired
 	pools   map[string]int // entries per Pool name ("" not counted)
 	pooled  int            // the sum of pools
@@ -45,37 +45,40 @@ type Ephemeral struct {
 	max     int
 }
 
-type ephemeralEntry struct {
+type shortLivedEntry struct {
 	rec     Record
 	expires time.Time
 	pool    string
 }
 
-// EphemeralMark is the Metadata key of every short-lived record, so the
+// ShortLivedMark is the Metadata key of every short-lived record, so the
 // served APIs can tell an alias for one payment from a saved card: they
 // never change a token's state, or reissue, through one.
-const EphemeralMark = "tokengate.ephemeral"
+//
+// Its value is the key records (and the shared store) already hold, which
+// is why it keeps the older spelling.
+const ShortLivedMark = "tokengate.ephemeral"
 
-// IsEphemeral reports whether rec is a short-lived record.
-func IsEphemeral(rec Record) bool {
-	_, ok := rec.Metadata[EphemeralMark]
+// IsShortLived reports whether rec is a short-lived record.
+func IsShortLived(rec Record) bool {
+	_, ok := rec.Metadata[ShortLivedMark]
 	return ok
 }
 
-// MaxEphemeral bounds how many short-lived cards are held at once. They can
+// MaxShortLived bounds how many short-lived cards are held at once. They can
 // be created without an API key (Juspay's /card/tokenize is called from
 // browsers), so memory must not grow with whatever a caller sends: past the
-// bound new ones are refused (ErrEphemeralFull), never an old one dropped.
+// bound new ones are refused (ErrShortLivedFull), never an old one dropped.
 // It is the last line: each caller's Pool has its own, smaller, quota.
-const MaxEphemeral = 100_000
+const MaxShortLived = 100_000
 
-// ErrEphemeralFull means MaxEphemeral short-lived cards are held already,
+// ErrShortLivedFull means MaxShortLived short-lived cards are held already,
 // or, for a card put in a Pool, the pools' share of them.
-var ErrEphemeralFull = errors.New("vault: too many short-lived cards held; try again later")
+var ErrShortLivedFull = errors.New("vault: too many short-lived cards held; try again later")
 
-// ErrEphemeralQuota means the Pool the card was put in holds its Max
+// ErrShortLivedQuota means the Pool the card was put in holds its Max
 // already; other pools, and the gateway's own cards, are unaffected.
-var ErrEphemeralQuota = errors.New("vault: this pool holds its quota of short-lived cards; try again later")
+var ErrShortLivedQuota = errors.New("vault: this pool holds its quota of short-lived cards; try again later")
 
 // Pool names whose quota a short-lived card counts against: a caller that
 // creates cards for someone else (the Juspay API's /card/tokenize, for the
@@ -92,7 +95,7 @@ type Pool struct {
 
 type poolKey struct{}
 
-// WithPool returns ctx carrying p: PutEphemeral counts what is put under
+// WithPool returns ctx carrying p: PutShortLived counts what is put under
 // ctx against p. Without a Pool a card is the gateway's own, bounded only
 // by the layer's total (and served from the Reserve pools cannot take).
 func WithPool(ctx context.Context, p Pool) context.Context {
@@ -107,14 +110,14 @@ func poolOf(ctx context.Context) Pool {
 	return p
 }
 
-// NewEphemeral puts an ephemeral layer over v, holding up to MaxEphemeral
+// NewShortLived puts a short-lived layer over v, holding up to MaxShortLived
 // cards.
-func NewEphemeral(v Vault) *Ephemeral { return NewEphemeralLimit(v, MaxEphemeral) }
+func NewShortLived(v Vault) *ShortLived { return NewShortLivedLimit(v, MaxShortLived) }
 
-// NewEphemeralLimit is NewEphemeral holding up to max cards, half of them
+// NewShortLivedLimit is NewShortLived holding up to max cards, half of them
 // reserved for the cards put without a Pool.
-func NewEphemeralLimit(v Vault, max int) *Ephemeral {
-	return &Ephemeral{Vault: v, entries: map[string]ephemeralEntry{}, pools: map[string]int{}, now: time.Now, max: max, Reserve: max / 2}
+func NewShortLivedLimit(v Vault, max int) *ShortLived {
+	return &ShortLived{Vault: v, entries: map[string]shortLivedEntry{}, pools: map[string]int{}, now: time.Now, max: max, Reserve: max / 2}
 }
 
 // ShortLivedStore keeps short-lived cards for several gateways, each until
@@ -128,15 +131,15 @@ type ShortLivedStore interface {
 	DeleteShortLived(ctx context.Context, tenant, token string) error
 }
 
-// PutEphemeral keeps rec for ttl, counted against the Pool ctx carries
-// (WithPool), if any. Its token must be new: ephemeral tokens are random,
+// PutShortLived keeps rec for ttl, counted against the Pool ctx carries
+// (WithPool), if any. Its token must be new: short-lived tokens are random,
 // and the caller draws them.
 //
 // With a Shared store, what a process puts there counts against its bounds
 // as if it were held here, so a shared store cannot be filled by one
 // gateway's unauthenticated callers either: a deployment of n gateways
 // holds at most n × max, and a pool n × its Max.
-func (e *Ephemeral) PutEphemeral(ctx context.Context, rec Record, ttl time.Duration) error {
+func (e *ShortLived) PutShortLived(ctx context.Context, rec Record, ttl time.Duration) error {
 	now := e.now()
 	rec.CreatedAt, rec.UpdatedAt, rec.Version = now.UTC(), now.UTC(), 1
 	pool := poolOf(ctx)
@@ -146,7 +149,7 @@ func (e *Ephemeral) PutEphemeral(ctx context.Context, rec Record, ttl time.Durat
 		e.mu.Unlock()
 		return err
 	}
-	ent := ephemeralEntry{rec: rec, expires: now.Add(ttl), pool: pool.Name}
+	ent := shortLivedEntry{rec: rec, expires: now.Add(ttl), pool: pool.Name}
 	if e.Shared != nil {
 		ent.rec = Record{} // only counted here; the card is in Shared
 	}
@@ -165,23 +168,23 @@ func (e *Ephemeral) PutEphemeral(ctx context.Context, rec Record, ttl time.Durat
 
 // admit says whether one more card fits, in the layer and in pool; the
 // caller holds mu. Expired cards go first, so room comes back as they do.
-func (e *Ephemeral) admit(now time.Time, pool Pool) error {
+func (e *ShortLived) admit(now time.Time, pool Pool) error {
 	e.sweep(now)
 	switch {
 	case len(e.entries) >= e.max:
-		return ErrEphemeralFull
+		return ErrShortLivedFull
 	case pool.Name == "":
 		return nil
 	case e.pools[pool.Name] >= pool.Max:
-		return ErrEphemeralQuota
+		return ErrShortLivedQuota
 	case e.pooled >= e.max-min(max(e.Reserve, 0), e.max):
-		return ErrEphemeralFull
+		return ErrShortLivedFull
 	}
 	return nil
 }
 
 // add holds ent under k; the caller holds mu.
-func (e *Ephemeral) add(k string, ent ephemeralEntry) {
+func (e *ShortLived) add(k string, ent shortLivedEntry) {
 	e.entries[k] = ent
 	heap.Push(&e.expiry, expiryItem{key: k, expires: ent.expires})
 	if ent.pool != "" {
@@ -193,7 +196,7 @@ func (e *Ephemeral) add(k string, ent ephemeralEntry) {
 
 // remove forgets k, if held; the caller holds mu. Its expiry item stays in
 // the heap until it comes up (or the heap is rebuilt) and is then ignored.
-func (e *Ephemeral) remove(k string) bool {
+func (e *ShortLived) remove(k string) bool {
 	ent, ok := e.entries[k]
 	if !ok {
 		return false
@@ -211,7 +214,7 @@ func (e *Ephemeral) remove(k string) bool {
 
 // sweep drops expired entries; the caller holds mu. Every put sweeps, and
 // a Get of an expired card sweeps; it costs what expired, not what is held.
-func (e *Ephemeral) sweep(now time.Time) {
+func (e *ShortLived) sweep(now time.Time) {
 	for e.expiry.Len() > 0 && !now.Before(e.expiry[0].expires) {
 		it := heap.Pop(&e.expiry).(expiryItem)
 		if ent, ok := e.entries[it.key]; ok && ent.expires.Equal(it.expires) {
@@ -232,7 +235,7 @@ func (e *Ephemeral) sweep(now time.Time) {
 // PoolHeld reports how many cards the pool named holds now (a process's
 // count, with a Shared store), for metrics and tests; "" names the cards
 // put without a pool.
-func (e *Ephemeral) PoolHeld(name string) int {
+func (e *ShortLived) PoolHeld(name string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.sweep(e.now())
@@ -261,10 +264,10 @@ func (h *expiryHeap) Pop() any {
 	return it
 }
 
-// Get implements Vault: a live ephemeral record, else the vault's. Most
+// Get implements Vault: a live short-lived record, else the vault's. Most
 // gateways hold none, and then Get costs one atomic load more than the
 // vault's.
-func (e *Ephemeral) Get(ctx context.Context, tenant, token string) (Record, error) {
+func (e *ShortLived) Get(ctx context.Context, tenant, token string) (Record, error) {
 	if e.Shared == nil && e.held.Load() > 0 {
 		e.mu.RLock()
 		ent, ok := e.entries[key(tenant, token)]
@@ -286,8 +289,8 @@ func (e *Ephemeral) Get(ctx context.Context, tenant, token string) (Record, erro
 	return rec, err
 }
 
-// Delete implements Vault: an ephemeral record is forgotten at once.
-func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
+// Delete implements Vault: a short-lived record is forgotten at once.
+func (e *ShortLived) Delete(ctx context.Context, tenant, token string) error {
 	if e.Shared != nil {
 		e.mu.Lock()
 		e.remove(key(tenant, token))
@@ -307,10 +310,10 @@ func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
 }
 
 // Invalidate implements Invalidator for the vault underneath.
-func (e *Ephemeral) Invalidate(tenant, token string) { Invalidate(e.Vault, tenant, token) }
+func (e *ShortLived) Invalidate(tenant, token string) { Invalidate(e.Vault, tenant, token) }
 
 // BeginUnit implements Units for the vault underneath.
-func (e *Ephemeral) BeginUnit(ctx context.Context) context.Context {
+func (e *ShortLived) BeginUnit(ctx context.Context) context.Context {
 	if u, ok := e.Vault.(Units); ok {
 		return u.BeginUnit(ctx)
 	}
@@ -318,7 +321,7 @@ func (e *Ephemeral) BeginUnit(ctx context.Context) context.Context {
 }
 
 // FlushUnit implements Units for the vault underneath.
-func (e *Ephemeral) FlushUnit(ctx context.Context) error {
+func (e *ShortLived) FlushUnit(ctx context.Context) error {
 	if u, ok := e.Vault.(Units); ok {
 		return u.FlushUnit(ctx)
 	}
@@ -327,7 +330,7 @@ func (e *Ephemeral) FlushUnit(ctx context.Context) error {
 
 // Interface guards.
 var (
-	_ Vault       = (*Ephemeral)(nil)
-	_ Invalidator = (*Ephemeral)(nil)
-	_ Units       = (*Ephemeral)(nil)
+	_ Vault       = (*ShortLived)(nil)
+	_ Invalidator = (*ShortLived)(nil)
+	_ Units       = (*ShortLived)(nil)
 )

@@ -1,0 +1,262 @@
+package caddymodule
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tokengate/tokengate/responseguard"
+	"github.com/tokengate/tokengate/rules"
+)
+
+// The response guard, as the transport applies it to what a destination
+// answers a detokenized request (see delivery.send): what it is told of the
+// request, and how a response's headers, 1xx headers, encoding, charset and
+// body reach the guard (package responseguard) or are refused. The request's own
+// PAN guard is elsewhere (tokenize_panguard.go, detokenize_panguard.go).
+
+// guardOptions is what the response guard needs for one request: the
+// secrets sent, what the merchant's own request carried (so that a value it
+// chose is masked like a secret of its class whether or not it equals one),
+// and whether, and under which names, the rule set sends a CVV.
+// The request's query and header values count too: a processor may echo
+// them.
+func guardOptions(set *rules.Outbound, secrets []responseguard.Secret, merchantBody []byte, r *http.Request) responseguard.Options {
+	o := responseguard.Options{Secrets: secrets, Request: [][]byte{merchantBody, []byte(r.URL.RawQuery)}}
+	// Form bodies and queries are read decoded too, as the merchant's
+	// server reads them.
+	for _, raw := range []string{string(merchantBody), r.URL.RawQuery} {
+		if q, err := url.QueryUnescape(raw); err == nil && q != raw {
+			o.Request = append(o.Request, []byte(q))
+		}
+	}
+	for _, values := range r.Header {
+		for _, v := range values {
+			o.Request = append(o.Request, []byte(v))
+		}
+	}
+	// A multipart part in quoted-printable or base64 reaches a processor
+	// that parses it decoded, and may come back so.
+	o.Request = append(o.Request, multipartContents(r.Header.Get("Content-Type"), merchantBody)...)
+	for _, f := range set.FieldsOf(rules.KindCVV) {
+		o.CVV = true
+		if i := strings.LastIndexByte(f.JSON, '.'); f.JSON != "" {
+			o.CVVNames = append(o.CVVNames, f.JSON[i+1:])
+		}
+		if f.Form != "" {
+			o.CVVNames = append(o.CVVNames, f.Form)
+		}
+	}
+	return o
+}
+
+// multipartContents are the decoded contents of a multipart body's parts
+// in quoted-printable (mime/multipart decodes it) or base64; nil for any
+// other body.
+func multipartContents(contentType string, raw []byte) [][]byte {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		return nil
+	}
+	var out [][]byte
+	mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return out
+		}
+		cte := strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding")))
+		b, _ := io.ReadAll(io.LimitReader(p, int64(len(raw))))
+		if cte == "base64" {
+			if d, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b)), "")); err == nil {
+				b = d
+			}
+		}
+		out = append(out, b)
+	}
+}
+
+// guard1xx redacts the headers of informational (1xx) responses, such as
+// 103 Early Hints, which reverse_proxy relays to the client from its own
+// httptrace hook before the final response exists. The hook composed here
+// runs first (httptrace calls the newer trace's hook first) and edits the
+// header map in place, so reverse_proxy's hook relays the redacted one.
+func guard1xx(ctx context.Context, g *responseguard.Guard, redactions prometheus.Counter) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		Got1xxResponse: func(_ int, header textproto.MIMEHeader) error {
+			redactHeader(http.Header(header), g, redactions)
+			return nil
+		},
+	})
+}
+
+// redactHeader redacts every value of h in place, and drops a header whose
+// name holds a card number.
+func redactHeader(h http.Header, g *responseguard.Guard, redactions prometheus.Counter) {
+	for name, values := range h {
+		if _, n := g.String(name); n > 0 {
+			delete(h, name)
+			redactions.Add(float64(n))
+			continue
+		}
+		for i, v := range values {
+			var n int
+			values[i], n = g.String(v)
+			redactions.Add(float64(n))
+		}
+	}
+}
+
+// readableCharset reports whether a body in charset (a Content-Type
+// parameter, "" when absent) is one the guard reads: ASCII-compatible
+// single-byte or UTF-8 text, in which digits are the ASCII digits.
+func readableCharset(charset string) bool {
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(charset), `"`)) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso_8859-1", "windows-1252":
+		return true
+	}
+	return false
+}
+
+// hasWideBOM reports whether b starts with a UTF-16 or UTF-32 byte order
+// mark: text in which a digit is not one byte.
+func hasWideBOM(b []byte) bool {
+	return bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) ||
+		bytes.HasPrefix(b, []byte{0, 0, 0xFE, 0xFF})
+}
+
+// guardResponse redacts the response's headers and streams its body through
+// the guard. A gzip body is decoded on the way; a body in any other encoding,
+// or a protocol switch, cannot be inspected and is refused (the client gets
+// 502), so nothing the guard could not read reaches the merchant.
+func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prometheus.Counter) (*http.Response, error) {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		return nil, &refusal{upstream: "the destination", reason: "it switched protocols, and the response guard cannot inspect the stream"}
+	}
+	redactHeader(resp.Header, g, redactions)
+	// Every Content-Type the response carries (a client may honour any),
+	// and a charset named in one whose parameters do not parse.
+	for _, ct := range resp.Header.Values("Content-Type") {
+		if !readableCharset(charsetOf(ct)) {
+			resp.Body.Close()
+			return nil, &refusal{upstream: "the destination", reason: "its response is in a charset the response guard cannot read"}
+		}
+	}
+	src := resp.Body
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			src.Close()
+			return nil, &refusal{upstream: "the destination", reason: "its gzip response does not decode"}
+		}
+		src = readCloser{zr, src}
+		resp.Header.Del("Content-Encoding")
+	default:
+		src.Close()
+		return nil, &refusal{upstream: "the destination", reason: "its response is in the " + strconv.Quote(enc) + " encoding, which the response guard cannot inspect"}
+	}
+	resp.Uncompressed = false
+	// A byte order mark says UTF-16 or UTF-32 whatever the label says, and
+	// so do NUL bytes without one: the card-number finder reads digits
+	// across NULs, but a cryptogram or a CVV in UTF-16 is not found, so
+	// such a body is refused (and a streamed one cut off at its first NUL).
+	br := bufio.NewReader(src)
+	if head, _ := br.Peek(512); hasWideBOM(head) || bytes.IndexByte(head, 0) >= 0 {
+		src.Close()
+		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text (or binary), which the response guard cannot read"}
+	}
+	src = readCloser{noNUL{br}, src}
+	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
+		// The usual small answer: redact it whole and keep a length, so
+		// that reverse_proxy sends it in one piece rather than flushing a
+		// chunked stream read by read.
+		b, err := io.ReadAll(io.LimitReader(src, bufferLimit+1))
+		if err != nil {
+			src.Close()
+			return nil, fmt.Errorf("tokengate: reading the destination's response: %w", err)
+		}
+		if len(b) <= bufferLimit {
+			src.Close()
+			out, n := g.Bytes(b)
+			redactions.Add(float64(n))
+			resp.Body = io.NopCloser(bytes.NewReader(out))
+			resp.ContentLength = int64(len(out))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+			return resp, nil
+		}
+		src = readCloser{io.MultiReader(bytes.NewReader(b), src), src} // decoded larger: stream it
+	}
+	resp.Body = countingReader{g.NewReader(src), redactions}
+	resp.ContentLength = -1
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// charsetOf is the charset parameter of a Content-Type, "" when there is
+// none; found by hand when the parameters do not parse, since a client may
+// still honour it.
+func charsetOf(ct string) string {
+	_, params, err := mime.ParseMediaType(ct)
+	if err == nil || params != nil {
+		return params["charset"]
+	}
+	i := strings.Index(strings.ToLower(ct), "charset=")
+	if i < 0 {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(strings.SplitN(ct[i+len("charset="):], ";", 2)[0]), `"'`)
+}
+
+// errNUL ends a response body that holds a NUL byte past its first bytes.
+var errNUL = errors.New("tokengate: the destination's response holds a NUL byte (UTF-16 or binary), which the response guard cannot read; cut off")
+
+// noNUL fails a read that returns a NUL byte, so that neither the whole
+// body nor the stream passes one to the guard.
+type noNUL struct{ r io.Reader }
+
+func (n noNUL) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	if i := bytes.IndexByte(p[:k], 0); i >= 0 {
+		return 0, errNUL
+	}
+	return k, err
+}
+
+// bufferLimit is the largest response the guard redacts whole; larger ones,
+// and those of unknown length, are streamed.
+const bufferLimit = 1 << 20
+
+// countingReader counts a streamed answer's redactions when it is closed.
+type countingReader struct {
+	*responseguard.Reader
+	redactions prometheus.Counter
+}
+
+func (c countingReader) Close() error {
+	c.redactions.Add(float64(c.Count()))
+	return c.Reader.Close()
+}
+
+// readCloser reads one stream and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
