@@ -116,7 +116,7 @@ func TestBackendModulesRegistered(t *testing.T) {
 
 // A JSON config gets the checks the Caddyfile parser makes, from Validate.
 func TestJSONConfigValidated(t *testing.T) {
-	rulesFile, err := filepath.Abs("testdata/rules.yaml")
+	copyFile, err := filepath.Abs("testdata/rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +134,13 @@ func TestJSONConfigValidated(t *testing.T) {
 		if !strings.Contains(body, `"vault`) {
 			body += `, "vault": {"backend": "bolt", "path": "` + dir + `/own.db"}` // never Caddy's data directory
 		}
-		cfg := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + rulesFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, ` + body + `}}}`
+		cfg := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + copyFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, ` + body + `}}}`
 		if err := caddy.Validate(mustConfig(t, cfg)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want one containing %q", body, err, want)
 		}
 	}
 	// The former JSON spellings still load.
-	legacy := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + rulesFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, "vault_path": "` + dir + `/legacy.db", "network": {"token_bins": {"visa": ["489537"]}}}}}`
+	legacy := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + copyFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, "vault_path": "` + dir + `/legacy.db", "network": {"token_bins": {"visa": ["489537"]}}}}}`
 	if err := caddy.Validate(mustConfig(t, legacy)); err != nil {
 		t.Errorf("legacy JSON config: %v", err)
 	}
