@@ -306,18 +306,18 @@ func (g *gateway) do(req *http.Request) reply {
 	return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
-// waitForLines waits (bounded generously) until the file at path has n
-// lines, and returns it.
-func waitForLines(t *testing.T, path string, n int) []byte {
+// waitForText waits (bounded generously) until the file at path holds
+// text, and returns the file.
+func waitForText(t *testing.T, path, text string) []byte {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		b, _ := os.ReadFile(path)
-		if bytes.Count(b, []byte("\n")) >= n {
+		if bytes.Contains(b, []byte(text)) {
 			return b
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s has %d lines after 30 s, want %d", filepath.Base(path), bytes.Count(b, []byte("\n")), n)
+			t.Fatalf("%s does not hold %q after 30 s", filepath.Base(path), text)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
