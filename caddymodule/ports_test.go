@@ -20,7 +20,9 @@ import (
 // a request is sent, the harness replaces each with a port it reserved for
 // the test. So a test never binds a port a user's gateway (the quick start,
 // the README's second gateway on 9080-9082) or another run of the tests
-// uses, and two runs of this package can go at once.
+// uses, and two runs of this package can go at once. Real ports come from
+// the kernel's ephemeral range (32768 and up by default), so none is ever
+// taken for a name.
 var testPortNames = regexp.MustCompile(`:(299[0-9]|808[0-9]|90[89][0-9]|944[34]|9999)\b`)
 
 // testPorts holds the ports reserved for one test, by name.
