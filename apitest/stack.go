@@ -20,7 +20,7 @@ import (
 type Stack struct {
 	*stack.Stack
 	Vault   *vault.ShortLived // the stack's Records: what the served APIs use
-	Bolt    *boltvault.Bolt  // the backend under it
+	Bolt    *boltvault.Bolt   // the backend under it
 	Builtin *network.Builtin
 	CVVs    *cvvmem.Store
 }

@@ -117,7 +117,7 @@ func TestBackendModulesRegistered(t *testing.T) {
 
 // A JSON config gets the checks the Caddyfile parser makes, from Validate.
 func TestJSONConfigValidated(t *testing.T) {
-	rulesFile, err := filepath.Abs("testdata/rules.yaml")
+	copyFile, err := filepath.Abs("testdata/rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestJSONConfigValidated(t *testing.T) {
 		if !strings.Contains(body, `"vault`) {
 			body += `, "vault": {"backend": "bolt", "path": "` + dir + `/own.db"}` // never Caddy's data directory
 		}
-		cfg := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + rulesFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, ` + body + `}}}`
+		cfg := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + copyFile + `", "keys": {"dev_file": "` + dir + `/dev.json"}, ` + body + `}}}`
 		if err := caddy.Validate(mustConfig(t, cfg)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want one containing %q", body, err, want)
 		}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/tokengate/tokengate/jwe"
 )
@@ -38,7 +37,7 @@ func juspayLimitsSites(dir string) string {
 	juspay_api {
 		merchant shop_c jp_key_c tenant_a
 		dev_keys ` + dir + `
-		client_rate 0.5 3
+		client_rate 0.01 3
 	}
 }
 `
@@ -49,11 +48,11 @@ func juspayLimitsSites(dir string) string {
 // is seen to key on Caddy's client IP (not the connection's address).
 func startJuspayLimits(t *testing.T, extraGlobal, keysDir string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
+	g := &gateway{t: t, dir: t.TempDir()}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
-	config := strings.Replace(g.config(extraGlobal, juspayLimitsSites(keysDir)), "admin localhost:2999\n",
-		"admin localhost:2999\n\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32 ::1/128\n\t}\n", 1)
-	g.tc.InitServer(config, "caddyfile")
+	config := strings.Replace(g.config(extraGlobal, juspayLimitsSites(keysDir)), "{\n",
+		"{\n\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32 ::1/128\n\t}\n", 1)
+	g.load(config)
 	return g
 }
 
@@ -185,7 +184,8 @@ func TestJuspayCardTokenizeFlood(t *testing.T) {
 				t.Fatalf("tokenize=false past the tokenize=true bound: %d %s", r.status, r.body)
 			}
 
-			// One client past its rate on :9085 (0.5/s, burst 3) gets 429;
+			// One client past its rate on :9085 (burst 3, then one per 100 s:
+			// so however slow the three calls, the fourth is past it) gets 429;
 			// another client (by X-Forwarded-For, so by Caddy's client IP)
 			// does not.
 			const site = "http://localhost:9085"

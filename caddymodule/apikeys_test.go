@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/tokengate/tokengate/keys"
 )
 
@@ -86,7 +85,7 @@ func TestKeysetWrapAndStartupCheck(t *testing.T) {
 	keyset := filepath.Join(dir, "keyset.json")
 	os.WriteFile(keyset, clear, 0o600)
 	cfg := g.config("keyset_file "+keyset, defaultSites)
-	caddytest.AssertLoadError(t, cfg, "caddyfile", "the configured keyset cannot open the cards in")
+	assertLoadError(t, cfg, "the configured keyset cannot open the cards in")
 
 	// On a new vault the cleartext keyset starts, with a warning.
 	g2 := startGateway(t, "keyset_file "+keyset)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,16 +108,16 @@ func TestBasicAuthGuarded(t *testing.T) {
 	}
 }
 
-// rawRequest writes req as it is on a new connection to addr and returns
-// the status line.
-func rawRequest(t *testing.T, addr, req string) string {
+// rawRequest writes req as it is on a new connection to addr (which may
+// name a test port) and returns the status line.
+func rawRequest(t *testing.T, g *gateway, addr, req string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := net.DialTimeout("tcp", g.addr(addr), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := c.Write([]byte(req)); err != nil {
 		t.Fatal(err)
 	}
@@ -146,14 +145,16 @@ func TestRequestLineHoldsNoCard(t *testing.T) {
 			if strings.Contains(tc.line, "9081") {
 				addr, extra = "localhost:9081", "X-Tokengate-Api-Key: "+apiKeyA+"\r\n"
 			}
-			status := rawRequest(t, addr, tc.line+"\r\nHost: "+addr+"\r\n"+extra+"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+			status := rawRequest(t, g, addr, tc.line+"\r\nHost: "+addr+"\r\n"+extra+"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
 			if !strings.Contains(status, " 400 ") {
 				t.Errorf("status %q, want 400 pan_detected", status)
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond) // the access log is written after the response
-	access, _ := os.ReadFile(accessLog)
+	// The access log is written after the response: a clean request sent
+	// after those, once logged, shows theirs would be by then.
+	g.post(inboundURL+"/after-the-attacks", jsonCT, `{}`)
+	access := waitForText(t, accessLog, "/after-the-attacks")
 	for _, where := range []struct {
 		name string
 		text []byte
@@ -171,7 +172,7 @@ func TestRequestLineHoldsNoCard(t *testing.T) {
 // across the NUL bytes, but matched the cryptogram only as contiguous text.
 func TestResponseGuardUTF16Cryptogram(t *testing.T) {
 	g := startGatewaySites(t, "", guardSites)
-	p := startProcessor(t)
+	p := startProcessor(g)
 	tok := checkout(t, g, visaPAN)
 	for _, mode := range []string{"utf16-all", "utf16-badlabel"} {
 		t.Run(mode, func(t *testing.T) {
@@ -194,7 +195,7 @@ func TestResponseGuardUTF16Cryptogram(t *testing.T) {
 // take '+' for a separator, so the DPAN reached the merchant whole.
 func TestResponseGuardFormEncodedSpaces(t *testing.T) {
 	g := startGatewaySites(t, "", guardSites)
-	p := startProcessor(t)
+	p := startProcessor(g)
 	tok := checkout(t, g, visaPAN)
 	out := g.post(outboundURL+"/guarded/payments?mode=spell&spell=plus", jsonCT, `{"card":{"number":"`+tok+`"}}`, "X-Tokengate-Api-Key", apiKeyA)
 	dpan, _, _ := p.last(t)
@@ -215,7 +216,7 @@ func TestResponseGuardFormEncodedSpaces(t *testing.T) {
 // as 123, and only the one equal to the CVV sent came back as ***.
 func TestResponseGuardNoCVVOracleThroughAParser(t *testing.T) {
 	g := startGatewaySites(t, "network off", guardSites)
-	p := startProcessor(t)
+	p := startProcessor(g)
 	tok := checkout(t, g, visaPAN)
 	var cand []string
 	for v := 100; v < 1000; v++ {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/tokengate/tokengate/card"
 )
 
@@ -54,13 +52,27 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		}(w)
 	}
-	for i := 0; i < 3; i++ {
-		time.Sleep(150 * time.Millisecond)
-		// A config that differs (a comment is not enough: the admin API
-		// ignores identical configs) forces a real reload.
-		g.tc.InitServer(strings.Replace(cfg, "tokengate {", fmt.Sprintf("tokengate {\n\t\tprovision_timeout %ds", i+1), 1), "caddyfile")
+	// Requests flow before, between and after the reloads: each step waits
+	// for some to be served (not for a time a busy machine may not keep).
+	flowing := func() {
+		t.Helper()
+		want, deadline := served.Load()+20, time.Now().Add(time.Minute)
+		for served.Load() < want && refused.Load() == 0 {
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("20 requests were not served within a minute (%d served)", served.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
-	time.Sleep(150 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		flowing()
+		// A config that differs (a comment is not enough: Caddy ignores
+		// identical configs) forces a real reload.
+		g.load(strings.Replace(cfg, "tokengate {", fmt.Sprintf("tokengate {\n\t\tprovision_timeout %ds", i+1), 1))
+	}
+	flowing()
 	close(stop)
 	wg.Wait()
 	t.Logf("%d requests across 3 reloads; %d connections reset by the listener handoff and retried", served.Load(), resets.Load())
@@ -73,14 +85,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 }
 
-// postRetrying posts on a new connection, retrying (up to 5 times) only when
-// no response came back at all; it returns the final status.
+// postRetrying posts on a new connection, retrying (up to 10 times) only
+// when no response came back at all; it returns the final status.
 func postRetrying(g *gateway, url, body string) (status, transportErrs int) {
-	for attempt := 0; attempt < 5; attempt++ {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	for attempt := 0; attempt < 10; attempt++ {
+		req, _ := http.NewRequest(http.MethodPost, g.addr(url), strings.NewReader(body))
 		req.Header.Set("Content-Type", jsonCT)
 		req.Close = true
-		resp, err := g.tc.Client.Do(req)
+		resp, err := g.client().Do(req)
 		if err != nil {
 			transportErrs++
 			time.Sleep(10 * time.Millisecond)
@@ -163,7 +175,7 @@ func TestDestinationsEnforced(t *testing.T) {
 		transport tokengate
 	}
 }`)
-	caddytest.AssertLoadError(t, cfg, "caddyfile", `sends to localhost:9999, which outbound rule set`)
+	assertLoadError(t, cfg, `sends to localhost:9999, which outbound rule set`)
 }
 
 func TestBadRulesFileNamesFileAndLine(t *testing.T) {
@@ -173,7 +185,6 @@ func TestBadRulesFileNamesFileAndLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`{
-	admin localhost:2999
 	tokengate {
 		rules %s
 		vault bolt %s
@@ -183,26 +194,23 @@ func TestBadRulesFileNamesFileAndLine(t *testing.T) {
 	tokenize
 	respond "ok"
 }`, bad, filepath.Join(dir, "vault.db"))
-	caddytest.AssertLoadError(t, cfg, "caddyfile", "bad.yaml:4")
+	assertLoadError(t, cfg, "bad.yaml:4")
 }
 
 func TestCaddyfileErrorsNameLine(t *testing.T) {
-	caddytest.AssertLoadError(t, `{
-	admin localhost:2999
+	assertLoadError(t, `{
 	tokengate {
 		rules x.yaml
 		frobnicate yes
 	}
-}`, "caddyfile", "Caddyfile:5")
+}`, "Caddyfile:4")
 }
 
 // TestJSONConfig runs the same flow from a JSON config.
 func TestJSONConfig(t *testing.T) {
-	dir := t.TempDir()
-	rulesPath, _ := filepath.Abs("testdata/rules.yaml")
-	tc := caddytest.NewTester(t)
-	tc.InitServer(fmt.Sprintf(`{
-  "admin": {"listen": "localhost:2999"},
+	g := &gateway{t: t, dir: t.TempDir()}
+	dir, rulesPath := g.dir, g.copyFile("testdata/rules.yaml")
+	g.loadJSON(fmt.Sprintf(`{
   "apps": {
     "tokengate": {
       "rules": %q,
@@ -221,8 +229,7 @@ func TestJSONConfig(t *testing.T) {
         {"handler": "static_response", "body": "{http.request.body}"}]}]}
     }}
   }
-}`, rulesPath, filepath.Join(dir, "vault.db"), apiKeyA), "json")
-	g := &gateway{t: t, tc: tc}
+}`, rulesPath, filepath.Join(dir, "vault.db"), apiKeyA))
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
 	psp := decode(t, out.body)
@@ -236,19 +243,15 @@ func TestJSONConfig(t *testing.T) {
 // same Caddyfile applies the new rules (the adapted config carries the
 // files' hash, so Caddy does not skip it as unchanged).
 func TestReloadPicksUpRulesChanges(t *testing.T) {
-	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
+	g := &gateway{t: t, dir: t.TempDir()}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
-	orig, _ := filepath.Abs("testdata/rules.yaml")
-	data, err := os.ReadFile(orig)
+	cfg := g.config("", defaultSites) // with a copy of the rules in g.dir
+	rulesPath := filepath.Join(g.dir, "rules.yaml")
+	data, err := os.ReadFile(rulesPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rulesPath := filepath.Join(g.dir, "rules.yaml")
-	if err := os.WriteFile(rulesPath, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(g.config("", defaultSites), orig, rulesPath, 1)
-	g.tc.InitServer(cfg, "caddyfile")
+	g.load(cfg)
 	// No rule set matches /pay yet: unmatched reject refuses the card.
 	if r := g.post(inboundURL+"/pay", jsonCT, checkoutJSON(visaPAN)); strings.Contains(r.body, "tok_") || !strings.Contains(r.body, "pan_detected") {
 		t.Fatal("/pay is a tokenized route already; the test proves nothing")
@@ -257,7 +260,7 @@ func TestReloadPicksUpRulesChanges(t *testing.T) {
 	if err := os.WriteFile(rulesPath, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.tc.InitServer(cfg, "caddyfile")
+	g.load(cfg)
 	if r := g.post(inboundURL+"/pay", jsonCT, checkoutJSON(visaPAN)); strings.Contains(r.body, visaPAN) || !strings.Contains(r.body, "tok_") {
 		t.Fatalf("after reload /pay is still not tokenized: %s", r.body)
 	}

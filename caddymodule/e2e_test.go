@@ -321,11 +321,11 @@ func TestFailClosed(t *testing.T) {
 func TestCardsSurviveRestart(t *testing.T) {
 	g := startGateway(t, "")
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
-	g.tc.InitServer("{\n\tadmin localhost:2999\n}\n:9080 {\n\trespond \"down\"\n}\n", "caddyfile")
+	g.load(":9080 {\n\trespond \"down\"\n}\n")
 	if r := g.post(inboundURL+"/checkout", jsonCT, "{}"); r.body != "down" {
 		t.Fatalf("gateway still running: %s", r.body)
 	}
-	g.tc.InitServer(g.config("", defaultSites), "caddyfile")
+	g.load(g.config("", defaultSites))
 	out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
 	if out.header.Get(InjectedHeader) != "card.number=network_token" {
 		t.Fatalf("after a restart: %d %q", out.status, out.header.Get(InjectedHeader))

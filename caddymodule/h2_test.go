@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // TestHTTP2AndH2C runs both handlers and the response guard over HTTP/2:
@@ -21,9 +18,9 @@ import (
 // HTTP/2 frames headers and bodies differently, and a handler that read
 // only HTTP/1's Content-Length or Transfer-Encoding would miss a body.
 func TestHTTP2AndH2C(t *testing.T) {
-	dir := t.TempDir()
-	rulesPath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulesPath, []byte(`
+	g := &gateway{t: t, dir: t.TempDir()}
+	dir := g.dir
+	rulesPath := g.writeFile("rules.yaml", `
 inbound:
   checkout:
     tenant: tenant_a
@@ -45,12 +42,10 @@ outbound:
       - {kind: cryptogram, json: card.cryptogram, form: card_cryptogram}
       - {kind: eci, json: card.eci, form: card_eci}
       - {kind: cvv, json: card.cvc, form: card_cvc}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tc := caddytest.NewTester(t)
-	tc.InitServer(fmt.Sprintf(`{
-	admin localhost:2999
+`)
+	// No HTTP->HTTPS redirects: they would listen on port 80.
+	g.load(fmt.Sprintf(`{
+	auto_https disable_redirects
 	skip_install_trust
 	local_certs
 	storage file_system %s
@@ -96,7 +91,7 @@ https://localhost:9444 {
 	header Psp-Saw-Proto "{http.request.proto}"
 	header X-Psp-Echo "{http.request.body}"
 	demo_psp
-}`, filepath.Join(dir, "storage"), filepath.Join(dir, "caddy.log"), rulesPath, filepath.Join(dir, "vault.db"), apiKeyA), "caddyfile")
+}`, filepath.Join(dir, "storage"), filepath.Join(dir, "caddy.log"), rulesPath, filepath.Join(dir, "vault.db"), apiKeyA))
 
 	tlsClient := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // Caddy's internal CA, made for this test
@@ -106,16 +101,18 @@ https://localhost:9444 {
 	h2cProtocols.SetUnencryptedHTTP2(true)
 	h2cClient := &http.Client{Transport: &http.Transport{Protocols: h2cProtocols}}
 
-	// Caddy issues the sites' certificates in the background: wait (bounded)
-	// until both answer a handshake.
+	// Caddy issues the sites' certificates in the background: wait until
+	// both answer a handshake (bounded generously: a busy machine may be
+	// slow to make the keys).
 	for _, url := range []string{"https://localhost:9443/", "https://localhost:9444/"} {
-		for i := 0; ; i++ {
-			resp, err := tlsClient.Get(url)
+		deadline := time.Now().Add(time.Minute)
+		for {
+			resp, err := tlsClient.Get(g.addr(url))
 			if err == nil {
 				resp.Body.Close()
 				break
 			}
-			if i == 100 {
+			if time.Now().After(deadline) {
 				t.Fatalf("%s never completed a TLS handshake: %v", url, err)
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -124,7 +121,7 @@ https://localhost:9444 {
 
 	send := func(c *http.Client, method, url, contentType, body string, header ...string) (*http.Response, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		req, err := http.NewRequest(method, g.addr(url), strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +173,7 @@ https://localhost:9444 {
 				if resp.StatusCode != http.StatusOK || resp.Header.Get("Psp-Saw-Proto") != "HTTP/2.0" {
 					t.Fatalf("detokenize: %d, processor saw %q: %s", resp.StatusCode, resp.Header.Get("Psp-Saw-Proto"), echo)
 				}
-				received := lastReceived(t, &gateway{t: t, tc: tc}, "http://localhost:9087/received")
+				received := lastReceived(t, g, "http://localhost:9087/received")
 				psp := decode(t, received)
 				dpan := str(psp, "card.number")
 				if len(dpan) < 13 || dpan == token {

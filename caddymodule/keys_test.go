@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/tokengate/tokengate/keys"
 )
 
@@ -48,7 +47,7 @@ func TestProductionKeyset(t *testing.T) {
 	t.Setenv("TEST_TOKENGATE_KEK", base64.StdEncoding.EncodeToString(raw))
 	bad := &gateway{t: t, dir: t.TempDir()}
 	bad.logFile = filepath.Join(bad.dir, "caddy.log")
-	caddytest.AssertLoadError(t, bad.config("keyset_file "+keyset+"\n\t\tkek_env TEST_TOKENGATE_KEK", defaultSites), "caddyfile", "keyset.json")
+	assertLoadError(t, bad.config("keyset_file "+keyset+"\n\t\tkek_env TEST_TOKENGATE_KEK", defaultSites), "keyset.json")
 }
 
 // rsa-keygen writes an RSA-2048 pair, the private half 0600, and never

@@ -6,24 +6,27 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
-// quickStartConfig is Caddyfile.example as TestQuickStart runs it, with
-// extra lines at the start of its global options.
-func quickStartConfig(t *testing.T, global string) string {
-	t.Helper()
+// quickStartConfig is Caddyfile.example as the README's quick start runs
+// it, with extra lines at the start of its global options. Only what lets
+// the test run beside a user's quick start changes: the ports are the
+// test's (8080-8084 name them, in the Caddyfile and in the copy of
+// rules.example.yaml, whose destination is the PSP's port), and the data
+// directory is the test's.
+func (g *gateway) quickStartConfig(global string) string {
+	g.t.Helper()
+	if g.dir == "" {
+		g.dir = g.t.TempDir()
+	}
 	raw, err := os.ReadFile("../Caddyfile.example")
 	if err != nil {
-		t.Fatal(err)
+		g.t.Fatal(err)
 	}
-	rulesPath, _ := filepath.Abs("../rules.example.yaml")
-	cfg := strings.Replace(string(raw), "{\n", "{\n\tadmin localhost:2999\n"+global, 1)
-	cfg = strings.Replace(cfg, "rules rules.example.yaml", "rules "+rulesPath, 1)
-	data := t.TempDir()
-	cfg = strings.Replace(cfg, "./tokengate-data/vault.db", filepath.Join(data, "vault.db"), 1)
-	return strings.ReplaceAll(cfg, "./tokengate-data/juspay-dev-keys", filepath.Join(data, "juspay-dev-keys"))
+	cfg := strings.Replace(string(raw), "{\n", "{\n"+global, 1)
+	cfg = strings.Replace(cfg, "rules rules.example.yaml", "rules "+g.copyFile("../rules.example.yaml"), 1)
+	cfg = strings.Replace(cfg, "./tokengate-data/vault.db", filepath.Join(g.dir, "vault.db"), 1)
+	return strings.ReplaceAll(cfg, "./tokengate-data/juspay-dev-keys", filepath.Join(g.dir, "juspay-dev-keys"))
 }
 
 // TestQuickStartKeepsKeysOutOfTheLog: Caddyfile.example run at the debug
@@ -31,9 +34,8 @@ func quickStartConfig(t *testing.T, global string) string {
 // and the keys still work (issue 15, item 11).
 func TestQuickStartKeepsKeysOutOfTheLog(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	tc := caddytest.NewTester(t)
-	tc.InitServer(quickStartConfig(t, "\tlog {\n\t\toutput file "+logFile+"\n\t\tlevel DEBUG\n\t}\n"), "caddyfile")
-	g := &gateway{t: t, tc: tc}
+	g := &gateway{t: t}
+	g.load(g.quickStartConfig("\tlog {\n\t\toutput file " + logFile + "\n\t\tlevel DEBUG\n\t}\n"))
 
 	in := g.post("http://localhost:8080/checkout", jsonCT, `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030","cvc":"123"}}`)
 	if out := g.post("http://localhost:8081/payments", jsonCT, in.body, "X-Tokengate-Api-Key", "demo_merchant_key"); out.status != http.StatusOK {

@@ -9,11 +9,11 @@ import (
 )
 
 // scrape reads the admin endpoint's /metrics.
-func scrape(t *testing.T) string {
-	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
+func (g *gateway) scrape() string {
+	g.t.Helper()
+	resp, err := g.client().Get(g.addr("http://localhost:2999/metrics"))
 	if err != nil {
-		t.Fatal(err)
+		g.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -37,7 +37,7 @@ func metricValue(metrics, series string) float64 {
 // before and after.
 func TestMetricsScraped(t *testing.T) {
 	g := startGateway(t, "")
-	before := scrape(t)
+	before := g.scrape()
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	if in.status != http.StatusOK {
 		t.Fatalf("tokenize: %d %s", in.status, in.body)
@@ -49,7 +49,7 @@ func TestMetricsScraped(t *testing.T) {
 		t.Fatalf("detokenize: %d %s", out.status, out.body)
 	}
 	g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", "wrong")
-	after := scrape(t)
+	after := g.scrape()
 
 	for series, want := range map[string]float64{
 		`tokengate_tokenize_requests_total{outcome="tokenized",rule_set="checkout"}`:               2,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/tokengate/tokengate/apitest"
 )
 
@@ -69,10 +68,10 @@ inbound:
 outbound: {}
 `), 0o600)
 	cfg := func(networks string) string {
-		return "{\n\tadmin localhost:2999\n\ttokengate {\n\t\trules " + rules + "\n\t\tvault bolt " + filepath.Join(dir, "v.db") + "\n" + networks + "\n\t}\n}\n:9080 {\n\ttokenize\n\trespond \"{http.request.body}\"\n}\n"
+		return "{\n\ttokengate {\n\t\trules " + rules + "\n\t\tvault bolt " + filepath.Join(dir, "v.db") + "\n" + networks + "\n\t}\n}\n:9080 {\n\ttokenize\n\trespond \"{http.request.body}\"\n}\n"
 	}
-	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: dir}
-	g.tc.InitServer(cfg("\t\tnetwork builtin\n\t\tnetwork basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}"), "caddyfile")
+	g := &gateway{t: t, dir: dir}
+	g.load(cfg("\t\tnetwork builtin\n\t\tnetwork basistheory {\n\t\t\tbase_url " + sandbox.URL + "\n\t\t\tapi_key sandbox_key\n\t\t}"))
 	for _, tc := range []struct{ path, pan, provider string }{{"/bt", visaPAN, "basistheory"}, {"/other", "4242424242424242", "builtin"}} {
 		in := g.post(inboundURL+tc.path, jsonCT, `{"card":{"number":"`+tc.pan+`","exp_month":"03","exp_year":"2030"}}`)
 		rec, err := g.app().stack.Records.Get(t.Context(), "t1", str(decode(t, in.body), "card.number"))

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/rules"
 )
@@ -35,7 +33,6 @@ func TestRulesThatWouldLieDoNotLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := `{
-	admin localhost:2999
 	tokengate {
 		rules ` + path + `
 		vault bolt ` + filepath.Join(dir, "vault.db") + `
@@ -53,7 +50,7 @@ func TestRulesThatWouldLieDoNotLoad(t *testing.T) {
 		t.Errorf("caddy validate: %v, want %q", err, want)
 	}
 	// The admin API answers the error JSON-encoded: match up to the quotes.
-	caddytest.AssertLoadError(t, cfg, "caddyfile", path+":6: outbound")
+	assertLoadError(t, cfg, path+":6: outbound")
 }
 
 // TestTokenNotReplacedIsNeverForwarded: with a rule set that Load would

@@ -11,7 +11,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // TestRouteChecksRefuseConfigs: configs in which a detokenized request could
@@ -90,7 +89,7 @@ func TestRouteChecksRefuseConfigs(t *testing.T) {
 			g := &gateway{t: t, dir: t.TempDir()}
 			g.logFile = filepath.Join(g.dir, "caddy.log")
 			cfg := g.config("", tc.sites)
-			caddytest.AssertLoadError(t, cfg, "caddyfile", tc.want)
+			assertLoadError(t, cfg, tc.want)
 			if err := validate(t, cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("caddy validate: %v, want %q", err, tc.want)
 			}
@@ -154,10 +153,10 @@ func validate(t *testing.T, caddyfile string) error {
 // with a detokenized request, card data exists only in the request the
 // tokengate transport sends to a destination.
 func TestDetokenizedDataOnlyLeavesTowardDestinations(t *testing.T) {
-	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
+	g := &gateway{t: t, dir: t.TempDir()}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
 	accessLog := filepath.Join(g.dir, "access.log")
-	g.tc.InitServer(g.config("", `
+	g.load(g.config("", `
 :9080 {
 	tokenize
 	respond "{http.request.body}"
@@ -193,7 +192,7 @@ func TestDetokenizedDataOnlyLeavesTowardDestinations(t *testing.T) {
 }
 :9083 {
 	demo_psp
-}`), "caddyfile")
+}`))
 
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
@@ -208,7 +207,7 @@ func TestDetokenizedDataOnlyLeavesTowardDestinations(t *testing.T) {
 	var received []struct{ Body, Host string }
 	req, _ := http.NewRequest(http.MethodGet, "http://localhost:9082/received", nil)
 	json.Unmarshal([]byte(g.do(req).body), &received)
-	if len(received) != 1 || received[0].Host != "localhost:9082" {
+	if len(received) != 1 || received[0].Host != g.addr("localhost:9082") {
 		t.Fatalf("PSP received %d requests", len(received))
 	}
 	psp := decode(t, received[0].Body)
@@ -225,14 +224,14 @@ func TestDetokenizedDataOnlyLeavesTowardDestinations(t *testing.T) {
 		t.Errorf("Host: evil.test reached the other site: %d", r.status)
 	}
 	// An upstream chosen per request is checked per request.
-	if r := pay("X-Mode", "dynamic", "X-Upstream", "localhost:9083"); r.status != http.StatusBadGateway {
+	if r := pay("X-Mode", "dynamic", "X-Upstream", g.addr("localhost:9083")); r.status != http.StatusBadGateway {
 		t.Errorf("dynamic upstream off the list: %d, want 502", r.status)
 	}
 	req, _ = http.NewRequest(http.MethodGet, "http://localhost:9083/received", nil)
 	if got := g.do(req).body; strings.TrimSpace(got) != "null" {
 		t.Errorf("a server that is no destination received %s", got)
 	}
-	if r := pay("X-Mode", "dynamic", "X-Upstream", "localhost:9082"); r.status != http.StatusOK {
+	if r := pay("X-Mode", "dynamic", "X-Upstream", g.addr("localhost:9082")); r.status != http.StatusOK {
 		t.Errorf("dynamic upstream on the list: %d", r.status)
 	}
 	if !strings.Contains(g.log(), "does not list it in destinations") {
@@ -255,9 +254,9 @@ func TestDetokenizedDataOnlyLeavesTowardDestinations(t *testing.T) {
 // TestResponseGuard: what the processor echoes reaches the merchant with the
 // network token, PAN and CVV replaced, and other card numbers masked.
 func TestResponseGuard(t *testing.T) {
-	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
+	g := &gateway{t: t, dir: t.TempDir()}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
-	g.tc.InitServer(g.config("", `
+	g.load(g.config("", `
 :9080 {
 	tokenize
 	respond "{http.request.body}"
@@ -272,7 +271,7 @@ func TestResponseGuard(t *testing.T) {
 	header X-Psp-Echo "{http.request.body}"
 	header X-Other-Card "5555 5555 5555 4444"
 	demo_psp
-}`), "caddyfile")
+}`))
 
 	for _, tc := range []struct{ name, pan, want string }{
 		{"network token", visaPAN, "card.number=network_token"},
@@ -318,22 +317,19 @@ func TestResponseGuard(t *testing.T) {
 // option is refused when adapted; a JSON config that has the handler but not
 // the app loads, and the handler fails closed.
 func TestHandlersWithoutTheApp(t *testing.T) {
-	caddytest.AssertLoadError(t, `{
-	admin localhost:2999
+	assertLoadError(t, `{
 }
 :9080 {
 	tokenize
 	respond "{http.request.body}"
-}`, "caddyfile", "tokenize needs the tokengate global option")
+}`, "tokenize needs the tokengate global option")
 
-	tc := caddytest.NewTester(t)
-	tc.InitServer(`{
-  "admin": {"listen": "localhost:2999"},
+	g := &gateway{t: t}
+	g.loadJSON(`{
   "apps": {"http": {"servers": {"in": {"listen": [":9080"], "routes": [{"handle": [
     {"handler": "tokenize"},
     {"handler": "static_response", "body": "{http.request.body}"}]}]}}}}
-}`, "json")
-	g := &gateway{t: t, tc: tc}
+}`)
 	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); r.status != http.StatusInternalServerError || strings.Contains(r.body, visaPAN) {
 		t.Fatalf("tokenize without the app: %d %s", r.status, r.body)
 	}

@@ -11,7 +11,6 @@ import (
 	"unicode/utf16"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // wantPANDetected fails unless r is 400 pan_detected naming field (any
@@ -34,20 +33,10 @@ func wantPANDetected(t *testing.T, r reply, field string) {
 // startQuickStart runs Caddyfile.example, as TestQuickStart does.
 func startQuickStart(t *testing.T) *gateway {
 	t.Helper()
-	raw, err := os.ReadFile("../Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rulesPath, _ := filepath.Abs("../rules.example.yaml")
-	data := t.TempDir()
-	logFile := filepath.Join(data, "caddy.log")
-	cfg := strings.Replace(string(raw), "{\n", "{\n\tadmin localhost:2999\n\tlog {\n\t\toutput file "+logFile+"\n\t\tlevel DEBUG\n\t}\n", 1)
-	cfg = strings.Replace(cfg, "rules rules.example.yaml", "rules "+rulesPath, 1)
-	cfg = strings.Replace(cfg, "./tokengate-data/vault.db", filepath.Join(data, "vault.db"), 1)
-	cfg = strings.ReplaceAll(cfg, "./tokengate-data/juspay-dev-keys", filepath.Join(data, "juspay-dev-keys"))
-	tc := caddytest.NewTester(t)
-	tc.InitServer(cfg, "caddyfile")
-	return &gateway{t: t, tc: tc, logFile: logFile}
+	g := &gateway{t: t, dir: t.TempDir()}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	g.load(g.quickStartConfig("\tlog {\n\t\toutput file " + g.logFile + "\n\t\tlevel DEBUG\n\t}\n"))
+	return g
 }
 
 // TestUnmatchedRequestsQuickStart: the quick start's requests that no rule
@@ -113,7 +102,7 @@ func TestUnmatchedPolicies(t *testing.T) {
 	}
 }
 `)
-	before := scrape(t)
+	before := g.scrape()
 	for _, path := range []string{"/log/x", "/pass/x"} {
 		r := g.post(inboundURL+path, jsonCT, `{"n":"4111111111111111"}`, CVVNotHeldHeader, "spoofed")
 		if r.status != 200 || !strings.Contains(r.body, visaPAN) || r.header.Get("Merchant-Saw-Cvv-Not-Held") != "" {
@@ -122,7 +111,7 @@ func TestUnmatchedPolicies(t *testing.T) {
 	}
 	wantPANDetected(t, g.post(inboundURL+"/other", jsonCT, `{"n":"4111111111111111"}`), "n")
 	g.post(inboundURL+"/other", jsonCT, `{"n":"1"}`)
-	after := scrape(t)
+	after := g.scrape()
 	for outcome, want := range map[string]float64{"logged": 1, "passed": 1, "rejected": 1, "clean": 1} {
 		series := `tokengate_unmatched_requests_total{outcome="` + outcome + `"}`
 		if got := metricValue(after, series) - metricValue(before, series); got != want {
@@ -301,7 +290,7 @@ func TestOutboundPANGuard(t *testing.T) {
 	withToken := func(extra string) string {
 		return `{"card":{"number":"` + token + `","exp_month":"03","exp_year":"2030"}` + extra + `}`
 	}
-	before := scrape(t)
+	before := g.scrape()
 	for _, tc := range []struct{ name, path, ct, body, field string }{
 		{"candidates in a description", "/payments", jsonCT, withToken(`,"description":["4111111111111112","4111111111111111"]`), "description.1"},
 		{"a spaced candidate", "/payments", jsonCT, withToken(`,"note":"4111 1111 1111 1111"`), "note"},
@@ -323,7 +312,7 @@ func TestOutboundPANGuard(t *testing.T) {
 	if r := pay("/logging/payments", jsonCT, withToken(`,"note":"4111111111111111"`)); r.status != 200 || !strings.Contains(g.log(), "pan_guard: log") {
 		t.Errorf("pan_guard log: %d %s", r.status, r.body)
 	}
-	after := scrape(t)
+	after := g.scrape()
 	if got := metricValue(after, `tokengate_detokenize_requests_total{outcome="pan_detected",rule_set="psp"}`) - metricValue(before, `tokengate_detokenize_requests_total{outcome="pan_detected",rule_set="psp"}`); got != 7 {
 		t.Errorf("pan_detected counted %v times, want 7", got)
 	}
@@ -341,10 +330,10 @@ func TestOutboundPANGuard(t *testing.T) {
 // refused, a clean request goes on, and the body on a matched route is
 // tokenized.
 func TestPANGuardOverH2C(t *testing.T) {
-	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir()}
+	g := &gateway{t: t, dir: t.TempDir()}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
-	cfg := strings.Replace(g.config("", defaultSites), "admin localhost:2999", "admin localhost:2999\n\tservers {\n\t\tprotocols h1 h2c\n\t}", 1)
-	g.tc.InitServer(cfg, "caddyfile")
+	cfg := strings.Replace(g.config("", defaultSites), "{\n", "{\n\tservers {\n\t\tprotocols h1 h2c\n\t}\n", 1)
+	g.load(cfg)
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
 	client := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
@@ -354,7 +343,7 @@ func TestPANGuardOverH2C(t *testing.T) {
 		if trailer != nil {
 			rd = io.MultiReader(rd) // no length: the trailers follow the body
 		}
-		req, _ := http.NewRequest(method, inboundURL+path, rd)
+		req, _ := http.NewRequest(method, g.addr(inboundURL)+path, rd)
 		for k, v := range header {
 			req.Header[k] = v
 		}

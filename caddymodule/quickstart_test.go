@@ -5,33 +5,20 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	_ "github.com/tokengate/tokengate/demopsp" // Caddyfile.example's demo PSP
 )
 
 // TestQuickStart runs the repository's Caddyfile.example, as the README's
 // quick start does, and makes the README's requests against it. Only the
-// admin address (for the test harness) and the data directory change.
+// ports (the test's own, so that it runs beside a user's quick start) and
+// the data directory change: see quickStartConfig.
 func TestQuickStart(t *testing.T) {
-	raw, err := os.ReadFile("../Caddyfile.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rulesPath, _ := filepath.Abs("../rules.example.yaml")
-	cfg := strings.Replace(string(raw), "{\n", "{\n\tadmin localhost:2999\n", 1)
-	cfg = strings.Replace(cfg, "rules rules.example.yaml", "rules "+rulesPath, 1)
-	data := t.TempDir()
-	cfg = strings.Replace(cfg, "./tokengate-data/vault.db", filepath.Join(data, "vault.db"), 1)
-	cfg = strings.ReplaceAll(cfg, "./tokengate-data/juspay-dev-keys", filepath.Join(data, "juspay-dev-keys"))
-	tc := caddytest.NewTester(t)
-	tc.InitServer(cfg, "caddyfile")
-	g := &gateway{t: t, tc: tc}
+	g := &gateway{t: t}
+	g.load(g.quickStartConfig(""))
 
 	in := g.post("http://localhost:8080/checkout", jsonCT, `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030","cvc":"123"}}`)
 	if in.status != http.StatusOK || strings.Contains(in.body, visaPAN) || strings.Contains(in.body, `"123"`) {
@@ -99,7 +86,7 @@ func TestQuickStart(t *testing.T) {
 	}
 
 	// The README's "Already on Juspay?" calls, with the commands it shows.
-	keys := filepath.Join(data, "juspay-dev-keys")
+	keys := filepath.Join(g.dir, "juspay-dev-keys")
 	var plain bytes.Buffer
 	if _, err := jweCommand("jwe-encrypt", "", filepath.Join(keys, "jwe-dev.pub.pem"), "dev",
 		strings.NewReader(`"{\"cardNumber\":\"5555555555554444\",\"expMonth\":\"12\",\"expYear\":\"2031\"}"`), &plain); err != nil {

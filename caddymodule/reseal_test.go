@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
@@ -279,7 +277,7 @@ func TestSealedRecordsThroughCaddy(t *testing.T) {
 	fillForReseal(t, b, ks, 1, 0)
 	b.Close()
 	refusing := &gateway{t: t, dir: oldDir, logFile: filepath.Join(oldDir, "caddy.log")}
-	caddytest.AssertLoadError(t, refusing.config("keyset_file "+keyset+"\n\t\tlegacy_records refuse", defaultSites), "caddyfile", "caddy tokengate reseal")
+	assertLoadError(t, refusing.config("keyset_file "+keyset+"\n\t\tlegacy_records refuse", defaultSites), "caddy tokengate reseal")
 }
 
 // TestRowSwapPostgresThroughCaddy is issue 15 item 12 as it was found: a
@@ -292,9 +290,9 @@ func TestRowSwapPostgresThroughCaddy(t *testing.T) {
 	const mcPAN, thirdPAN = "5555555555554444", "4539097887163333"
 	dsn := vaulttest.PostgresDatabase(t)
 	keyset := filepath.Join(t.TempDir(), "dev.json")
-	g := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir(), vault: "dev_keyset_file " + keyset + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}"}
+	g := &gateway{t: t, dir: t.TempDir(), vault: "dev_keyset_file " + keyset + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}"}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
-	g.tc.InitServer(g.config("", defaultSites), "caddyfile")
+	g.load(g.config("", defaultSites))
 	ins := map[string]reply{}
 	tokens := map[string]string{}
 	for _, pan := range []string{visaPAN, mcPAN, thirdPAN} {

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tokengate/tokengate/card"
 )
@@ -45,25 +44,14 @@ func (p *processor) last(t *testing.T) (number, cvv, crypt string) {
 	return s("number"), s("cvc"), s("cryptogram")
 }
 
-func startProcessor(t *testing.T) *processor {
-	t.Helper()
+// startProcessor serves the processor on g's port 9082 (the guarded rule
+// set's destination).
+func startProcessor(g *gateway) *processor {
+	g.t.Helper()
 	p := &processor{}
-	// Start it after the gateway: the config a test before left running
-	// may serve :9082, and loading the gateway's frees it.
-	var ln net.Listener
-	var err error
-	for try := 0; try < 50; try++ {
-		if ln, err = net.Listen("tcp", "localhost:9082"); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := &http.Server{Handler: p}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	go srv.Serve(g.listen("localhost:9082"))
+	g.t.Cleanup(func() { srv.Close() })
 	return p
 }
 
@@ -242,7 +230,7 @@ func TestResponseGuardNoOracle(t *testing.T) {
 	} {
 		t.Run(path.name, func(t *testing.T) {
 			g := startGatewaySites(t, path.global, guardSites)
-			p := startProcessor(t)
+			p := startProcessor(g)
 			const pan1 = "4111111111111111"
 			pan2 := luhnCandidates(pan1, 1)[0]
 			if pan2 == pan1 {
@@ -349,7 +337,7 @@ var maskedNumber = regexp.MustCompile(`[0-9]{6}\*{3,9}[0-9]{4}`)
 // like the final response's (issue 15 item 2).
 func TestResponseGuard1xx(t *testing.T) {
 	g := startGatewaySites(t, "", guardSites)
-	p := startProcessor(t)
+	p := startProcessor(g)
 	tok := checkout(t, g, visaPAN)
 	req, _ := http.NewRequest(http.MethodPost, outboundURL+"/guarded/payments?mode=early", strings.NewReader(`{"card":{"number":"`+tok+`"}}`))
 	req.Header.Set("Content-Type", jsonCT)
@@ -386,10 +374,10 @@ func TestResponseGuard1xx(t *testing.T) {
 // (issue 15 item 3).
 func TestResponseGuardTrailers(t *testing.T) {
 	g := startGatewaySites(t, "network off", guardSites)
-	p := startProcessor(t)
+	p := startProcessor(g)
 	tok := checkout(t, g, visaPAN)
 	// Read the response raw, trailers included.
-	conn, err := net.Dial("tcp", "localhost:9081")
+	conn, err := net.Dial("tcp", g.addr("localhost:9081"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +406,7 @@ func TestResponseGuardTrailers(t *testing.T) {
 // the merchant masked, and a UTF-16 body labelled as such is refused.
 func TestResponseGuardSpellings(t *testing.T) {
 	g := startGatewaySites(t, "", guardSites)
-	p := startProcessor(t)
+	p := startProcessor(g)
 	tok := checkout(t, g, visaPAN)
 	pay := func(query string) reply {
 		return g.post(outboundURL+"/guarded/payments?"+query, jsonCT, `{"card":{"number":"`+tok+`"}}`, "X-Tokengate-Api-Key", apiKeyA)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/tokengate/tokengate/vault/vaulttest"
@@ -19,9 +18,9 @@ import (
 func TestPostgresVault(t *testing.T) {
 	dsn := vaulttest.PostgresDatabase(t)
 	// With the CVVs in Redis beside it: the shared deployment.
-	pg := &gateway{t: t, tc: caddytest.NewTester(t), dir: t.TempDir(), vault: "dev_keyset_file " + filepath.Join(t.TempDir(), "dev.json") + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}\n\t\tcvv_store redis {\n\t\t\tprefix " + t.Name() + ":\n\t\t}"}
+	pg := &gateway{t: t, dir: t.TempDir(), vault: "dev_keyset_file " + filepath.Join(t.TempDir(), "dev.json") + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}\n\t\tcvv_store redis {\n\t\t\tprefix " + t.Name() + ":\n\t\t}"}
 	pg.logFile = filepath.Join(pg.dir, "caddy.log")
-	pg.tc.InitServer(pg.config("", defaultSites), "caddyfile")
+	pg.load(pg.config("", defaultSites))
 	in := pg.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
 	if in.status != http.StatusOK || !strings.HasPrefix(token, "tok_") {

@@ -91,7 +91,8 @@ func TestSandboxEmitsWebhooks(t *testing.T) {
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	pubFile := filepath.Join(t.TempDir(), "bt-webhooks.pub.pem")
 	os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
-	sender, err := webhooks.NewSender("http://localhost:9085/", key)
+	g := &gateway{t: t}
+	sender, err := webhooks.NewSender(g.addr("http://localhost:9085/"), key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestSandboxEmitsWebhooks(t *testing.T) {
 	}
 }
 `
-	g := startGatewaySites(t, "network basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}", sites)
+	g.start("network basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}", sites)
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
 	rec, _ := g.app().stack.Records.Get(t.Context(), "tenant_a", token)
@@ -112,7 +113,7 @@ func TestSandboxEmitsWebhooks(t *testing.T) {
 	if r := g.do(req); r.status != http.StatusNoContent {
 		t.Fatalf("delete at the sandbox: %d", r.status)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: it comes in milliseconds
 	for rec.Network.Status != "DELETED" && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 		rec, _ = g.app().stack.Records.Get(t.Context(), "tenant_a", token)
