@@ -128,7 +128,10 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	var nr *detokenize.NotReplacedError
 	var built []byte
 	if err == nil {
-		built, err = h.build(r, kind, doc, res)
+		// Built and verified here, before the Tokengate-Injected header and
+		// the audit line, so they report what the body holds and a token
+		// that was not replaced never leaves; the transport sends these bytes.
+		built, err = res.Body(kind, r.Header.Get("Content-Type"), doc)
 	}
 	switch {
 	case errors.As(err, &nr):
@@ -167,20 +170,6 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		h.audit(zap.WarnLevel, "detokenized request was not delivered: no reverse_proxy with the tokengate transport sent it (the tokens went on unchanged, if anywhere)", r, set, tenant, nil)
 	}
 	return err
-}
-
-// build applies the edits Apply recorded and checks the result (see
-// detokenize.Result.Verify), so that the Tokengate-Injected header and the
-// audit line, written next, report what the body holds and a token that
-// was not replaced never leaves. The transport sends these bytes as they
-// are. Building here rather than in the transport changes no exposure: the
-// doc's edits already hold the values, in the request's context either way.
-func (h *Detokenize) build(r *http.Request, kind body.Kind, doc body.Doc, res detokenize.Result) ([]byte, error) {
-	built, err := doc.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("building the detokenized body: %w", err)
-	}
-	return built, res.Verify(kind, r.Header.Get("Content-Type"), built)
 }
 
 // errNotReplaced answers a token found and not replaced: 500, because the

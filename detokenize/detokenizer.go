@@ -110,6 +110,17 @@ func (e *NotReplacedError) Error() string {
 	return fmt.Sprintf("detokenize: rule set %q: the token at %s was not replaced: %s", e.Set, body.SafePath(e.Field), e.Reason)
 }
 
+// Body builds the body to send from doc, which Apply edited, and verifies
+// it (Verify): the only bytes that may leave toward the destination. The
+// Caddy transport sends them as they are.
+func (r Result) Body(kind body.Kind, contentType string, doc body.Doc) ([]byte, error) {
+	built, err := doc.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("building the detokenized body: %w", err)
+	}
+	return built, r.Verify(kind, contentType, built)
+}
+
 // Verify checks the body built from Apply's edits (the bytes doc.Bytes
 // returned, of the kind and Content-Type Apply's doc was parsed from):
 // every token Apply detokenized has its number at the number field's place
