@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // TestTokengateErrorKeepsTheDefaultBodies: a server whose handle_errors
@@ -110,6 +112,31 @@ func TestTokengateErrorKeepsTheDefaultBodies(t *testing.T) {
 	}
 	id := lines[0][strings.Index(lines[0], `"request_id":"`)+len(`"request_id":"`):]
 	wantAccessUUID(t, access, id[:strings.Index(id, `"`)])
+}
+
+// The README's handle_errors forms adapt, with tokengate_error before
+// respond in a route; tokengate_error takes no arguments.
+func TestTokengateErrorCaddyfile(t *testing.T) {
+	adapt := func(site string) (string, error) {
+		out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(":8080 {\n\trespond ok\n"+site+"\n}\n"), nil)
+		return string(out), err
+	}
+	for _, site := range []string{
+		"handle_errors 404 {\n\trespond \"no such page\"\n}\nhandle_errors {\n\ttokengate_error\n}",
+		"handle_errors 4xx 5xx {\n\ttokengate_error\n}",
+		"handle_errors {\n\trespond \"x\"\n\ttokengate_error\n}",
+	} {
+		out, err := adapt(site)
+		if err != nil || !strings.Contains(out, `"handler":"tokengate_error"`) {
+			t.Fatalf("%s: %v %s", site, err, out)
+		}
+		if r := strings.Index(out, `{"body":"x","handler":"static_response"}`); r >= 0 && r < strings.Index(out, `"handler":"tokengate_error"`) {
+			t.Fatalf("respond is ordered before tokengate_error: %s", out)
+		}
+	}
+	if _, err := adapt("handle_errors {\n\ttokengate_error 500\n}"); err == nil {
+		t.Fatal("tokengate_error with an argument adapted")
+	}
 }
 
 func mustRequest(t *testing.T, method, url string) *http.Request {
