@@ -257,6 +257,7 @@ func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhtt
 		s.DecryptionKeys = h.decrypt
 		s.Observe = h.served.observe
 		s.Failed = h.served.failed
+		s.RequestID = requestID // Caddy's {http.request.uuid}, as the gateway's own error bodies
 		return s.Handler()
 	})
 }

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -49,7 +50,7 @@ func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*Ap
 	if sw.intercepted {
 		cause, _ := caddyhttp.GetVar(r.Context(), failureVar).(error)
 		return caddyhttp.Error(sw.status, gatewayError{status: sw.status, code: "service_unavailable", category: "SERVER_ERROR", infoCode: "SERVICE_UNAVAILABLE",
-			message: "The token service or the vault is unavailable; retry later.", cause: cause})
+			message: "The token service or the vault is unavailable; retry later.", cause: cause, own: &sw.held})
 	}
 	return nil
 }
@@ -65,13 +66,22 @@ func (s *servedAPI) failed(ctx context.Context, cause error) {
 // statusWriter remembers the status written. With intercept set (the
 // server has handle_errors routes) a 5xx answer is not written but left to
 // those routes, as a tokengate handler's failure is (see
-// gatewayError.answer); the API's 4xx answers are its vendor's error
-// shapes, which clients parse, and go out as they are.
+// gatewayError.answer), and held, for tokengate_error to write as the API
+// wrote it; the API's 4xx answers are its vendor's error shapes, which
+// clients parse, and go out as they are.
 type statusWriter struct {
 	http.ResponseWriter
 	status      int
 	intercept   bool
 	intercepted bool
+	held        apiAnswer
+}
+
+// apiAnswer is a served API's own error answer, held back for the
+// server's handle_errors routes.
+type apiAnswer struct {
+	contentType string
+	body        bytes.Buffer
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -79,6 +89,7 @@ func (s *statusWriter) WriteHeader(code int) {
 		s.status = code
 		if s.intercept && code >= 500 {
 			s.intercepted = true
+			s.held.contentType = s.Header().Get("Content-Type")
 			s.Header().Del("Content-Type")
 		}
 	}
@@ -93,7 +104,7 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	if s.intercepted {
-		return len(p), nil
+		return s.held.body.Write(p)
 	}
 	return s.ResponseWriter.Write(p)
 }

@@ -50,7 +50,7 @@ func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, se
 	panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Inc()
 	if set.PANGuard == rules.PANLog {
 		h.logger.Warn("card numbers found outside the token fields of a merchant's request (pan_guard: log)",
-			zap.String("rule_set", set.Name), zap.String("paths", body.SafePath(place)), zap.Int("count", 1))
+			zap.String("rule_set", set.Name), zap.String("paths", body.SafePath(place)), zap.Int("count", 1), requestIDField(r))
 		return true
 	}
 	id := fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected",

@@ -56,6 +56,9 @@ type gatewayError struct {
 	// rest would be parsed as the next request, which lets a client smuggle
 	// a request past the gateway inside an oversized body.
 	closeConn bool
+	// own, for a served API's failure, is the answer the API wrote, which
+	// is its default rendering (its vendor's shape), not errorBody.
+	own *apiAnswer
 }
 
 func (e gatewayError) Error() string { return e.message }
@@ -111,6 +114,14 @@ func (e gatewayError) answer(w http.ResponseWriter, r *http.Request) string {
 
 // write writes the gateway's own error body: the default rendering.
 func (e gatewayError) write(w http.ResponseWriter, id string) {
+	if e.own != nil {
+		if e.own.contentType != "" {
+			w.Header().Set("Content-Type", e.own.contentType)
+		}
+		w.WriteHeader(e.status)
+		_, _ = w.Write(e.own.body.Bytes())
+		return
+	}
 	b := errorBody{
 		ErrorMessage: e.message,
 		Status:       "error",

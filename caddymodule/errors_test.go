@@ -126,3 +126,23 @@ func TestServedAPILogsItsOutage(t *testing.T) {
 	id := lines[0][strings.Index(lines[0], `"request_id":"`)+len(`"request_id":"`):]
 	wantAccessUUID(t, access, id[:strings.Index(id, `"`)])
 }
+
+// wantRequestIDLogged fails unless tokengate logged a line containing msg
+// and every such line carries a request_id, which joins it to the access
+// log and the answer.
+func wantRequestIDLogged(t *testing.T, g *gateway, msg string) {
+	t.Helper()
+	n := 0
+	for _, l := range strings.Split(g.log(), "\n") {
+		if !strings.Contains(l, msg) {
+			continue
+		}
+		n++
+		if !strings.Contains(l, `"request_id":"`) || strings.Contains(l, `"request_id":""`) {
+			t.Errorf("a %q line has no request_id: %s", msg, l)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no %q line was logged", msg)
+	}
+}

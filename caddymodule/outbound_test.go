@@ -237,6 +237,7 @@ func TestDetokenizedDataOnlyLeavesTowardDestinations(t *testing.T) {
 	if !strings.Contains(g.log(), "does not list it in destinations") {
 		t.Error("the refused delivery was not logged")
 	}
+	wantRequestIDLogged(t, g, `"msg":"detokenized request not sent"`) // tokengate's line, not Caddy's error log
 
 	logged, _ := os.ReadFile(accessLog)
 	if !strings.Contains(string(logged), token) {

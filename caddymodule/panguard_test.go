@@ -121,6 +121,7 @@ func TestUnmatchedPolicies(t *testing.T) {
 	if !strings.Contains(g.log(), `unmatched: log`) || strings.Contains(g.log(), visaPAN) {
 		t.Error("unmatched log: no warning, or the number in the log")
 	}
+	wantRequestIDLogged(t, g, "unmatched: log")
 }
 
 // accessLogSites is the default inbound site with an access log.
@@ -210,6 +211,8 @@ func TestPANOutsideTheBody(t *testing.T) {
 	if !strings.Contains(g.log(), `access log line replaced`) || !strings.Contains(g.log(), `"uri":"/checkout/XXXXXXXXXXXXXXXX"`) {
 		t.Error("no masked access line of tokengate's own")
 	}
+	wantRequestIDLogged(t, g, "access log line replaced")
+	wantRequestIDLogged(t, g, "card numbers found outside the body (pan_guard: log)")
 }
 
 // TestInboundEvasions: the issue's spellings of a card number in a note on a
@@ -312,6 +315,7 @@ func TestOutboundPANGuard(t *testing.T) {
 	if r := pay("/logging/payments", jsonCT, withToken(`,"note":"4111111111111111"`)); r.status != 200 || !strings.Contains(g.log(), "pan_guard: log") {
 		t.Errorf("pan_guard log: %d %s", r.status, r.body)
 	}
+	wantRequestIDLogged(t, g, "outside the token fields of a merchant's request (pan_guard: log)")
 	after := g.scrape()
 	if got := metricValue(after, `tokengate_detokenize_requests_total{outcome="pan_detected",rule_set="psp"}`) - metricValue(before, `tokengate_detokenize_requests_total{outcome="pan_detected",rule_set="psp"}`); got != 7 {
 		t.Errorf("pan_detected counted %v times, want 7", got)

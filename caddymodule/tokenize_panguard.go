@@ -106,7 +106,7 @@ func (h *Tokenize) logUnmatched(r *http.Request, places []string) {
 		return
 	}
 	h.logger.Warn("card numbers in a request no rule set matches, forwarded (unmatched: log)",
-		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), zap.String("paths", strings.Join(places, ", ")))
+		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), zap.String("paths", strings.Join(places, ", ")), requestIDField(r))
 }
 
 // readUnmatched reads the body of an unmatched request. Under reject (fail
@@ -121,12 +121,12 @@ func (h *Tokenize) readUnmatched(w http.ResponseWriter, r *http.Request, reject 
 			unsupportedCharset(err).answer(w, r)
 			return nil, unmatchedBad, false
 		}
-		h.logger.Warn("a request no rule set matches has a body in a charset the PAN guard cannot read; forwarded unread (unmatched: log)", zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)))
+		h.logger.Warn("a request no rule set matches has a body in a charset the PAN guard cannot read; forwarded unread (unmatched: log)", zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), requestIDField(r))
 		return nil, unmatchedSkipped, true
 	}
 	if !reject && (r.ContentLength > limit || !decodable(r.Header.Values("Content-Encoding"))) {
 		h.logger.Warn("a request no rule set matches has a body larger than max_body_size or in an encoding the gateway cannot decode; forwarded unread (unmatched: log)",
-			zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)))
+			zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), requestIDField(r))
 		return nil, unmatchedSkipped, true
 	}
 	raw, ok = readBody(w, r, limit, time.Duration(h.app.BodyReadTimeout))
@@ -180,7 +180,7 @@ func (h *Tokenize) guardOutside(w http.ResponseWriter, r *http.Request, set *rul
 	}
 	panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Inc()
 	if set.PANGuard == rules.PANLog {
-		h.logger.Warn("card numbers found outside the body (pan_guard: log)", zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1))
+		h.logger.Warn("card numbers found outside the body (pan_guard: log)", zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1), requestIDField(r))
 		return true
 	}
 	h.refusePAN(w, r, place, set.Name, "outside the body")
@@ -199,7 +199,7 @@ func (h *Tokenize) guardTrailers(w http.ResponseWriter, r *http.Request, set *ru
 	}
 	panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Inc()
 	if set.PANGuard == rules.PANLog {
-		h.logger.Warn("card numbers found in the trailers, which are dropped (pan_guard: log)", zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1))
+		h.logger.Warn("card numbers found in the trailers, which are dropped (pan_guard: log)", zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1), requestIDField(r))
 		return true
 	}
 	h.refusePAN(w, r, place, set.Name, "trailers")
@@ -235,7 +235,7 @@ func hideFromAccessLog(logger *zap.Logger, r *http.Request, place string) {
 	maskServerSpan(r)
 	if ce := logger.Check(zapcore.InfoLevel, "access log line replaced: the request holds a card number in its URI or headers"); ce != nil {
 		ce.Write(zap.String("method", panguard.MaskDigits(r.Method)), zap.String("host", panguard.MaskDigits(r.Host)), zap.String("uri", maskedURI(r)),
-			zap.String("proto", r.Proto), zap.String("remote_addr", r.RemoteAddr), zap.String("place", body.SafePath(place)))
+			zap.String("proto", r.Proto), zap.String("remote_addr", r.RemoteAddr), zap.String("place", body.SafePath(place)), requestIDField(r))
 	}
 }
 

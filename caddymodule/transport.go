@@ -76,7 +76,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := d.send(req, &t.HTTPTransport)
 	var refused *refusal
 	if errors.As(err, &refused) {
-		t.logger.Error("detokenized request not sent", zap.String("rule_set", d.set.Name), zap.String("upstream", refused.upstream), zap.String("reason", refused.reason))
+		t.logger.Error("detokenized request not sent", zap.String("rule_set", d.set.Name), zap.String("upstream", refused.upstream), zap.String("reason", refused.reason),
+			requestIDField(req))
 	}
 	return resp, err
 }

@@ -74,6 +74,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp
 		rcv.JuspaySecret = caddy.NewReplacer().ReplaceKnown(h.Secret, "")
 		rcv.BasisTheoryKey = h.key
 		rcv.Observe = func(provider, outcome string) { webhookEvents.WithLabelValues(provider, outcome).Inc() }
+		rcv.Failed = h.served.failed
 		if h.Provider == "juspay" {
 			return http.HandlerFunc(rcv.Juspay)
 		}

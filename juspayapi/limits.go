@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/time/rate"
 )
@@ -157,7 +156,7 @@ func tooManyRequests(w http.ResponseWriter, after time.Duration, developerMessag
 			"developer_message": developerMessage,
 			"fields":            []map[string]string{},
 			"href":              "NA",
-			"request_id":        uuid.NewString(),
+			"request_id":        "", // the caller's: see fillRequestID
 			"user_message":      "Too many requests; please try again in a moment.",
 		},
 	})

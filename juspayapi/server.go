@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
 	"github.com/tokengate/tokengate/body"
@@ -80,6 +79,11 @@ type Server struct {
 	// the client nothing of it), with the request's context: the host logs
 	// it.
 	Failed func(ctx context.Context, cause error)
+	// RequestID, when set, returns the id of the caller's request, which
+	// an error body carries as error_info.request_id: the host's own id
+	// (caddymodule gives Caddy's request UUID), so that the answer joins
+	// the host's logs. Unset, each such answer gets a fresh UUID.
+	RequestID func(*http.Request) string
 
 	limits limits
 }
@@ -113,7 +117,9 @@ func (s *Server) Handler() http.Handler {
 			s.Observe("unknown", http.StatusNotFound)
 		}
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(&answerWriter{ResponseWriter: w, r: r, requestID: s.RequestID}, r)
+	})
 }
 
 // serve authenticates (Basic auth: the API key as user, an empty
@@ -132,6 +138,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, h func(*http.Requ
 }
 
 func write(w http.ResponseWriter, status int, out any) {
+	fillRequestID(w, out)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(out)
@@ -156,7 +163,7 @@ func inputError(field, code, developerMessage string) map[string]any {
 			"developer_message": developerMessage,
 			"fields":            []map[string]string{{"field_name": field, "reason": reasonFor(code)}},
 			"href":              "NA",
-			"request_id":        uuid.NewString(),
+			"request_id":        "", // the caller's: see fillRequestID
 			"user_message":      developerMessage,
 		},
 	}

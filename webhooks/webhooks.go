@@ -23,6 +23,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -50,6 +51,10 @@ type Receiver struct {
 	BasisTheoryKey *rsa.PublicKey
 	// Observe, when set, is told of every event: provider and outcome.
 	Observe func(provider, outcome string)
+	// Failed, when set, is told the cause of every 503 (the answer tells
+	// the provider only to send the event again), with the request's
+	// context: the host logs it.
+	Failed func(ctx context.Context, cause error)
 }
 
 func (r *Receiver) observe(provider, outcome string) {
@@ -210,7 +215,7 @@ func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time
 		case errors.Is(err, vault.ErrNotFound):
 			return "unknown_token"
 		case err != nil:
-			return "unavailable"
+			return r.unavailable(ctx, fmt.Errorf("reading the token's record: %w", err))
 		}
 		vault.Invalidate(r.Vault, rec.Tenant, rec.Token)
 		last := rec.Network.EventAt
@@ -235,10 +240,23 @@ func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time
 			return outcome
 		}
 		if !errors.Is(err, vault.ErrConflict) {
-			return "unavailable"
+			return r.unavailable(ctx, fmt.Errorf("updating the token's record: %w", err))
 		}
 	}
-	return "unavailable"
+	return r.unavailable(ctx, fmt.Errorf("the token's record changed under each of 3 updates: %w", vault.ErrConflict))
+}
+
+// outcomeUnavailable is update's outcome when the vault failed: answered
+// 503, so that the provider sends the event again.
+const outcomeUnavailable = "unavailable"
+
+// unavailable reports the cause of a failed update to Failed: the answer
+// (503) says nothing of it.
+func (r *Receiver) unavailable(ctx context.Context, cause error) string {
+	if r.Failed != nil {
+		r.Failed(ctx, cause)
+	}
+	return outcomeUnavailable
 }
 
 // answer acknowledges the event: 200 for anything the provider need not
@@ -246,7 +264,7 @@ func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time
 // have it retried.
 func (r *Receiver) answer(w http.ResponseWriter, provider, outcome string) {
 	r.observe(provider, outcome)
-	if outcome == "unavailable" {
+	if outcome == outcomeUnavailable {
 		http.Error(w, "try again later", http.StatusServiceUnavailable)
 		return
 	}

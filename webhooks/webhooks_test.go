@@ -123,3 +123,19 @@ func TestJuspayEvents(t *testing.T) {
 		t.Fatalf("an unknown reference: %s", out)
 	}
 }
+
+// A vault failure answers 503 (the provider sends the event again), which
+// says nothing of it; its cause goes to Failed, once.
+func TestUnavailableReportsItsCause(t *testing.T) {
+	r, v, _ := setup(t)
+	var causes []error
+	r.Failed = func(_ context.Context, cause error) { causes = append(causes, cause) }
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"token":{"card_reference":"token_abc","customer_id":"cust_1","expiry_month":"05","expiry_year":"2032"}}`
+	code, out := send(r.Juspay, body, "Authorization", "s3cret")
+	if code != http.StatusServiceUnavailable || strings.Contains(out, "closed") || len(causes) != 1 || !strings.Contains(causes[0].Error(), "record") {
+		t.Fatalf("closed vault: %d %q, causes %v; want 503 and one cause", code, out, causes)
+	}
+}
