@@ -309,25 +309,20 @@ func (e *Ephemeral) Delete(ctx context.Context, tenant, token string) error {
 // Invalidate implements Invalidator for the vault underneath.
 func (e *Ephemeral) Invalidate(tenant, token string) { Invalidate(e.Vault, tenant, token) }
 
-// BeginUnit implements Units for the vault underneath.
-func (e *Ephemeral) BeginUnit(ctx context.Context) context.Context {
-	if u, ok := e.Vault.(Units); ok {
-		return u.BeginUnit(ctx)
-	}
-	return ctx
+// PutInUnit implements UnitWriter for the vault underneath: short-lived
+// cards are put with PutEphemeral, never in a unit.
+func (e *Ephemeral) PutInUnit(ctx context.Context, unit *Unit, rec Record) (Record, bool, error) {
+	return Put(ctx, e.Vault, unit, rec)
 }
 
-// FlushUnit implements Units for the vault underneath.
-func (e *Ephemeral) FlushUnit(ctx context.Context) error {
-	if u, ok := e.Vault.(Units); ok {
-		return u.FlushUnit(ctx)
-	}
-	return nil
+// UpdateInUnit implements UnitWriter for the vault underneath.
+func (e *Ephemeral) UpdateInUnit(ctx context.Context, unit *Unit, rec Record) (Record, error) {
+	return Update(ctx, e.Vault, unit, rec)
 }
 
 // Interface guards.
 var (
 	_ Vault       = (*Ephemeral)(nil)
 	_ Invalidator = (*Ephemeral)(nil)
-	_ Units       = (*Ephemeral)(nil)
+	_ UnitWriter  = (*Ephemeral)(nil)
 )
