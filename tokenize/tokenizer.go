@@ -230,17 +230,21 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	}
 
 	// Every write a new card causes, in this order:
-	//  1. the token service's state (Provision). A vault with units of work
-	//     (the bbolt one, which also holds the built-in service's state)
-	//     holds it to commit with the record: one durable write per new
-	//     card, and no network token left on disk for a card never stored.
-	//  2. the record (Put), with the unit's held writes.
-	//  3. whatever of the unit no record write took (flush), for a
-	//     service whose state lives elsewhere than the vault.
+	//  1. the token service's state (Provision), held in the card's unit
+	//     of work with the service's claims on the token's id and number.
+	//  2. the record (Put). A vault that also holds the built-in
+	//     service's state (bbolt) commits the held writes in the record's
+	//     transaction: one durable write per new card.
+	//  3. the unit's Commit: whatever no record write took is saved, and
+	//     only then are the claims released (see vault.Unit for why).
 	//  4. the CVV, in memory only (Apply, after every card is stored).
-	// A token provisioned for a card that is then not stored is discarded.
-	unit, flush := vault.BeginUnit(ctx, t.Vault)
-	nt, dpan := t.Lifecycle.ProvisionWith(unit, set.Network, c.provisionRequest(set.Tenant, fp, ""))
+	// A card not stored rolls the unit back, and its network token is
+	// discarded.
+	unit := vault.NewUnit()
+	defer unit.Rollback() // after Commit, nothing
+	req := c.provisionRequest(set.Tenant, fp, "")
+	req.Unit = unit
+	nt, dpan := t.Lifecycle.ProvisionWith(ctx, set.Network, req)
 	rec = vault.Record{
 		Tenant:      set.Tenant,
 		Fingerprint: fp,
@@ -254,20 +258,20 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	for attempt := 0; ; attempt++ {
 		rec.Token, err = newToken(set, c.number, dpan, t.Random)
 		if err != nil {
-			t.Lifecycle.Discard(ctx, nt)
+			t.discard(ctx, unit, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		// Sealed for this token (the associated data binds it), so again
 		// for each token tried.
 		rec.Sealed, err = t.Keys.Seal(set.Tenant, fp, rec.Token, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 		if err != nil {
-			t.Lifecycle.Discard(ctx, nt)
+			t.discard(ctx, unit, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
 		}
-		stored, created, err := t.Vault.Put(unit, rec)
+		stored, created, err := vault.Put(ctx, t.Vault, unit, rec)
 		switch {
 		case err == nil && created:
-			if err := flush(); err != nil {
+			if err := unit.Commit(ctx); err != nil {
 				return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %w", ErrUnavailable, err)
 			}
 			return stored, true, nil
@@ -276,16 +280,25 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 			// and give back the network token this one provisioned, unless
 			// the provider handed both the same one (same idempotency key).
 			if nt.ID != stored.Network.ID {
-				t.Lifecycle.Discard(ctx, nt)
+				t.discard(ctx, unit, nt)
 			}
 			return stored, false, nil
 		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
 			continue
 		default:
-			t.Lifecycle.Discard(ctx, nt)
+			t.discard(ctx, unit, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
+}
+
+// discard gives back a network token provisioned for a card that is not
+// stored: the unit's held writes are dropped first (a token whose state
+// never reached the store is then unknown to the service, and its claims
+// are released), then the service is told, for a token it already saved.
+func (t *Tokenizer) discard(ctx context.Context, unit *vault.Unit, nt vault.NetworkToken) {
+	unit.Rollback()
+	t.Lifecycle.Discard(ctx, nt)
 }
 
 // refresh updates a known card's expiry when the customer sends a later one:
@@ -298,17 +311,20 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
-	unit, flush := vault.BeginUnit(ctx, t.Vault)
+	unit := vault.NewUnit()
+	defer unit.Rollback() // after Commit, nothing
 	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
 	if lifecycle.Retryable(rec.Network, hasExpiry) {
-		if updated, ok := t.Lifecycle.Reprovision(unit, set.Network, rec, c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)); ok {
+		req := c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)
+		req.Unit = unit
+		if updated, ok := t.Lifecycle.Reprovision(ctx, set.Network, rec, req); ok {
 			rec, changed = updated, true
 		}
 	}
 	if !changed {
 		return rec, false, nil
 	}
-	stored, err := t.Vault.Update(unit, rec)
+	stored, err := vault.Update(ctx, t.Vault, unit, rec)
 	if errors.Is(err, vault.ErrConflict) {
 		// Another request or gateway changed the card meanwhile: its
 		// record stands, and a token provisioned here is given back
@@ -319,14 +335,14 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if rec.Network.ID != current.Network.ID {
-			t.Lifecycle.Discard(ctx, rec.Network)
+			t.discard(ctx, unit, rec.Network)
 		}
 		return current, false, nil
 	}
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if err := flush(); err != nil {
+	if err := unit.Commit(ctx); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %w", ErrUnavailable, err)
 	}
 	return stored, false, nil
