@@ -104,7 +104,7 @@ func runDPANRace(t *testing.T, backend vault.Vault, state network.StateStore) {
 		return
 	}
 
-	builtin.Forget("") // from here on, tokens are read from the store
+	builtin.Forget("")                          // from here on, tokens are read from the store
 	owner := make(map[string]string, raceCards) // DPAN -> last four of the card
 	issued, refused := 0, 0
 	for i := range raceCards {
