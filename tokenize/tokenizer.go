@@ -74,39 +74,17 @@ type Result struct {
 // nothing. A *body.FieldError is bad input; ErrUnavailable is a storage
 // failure.
 func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kind, doc body.Doc) (Result, error) {
-	cards, err := collect(set.Fields, kind, doc)
+	cards, err := t.validCards(set, kind, doc)
 	if err != nil {
 		return Result{}, err
 	}
-	now := time.Now()
-	if t.Now != nil {
-		now = t.Now()
-	}
-	for _, c := range cards {
-		if err := c.validate(now); err != nil {
-			return Result{}, err
-		}
-		if _, ok := c.keeps(set); !ok {
-			return Result{}, fieldError(c.consent.Path, "invalid_consent", "consent must be true or false")
-		}
-	}
-	// The PAN guard: card numbers outside the card number fields.
-	var strays []stray
-	var strayCards []*cardInput
-	if set.PANGuard != rules.PANOff {
-		handled := make(map[string]bool, len(cards))
-		for _, c := range cards {
-			handled[c.pan.Path] = true
-		}
-		strays = findStrays(doc, handled)
-		if strayCards, err = guardStrays(set, strays); err != nil {
-			return Result{}, err
-		}
+	strays, strayCards, err := guardPANs(set, doc, cards)
+	if err != nil {
+		return Result{}, err
 	}
 	all := append(cards[:len(cards):len(cards)], strayCards...)
-	if len(all) > set.MaxCards {
-		return Result{}, &body.FieldError{Status: http.StatusRequestEntityTooLarge, Field: all[set.MaxCards].pan.Path, Code: "too_many_cards",
-			Reason: "more than " + strconv.Itoa(set.MaxCards) + " cards in one request (the rule set's max_cards); nothing was stored"}
+	if err := checkMaxCards(set, all); err != nil {
+		return Result{}, err
 	}
 	records, created, err := t.tokenizeAll(ctx, set, all)
 	if err != nil {
@@ -114,40 +92,18 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 	}
 	res := Result{Cards: len(all), Created: created, Strays: strayPaths(strays)}
 	tokens := make([]string, len(all))
-	for i, c := range all {
+	for i := range all {
 		tokens[i] = records[i].Token
 		if records[i].Network.Status == network.StatusActive {
 			res.NetworkTokens++
 		}
-		if c.cvv != nil {
-			if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
-				if set.CVVStoreDown != rules.CVVStoreDownDrop || ctx.Err() != nil {
-					return Result{}, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
-				}
-				c.keepCVV = false // not held: not even a mask may suggest it is
-				res.CVVsNotHeld = append(res.CVVsNotHeld, c.cvv.Path)
-			}
-		}
+	}
+	if res.CVVsNotHeld, err = t.holdCVVs(ctx, set, all, tokens); err != nil {
+		return Result{}, err
 	}
 	// Edit only after every card is safely stored, so a failure part-way
 	// never forwards a body with some PANs still in it.
-	for i, c := range cards {
-		doc.Set(c.pan.Path, tokens[i])
-		res.Fields++
-		if c.cvv != nil {
-			if c.keepCVV {
-				doc.Set(c.cvv.Path, cvvMask)
-			} else {
-				doc.Delete(c.cvv.Path)
-			}
-			res.Fields++
-		}
-	}
-	tokenOf := make(map[*cardInput]string, len(strayCards))
-	for i, c := range strayCards {
-		tokenOf[c] = tokens[len(cards)+i]
-	}
-	res.Fields += replaceStrays(doc, strays, func(c *cardInput) string { return tokenOf[c] })
+	res.Fields = edit(doc, cards, strays, strayCards, tokens)
 	if len(strayCards) > 0 && kind == body.JSON {
 		// A JSON path the editor cannot address (an empty member name,
 		// say) would leave its number in place: read the result once more.
@@ -157,6 +113,101 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		}
 	}
 	return res, nil
+}
+
+// validCards returns the cards set's fields find in doc, each checked
+// (number, expiry, CVV, consent) before anything is stored.
+func (t *Tokenizer) validCards(set *rules.Inbound, kind body.Kind, doc body.Doc) ([]*cardInput, error) {
+	cards, err := collect(set.Fields, kind, doc)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	for _, c := range cards {
+		if err := c.validate(now); err != nil {
+			return nil, err
+		}
+		if _, ok := c.keeps(set); !ok {
+			return nil, fieldError(c.consent.Path, "invalid_consent", "consent must be true or false")
+		}
+	}
+	return cards, nil
+}
+
+// guardPANs is the PAN guard: it finds card numbers outside the card
+// number fields (strays) and returns them with the cards to tokenize for
+// them under the set's pan_guard (none under log; an error under reject).
+func guardPANs(set *rules.Inbound, doc body.Doc, cards []*cardInput) ([]stray, []*cardInput, error) {
+	if set.PANGuard == rules.PANOff {
+		return nil, nil, nil
+	}
+	handled := make(map[string]bool, len(cards))
+	for _, c := range cards {
+		handled[c.pan.Path] = true
+	}
+	strays := findStrays(doc, handled)
+	strayCards, err := guardStrays(set, strays)
+	if err != nil {
+		return nil, nil, err
+	}
+	return strays, strayCards, nil
+}
+
+// checkMaxCards refuses a body with more cards than the set's max_cards,
+// before any is stored.
+func checkMaxCards(set *rules.Inbound, all []*cardInput) error {
+	if len(all) <= set.MaxCards {
+		return nil
+	}
+	return &body.FieldError{Status: http.StatusRequestEntityTooLarge, Field: all[set.MaxCards].pan.Path, Code: "too_many_cards",
+		Reason: "more than " + strconv.Itoa(set.MaxCards) + " cards in one request (the rule set's max_cards); nothing was stored"}
+}
+
+// holdCVVs holds each card's CVV under its token for the set's TTL. When
+// the CVV store fails, the set's cvv_store_down decides: fail the request
+// (ErrUnavailable), or drop the CVV (returned in notHeld, by path).
+func (t *Tokenizer) holdCVVs(ctx context.Context, set *rules.Inbound, all []*cardInput, tokens []string) (notHeld []string, err error) {
+	for i, c := range all {
+		if c.cvv == nil {
+			continue
+		}
+		if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
+			if set.CVVStoreDown != rules.CVVStoreDownDrop || ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
+			}
+			c.keepCVV = false // not held: not even a mask may suggest it is
+			notHeld = append(notHeld, c.cvv.Path)
+		}
+	}
+	return notHeld, nil
+}
+
+// edit puts the tokens in doc: each card number field gets its card's
+// token, each CVV its mask (or goes), and each stray number its token. It
+// returns how many fields it edited. tokens holds the cards' tokens, then
+// the strays' cards'.
+func edit(doc body.Doc, cards []*cardInput, strays []stray, strayCards []*cardInput, tokens []string) int {
+	fields := 0
+	for i, c := range cards {
+		doc.Set(c.pan.Path, tokens[i])
+		fields++
+		if c.cvv != nil {
+			if c.keepCVV {
+				doc.Set(c.cvv.Path, cvvMask)
+			} else {
+				doc.Delete(c.cvv.Path)
+			}
+			fields++
+		}
+	}
+	tokenOf := make(map[*cardInput]string, len(strayCards))
+	for i, c := range strayCards {
+		tokenOf[c] = tokens[len(cards)+i]
+	}
+	return fields + replaceStrays(doc, strays, func(c *cardInput) string { return tokenOf[c] })
 }
 
 // maxParallelCards bounds how many cards of one body are stored at once.
