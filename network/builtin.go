@@ -171,7 +171,7 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 		Created:  now.UTC(),
 		Updated:  now.UTC(),
 	}
-	dpan, err := b.save(ctx, &st, bins, pan, req.Unit, idemKey)
+	dpan, err := b.save(ctx, &st, bins, pan, req.Unit)
 	if err != nil {
 		return Token{}, err
 	}
@@ -194,7 +194,7 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 // the Create is the clash check) and the claims last until the unit ends,
 // since only a durable write makes the DPAN taken for the next allocate
 // (see vault.Unit). Without one they end once the write returned.
-func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan string, unit *vault.Unit, idemKey string) (string, error) {
+func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan string, unit *vault.Unit) (string, error) {
 	creator, shared := b.store.(Creator) // nil when not shared
 	for range maxProvisionAttempts {
 		dpan, idx, err := b.allocate(ctx, st, bins, pan, !shared)
@@ -206,7 +206,7 @@ func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan s
 			if shared {
 				entries = nil // durable already: nothing for another unit to hold
 			}
-			err = b.holdUntilEnd(unit, pendingToken{idx: idx, entries: entries, tok: (&cached{st: *st, dpan: dpan}).token()}, idemKey)
+			err = b.holdUntilEnd(unit, pendingToken{idx: idx, entries: entries, tok: (&cached{st: *st, dpan: dpan}).token()})
 			if err == nil {
 				return dpan, nil
 			}

@@ -93,7 +93,7 @@ func (b *Builtin) replay(ctx context.Context, key, pan string, unit *vault.Unit)
 	if entry.panHash != b.panHash(pan) {
 		return Token{}, false, &Error{Code: CodeIdempotencyConflict, Message: "Idempotency Key Already Used For Another Card"}
 	}
-	if tok, ok, refuse := b.join(entry.id, unit, key); ok || refuse {
+	if tok, ok, refuse := b.join(entry.id, unit); ok || refuse {
 		return tok, ok, nil
 	}
 	e, err := b.lookup(ctx, entry.id)

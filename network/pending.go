@@ -20,12 +20,12 @@ type pendingToken struct {
 
 // holdUntilEnd keeps p's claims until unit ends (with any other unit that
 // joins it, see join).
-func (b *Builtin) holdUntilEnd(unit *vault.Unit, p pendingToken, idemKey string) error {
+func (b *Builtin) holdUntilEnd(unit *vault.Unit, p pendingToken) error {
 	p.units = 1
 	b.provision.Lock()
 	b.pending[p.tok.ID] = &p
 	b.provision.Unlock()
-	if err := unit.OnEnd(b.endUnit(p.tok.ID, idemKey)); err != nil {
+	if err := unit.OnEnd(b.endUnit(p.tok.ID)); err != nil {
 		b.provision.Lock()
 		delete(b.pending, p.tok.ID) // the caller releases the claims
 		b.provision.Unlock()
@@ -42,7 +42,7 @@ func (b *Builtin) holdUntilEnd(unit *vault.Unit, p pendingToken, idemKey string)
 // pending (durable, or unknown: the caller looks it up); refuse when it is
 // pending but cannot be shared (no unit, or it is being dropped), and the
 // caller must provision anew.
-func (b *Builtin) join(id string, unit *vault.Unit, idemKey string) (tok Token, ok, refuse bool) {
+func (b *Builtin) join(id string, unit *vault.Unit) (tok Token, ok, refuse bool) {
 	b.provision.Lock()
 	p := b.pending[id]
 	_, claimed := b.reserved[id]
@@ -60,7 +60,7 @@ func (b *Builtin) join(id string, unit *vault.Unit, idemKey string) (tok Token, 
 	p.units++
 	entries := p.entries
 	b.provision.Unlock()
-	end := b.endUnit(id, idemKey)
+	end := b.endUnit(id)
 	if entries != nil {
 		if err := unit.Hold(b.store, entries); err != nil {
 			end(false)
@@ -76,9 +76,10 @@ func (b *Builtin) join(id string, unit *vault.Unit, idemKey string) (tok Token, 
 
 // endUnit returns what a unit holding the token runs when it ends. When the
 // last one ends without any having committed, the token never reached the
-// store: this process forgets it (its cache, the idempotency key) before
-// releasing its id and DPAN, so it is never handed out again.
-func (b *Builtin) endUnit(id, idemKey string) func(committed bool) {
+// store: this process forgets it before releasing its id and DPAN, so it is
+// never handed out again (a retry with its idempotency key then finds it in
+// neither the cache nor the store, and provisions anew).
+func (b *Builtin) endUnit(id string) func(committed bool) {
 	return func(committed bool) {
 		b.provision.Lock()
 		p := b.pending[id]
@@ -94,13 +95,6 @@ func (b *Builtin) endUnit(id, idemKey string) func(committed bool) {
 		}
 		if !p.saved {
 			b.cache.forget(id)
-			if idemKey != "" {
-				unlock := b.lockIdempotency(idemKey)
-				if e, ok := b.idempotent.Peek(idemKey); ok && e.id == id {
-					b.idempotent.Remove(idemKey)
-				}
-				unlock()
-			}
 		}
 		b.release(id, p.idx)
 	}

@@ -1,8 +1,9 @@
 // Package boltvault is the embedded vault backend: one bbolt file holding
 // every tenant's sealed records, with group commit so concurrent durable
 // writes share an fsync, and key-value buckets for other embedded state (the
-// built-in network token service's). Its optional unit of work lets that
-// state commit together with the card record that needed it.
+// built-in network token service's). It commits a unit of work's held
+// writes to those buckets (vault.Unit) together with the card record that
+// needed them.
 package boltvault
 
 import (
