@@ -14,8 +14,8 @@ import (
 	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/keys"
-	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/stack"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
@@ -63,7 +63,8 @@ func newEnv(t testing.TB) *env {
 	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: nb, cvvs: cvvs, keys: testKeys(t)}
-	e.d = &detokenize.Detokenizer{Vault: v, Keys: e.keys, CVVs: cvvs}
+	// Wired as the app wires it (stack.New); setNet swaps the services.
+	e.d = stack.New(stack.Config{Vault: v, Keys: e.keys, CVVs: cvvs}).Detokenizer
 	e.setNet(nb)
 	return e
 }
@@ -74,7 +75,7 @@ func (e *env) setNet(svc network.Service) {
 	if svc != nil {
 		reg[svc.Name()] = svc
 	}
-	e.d.Lifecycle = &lifecycle.Manager{Vault: e.vault, Keys: e.keys, Networks: reg}
+	e.d.Lifecycle.Networks = reg
 }
 
 // issued is a card stored the way inbound tokenization stores it.

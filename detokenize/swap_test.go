@@ -23,7 +23,7 @@ func TestDetokenizeRowSwap(t *testing.T) {
 	if out, _, err := e.apply(t, tenantA, body.JSON, "pan", payment(a.token)); err != nil || !strings.Contains(string(out), a.dpan) {
 		t.Fatalf("before the swap, token A does not pay with its card: %v", err)
 	}
-	vaulttest.SwapThroughUpdate(t, e.vault, tenantA, a.token, b.token)
+	vaulttest.SwapThroughUpdate(t, e.d.Vault, tenantA, a.token, b.token) // through the read cache, so it is seen at once
 	for _, set := range []string{"pan", "reject"} {
 		out, _, err := e.apply(t, tenantA, body.JSON, set, payment(a.token))
 		if !errors.Is(err, detokenize.ErrUnavailable) {

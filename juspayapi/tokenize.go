@@ -119,7 +119,7 @@ func (s *Server) cardTokenize(w http.ResponseWriter, r *http.Request) int {
 			}
 			// A merchant at its ctkn_ quota would get its 429 only after
 			// the card was kept and provisioned: ask first.
-			if e := s.Tokenizer.ShortLived; e != nil && e.PoolHeld(pool.Name) >= pool.Max {
+			if s.Tokenizer.Vault.PoolHeld(pool.Name) >= pool.Max {
 				return tooManyRequests(w, quotaRetryAfter, quotaMessage)
 			}
 			saved, _, serr := s.Tokenizer.Store(ctx, m.Tenant, rules.FormatPrefixed, "token_", in)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/vault"
 )
 
 // BuiltinConfig configures the builtin emulator. Map keys are brand names
@@ -58,9 +59,10 @@ type Builtin struct {
 	cache     cache
 	macs      sync.Pool // *cryptogramMAC
 	counter   atomic.Uint64
-	provision sync.Mutex          // guards reserved, so two provisions never claim the same id or DPAN
-	reserved  map[string]struct{} // ids and DPAN index keys claimed but not yet saved
-	write     sync.Mutex          // serializes SetStatus's read-modify-write
+	provision sync.Mutex               // guards reserved and pending, so two provisions never claim the same id or DPAN
+	reserved  map[string]struct{}      // ids and DPAN index keys claimed but not yet saved
+	pending   map[string]*pendingToken // tokens of units not ended yet, by id (see pending.go)
+	write     sync.Mutex               // serializes SetStatus's read-modify-write
 
 	idempotency [idempotencyStripes]sync.Mutex // see lockIdempotency
 	idempotent  *expirable.LRU[string, idempotencyEntry]
@@ -81,6 +83,7 @@ func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
 	}
 	b := &Builtin{
 		reserved: map[string]struct{}{},
+		pending:  map[string]*pendingToken{},
 		key:      append([]byte(nil), cfg.Key...),
 		cfg:      rc,
 		now:      cfg.Now,
@@ -150,7 +153,7 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 	idemKey := b.idempotencyKey(req)
 	if idemKey != "" {
 		defer b.lockIdempotency(idemKey)()
-		if tok, ok, err := b.replay(ctx, idemKey, pan); err != nil || ok {
+		if tok, ok, err := b.replay(ctx, idemKey, pan, req.Unit); err != nil || ok {
 			return tok, err
 		}
 	}
@@ -168,7 +171,7 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 		Created:  now.UTC(),
 		Updated:  now.UTC(),
 	}
-	dpan, err := b.save(ctx, &st, bins, pan)
+	dpan, err := b.save(ctx, &st, bins, pan, req.Unit)
 	if err != nil {
 		return Token{}, err
 	}
@@ -186,35 +189,61 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 // through it would let only one new card per fsync through the whole
 // process. A store shared with other processes (a Creator) refuses a clash
 // itself, and a refused write draws again.
-func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan string) (string, error) {
-	creator, shared := b.store.(Creator)
+//
+// Given a unit, the entries are held in it (for a Creator, created at once:
+// the Create is the clash check) and the claims last until the unit ends,
+// since only a durable write makes the DPAN taken for the next allocate
+// (see vault.Unit). Without one they end once the write returned.
+func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan string, unit *vault.Unit) (string, error) {
+	creator, shared := b.store.(Creator) // nil when not shared
 	for range maxProvisionAttempts {
 		dpan, idx, err := b.allocate(ctx, st, bins, pan, !shared)
 		if err != nil {
 			return "", err
 		}
-		data, err := json.Marshal(st)
-		if err != nil {
-			b.release(st.ID, idx)
-			return "", wrap(err)
-		}
-		res, _ := json.Marshal(dpanReservation{ID: st.ID})
-		entries := map[string][]byte{st.ID: data, idx: res}
-		created := true
-		if shared {
-			created, err = creator.Create(ctx, entries)
-		} else {
-			err = b.store.SaveAll(ctx, entries)
+		entries, created, err := b.writeState(ctx, st, idx, unit, creator)
+		if err == nil && created && unit != nil {
+			if shared {
+				entries = nil // durable already: nothing for another unit to hold
+			}
+			err = b.holdUntilEnd(unit, pendingToken{idx: idx, entries: entries, tok: (&cached{st: *st, dpan: dpan}).token()})
+			if err == nil {
+				return dpan, nil
+			}
 		}
 		b.release(st.ID, idx)
 		if err != nil {
-			return "", wrap(fmt.Errorf("saving token state: %w", err))
+			return "", err
 		}
 		if created {
 			return dpan, nil
 		}
 	}
 	return "", wrap(errors.New("could not allocate an unused token number"))
+}
+
+// writeState stores (or, in a unit, holds) st and its DPAN's reservation under
+// idx, and returns what it wrote; created is false when a shared store
+// (creator) refused a clash.
+func (b *Builtin) writeState(ctx context.Context, st *tokenState, idx string, unit *vault.Unit, creator Creator) (entries map[string][]byte, created bool, err error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, false, wrap(err)
+	}
+	res, _ := json.Marshal(dpanReservation{ID: st.ID})
+	entries = map[string][]byte{st.ID: data, idx: res}
+	switch {
+	case creator != nil:
+		created, err = creator.Create(ctx, entries)
+	case unit != nil:
+		created, err = true, unit.Hold(b.store, entries)
+	default:
+		created, err = true, b.store.SaveAll(ctx, entries)
+	}
+	if err != nil {
+		return nil, false, wrap(fmt.Errorf("saving token state: %w", err))
+	}
+	return entries, created, nil
 }
 
 // allocate picks a fresh id and token BIN for st and claims the id and the

@@ -2,14 +2,41 @@ package network
 
 import (
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
+	"github.com/tokengate/tokengate/vault/pgvault"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // TestConcurrentUse runs provisioning, lookups, cryptograms and status
-// changes at once; run it with -race.
+// changes at once, on every state store (memory, a bbolt file's key-value
+// bucket, a PostgreSQL key-value table); run it with -race.
 func TestConcurrentUse(t *testing.T) {
-	b := newTestBuiltin(t, NewMemoryStore())
+	t.Run("memory", func(t *testing.T) { testConcurrentUse(t, NewMemoryStore()) })
+	t.Run("bbolt", func(t *testing.T) {
+		b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		testConcurrentUse(t, b.KV("network_tokens"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		v, err := pgvault.Open(ctx, vaulttest.PostgresDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		testConcurrentUse(t, v.KV("network_tokens"))
+	})
+}
+
+func testConcurrentUse(t *testing.T, store StateStore) {
+	b := newTestBuiltin(t, store)
 	base, err := b.Provision(ctx, provisionReq("4111111111111111"))
 	if err != nil {
 		t.Fatal(err)
@@ -24,8 +51,24 @@ func TestConcurrentUse(t *testing.T) {
 			for i := range 200 {
 				switch i % 4 {
 				case 0:
-					if _, err := b.Provision(ctx, provisionReq(makePAN("411111", 16, g*1000+i))); err != nil {
+					// Two provisions in three join a unit of work, one
+					// committed and one rolled back, as the tokenizer
+					// makes them.
+					req := provisionReq(makePAN("411111", 16, g*1000+i))
+					mode := i / 4 % 3
+					if mode != 0 {
+						req.Unit = vault.NewUnit()
+					}
+					if _, err := b.Provision(ctx, req); err != nil {
 						t.Error(err)
+					}
+					switch mode {
+					case 1:
+						if err := req.Unit.Commit(ctx); err != nil {
+							t.Error(err)
+						}
+					case 2:
+						req.Unit.Rollback()
 					}
 				case 1:
 					if _, err := b.Get(ctx, base.ID); err != nil {

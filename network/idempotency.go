@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/tokengate/tokengate/vault"
 )
 
 // CodeIdempotencyConflict is the refusal of an idempotency key reused for
@@ -79,16 +81,20 @@ func (b *Builtin) lockIdempotency(key string) func() {
 }
 
 // replay returns the token an earlier request with the same idempotency key
-// created, if it is still usable. ok is false when there was none, or it
+// created, if it is still usable; one whose unit of work has not ended is
+// shared through unit (join). ok is false when there was none, or it
 // was deleted since (a deleted token is never handed out again: a new one is
 // issued and the key points to it).
-func (b *Builtin) replay(ctx context.Context, key, pan string) (tok Token, ok bool, err error) {
+func (b *Builtin) replay(ctx context.Context, key, pan string, unit *vault.Unit) (tok Token, ok bool, err error) {
 	entry, found := b.idempotent.Get(key)
 	if !found {
 		return Token{}, false, nil
 	}
 	if entry.panHash != b.panHash(pan) {
 		return Token{}, false, &Error{Code: CodeIdempotencyConflict, Message: "Idempotency Key Already Used For Another Card"}
+	}
+	if tok, ok, refuse := b.join(entry.id, unit); ok || refuse {
+		return tok, ok, nil
 	}
 	e, err := b.lookup(ctx, entry.id)
 	switch {

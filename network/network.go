@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/tokengate/tokengate/vault"
 )
 
 // Token states, as the card networks name them.
@@ -42,6 +44,13 @@ type ProvisionRequest struct {
 	// Address is the cardholder's billing address, when known (Basis Theory
 	// sends it to the network as cardholder_info).
 	Address Address
+	// Unit, when set, is the unit of work of the card this token is for: a
+	// service that keeps state (the builtin) holds its writes there, to be
+	// committed with the card's record, and keeps its claims on the new
+	// token's id and number until the unit ends (see vault.Unit). Services
+	// whose state lives at the provider ignore it. Nil means the state is
+	// saved before Provision returns.
+	Unit *vault.Unit
 }
 
 // Address is a cardholder's billing address; every field is optional.

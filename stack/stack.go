@@ -101,7 +101,7 @@ func New(cfg Config) *Stack {
 		ProvisionTimeout: cfg.ProvisionTimeout, Observe: cfg.ObserveStatus}
 	return &Stack{
 		Records: records, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
-		Tokenizer: &tokenize.Tokenizer{Vault: records, ShortLived: records, Keys: cfg.Keys, Lifecycle: lc,
+		Tokenizer: &tokenize.Tokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc,
 			CVVs: cfg.CVVs, Random: random},
 		Detokenizer: &detokenize.Detokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc, CVVs: cfg.CVVs,
 			CVVUnavailable: cfg.CVVUnavailable, Tampered: cfg.Tampered},

@@ -48,7 +48,6 @@ func TestEveryPartSharesRecords(t *testing.T) {
 	s, _ := newStack(t)
 	for name, v := range map[string]vault.Vault{
 		"tokenizer":   s.Tokenizer.Vault,
-		"short-lived": s.Tokenizer.ShortLived,
 		"detokenizer": s.Detokenizer.Vault,
 		"lifecycle":   s.Lifecycle.Vault,
 		"basistheory": s.BasisTheoryAPI().Vault,

@@ -13,9 +13,9 @@ import (
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/keys"
-	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/rules"
+	"github.com/tokengate/tokengate/stack"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
@@ -78,14 +78,10 @@ func newEnv(t testing.TB) *env {
 	cvvs := cvvmem.New(time.Minute)
 	t.Cleanup(func() { cvvs.Close() })
 	e := &env{vault: v, net: newBuiltin(t), cvvs: cvvs, keys: testKeys(t), path: path}
-	e.shortLived = vault.NewShortLived(v)
-	e.tk = &tokenize.Tokenizer{
-		Vault:      e.shortLived,
-		ShortLived: e.shortLived,
-		Keys:       e.keys,
-		CVVs:       cvvs,
-		Now:        fixedNow,
-	}
+	// Wired as the app wires it (stack.New); setNet swaps the services.
+	s := stack.New(stack.Config{Vault: v, Keys: e.keys, CVVs: cvvs, ProvisionTimeout: 2 * time.Second})
+	e.shortLived, e.tk = s.Records, s.Tokenizer
+	e.tk.Now = fixedNow
 	e.setNet(e.net)
 	return e
 }
@@ -98,7 +94,7 @@ func (e *env) setNet(svc network.Service) {
 		name = svc.Name()
 		reg[name] = svc
 	}
-	e.tk.Lifecycle = &lifecycle.Manager{Vault: e.vault, Keys: e.keys, Networks: reg, Provisioner: name, ProvisionTimeout: 2 * time.Second}
+	e.tk.Lifecycle.Networks, e.tk.Lifecycle.Provisioner = reg, name
 }
 
 // inboundSet parses an inbound rules file and returns its only set.

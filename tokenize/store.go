@@ -2,7 +2,6 @@ package tokenize
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -50,19 +49,12 @@ func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.Token
 	return t.tokenizeCard(ctx, &rules.Inbound{Tenant: tenant, Format: format, Prefix: prefix, ConsentDefault: true}, c)
 }
 
-// ErrNoShortLived means the tokenizer has no short-lived layer to keep
-// short-lived cards in.
-var ErrNoShortLived = errors.New("tokenize: no short-lived store configured")
-
 // StoreShortLived validates card and keeps it for ttl only, in memory: a
 // short-lived token (prefix plus random) that the outbound side can use
 // until it expires, with the CVV held as long. Nothing is written to the
 // vault and no network token is provisioned: what it serves is one payment
 // (Juspay's ctkn_, a card whose holder did not consent to its being kept).
 func (t *Tokenizer) StoreShortLived(ctx context.Context, tenant, prefix string, ttl time.Duration, in Card) (vault.Record, error) {
-	if t.ShortLived == nil {
-		return vault.Record{}, ErrNoShortLived
-	}
 	c := &cardInput{pan: in.Number, cvv: in.CVV, expMonth: in.ExpMonth, expYear: in.ExpYear, name: in.Name}
 	if c.pan == nil {
 		c.pan = &body.Value{Path: "number"}
@@ -91,9 +83,6 @@ func (t *Tokenizer) StoreShortLived(ctx context.Context, tenant, prefix string, 
 // saved record's Metadata entries named in keep go with it (the customer
 // the card was reissued for); no other.
 func (t *Tokenizer) Reissue(ctx context.Context, saved vault.Record, prefix string, ttl time.Duration, cvv *body.Value, keep ...string) (vault.Record, error) {
-	if t.ShortLived == nil {
-		return vault.Record{}, ErrNoShortLived
-	}
 	if cvv != nil && cvv.Raw != "" {
 		if err := card.ValidateCVV(cvv.Raw, card.Brand(saved.Brand)); err != nil {
 			return vault.Record{}, cardFieldError(cvv.Path, err)
@@ -147,12 +136,12 @@ const ReasonShortLived = "short_lived_card"
 // keep holds the short-lived card, then its CVV; if the CVV cannot be held
 // the card goes too, so neither outlives a failed call.
 func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duration, cvv string) error {
-	if err := t.ShortLived.PutShortLived(ctx, rec, ttl); err != nil {
+	if err := t.Vault.PutShortLived(ctx, rec, ttl); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if cvv != "" {
 		if err := t.CVVs.PutCVV(ctx, rec.Tenant, rec.Token, cvv, ttl); err != nil {
-			_ = t.ShortLived.Delete(ctx, rec.Tenant, rec.Token)
+			_ = t.Vault.Delete(ctx, rec.Tenant, rec.Token)
 			return fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
 		}
 	}
@@ -174,7 +163,7 @@ func (t *Tokenizer) storeWithoutConsent(ctx context.Context, set *rules.Inbound,
 	}
 	rec.ExpMonth, rec.ExpYear = c.value(c.expMonth), c.value(c.expYear)
 	rec.Network.Error = ReasonNoConsent
-	if err := t.ShortLived.PutShortLived(ctx, rec, set.CVVTTL); err != nil {
+	if err := t.Vault.PutShortLived(ctx, rec, set.CVVTTL); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return rec, true, nil

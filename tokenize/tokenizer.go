@@ -34,15 +34,15 @@ var ErrUnavailable = fmt.Errorf("tokenize: vault %w", errdefs.ErrUnavailable)
 
 // Tokenizer holds what tokenization needs; it is safe for concurrent use.
 type Tokenizer struct {
-	// Vault stores sealed cards.
-	Vault vault.Vault
+	// Vault stores sealed cards: the short-lived layer, which keeps
+	// short-lived cards (StoreShortLived, cards without consent) itself and
+	// passes every other record to the vault under it. One field, so the
+	// two cannot be different objects.
+	Vault *vault.ShortLived
 	// Keys seal PANs and compute keyed fingerprints.
 	Keys *keys.Keys
 	// Lifecycle provisions network tokens and gives back unused ones.
 	Lifecycle *lifecycle.Manager
-	// ShortLived keeps short-lived cards (StoreShortLived); nil means there
-	// are none. It must be a layer over Vault.
-	ShortLived *vault.ShortLived
 	// CVVs holds CVVs in memory for the rule set's TTL.
 	CVVs cvv.Store
 	// Random is the source for token strings (crypto/rand.Reader in production).
@@ -76,39 +76,17 @@ type Result struct {
 // nothing. A *body.FieldError is bad input; ErrUnavailable is a storage
 // failure.
 func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kind, doc body.Doc) (Result, error) {
-	cards, err := collect(set.Fields, kind, doc)
+	cards, err := t.validCards(set, kind, doc)
 	if err != nil {
 		return Result{}, err
 	}
-	now := time.Now()
-	if t.Now != nil {
-		now = t.Now()
-	}
-	for _, c := range cards {
-		if err := c.validate(now); err != nil {
-			return Result{}, err
-		}
-		if _, ok := c.keeps(set); !ok {
-			return Result{}, fieldError(c.consent.Path, "invalid_consent", "consent must be true or false")
-		}
-	}
-	// The PAN guard: card numbers outside the card number fields.
-	var strays []stray
-	var strayCards []*cardInput
-	if set.PANGuard != rules.PANOff {
-		handled := make(map[string]bool, len(cards))
-		for _, c := range cards {
-			handled[c.pan.Path] = true
-		}
-		strays = findStrays(doc, handled)
-		if strayCards, err = guardStrays(set, strays); err != nil {
-			return Result{}, err
-		}
+	strays, strayCards, err := guardPANs(set, doc, cards)
+	if err != nil {
+		return Result{}, err
 	}
 	all := append(cards[:len(cards):len(cards)], strayCards...)
-	if len(all) > set.MaxCards {
-		return Result{}, &body.FieldError{Status: http.StatusRequestEntityTooLarge, Field: all[set.MaxCards].pan.Path, Code: "too_many_cards",
-			Reason: "more than " + strconv.Itoa(set.MaxCards) + " cards in one request (the rule set's max_cards); nothing was stored"}
+	if err := checkMaxCards(set, all); err != nil {
+		return Result{}, err
 	}
 	records, created, err := t.tokenizeAll(ctx, set, all)
 	if err != nil {
@@ -116,40 +94,18 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 	}
 	res := Result{Cards: len(all), Created: created, Strays: strayPaths(strays)}
 	tokens := make([]string, len(all))
-	for i, c := range all {
+	for i := range all {
 		tokens[i] = records[i].Token
 		if records[i].Network.Status == network.StatusActive {
 			res.NetworkTokens++
 		}
-		if c.cvv != nil {
-			if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
-				if set.CVVStoreDown != rules.CVVStoreDownDrop || ctx.Err() != nil {
-					return Result{}, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
-				}
-				c.keepCVV = false // not held: not even a mask may suggest it is
-				res.CVVsNotHeld = append(res.CVVsNotHeld, c.cvv.Path)
-			}
-		}
+	}
+	if res.CVVsNotHeld, err = t.holdCVVs(ctx, set, all, tokens); err != nil {
+		return Result{}, err
 	}
 	// Edit only after every card is safely stored, so a failure part-way
 	// never forwards a body with some PANs still in it.
-	for i, c := range cards {
-		doc.Set(c.pan.Path, tokens[i])
-		res.Fields++
-		if c.cvv != nil {
-			if c.keepCVV {
-				doc.Set(c.cvv.Path, cvvMask)
-			} else {
-				doc.Delete(c.cvv.Path)
-			}
-			res.Fields++
-		}
-	}
-	tokenOf := make(map[*cardInput]string, len(strayCards))
-	for i, c := range strayCards {
-		tokenOf[c] = tokens[len(cards)+i]
-	}
-	res.Fields += replaceStrays(doc, strays, func(c *cardInput) string { return tokenOf[c] })
+	res.Fields = edit(doc, cards, strays, strayCards, tokens)
 	if len(strayCards) > 0 && kind == body.JSON {
 		// A JSON path the editor cannot address (an empty member name,
 		// say) would leave its number in place: read the result once more.
@@ -159,6 +115,101 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 		}
 	}
 	return res, nil
+}
+
+// validCards returns the cards set's fields find in doc, each checked
+// (number, expiry, CVV, consent) before anything is stored.
+func (t *Tokenizer) validCards(set *rules.Inbound, kind body.Kind, doc body.Doc) ([]*cardInput, error) {
+	cards, err := collect(set.Fields, kind, doc)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	for _, c := range cards {
+		if err := c.validate(now); err != nil {
+			return nil, err
+		}
+		if _, ok := c.keeps(set); !ok {
+			return nil, fieldError(c.consent.Path, "invalid_consent", "consent must be true or false")
+		}
+	}
+	return cards, nil
+}
+
+// guardPANs is the PAN guard: it finds card numbers outside the card
+// number fields (strays) and returns them with the cards to tokenize for
+// them under the set's pan_guard (none under log; an error under reject).
+func guardPANs(set *rules.Inbound, doc body.Doc, cards []*cardInput) ([]stray, []*cardInput, error) {
+	if set.PANGuard == rules.PANOff {
+		return nil, nil, nil
+	}
+	handled := make(map[string]bool, len(cards))
+	for _, c := range cards {
+		handled[c.pan.Path] = true
+	}
+	strays := findStrays(doc, handled)
+	strayCards, err := guardStrays(set, strays)
+	if err != nil {
+		return nil, nil, err
+	}
+	return strays, strayCards, nil
+}
+
+// checkMaxCards refuses a body with more cards than the set's max_cards,
+// before any is stored.
+func checkMaxCards(set *rules.Inbound, all []*cardInput) error {
+	if len(all) <= set.MaxCards {
+		return nil
+	}
+	return &body.FieldError{Status: http.StatusRequestEntityTooLarge, Field: all[set.MaxCards].pan.Path, Code: "too_many_cards",
+		Reason: "more than " + strconv.Itoa(set.MaxCards) + " cards in one request (the rule set's max_cards); nothing was stored"}
+}
+
+// holdCVVs holds each card's CVV under its token for the set's TTL. When
+// the CVV store fails, the set's cvv_store_down decides: fail the request
+// (ErrUnavailable), or drop the CVV (returned in notHeld, by path).
+func (t *Tokenizer) holdCVVs(ctx context.Context, set *rules.Inbound, all []*cardInput, tokens []string) (notHeld []string, err error) {
+	for i, c := range all {
+		if c.cvv == nil {
+			continue
+		}
+		if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
+			if set.CVVStoreDown != rules.CVVStoreDownDrop || ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
+			}
+			c.keepCVV = false // not held: not even a mask may suggest it is
+			notHeld = append(notHeld, c.cvv.Path)
+		}
+	}
+	return notHeld, nil
+}
+
+// edit puts the tokens in doc: each card number field gets its card's
+// token, each CVV its mask (or goes), and each stray number its token. It
+// returns how many fields it edited. tokens holds the cards' tokens, then
+// the strays' cards'.
+func edit(doc body.Doc, cards []*cardInput, strays []stray, strayCards []*cardInput, tokens []string) int {
+	fields := 0
+	for i, c := range cards {
+		doc.Set(c.pan.Path, tokens[i])
+		fields++
+		if c.cvv != nil {
+			if c.keepCVV {
+				doc.Set(c.cvv.Path, cvvMask)
+			} else {
+				doc.Delete(c.cvv.Path)
+			}
+			fields++
+		}
+	}
+	tokenOf := make(map[*cardInput]string, len(strayCards))
+	for i, c := range strayCards {
+		tokenOf[c] = tokens[len(cards)+i]
+	}
+	return fields + replaceStrays(doc, strays, func(c *cardInput) string { return tokenOf[c] })
 }
 
 // maxParallelCards bounds how many cards of one body are stored at once.
@@ -212,10 +263,6 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	if keep, _ := c.keeps(set); !keep {
 		// No consent to keep the card: a short-lived token for this
 		// payment, gone with the CVV, and nothing written to the vault.
-		// Without a short-lived layer the card is refused, never kept.
-		if t.ShortLived == nil {
-			return vault.Record{}, false, fmt.Errorf("%w: no short-lived store for a card without consent", ErrUnavailable)
-		}
 		return t.storeWithoutConsent(ctx, set, c)
 	}
 	fp := t.Keys.Fingerprint(set.Tenant, c.number)
@@ -232,17 +279,21 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	}
 
 	// Every write a new card causes, in this order:
-	//  1. the token service's state (Provision). A vault with units of work
-	//     (the bbolt one, which also holds the built-in service's state)
-	//     holds it to commit with the record: one durable write per new
-	//     card, and no network token left on disk for a card never stored.
-	//  2. the record (Put), with the unit's held writes.
-	//  3. whatever of the unit no record write took (flush), for a
-	//     service whose state lives elsewhere than the vault.
+	//  1. the token service's state (Provision), held in the card's unit
+	//     of work with the service's claims on the token's id and number.
+	//  2. the record (Put). A vault that also holds the built-in
+	//     service's state (bbolt) commits the held writes in the record's
+	//     transaction: one durable write per new card.
+	//  3. the unit's Commit: whatever no record write took is saved, and
+	//     only then are the claims released (see vault.Unit for why).
 	//  4. the CVV, in memory only (Apply, after every card is stored).
-	// A token provisioned for a card that is then not stored is discarded.
-	unit, flush := vault.BeginUnit(ctx, t.Vault)
-	nt, dpan := t.Lifecycle.ProvisionWith(unit, set.Network, c.provisionRequest(set.Tenant, fp, ""))
+	// A card not stored rolls the unit back, and its network token is
+	// discarded.
+	unit := vault.NewUnit()
+	defer unit.Rollback() // after Commit, nothing
+	req := c.provisionRequest(set.Tenant, fp, "")
+	req.Unit = unit
+	nt, dpan := t.Lifecycle.ProvisionWith(ctx, set.Network, req)
 	rec = vault.Record{
 		Tenant:      set.Tenant,
 		Fingerprint: fp,
@@ -256,20 +307,20 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	for attempt := 0; ; attempt++ {
 		rec.Token, err = newToken(set, c.number, dpan, t.Random)
 		if err != nil {
-			t.Lifecycle.Discard(ctx, nt)
+			t.discard(ctx, unit, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		// Sealed for this token (the associated data binds it), so again
 		// for each token tried.
 		rec.Sealed, err = t.Keys.Seal(set.Tenant, fp, rec.Token, keys.Secrets{PAN: c.number, Name: c.value(c.name), DPAN: dpan})
 		if err != nil {
-			t.Lifecycle.Discard(ctx, nt)
+			t.discard(ctx, unit, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: sealing: %w", ErrUnavailable, err)
 		}
-		stored, created, err := t.Vault.Put(unit, rec)
+		stored, created, err := vault.Put(ctx, t.Vault, unit, rec)
 		switch {
 		case err == nil && created:
-			if err := flush(); err != nil {
+			if err := unit.Commit(ctx); err != nil {
 				return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %w", ErrUnavailable, err)
 			}
 			return stored, true, nil
@@ -278,16 +329,25 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 			// and give back the network token this one provisioned, unless
 			// the provider handed both the same one (same idempotency key).
 			if nt.ID != stored.Network.ID {
-				t.Lifecycle.Discard(ctx, nt)
+				t.discard(ctx, unit, nt)
 			}
 			return stored, false, nil
 		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
 			continue
 		default:
-			t.Lifecycle.Discard(ctx, nt)
+			t.discard(ctx, unit, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
+}
+
+// discard gives back a network token provisioned for a card that is not
+// stored: the unit's held writes are dropped first (a token whose state
+// never reached the store is then unknown to the service, and its claims
+// are released), then the service is told, for a token it already saved.
+func (t *Tokenizer) discard(ctx context.Context, unit *vault.Unit, nt vault.NetworkToken) {
+	unit.Rollback()
+	t.Lifecycle.Discard(ctx, nt)
 }
 
 // refresh updates a known card's expiry when the customer sends a later one:
@@ -300,17 +360,20 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
-	unit, flush := vault.BeginUnit(ctx, t.Vault)
+	unit := vault.NewUnit()
+	defer unit.Rollback() // after Commit, nothing
 	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
 	if lifecycle.Retryable(rec.Network, hasExpiry) {
-		if updated, ok := t.Lifecycle.Reprovision(unit, set.Network, rec, c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)); ok {
+		req := c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)
+		req.Unit = unit
+		if updated, ok := t.Lifecycle.Reprovision(ctx, set.Network, rec, req); ok {
 			rec, changed = updated, true
 		}
 	}
 	if !changed {
 		return rec, false, nil
 	}
-	stored, err := t.Vault.Update(unit, rec)
+	stored, err := vault.Update(ctx, t.Vault, unit, rec)
 	if errors.Is(err, vault.ErrConflict) {
 		// Another request or gateway changed the card meanwhile: its
 		// record stands, and a token provisioned here is given back
@@ -321,14 +384,14 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if rec.Network.ID != current.Network.ID {
-			t.Lifecycle.Discard(ctx, rec.Network)
+			t.discard(ctx, unit, rec.Network)
 		}
 		return current, false, nil
 	}
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if err := flush(); err != nil {
+	if err := unit.Commit(ctx); err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: saving network token state: %w", ErrUnavailable, err)
 	}
 	return stored, false, nil

@@ -137,8 +137,13 @@ func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string
 
 // Put implements Vault.
 func (c *Cache) Put(ctx context.Context, rec Record) (Record, bool, error) {
+	return c.PutInUnit(ctx, nil, rec)
+}
+
+// PutInUnit implements UnitWriter for the vault underneath.
+func (c *Cache) PutInUnit(ctx context.Context, unit *Unit, rec Record) (Record, bool, error) {
 	gen, _ := c.generation()
-	stored, created, err := c.Vault.Put(ctx, rec)
+	stored, created, err := Put(ctx, c.Vault, unit, rec)
 	if err == nil {
 		c.remember(stored, gen)
 	}
@@ -148,13 +153,18 @@ func (c *Cache) Put(ctx context.Context, rec Record) (Record, bool, error) {
 // Update implements Vault. A conflict means the cached copy is stale: it is
 // dropped, so the caller's next read sees the store.
 func (c *Cache) Update(ctx context.Context, rec Record) (Record, error) {
+	return c.UpdateInUnit(ctx, nil, rec)
+}
+
+// UpdateInUnit implements UnitWriter for the vault underneath.
+func (c *Cache) UpdateInUnit(ctx context.Context, unit *Unit, rec Record) (Record, error) {
 	gen, _ := c.generation()
 	if c.Reseal != nil {
 		if sealed, ok := c.Reseal(rec.Tenant, rec.Fingerprint, rec.Token, rec.Sealed); ok {
 			rec.Sealed = sealed
 		}
 	}
-	stored, err := c.Vault.Update(ctx, rec)
+	stored, err := Update(ctx, c.Vault, unit, rec)
 	switch {
 	case err == nil:
 		c.remember(stored, gen)
@@ -175,20 +185,5 @@ func (c *Cache) Delete(ctx context.Context, tenant, token string) error {
 var (
 	_ Vault       = (*Cache)(nil)
 	_ Invalidator = (*Cache)(nil)
+	_ UnitWriter  = (*Cache)(nil)
 )
-
-// BeginUnit implements Units for a backend that has them.
-func (c *Cache) BeginUnit(ctx context.Context) context.Context {
-	if u, ok := c.Vault.(Units); ok {
-		return u.BeginUnit(ctx)
-	}
-	return ctx
-}
-
-// FlushUnit implements Units for a backend that has them.
-func (c *Cache) FlushUnit(ctx context.Context) error {
-	if u, ok := c.Vault.(Units); ok {
-		return u.FlushUnit(ctx)
-	}
-	return nil
-}

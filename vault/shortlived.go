@@ -312,25 +312,20 @@ func (e *ShortLived) Delete(ctx context.Context, tenant, token string) error {
 // Invalidate implements Invalidator for the vault underneath.
 func (e *ShortLived) Invalidate(tenant, token string) { Invalidate(e.Vault, tenant, token) }
 
-// BeginUnit implements Units for the vault underneath.
-func (e *ShortLived) BeginUnit(ctx context.Context) context.Context {
-	if u, ok := e.Vault.(Units); ok {
-		return u.BeginUnit(ctx)
-	}
-	return ctx
+// PutInUnit implements UnitWriter for the vault underneath: short-lived
+// cards are put with PutShortLived, never in a unit.
+func (e *ShortLived) PutInUnit(ctx context.Context, unit *Unit, rec Record) (Record, bool, error) {
+	return Put(ctx, e.Vault, unit, rec)
 }
 
-// FlushUnit implements Units for the vault underneath.
-func (e *ShortLived) FlushUnit(ctx context.Context) error {
-	if u, ok := e.Vault.(Units); ok {
-		return u.FlushUnit(ctx)
-	}
-	return nil
+// UpdateInUnit implements UnitWriter for the vault underneath.
+func (e *ShortLived) UpdateInUnit(ctx context.Context, unit *Unit, rec Record) (Record, error) {
+	return Update(ctx, e.Vault, unit, rec)
 }
 
 // Interface guards.
 var (
 	_ Vault       = (*ShortLived)(nil)
 	_ Invalidator = (*ShortLived)(nil)
-	_ Units       = (*ShortLived)(nil)
+	_ UnitWriter  = (*ShortLived)(nil)
 )

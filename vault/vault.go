@@ -159,31 +159,3 @@ func Invalidate(v Vault, tenant, token string) {
 		i.Invalidate(tenant, token)
 	}
 }
-
-// Units is implemented by a backend that also stores other components'
-// state (the bbolt file holds the built-in network token service's) and can
-// commit that state in the same durable write as a card's record: one fsync
-// per new card instead of two, and no network token left on disk for a card
-// that is never stored.
-type Units interface {
-	// BeginUnit returns a context in which the backend holds the other
-	// components' writes until the next Put or Update with that context
-	// commits them with its record.
-	BeginUnit(ctx context.Context) context.Context
-	// FlushUnit durably saves the writes of ctx's unit that no record write
-	// has committed.
-	FlushUnit(ctx context.Context) error
-}
-
-// BeginUnit starts a unit of work on v if it has them (see Units). It
-// returns the context to make the unit's writes with and the function that
-// saves what no record write committed; for a vault without units, ctx and
-// a no-op.
-func BeginUnit(ctx context.Context, v Vault) (context.Context, func() error) {
-	u, ok := v.(Units)
-	if !ok {
-		return ctx, func() error { return nil }
-	}
-	unit := u.BeginUnit(ctx)
-	return unit, func() error { return u.FlushUnit(unit) }
-}

@@ -1,8 +1,9 @@
 // Package boltvault is the embedded vault backend: one bbolt file holding
 // every tenant's sealed records, with group commit so concurrent durable
 // writes share an fsync, and key-value buckets for other embedded state (the
-// built-in network token service's). Its optional unit of work lets that
-// state commit together with the card record that needed it.
+// built-in network token service's). It commits a unit of work's held
+// writes to those buckets (vault.Unit) together with the card record that
+// needed them.
 package boltvault
 
 import (
@@ -156,6 +157,10 @@ func validate(rec vault.Record) error {
 // share one transaction and one fsync (group commit); Put still returns only
 // after its group is on disk.
 func (b *Bolt) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, error) {
+	return b.put(ctx, nil, rec)
+}
+
+func (b *Bolt) put(ctx context.Context, unit *vault.Unit, rec vault.Record) (vault.Record, bool, error) {
 	if err := validate(rec); err != nil {
 		return vault.Record{}, false, err
 	}
@@ -166,7 +171,7 @@ func (b *Bolt) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, e
 		stored  vault.Record
 		created bool
 		outcome error
-		unit    = unitFrom(ctx) // writes held for this card's commit
+		held    = b.pendingFor(unit) // writes held for this card's commit
 	)
 	err := b.w.do(func(tx *bolt.Tx) error {
 		// The committer may run this function more than once (when another
@@ -202,10 +207,8 @@ func (b *Bolt) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, e
 		if err := fps.Put([]byte(rec.Fingerprint), []byte(rec.Token)); err != nil {
 			return err
 		}
-		if unit != nil {
-			if err := unit.writeInto(tx, b.db); err != nil {
-				return err
-			}
+		if err := writeHeld(tx, held); err != nil {
+			return err
 		}
 		stored, created = rec, true
 		return nil
@@ -216,8 +219,8 @@ func (b *Bolt) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, e
 	if outcome != nil {
 		return vault.Record{}, false, outcome
 	}
-	if created && unit != nil {
-		unit.committed(b.db)
+	if created {
+		unit.Taken(held) // durable now
 	}
 	return stored, created, nil
 }
@@ -283,6 +286,10 @@ func (b *Bolt) GetByFingerprint(_ context.Context, tenant, fingerprint string) (
 // Update implements Vault. If rec.Fingerprint is empty the stored one is
 // kept; if it changed, the fingerprint index follows it.
 func (b *Bolt) Update(ctx context.Context, rec vault.Record) (vault.Record, error) {
+	return b.update(ctx, nil, rec)
+}
+
+func (b *Bolt) update(ctx context.Context, unit *vault.Unit, rec vault.Record) (vault.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return vault.Record{}, err
 	}
@@ -290,7 +297,7 @@ func (b *Bolt) Update(ctx context.Context, rec vault.Record) (vault.Record, erro
 		outcome error
 		next    vault.Record
 	)
-	unit := unitFrom(ctx)
+	held := b.pendingFor(unit)
 	err := b.w.do(func(tx *bolt.Tx) error {
 		outcome = nil
 		tokens, fps := tenantBuckets(tx, rec.Tenant)
@@ -322,10 +329,8 @@ func (b *Bolt) Update(ctx context.Context, rec vault.Record) (vault.Record, erro
 		next.CreatedAt = old.CreatedAt
 		next.UpdatedAt = now()
 		next.Version = old.Version + 1
-		if unit != nil {
-			if err := unit.writeInto(tx, b.db); err != nil {
-				return err
-			}
+		if err := writeHeld(tx, held); err != nil {
+			return err
 		}
 		if err := indexNetworkToken(tx, old, next); err != nil {
 			return err
@@ -338,9 +343,7 @@ func (b *Bolt) Update(ctx context.Context, rec vault.Record) (vault.Record, erro
 	if outcome != nil {
 		return vault.Record{}, outcome
 	}
-	if unit != nil {
-		unit.committed(b.db)
-	}
+	unit.Taken(held) // durable now
 	return next, nil
 }
 

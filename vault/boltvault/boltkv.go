@@ -56,9 +56,8 @@ func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
 }
 
 // SaveAll stores every entry in one transaction: all or none are written,
-// durably, sharing a batched fsync with concurrent writers. Within a unit of
-// work (WithUnitOfWork) the entries are held and committed with the record
-// the request stores next.
+// durably, sharing a batched fsync with concurrent writers. To commit
+// entries with a record instead, hold them in a vault.Unit.
 func (kv *KV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	if len(kv.name) == 0 {
 		return errors.New("vault: kv: empty bucket name")
@@ -71,14 +70,6 @@ func (kv *KV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if u := unitFrom(ctx); u != nil {
-		u.hold(kv, entries)
-		return nil
-	}
-	return kv.saveNow(ctx, entries)
-}
-
-func (kv *KV) saveNow(_ context.Context, entries map[string][]byte) error {
 	err := kv.w.do(func(tx *bolt.Tx) error { return kv.putAll(tx, entries) })
 	if err != nil {
 		return fmt.Errorf("vault: kv %s: save: %w", kv.name, err)
