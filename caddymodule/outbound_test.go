@@ -83,6 +83,27 @@ func TestRouteChecksRefuseConfigs(t *testing.T) {
 		transport tokengate
 	}
 }`, `no outbound rule set`},
+		// A refused request still holds the card data it was refused for:
+		// handle_errors must not proxy it (to the merchant's error pages,
+		// say) in a server that takes card data.
+		{"handle_errors proxies after tokenize", `
+:9080 {
+	tokenize checkout
+	reverse_proxy localhost:9082
+	handle_errors {
+		rewrite * /error
+		reverse_proxy localhost:9082
+	}
+}`, "handle_errors proxies"},
+		{"handle_errors proxies after a served API", `
+:9080 {
+	basistheory_api {
+		api_key bt_key tenant_a network-token:create
+	}
+	handle_errors {
+		php_fastcgi localhost:9000
+	}
+}`, "handle_errors proxies"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func (a *App) checkRoutes() error {
 		w := &routeWalk{app: a, named: srv.NamedRoutes, invoked: map[string]bool{}}
 		active := w.routes(srv.Routes, nil)
 		if srv.Errors != nil {
-			w.routes(srv.Errors.Routes, active)
+			w.errorRoutes(srv.Errors.Routes, active)
 		}
 		if len(w.problems) > 0 {
 			return fmt.Errorf("tokengate: server %s: %s", name, strings.Join(w.problems, "; "))
@@ -56,6 +56,22 @@ type routeWalk struct {
 	named    map[string]*caddyhttp.Route
 	invoked  map[string]bool // named routes being walked, against loops
 	problems []string
+	// cardsIn is set once a handler that reads card data from the client
+	// (tokenize, the served token APIs) has been passed; inErrors while
+	// walking handle_errors routes.
+	cardsIn, inErrors bool
+}
+
+// errorRoutes walks handle_errors routes. A handler that refuses a request
+// returns its error to them, and that request still holds what the
+// handler refused to pass: a card number in a header or the query, a body
+// not tokenized (unread past a size limit, say). So in a server that takes
+// card data, they must not proxy anywhere (see handlers).
+func (w *routeWalk) errorRoutes(routes caddyhttp.RouteList, active []*Detokenize) {
+	was := w.inErrors
+	w.inErrors = true
+	w.routes(routes, active)
+	w.inErrors = was
 }
 
 func (w *routeWalk) routes(routes caddyhttp.RouteList, active []*Detokenize) []*Detokenize {
@@ -70,10 +86,17 @@ func (w *routeWalk) handlers(handlers []caddyhttp.MiddlewareHandler, active []*D
 		switch h := h.(type) {
 		case *Tokenize:
 			w.bind(h.bind(w.app))
+			w.cardsIn = true
+		case *BasisTheoryAPI, *JuspayAPI:
+			w.cardsIn = true
 		case *Detokenize:
 			w.bind(h.bind(w.app))
 			active = append(active, h)
 		case *reverseproxy.Handler:
+			if w.inErrors && w.cardsIn {
+				w.problems = append(w.problems, "handle_errors proxies (reverse_proxy, php_fastcgi, forward_auth) in a server that takes card data: "+
+					"a request tokengate refused still holds the card data it refused to pass, and would reach the upstream; answer errors with respond, file_server or tokengate_error instead")
+			}
 			if len(active) > 0 {
 				w.problems = append(w.problems, upstreamProblems(h, active)...)
 			}
@@ -87,7 +110,7 @@ func (w *routeWalk) handlers(handlers []caddyhttp.MiddlewareHandler, active []*D
 		case *caddyhttp.Subroute:
 			active = w.routes(h.Routes, active)
 			if h.Errors != nil {
-				w.routes(h.Errors.Routes, active)
+				w.errorRoutes(h.Errors.Routes, active)
 			}
 		case *caddyhttp.Invoke:
 			if route, ok := w.named[h.Name]; ok && !w.invoked[h.Name] {

@@ -178,13 +178,7 @@ func (h *Tokenize) guardOutside(w http.ResponseWriter, r *http.Request, set *rul
 	if !found {
 		return true
 	}
-	panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Inc()
-	if set.PANGuard == rules.PANLog {
-		h.logger.Warn("card numbers found outside the body (pan_guard: log)", zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1), requestIDField(r))
-		return true
-	}
-	h.refusePAN(w, r, place, set.Name, "outside the body")
-	return false
+	return h.foundPAN(w, r, set, place, "outside the body", "card numbers found outside the body (pan_guard: log)")
 }
 
 // guardTrailers applies a matched rule set's pan_guard to the request's
@@ -197,12 +191,19 @@ func (h *Tokenize) guardTrailers(w http.ResponseWriter, r *http.Request, set *ru
 	if !found || set.PANGuard == rules.PANOff {
 		return true
 	}
+	return h.foundPAN(w, r, set, place, "trailers", "card numbers found in the trailers, which are dropped (pan_guard: log)")
+}
+
+// foundPAN applies set's pan_guard to a card number found at place (which
+// cannot be rewritten, so tokenize refuses as reject does): counted, then
+// logged under log, refused otherwise. ok=false means an answer was written.
+func (h *Tokenize) foundPAN(w http.ResponseWriter, r *http.Request, set *rules.Inbound, place, where, logMsg string) bool {
 	panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Inc()
 	if set.PANGuard == rules.PANLog {
-		h.logger.Warn("card numbers found in the trailers, which are dropped (pan_guard: log)", zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1), requestIDField(r))
+		h.logger.Warn(logMsg, zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1), requestIDField(r))
 		return true
 	}
-	h.refusePAN(w, r, place, set.Name, "trailers")
+	h.refusePAN(w, r, place, set.Name, where)
 	return false
 }
 

@@ -14,18 +14,9 @@ import (
 // another gateway's watcher, record by record and state entry by state
 // entry; inserts are not (misses are never cached).
 func TestChangesAnnounced(t *testing.T) {
-	dsn := freshDatabase(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	open := func() *pgvault.Vault {
-		v, err := pgvault.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { v.Close() })
-		return v
-	}
-	watching, writer := open(), open()
+	dsn, watching, writer := twoGateways(ctx, t)
 	changes := make(chan pgvault.Change, 16)
 	up := make(chan bool, 4)
 	watching.Watch(ctx, pgvault.Watcher{Changed: func(c pgvault.Change) { changes <- c }, Listening: func(b bool) { up <- b }})

@@ -30,18 +30,9 @@ func (c *fakeCache) Resume()        { c.mu.Lock(); c.paused = false; c.mu.Unlock
 // to the cache and a state entry's to the forget functions of its space
 // only; every space forgets everything when the feed comes up.
 func TestFanout(t *testing.T) {
-	dsn := freshDatabase(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	open := func() *pgvault.Vault {
-		v, err := pgvault.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { v.Close() })
-		return v
-	}
-	watching, writer := open(), open()
+	_, watching, writer := twoGateways(ctx, t)
 	feed := watching.NewFanout()
 	forgot := make(chan string, 16)
 	feed.KV("network_tokens").OnChange(func(id string) { forgot <- "network_tokens:" + id })

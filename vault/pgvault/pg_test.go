@@ -11,6 +11,22 @@ import (
 
 func freshDatabase(t *testing.T) string { return vaulttest.PostgresDatabase(t) }
 
+// twoGateways opens a fresh database (dsn) twice, as two gateways sharing
+// it would; both are closed with the test.
+func twoGateways(ctx context.Context, t *testing.T) (dsn string, a, b *pgvault.Vault) {
+	t.Helper()
+	dsn = freshDatabase(t)
+	open := func() *pgvault.Vault {
+		v, err := pgvault.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		return v
+	}
+	return dsn, open(), open()
+}
+
 // The PostgreSQL vault keeps every promise of the Vault contract.
 func TestConformance(t *testing.T) {
 	vaulttest.Run(t, func(t *testing.T) vault.Vault {
