@@ -156,7 +156,9 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
-	d := &delivery{set: set, body: built, log: h.logger.With(requestIDField(r))}
+	// The request id is added where a line is written: logger.With would
+	// work it out (a UUID) and copy the encoder on every request.
+	d := &delivery{set: set, body: built, log: h.logger}
 	if set.ResponseGuard == rules.GuardRedact {
 		// raw is the merchant's body as it came, before any edit.
 		d.guard = responseguard.NewGuard(guardOptions(set, res.Secrets, raw, r))
