@@ -102,9 +102,9 @@ func tooMany(t *testing.T, what string, r reply) {
 // while another does not. With the short-lived cards in memory and in
 // Redis (where they count against the same per-gateway bounds).
 func TestJuspayCardTokenizeFlood(t *testing.T) {
-	// The development keys, made before Caddy loads the config: four
-	// RSA-2048 key generations inside a load can outlast caddytest's
-	// load timeout on a busy machine.
+	// The development keys, made before Caddy loads the config, so the
+	// load does not spend four RSA-2048 key generations (seconds on a busy
+	// machine) before the test can send anything.
 	keysDir := t.TempDir()
 	for _, name := range []string{"jwe-dev", "merchant-shop_a", "merchant-shop_b", "merchant-shop_c"} {
 		if err := jwe.GenerateKeyPair(filepath.Join(keysDir, name+".pem"), filepath.Join(keysDir, name+".pub.pem")); err != nil {

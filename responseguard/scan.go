@@ -144,12 +144,9 @@ func hexValue(s []byte) (int, bool) {
 	return v, true
 }
 
-// isTokenByte reports a character of a base64 (either alphabet) or hex
-// token.
-func isTokenByte(c byte) bool { return tokenBytes[c] }
-
-// tokenBytes is isTokenByte as a table: tokens reads every byte of a
-// response and of the merchant's request through it.
+// tokenBytes marks the characters of a base64 (either alphabet) or hex
+// token, as a table: tokens reads every byte of a response and of the
+// merchant's request through it.
 var tokenBytes = func() (t [256]bool) {
 	for c := range t {
 		b := byte(c)

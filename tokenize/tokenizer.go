@@ -277,7 +277,12 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	case !errors.Is(err, vault.ErrNotFound):
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return t.storeNew(ctx, set, c, fp)
+}
 
+// storeNew provisions a network token for a card the tenant has never
+// stored (fingerprint fp) and stores its record, in one unit of work.
+func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInput, fp string) (vault.Record, bool, error) {
 	// Every write a new card causes, in this order:
 	//  1. the token service's state (Provision), held in the card's unit
 	//     of work with the service's claims on the token's id and number.
@@ -294,7 +299,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	req := c.provisionRequest(set.Tenant, fp, "")
 	req.Unit = unit
 	nt, dpan := t.Lifecycle.ProvisionWith(ctx, set.Network, req)
-	rec = vault.Record{
+	rec := vault.Record{
 		Tenant:      set.Tenant,
 		Fingerprint: fp,
 		Brand:       string(c.brand),
@@ -305,6 +310,7 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 		Network:     nt,
 	}
 	for attempt := 0; ; attempt++ {
+		var err error
 		rec.Token, err = newToken(set, c.number, dpan, t.Random)
 		if err != nil {
 			t.discard(ctx, unit, nt)
