@@ -124,8 +124,6 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	res, err := h.app.stack.Detokenizer.Apply(ctx, tenant, set, kind, doc)
 	injections := res.Injections
 	span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
-	var fe *body.FieldError
-	var nr *detokenize.NotReplacedError
 	var built []byte
 	if err == nil {
 		// Built and verified here, before the Tokengate-Injected header and
@@ -133,26 +131,8 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		// that was not replaced never leaves; the transport sends these bytes.
 		built, err = res.Body(kind, r.Header.Get("Content-Type"), doc)
 	}
-	switch {
-	case errors.As(err, &nr):
-		errNotReplaced(nr).because(err).answer(w, r)
-		h.audit(zap.ErrorLevel, "a token would have gone on in place of its card number; request not forwarded (fix the rule set)", r, set, tenant, nil,
-			zap.String("field", body.SafePath(nr.Field)), zap.String("reason", nr.Reason))
-		h.done(span, set, "token_not_replaced", err)
-		return nil
-	case errors.As(err, &fe):
-		fieldFailure(fe).answer(w, r)
-		h.audit(zap.WarnLevel, "detokenize refused", r, set, tenant, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
-		h.done(span, set, fe.Code, err)
-		return nil
-	case clientGone(r, err):
-		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", r, set, tenant, nil)
-		h.done(span, set, "client_gone", err)
-		return nil
-	case err != nil: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
-		errUnavailable.because(err).answer(w, r)
-		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", r, set, tenant, nil, zap.Error(err))
-		h.done(span, set, "unavailable", err)
+	if err != nil {
+		h.refuse(w, r, span, set, tenant, err)
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
@@ -172,6 +152,31 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		h.audit(zap.WarnLevel, "detokenized request was not delivered: no reverse_proxy with the tokengate transport sent it (the tokens went on unchanged, if anywhere)", r, set, tenant, nil)
 	}
 	return err
+}
+
+// refuse answers a detokenization that failed (Apply or building the
+// body): nothing is forwarded, and the audit line says why.
+func (h *Detokenize) refuse(w http.ResponseWriter, r *http.Request, span trace.Span, set *rules.Outbound, tenant string, err error) {
+	var fe *body.FieldError
+	var nr *detokenize.NotReplacedError
+	switch {
+	case errors.As(err, &nr):
+		errNotReplaced(nr).because(err).answer(w, r)
+		h.audit(zap.ErrorLevel, "a token would have gone on in place of its card number; request not forwarded (fix the rule set)", r, set, tenant, nil,
+			zap.String("field", body.SafePath(nr.Field)), zap.String("reason", nr.Reason))
+		h.done(span, set, "token_not_replaced", err)
+	case errors.As(err, &fe):
+		fieldFailure(fe).answer(w, r)
+		h.audit(zap.WarnLevel, "detokenize refused", r, set, tenant, nil, zap.String("field", fe.Field), zap.String("code", fe.Code))
+		h.done(span, set, fe.Code, err)
+	case clientGone(r, err):
+		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", r, set, tenant, nil)
+		h.done(span, set, "client_gone", err)
+	default: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
+		errUnavailable.because(err).answer(w, r)
+		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", r, set, tenant, nil, zap.Error(err))
+		h.done(span, set, "unavailable", err)
+	}
 }
 
 // errNotReplaced answers a token found and not replaced: 500, because the
