@@ -84,7 +84,7 @@ func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	key := apiKeyFrom(r, h.APIKeyHeader)
 	if err := h.bound(); err != nil {
-		return err
+		return h.refuse(w, r, err)
 	}
 	set := h.choose(r)
 	if set == nil {

@@ -74,7 +74,7 @@ func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 
 func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if err := h.bound(); err != nil {
-		return err
+		return h.refuse(w, r, err)
 	}
 	r.Header.Del(CVVNotHeldHeader) // only the gateway says so, on any request
 	set := h.choose(r)
