@@ -35,7 +35,7 @@ func (s *servedAPI) observe(endpoint string, status int) {
 // serve builds the API once, with build, then answers the request.
 func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*App) http.Handler) error {
 	if err := s.bindOnUse(func(a *App) error { s.api = build(a); return nil }); err != nil {
-		return err
+		return s.refuse(w, r, err)
 	}
 	// A body trickled a byte at a time must not hold a connection forever:
 	// the app's body_read_timeout bounds it, as for tokenize.

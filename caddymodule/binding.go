@@ -51,6 +51,19 @@ func (b *appBinding) bindOnUse(setup func(*App) error) error {
 	return b.err
 }
 
+// refuse answers a request the handler could not bind for (bindOnUse's
+// error): 500, written here and not returned to handle_errors. Without the
+// app no route check ran (it is the app's), so the server's handle_errors
+// routes may proxy, and the request still holds all its card data.
+func (b *appBinding) refuse(w http.ResponseWriter, r *http.Request, err error) error {
+	id := requestID(r)
+	b.ctx.Logger().Error("request refused: the handler is not bound to the tokengate app; nothing was forwarded", zap.Error(err), zap.String("request_id", id))
+	w.Header().Set("Connection", "close") // the body is unread
+	gatewayError{status: http.StatusInternalServerError, code: "gateway_misconfigured", category: "SERVER_ERROR", infoCode: "INTERNAL_ERROR",
+		message: "The gateway is misconfigured; nothing was forwarded."}.write(w, id)
+	return nil
+}
+
 func (b *appBinding) setup(app *App, setup func(*App) error) {
 	if b.err = setup(app); b.err == nil {
 		b.app = app

@@ -77,14 +77,14 @@ func (h *Detokenize) Provision(ctx caddy.Context) error {
 // of a reverse_proxy puts it in a request, for a destination the rule set
 // names. The API key header never leaves the gateway.
 func (h *Detokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	return routed(r, h.serve(w, r, next))
+	return routed(w, r, h.logger, h.serve(w, r, next))
 }
 
 // serve is ServeHTTP; a failure it answers is returned by routed.
 func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	key := apiKeyFrom(r, h.APIKeyHeader)
 	if err := h.bound(); err != nil {
-		return err
+		return h.refuse(w, r, err)
 	}
 	set := h.choose(r)
 	if set == nil {

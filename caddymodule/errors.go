@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/body"
+	"github.com/tokengate/tokengate/panguard"
 )
 
 // errorBody is the error shape of Juspay's card APIs (seeds/001): a top-level
@@ -102,7 +104,9 @@ func (e gatewayError) answer(w http.ResponseWriter, r *http.Request) string {
 	if e.closeConn {
 		w.Header().Set("Connection", "close")
 	}
-	if hasErrorRoutes(r) {
+	// A request with a card number in its URI or headers is answered here:
+	// see routed.
+	if hasErrorRoutes(r) && !cardOutsideBody(r) {
 		if caddyhttp.GetVar(r.Context(), failureVar) == nil { // the first failure is the answer
 			caddyhttp.SetVar(r.Context(), failureVar, caddyhttp.Error(e.status, e))
 		}
@@ -154,15 +158,58 @@ const failureVar = "tokengate.failure"
 // routed is what a tokengate handler returns: err, or else the failure kept
 // by answer for the server's handle_errors routes. Every handler returns
 // through it, so a failure answered deep in a helper is never lost.
-func routed(r *http.Request, err error) error {
-	if err != nil {
+//
+// A request a PAN guard found a card number in the URI or headers of is
+// the exception: Caddy logs every error a handler returns with the request
+// as it arrived (http.log.error: URI and headers, at debug level, or error
+// when the error routes fail too), which is why it is kept out of the
+// access log (hideFromAccessLog). Its failures, tokengate's own (see
+// answer) and those of the handlers after it (a reverse_proxy whose
+// upstream is down), are answered here with their status, logged by
+// tokengate with the URI masked, and never returned to Caddy; its
+// handle_errors routes do not see them.
+func routed(w http.ResponseWriter, r *http.Request, logger *zap.Logger, err error) error {
+	if err == nil {
+		err, _ = caddyhttp.GetVar(r.Context(), failureVar).(error)
+	}
+	if err == nil || !cardOutsideBody(r) {
 		return err
 	}
-	if failure, ok := caddyhttp.GetVar(r.Context(), failureVar).(error); ok {
-		return failure
+	status := http.StatusInternalServerError
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) && he.StatusCode != 0 {
+		status = he.StatusCode
 	}
+	logger.Error("a request with a card number in its URI or headers failed after the gateway passed it; answered without handle_errors, and kept out of Caddy's error log",
+		zap.Int("status", status), zap.String("error", panguard.MaskDigits(err.Error())), zap.String("uri", maskedURI(r)), requestIDField(r))
+	w.WriteHeader(status)
 	return nil
 }
+
+// cardOutsideBody reports whether r's URI or headers hold a card number:
+// a PAN guard found one (see hideFromAccessLog), or one is there now, for a
+// failure answered before the guard looked (a bad API key, a body that
+// does not parse) or on a route whose guard is off. Only failures ask, so
+// reading the request again costs nothing on the way a card is tokenized.
+func cardOutsideBody(r *http.Request) bool {
+	if found, _ := caddyhttp.GetVar(r.Context(), cardOutsideBodyVar).(bool); found {
+		return true
+	}
+	if _, found := outsideBody(r, nil); found {
+		return true
+	}
+	// Caddy logs the URI as it arrived, before a rewrite or tokenize's
+	// rewrite of the query.
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		if _, found := outsideBody(&orig, nil); found {
+			return true
+		}
+	}
+	return false
+}
+
+// cardOutsideBodyVar is the request variable hideFromAccessLog sets.
+const cardOutsideBodyVar = "tokengate.card_outside_body"
 
 // hasErrorRoutes reports whether r's server has handle_errors routes.
 func hasErrorRoutes(r *http.Request) bool {

@@ -36,7 +36,11 @@ func (a *App) checkRoutes() error {
 		return fmt.Errorf("tokengate: %w", err)
 	}
 	for name, srv := range httpApp.(*caddyhttp.App).Servers {
-		w := &routeWalk{app: a, named: srv.NamedRoutes, invoked: map[string]bool{}}
+		// Whether the server takes card data is known before the walk: a
+		// subroute's errors routes, met before a tokenize later in the
+		// server, handle that tokenize's errors too (its routes go on to
+		// the server's next routes, whose errors come back through it).
+		w := &routeWalk{app: a, named: srv.NamedRoutes, invoked: map[string]bool{}, cardsIn: takesCards(srv)}
 		active := w.routes(srv.Routes, nil)
 		if srv.Errors != nil {
 			w.errorRoutes(srv.Errors.Routes, active)
@@ -94,7 +98,7 @@ func (w *routeWalk) handlers(handlers []caddyhttp.MiddlewareHandler, active []*D
 			active = append(active, h)
 		case *reverseproxy.Handler:
 			if w.inErrors && w.cardsIn {
-				w.problems = append(w.problems, "handle_errors proxies (reverse_proxy, php_fastcgi, forward_auth) in a server that takes card data: "+
+				w.problems = append(w.problems, "handle_errors proxies (reverse_proxy, php_fastcgi, forward_auth; or intercept's handle_response does) in a server that takes card data: "+
 					"a request tokengate refused still holds the card data it refused to pass, and would reach the upstream; answer errors with respond, file_server or tokengate_error instead")
 			}
 			if len(active) > 0 {
@@ -104,8 +108,11 @@ func (w *routeWalk) handlers(handlers []caddyhttp.MiddlewareHandler, active []*D
 				w.routes(rh.Routes, active)
 			}
 		case *intercept.Intercept:
+			// Its handle_response routes answer the answer of the handlers
+			// after it, a tokengate refusal too, with the request those
+			// handlers got: as error routes, they must not proxy it.
 			for _, rh := range h.HandleResponse {
-				w.routes(rh.Routes, active)
+				w.errorRoutes(rh.Routes, active)
 			}
 		case *caddyhttp.Subroute:
 			active = w.routes(h.Routes, active)
@@ -121,6 +128,45 @@ func (w *routeWalk) handlers(handlers []caddyhttp.MiddlewareHandler, active []*D
 		}
 	}
 	return active
+}
+
+// takesCards reports whether any of srv's routes (its named and error
+// routes too, whether or not anything invokes them: it may only refuse
+// more) has a handler that reads card data from the client.
+func takesCards(srv *caddyhttp.Server) bool {
+	lists := []caddyhttp.RouteList{srv.Routes}
+	if srv.Errors != nil {
+		lists = append(lists, srv.Errors.Routes)
+	}
+	for _, route := range srv.NamedRoutes {
+		lists = append(lists, caddyhttp.RouteList{*route})
+	}
+	for len(lists) > 0 {
+		routes := lists[len(lists)-1]
+		lists = lists[:len(lists)-1]
+		for _, route := range routes {
+			for _, h := range route.Handlers {
+				switch h := h.(type) {
+				case *Tokenize, *BasisTheoryAPI, *JuspayAPI:
+					return true
+				case *caddyhttp.Subroute:
+					lists = append(lists, h.Routes)
+					if h.Errors != nil {
+						lists = append(lists, h.Errors.Routes)
+					}
+				case *intercept.Intercept:
+					for _, rh := range h.HandleResponse {
+						lists = append(lists, rh.Routes)
+					}
+				case *reverseproxy.Handler:
+					for _, rh := range h.HandleResponse {
+						lists = append(lists, rh.Routes)
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (w *routeWalk) bind(err error) {

@@ -69,12 +69,12 @@ func (h *Tokenize) Provision(ctx caddy.Context) error {
 // cannot be tokenized the request is answered here (or by the server's
 // handle_errors routes: see gatewayError.answer) and nothing is forwarded.
 func (h *Tokenize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	return routed(r, h.serve(w, r, next))
+	return routed(w, r, h.logger, h.serve(w, r, next))
 }
 
 func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if err := h.bound(); err != nil {
-		return err
+		return h.refuse(w, r, err)
 	}
 	r.Header.Del(CVVNotHeldHeader) // only the gateway says so, on any request
 	set := h.choose(r)

@@ -233,6 +233,7 @@ func (h *Tokenize) hideFromAccessLog(r *http.Request, place string) {
 
 func hideFromAccessLog(logger *zap.Logger, r *http.Request, place string) {
 	caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
+	caddyhttp.SetVar(r.Context(), cardOutsideBodyVar, true) // and its failures out of Caddy's error log: see routed
 	maskServerSpan(r)
 	if ce := logger.Check(zapcore.InfoLevel, "access log line replaced: the request holds a card number in its URI or headers"); ce != nil {
 		ce.Write(zap.String("method", panguard.MaskDigits(r.Method)), zap.String("host", panguard.MaskDigits(r.Host)), zap.String("uri", maskedURI(r)),
