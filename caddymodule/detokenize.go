@@ -132,7 +132,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		built, err = res.Body(kind, r.Header.Get("Content-Type"), doc)
 	}
 	if err != nil {
-		h.refuse(w, r, span, set, tenant, err)
+		h.answerFailure(w, r, span, set, tenant, err)
 		return nil
 	}
 	body.Replace(r, raw) // the tokens travel on; see Transport
@@ -154,9 +154,9 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	return err
 }
 
-// refuse answers a detokenization that failed (Apply or building the
+// answerFailure answers a detokenization that failed (Apply or building the
 // body): nothing is forwarded, and the audit line says why.
-func (h *Detokenize) refuse(w http.ResponseWriter, r *http.Request, span trace.Span, set *rules.Outbound, tenant string, err error) {
+func (h *Detokenize) answerFailure(w http.ResponseWriter, r *http.Request, span trace.Span, set *rules.Outbound, tenant string, err error) {
 	var fe *body.FieldError
 	var nr *detokenize.NotReplacedError
 	switch {
