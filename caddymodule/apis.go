@@ -48,7 +48,7 @@ func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*Ap
 	s.api.ServeHTTP(sw, r.WithContext(ctx))
 	endSpanStatus(span, strconv.Itoa(sw.status), sw.status >= 500)
 	if sw.intercepted {
-		cause, _ := caddyhttp.GetVar(r.Context(), failureVar).(error)
+		cause, _ := caddyhttp.GetVar(r.Context(), apiCauseVar).(error)
 		return caddyhttp.Error(sw.status, gatewayError{status: sw.status, code: "service_unavailable", category: "SERVER_ERROR", infoCode: "SERVICE_UNAVAILABLE",
 			message: "The token service or the vault is unavailable; retry later.", cause: cause, own: &sw.held})
 	}
@@ -60,7 +60,7 @@ func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*Ap
 // it. The cause is kept for a handle_errors route too.
 func (s *servedAPI) failed(ctx context.Context, cause error) {
 	s.ctx.Logger().Error(s.name+" API call failed; answered 503", zap.Error(cause), zap.String("request_id", requestIDOf(ctx)))
-	caddyhttp.SetVar(ctx, failureVar, cause)
+	caddyhttp.SetVar(ctx, apiCauseVar, cause)
 }
 
 // statusWriter remembers the status written. With intercept set (the

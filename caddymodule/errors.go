@@ -155,6 +155,12 @@ func (e gatewayError) write(w http.ResponseWriter, id string) {
 // asked for, for routed.
 const failureVar = "tokengate.failure"
 
+// apiCauseVar keeps what failed inside a served API, for the error its
+// wrapper returns. It is not failureVar: a tokengate handler earlier in the
+// route (tokenize before a served API) must not return an API's raw cause
+// as its own answer.
+const apiCauseVar = "tokengate.api_cause"
+
 // routed is what a tokengate handler returns: err, or else the failure kept
 // by answer for the server's handle_errors routes. Every handler returns
 // through it, so a failure answered deep in a helper is never lost.
