@@ -4,6 +4,7 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -275,14 +276,15 @@ func (a *App) openBackends(ctx caddy.Context) (backends, error) {
 }
 
 // logCVVUnavailable is the detokenizer's CVVUnavailable hook.
-func (a *App) logCVVUnavailable(field string, err error) {
-	a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err))
+func (a *App) logCVVUnavailable(ctx context.Context, field string, err error) {
+	a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err),
+		zap.String("request_id", requestIDOf(ctx)))
 }
 
 // logTampered is the detokenizer's Tampered hook.
-func (a *App) logTampered(tenant, field string) {
+func (a *App) logTampered(ctx context.Context, tenant, field string) {
 	a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
-		zap.String("tenant", tenant), zap.String("field", field))
+		zap.String("tenant", tenant), zap.String("field", body.SafePath(field)), zap.String("request_id", requestIDOf(ctx)))
 }
 
 // openNetworks loads and opens the network token services and returns the

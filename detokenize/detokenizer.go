@@ -51,11 +51,11 @@ type Detokenizer struct {
 	// Tampered, when set, is told of a record found under the caller's
 	// tenant that does not open for that tenant: moved from another tenant,
 	// or sealed with a keyset this gateway does not hold.
-	Tampered func(tenant, field string)
+	Tampered func(ctx context.Context, tenant, field string)
 	// CVVUnavailable, when set, is told that a held CVV could not be taken
 	// (the CVV store failed): the PAN goes without it, as the fallback for a
 	// CVV that is not held.
-	CVVUnavailable func(field string, err error)
+	CVVUnavailable func(ctx context.Context, field string, err error)
 }
 
 // Injection reports what one token field became.
@@ -235,12 +235,12 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	// like an unknown token; one that says it is ours and does not open
 	// (its tenant field rewritten too, or another keyset) fails closed.
 	if rec.Tenant != tenant {
-		d.tampered(tenant, tok.Path)
+		d.tampered(ctx, tenant, tok.Path)
 		return Injection{}, &body.FieldError{Status: http.StatusForbidden, Field: tok.Path, Code: "unknown_token", Reason: "no such token for this API key"}
 	}
 	secrets, err := d.Keys.Open(tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
-		d.tampered(tenant, tok.Path)
+		d.tampered(ctx, tenant, tok.Path)
 		return Injection{}, fmt.Errorf("%w: opening card: %w", ErrUnavailable, err)
 	}
 	// put writes one value and reports whether it did: what the caller is
@@ -302,7 +302,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		cvv, ok, err := d.CVVs.TakeCVV(ctx, tenant, rec.Token)
 		switch {
 		case err != nil && d.CVVUnavailable != nil:
-			d.CVVUnavailable(tok.Path, err)
+			d.CVVUnavailable(ctx, tok.Path, err)
 		case err == nil && ok:
 			put(rules.KindCVV, cvv)
 		}
@@ -310,8 +310,8 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	return Injection{Field: tok.Path, What: InjectedPAN, Reason: reason}, nil
 }
 
-func (d *Detokenizer) tampered(tenant, field string) {
+func (d *Detokenizer) tampered(ctx context.Context, tenant, field string) {
 	if d.Tampered != nil {
-		d.Tampered(tenant, field)
+		d.Tampered(ctx, tenant, field)
 	}
 }

@@ -613,7 +613,7 @@ func TestDetokenizeTenantBinding(t *testing.T) {
 	e := newEnv(t)
 	c := e.issue(t, tenantA, visaPAN, "")
 	var told []string
-	e.d.Tampered = func(tenant, field string) { told = append(told, tenant+" "+field) }
+	e.d.Tampered = func(_ context.Context, tenant, field string) { told = append(told, tenant+" "+field) }
 
 	e.d.Vault = movedVault{Vault: e.vault, from: tenantA}
 	_, _, err := e.apply(t, tenantB, body.JSON, "pan", payment(c.token))

@@ -1,6 +1,7 @@
 package detokenize_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func TestDetokenizeRowSwap(t *testing.T) {
 	a := e.issue(t, tenantA, visaPAN, "")
 	b := e.issue(t, tenantA, mcPAN, "")
 	var told []string
-	e.d.Tampered = func(tenant, field string) { told = append(told, tenant+" "+field) }
+	e.d.Tampered = func(_ context.Context, tenant, field string) { told = append(told, tenant+" "+field) }
 	if out, _, err := e.apply(t, tenantA, body.JSON, "pan", payment(a.token)); err != nil || !strings.Contains(string(out), a.dpan) {
 		t.Fatalf("before the swap, token A does not pay with its card: %v", err)
 	}

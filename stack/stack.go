@@ -8,6 +8,7 @@
 package stack
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"time"
@@ -61,8 +62,8 @@ type Config struct {
 	// the detokenizer's hooks (see lifecycle.Manager.Observe,
 	// detokenize.Detokenizer); nil ones are not called.
 	ObserveStatus  func(provider, status string)
-	CVVUnavailable func(field string, err error)
-	Tampered       func(tenant, field string)
+	CVVUnavailable func(ctx context.Context, field string, err error)
+	Tampered       func(ctx context.Context, tenant, field string)
 }
 
 // Stack is the assembled gateway.
