@@ -119,6 +119,11 @@ type Doc interface {
 	// its type) and missing parent objects are created; a form field that
 	// exists is replaced and one that does not is appended.
 	Set(path, value string)
+	// SetRaw is Set for a JSON value that is not a string: raw is its JSON
+	// text (an integer, true or false), written as it is, so the caller
+	// must pass valid JSON. Forms and multipart have no types and store raw
+	// as text, as Set does.
+	SetRaw(path, raw string)
 	// Delete removes the JSON object member or array element, or the form
 	// field, at a concrete path. Deleting something missing does nothing.
 	Delete(path string)

@@ -116,6 +116,9 @@ func (d *formDoc) Set(path, value string) {
 	d.ops, d.added = setField(d.ops, d.added, len(d.pairs), d.index(path), path, value)
 }
 
+// SetRaw implements Doc: a form value is text whatever its JSON type.
+func (d *formDoc) SetRaw(path, raw string) { d.Set(path, raw) }
+
 // Delete implements Doc.
 func (d *formDoc) Delete(path string) {
 	d.ops, d.added = deleteField(d.ops, d.added, len(d.pairs), d.index(path), path)

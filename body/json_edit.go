@@ -23,6 +23,7 @@ type jsonOp struct {
 type insNode struct {
 	key  string // unescaped member name
 	val  string // the string value, for a leaf
+	raw  bool   // val is JSON text (SetRaw), written without quoting
 	obj  bool   // an object holding kids, rather than a string leaf
 	kids []*insNode
 }
@@ -36,16 +37,29 @@ type insAnchor struct {
 // pendingSet is a Set that cannot be expressed as an insertion into an
 // existing object (array indexes past the end, non-object parents, exotic
 // paths); sjson applies it after the splices, one full copy each.
-type pendingSet struct{ path, value string }
+type pendingSet struct {
+	path, value string
+	raw         bool // value is JSON text (SetRaw)
+}
 
 // Set implements Doc.
-func (d *jsonDoc) Set(path, value string) {
+func (d *jsonDoc) Set(path, value string) { d.set(path, value, false) }
+
+// SetRaw implements Doc.
+func (d *jsonDoc) SetRaw(path, raw string) { d.set(path, raw, true) }
+
+// set records a Set (raw false: value is quoted) or a SetRaw.
+func (d *jsonDoc) set(path, value string, raw bool) {
 	if path == "" {
 		return // the whole body is not a field
 	}
 	if l, ok := d.lookup(path); ok {
 		off := d.sp.begin()
-		d.sp.arena = gjson.AppendJSONString(d.sp.arena, value)
+		if raw {
+			d.sp.arena = append(d.sp.arena, value...)
+		} else {
+			d.sp.arena = gjson.AppendJSONString(d.sp.arena, value)
+		}
 		d.ops = append(d.ops, jsonOp{start: l.start, end: l.end, off: off, n: len(d.sp.arena) - off, seq: len(d.ops)})
 		return
 	}
@@ -55,10 +69,10 @@ func (d *jsonDoc) Set(path, value string) {
 			n = n.child(k, true)
 		}
 		leaf := n.child(keys[len(keys)-1], false)
-		leaf.obj, leaf.kids, leaf.val = false, nil, value
+		leaf.obj, leaf.kids, leaf.val, leaf.raw = false, nil, value, raw
 		return
 	}
-	d.pending = append(d.pending, pendingSet{path, value})
+	d.pending = append(d.pending, pendingSet{path, value, raw})
 }
 
 // Delete implements Doc.
@@ -157,7 +171,7 @@ func (n *insNode) child(key string, asObj bool) *insNode {
 		n.kids = append(n.kids, k)
 	}
 	if asObj && !k.obj {
-		k.obj, k.val = true, ""
+		k.obj, k.val, k.raw = true, "", false
 	}
 	return k
 }
@@ -192,6 +206,8 @@ func appendMembers(dst []byte, kids []*insNode) []byte {
 			dst = append(dst, '{')
 			dst = appendMembers(dst, k.kids)
 			dst = append(dst, '}')
+		} else if k.raw {
+			dst = append(dst, k.val...)
 		} else {
 			dst = gjson.AppendJSONString(dst, k.val)
 		}
@@ -263,7 +279,12 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 	out := sp.apply(d.data)
 	for _, p := range d.pending {
 		var err error
-		if out, err = sjson.SetBytes(out, p.path, p.value); err != nil {
+		if p.raw {
+			out, err = sjson.SetRawBytes(out, p.path, []byte(p.value))
+		} else {
+			out, err = sjson.SetBytes(out, p.path, p.value)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("body: setting JSON path %q: %w", p.path, err)
 		}
 	}

@@ -266,6 +266,9 @@ func (d *multipartDoc) Set(path, value string) {
 	d.ops, d.added = setField(d.ops, d.added, len(d.parts), d.index(path), path, value)
 }
 
+// SetRaw implements Doc: a part's content is text whatever its JSON type.
+func (d *multipartDoc) SetRaw(path, raw string) { d.Set(path, raw) }
+
 // Delete implements Doc: the whole part, delimiter line included, goes.
 func (d *multipartDoc) Delete(path string) {
 	d.ops, d.added = deleteField(d.ops, d.added, len(d.parts), d.index(path), path)
