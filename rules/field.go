@@ -14,6 +14,7 @@ type direction struct {
 	kinds    []Kind // valid kinds, in the order errors list them
 	anchor   Kind   // the kind that identifies the card: exactly one per set
 	keepable []Kind // kinds that may set keep
+	extra    bool   // fields may have when, format, as, value, values, default
 }
 
 var (
@@ -25,8 +26,9 @@ var (
 	}
 	outboundDir = direction{
 		name:   "outbound",
-		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName},
+		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName, KindConstant, KindBrand},
 		anchor: KindToken,
+		extra:  true,
 	}
 )
 
@@ -71,13 +73,20 @@ func (p *parser) field(n *yaml.Node, ctx string, d direction) (Field, error) {
 	if n.Kind != yaml.MappingNode {
 		return f, p.errAt(n, ctx, "want a mapping with kind and json or form, got %s", describe(n))
 	}
-	es, err := p.entries(n, ctx, []string{"kind", "json", "form", "keep"})
+	known := []string{"kind", "json", "form", "keep"}
+	if d.extra {
+		known = append(known, extraKeys...)
+	}
+	es, err := p.entries(n, ctx, known)
 	if err != nil {
 		return f, err
 	}
 	var keepKey *yaml.Node
+	var extra []entry
 	for _, e := range es {
 		switch e.key.Value {
+		case "when", "format", "as", "value", "values", "default":
+			extra = append(extra, e)
 		case "kind":
 			s, err := p.str(e.val, ctx, "kind")
 			if err != nil {
@@ -117,6 +126,11 @@ func (p *parser) field(n *yaml.Node, ctx string, d direction) (Field, error) {
 	if f.JSON == "" && f.Form == "" {
 		return f, p.errAt(n, ctx, "needs json or form (or both)")
 	}
+	if d.extra {
+		if err := p.fieldExtra(n, ctx, &f, extra); err != nil {
+			return f, err
+		}
+	}
 	return f, nil
 }
 
@@ -138,15 +152,21 @@ func checkFormName(s string) error {
 // one anchor (pan or token) that every other field is tied to, no two fields
 // writing the same place, and one grouping of "#" indexes for all of them.
 func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d direction) error {
-	first := map[Kind]int{}
+	ai := -1
 	for i, f := range fields {
-		if j, ok := first[f.Kind]; ok {
-			return p.errLine(f.Line, fieldCtx(ctx, i), "second %s field (the first is field %d, line %d); a set describes one card", f.Kind, j+1, fields[j].Line)
+		if f.Kind == d.anchor && ai < 0 {
+			ai = i
 		}
-		first[f.Kind] = i
+		if f.Kind == KindConstant || f.Kind == KindBrand {
+			continue // as many as the request needs; their places must differ
+		}
+		for j, g := range fields[:i] {
+			if g.Kind == f.Kind && g.When.overlaps(f.When) {
+				return p.errLine(f.Line, fieldCtx(ctx, i), "second %s field%s (the first is field %d, line %d); a set describes one card", f.Kind, whenText(f.When), j+1, g.Line)
+			}
+		}
 	}
-	ai, ok := first[d.anchor]
-	if !ok {
+	if ai < 0 {
 		return p.errAt(setKey, ctx, "needs exactly one %s field, has none", d.anchor)
 	}
 	a := fields[ai]
@@ -162,6 +182,9 @@ func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d di
 			return p.errLine(f.Line, fc, "json %q has %d # segments but the %s field's %q has %d; all fields of a set share one grouping of # indexes", f.JSON, wildcards(f.JSON), d.anchor, a.JSON, wildcards(a.JSON))
 		}
 		for j, g := range fields[:i] {
+			if !f.When.overlaps(g.When) {
+				continue // never written in the same request
+			}
 			if f.JSON != "" && g.JSON != "" && overlaps(f.JSON, g.JSON) && !(shareable(f, g) && f.JSON == g.JSON) {
 				return p.errLine(f.Line, fc, "json %q overlaps field %d's %q; each value needs a place of its own", f.JSON, j+1, g.JSON)
 			}

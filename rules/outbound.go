@@ -76,14 +76,30 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 
 // withNumber adds, when fields have no number field, one right after the
 // token field with the token's selectors: the common case is replacing the
-// token in place, and writing it out would only invite a mismatch.
+// token in place, and writing it out would only invite a mismatch. The
+// same holds per case: a number written only when a network token is sent
+// (network_token's own member) gets the token's place on the PAN fallback,
+// so that no case leaves the token where a card number belongs.
 func withNumber(fields []Field) []Field {
 	i := slices.IndexFunc(fields, func(f Field) bool { return f.Kind == KindToken })
-	if i < 0 || slices.ContainsFunc(fields, func(f Field) bool { return f.Kind == KindNumber }) {
+	if i < 0 {
 		return fields
 	}
+	has := func(c When) bool {
+		return slices.ContainsFunc(fields, func(f Field) bool { return f.Kind == KindNumber && f.When.Applies(c) })
+	}
+	nt, pan := has(WhenNetworkToken), has(WhenPAN)
+	var w When
+	switch {
+	case nt && pan:
+		return fields
+	case nt:
+		w = WhenPAN
+	case pan:
+		w = WhenNetworkToken
+	}
 	t := fields[i]
-	n := Field{Kind: KindNumber, JSON: t.JSON, Form: t.Form, Line: t.Line}
+	n := Field{Kind: KindNumber, JSON: t.JSON, Form: t.Form, When: w, Line: t.Line}
 	return slices.Insert(fields, i+1, n)
 }
 

@@ -55,7 +55,65 @@ const (
 	KindCryptogram Kind = "cryptogram"
 	// KindECI is where the ECI returned with the cryptogram is written.
 	KindECI Kind = "eci"
+	// KindConstant writes Field.Value as it is: it switches a request's
+	// shape (a source type) with When.
+	KindConstant Kind = "constant"
+	// KindBrand writes the value Field.Values gives the card's brand (or
+	// Field.Default): a processor's name for the scheme.
+	KindBrand Kind = "brand"
 )
+
+// When says for which injection an outbound field is written.
+type When string
+
+// Injection cases.
+const (
+	// WhenAlways (the default) writes the field for either injection.
+	WhenAlways When = ""
+	// WhenNetworkToken writes the field only when a network token is sent.
+	WhenNetworkToken When = "network_token"
+	// WhenPAN writes the field only on the PAN fallback.
+	WhenPAN When = "pan"
+)
+
+// Applies reports whether a field with this When is written for injection
+// c (WhenNetworkToken or WhenPAN).
+func (w When) Applies(c When) bool { return w == WhenAlways || w == c }
+
+// overlaps reports whether two fields' cases can both be written in one
+// request.
+func (w When) overlaps(v When) bool { return w == WhenAlways || v == WhenAlways || w == v }
+
+// ExpFormat is how an outbound expiry month or year is written.
+type ExpFormat string
+
+// Expiry formats. The empty format writes the expiry as it is held ("03",
+// "2030" as received inbound; the network's for a network token).
+const (
+	ExpMM   ExpFormat = "mm"   // month, zero-padded: "03"
+	ExpM    ExpFormat = "m"    // month without padding: "3"
+	ExpYYYY ExpFormat = "yyyy" // four-digit year: "2030"
+	ExpYY   ExpFormat = "yy"   // two-digit year: "30"
+)
+
+// As is the JSON type an outbound value is written as.
+type As string
+
+// JSON output types. The empty As writes strings, except constants and
+// brand values, which keep their YAML type.
+const (
+	AsString  As = "string"
+	AsInteger As = "integer"
+)
+
+// Scalar is a literal an outbound field writes (constant, brand).
+type Scalar struct {
+	// Text is the value as text: a form value, or a JSON string's content.
+	Text string
+	// Bare writes Text in JSON without quotes: it is a decimal integer or
+	// true/false (checked at load).
+	Bare bool
+}
 
 // TokenFormat is the shape of the token the merchant receives.
 type TokenFormat string
@@ -143,6 +201,20 @@ type Field struct {
 	// Keep, for inbound cvv/exp/name fields, leaves the value in the body
 	// (a CVV is then replaced by a mask rather than removed).
 	Keep bool
+	// When (outbound) limits the field to one injection case.
+	When When
+	// Format (outbound exp_month, exp_year) reformats the expiry.
+	Format ExpFormat
+	// As (outbound exp_month, exp_year, eci, constant, brand) is the JSON
+	// type written; "" is the default (see As).
+	As As
+	// Value is a constant field's value.
+	Value Scalar
+	// Values maps a brand field's card brands (card.Brand names) to the
+	// value written for them; Default, when not nil, is written for any
+	// other brand.
+	Values  map[string]Scalar
+	Default *Scalar
 	// Line is where the field is declared in the rules file, for errors.
 	Line int
 }
