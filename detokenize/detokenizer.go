@@ -175,7 +175,7 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 // with Result.Verify and sends it only in the request leaving toward one of
 // set's destinations. On error the caller forwards nothing.
 func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) (Result, error) {
-	targets := targetsOf(set.Fields, kind)
+	cases := [2]targets{targetsOf(set.Fields, kind, rules.WhenNetworkToken), targetsOf(set.Fields, kind, rules.WhenPAN)}
 	res := Result{set: set.Name}
 	type field struct {
 		sel   string
@@ -200,7 +200,7 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 			continue
 		}
 		for _, tok := range found {
-			inj, err := d.card(ctx, tenant, set, kind, doc, targets, tok, &res)
+			inj, err := d.card(ctx, tenant, set, kind, doc, cases, tok, &res)
 			if err != nil {
 				return Result{}, err
 			}
@@ -210,14 +210,17 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 	return res, nil
 }
 
-// card detokenizes the one card whose token is tok.
-func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, targets map[rules.Kind]string, tok body.Value, res *Result) (Injection, error) {
+// card detokenizes the one card whose token is tok. cases holds the
+// targets of the network token case and of the PAN fallback.
+func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, cases [2]targets, tok body.Value, res *Result) (Injection, error) {
+	nt, pan := cases[0], cases[1]
 	if tok.Raw == "" {
 		return Injection{}, &body.FieldError{Status: http.StatusBadRequest, Field: tok.Path, Code: "missing_value", Reason: "token is empty"}
 	}
-	if targets[rules.KindNumber] == "" {
+	if nt.of(rules.KindNumber).sel == "" || pan.of(rules.KindNumber).sel == "" {
 		// Refused before the vault is read, so that no cryptogram is
-		// spent on a payment that cannot go.
+		// spent on a payment that cannot go. Either case may be taken, so
+		// both need a number (Load gives each one).
 		return Injection{}, &NotReplacedError{Set: set.Name, Field: tok.Path, Reason: "the rule set has no number field for a " + kind.String() + " body"}
 	}
 	rec, err := d.Vault.Get(ctx, tenant, tok.Raw)
@@ -246,23 +249,40 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	// put writes one value and reports whether it did: what the caller is
 	// told was injected comes from these edits, not from what the rule set
 	// meant to do.
-	put := func(target rules.Kind, value string) bool {
-		sel := targets[target]
-		if sel == "" || value == "" {
+	put := func(t target, value string, bare bool) bool {
+		if t.sel == "" || value == "" && t.Kind != rules.KindConstant && t.Kind != rules.KindBrand {
 			return false
 		}
-		path := body.Expand(kind, sel, tok.Group)
-		doc.Set(path, value)
-		switch target {
+		path := body.Expand(kind, t.sel, tok.Group)
+		if bare {
+			doc.SetRaw(path, value)
+		} else {
+			doc.Set(path, value)
+		}
+		switch t.Kind {
 		case rules.KindNumber:
 			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: tok.Raw})
-			res.placed = append(res.placed, placed{tokenPath: tok.Path, numberSel: sel, numberPath: path, number: value})
+			res.placed = append(res.placed, placed{tokenPath: tok.Path, numberSel: t.sel, numberPath: path, number: value})
 		case rules.KindCryptogram:
 			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: responseguard.Mask})
 		case rules.KindCVV:
 			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: responseguard.Mask, Whole: true})
 		}
 		return true
+	}
+	// write puts the case's values (number, CVV apart) in their formats.
+	write := func(ts targets, vals map[rules.Kind]string) error {
+		for _, t := range ts {
+			if t.Kind == rules.KindNumber || t.Kind == rules.KindCVV {
+				continue
+			}
+			text, bare, ok := render(t, vals[t.Kind], rec.Brand)
+			if !ok {
+				return unformattable(body.Expand(kind, t.sel, tok.Group), t.Kind)
+			}
+			put(t, text, bare)
+		}
+		return nil
 	}
 	// A token found with no number written for it would go on where the
 	// card number belongs: the number field was checked above; this is a
@@ -272,42 +292,57 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	}
 
 	var reason string
-	if secrets.DPAN != "" || rec.Network.ID == "" {
+	switch {
+	case secrets.DPAN != "" && rec.Network.ID != "" && hasBrandless(nt, rec.Brand):
+		// Checked before a cryptogram is spent on a request the
+		// processor could not read.
+		reason = ReasonBrandNotSupported
+	case secrets.DPAN != "" || rec.Network.ID == "":
 		var crypt network.Cryptogram
 		crypt, reason = d.Lifecycle.Cryptogram(ctx, rec, network.CryptogramRequest{Initiator: set.Initiator})
 		if reason == "" {
-			if !put(rules.KindNumber, secrets.DPAN) {
+			if !put(nt.of(rules.KindNumber), secrets.DPAN, false) {
 				return Injection{}, notReplaced()
 			}
-			put(rules.KindExpMonth, rec.Network.ExpMonth)
-			put(rules.KindExpYear, rec.Network.ExpYear)
-			put(rules.KindCryptogram, crypt.Value)
-			put(rules.KindECI, crypt.ECI)
-			put(rules.KindName, secrets.Name)
+			if err := write(nt, map[rules.Kind]string{rules.KindExpMonth: rec.Network.ExpMonth, rules.KindExpYear: rec.Network.ExpYear,
+				rules.KindCryptogram: crypt.Value, rules.KindECI: crypt.ECI, rules.KindName: secrets.Name}); err != nil {
+				return Injection{}, err
+			}
 			return Injection{Field: tok.Path, What: InjectedNetworkToken}, nil
 		}
-	} else {
+	default:
 		reason = lifecycle.ReasonNoNetworkToken
 	}
 	if set.Fallback != rules.FallbackPAN {
 		return Injection{}, &body.FieldError{Status: http.StatusUnprocessableEntity, Field: tok.Path, Code: "network_token_unavailable", Reason: "no usable network token (" + reason + ") and the rules do not allow the PAN"}
 	}
-	if !put(rules.KindNumber, secrets.PAN) {
+	if t, ok := pan.brandless(rec.Brand); ok {
+		// Refused before the CVV is taken, so a corrected rule set can
+		// still send it.
+		return Injection{}, brandNotSupported(body.Expand(kind, t.sel, tok.Group))
+	}
+	if !put(pan.of(rules.KindNumber), secrets.PAN, false) {
 		return Injection{}, notReplaced()
 	}
-	put(rules.KindExpMonth, rec.ExpMonth)
-	put(rules.KindExpYear, rec.ExpYear)
-	put(rules.KindName, secrets.Name)
-	if targets[rules.KindCVV] != "" {
+	if err := write(pan, map[rules.Kind]string{rules.KindExpMonth: rec.ExpMonth, rules.KindExpYear: rec.ExpYear, rules.KindName: secrets.Name}); err != nil {
+		return Injection{}, err
+	}
+	if t := pan.of(rules.KindCVV); t.sel != "" {
 		cvv, ok, err := d.CVVs.TakeCVV(ctx, tenant, rec.Token)
 		switch {
 		case err != nil && d.CVVUnavailable != nil:
 			d.CVVUnavailable(ctx, tok.Path, err)
 		case err == nil && ok:
-			put(rules.KindCVV, cvv)
+			put(t, cvv, false)
 		}
 	}
 	return Injection{Field: tok.Path, What: InjectedPAN, Reason: reason}, nil
+}
+
+// hasBrandless reports whether a brand field of ts has no value for brand.
+func hasBrandless(ts targets, brand string) bool {
+	_, ok := ts.brandless(brand)
+	return ok
 }
 
 func (d *Detokenizer) tampered(ctx context.Context, tenant, field string) {

@@ -12,16 +12,51 @@ func selectorOf(f rules.Field, kind body.Kind) string {
 	return f.Form
 }
 
-// targetsOf maps each injection kind to its selector for this body kind.
-func targetsOf(fields []rules.Field, kind body.Kind) map[rules.Kind]string {
-	targets := make(map[rules.Kind]string, len(fields))
+// target is one field written in an injection case, with its selector for
+// the body kind.
+type target struct {
+	rules.Field
+	sel string
+}
+
+// targets are the fields one injection case writes, in file order.
+type targets []target
+
+// targetsOf lists the fields written for case c (rules.WhenNetworkToken or
+// rules.WhenPAN) in this body kind.
+func targetsOf(fields []rules.Field, kind body.Kind, c rules.When) targets {
+	var ts targets
 	for _, f := range fields {
-		if f.Kind == rules.KindToken {
+		if f.Kind == rules.KindToken || !f.When.Applies(c) {
 			continue
 		}
 		if sel := selectorOf(f, kind); sel != "" {
-			targets[f.Kind] = sel
+			ts = append(ts, target{f, sel})
 		}
 	}
-	return targets
+	return ts
+}
+
+// of returns the first target of kind k, or a zero target (sel "").
+func (ts targets) of(k rules.Kind) target {
+	for _, t := range ts {
+		if t.Kind == k {
+			return t
+		}
+	}
+	return target{}
+}
+
+// brandless returns the first brand field with no value for brand, and
+// whether there is one.
+func (ts targets) brandless(brand string) (target, bool) {
+	for _, t := range ts {
+		if t.Kind != rules.KindBrand {
+			continue
+		}
+		if _, ok := t.Values[brand]; !ok && t.Default == nil {
+			return t, true
+		}
+	}
+	return target{}, false
 }
