@@ -144,7 +144,7 @@ func TestCoversPattern(t *testing.T) {
 		{"/a/b", "*", false},
 		{"/a%40/*", "/a%40/b", false}, // compared escaped: never a proof
 		{"/a/*", "/a//b", false},      // cleaned differently: never a proof
-		{"/[ab]/*", "/a/x", false}, // one trailing star: Caddy reads a prefix, brackets and all
+		{"/[ab]/*", "/a/x", false},    // one trailing star: Caddy reads a prefix, brackets and all
 		{"/[ab]/*/c", "/a/x/c", true},
 		{"*x", "/a[x]", false},
 	} {
