@@ -89,3 +89,28 @@ func TestConfigLoadRefusesLintErrors(t *testing.T) {
 }`, bad, filepath.Join(t.TempDir(), "vault.db"))
 	assertLoadError(t, cfg, bad+":6: set checkout: cvv field has json but not form")
 }
+
+// TestConfigLoadLogsLintWarnings: a file with warnings only loads, and each
+// warning is logged with its file, line and set.
+func TestConfigLoadLogsLintWarnings(t *testing.T) {
+	g := &gateway{t: t, dir: t.TempDir()}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	g.load(fmt.Sprintf(`{
+	log {
+		output file %s
+	}
+	tokengate {
+		rules %s
+		vault bolt %s
+	}
+}
+:9080 {
+	tokenize
+	respond "ok"
+}`, g.logFile, writeRulesFile(t, coveredSet), filepath.Join(g.dir, "vault.db")))
+	log := g.log()
+	if !strings.Contains(log, `"level":"warn"`) || !strings.Contains(log, "rules lint: unreachable in file order") ||
+		!strings.Contains(log, `"line":5`) || !strings.Contains(log, `"set":"checkout"`) {
+		t.Fatalf("no lint warning logged:\n%s", log)
+	}
+}
