@@ -158,7 +158,7 @@ func lintInboundFields(path string, s *Inbound) []Finding {
 		default:
 			continue
 		}
-		sev, cost := SeverityWarning, "the card is tokenized without it"
+		sev, cost := SeverityWarning, "its "+string(f.Kind)+" is not read, so the card is kept without it"
 		switch {
 		case f.Kind == KindCVV:
 			sev, cost = SeverityError, "the CVV is neither held nor removed, so it reaches the merchant raw"

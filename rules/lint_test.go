@@ -64,7 +64,7 @@ func TestLintHalfMappedOutbound(t *testing.T) {
 func TestLintHalfMappedInbound(t *testing.T) {
 	lintTestdata(t, "half_inbound_bad.yaml",
 		want{6, SeverityError, "checkout", "cvv field has json but not form"},
-		want{7, SeverityWarning, "checkout", "in a JSON body the card number is tokenized and the card is tokenized without it"},
+		want{7, SeverityWarning, "checkout", "in a JSON body the card number is tokenized and its exp_month is not read, so the card is kept without it"},
 		want{9, SeverityError, "checkout", "a customer's refusal would keep the card"},
 		want{15, SeverityWarning, "optout", "consent_default (false) applies"},
 	)
