@@ -188,6 +188,16 @@ func (a *App) loadRules() error {
 	if err != nil {
 		return fmt.Errorf("tokengate: %w", err)
 	}
+	// What `caddy tokengate rules lint` calls an error would mishandle card
+	// data, so it fails the load like a parse error; its warnings depend on
+	// how the Caddyfile uses the sets, so they are only logged.
+	findings := rules.Lint(rf)
+	if err := rules.LintError(findings); err != nil {
+		return fmt.Errorf("tokengate: %w", err)
+	}
+	for _, f := range findings {
+		a.logger.Warn("rules lint: "+f.Message, zap.String("file", f.Path), zap.Int("line", f.Line), zap.String("set", f.Set))
+	}
 	a.rules = rf
 	if a.FilesSHA256 != "" && a.FilesSHA256 != a.filesHash() {
 		a.logger.Info("the rules or keyset file changed since this config was adapted; loading the files as they are now")

@@ -26,8 +26,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where>",
-		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | rules lint --rules <file>",
+		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records; lints rules files",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
 and an HMAC-SHA256 keyset for keyed fingerprints. It refuses to overwrite a
@@ -84,7 +84,16 @@ PostgreSQL database (stop the gateway for a bbolt file, which it locks). It
 skips records already current, so running it again after an interruption
 finishes the job and a second run re-seals nothing. It prints counts, never
 card data; records that do not open where they are filed are named (tenant
-and token) and make the exit status non-zero.`,
+and token) and make the exit status non-zero.
+
+rules lint reads the rules file named by --rules and prints, one per line
+as file:line: severity: set X: message, what the config load would refuse
+(errors: a parse error, a token or a card value found where its other
+values are not read or written) and what is probably a mistake (warnings:
+a set an earlier set's match covers, so a handler using both in file order
+never applies it; inbound sets a request can match both). It needs no
+vault, keys or gateway. The exit status is non-zero when there is an
+error; warnings alone exit 0.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("keyset", "", "The keyset file")
 			cmd.Flags().String("kek-env", "", "Environment variable holding the base64 key-encrypting key")
@@ -95,11 +104,15 @@ and token) and make the exit status non-zero.`,
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("vault", "", "reseal: the vault to re-seal, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("rules", "", "rules lint: the rules file")
 			cmd.Flags().String("keyset-env", "", "reseal: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"), c.OutOrStdout(), c.ErrOrStderr())
+					}
+					if fl.NArg() == 2 && fl.Arg(0) == "rules" {
+						return cmdRules(fl.Arg(1), fl.String("rules"), c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
@@ -167,7 +180,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate or reseal)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal or rules)", fl.Arg(0))
 }
 
 // cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress
