@@ -181,6 +181,23 @@ func (g *gateway) start(extraGlobal, sites string) *gateway {
 	return g
 }
 
+// demoPSPSites is an echoing merchant behind tokenize and the demo
+// processor (which answers with what it received) behind detokenize.
+const demoPSPSites = `
+:9080 {
+	tokenize
+	respond "{http.request.body}"
+}
+:9081 {
+	detokenize
+	reverse_proxy localhost:9082 {
+		transport tokengate
+	}
+}
+:9082 {
+	demo_psp
+}`
+
 const defaultSites = `
 :9080 {
 	tokenize

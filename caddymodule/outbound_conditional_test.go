@@ -15,20 +15,7 @@ import (
 // token_type) and a card without a network token go as source.type card
 // with the PAN and the CVV, and Tokengate-Injected says why.
 func TestConditionalFieldsThroughCaddy(t *testing.T) {
-	g := startGatewaySites(t, "", `
-:9080 {
-	tokenize
-	respond "{http.request.body}"
-}
-:9081 {
-	detokenize
-	reverse_proxy localhost:9082 {
-		transport tokengate
-	}
-}
-:9082 {
-	demo_psp
-}`)
+	g := startGatewaySites(t, "", demoPSPSites)
 	for _, tc := range []struct {
 		name, pan, cvv, what, tokenType string
 	}{

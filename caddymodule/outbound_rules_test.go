@@ -60,20 +60,7 @@ func TestRulesThatWouldLieDoNotLoad(t *testing.T) {
 // the field and no value; Tokengate-Injected is only sent for a body that
 // holds what it says, and never carries a value.
 func TestTokenNotReplacedIsNeverForwarded(t *testing.T) {
-	g := startGatewaySites(t, "", `
-:9080 {
-	tokenize
-	respond "{http.request.body}"
-}
-:9081 {
-	detokenize
-	reverse_proxy localhost:9082 {
-		transport tokengate
-	}
-}
-:9082 {
-	demo_psp
-}`)
+	g := startGatewaySites(t, "", demoPSPSites)
 	set, ok := g.app().rules.OutboundSet("strict")
 	if !ok {
 		t.Fatal("no strict set")
@@ -136,20 +123,7 @@ func TestTokenNotReplacedIsNeverForwarded(t *testing.T) {
 // PAN with its CVV, absent, in arrays), Tokengate-Injected names fields and
 // outcomes only.
 func TestInjectedHeaderCarriesNoValue(t *testing.T) {
-	g := startGatewaySites(t, "", `
-:9080 {
-	tokenize
-	respond "{http.request.body}"
-}
-:9081 {
-	detokenize
-	reverse_proxy localhost:9082 {
-		transport tokengate
-	}
-}
-:9082 {
-	demo_psp
-}`)
+	g := startGatewaySites(t, "", demoPSPSites)
 	for _, tc := range []struct{ name, pan, want string }{
 		{"network token", visaPAN, "card.number=network_token"},
 		{"PAN fallback", "4539097887163333", "card.number=pan;reason=card_not_eligible"},
