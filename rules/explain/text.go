@@ -61,10 +61,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		b.WriteString("body:\n")
 		var ind bytes.Buffer
-		if r.ContentType != "" && json.Valid([]byte(c.Body)) && json.Indent(&ind, []byte(c.Body), "", "  ") == nil {
-			b.Write(ind.Bytes())
+		if json.Valid([]byte(c.Body)) && json.Indent(&ind, []byte(c.Body), "", "  ") == nil {
+			b.WriteString(strings.TrimRight(ind.String(), "\r\n"))
 		} else {
-			b.WriteString(c.Body)
+			b.WriteString(strings.TrimRight(c.Body, "\r\n"))
 		}
 		b.WriteString("\n")
 	}
