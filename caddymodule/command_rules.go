@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/rules/explain"
 )
@@ -83,7 +84,8 @@ func cmdRulesExplain(a rulesArgs, in io.Reader, out io.Writer) (int, error) {
 	if len(data) > maxExplainBody {
 		return exitFailure, fmt.Errorf("the body is larger than %d bytes", maxExplainBody)
 	}
-	r, err := explain.Explain(context.Background(), f, a.set, data, explain.Options{ContentType: a.contentType, Brand: a.brand, Header: injectedHeader})
+	r, err := explain.Explain(context.Background(), f, a.set, data, explain.Options{ContentType: a.contentType, Brand: a.brand,
+		Header: injectedHeader, OutboundGuard: explainGuard})
 	if err != nil {
 		return exitFailure, err
 	}
@@ -94,4 +96,11 @@ func cmdRulesExplain(a rulesArgs, in io.Reader, out io.Writer) (int, error) {
 		return exitSuccess, enc.Encode(r)
 	}
 	return exitSuccess, r.WriteText(out)
+}
+
+// explainGuard is the outbound PAN guard's look at a body, as the
+// detokenize handler runs it (outboundPANGuard): the body only, since
+// explain has no query string or headers.
+func explainGuard(set *rules.Outbound, kind body.Kind, doc body.Doc) (string, bool) {
+	return docPAN(doc, tokenPaths(set, kind, doc))
 }

@@ -71,6 +71,12 @@ func TestRulesExplainCommand(t *testing.T) {
 		t.Errorf("inbound form: err %v\n%s", err, out)
 	}
 
+	// The outbound PAN guard runs as the handler runs it (reject here).
+	out, err = runTokengateIn(t, `{"source":{"number":"tok_1"},"note":"5555555555554444"}`, "rules", "explain", "--rules", "testdata/rules.yaml", "--set", "cko")
+	if err != nil || strings.Count(out, `refused, nothing is sent: 400 field "note": a card number is outside the token fields`) != 2 || strings.Contains(out, "5555") {
+		t.Errorf("outbound pan guard: err %v\n%s", err, out)
+	}
+
 	for _, tc := range []struct {
 		stdin string
 		args  []string

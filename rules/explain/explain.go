@@ -71,6 +71,11 @@ type Options struct {
 	// Header, when set, renders the Tokengate-Injected header value the
 	// gateway would answer with, from what the detokenizer reports.
 	Header func([]detokenize.Injection) string
+	// OutboundGuard, when set, is the gateway's outbound PAN guard over a
+	// body (it lives with the Caddy handler): the place of a card number
+	// outside the set's token fields, if any. Without it, explain does not
+	// look.
+	OutboundGuard func(set *rules.Outbound, kind body.Kind, doc body.Doc) (place string, found bool)
 }
 
 // Case names.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/rules/explain"
@@ -125,6 +126,29 @@ func TestOutboundReject(t *testing.T) {
 	}
 	if c := r.Cases[1]; !strings.Contains(c.Refused, "422") || !strings.Contains(c.Refused, "network_token_unavailable") || c.Body != "" {
 		t.Errorf("PAN case: %+v", c)
+	}
+}
+
+// TestOutboundGuard: the guard given is run under the set's pan_guard:
+// reject refuses both cases, log notes the place, off does not look.
+func TestOutboundGuard(t *testing.T) {
+	f := load(t, testRules)
+	calls := 0
+	guard := func(*rules.Outbound, body.Kind, body.Doc) (string, bool) { calls++; return "note", true }
+	r := run(t, f, "cko", ckoBody, explain.Options{OutboundGuard: guard})
+	for _, c := range r.Cases {
+		if !strings.HasPrefix(c.Refused, `400 field "note"`) || !strings.Contains(c.Refused, "pan_detected") {
+			t.Errorf("reject: %+v", c)
+		}
+	}
+	r = run(t, f, "logging_out", `{"card":{"number":"tok_1"}}`, explain.Options{OutboundGuard: guard})
+	if c := r.Cases[0]; c.Refused != "" || len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "pan_guard: log") {
+		t.Errorf("log: %+v", c)
+	}
+	calls = 0
+	run(t, f, "guarded", `{"card":{"number":"tok_1"}}`, explain.Options{OutboundGuard: guard})
+	if calls != 0 {
+		t.Errorf("pan_guard off: the guard ran")
 	}
 }
 

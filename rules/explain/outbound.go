@@ -31,6 +31,16 @@ func explainOutbound(ctx context.Context, set *rules.Outbound, kind body.Kind, o
 	if err != nil {
 		return c, fmt.Errorf("the %s body does not parse: %w", kind, err)
 	}
+	if set.PANGuard != rules.PANOff && o.OutboundGuard != nil {
+		if place, found := o.OutboundGuard(set, kind, doc); found {
+			if set.PANGuard == rules.PANReject {
+				c.Refused, c.Changes = "400 "+(&body.FieldError{Field: place, Code: "pan_detected",
+					Reason: "a card number is outside the token fields; a merchant sends its tokens, never card numbers"}).Error(), []Change{}
+				return c, nil
+			}
+			c.Notes = append(c.Notes, "a card number outside the token fields is logged (pan_guard: log): "+body.SafePath(place))
+		}
+	}
 	for _, tok := range tokensIn(set, kind, doc) {
 		if err := e.issue(ctx, tok, pan, withNT); err != nil {
 			return c, err
