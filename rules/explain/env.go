@@ -58,8 +58,11 @@ func (p placeholderNet) Cryptogram(ctx context.Context, req network.CryptogramRe
 
 // newEnv wires the stack as the gateway does (stack.New); provider is the
 // name the rule set gives its network token service ("" for the default),
-// under which the builtin answers too.
-func newEnv(provider string) (*env, error) {
+// under which the builtin answers too. now is the builtin's clock: the
+// real one inbound, where the merchant's card must provision as it would
+// today; the fixed one outbound, where the sample card's token expiry is
+// shown.
+func newEnv(provider string, now func() time.Time) (*env, error) {
 	ks, err := throwawayKeys()
 	if err != nil {
 		return nil, fmt.Errorf("generating a throwaway keyset: %w", err)
@@ -68,7 +71,7 @@ func newEnv(provider string) (*env, error) {
 	for _, b := range card.Brands() {
 		months[string(b)] = 36
 	}
-	nb, err := network.NewBuiltin(network.BuiltinConfig{Key: bytes.Repeat([]byte{0x42}, 32), Now: clock, TokenExpiryMonths: months}, network.NewMemoryStore())
+	nb, err := network.NewBuiltin(network.BuiltinConfig{Key: bytes.Repeat([]byte{0x42}, 32), Now: now, TokenExpiryMonths: months}, network.NewMemoryStore())
 	if err != nil {
 		return nil, err
 	}

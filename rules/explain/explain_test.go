@@ -181,6 +181,22 @@ func TestInbound(t *testing.T) {
 		t.Errorf("lenient: %s", got)
 	}
 
+	// Without consent the card is short-lived: a token all the same.
+	r = run(t, f, "noconsent", `{"card":{"number":"`+visaPAN+`","exp_month":"01","exp_year":"2029"}}`, explain.Options{})
+	if got := r.Cases[0].Body; got != `{"card":{"number":"<token>","exp_month":"01","exp_year":"2029"}}` {
+		t.Errorf("noconsent: %s", got)
+	}
+
+	// A network_token token format gives the DPAN, shown as a token.
+	nt, err := rules.Parse("nt.yaml", []byte("inbound:\n  nt:\n    token_format: network_token\n    fields:\n      - {kind: pan, json: n}\n      - {kind: exp_month, json: m}\n      - {kind: exp_year, json: y}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, nt, "nt", `{"n":"`+visaPAN+`","m":"12","y":"2030"}`, explain.Options{})
+	if got := r.Cases[0].Body; got != `{"n":"<token>","m":"12","y":"2030"}` || !strings.Contains(r.Cases[0].Notes[0], "1 with a network token") {
+		t.Errorf("network_token format: %s %q", got, r.Cases[0].Notes)
+	}
+
 	r = run(t, f, "logging", `{"card":{"number":"`+visaPAN+`"},"note":"5555555555554444"}`, explain.Options{})
 	if c := r.Cases[0]; len(c.Notes) != 2 || !strings.Contains(c.Notes[1], "note") {
 		t.Errorf("logging: notes %q", c.Notes)

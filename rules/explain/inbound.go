@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/rules"
@@ -15,7 +16,7 @@ import (
 // as the merchant would receive it, each token drawn shown as <token> (or
 // <token_1>, <token_2>... in order of appearance when there are several).
 func explainInbound(ctx context.Context, set *rules.Inbound, kind body.Kind, ct string, data []byte) (Case, error) {
-	e, err := newEnv(set.Network)
+	e, err := newEnv(set.Network, time.Now)
 	if err != nil {
 		return Case{}, err
 	}

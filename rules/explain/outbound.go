@@ -22,7 +22,7 @@ func explainOutbound(ctx context.Context, set *rules.Outbound, kind body.Kind, o
 	if !withNT {
 		c.Name = CasePAN
 	}
-	e, err := newEnv("")
+	e, err := newEnv("", clock)
 	if err != nil {
 		return c, err
 	}
