@@ -93,7 +93,20 @@ values are not read or written) and what is probably a mistake (warnings:
 a set an earlier set's match covers, so a handler using both in file order
 never applies it; inbound sets a request can match both). It needs no
 vault, keys or gateway. The exit status is non-zero when there is an
-error; warnings alone exit 0.`,
+error; warnings alone exit 0.
+
+rules explain reads a request body on standard input and prints it as it
+would leave under the rule set --set of --rules: an inbound set's body as
+the merchant receives it (card numbers as <token>), an outbound set's as
+the processor receives it, once with a network token and once on the PAN
+fallback, for a card of --brand (default visa), with the fields each case
+touched and its Tokengate-Injected header. --content-type is the body's
+type (default application/json; urlencoded forms and multipart too);
+--json prints the report as JSON. It runs the gateway's own tokenizer and
+detokenizer over throwaway in-memory parts: no vault, keys, network or
+gateway is needed, and card values show as placeholders (<pan>,
+<network_token>, <cryptogram>, <cvv>). The exit status is non-zero when
+the body cannot be explained or, inbound, the gateway would refuse it.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("keyset", "", "The keyset file")
 			cmd.Flags().String("kek-env", "", "Environment variable holding the base64 key-encrypting key")
@@ -104,7 +117,11 @@ error; warnings alone exit 0.`,
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("vault", "", "reseal: the vault to re-seal, bolt:<path> or postgres:<dsn>")
-			cmd.Flags().String("rules", "", "rules lint: the rules file")
+			cmd.Flags().String("rules", "", "rules lint, rules explain: the rules file")
+			cmd.Flags().String("set", "", "rules explain: the rule set to apply")
+			cmd.Flags().String("content-type", "", "rules explain: the body's Content-Type (default application/json)")
+			cmd.Flags().String("brand", "", "rules explain: the card's brand for an outbound set (default visa)")
+			cmd.Flags().Bool("json", false, "rules explain: print the report as JSON")
 			cmd.Flags().String("keyset-env", "", "reseal: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
@@ -112,7 +129,8 @@ error; warnings alone exit 0.`,
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 2 && fl.Arg(0) == "rules" {
-						return cmdRules(fl.Arg(1), fl.String("rules"), c.OutOrStdout())
+						return cmdRules(fl.Arg(1), rulesArgs{path: fl.String("rules"), set: fl.String("set"), contentType: fl.String("content-type"),
+							brand: fl.String("brand"), json: fl.Bool("json")}, c.InOrStdin(), c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
