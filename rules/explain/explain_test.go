@@ -182,8 +182,8 @@ func TestInbound(t *testing.T) {
 	}
 
 	// Without consent the card is short-lived: a token all the same.
-	r = run(t, f, "noconsent", `{"card":{"number":"`+visaPAN+`","exp_month":"01","exp_year":"2029"}}`, explain.Options{})
-	if got := r.Cases[0].Body; got != `{"card":{"number":"<token>","exp_month":"01","exp_year":"2029"}}` {
+	r = run(t, f, "noconsent", `{"card":{"number":"`+visaPAN+`","exp_month":"01","exp_year":"2039"}}`, explain.Options{})
+	if got := r.Cases[0].Body; got != `{"card":{"number":"<token>","exp_month":"01","exp_year":"2039"}}` {
 		t.Errorf("noconsent: %s", got)
 	}
 
