@@ -233,7 +233,8 @@ func TestConditionalBrandBothPaths(t *testing.T) {
 }
 
 // Formats: m, yy, as: integer; a number written only for network tokens
-// at its own member, with the token's place for the PAN.
+// at its own member, the token's member removed, with the token's place for
+// the PAN.
 func TestConditionalFormatsAndNumberPerCase(t *testing.T) {
 	set := outboundSet(t, `outbound:
   p:
@@ -242,6 +243,7 @@ func TestConditionalFormatsAndNumberPerCase(t *testing.T) {
     fields:
       - {kind: token, json: pm.number}
       - {kind: number, json: pm.token, when: network_token}
+      - {kind: remove, json: pm.number, when: network_token}
       - {kind: exp_month, json: pm.m, format: m}
       - {kind: exp_year, json: pm.y, format: yy, as: integer, when: network_token}
       - {kind: exp_year, json: pm.yyyy, format: yyyy, when: pan}
@@ -253,9 +255,9 @@ func TestConditionalFormatsAndNumberPerCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The token stays where it was read: the rule set writes the network
-	// token elsewhere, by its design.
-	if want := `{"pm":{"number":"` + c.token + `","token":"` + c.dpan + `","m":"6","y":29,"eci":7}}`; string(out) != want {
+	// The network token goes to its own member and the token's member,
+	// where the PAN goes on the fallback, is removed.
+	if want := `{"pm":{"token":"` + c.dpan + `","m":"6","y":29,"eci":7}}`; string(out) != want {
 		t.Errorf("network token\n got %s\nwant %s", out, want)
 	}
 	e = newEnv(t)

@@ -89,6 +89,10 @@ type placed struct {
 	numberSel  string // the number field's selector for this body kind
 	numberPath string // the number's concrete path
 	number     string
+	// tokenSel and token are set when the token's place holds a card
+	// number in some case but this case wrote the number elsewhere: the
+	// rule set removes the token's member, and Verify checks it is gone.
+	tokenSel, token string
 }
 
 // NotReplacedError means a token was found and its card's number is not
@@ -145,6 +149,9 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 			if v := gjson.GetBytes(built, p.numberPath); v.Type != gjson.String || v.Str != p.number {
 				return &NotReplacedError{Set: r.set, Field: p.tokenPath, Reason: "the detokenized body does not hold the card number at " + body.SafePath(p.numberPath)}
 			}
+			if p.token != "" && gjson.GetBytes(built, p.tokenPath).Exists() {
+				return tokenLeft(r.set, p)
+			}
 		}
 		return nil
 	}
@@ -165,8 +172,21 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 		if v, ok := at[p.numberPath]; !ok || v != p.number {
 			return &NotReplacedError{Set: r.set, Field: p.tokenPath, Reason: "the detokenized body does not hold the card number at " + body.SafePath(p.numberPath)}
 		}
+		if p.token != "" {
+			for _, v := range doc.Find(p.tokenSel) {
+				if v.Raw == p.token {
+					return tokenLeft(r.set, p)
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// tokenLeft is Verify's answer for a token left at its place, which holds
+// a card number in the other case, when the rule set removes it.
+func tokenLeft(set string, p placed) error {
+	return &NotReplacedError{Set: set, Field: p.tokenPath, Reason: "the detokenized body still holds the token, where the rule set writes a card number in the other case"}
 }
 
 // Apply records in doc, for every token that set's token fields find, the
@@ -200,7 +220,7 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 			continue
 		}
 		for _, tok := range found {
-			inj, err := d.card(ctx, tenant, set, kind, doc, cases, tok, &res)
+			inj, err := d.card(ctx, tenant, set, kind, doc, cases, sel, tok, &res)
 			if err != nil {
 				return Result{}, err
 			}
@@ -210,9 +230,10 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 	return res, nil
 }
 
-// card detokenizes the one card whose token is tok. cases holds the
-// targets of the network token case and of the PAN fallback.
-func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, cases [2]targets, tok body.Value, res *Result) (Injection, error) {
+// card detokenizes the one card whose token is tok, found by selector
+// tokSel. cases holds the targets of the network token case and of the PAN
+// fallback.
+func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc, cases [2]targets, tokSel string, tok body.Value, res *Result) (Injection, error) {
 	nt, pan := cases[0], cases[1]
 	if tok.Raw == "" {
 		return Injection{}, &body.FieldError{Status: http.StatusBadRequest, Field: tok.Path, Code: "missing_value", Reason: "token is empty"}
@@ -222,6 +243,11 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		// spent on a payment that cannot go. Either case may be taken, so
 		// both need a number (Load gives each one).
 		return Injection{}, &NotReplacedError{Set: set.Name, Field: tok.Path, Reason: "the rule set has no number field for a " + kind.String() + " body"}
+	}
+	if !tokenPlaceSafe(cases, tokSel) {
+		// Load refuses such a set (rules.checkTokenPlace); one built in
+		// code would send the token where the processor reads a number.
+		return Injection{}, &NotReplacedError{Set: set.Name, Field: tok.Path, Reason: "a case leaves the token where the other writes the card number, and does not remove it"}
 	}
 	rec, err := d.Vault.Get(ctx, tenant, tok.Raw)
 	switch {
@@ -262,7 +288,11 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		switch t.Kind {
 		case rules.KindNumber:
 			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: tok.Raw})
-			res.placed = append(res.placed, placed{tokenPath: tok.Path, numberSel: t.sel, numberPath: path, number: value})
+			pl := placed{tokenPath: tok.Path, numberSel: t.sel, numberPath: path, number: value}
+			if t.sel != tokSel && numberPlace(cases, tokSel) {
+				pl.tokenSel, pl.token = tokSel, tok.Raw
+			}
+			res.placed = append(res.placed, pl)
 		case rules.KindCryptogram:
 			res.Secrets = append(res.Secrets, responseguard.Secret{Value: value, With: responseguard.Mask})
 		case rules.KindCVV:
@@ -274,6 +304,10 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	write := func(ts targets, vals map[rules.Kind]string) error {
 		for _, t := range ts {
 			if t.Kind == rules.KindNumber || t.Kind == rules.KindCVV {
+				continue
+			}
+			if t.Kind == rules.KindRemove {
+				doc.Delete(body.Expand(kind, t.sel, tok.Group))
 				continue
 			}
 			text, bare, ok := render(t, vals[t.Kind], rec.Brand)

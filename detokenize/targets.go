@@ -1,6 +1,8 @@
 package detokenize
 
 import (
+	"slices"
+
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/rules"
 )
@@ -59,4 +61,28 @@ func (ts targets) brandless(brand string) (target, bool) {
 		}
 	}
 	return target{}, false
+}
+
+// numberPlace reports whether either case writes the number at the token's
+// selector sel: then that place is where the processor reads a card number.
+func numberPlace(cases [2]targets, sel string) bool {
+	return cases[0].of(rules.KindNumber).sel == sel || cases[1].of(rules.KindNumber).sel == sel
+}
+
+// tokenPlaceSafe reports whether no case leaves the token at sel while the
+// other writes a number there: each case writes its number at sel or
+// removes sel (rules.checkTokenPlace, at load).
+func tokenPlaceSafe(cases [2]targets, sel string) bool {
+	if !numberPlace(cases, sel) {
+		return true
+	}
+	for _, ts := range cases {
+		if ts.of(rules.KindNumber).sel == sel {
+			continue
+		}
+		if !slices.ContainsFunc(ts, func(t target) bool { return t.Kind == rules.KindRemove && t.sel == sel }) {
+			return false
+		}
+	}
+	return true
 }

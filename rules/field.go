@@ -26,7 +26,7 @@ var (
 	}
 	outboundDir = direction{
 		name:   "outbound",
-		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName, KindConstant, KindBrand},
+		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName, KindConstant, KindBrand, KindRemove},
 		anchor: KindToken,
 		extra:  true,
 	}
@@ -157,7 +157,7 @@ func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d di
 		if f.Kind == d.anchor && ai < 0 {
 			ai = i
 		}
-		if f.Kind == KindConstant || f.Kind == KindBrand {
+		if f.Kind == KindConstant || f.Kind == KindBrand || f.Kind == KindRemove {
 			continue // as many as the request needs; their places must differ
 		}
 		for j, g := range fields[:i] {
@@ -197,8 +197,12 @@ func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d di
 }
 
 // shareable reports whether two fields may name the same place: only the
-// outbound token and number, as the number is usually written exactly where
-// the token was read.
+// outbound token and the number or a remove, as the number is usually
+// written exactly where the token was read, and a case that writes it
+// elsewhere removes the token's own member.
 func shareable(f, g Field) bool {
-	return (f.Kind == KindToken && g.Kind == KindNumber) || (f.Kind == KindNumber && g.Kind == KindToken)
+	if g.Kind == KindToken {
+		f, g = g, f
+	}
+	return f.Kind == KindToken && (g.Kind == KindNumber || g.Kind == KindRemove)
 }

@@ -77,6 +77,8 @@ func (p *parser) fieldExtra(n *yaml.Node, ctx string, f *Field, es []entry) erro
 		}
 	}
 	switch {
+	case f.Kind == KindRemove && (f.Format != "" || asKey != nil):
+		return p.errAt(n, ctx, "a remove field takes only json, form and when: it writes nothing")
 	case f.Kind == KindConstant && valueKey == nil:
 		return p.errAt(n, ctx, "a constant field needs value")
 	case f.Kind == KindBrand && valuesKey == nil:

@@ -80,20 +80,21 @@ func TestParseLiterals(t *testing.T) {
 // written out is kept as it is.
 func TestParseNumberPerCase(t *testing.T) {
 	f, err := Parse("rules.yaml", []byte(out(dest, "fields:", "- {kind: token, json: source.number}",
-		"- {kind: number, json: source.token, when: network_token}")))
+		"- {kind: number, json: source.token, when: network_token}", "- {kind: remove, json: source.number, when: network_token}")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fs := f.Outbound[0].Fields
-	if len(fs) != 3 || !reflect.DeepEqual(fs[1], Field{Kind: KindNumber, JSON: "source.number", When: WhenPAN, Line: 5}) || fs[2].When != WhenNetworkToken {
+	if len(fs) != 4 || !reflect.DeepEqual(fs[1], Field{Kind: KindNumber, JSON: "source.number", When: WhenPAN, Line: 5}) || fs[2].When != WhenNetworkToken {
 		t.Fatalf("fields: %+v", fs)
 	}
 	f, err = Parse("rules.yaml", []byte(out(dest, "fields:", "- {kind: token, json: source.number}",
-		"- {kind: number, json: source.token, when: network_token}", "- {kind: number, json: source.number, when: pan}")))
+		"- {kind: number, json: source.token, when: network_token}", "- {kind: number, json: source.number, when: pan}",
+		"- {kind: remove, json: source.number, when: network_token}")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fs := f.Outbound[0].Fields; len(fs) != 3 {
+	if fs := f.Outbound[0].Fields; len(fs) != 4 {
 		t.Fatalf("fields: %+v", fs)
 	}
 	// Two expiries, one per case, each with its own place and format.

@@ -70,8 +70,68 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	if err := p.checkInjected(ctx, s.Fields); err != nil {
 		return nil, err
 	}
+	before := len(s.Fields)
 	s.Fields = withNumber(s.Fields)
+	if err := p.checkTokenPlace(ctx, s.Fields, len(s.Fields) > before); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkTokenPlace refuses a set in which one case could leave the token
+// where a card number belongs. The token's place holds a card number when
+// a number is written there in either case; then each case must write its
+// number there or remove the member (kind: remove): Checkout.com's card
+// source has the number at source.number, its network_token source at
+// source.token and no source.number, so a set that moved the number for
+// the network token and kept the member sent tok_… in the one place the
+// processor reads as a card number on the other. A token read where no
+// number ever goes (a merchant's reference beside the card) stays there,
+// by the set's design. It also refuses a remove of the place its case
+// writes the number to, as nothing would be left to send.
+func (p *parser) checkTokenPlace(ctx string, fields []Field, added bool) error {
+	ti := slices.IndexFunc(fields, func(f Field) bool { return f.Kind == KindToken })
+	if ti < 0 {
+		return nil
+	}
+	// fc names field i as the file counts it, without the number withNumber
+	// added right after the token.
+	fc := func(i int) string {
+		if added && i > ti {
+			i--
+		}
+		return fieldCtx(ctx, i)
+	}
+	t := fields[ti]
+	for _, sel := range []struct{ of func(Field) string }{{func(f Field) string { return f.JSON }}, {func(f Field) string { return f.Form }}} {
+		place := sel.of(t)
+		if place == "" {
+			continue
+		}
+		at := func(k Kind, c When) int {
+			return slices.IndexFunc(fields, func(f Field) bool { return f.Kind == k && f.When.Applies(c) && sel.of(f) == place })
+		}
+		held := at(KindNumber, WhenNetworkToken) >= 0 || at(KindNumber, WhenPAN) >= 0
+		for _, c := range []When{WhenNetworkToken, WhenPAN} {
+			n, r := at(KindNumber, c), at(KindRemove, c)
+			switch {
+			case n >= 0 && r >= 0:
+				return p.errLine(fields[r].Line, fc(r), "removes %q, where the %s case writes the card number", place, c)
+			case held && n < 0 && r < 0:
+				ni := slices.IndexFunc(fields, func(f Field) bool { return f.Kind == KindNumber && f.When.Applies(c) })
+				return p.errLine(fields[ni].Line, fc(ni), "the %s case writes the number elsewhere and leaves the token at %q, where the other case writes a card number: the processor would read the token as the card's number; add {kind: remove, %s: %s, when: %s}", c, place, selName(t, place), place, c)
+			}
+		}
+	}
+	return nil
+}
+
+// selName is "json" or "form": which of the token's selectors place is.
+func selName(t Field, place string) string {
+	if t.JSON == place {
+		return "json"
+	}
+	return "form"
 }
 
 // withNumber adds, when fields have no number field, one right after the

@@ -61,6 +61,11 @@ const (
 	// KindBrand writes the value Field.Values gives the card's brand (or
 	// Field.Default): a processor's name for the scheme.
 	KindBrand Kind = "brand"
+	// KindRemove deletes the member or form field at its place: with When,
+	// it takes a value out of one case's request, such as the token's own
+	// member when the network token goes in another one (Checkout.com's
+	// source.number, which a network_token source does not have).
+	KindRemove Kind = "remove"
 )
 
 // When says for which injection an outbound field is written.
