@@ -17,12 +17,21 @@ import (
 func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	ctx := fmt.Sprintf("outbound %q", key.Value)
 	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, PANGuard: PANReject, MaxCards: DefaultMaxCards, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "initiator", "fields", "pan_guard"})
+	es, err := p.entries(n, ctx, []string{"preset", "match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "initiator", "fields", "pan_guard"})
 	if err != nil {
 		return nil, err
 	}
+	var presetKey *yaml.Node
 	for _, e := range es {
 		switch e.key.Value {
+		case "preset":
+			if s.Preset, err = p.str(e.val, ctx, "preset"); err != nil {
+				return nil, err
+			}
+			if _, ok := presets[s.Preset]; !ok {
+				return nil, p.errAt(e.val, ctx, "unknown preset %q (want %s)", s.Preset, presetNames())
+			}
+			presetKey = e.key
 		case "match":
 			if s.Match, err = p.match(e.val, ctx); err != nil {
 				return nil, err
@@ -63,6 +72,13 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	}
 	if len(s.Destinations) == 0 {
 		return nil, p.errAt(key, ctx, "needs at least one destination (host:port), so card data can only go where it is meant to")
+	}
+	if presetKey != nil {
+		pr := presets[s.Preset]
+		s.Fields = withPreset(pr, presetKey.Line, s.Fields)
+		if len(s.Match.Methods) == 0 && len(s.Match.Paths) == 0 {
+			s.Match = Match{Methods: slices.Clone(pr.match.Methods), Paths: slices.Clone(pr.match.Paths)}
+		}
 	}
 	if err := p.checkFields(key, ctx, s.Fields, outboundDir); err != nil {
 		return nil, err

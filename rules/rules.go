@@ -274,7 +274,11 @@ type Inbound struct {
 type Outbound struct {
 	// Name is the rule set's name, as the Caddyfile refers to it.
 	Name string
-	// Match limits the set to some requests.
+	// Preset is the processor preset the set's fields start from ("" for
+	// none); Fields and Match hold it expanded.
+	Preset string
+	// Match limits the set to some requests; with a preset and no match of
+	// its own, the preset's.
 	Match Match
 	// Destinations are the host:port pairs a detokenized request may be
 	// sent to; there is at least one, so card data never goes elsewhere.

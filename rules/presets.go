@@ -1,0 +1,109 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+)
+
+// A preset is one processor endpoint's outbound fields and match, so that
+// a merchant names its processor (preset: checkout_com) instead of writing
+// the field paths. The merchant writes the processor's ordinary card
+// request with its token where the card number goes; the preset's fields
+// turn it into the processor's network token request when one can be sent
+// and leave it a card request on the PAN fallback.
+type preset struct {
+	match  Match
+	fields []Field
+}
+
+// presets are the named presets. Every name, type and enum below is the
+// processor's published API document's, cited beside each; where the
+// document leaves a choice, the comment says what was chosen.
+var presets = map[string]preset{
+	// Checkout.com, POST /payments (the current platform's API reference,
+	// repository checkout/checkout-api-reference, commit 0588d54,
+	// nas_spec/components/schemas/Payments/):
+	//   - PaymentRequest.yaml: source is PaymentRequestSource;
+	//   - PaymentRequestSource.yaml: source.type (string, required) picks
+	//     the source schema: card, network_token (discriminator mapping);
+	//   - RequestSources/03_PaymentRequestCardSource.yaml: card requires
+	//     number (string), expiry_month (integer, minimum 1), expiry_year
+	//     (integer, 4 digits); cvv (string, 3-4 characters) is optional;
+	//   - RequestSources/04_PaymentRequestNetworkTokenSource.yaml:
+	//     network_token requires token (string, the network token PAN),
+	//     expiry_month, expiry_year (integers as above), token_type (enum
+	//     vts, mdes, applepay, googlepay), cryptogram (string, at most 50),
+	//     eci (string, at most 2); it has no number. It allows cvv, but a
+	//     network token goes with its cryptogram and tokengate sends a
+	//     held CVV only with the PAN, so a cvv the merchant wrote is
+	//     removed from the network token source.
+	// token_type has no value for Amex (nor other brands): such a card
+	// takes the rule set's fallback (reason brand_not_supported).
+	"checkout_com": {
+		match: Match{Methods: []string{"POST"}, Paths: []string{"/payments"}},
+		fields: []Field{
+			{Kind: KindToken, JSON: "source.number"},
+			{Kind: KindNumber, JSON: "source.token", When: WhenNetworkToken},
+			{Kind: KindRemove, JSON: "source.number", When: WhenNetworkToken},
+			{Kind: KindConstant, JSON: "source.type", Value: Scalar{Text: "network_token"}, When: WhenNetworkToken},
+			{Kind: KindConstant, JSON: "source.type", Value: Scalar{Text: "card"}, When: WhenPAN},
+			{Kind: KindBrand, JSON: "source.token_type", Values: map[string]Scalar{"visa": {Text: "vts"}, "mastercard": {Text: "mdes"}}, When: WhenNetworkToken},
+			{Kind: KindCryptogram, JSON: "source.cryptogram", When: WhenNetworkToken},
+			{Kind: KindECI, JSON: "source.eci", When: WhenNetworkToken},
+			{Kind: KindExpMonth, JSON: "source.expiry_month", As: AsInteger},
+			{Kind: KindExpYear, JSON: "source.expiry_year", Format: ExpYYYY, As: AsInteger},
+			{Kind: KindCVV, JSON: "source.cvv", When: WhenPAN},
+			{Kind: KindRemove, JSON: "source.cvv", When: WhenNetworkToken},
+		},
+	},
+}
+
+// presetNames lists the presets for an error message.
+func presetNames() string {
+	var s []string
+	for n := range presets {
+		s = append(s, n)
+	}
+	slices.Sort(s)
+	return strings.Join(s, ", ")
+}
+
+// withPreset returns the preset's fields, each at line, with the user's
+// fields added. A user field replaces the preset's field at the same place
+// (json or form) written in the same case (when), and a user token field
+// replaces the preset's: that is how a user changes a preset field's
+// format or value. Any other user field is added, so one at a preset
+// field's place in another case, or a second field of a kind, meets the
+// load's checks and is refused as a contradiction.
+func withPreset(p preset, line int, user []Field) []Field {
+	out := make([]Field, 0, len(p.fields)+len(user))
+	for _, f := range p.fields {
+		if slices.ContainsFunc(user, func(u Field) bool { return overrides(u, f) }) {
+			continue
+		}
+		f.Line = line
+		if f.Values != nil {
+			f.Values = maps(f.Values)
+		}
+		out = append(out, f)
+	}
+	return append(out, user...)
+}
+
+// overrides reports whether user field u replaces preset field f.
+func overrides(u, f Field) bool {
+	if u.Kind == KindToken || f.Kind == KindToken {
+		return u.Kind == f.Kind
+	}
+	return u.When == f.When && (u.JSON != "" && u.JSON == f.JSON || u.Form != "" && u.Form == f.Form)
+}
+
+// maps copies a brand field's values, so that a set never shares the
+// preset table's map.
+func maps(m map[string]Scalar) map[string]Scalar {
+	c := make(map[string]Scalar, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
