@@ -1,0 +1,137 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
+)
+
+// checkoutSchemas loads the Checkout.com schema fragments in
+// testdata/checkout_com (see its README) as one OpenAPI document's
+// components.
+func checkoutSchemas(t *testing.T) openapi3.Schemas {
+	t.Helper()
+	files, err := filepath.Glob("testdata/checkout_com/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("schema fragments: %v", err)
+	}
+	schemas := map[string]any{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s any
+		if err := yaml.Unmarshal(data, &s); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		schemas[strings.TrimSuffix(filepath.Base(f), ".yaml")] = s
+	}
+	doc, err := json.Marshal(map[string]any{
+		"openapi":    "3.0.1",
+		"info":       map[string]any{"title": "Checkout.com payments (fragment)", "version": "0588d54"},
+		"paths":      map[string]any{},
+		"components": map[string]any{"schemas": schemas},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := openapi3.NewLoader().LoadFromData(doc)
+	if err != nil {
+		t.Fatalf("loading the fragments: %v", err)
+	}
+	if err := loaded.Validate(context.Background()); err != nil {
+		t.Fatalf("the fragments do not validate as OpenAPI: %v", err)
+	}
+	return loaded.Components.Schemas
+}
+
+// validCheckoutRequest reports whether body is a valid Checkout.com
+// payment request: against PaymentRequest, and its source against the
+// schema PaymentRequestSource's discriminator maps its type to.
+func validCheckoutRequest(t *testing.T, schemas openapi3.Schemas, body string) error {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("the processor got no JSON: %v", err)
+	}
+	if err := schemas["PaymentRequest"].Value.VisitJSON(v); err != nil {
+		return err
+	}
+	src, _ := v["source"].(map[string]any)
+	typ, _ := src["type"].(string)
+	ref, ok := schemas["PaymentRequestSource"].Value.Discriminator.Mapping[typ]
+	if !ok {
+		t.Fatalf("source.type %q has no schema", typ)
+	}
+	return schemas[path.Base(ref.Ref)].Value.VisitJSON(src)
+}
+
+// TestCheckoutPresetSchema: the checkout_com preset ("cko_preset" in
+// testdata/rules.yaml) through a real Caddy. What the processor receives is
+// valid against Checkout.com's own schema: a network_token source for Visa
+// and Mastercard, a card source with the PAN for Amex (no token_type: the
+// fallback) and for a card without a network token.
+func TestCheckoutPresetSchema(t *testing.T) {
+	schemas := checkoutSchemas(t)
+	// The schemas catch what the preset must not send.
+	if err := validCheckoutRequest(t, schemas, `{"currency":"EUR","source":{"type":"network_token","token":"4111","expiry_month":"12","expiry_year":2030,"token_type":"vts","cryptogram":"x","eci":"05"}}`); err == nil {
+		t.Fatal("a string expiry_month validates")
+	}
+	if err := validCheckoutRequest(t, schemas, `{"currency":"EUR","source":{"type":"network_token","token":"4111","expiry_month":12,"expiry_year":2030,"token_type":"amex","cryptogram":"x","eci":"05"}}`); err == nil {
+		t.Fatal("token_type amex validates")
+	}
+	g := startGatewaySites(t, "", demoPSPSites)
+	for _, tc := range []struct {
+		name, pan, cvv, what, typ string
+	}{
+		{"visa network token", visaPAN, "123", "source.number=network_token", "network_token"},
+		{"mastercard network token", "5555555555554444", "123", "source.number=network_token", "network_token"},
+		{"amex takes the fallback", "378282246310005", "1234", "source.number=pan;reason=brand_not_supported", "card"},
+		{"no network token", "4539097887163333", "123", "source.number=pan;reason=card_not_eligible", "card"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := g.post(inboundURL+"/checkout", jsonCT, strings.Replace(checkoutJSON(tc.pan), `"cvc":"`+testCVV+`"`, `"cvc":"`+tc.cvv+`"`, 1))
+			token := str(decode(t, in.body), "card.number")
+			if in.status != http.StatusOK || !strings.HasPrefix(token, "tok_") {
+				t.Fatalf("checkout: %d %s", in.status, in.body)
+			}
+			// Checkout.com's ordinary card request, the token where the
+			// card number goes.
+			req := `{"amount":1000,"currency":"EUR","reference":"ORD-1","source":{"type":"card","number":"` + token + `","expiry_month":12,"expiry_year":2030}}`
+			out := g.post(outboundURL+"/cko-preset/payments", jsonCT, req, "X-Tokengate-Api-Key", apiKeyA)
+			if h := out.header.Get(InjectedHeader); out.status != http.StatusOK || h != tc.what {
+				t.Fatalf("payment: %d %q %s", out.status, h, out.body)
+			}
+			got := lastReceived(t, g, "http://localhost:9082/received")
+			if err := validCheckoutRequest(t, schemas, got); err != nil {
+				t.Errorf("not valid against Checkout.com's schema: %v", err)
+			}
+			var v struct {
+				Source map[string]any `json:"source"`
+			}
+			if err := json.Unmarshal([]byte(got), &v); err != nil || v.Source["type"] != tc.typ {
+				t.Fatalf("source.type %v (%v)", v.Source["type"], err)
+			}
+			// The schema allows more than the preset sends: no card number
+			// and no CVV in a network_token source, and the token nowhere.
+			if _, has := v.Source["number"]; tc.typ == "network_token" && has {
+				t.Error("source.number sent with the network token")
+			}
+			if _, has := v.Source["cvv"]; tc.typ == "network_token" && has {
+				t.Error("source.cvv sent with the network token")
+			}
+			if strings.Contains(got, token) {
+				t.Error("the processor got the merchant's token")
+			}
+		})
+	}
+}
