@@ -135,3 +135,45 @@ func TestCheckoutPresetSchema(t *testing.T) {
 		})
 	}
 }
+
+// checkoutPresetRules is the README's "Connecting your processor:
+// Checkout.com" rules file.
+const checkoutPresetRules = `outbound:
+  checkout:
+    preset: checkout_com
+    destinations: ["api.checkout.com:443"]
+    fallback: pan
+`
+
+// TestRulesCommandsOnPreset: rules lint passes the README's preset set and
+// rules explain shows both Checkout.com sources, as the README says.
+func TestRulesCommandsOnPreset(t *testing.T) {
+	p := writeRulesFile(t, checkoutPresetRules)
+	if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", p); err != nil || out != "" {
+		t.Errorf("lint: err %v\n%s", err, out)
+	}
+	const req = `{"amount":1000,"currency":"EUR","source":{"type":"card","number":"tok_3kTz9Qv2mXw8LpR4nB7cYd1e","expiry_month":3,"expiry_year":2034}}`
+	out, err := runTokengateIn(t, req, "rules", "explain", "--rules", p, "--set", "checkout", "--brand", "mastercard")
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"Tokengate-Injected: source.number=network_token\n",
+		`  ~ source.type = "network_token"`, `  + source.token = "<network_token>"`, `  + source.token_type = "mdes"`,
+		`  + source.cryptogram = "<cryptogram>"`, "  - source.number (removed)",
+		"Tokengate-Injected: source.number=pan;reason=no_network_token\n", `  ~ source.number = "<pan>"`, `  + source.cvv = "<cvv>"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	out, err = runTokengateIn(t, req, "rules", "explain", "--rules", p, "--set", "checkout", "--brand", "amex")
+	if err != nil || strings.Count(out, `"type": "card"`) != 2 || !strings.Contains(out, "source.number=pan;reason=brand_not_supported") {
+		t.Errorf("amex: err %v\n%s", err, out)
+	}
+	// A user field contradicting the preset is a lint error, with its line.
+	p = writeRulesFile(t, checkoutPresetRules+"    fields:\n      - {kind: cvv, json: source.cvv}\n")
+	if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", p); err == nil || !strings.Contains(out, "rules.yaml:7: error:") || !strings.Contains(out, "second cvv field") {
+		t.Errorf("contradicting override: err %v\n%s", err, out)
+	}
+}
