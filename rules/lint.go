@@ -81,9 +81,11 @@ func LintFile(path string) ([]Finding, error) {
 // expiry cannot be written) are refused by the parser (checkInjected), so a
 // parsed File has none; LintFile reports them.
 //
-// TODO(issue 17, presets): when outbound sets gain `preset:`, report here a
-// field the user writes that contradicts the preset (the same kind at
-// another place, or a value the preset's processor refuses), as an error.
+// A field the user writes that contradicts its set's preset (a second
+// field of a kind, a place the preset writes in an overlapping case) meets
+// the parser's checks once the preset is expanded (withPreset), so it too
+// is a parse error LintFile reports with the user field's line. A value
+// the processor's schema refuses is not checked here.
 func Lint(f *File) []Finding {
 	if f == nil {
 		return nil
