@@ -7,6 +7,9 @@ func init() { presets["adyen"] = adyenPreset }
 // Adyen, Checkout API v71, POST /payments (repository Adyen/adyen-openapi,
 // json/CheckoutService-v71.json, commit 74fabab0628019206b77c4823776b726345a035d,
 // OpenAPI 3.1.0):
+//   - the document's server is https://checkout-test.adyen.com/v71, so the
+//     endpoint's path is /v71/payments (the preset's match); a merchant on
+//     another API version writes its own match;
 //   - PaymentRequest requires amount, merchantAccount, paymentMethod,
 //     reference, returnUrl; paymentMethod is a oneOf of the payment method
 //     details, of which CardDetails is the card's; mpiData is
@@ -32,7 +35,7 @@ func init() { presets["adyen"] = adyenPreset }
 // held CVV only with the PAN, so a cvc the merchant wrote is removed from
 // the networkToken request.
 var adyenPreset = preset{
-	match: Match{Methods: []string{"POST"}, Paths: []string{"/payments"}},
+	match: Match{Methods: []string{"POST"}, Paths: []string{"/v71/payments"}},
 	fields: []Field{
 		// The DPAN and the PAN both go in paymentMethod.number, the token's
 		// place: withNumber writes the number there in both cases.

@@ -14,7 +14,7 @@ func TestPresetAdyen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := f.Outbound[0]
-	if s.Preset != "adyen" || !slices.Equal(s.Match.Methods, []string{"POST"}) || !slices.Equal(s.Match.Paths, []string{"/payments"}) {
+	if s.Preset != "adyen" || !slices.Equal(s.Match.Methods, []string{"POST"}) || !slices.Equal(s.Match.Paths, []string{"/v71/payments"}) {
 		t.Errorf("set: %+v", s)
 	}
 	if n := len(s.Fields); n != len(adyenPreset.fields)+1 {
