@@ -139,3 +139,47 @@ func TestAdyenPresetSchema(t *testing.T) {
 		})
 	}
 }
+
+// adyenPresetRules is the README's "Connecting your processor: Adyen" rules
+// file.
+const adyenPresetRules = `outbound:
+  adyen:
+    preset: adyen
+    destinations: ["checkout-test.adyen.com:443"]
+    fallback: pan
+`
+
+// TestRulesCommandsOnAdyenPreset: rules lint passes the README's adyen set
+// and rules explain shows both of Adyen's payment methods, Amex included,
+// as the README says.
+func TestRulesCommandsOnAdyenPreset(t *testing.T) {
+	p := writeRulesFile(t, adyenPresetRules)
+	if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", p); err != nil || out != "" {
+		t.Errorf("lint: err %v\n%s", err, out)
+	}
+	req := adyenRequest("tok_3kTz9Qv2mXw8LpR4nB7cYd1e")
+	for _, brand := range []string{"visa", "mastercard", "amex"} {
+		out, err := runTokengateIn(t, req, "rules", "explain", "--rules", p, "--set", "adyen", "--brand", brand)
+		if err != nil {
+			t.Fatalf("explain %s: %v\n%s", brand, err, out)
+		}
+		for _, want := range []string{
+			"Tokengate-Injected: paymentMethod.number=network_token\n",
+			`  ~ paymentMethod.type = "networkToken"`, `  ~ paymentMethod.number = "<network_token>"`,
+			`  + mpiData.tokenAuthenticationVerificationValue = "<cryptogram>"`, `  + mpiData.eci = "`,
+			"Tokengate-Injected: paymentMethod.number=pan;reason=no_network_token\n", `  ~ paymentMethod.number = "<pan>"`, `  + paymentMethod.cvc = "<cvv>"`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", brand, want, out)
+			}
+		}
+		if strings.Count(out, `"type": "scheme"`) != 1 || strings.Count(out, `"type": "networkToken"`) != 1 {
+			t.Errorf("%s: want one networkToken and one scheme request in\n%s", brand, out)
+		}
+	}
+	// A user field contradicting the preset is a lint error, with its line.
+	p = writeRulesFile(t, adyenPresetRules+"    fields:\n      - {kind: cvv, json: paymentMethod.cvc}\n")
+	if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", p); err == nil || !strings.Contains(out, "rules.yaml:7: error:") || !strings.Contains(out, "second cvv field") {
+		t.Errorf("contradicting override: err %v\n%s", err, out)
+	}
+}
