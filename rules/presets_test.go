@@ -71,7 +71,7 @@ func TestPresetOverride(t *testing.T) {
 
 func TestPresetErrors(t *testing.T) {
 	tests := []struct{ name, want string }{
-		{"preset: stripe_v0", `rules.yaml:4: outbound "o": unknown preset "stripe_v0" (want checkout_com)`},
+		{"preset: stripe_v0", `rules.yaml:4: outbound "o": unknown preset "stripe_v0" (want checkout_com, stripe)`},
 		// The same kind at a preset field's place in another case is no
 		// override: it contradicts the preset.
 		{"preset: checkout_com\n    fields:\n      - {kind: cvv, json: source.cvv}", `second cvv field`},
