@@ -13,8 +13,9 @@ package rules
 //   - stripe-go's PaymentMethodCardParams (paymentmethod.go) carries
 //     Number, ExpMonth, ExpYear (int64: the form holds decimal digits),
 //     CVC under form tags card[number], card[exp_month], card[exp_year],
-//     card[cvc] (form/form.go keeps the brackets literal); it documents
-//     exp_year as four digits, so the preset writes yyyy.
+//     card[cvc] (form/form.go keeps the brackets literal): it writes the
+//     month as "3", not "03", and documents exp_year as four digits, so
+//     the preset writes formats m and yyyy.
 //
 // Stripe's public API takes no network token, so the preset never sends
 // one: every card goes as its PAN (panOnly), the set must allow it
@@ -34,7 +35,7 @@ var stripe = preset{
 	panOnly: true,
 	fields: []Field{
 		{Kind: KindToken, Form: "card[number]"},
-		{Kind: KindExpMonth, Form: "card[exp_month]"},
+		{Kind: KindExpMonth, Form: "card[exp_month]", Format: ExpM},
 		{Kind: KindExpYear, Form: "card[exp_year]", Format: ExpYYYY},
 		{Kind: KindCVV, Form: "card[cvc]", When: WhenPAN},
 	},
