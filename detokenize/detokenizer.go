@@ -327,6 +327,9 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 
 	var reason string
 	switch {
+	case set.PANOnly:
+		// No cryptogram is asked for: the processor could not take it.
+		reason = ReasonProcessorNoNetworkToken
 	case secrets.DPAN != "" && rec.Network.ID != "" && hasBrandless(nt, rec.Brand):
 		// Checked before a cryptogram is spent on a request the
 		// processor could not read.

@@ -15,6 +15,11 @@ import (
 // cannot be described, so the card takes the fallback.
 const ReasonBrandNotSupported = "brand_not_supported"
 
+// ReasonProcessorNoNetworkToken is the reason every card of a PAN-only set
+// (rules.Outbound.PANOnly: a processor whose API takes no network token,
+// such as Stripe's) goes as its PAN, even one with a network token.
+const ReasonProcessorNoNetworkToken = "processor_takes_no_network_token"
+
 // render returns what target t writes: v, the card's value for its kind,
 // in the field's format and type; the literal for constant and brand
 // fields. bare means JSON text written unquoted (an integer or a boolean).

@@ -79,6 +79,12 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 		if len(s.Match.Methods) == 0 && len(s.Match.Paths) == 0 {
 			s.Match = Match{Methods: slices.Clone(pr.match.Methods), Paths: slices.Clone(pr.match.Paths)}
 		}
+		if pr.panOnly {
+			if err := p.checkPANOnly(presetKey, ctx, s); err != nil {
+				return nil, err
+			}
+			s.PANOnly = true
+		}
 	}
 	if err := p.checkFields(key, ctx, s.Fields, outboundDir); err != nil {
 		return nil, err
@@ -324,4 +330,20 @@ func (p *parser) outboundPANGuard(n *yaml.Node, ctx string) (PANGuard, error) {
 		return g, nil
 	}
 	return "", p.errAt(n, ctx, "unknown pan_guard %q (want reject, log, off)", s)
+}
+
+// checkPANOnly refuses a set whose preset's processor takes no network
+// token (stripe) but whose rules would have one sent: without fallback:
+// pan every card would be refused, and a network token field would never
+// be written, so either is a mistake better shown at load.
+func (p *parser) checkPANOnly(presetKey *yaml.Node, ctx string, s *Outbound) error {
+	if s.Fallback != FallbackPAN {
+		return p.errAt(presetKey, ctx, "preset %s sends every card as its PAN (the processor's API takes no network token): set fallback: pan", s.Preset)
+	}
+	for _, f := range s.Fields {
+		if f.When == WhenNetworkToken {
+			return p.errLine(f.Line, ctx, "preset %s never sends a network token, so a when: network_token field would never be written", s.Preset)
+		}
+	}
+	return nil
 }

@@ -14,6 +14,9 @@ import (
 type preset struct {
 	match  Match
 	fields []Field
+	// panOnly marks a processor that takes no network token: every card
+	// goes as its PAN, and the set must say fallback: pan.
+	panOnly bool
 }
 
 // presets are the named presets. Every name, type and enum below is the

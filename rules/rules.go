@@ -311,6 +311,10 @@ type Outbound struct {
 	// Fields are the set's fields, in the order of the file, with a number
 	// field added after the token field when the file has none.
 	Fields []Field
+	// PANOnly is set by a preset whose processor takes no network token
+	// (stripe): every card goes as its PAN, even one with a network
+	// token, and no cryptogram is requested. Load requires fallback: pan.
+	PANOnly bool
 	// Line is where the set is declared in the rules file, for errors.
 	Line int
 }
