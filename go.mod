@@ -32,7 +32,7 @@ require (
 	golang.org/x/sys v0.48.0
 )
 
-require github.com/stripe/stripe-go/v82 v82.5.1 // indirect
+require github.com/stripe/stripe-go/v82 v82.5.1
 
 require (
 	github.com/getkin/kin-openapi v0.153.0
