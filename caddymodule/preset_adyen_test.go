@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -24,23 +23,7 @@ func adyenSchemas(t *testing.T) openapi3.Schemas {
 	if err := json.Unmarshal(data, &schemas); err != nil {
 		t.Fatalf("schemas.json: %v", err)
 	}
-	doc, err := json.Marshal(map[string]any{
-		"openapi":    "3.1.0",
-		"info":       map[string]any{"title": "Adyen Checkout API (PaymentRequest schemas)", "version": "71"},
-		"paths":      map[string]any{},
-		"components": map[string]any{"schemas": schemas},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := openapi3.NewLoader().LoadFromData(doc)
-	if err != nil {
-		t.Fatalf("loading the schemas: %v", err)
-	}
-	if err := loaded.Validate(context.Background()); err != nil {
-		t.Fatalf("the schemas do not validate as OpenAPI: %v", err)
-	}
-	return loaded.Components.Schemas
+	return loadSchemas(t, "3.1.0", "Adyen Checkout API (PaymentRequest schemas)", "71", schemas)
 }
 
 // validAdyenRequest reports whether body is a valid Adyen card payment

@@ -35,9 +35,17 @@ func checkoutSchemas(t *testing.T) openapi3.Schemas {
 		}
 		schemas[strings.TrimSuffix(filepath.Base(f), ".yaml")] = s
 	}
+	return loadSchemas(t, "3.0.1", "Checkout.com payments (fragment)", "0588d54", schemas)
+}
+
+// loadSchemas loads a processor's schemas as the components of one OpenAPI
+// document of that version, checked as OpenAPI, for the preset tests to
+// validate what the processor receives.
+func loadSchemas(t *testing.T, openapi, title, version string, schemas map[string]any) openapi3.Schemas {
+	t.Helper()
 	doc, err := json.Marshal(map[string]any{
-		"openapi":    "3.0.1",
-		"info":       map[string]any{"title": "Checkout.com payments (fragment)", "version": "0588d54"},
+		"openapi":    openapi,
+		"info":       map[string]any{"title": title, "version": version},
 		"paths":      map[string]any{},
 		"components": map[string]any{"schemas": schemas},
 	})
@@ -46,10 +54,10 @@ func checkoutSchemas(t *testing.T) openapi3.Schemas {
 	}
 	loaded, err := openapi3.NewLoader().LoadFromData(doc)
 	if err != nil {
-		t.Fatalf("loading the fragments: %v", err)
+		t.Fatalf("loading the %s schemas: %v", title, err)
 	}
 	if err := loaded.Validate(context.Background()); err != nil {
-		t.Fatalf("the fragments do not validate as OpenAPI: %v", err)
+		t.Fatalf("the %s schemas do not validate as OpenAPI: %v", title, err)
 	}
 	return loaded.Components.Schemas
 }
