@@ -17,8 +17,8 @@ func selectorOf(f rules.Field, kind body.Kind) string {
 // target is one field written in an injection case, with its selector for
 // the body kind.
 type target struct {
-	rules.Field
-	sel string
+	*rules.Field // the rule set's own field: a copy per request would cost more than the rest of the plan
+	sel          string
 }
 
 // targets are the fields one injection case writes, in file order.
@@ -27,12 +27,13 @@ type targets []target
 // targetsOf lists the fields written for case c (rules.WhenNetworkToken or
 // rules.WhenPAN) in this body kind.
 func targetsOf(fields []rules.Field, kind body.Kind, c rules.When) targets {
-	var ts targets
-	for _, f := range fields {
+	ts := make(targets, 0, len(fields))
+	for i := range fields {
+		f := &fields[i]
 		if f.Kind == rules.KindToken || !f.When.Applies(c) {
 			continue
 		}
-		if sel := selectorOf(f, kind); sel != "" {
+		if sel := selectorOf(*f, kind); sel != "" {
 			ts = append(ts, target{f, sel})
 		}
 	}

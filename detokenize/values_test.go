@@ -8,7 +8,7 @@ import (
 
 func TestRender(t *testing.T) {
 	f := func(k rules.Kind, format rules.ExpFormat, as rules.As) target {
-		return target{Field: rules.Field{Kind: k, Format: format, As: as}}
+		return target{Field: &rules.Field{Kind: k, Format: format, As: as}}
 	}
 	tests := []struct {
 		t          target
