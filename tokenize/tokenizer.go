@@ -362,13 +362,13 @@ func (t *Tokenizer) discard(ctx context.Context, unit *vault.Unit, nt vault.Netw
 func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
 	changed := false
 	month, year := c.value(c.expMonth), c.value(c.expYear)
-	if month != "" && year != "" && laterExpiry(month, year, rec.ExpMonth, rec.ExpYear) {
+	hasExpiry := month != "" && year != ""
+	if hasExpiry && laterExpiry(month, year, rec.ExpMonth, rec.ExpYear) {
 		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
 	unit := vault.NewUnit()
 	defer unit.Rollback() // after Commit, nothing
-	hasExpiry := c.value(c.expMonth) != "" && c.value(c.expYear) != ""
 	if lifecycle.Retryable(rec.Network, hasExpiry) {
 		req := c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)
 		req.Unit = unit
