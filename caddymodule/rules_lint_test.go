@@ -114,3 +114,35 @@ func TestConfigLoadLogsLintWarnings(t *testing.T) {
 		t.Fatalf("no lint warning logged:\n%s", log)
 	}
 }
+
+// checkoutMonthAsString replaces the checkout_com preset's expiry_month
+// with one written as a string, which Checkout.com's schema refuses.
+const checkoutMonthAsString = `outbound:
+  checkout:
+    preset: checkout_com
+    destinations: ["api.checkout.com:443"]
+    fallback: pan
+    fields:
+      - {kind: exp_month, json: source.expiry_month, format: mm}
+`
+
+// TestRulesLintPresetContradiction: caddy tokengate rules lint fails on a
+// field that contradicts its preset, at the field's line with the
+// preset's rule, and the config load refuses it the same way.
+func TestRulesLintPresetContradiction(t *testing.T) {
+	p := writeRulesFile(t, checkoutMonthAsString)
+	out, err := runTokengateIn(t, "", "rules", "lint", "--rules", p)
+	if err == nil || !strings.HasPrefix(out, p+":7: error: set checkout: contradicts preset checkout_com: exp_month writes a JSON string at source.expiry_month: the processor wants an integer (Checkout.com") {
+		t.Fatalf("err %v\n%s", err, out)
+	}
+	cfg := fmt.Sprintf(`{
+	tokengate {
+		rules %s
+		vault bolt %s
+	}
+}
+:9080 {
+	respond "ok"
+}`, p, filepath.Join(t.TempDir(), "vault.db"))
+	assertLoadError(t, cfg, p+":7: set checkout: contradicts preset checkout_com: exp_month")
+}

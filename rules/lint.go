@@ -81,11 +81,12 @@ func LintFile(path string) ([]Finding, error) {
 // expiry cannot be written) are refused by the parser (checkInjected), so a
 // parsed File has none; LintFile reports them.
 //
-// A field the user writes that contradicts its set's preset (a second
-// field of a kind, a place the preset writes in an overlapping case) meets
-// the parser's checks once the preset is expanded (withPreset), so it too
-// is a parse error LintFile reports with the user field's line. A value
-// the processor's schema refuses is not checked here.
+// A field the user writes that contradicts its set's preset in a way the
+// parser sees once the preset is expanded (withPreset: a second field of a
+// kind, a place the preset writes in an overlapping case) is a parse error
+// LintFile reports with the user field's line. One that replaces a preset
+// field and undoes it (another kind, the token moved, a value or type the
+// processor's schema refuses) parses, and lintPreset reports it.
 func Lint(f *File) []Finding {
 	if f == nil {
 		return nil
@@ -96,6 +97,9 @@ func Lint(f *File) []Finding {
 	}
 	out = append(out, lintReach(f.Path, inboundSets(f.Inbound), true)...)
 	out = append(out, lintReach(f.Path, outboundSets(f.Outbound), false)...)
+	for _, s := range f.Outbound {
+		out = append(out, lintPreset(f.Path, s)...)
+	}
 	return out
 }
 

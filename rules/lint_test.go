@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -182,5 +183,53 @@ func TestLintNil(t *testing.T) {
 	}
 	if got := Lint(&File{}); !reflect.DeepEqual(got, []Finding(nil)) {
 		t.Fatal(got)
+	}
+}
+
+// TestLintPresetContradictions: a field that replaces a preset's field and
+// undoes it is an error at its line, naming the field and the preset's
+// rule: a discriminator value the case cannot take, a type, expiry format
+// or enum value the processor's schema refuses, a replacement of another
+// kind (the PAN fallback's CVV removed), the token moved from the place
+// the preset's fields are written around.
+func TestLintPresetContradictions(t *testing.T) {
+	got := lintTestdata(t, "preset_bad.yaml",
+		want{9, SeverityError, "type_card", `contradicts preset checkout_com: constant writes "card" when network_token at source.type: the processor wants a string, when network_token one of network_token (Checkout.com PaymentRequestSource`},
+		want{16, SeverityError, "month_string", "exp_month writes a JSON string at source.expiry_month: the processor wants an integer (Checkout.com PaymentRequestCardSource and PaymentRequestNetworkTokenSource: expiry_month is an integer)"},
+		want{17, SeverityError, "month_string", "exp_year writes the expiry as it is held at source.expiry_year: the processor wants an integer, format: yyyy"},
+		want{18, SeverityError, "month_string", "eci writes a JSON integer at source.eci: the processor wants a string"},
+		want{19, SeverityError, "month_string", `brand writes "visa" when network_token at source.token_type: the processor wants a string, when network_token one of vts, mdes, applepay, googlepay`},
+		want{26, SeverityError, "cvv_removed", "this remove field replaces the preset's cvv field at json source.cvv (when: pan), so the processor would not get the cvv there"},
+		want{32, SeverityError, "token_moved", "contradicts preset adyen: the token field reads json paymentMethod.cardNumber, but the preset reads the token at json paymentMethod.number"},
+		want{38, SeverityError, "stripe_yy", "exp_year writes format yy at card[exp_year]: the processor wants an integer, format: yyyy (Stripe card_details_params"},
+	)
+	// The config load refuses them, at the first one's line.
+	_, err := Load(filepath.Join("testdata", "lint", "preset_bad.yaml"))
+	if err != nil {
+		t.Fatalf("Load refused what only lint sees: %v", err)
+	}
+	if e := LintError(got); e == nil || !strings.Contains(e.Error(), "preset_bad.yaml:9: set type_card: contradicts preset checkout_com") {
+		t.Fatalf("LintError = %v", e)
+	}
+	lintTestdata(t, "preset_good.yaml")
+}
+
+// TestPresetsMeetTheirSchema: a set with only its preset lints clean, for
+// every preset, so a preset's own fields meet its schema constraints.
+func TestPresetsMeetTheirSchema(t *testing.T) {
+	for name, p := range presets {
+		src := "outbound:\n  o:\n    preset: " + name + "\n    destinations: [\"localhost:1\"]\n    fallback: pan\n"
+		f, err := Parse("rules.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := Lint(f); len(got) != 0 {
+			t.Errorf("%s:\n%s", name, findingsText(got))
+		}
+		for place, c := range p.schema {
+			if c.doc == "" || !slices.ContainsFunc(p.fields, func(f Field) bool { return f.JSON == place || f.Form == place }) {
+				t.Errorf("%s: constraint at %s: no doc, or no preset field there", name, place)
+			}
+		}
 	}
 }

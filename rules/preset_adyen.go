@@ -49,4 +49,14 @@ var adyenPreset = preset{
 		{Kind: KindCVV, JSON: "paymentMethod.cvc", When: WhenPAN},
 		{Kind: KindRemove, JSON: "paymentMethod.cvc", When: WhenNetworkToken},
 	},
+	// From the same document. CardDetails.type's enum has other values
+	// (card, bcmc, ...), but only networkToken says the number is a network
+	// token, and scheme is the document's default for a card.
+	schema: map[string]constraint{
+		"paymentMethod.type": {typ: AsString, values: map[When][]string{WhenNetworkToken: {"networkToken"}, WhenPAN: {"scheme"}},
+			doc: "Adyen CardDetails: type networkToken for a network token, scheme (the default) for a card"},
+		"paymentMethod.expiryMonth": {typ: AsString, doc: "Adyen CardDetails: expiryMonth is a string"},
+		"paymentMethod.expiryYear":  {typ: AsString, doc: "Adyen CardDetails: expiryYear is a string"},
+		"mpiData.eci":               {typ: AsString, doc: "Adyen ThreeDSecureData: eci is a string"},
+	},
 }

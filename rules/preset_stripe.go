@@ -39,6 +39,11 @@ var stripe = preset{
 		{Kind: KindExpYear, Form: "card[exp_year]", Format: ExpYYYY},
 		{Kind: KindCVV, Form: "card[cvc]", When: WhenPAN},
 	},
+	// From the same document: card_details_params.
+	schema: map[string]constraint{
+		"card[exp_month]": {typ: AsInteger, doc: "Stripe card_details_params: exp_month is an integer"},
+		"card[exp_year]":  {typ: AsInteger, format: ExpYYYY, doc: "Stripe card_details_params: exp_year is an integer (stripe-go: a four-digit year)"},
+	},
 }
 
 // Registered here rather than in the presets table, so that each

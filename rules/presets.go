@@ -17,6 +17,38 @@ type preset struct {
 	// panOnly marks a processor that takes no network token: every card
 	// goes as its PAN, and the set must say fallback: pan.
 	panOnly bool
+	// schema is optional: what the processor's API document allows at
+	// places the preset writes, keyed by the place (a field's json path or
+	// form name). rules lint, and so the config load, refuses a field of
+	// the set at such a place whose value falls outside it (lintPreset), so
+	// that an override a user writes to change a format or a value cannot
+	// change it to one the processor refuses. A preset without it still
+	// gets the checks every preset gets: an override keeps the kind of the
+	// field it replaces, and the token stays where the preset reads it.
+	// The preset's own fields must meet it (TestPresetsMeetTheirSchema).
+	schema map[string]constraint
+}
+
+// constraint is what a processor's API document allows at one place of
+// the request; each part is optional (its zero value leaves it open), and
+// doc cites the rule, as the lint message shows it to the user.
+type constraint struct {
+	// typ is the document's JSON type for the member: AsString or
+	// AsInteger. In a form body every value is text, and AsInteger asks
+	// for decimal digits of constants and brand values.
+	typ As
+	// format is the expiry format the document asks for (ExpYYYY for "4
+	// digits"). An expiry field without format writes the expiry as it is
+	// held, which may have two digits, so it does not meet ExpYYYY.
+	format ExpFormat
+	// values lists, per case (WhenNetworkToken, WhenPAN), the values the
+	// member may hold in that case: the discriminator value that selects
+	// the schema the preset writes in that case, or the document's enum.
+	// A case not in the map is open.
+	values map[When][]string
+	// doc names the document and its rule: "Checkout.com
+	// PaymentRequestCardSource: expiry_month is an integer".
+	doc string
 }
 
 // presets are the named presets. Every name, type and enum below is the
@@ -57,6 +89,19 @@ var presets = map[string]preset{
 			{Kind: KindExpYear, JSON: "source.expiry_year", Format: ExpYYYY, As: AsInteger},
 			{Kind: KindCVV, JSON: "source.cvv", When: WhenPAN},
 			{Kind: KindRemove, JSON: "source.cvv", When: WhenNetworkToken},
+		},
+		// From the same documents as the fields above.
+		schema: map[string]constraint{
+			"source.type": {typ: AsString, values: map[When][]string{WhenNetworkToken: {"network_token"}, WhenPAN: {"card"}},
+				doc: "Checkout.com PaymentRequestSource: type is the discriminator, network_token for the network token source and card for the card source"},
+			"source.token_type": {typ: AsString, values: map[When][]string{WhenNetworkToken: {"vts", "mdes", "applepay", "googlepay"}},
+				doc: "Checkout.com PaymentRequestNetworkTokenSource: token_type is one of vts, mdes, applepay, googlepay"},
+			"source.expiry_month": {typ: AsInteger,
+				doc: "Checkout.com PaymentRequestCardSource and PaymentRequestNetworkTokenSource: expiry_month is an integer"},
+			"source.expiry_year": {typ: AsInteger, format: ExpYYYY,
+				doc: "Checkout.com PaymentRequestCardSource and PaymentRequestNetworkTokenSource: expiry_year is an integer of 4 digits"},
+			"source.eci": {typ: AsString,
+				doc: "Checkout.com PaymentRequestNetworkTokenSource: eci is a string of at most 2 characters"},
 		},
 	},
 }
