@@ -40,12 +40,12 @@ func lintPreset(path string, s *Outbound) []Finding {
 		out = append(out, Finding{Path: path, Line: f.Line, Severity: SeverityError, Set: s.Name,
 			Message: fmt.Sprintf("contradicts preset %s: ", s.Preset) + fmt.Sprintf(format, args...)})
 	}
+	pi := slices.IndexFunc(p.fields, func(g Field) bool { return g.Kind == KindToken })
 	for _, f := range s.Fields {
-		if f.Kind != KindToken {
+		if f.Kind != KindToken || pi < 0 {
 			continue
 		}
-		pt := p.fields[slices.IndexFunc(p.fields, func(g Field) bool { return g.Kind == KindToken })]
-		if f.JSON != pt.JSON || f.Form != pt.Form {
+		if pt := p.fields[pi]; f.JSON != pt.JSON || f.Form != pt.Form {
 			add(f, "the token field reads %s, but the preset reads the token at %s and writes the card number and the request's other card fields around that place, so the processor would get a request the card is not in; drop this field (the preset's token field applies) or write the set without the preset",
 				places(f), places(pt))
 		}
