@@ -120,6 +120,8 @@ type Guard struct {
 	// hold is how many bytes a Reader keeps back, and keeps as context
 	// before what it emits: more than any match can span.
 	hold int
+	// json is set by ForJSON: a masked bare value becomes a JSON string.
+	json bool
 }
 
 // New makes a Guard for the secrets of one request alone.
@@ -331,7 +333,7 @@ func (g *Guard) Bytes(b []byte) ([]byte, int) {
 	norm := normalize(make([]byte, 0, len(b)), b, true)
 	out := make([]byte, 0, len(norm))
 	g.process(&out, norm, 0, true, &st)
-	if st.count == 0 && string(norm) == string(b) {
+	if st.count == 0 && string(out) == string(b) {
 		return b, 0
 	}
 	return out, st.count

@@ -1,0 +1,59 @@
+package responseguard
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// TestJSONBareValues: in a JSON body, a masked bare value becomes a JSON
+// string, so the document stays valid; strings, and other bodies, are
+// masked as before.
+func TestJSONBareValues(t *testing.T) {
+	g := NewGuard(Options{Secrets: []Secret{{Value: dpan, With: token}, {Value: crypt, With: Mask}, {Value: "2030", With: Mask, Whole: true}},
+		Request: [][]byte{[]byte(`{"n":"1234"}`)}, CVV: true})
+	j := g.ForJSON()
+	long := strings.Repeat("7", maxWord+1)
+	tests := []struct{ name, in, want string }{
+		{"amex cvv equal to the expiry year", `{"exp_month":3,"exp_year":2030}`, `{"exp_month":3,"exp_year":"***"}`},
+		{"cvv in an array", `[2030, 2031,2030]`, `["***", 2031,"***"]`},
+		{"cvv inside a string", `{"d":"valid to 2030"}`, `{"d":"valid to ***"}`},
+		{"cvv as a fraction or negative", `{"a":-2030,"b":1.2030,"c":2030.5}`, `{"a":"***","b":"***","c":"***"}`},
+		{"merchant's number of the cvv's length", `{"n":1234}`, `{"n":"***"}`},
+		{"card as a number", `{"n":5555555555554444}`, `{"n":"555555******4444"}`},
+		{"dpan as a float", `{"n":4.895370012003478e15}`, `{"n":"4.89537**********e15"}`},
+		{"card in a string", `{"n":"5555555555554444"}`, `{"n":"555555******4444"}`},
+		{"cvv member bare", `{"cvv2": 42, "cvc":"9"}`, `{"cvv2": "***", "cvc":"***"}`},
+		{"cvv member literal", `{"cvc":null,"cvv":true}`, `{"cvc":null,"cvv":true}`},
+		{"cvv member object", `{"cvc":{"value":987,"k":"x"},"amount":100}`, `{"cvc":{"value":"***","k":"***"},"amount":100}`},
+		{"cvv member array", `{"cvc":[987,"12"],"amount":100}`, `{"cvc":["***","***"],"amount":100}`},
+		{"cryptogram string", `{"c":"` + crypt + `"}`, `{"c":"***"}`},
+		{"long bare value quoted whole", `{"x":` + long + `}`, `{"x":"` + long + `"}`},
+		{"untouched", `{"amount":1999,"ok":true,"v":null,"f":-1.5e3}`, `{"amount":1999,"ok":true,"v":null,"f":-1.5e3}`},
+		{"escaped quote in a string", `{"a":"\" 2030 \\","b":2030}`, `{"a":"\" *** \\","b":"***"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := j.String(tc.in)
+			if got != tc.want {
+				t.Errorf("String:\n got %s\nwant %s", got, tc.want)
+			}
+			if json.Valid([]byte(tc.in)) && !json.Valid([]byte(got)) {
+				t.Errorf("valid JSON in, invalid out: %s", got)
+			}
+			out, err := io.ReadAll(j.NewReader(io.NopCloser(iotest.OneByteReader(strings.NewReader(tc.in)))))
+			if err != nil || string(out) != tc.want {
+				t.Errorf("one byte at a time:\n got %s\nwant %s", out, tc.want)
+			}
+		})
+	}
+	// Other bodies and header values: as before.
+	if got, _ := g.String(`exp_year=2030&n=5555555555554444`); got != `exp_year=***&n=555555******4444` {
+		t.Errorf("form body: %s", got)
+	}
+	if got, _ := g.String(`{"exp_year":2030}`); got != `{"exp_year":***}` {
+		t.Errorf("a guard not told the body is JSON: %s", got)
+	}
+}
