@@ -26,6 +26,11 @@
 // references, of letters, digits and + / = - _ . are decoded in the output,
 // so "\u002B" or "&#52;" spellings cannot hide a value.
 //
+// In a JSON body (Guard.ForJSON), a bare value (a number) that any of these
+// masks becomes a JSON string of what would be written in its place, so a
+// valid document stays valid: "exp_year":"***", "n":"555555******4444"
+// (json.go).
+//
 // It knows nothing of Caddy or HTTP handlers; caddymodule's transport wraps
 // each response of a detokenized request with a Guard.
 package responseguard
