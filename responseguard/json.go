@@ -100,7 +100,9 @@ func (l jsonLex) scan(in []byte, from, to int, final bool, visit func(word)) jso
 	if ws >= 0 && visit != nil {
 		visit(word{start: ws, end: to, closed: final && to == len(in), cont: cont})
 	}
-	l.inWord = ws >= 0
+	// A value that ends exactly at to is over (and was quoted whole, its
+	// end being in view): only one that may go on past to is carried.
+	l.inWord = ws >= 0 && (to == len(in) || wordChar(in[to]))
 	return l
 }
 

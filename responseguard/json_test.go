@@ -57,3 +57,42 @@ func TestJSONBareValues(t *testing.T) {
 		t.Errorf("a guard not told the body is JSON: %s", got)
 	}
 }
+
+func BenchmarkReaderJSON(b *testing.B) {
+	g := guard().ForJSON()
+	body := strings.Repeat(`{"id":"ch_3MmlLrLkdIwHu7ix0snN0B15","amount":1999,"currency":"eur","status":"succeeded","card":{"last4":"1111","brand":"visa","exp_year":2030}}`, 8)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := g.NewReader(io.NopCloser(strings.NewReader(body)))
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestReaderMemoryJSON: a JSON guard's buffers stay bounded on a large
+// array of small numbers and on one huge number (quoted, as too long to be
+// seen whole), and streaming gives what redacting whole gives.
+func TestReaderMemoryJSON(t *testing.T) {
+	g := guard().ForJSON()
+	for name, in := range map[string]string{
+		"many numbers": "[" + strings.Repeat("123,4,5555555555554444,", 1<<17) + "0]",
+		"one number":   `{"n":` + strings.Repeat("7", 3<<20) + `}`,
+	} {
+		r := g.NewReader(io.NopCloser(&fixedChunks{b: []byte(in), n: 4093}))
+		out, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if whole, _ := g.String(in); string(out) != whole {
+			t.Errorf("%s: streamed differs from whole", name)
+		}
+		if !json.Valid(out) {
+			t.Errorf("%s: invalid JSON out", name)
+		}
+		if c := cap(r.in) + cap(r.out) + cap(r.raw) + cap(r.st.mask); c > 8*readChunk {
+			t.Errorf("%s: buffers grew to %d bytes", name, c)
+		}
+	}
+}

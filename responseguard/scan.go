@@ -332,6 +332,7 @@ type scanState struct {
 	count     int     // replacements made so far
 	mask      []bool  // per byte of in: a card digit to mask (reused)
 	js        jsonLex // in a JSON body, the lexer's state at in[from]
+	words     []word  // in a JSON body, the bare values of in[from:] (reused)
 }
 
 // span is a range of the input replaced by Mask; quote: by Mask as a JSON
@@ -358,7 +359,9 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	// this pass (the hold-back covers it), so it is quoted or not at once.
 	var words []word
 	if g.json {
+		words = st.words[:0]
 		st.js.scan(in, from, len(in), final, func(w word) { words = append(words, w) })
+		st.words = words
 		for _, w := range words {
 			if w.short() && w.start < limit && limit < w.end {
 				limit = w.end
