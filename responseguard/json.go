@@ -61,9 +61,10 @@ type word struct {
 func (w word) short() bool { return w.closed && !w.cont && w.end-w.start <= maxWord }
 
 // scan lexes in[from:to] from state l, calls visit (if not nil) for each
-// bare value, and returns the state at to. A value running to to is
-// closed only when to is the end of the final input.
-func (l jsonLex) scan(in []byte, from, to int, final bool, visit func(word)) jsonLex {
+// bare value, appends to escs (if not nil) the offset of each character a
+// backslash escapes in a string, and returns the state at to. A value
+// running to to is closed only when to is the end of the final input.
+func (l jsonLex) scan(in []byte, from, to int, final bool, visit func(word), escs *[]int) jsonLex {
 	ws, cont := -1, l.inWord
 	if l.inWord {
 		ws = from
@@ -74,6 +75,9 @@ func (l jsonLex) scan(in []byte, from, to int, final bool, visit func(word)) jso
 			switch {
 			case l.escaped:
 				l.escaped = false
+				if escs != nil {
+					*escs = append(*escs, i)
+				}
 			case c == '\\':
 				l.escaped = true
 			case c == '"':

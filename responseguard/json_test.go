@@ -96,3 +96,41 @@ func TestReaderMemoryJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONEscapeLetter: a match that starts at the letter of an escape
+// ("\n" before text that, with the n, spells the cryptogram) takes the
+// backslash with it, in one pass or across passes, or the answer would hold
+// "\***", which is no JSON escape.
+func TestJSONEscapeLetter(t *testing.T) {
+	const sent = "nABCDEFGHIJKLMNOPQRSTUVWXYZa"
+	g := NewGuard(Options{Secrets: []Secret{{Value: sent, With: Mask}}}).ForJSON()
+	in := `{"c":"\` + sent + `","d":"\\` + sent + `"}`
+	want := `{"c":"***","d":"\\***"}`
+	if got, _ := g.String(in); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	// At every offset from the Reader's cuts.
+	var big, wantBig strings.Builder
+	big.WriteString("[")
+	wantBig.WriteString("[")
+	for i := 0; i < 400; i++ {
+		if i > 0 {
+			big.WriteString(",")
+			wantBig.WriteString(",")
+		}
+		pad := `{"p":"` + strings.Repeat("x", i%53) + `",`
+		big.WriteString(pad + in[1:])
+		wantBig.WriteString(pad + want[1:])
+	}
+	big.WriteString("]")
+	wantBig.WriteString("]")
+	if !json.Valid([]byte(big.String())) || !json.Valid([]byte(wantBig.String())) {
+		t.Fatal("the test's documents are not JSON")
+	}
+	for n := 1; n < 5000; n += 37 {
+		out, err := io.ReadAll(g.NewReader(io.NopCloser(&fixedChunks{b: []byte(big.String()), n: n})))
+		if err != nil || string(out) != wantBig.String() {
+			t.Errorf("chunks of %d: streamed output differs", n)
+		}
+	}
+}

@@ -333,6 +333,7 @@ type scanState struct {
 	mask      []bool  // per byte of in: a card digit to mask (reused)
 	js        jsonLex // in a JSON body, the lexer's state at in[from]
 	words     []word  // in a JSON body, the bare values of in[from:] (reused)
+	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
 }
 
 // span is a range of the input replaced by Mask; quote: by Mask as a JSON
@@ -358,13 +359,22 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	// In a JSON body, a bare value the cut would split is kept whole in
 	// this pass (the hold-back covers it), so it is quoted or not at once.
 	var words []word
+	var escs []int
 	if g.json {
-		words = st.words[:0]
-		st.js.scan(in, from, len(in), final, func(w word) { words = append(words, w) })
-		st.words = words
+		words, escs = st.words[:0], st.escs[:0]
+		st.js.scan(in, from, len(in), final, func(w word) { words = append(words, w) }, &escs)
+		st.words, st.escs = words, escs
 		for _, w := range words {
 			if w.short() && w.start < limit && limit < w.end {
 				limit = w.end
+			}
+		}
+		// Nor is an escape cut from its backslash: a replacement
+		// starting at the escaped character takes the backslash too
+		// (below), or "\n" + a match would leave "\***".
+		if _, ok := slices.BinarySearch(escs, limit); ok {
+			if limit--; limit <= from {
+				return from
 			}
 		}
 	}
@@ -406,6 +416,11 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
 	if g.json {
+		for i := range spans {
+			if _, ok := slices.BinarySearch(escs, spans[i].start); ok && spans[i].start > from {
+				spans[i].start--
+			}
+		}
 		widen(spans, words)
 	}
 	// Overlapping replacements become one: their union is masked.
@@ -500,7 +515,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	}
 	upTo(cut)
 	if g.json {
-		st.js = st.js.scan(in, from, cut, final, nil)
+		st.js = st.js.scan(in, from, cut, final, nil, nil)
 	}
 	return cut
 }
