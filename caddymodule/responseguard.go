@@ -184,6 +184,9 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text (or binary), which the response guard cannot read"}
 	}
 	src = readCloser{noNUL{br}, src}
+	if head, _ := br.Peek(512); jsonBody(resp.Header.Get("Content-Type"), head) {
+		g = g.ForJSON()
+	}
 	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a
@@ -208,6 +211,21 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// jsonBody reports whether a response is JSON, by its Content-Type
+// (application/json, text/json, any +json type) or, with none, by its first
+// byte: the guard then keeps a valid document valid (responseguard.ForJSON).
+func jsonBody(contentType string, head []byte) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json"):
+		return true
+	case strings.TrimSpace(contentType) == "":
+		head = bytes.TrimLeft(head, " \t\r\n")
+		return len(head) > 0 && (head[0] == '{' || head[0] == '[')
+	}
+	return false
 }
 
 // charsetOf is the charset parameter of a Content-Type, "" when there is

@@ -82,3 +82,32 @@ func TestGuardResponseEncodings(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardResponseJSON: a JSON answer (by its Content-Type, or by its
+// first byte when it has none) keeps valid JSON where the guard masks a
+// bare number, whole or streamed; other bodies are masked as before.
+func TestGuardResponseJSON(t *testing.T) {
+	g := responseguard.NewGuard(responseguard.Options{Secrets: []responseguard.Secret{{Value: "2030", With: responseguard.Mask, Whole: true}}})
+	const body = `{"exp_month":3,"exp_year":2030}`
+	for _, tc := range []struct{ ct, want string }{
+		{"application/json", `{"exp_month":3,"exp_year":"***"}`},
+		{"application/problem+json; charset=utf-8", `{"exp_month":3,"exp_year":"***"}`},
+		{"", `{"exp_month":3,"exp_year":"***"}`},
+		{"text/plain", `{"exp_month":3,"exp_year":***}`},
+	} {
+		for _, length := range []int64{int64(len(body)), -1} {
+			r := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: length}
+			if tc.ct != "" {
+				r.Header.Set("Content-Type", tc.ct)
+			}
+			r, err := guardResponse(r, g, prometheus.NewCounter(prometheus.CounterOpts{Name: "test"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(r.Body)
+			if string(got) != tc.want {
+				t.Errorf("%q, length %d: got %s, want %s", tc.ct, length, got, tc.want)
+			}
+		}
+	}
+}

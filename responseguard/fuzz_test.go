@@ -8,14 +8,25 @@ import (
 )
 
 // FuzzReader: streaming the input in chunks of any size gives exactly what
-// redacting it whole gives, and no secret survives either way.
+// redacting it whole gives, and no secret survives either way; for a JSON
+// guard too, whatever the input.
 func FuzzReader(f *testing.F) {
 	f.Add([]byte(`{"number":"4895370012003478","c":"q5n/AbC+dEf12345678901234A==","cvc":"123"}`), uint16(1))
 	f.Add([]byte(`5555 5555 5555 4444 1234 1234 1234 1234 1234 4111111111111111`), uint16(7))
 	f.Add([]byte(strings.Repeat("9", 50)+" 4111-1111-1111-1111"), uint16(3))
 	f.Add([]byte(`c=q5n%2FAbC%2BdEf12345678901234A%3D%3D&cvc=123&n=48953700120034784895370012003478`), uint16(5))
-	g := guard()
+	f.Add([]byte(`{"n":4895370012003478,"c":[123,-123.5e1,"123"],"cvc":{"a":[1,{"b":"x"}]},"x":`+strings.Repeat("7", 70)+`}`), uint16(2))
+	plain := guard()
+	js := NewGuard(Options{Secrets: []Secret{{Value: dpan, With: token}, {Value: crypt, With: Mask}, {Value: "123", With: Mask, Whole: true}}, CVV: true}).ForJSON()
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint16) {
+		for _, g := range []*Guard{plain, js} {
+			checkReader(t, g, in, chunk)
+		}
+	})
+}
+
+func checkReader(t *testing.T, g *Guard, in []byte, chunk uint16) {
+	{
 		whole, _ := g.String(string(in))
 		src := &fixedChunks{b: in, n: int(chunk%97) + 1}
 		streamed, err := io.ReadAll(g.NewReader(io.NopCloser(src)))
@@ -41,7 +52,7 @@ func FuzzReader(f *testing.F) {
 			}
 			at = i + 1
 		}
-	})
+	}
 }
 
 type fixedChunks struct {

@@ -26,6 +26,11 @@
 // references, of letters, digits and + / = - _ . are decoded in the output,
 // so "\u002B" or "&#52;" spellings cannot hide a value.
 //
+// In a JSON body (Guard.ForJSON), a bare value (a number) that any of these
+// masks becomes a JSON string of what would be written in its place, so a
+// valid document stays valid: "exp_year":"***", "n":"555555******4444"
+// (json.go).
+//
 // It knows nothing of Caddy or HTTP handlers; caddymodule's transport wraps
 // each response of a detokenized request with a Guard.
 package responseguard
@@ -120,6 +125,8 @@ type Guard struct {
 	// hold is how many bytes a Reader keeps back, and keeps as context
 	// before what it emits: more than any match can span.
 	hold int
+	// json is set by ForJSON: a masked bare value becomes a JSON string.
+	json bool
 }
 
 // New makes a Guard for the secrets of one request alone.
@@ -331,7 +338,7 @@ func (g *Guard) Bytes(b []byte) ([]byte, int) {
 	norm := normalize(make([]byte, 0, len(b)), b, true)
 	out := make([]byte, 0, len(norm))
 	g.process(&out, norm, 0, true, &st)
-	if st.count == 0 && string(norm) == string(b) {
+	if st.count == 0 && string(out) == string(b) {
 		return b, 0
 	}
 	return out, st.count

@@ -232,7 +232,10 @@ func wholeNumbers(s []byte, visit func(start, end int)) {
 // memberValues calls visit for the value of each JSON member or form field
 // whose name is in names (lower case): the inside of a string, or a bare
 // value, at most maxValue bytes.
-func memberValues(s []byte, names map[string]bool, visit func(start, end int)) {
+// In a JSON body (json), a bare value is a word (a number, but no literal)
+// and a container's values are visited one by one (containerValues), so
+// that masking them keeps the document valid.
+func memberValues(s []byte, names map[string]bool, json bool, visit func(start, end int)) {
 	isName := func(b []byte) bool {
 		if len(b) == 0 || len(b) > maxName {
 			return false
@@ -274,6 +277,18 @@ func memberValues(s []byte, names map[string]bool, visit func(start, end int)) {
 					e++
 				}
 				visit(k+1, min(e, len(s)))
+			} else if json {
+				if s[k] == '{' || s[k] == '[' {
+					containerValues(s, k, visit)
+					continue
+				}
+				e := k
+				for e < len(s) && e-k < maxValue && wordChar(s[e]) {
+					e++
+				}
+				if e > k && !literal(s[k:e]) {
+					visit(k, e)
+				}
 			} else {
 				e := k
 				for e < len(s) && e-k < maxValue && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(s[e])) {
@@ -313,13 +328,20 @@ func skipSpace(s []byte, i int) int {
 
 // scanState carries what a Reader knows between calls to process.
 type scanState struct {
-	lostDigit bool   // the byte before in[0], dropped, was a digit
-	count     int    // replacements made so far
-	mask      []bool // per byte of in: a card digit to mask (reused)
+	lostDigit bool    // the byte before in[0], dropped, was a digit
+	count     int     // replacements made so far
+	mask      []bool  // per byte of in: a card digit to mask (reused)
+	js        jsonLex // in a JSON body, the lexer's state at in[from]
+	words     []word  // in a JSON body, the bare values of in[from:] (reused)
+	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
 }
 
-// span is a range of the input replaced by Mask.
-type span struct{ start, end int }
+// span is a range of the input replaced by Mask; quote: by Mask as a JSON
+// string, as it covers a bare value (json.go).
+type span struct {
+	start, end int
+	quote      bool
+}
 
 // process appends to out the redacted in[from:cut] and returns cut. in is
 // normalized; in[:from] was emitted before and is there as context. Unless
@@ -334,10 +356,32 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			return from
 		}
 	}
+	// In a JSON body, a bare value the cut would split is kept whole in
+	// this pass (the hold-back covers it), so it is quoted or not at once.
+	var words []word
+	var escs []int
+	if g.json {
+		words, escs = st.words[:0], st.escs[:0]
+		st.js.scan(in, from, len(in), final, func(w word) { words = append(words, w) }, &escs)
+		st.words, st.escs = words, escs
+		for _, w := range words {
+			if w.short() && w.start < limit && limit < w.end {
+				limit = w.end
+			}
+		}
+		// Nor is an escape cut from its backslash: a replacement
+		// starting at the escaped character takes the backslash too
+		// (below), or "\n" + a match would leave "\***".
+		if _, ok := slices.BinarySearch(escs, limit); ok {
+			if limit--; limit <= from {
+				return from
+			}
+		}
+	}
 	var spans []span
 	keep := func(s, e int) {
 		if s >= from && s < limit {
-			spans = append(spans, span{s, e})
+			spans = append(spans, span{start: s, end: e})
 		}
 	}
 	for _, c := range g.crypts {
@@ -368,15 +412,24 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 		})
 	}
 	if g.names != nil {
-		memberValues(in, g.names, keep)
+		memberValues(in, g.names, g.json, keep)
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
+	if g.json {
+		for i := range spans {
+			if _, ok := slices.BinarySearch(escs, spans[i].start); ok && spans[i].start > from {
+				spans[i].start--
+			}
+		}
+		widen(spans, words)
 	}
 	// Overlapping replacements become one: their union is masked.
 	if len(spans) > 1 {
-		slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
 		merged := spans[:1]
 		for _, s := range spans[1:] {
 			if last := &merged[len(merged)-1]; s.start < last.end {
 				last.end = max(last.end, s.end)
+				last.quote = last.quote || s.quote
 			} else {
 				merged = append(merged, s)
 			}
@@ -429,15 +482,99 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			}
 		}
 	})
-	prev := from
+	var quotes []int
+	if g.json {
+		quotes = wordQuotes(words, spans, mask, from, cut)
+	}
+	// Quotes fall before a replacement that starts where they do, and
+	// after one they fall inside of.
+	prev, qi := from, 0
+	upTo := func(end int) {
+		for ; qi < len(quotes) && quotes[qi] <= end; qi++ {
+			appendMasked(out, in[prev:quotes[qi]], mask[prev:quotes[qi]])
+			*out = append(*out, '"')
+			prev = quotes[qi]
+		}
+		appendMasked(out, in[prev:end], mask[prev:end])
+		prev = end
+	}
 	for _, sp := range spans {
-		appendMasked(out, in[prev:sp.start], mask[prev:sp.start])
-		*out = append(*out, Mask...)
+		upTo(sp.start)
+		if sp.quote {
+			*out = append(*out, '"')
+			*out = append(*out, Mask...)
+			*out = append(*out, '"')
+		} else {
+			*out = append(*out, Mask...)
+		}
+		for ; qi < len(quotes) && quotes[qi] < sp.end; qi++ {
+			*out = append(*out, '"')
+		}
 		st.count++
 		prev = sp.end
 	}
-	appendMasked(out, in[prev:cut], mask[prev:cut])
+	upTo(cut)
+	if g.json {
+		st.js = st.js.scan(in, from, cut, final, nil, nil)
+	}
 	return cut
+}
+
+// widen extends each span (sorted by start) that touches a bare value
+// seen whole to cover all of it, to be written as a JSON string.
+func widen(spans []span, words []word) {
+	for i := range spans {
+		sp := &spans[i]
+		k, _ := slices.BinarySearchFunc(words, sp.start, func(w word, start int) int {
+			if w.end <= start {
+				return -1
+			}
+			return 1
+		})
+		for ; k < len(words) && words[k].start < sp.end; k++ {
+			if w := words[k]; w.short() && w.end > sp.start {
+				sp.start, sp.end = min(sp.start, w.start), max(sp.end, w.end)
+				sp.quote = true
+			}
+		}
+	}
+}
+
+// wordQuotes are the offsets, in order, where a quote is written in
+// in[from:cut]: around each bare value seen whole that only card-number
+// masking touches (a span covering one is quoted itself), and around each
+// bare value too long to be seen whole, at whichever of its ends falls in
+// this stretch.
+func wordQuotes(words []word, spans []span, mask []bool, from, cut int) []int {
+	var q []int
+	for _, w := range words {
+		if w.start >= cut {
+			break
+		}
+		if !w.short() {
+			if !w.cont {
+				q = append(q, w.start)
+			}
+			if w.closed && w.end <= cut {
+				q = append(q, w.end)
+			}
+			continue
+		}
+		if !slices.Contains(mask[w.start:w.end], true) {
+			continue
+		}
+		k, _ := slices.BinarySearchFunc(spans, w.start, func(sp span, start int) int {
+			if sp.end <= start {
+				return -1
+			}
+			return 1
+		})
+		if k < len(spans) && spans[k].start < w.end {
+			continue // covered by a quoted span
+		}
+		q = append(q, w.start, w.end)
+	}
+	return q
 }
 
 func appendMasked(out *[]byte, seg []byte, mask []bool) {
