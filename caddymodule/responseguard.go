@@ -36,11 +36,17 @@ import (
 // and whether, and under which names, the rule set sends a CVV.
 // The request's query and header values count too: a processor may echo
 // them.
-func guardOptions(set *rules.Outbound, secrets []responseguard.Secret, merchantBody []byte, r *http.Request) responseguard.Options {
-	o := responseguard.Options{Secrets: secrets, Request: [][]byte{merchantBody, []byte(r.URL.RawQuery)}}
+//
+// sentBody is the body as it leaves: its whole numbers and cryptogram-like
+// tokens count as the merchant's too. Without it a value tokengate wrote
+// (the expiry year from the vault, a preset's card type code) would be
+// masked in an echo only when it equals the CVV, and the mask would tell
+// the merchant so.
+func guardOptions(set *rules.Outbound, secrets []responseguard.Secret, merchantBody, sentBody []byte, r *http.Request) responseguard.Options {
+	o := responseguard.Options{Secrets: secrets, Request: [][]byte{merchantBody, sentBody, []byte(r.URL.RawQuery)}}
 	// Form bodies and queries are read decoded too, as the merchant's
 	// server reads them.
-	for _, raw := range []string{string(merchantBody), r.URL.RawQuery} {
+	for _, raw := range []string{string(merchantBody), string(sentBody), r.URL.RawQuery} {
 		if q, err := url.QueryUnescape(raw); err == nil && q != raw {
 			o.Request = append(o.Request, []byte(q))
 		}

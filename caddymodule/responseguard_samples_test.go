@@ -188,7 +188,13 @@ func TestResponseGuardProcessorSamples(t *testing.T) {
 		// A 4-digit CVV equal to the expiry year: Stripe and Checkout.com
 		// echo the year as a bare JSON number, which the guard masks.
 		{"amex PAN fallback, CVV equal to the expiry year", "network off", amexPAN, "2030"},
+		// The same card with another CVV: the merchant must get the same
+		// answer, or the mask on the year tells whether the CVV equals it.
+		// (8642 is in no sample: a CVV equal to a number the processor wrote
+		// by itself is masked there, which no merchant choice can probe.)
+		{"amex PAN fallback, CVV not the expiry year", "network off", amexPAN, "8642"},
 	}
+	amexAnswers := map[string][]string{} // processor+op: the amex cases' answers
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := startGatewaySites(t, tc.global, guardSites)
@@ -216,9 +222,17 @@ func TestResponseGuardProcessorSamples(t *testing.T) {
 						t.Fatalf("%d %s", out.status, strings.ReplaceAll(out.body, s.number, "[number]"))
 					}
 					checkSampleAnswer(t, proc.name, proc.op, tc.global, s, out.body)
+					if tc.pan == amexPAN {
+						amexAnswers[proc.name+proc.op] = append(amexAnswers[proc.name+proc.op], strings.ReplaceAll(out.body, s.number, "[number]"))
+					}
 				})
 			}
 		})
+	}
+	for proc, answers := range amexAnswers {
+		if len(answers) != 2 || answers[0] != answers[1] {
+			t.Errorf("%s: the answer depends on whether the CVV equals the expiry year:\n%s", proc, strings.Join(answers, "\n"))
+		}
 	}
 }
 
@@ -274,7 +288,11 @@ func checkSampleAnswer(t *testing.T, name, op, global string, s sent, body strin
 			want = "***"
 		case fmt.Sprint(sentV) == s.cvv:
 			want = "***" // a string if it was a bare number
-		case e.kind == "expiry_m_yyyy" && s.year == s.cvv:
+		case strings.HasPrefix(e.kind, "exp_") && len(fmt.Sprint(sentV)) == len(s.cvv):
+			// A number the request carried, of a sent CVV's length, is
+			// masked like the CVV whatever its value.
+			want = "***"
+		case e.kind == "expiry_m_yyyy" && len(s.year) == len(s.cvv):
 			want = strings.TrimLeft(s.month, "0") + "/***"
 		}
 		if got := getPath(doc, strings.ReplaceAll(e.path, "%s", op)); got != want {
