@@ -17,6 +17,9 @@ type preset struct {
 	// panOnly marks a processor that takes no network token: every card
 	// goes as its PAN, and the set must say fallback: pan.
 	panOnly bool
+	// sign is the signing scheme the processor checks over the body: the
+	// set must have a sign block of that scheme.
+	sign SignScheme
 }
 
 // presets are the named presets. Every name, type and enum below is the
