@@ -192,3 +192,47 @@ func TestCybersourcePresetSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesCommandsOnCybersourcePreset: rules lint passes
+// examples/cybersource/rules.yaml, with no secret in the environment (lint
+// and explain read none), and rules explain on its request.json shows
+// tokenizedCard with each brand's card type, the card on the PAN fallback,
+// and that tokengate signs both, as the README says.
+func TestRulesCommandsOnCybersourcePreset(t *testing.T) {
+	const p = "../examples/cybersource/rules.yaml"
+	t.Setenv("CYBS_SECRET", "")
+	if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", p); err != nil || out != "" {
+		t.Errorf("lint: err %v\n%s", err, out)
+	}
+	req, err := os.ReadFile("../examples/cybersource/request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for brand, code := range map[string]string{"visa": "001", "mastercard": "002", "amex": "003"} {
+		out, err := runTokengateIn(t, string(req), "rules", "explain", "--rules", p, "--set", "cybersource", "--brand", brand)
+		if err != nil {
+			t.Fatalf("explain %s: %v\n%s", brand, err, out)
+		}
+		for _, want := range []string{
+			"Tokengate-Injected: paymentInformation.card.number=network_token\n",
+			`  + paymentInformation.tokenizedCard.number = "<network_token>"`, `  + paymentInformation.tokenizedCard.cryptogram = "<cryptogram>"`,
+			`  + paymentInformation.tokenizedCard.transactionType = "3"`, `  + paymentInformation.tokenizedCard.type = "` + code + `"`,
+			`  + consumerAuthenticationInformation.eciRaw = "`, "  - paymentInformation.card.number (removed)",
+			"Tokengate-Injected: paymentInformation.card.number=pan;reason=no_network_token\n",
+			`  ~ paymentInformation.card.number = "<pan>"`, `  + paymentInformation.card.securityCode = "<cvv>"`, `  + paymentInformation.card.type = "` + code + `"`,
+			"note: signed by tokengate over this body (cybersource_http_signature, merchant_id your_merchant_id, key_id your-key-id)",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", brand, want, out)
+			}
+		}
+		if strings.Count(out, "note: signed by tokengate") != 2 {
+			t.Errorf("%s: want the signing note in both cases:\n%s", brand, out)
+		}
+	}
+	// Without its sign block the preset is refused, with its line.
+	w := writeRulesFile(t, "outbound:\n  cybersource:\n    preset: cybersource\n    destinations: [\"apitest.cybersource.com:443\"]\n    fallback: pan\n")
+	if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", w); err == nil || !strings.Contains(out, "rules.yaml:3:") || !strings.Contains(out, "needs sign") {
+		t.Errorf("no sign block: err %v\n%s", err, out)
+	}
+}
