@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,6 +92,9 @@ func TestResolveSecrets(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%+v %v", *f.Outbound[0].Sign, f.Outbound[0].Sign.Secret); strings.Contains(s, enc) || strings.Contains(s, "0123") || strings.Contains(s, "48 49") {
 		t.Errorf("the secret prints: %s", s)
+	}
+	if j, err := json.Marshal(f.Outbound[0].Sign); err != nil || strings.Contains(string(j), enc) || !strings.Contains(string(j), `"Secret":"[redacted]"`) {
+		t.Errorf("the secret marshals: %s %v", j, err)
 	}
 	f = parse(`sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret_file: cybs.key}`)
 	if err := f.ResolveSecrets(); err != nil || string(f.Outbound[0].Sign.Secret) != string(key) {

@@ -39,12 +39,15 @@ type Sign struct {
 	Line int
 }
 
-// Secret is key material; it formats as [redacted] so that no %v of a
-// rule set can print it.
+// Secret is key material; it formats and marshals as [redacted] so that
+// no %v or JSON of a rule set can show it.
 type Secret []byte
 
 // Format implements fmt.Formatter.
 func (Secret) Format(f fmt.State, _ rune) { fmt.Fprint(f, "[redacted]") }
+
+// MarshalJSON redacts it, for any JSON dump of a rule set.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
 
 // envRef is the one way to name a secret in the rules file: the whole
 // value a Caddy-style {env.NAME} placeholder.
