@@ -163,7 +163,7 @@ func TestCybersourcePresetSchema(t *testing.T) {
 			pi := v.PaymentInformation
 			if tc.nt {
 				tk := pi.TokenizedCard
-				if len(pi.Card) != 0 || tk["number"] == nil || tk["cryptogram"] == nil || tk["transactionType"] != "3" || tk["type"] != tc.code ||
+				if pi.Card != nil || tk["number"] == nil || tk["cryptogram"] == nil || tk["transactionType"] != "3" || tk["type"] != tc.code ||
 					tk["expirationMonth"] == nil || tk["expirationYear"] == nil || v.ConsumerAuthenticationInformation["eciRaw"] == nil {
 					t.Errorf("network token request: %s", got)
 				}

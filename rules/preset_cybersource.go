@@ -39,9 +39,9 @@ var cybersourceTypes = map[string]Scalar{
 // cavv and ucafAuthenticationData are 3-D Secure's values and are left to
 // the merchant. commerceIndicator says what kind of transaction it is
 // (internet, moto, recurring...), which tokengate does not know, so it is
-// left to the merchant's request. The card's members are removed with the
-// network token (a set may not remove a place that holds another field's,
-// so an empty "card": {} stays; the model has no required member). A CVV goes only with
+// left to the merchant's request. The card object is removed with the
+// network token: the request carries one of the two (its number is removed
+// first by name, as every set must remove the token's own member). A CVV goes only with
 // the PAN, as in the other presets. Every card is sent with its type, as
 // the model "strongly recommends".
 var cybersourcePreset = preset{
@@ -52,10 +52,7 @@ var cybersourcePreset = preset{
 		// Network token: tokenizedCard in place of card.
 		{Kind: KindNumber, JSON: "paymentInformation.tokenizedCard.number", When: WhenNetworkToken},
 		{Kind: KindRemove, JSON: "paymentInformation.card.number", When: WhenNetworkToken},
-		{Kind: KindRemove, JSON: "paymentInformation.card.expirationMonth", When: WhenNetworkToken},
-		{Kind: KindRemove, JSON: "paymentInformation.card.expirationYear", When: WhenNetworkToken},
-		{Kind: KindRemove, JSON: "paymentInformation.card.securityCode", When: WhenNetworkToken},
-		{Kind: KindRemove, JSON: "paymentInformation.card.type", When: WhenNetworkToken},
+		{Kind: KindRemove, JSON: "paymentInformation.card", When: WhenNetworkToken},
 		{Kind: KindExpMonth, JSON: "paymentInformation.tokenizedCard.expirationMonth", Format: ExpMM, As: AsString, When: WhenNetworkToken},
 		{Kind: KindExpYear, JSON: "paymentInformation.tokenizedCard.expirationYear", Format: ExpYYYY, As: AsString, When: WhenNetworkToken},
 		{Kind: KindCryptogram, JSON: "paymentInformation.tokenizedCard.cryptogram", When: WhenNetworkToken},

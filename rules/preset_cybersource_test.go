@@ -115,3 +115,30 @@ func TestResolveSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A remove may take out a whole object that holds the token's place (the
+// token is read before any edit) or another remove's, never one under
+// which its case writes a value.
+func TestRemoveObject(t *testing.T) {
+	ok := out(dest, "fallback: pan", "fields:",
+		"- {kind: token, json: pi.card.number}",
+		"- {kind: number, json: pi.tokenizedCard.number, when: network_token}",
+		"- {kind: remove, json: pi.card.number, when: network_token}",
+		"- {kind: remove, json: pi.card, when: network_token}")
+	if _, err := Parse("rules.yaml", []byte(ok)); err != nil {
+		t.Errorf("remove of the token's object: %v", err)
+	}
+	for _, bad := range []string{
+		"- {kind: cryptogram, json: pi.card.cryptogram}",
+		"- {kind: exp_month, json: pi.card.expirationMonth, when: network_token}",
+		"- {kind: constant, json: pi.card.type, value: x}",
+	} {
+		if _, err := Parse("rules.yaml", []byte(ok+"    "+bad+"\n")); err == nil || !strings.Contains(err.Error(), "overlaps") {
+			t.Errorf("%s under a removed object: %v", bad, err)
+		}
+	}
+	// A PAN-only write under it is another case's: allowed.
+	if _, err := Parse("rules.yaml", []byte(ok+"    - {kind: exp_month, json: pi.card.expirationMonth, when: pan}\n")); err != nil {
+		t.Errorf("a write in the other case: %v", err)
+	}
+}
