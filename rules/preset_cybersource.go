@@ -31,6 +31,12 @@ var cybersourceTypes = map[string]Scalar{
 //     "raw electronic commerce indicator (ECI)"), cavv, ucafAuthenticationData;
 //   - ptsv2payments_processing_information.py: commerceIndicator (str,
 //     "the list of valid values in this field depends on your processor").
+//   - Cybersource's own network token sample (repository
+//     CyberSource/cybersource-rest-samples-python, commit 3f6320e,
+//     samples/Payments/Payments/payment-network-tokenization.py) sends
+//     tokenizedCard {number, expirationMonth, expirationYear,
+//     transactionType "1"}, with a 3-D Secure cavv and xid and
+//     commerceIndicator "vbv", and no cryptogram member.
 //
 // Chosen where the models are silent or leave a choice: the network token
 // goes in tokenizedCard with its cryptogram in tokenizedCard.cryptogram
