@@ -188,6 +188,10 @@ func (a *App) loadRules() error {
 	if err != nil {
 		return fmt.Errorf("tokengate: %w", err)
 	}
+	// Only the gateway reads signing keys: lint and explain need none.
+	if err := rf.ResolveSecrets(); err != nil {
+		return fmt.Errorf("tokengate: %w", err)
+	}
 	// What `caddy tokengate rules lint` calls an error would mishandle card
 	// data, so it fails the load like a parse error; its warnings depend on
 	// how the Caddyfile uses the sets, so they are only logged.

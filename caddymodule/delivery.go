@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
@@ -14,6 +15,7 @@ import (
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
+	"github.com/tokengate/tokengate/signing"
 )
 
 // delivery is a detokenized request waiting for its transport: the body
@@ -70,6 +72,11 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	// another site.
 	out.Host = hostFor(di, out.URL.Scheme)
 	body.Replace(out, d.body)
+	if sg := d.set.Sign; sg != nil {
+		// Last, over the body and Host as they leave: the merchant's
+		// signature covered the body with its tokens.
+		signing.SignCybersource(out, d.body, signing.CybersourceKey{MerchantID: sg.MerchantID, KeyID: sg.KeyID, Secret: sg.Secret}, time.Now())
+	}
 	if d.guard != nil {
 		// Ask for a body the guard can read; see guardResponse.
 		out.Header.Set("Accept-Encoding", "identity")

@@ -79,7 +79,7 @@ func TestParseErrors(t *testing.T) {
 			`rules.yaml:3: inbound "s": match: unknown key "method" (want methods, paths)`},
 		{"cvv_ttl outbound is unknown",
 			out(dest, "cvv_ttl: 15m", "fields: ["+tok[2:]+"]"),
-			`rules.yaml:4: outbound "o": unknown key "cvv_ttl" (want preset, match, destinations, fallback, response_guard, allow_plaintext, max_cards, initiator, fields, pan_guard)`},
+			`rules.yaml:4: outbound "o": unknown key "cvv_ttl" (want preset, match, destinations, fallback, response_guard, allow_plaintext, max_cards, initiator, fields, pan_guard, sign)`},
 		{"duplicate key",
 			in("tenant: a", "tenant: b", "fields: [{kind: pan, json: n}]"),
 			`rules.yaml:4: inbound "s": duplicate key "tenant" (first at line 3)`},

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tokengate/tokengate/body"
 )
 
 // direction holds what differs between inbound and outbound fields.
@@ -185,7 +187,7 @@ func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d di
 			if !f.When.overlaps(g.When) {
 				continue // never written in the same request
 			}
-			if f.JSON != "" && g.JSON != "" && overlaps(f.JSON, g.JSON) && !(shareable(f, g) && f.JSON == g.JSON) {
+			if f.JSON != "" && g.JSON != "" && overlaps(f.JSON, g.JSON) && !(shareable(f, g) && f.JSON == g.JSON) && !clears(f, g) && !clears(g, f) {
 				return p.errLine(f.Line, fc, "json %q overlaps field %d's %q; each value needs a place of its own", f.JSON, j+1, g.JSON)
 			}
 			if f.Form != "" && f.Form == g.Form && !shareable(f, g) {
@@ -194,6 +196,15 @@ func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d di
 		}
 	}
 	return nil
+}
+
+// clears reports whether r removes a member that holds o's place, where o
+// only reads (the token, read before any edit) or removes too: a remove of
+// a whole object ("paymentInformation.card") then takes out what the token
+// left. It never lets a remove take out a place another field writes.
+func clears(r, o Field) bool {
+	return r.Kind == KindRemove && (o.Kind == KindToken || o.Kind == KindRemove) &&
+		len(body.SplitPath(r.JSON)) < len(body.SplitPath(o.JSON))
 }
 
 // shareable reports whether two fields may name the same place: only the

@@ -17,7 +17,7 @@ import (
 func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	ctx := fmt.Sprintf("outbound %q", key.Value)
 	s := &Outbound{Name: key.Value, Fallback: FallbackReject, ResponseGuard: GuardRedact, PANGuard: PANReject, MaxCards: DefaultMaxCards, Line: key.Line}
-	es, err := p.entries(n, ctx, []string{"preset", "match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "initiator", "fields", "pan_guard"})
+	es, err := p.entries(n, ctx, []string{"preset", "match", "destinations", "fallback", "response_guard", "allow_plaintext", "max_cards", "initiator", "fields", "pan_guard", "sign"})
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +68,10 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 			if s.PANGuard, err = p.outboundPANGuard(e.val, ctx); err != nil {
 				return nil, err
 			}
+		case "sign":
+			if s.Sign, err = p.sign(e.key, e.val, ctx); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(s.Destinations) == 0 {
@@ -84,6 +88,11 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 				return nil, err
 			}
 			s.PANOnly = true
+		}
+		if pr.sign != "" && (s.Sign == nil || s.Sign.Scheme != pr.sign) {
+			// The processor verifies a signature over the body tokengate
+			// changes: without tokengate's own, every request is refused.
+			return nil, p.errAt(presetKey, ctx, "the %s preset needs sign: {scheme: %s, merchant_id: ..., key_id: ..., secret: \"{env.NAME}\"} (or secret_file): the processor checks a signature over the body, which detokenization changes", s.Preset, pr.sign)
 		}
 	}
 	if err := p.checkFields(key, ctx, s.Fields, outboundDir); err != nil {

@@ -27,6 +27,9 @@ type preset struct {
 	// field it replaces, and the token stays where the preset reads it.
 	// The preset's own fields must meet it (TestPresetsMeetTheirSchema).
 	schema map[string]constraint
+	// sign is the signing scheme the processor checks over the body: the
+	// set must have a sign block of that scheme.
+	sign SignScheme
 }
 
 // constraint is what a processor's API document allows at one place of

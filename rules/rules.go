@@ -315,6 +315,9 @@ type Outbound struct {
 	// (stripe): every card goes as its PAN, even one with a network
 	// token, and no cryptogram is requested. Load requires fallback: pan.
 	PANOnly bool
+	// Sign, when set, has tokengate sign the request it sends, after
+	// detokenization, in place of the merchant's signature headers.
+	Sign *Sign
 	// Line is where the set is declared in the rules file, for errors.
 	Line int
 }

@@ -74,6 +74,11 @@ func explainOutbound(ctx context.Context, set *rules.Outbound, kind body.Kind, o
 			c.Notes = append(c.Notes, fmt.Sprintf("%s: no network token can be sent (%s): the card takes the PAN fallback", body.SafePath(inj.Field), inj.Reason))
 		}
 	}
+	if sg := set.Sign; sg != nil {
+		// The signature depends on the destination's Host and the time:
+		// only where it is made can be shown here.
+		c.Notes = append(c.Notes, fmt.Sprintf("signed by tokengate over this body (%s, merchant_id %s, key_id %s): the request's Signature, Digest and Authorization headers are replaced; Date is kept, or set when absent", sg.Scheme, sg.MerchantID, sg.KeyID))
+	}
 	return c, nil
 }
 
