@@ -26,7 +26,7 @@ var (
 	}
 	outboundDir = direction{
 		name:   "outbound",
-		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName, KindConstant, KindBrand, KindRemove},
+		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName, KindConstant, KindBrand, KindRemove, KindGraphQL},
 		anchor: KindToken,
 		extra:  true,
 	}
@@ -85,7 +85,7 @@ func (p *parser) field(n *yaml.Node, ctx string, d direction) (Field, error) {
 	var extra []entry
 	for _, e := range es {
 		switch e.key.Value {
-		case "when", "format", "as", "value", "values", "default":
+		case "when", "format", "as", "value", "values", "default", "from", "to", "select":
 			extra = append(extra, e)
 		case "kind":
 			s, err := p.str(e.val, ctx, "kind")
@@ -185,7 +185,7 @@ func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d di
 			if !f.When.overlaps(g.When) {
 				continue // never written in the same request
 			}
-			if f.JSON != "" && g.JSON != "" && overlaps(f.JSON, g.JSON) && !(shareable(f, g) && f.JSON == g.JSON) {
+			if f.JSON != "" && g.JSON != "" && overlaps(f.JSON, g.JSON) && !(shareable(f, g) && (f.JSON == g.JSON || removesAround(f, g))) {
 				return p.errLine(f.Line, fc, "json %q overlaps field %d's %q; each value needs a place of its own", f.JSON, j+1, g.JSON)
 			}
 			if f.Form != "" && f.Form == g.Form && !shareable(f, g) {
