@@ -189,3 +189,38 @@ func TestBraintreePresetSchema(t *testing.T) {
 		t.Errorf("the charge request is not valid: %v", err)
 	}
 }
+
+// TestRulesCommandsOnBraintreePreset: rules lint passes
+// examples/braintree/rules.yaml and rules explain on its request.json
+// shows both of Braintree's mutations, as the README says.
+func TestRulesCommandsOnBraintreePreset(t *testing.T) {
+	const p = "../examples/braintree/rules.yaml"
+	if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", p); err != nil || out != "" {
+		t.Errorf("lint: err %v\n%s", err, out)
+	}
+	req, err := os.ReadFile("../examples/braintree/request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, brand := range []string{"visa", "mastercard", "amex"} {
+		out, err := runTokengateIn(t, string(req), "rules", "explain", "--rules", p, "--set", "braintree", "--brand", brand)
+		if err != nil {
+			t.Fatalf("explain %s: %v\n%s", brand, err, out)
+		}
+		for _, want := range []string{
+			"Tokengate-Injected: variables.input.creditCard.number=network_token\n",
+			`  - variables.input.creditCard`, `  + variables.input.networkToken.number = "<network_token>"`,
+			`  + variables.input.networkToken.cryptogram = "<cryptogram>"`, `  + variables.input.networkToken.originDetails.origin = "NETWORK_TOKEN"`,
+			`tokenizeNetworkToken(input: $input)`, `$input: TokenizeNetworkTokenInput!`,
+			"Tokengate-Injected: variables.input.creditCard.number=pan;reason=no_network_token\n",
+			`  ~ variables.input.creditCard.number = "<pan>"`, `  + variables.input.creditCard.cvv = "<cvv>"`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", brand, want, out)
+			}
+		}
+		if strings.Count(out, `tokenizeCreditCard(input: $input)`) != 1 {
+			t.Errorf("%s: want one tokenizeCreditCard request (the PAN fallback's) in\n%s", brand, out)
+		}
+	}
+}

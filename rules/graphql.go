@@ -65,7 +65,8 @@ func refuse(format string, a ...any) error {
 
 // Rewrite checks query and returns the query to send: query itself when
 // networkToken is false (the PAN fallback sends the merchant's request as
-// it was written), the To mutation otherwise. It refuses, with a
+// it was written), the To mutation otherwise (aliased to the response key
+// the merchant reads, data.<From> unless it wrote its own alias). It refuses, with a
 // *GraphQLRefusal, a query that is not exactly one operation, a mutation
 // selecting only From, with From's argument passed as the variable of the
 // argument's name ($input: the rule set's fields address
@@ -123,6 +124,13 @@ func (g *GraphQLOp) Rewrite(query string, networkToken bool) (string, error) {
 	}
 	if !networkToken || g.To.Name == "" {
 		return query, nil
+	}
+	// The response keeps the key the merchant reads
+	// (data.tokenizeCreditCard): the field is aliased to the name it had,
+	// or keeps the merchant's own alias. The parser already sets an
+	// unaliased field's Alias to its name; this says so.
+	if f.Alias == "" {
+		f.Alias = f.Name
 	}
 	f.Name = g.To.Name
 	f.Arguments[0].Name = g.To.Arg

@@ -15,7 +15,8 @@ const btQuery = `mutation Tokenize($input: TokenizeCreditCardInput!) {
 }`
 
 // The network token case switches the mutation and its variable's type
-// and keeps the operation's name and the merchant's selection; the PAN
+// and keeps the operation's name and the merchant's selection, under the
+// response key the merchant reads (an alias to the old name); the PAN
 // fallback sends the query exactly as written.
 func TestGraphQLRewrite(t *testing.T) {
 	op := braintreePreset.fields[1].Op
@@ -34,7 +35,7 @@ func TestGraphQLRewrite(t *testing.T) {
 	o := doc.Operations[0]
 	f := o.SelectionSet[0].(*ast.Field)
 	if o.Name != "Tokenize" || f.Name != "tokenizeNetworkToken" || o.VariableDefinitions[0].Type.String() != "TokenizeNetworkTokenInput!" ||
-		f.Arguments[0].Value.Raw != "input" || len(f.SelectionSet) != 2 {
+		f.Alias != "tokenizeCreditCard" || f.Arguments[0].Value.Raw != "input" || len(f.SelectionSet) != 2 {
 		t.Errorf("rewritten query:\n%s", q)
 	}
 	if !strings.Contains(q, "... on CreditCardDetails") || !strings.Contains(q, "last4") {
