@@ -163,6 +163,19 @@ func TestBraintreePresetSchema(t *testing.T) {
 			if strings.Contains(got, token) {
 				t.Error("the processor got the merchant's token")
 			}
+			// The demo processor answers with what it received: the
+			// response guard keeps every value sent from the merchant.
+			sent := []string{tc.pan, `"cvv":"` + tc.cvv + `"`}
+			for _, k := range []string{"number", "cryptogram"} {
+				if v, ok := in2.NetworkToken[k].(string); ok {
+					sent = append(sent, v)
+				}
+			}
+			for _, v := range sent {
+				if strings.Contains(out.body, v) {
+					t.Errorf("the merchant got back a value sent to the processor (%d characters)", len(v))
+				}
+			}
 		})
 	}
 	// A query the preset does not know is refused before the card is

@@ -118,7 +118,7 @@ func (g *GraphQLOp) Rewrite(query string, networkToken bool) (string, error) {
 				return "", refuse("%s's selection uses a fragment; select %s directly", g.From.Name, g.selectText())
 			}
 			if sf.Name != "__typename" && !slices.Contains(g.Select, sf.Name) {
-				return "", refuse("%s's selection has %s; it may select %s (what a network token request returns too)", g.From.Name, strconv.Quote(sf.Name), g.selectText())
+				return "", refuse("%s's selection has %s; it may select %s (what a network token request returns too)", g.From.Name, nameText(sf.Name), g.selectText())
 			}
 		}
 	}
@@ -140,6 +140,16 @@ func (g *GraphQLOp) Rewrite(query string, networkToken bool) (string, error) {
 	var b strings.Builder
 	formatter.NewFormatter(&b, formatter.WithIndent("  ")).FormatQueryDocument(doc)
 	return b.String(), nil
+}
+
+// nameText quotes a name from the query for a message, unless it has a
+// digit: a GraphQL name may hold a run of them (_4111…), and a message
+// never carries anything that could be card data.
+func nameText(s string) string {
+	if strings.ContainsAny(s, "0123456789") {
+		return "a member whose name has digits"
+	}
+	return strconv.Quote(s)
 }
 
 func (g *GraphQLOp) selectText() string { return strings.Join(g.Select, ", ") }

@@ -60,6 +60,7 @@ func TestGraphQLRefusals(t *testing.T) {
 		{"another type", `mutation($input: TokenizeCreditCardInput) { tokenizeCreditCard(input: $input) { clientMutationId } }`, "declared TokenizeCreditCardInput; it must be TokenizeCreditCardInput!"},
 		{"undeclared", `mutation { tokenizeCreditCard(input: $input) { clientMutationId } }`, "does not declare $input"},
 		{"a deprecated member", `mutation($input: TokenizeCreditCardInput!) { tokenizeCreditCard(input: $input) { token } }`, `has "token"; it may select clientMutationId, paymentMethod`},
+		{"digits in a name", `mutation($input: TokenizeCreditCardInput!) { tokenizeCreditCard(input: $input) { _4111111111111111 } }`, "a member whose name has digits"},
 		{"a payload fragment", `mutation($input: TokenizeCreditCardInput!) { tokenizeCreditCard(input: $input) { ... on TokenizeCreditCardPayload { token } } }`, "uses a fragment"},
 		{"a fragment for the field", `mutation { ...T } fragment T on Mutation { tokenizeCreditCard(input: $input) { clientMutationId } }`, "does not select tokenizeCreditCard"},
 	} {
