@@ -239,6 +239,21 @@ func TestRulesCommandsOnBraintreePreset(t *testing.T) {
 			t.Errorf("%s: want one tokenizeCreditCard request (the PAN fallback's) in\n%s", brand, out)
 		}
 	}
+	// A user field contradicting the preset is a lint error, with its
+	// line, and so is a token outside the query's $input.
+	rules, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ field, want string }{
+		{"{kind: cvv, json: variables.input.creditCard.cvv}", "second cvv field"},
+		{"{kind: token, json: card.number}", `is not inside variables.input`},
+	} {
+		bad := writeRulesFile(t, string(rules)+"    fields:\n      - "+tc.field+"\n")
+		if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", bad); err == nil || !strings.Contains(out, "rules.yaml:11: error:") || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: err %v\n%s", tc.field, err, out)
+		}
+	}
 }
 
 // TestBraintreeExampleCaddyfile: examples/braintree/Caddyfile adapts and

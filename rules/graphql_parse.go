@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"slices"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -72,5 +74,23 @@ func (p *parser) graphqlKeys(n *yaml.Node, ctx string, f *Field, es []entry) err
 		}
 	}
 	f.Op = op
+	return nil
+}
+
+// checkGraphQLSet refuses a set whose graphql field's input variable does
+// not hold the token: the query is checked to pass the card data as
+// $<arg>, which a GraphQL body carries in variables.<arg>, so a token read
+// elsewhere would be detokenized beside a query that never uses it.
+func (p *parser) checkGraphQLSet(ctx string, fields []Field) error {
+	ti := slices.IndexFunc(fields, func(f Field) bool { return f.Kind == KindToken })
+	for i, f := range fields {
+		if f.Kind != KindGraphQL || ti < 0 {
+			continue
+		}
+		vars := "variables." + f.Op.From.Arg
+		if !Encloses(vars, fields[ti].JSON) {
+			return p.errLine(fields[ti].Line, fieldCtx(ctx, ti), "the token's json %q is not inside %s, where a GraphQL request carries $%s, the input of the graphql field (field %d, line %d)", fields[ti].JSON, vars, f.Op.From.Arg, i+1, f.Line)
+		}
+	}
 	return nil
 }

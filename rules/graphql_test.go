@@ -92,6 +92,13 @@ func TestGraphQLField(t *testing.T) {
 	if len(g) != 1 || g[0].Op.From.Name != "tokenizeCreditCard" || g[0].Op.To.Type != "TokenizeNetworkTokenInput!" || g[0].Op.Select[0] != "paymentMethod" {
 		t.Fatalf("graphql field: %+v", g)
 	}
+	// The token must be in the variable the query passes.
+	_, err = Parse("rules.yaml", []byte(out(dest, "fallback: pan", "fields:",
+		"- {kind: token, json: input.creditCard.number}",
+		"- {kind: graphql, json: query, "+from+"}")))
+	if err == nil || !strings.Contains(err.Error(), `rules.yaml:6: outbound "o": field 1: the token's json "input.creditCard.number" is not inside variables.input`) {
+		t.Errorf("token outside the variables: %v", err)
+	}
 	for _, tc := range []struct{ field, want string }{
 		{"{kind: graphql, json: query}", "needs from"},
 		{"{kind: graphql, json: query, from: tokenizeCreditCard}", "want a mutation and its one argument"},

@@ -92,6 +92,9 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	if err := p.checkInjected(ctx, s.Fields); err != nil {
 		return nil, err
 	}
+	if err := p.checkGraphQLSet(ctx, s.Fields); err != nil {
+		return nil, err
+	}
 	before := len(s.Fields)
 	s.Fields = withNumber(s.Fields)
 	if err := p.checkTokenPlace(ctx, s.Fields, len(s.Fields) > before); err != nil {
