@@ -41,7 +41,10 @@ func init() { presets["braintree"] = braintreePreset }
 // naming it); the network token request drops the whole creditCard object
 // (with a cardholderName or billingAddress the merchant wrote, which
 // NetworkTokenInput cannot hold) and options; the PAN fallback year is
-// four digits. sourceCardType is the brand's CreditCardBrandCode, UNKNOWN
+// four digits. cryptogram is non-null in NetworkTokenInput, so a set with
+// initiator: mit, whose Mastercard network tokens go without one (MDES
+// issues none for MITs), sends a request Braintree's schema refuses; the
+// preset is for the default cit. sourceCardType is the brand's CreditCardBrandCode, UNKNOWN
 // for a brand without one, so that no brand loses its network token.
 var braintreePreset = preset{
 	match: Match{Methods: []string{"POST"}, Paths: []string{"/graphql"}},
