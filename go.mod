@@ -34,6 +34,10 @@ require (
 
 require github.com/stripe/stripe-go/v82 v82.5.1
 
+require github.com/vektah/gqlparser/v2 v2.5.64
+
+require github.com/agnivade/levenshtein v1.2.2 // indirect
+
 require (
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/go-openapi/jsonpointer v1.0.0 // indirect

@@ -213,6 +213,11 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 			}
 		}
 	}
+	if count > 0 {
+		if err := checkGraphQL(set, kind, doc); err != nil {
+			return Result{}, err
+		}
+	}
 	for _, f := range fields {
 		sel, found := f.sel, f.found
 		if len(found) == 0 {
@@ -244,7 +249,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		// both need a number (Load gives each one).
 		return Injection{}, &NotReplacedError{Set: set.Name, Field: tok.Path, Reason: "the rule set has no number field for a " + kind.String() + " body"}
 	}
-	if !tokenPlaceSafe(cases, tokSel) {
+	if !tokenPlaceSafe(cases, tokSel, kind == body.JSON) {
 		// Load refuses such a set (rules.checkTokenPlace); one built in
 		// code would send the token where the processor reads a number.
 		return Injection{}, &NotReplacedError{Set: set.Name, Field: tok.Path, Reason: "a case leaves the token where the other writes the card number, and does not remove it"}
@@ -301,9 +306,21 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 		return true
 	}
 	// write puts the case's values (number, CVV apart) in their formats.
-	write := func(ts targets, vals map[rules.Kind]string) error {
+	write := func(ts targets, vals map[rules.Kind]string, networkToken bool) error {
 		for _, t := range ts {
 			if t.Kind == rules.KindNumber || t.Kind == rules.KindCVV {
+				continue
+			}
+			if t.Kind == rules.KindGraphQL {
+				// Checked before the card was read (checkGraphQL); the PAN
+				// fallback sends the query as the merchant wrote it.
+				if networkToken {
+					path, q, err := graphqlQuery(*t.Field, kind, doc, true)
+					if err != nil {
+						return err
+					}
+					doc.Set(path, q)
+				}
 				continue
 			}
 			if t.Kind == rules.KindRemove {
@@ -342,7 +359,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 				return Injection{}, notReplaced()
 			}
 			if err := write(nt, map[rules.Kind]string{rules.KindExpMonth: rec.Network.ExpMonth, rules.KindExpYear: rec.Network.ExpYear,
-				rules.KindCryptogram: crypt.Value, rules.KindECI: crypt.ECI, rules.KindName: secrets.Name}); err != nil {
+				rules.KindCryptogram: crypt.Value, rules.KindECI: crypt.ECI, rules.KindName: secrets.Name}, true); err != nil {
 				return Injection{}, err
 			}
 			return Injection{Field: tok.Path, What: InjectedNetworkToken}, nil
@@ -361,7 +378,7 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	if !put(pan.of(rules.KindNumber), secrets.PAN, false) {
 		return Injection{}, notReplaced()
 	}
-	if err := write(pan, map[rules.Kind]string{rules.KindExpMonth: rec.ExpMonth, rules.KindExpYear: rec.ExpYear, rules.KindName: secrets.Name}); err != nil {
+	if err := write(pan, map[rules.Kind]string{rules.KindExpMonth: rec.ExpMonth, rules.KindExpYear: rec.ExpYear, rules.KindName: secrets.Name}, false); err != nil {
 		return Injection{}, err
 	}
 	if t := pan.of(rules.KindCVV); t.sel != "" {

@@ -72,8 +72,9 @@ func numberPlace(cases [2]targets, sel string) bool {
 
 // tokenPlaceSafe reports whether no case leaves the token at sel while the
 // other writes a number there: each case writes its number at sel or
-// removes sel (rules.checkTokenPlace, at load).
-func tokenPlaceSafe(cases [2]targets, sel string) bool {
+// removes sel or, in a JSON body, an object enclosing it
+// (rules.checkTokenPlace, at load).
+func tokenPlaceSafe(cases [2]targets, sel string, json bool) bool {
 	if !numberPlace(cases, sel) {
 		return true
 	}
@@ -81,7 +82,9 @@ func tokenPlaceSafe(cases [2]targets, sel string) bool {
 		if ts.of(rules.KindNumber).sel == sel {
 			continue
 		}
-		if !slices.ContainsFunc(ts, func(t target) bool { return t.Kind == rules.KindRemove && t.sel == sel }) {
+		if !slices.ContainsFunc(ts, func(t target) bool {
+			return t.Kind == rules.KindRemove && (t.sel == sel || json && rules.Encloses(t.sel, sel))
+		}) {
 			return false
 		}
 	}

@@ -43,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 			`rules.yaml:5: inbound "s": field 2: unknown kind "eci" (want pan, cvv, exp_month, exp_year, name, consent)`},
 		{"inbound kind outbound",
 			out(dest, "fields:", tok, "- {kind: pan, json: card.pan}"),
-			`rules.yaml:6: outbound "o": field 2: unknown kind "pan" (want token, number, exp_month, exp_year, cryptogram, eci, cvv, name, constant, brand, remove)`},
+			`rules.yaml:6: outbound "o": field 2: unknown kind "pan" (want token, number, exp_month, exp_year, cryptogram, eci, cvv, name, constant, brand, remove, graphql)`},
 		{"missing kind",
 			in("fields:", "- {json: card.number}"),
 			`rules.yaml:4: inbound "s": field 1: missing kind (want pan, cvv, exp_month, exp_year, name, consent)`},

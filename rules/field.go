@@ -7,7 +7,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tokengate/tokengate/body"
 )
 
 // direction holds what differs between inbound and outbound fields.
@@ -28,7 +27,7 @@ var (
 	}
 	outboundDir = direction{
 		name:   "outbound",
-		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName, KindConstant, KindBrand, KindRemove},
+		kinds:  []Kind{KindToken, KindNumber, KindExpMonth, KindExpYear, KindCryptogram, KindECI, KindCVV, KindName, KindConstant, KindBrand, KindRemove, KindGraphQL},
 		anchor: KindToken,
 		extra:  true,
 	}
@@ -87,7 +86,7 @@ func (p *parser) field(n *yaml.Node, ctx string, d direction) (Field, error) {
 	var extra []entry
 	for _, e := range es {
 		switch e.key.Value {
-		case "when", "format", "as", "value", "values", "default":
+		case "when", "format", "as", "value", "values", "default", "from", "to", "select":
 			extra = append(extra, e)
 		case "kind":
 			s, err := p.str(e.val, ctx, "kind")
@@ -203,8 +202,7 @@ func (p *parser) checkFields(setKey *yaml.Node, ctx string, fields []Field, d di
 // a whole object ("paymentInformation.card") then takes out what the token
 // left. It never lets a remove take out a place another field writes.
 func clears(r, o Field) bool {
-	return r.Kind == KindRemove && (o.Kind == KindToken || o.Kind == KindRemove) &&
-		len(body.SplitPath(r.JSON)) < len(body.SplitPath(o.JSON))
+	return r.Kind == KindRemove && (o.Kind == KindToken || o.Kind == KindRemove) && Encloses(r.JSON, o.JSON)
 }
 
 // shareable reports whether two fields may name the same place: only the

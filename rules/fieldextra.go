@@ -13,7 +13,7 @@ import (
 // extraKeys are the outbound field keys beyond kind, json and form: what
 // lets one rule set write a processor's network token request and its card
 // request.
-var extraKeys = []string{"when", "format", "as", "value", "values", "default"}
+var extraKeys = []string{"when", "format", "as", "value", "values", "default", "from", "to", "select"}
 
 // yamlInt is the one spelling of a YAML integer a constant may use: YAML
 // also reads 0x1f, 0o17 and +3 as integers, which JSON cannot hold as they
@@ -32,6 +32,9 @@ func whenText(w When) string {
 // and default, and refuses each where it has no meaning, so that a line
 // that would be ignored is an error rather than a surprise in production.
 func (p *parser) fieldExtra(n *yaml.Node, ctx string, f *Field, es []entry) error {
+	if err := p.graphqlKeys(n, ctx, f, es); err != nil {
+		return err
+	}
 	var asKey, valueKey, valuesKey, defaultKey *yaml.Node
 	for _, e := range es {
 		var err error
@@ -122,6 +125,8 @@ func (p *parser) when(e entry, ctx string, f *Field) error {
 		return p.errAt(e.val, ctx, "unknown when %q (want network_token, pan)", s)
 	}
 	switch {
+	case f.Kind == KindGraphQL:
+		return p.errAt(e.key, ctx, "when is not for a graphql field: its query is checked in both cases, and switched to its to only when a network token is sent")
 	case f.Kind == KindToken:
 		return p.errAt(e.key, ctx, "when is not for the token field: the token is read before anyone knows which case the card takes")
 	case w == WhenPAN && (f.Kind == KindCryptogram || f.Kind == KindECI):

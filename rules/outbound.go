@@ -101,6 +101,9 @@ func (p *parser) outbound(key, n *yaml.Node) (*Outbound, error) {
 	if err := p.checkInjected(ctx, s.Fields); err != nil {
 		return nil, err
 	}
+	if err := p.checkGraphQLSet(ctx, s.Fields); err != nil {
+		return nil, err
+	}
 	before := len(s.Fields)
 	s.Fields = withNumber(s.Fields)
 	if err := p.checkTokenPlace(ctx, s.Fields, len(s.Fields) > before); err != nil {
@@ -134,13 +137,18 @@ func (p *parser) checkTokenPlace(ctx string, fields []Field, added bool) error {
 		return fieldCtx(ctx, i)
 	}
 	t := fields[ti]
-	for _, sel := range []struct{ of func(Field) string }{{func(f Field) string { return f.JSON }}, {func(f Field) string { return f.Form }}} {
+	for _, sel := range []struct {
+		of   func(Field) string
+		json bool
+	}{{func(f Field) string { return f.JSON }, true}, {func(f Field) string { return f.Form }, false}} {
 		place := sel.of(t)
 		if place == "" {
 			continue
 		}
 		at := func(k Kind, c When) int {
-			return slices.IndexFunc(fields, func(f Field) bool { return f.Kind == k && f.When.Applies(c) && sel.of(f) == place })
+			return slices.IndexFunc(fields, func(f Field) bool {
+				return f.Kind == k && f.When.Applies(c) && (sel.of(f) == place || k == KindRemove && sel.json && Encloses(f.JSON, place))
+			})
 		}
 		held := at(KindNumber, WhenNetworkToken) >= 0 || at(KindNumber, WhenPAN) >= 0
 		for _, c := range []When{WhenNetworkToken, WhenPAN} {

@@ -66,6 +66,11 @@ const (
 	// member when the network token goes in another one (Checkout.com's
 	// source.number, which a network_token source does not have).
 	KindRemove Kind = "remove"
+	// KindGraphQL is a GraphQL request's query text (Field.Op): it is
+	// checked to hold the one mutation the set knows, whose input comes
+	// from a variable, and for a network token its mutation is switched
+	// (Braintree's tokenizeCreditCard to tokenizeNetworkToken).
+	KindGraphQL Kind = "graphql"
 )
 
 // When says for which injection an outbound field is written.
@@ -220,6 +225,8 @@ type Field struct {
 	// other brand.
 	Values  map[string]Scalar
 	Default *Scalar
+	// Op is a graphql field's operation.
+	Op *GraphQLOp
 	// Line is where the field is declared in the rules file, for errors.
 	Line int
 }
