@@ -1,5 +1,10 @@
 package rules
 
+import (
+	"slices"
+	"strings"
+)
+
 // The braintree preset is kept in its own file and registered from init,
 // so that each processor's table and citations stay beside each other.
 func init() { presets["braintree"] = braintreePreset }
@@ -71,4 +76,36 @@ var braintreePreset = preset{
 		{Kind: KindExpYear, JSON: "variables.input.creditCard.expirationYear", Format: ExpYYYY, As: AsString, When: WhenPAN},
 		{Kind: KindCVV, JSON: "variables.input.creditCard.cvv", When: WhenPAN},
 	},
+	// From the same schema. A GraphQL enum travels in the JSON variables as
+	// a string of its value's name; the scalars Month, Year and
+	// ECommerceIndicator are described as strings. CreditCardInput's
+	// expirationYear takes "YYYY or YY", so its format is left open.
+	schema: map[string]constraint{
+		"variables.input.networkToken.expirationMonth": {typ: AsString, format: ExpMM,
+			doc: "Braintree NetworkTokenInput: expirationMonth is a Month, a two-digit string, zero-padded"},
+		"variables.input.networkToken.expirationYear": {typ: AsString, format: ExpYYYY,
+			doc: "Braintree NetworkTokenInput: expirationYear is a Year, a four-digit string"},
+		"variables.input.networkToken.eCommerceIndicator": {typ: AsString,
+			doc: "Braintree NetworkTokenInput: eCommerceIndicator is an ECommerceIndicator, a two-digit string"},
+		"variables.input.networkToken.originDetails.origin": {typ: AsString, values: bothCases([]string{"APPLE_PAY", "GOOGLE_PAY", "NETWORK_TOKEN"}),
+			doc: "Braintree NetworkTokenOriginDetailsInput: origin is a NetworkTokenOrigin, one of APPLE_PAY, GOOGLE_PAY, NETWORK_TOKEN"},
+		"variables.input.networkToken.originDetails.sourceCardType": {typ: AsString, values: bothCases(braintreeBrandCodes),
+			doc: "Braintree NetworkTokenOriginDetailsInput: sourceCardType is a CreditCardBrandCode, one of its enum values"},
+		"variables.input.creditCard.expirationMonth": {typ: AsString, format: ExpMM,
+			doc: "Braintree CreditCardInput: expirationMonth is a String, formatted MM"},
+		"variables.input.creditCard.expirationYear": {typ: AsString,
+			doc: "Braintree CreditCardInput: expirationYear is a String, formatted YYYY or YY"},
+	},
 }
+
+// braintreeBrandCodes are the values of the schema's enum
+// CreditCardBrandCode, each in upper and in lower case as it lists them.
+var braintreeBrandCodes = func() []string {
+	up := []string{"AMERICAN_EXPRESS", "CITI", "DINERS", "DISCOVER", "ELO", "HIPER", "HIPERCARD", "INTERNATIONAL_MAESTRO",
+		"JCB", "MASTERCARD", "SOLO", "SWITCH", "UK_MAESTRO", "UNION_PAY", "UNKNOWN", "VISA"}
+	out := slices.Clone(up)
+	for _, c := range up {
+		out = append(out, strings.ToLower(c))
+	}
+	return out
+}()

@@ -1,5 +1,7 @@
 package rules
 
+import "strings"
+
 // The cybersource preset is kept in its own file and registered from init,
 // so that each processor's table and citations stay beside each other.
 func init() { presets["cybersource"] = cybersourcePreset }
@@ -72,4 +74,40 @@ var cybersourcePreset = preset{
 		{Kind: KindCVV, JSON: "paymentInformation.card.securityCode", When: WhenPAN},
 		{Kind: KindBrand, JSON: "paymentInformation.card.type", Values: cybersourceTypes, When: WhenPAN},
 	},
+	// From the same models, at commit 63ac484 (see cybersourceTypeCodes
+	// for type). transactionType lists 1 (in-app, Visa Platform Connect),
+	// 2 (NFC), 3 (card/credential on file, Visa Platform Connect and
+	// RuPay), 4 (RuPay guest checkout); the other members' descriptions
+	// give no enum, and the models make every one a string.
+	schema: map[string]constraint{
+		"paymentInformation.tokenizedCard.type": {typ: AsString, values: bothCases(cybersourceTypeCodes),
+			doc: "Cybersource ptsv2payments_payment_information_tokenized_card: type is a string, one of the three-digit card type codes its description lists"},
+		"paymentInformation.card.type": {typ: AsString, values: bothCases(cybersourceTypeCodes),
+			doc: "Cybersource ptsv2payments_payment_information_card: type is a string, one of the three-digit card type codes its description lists"},
+		"paymentInformation.tokenizedCard.expirationMonth": {typ: AsString, format: ExpMM,
+			doc: "Cybersource ptsv2payments_payment_information_tokenized_card: expirationMonth is a string, Format: MM, 01 through 12"},
+		"paymentInformation.tokenizedCard.expirationYear": {typ: AsString, format: ExpYYYY,
+			doc: "Cybersource ptsv2payments_payment_information_tokenized_card: expirationYear is a string, Format: YYYY"},
+		"paymentInformation.card.expirationMonth": {typ: AsString, format: ExpMM,
+			doc: "Cybersource ptsv2payments_payment_information_card: expirationMonth is a string, Format: MM, leading 0 required"},
+		"paymentInformation.card.expirationYear": {typ: AsString, format: ExpYYYY,
+			doc: "Cybersource ptsv2payments_payment_information_card: expirationYear is a string, Format: YYYY"},
+		"paymentInformation.tokenizedCard.transactionType": {typ: AsString, values: bothCases([]string{"1", "2", "3", "4"}),
+			doc: "Cybersource ptsv2payments_payment_information_tokenized_card: transactionType is a string, one of 1, 2, 3, 4"},
+		"consumerAuthenticationInformation.eciRaw": {typ: AsString,
+			doc: "Cybersource ptsv2payments_consumer_authentication_information: eciRaw is a string"},
+	},
 }
+
+// cybersourceTypeCodes are the card type codes the type descriptions of
+// card and tokenizedCard list (the same list in both models at commit
+// 63ac484: 001 through 081 but 022 and 069, which it does not name), less
+// 033, Visa Electron, of which it says "Do not use this value. Use 001
+// for all Visa card types". A brand field may write any of them, as a
+// merchant whose acquirer takes another brand's code may need.
+var cybersourceTypeCodes = strings.Fields(`
+	001 002 003 004 005 006 007 008 009 010 011 012 013 014 015 016
+	017 018 019 020 021 023 024 025 026 027 028 029 030 031 032 034
+	035 036 037 038 039 040 041 042 043 044 045 046 047 048 049 050
+	051 052 053 054 055 056 057 058 059 060 061 062 063 064 065 066
+	067 068 070 071 072 073 074 075 076 077 078 079 080 081`)

@@ -54,6 +54,12 @@ type constraint struct {
 	doc string
 }
 
+// bothCases is values for a member whose enum is the same in either case:
+// an enum, unlike a discriminator, holds wherever the member is written.
+func bothCases(enum []string) map[When][]string {
+	return map[When][]string{WhenNetworkToken: enum, WhenPAN: enum}
+}
+
 // presets are the named presets. Every name, type and enum below is the
 // processor's published API document's, cited beside each; where the
 // document leaves a choice, the comment says what was chosen.
