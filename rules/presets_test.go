@@ -36,10 +36,12 @@ func TestPresetCheckout(t *testing.T) {
 }
 
 // A user field at a preset field's place and case replaces it; another is
-// added; the user's match replaces the preset's.
+// added; the user's match replaces the preset's. The overrides stay within
+// Checkout.com's schema (an integer month, unpadded; a token_type of its
+// enum), so lint, and so the load, accepts them.
 func TestPresetOverride(t *testing.T) {
 	f, err := Parse("rules.yaml", []byte(out(dest, "preset: checkout_com", "match: {paths: [/v2/payments]}", "fields:",
-		"- {kind: exp_month, json: source.expiry_month, format: mm}",
+		"- {kind: exp_month, json: source.expiry_month, format: m, as: integer}",
 		"- {kind: constant, json: source.stored, value: true}",
 		"- {kind: brand, json: source.token_type, values: {visa: vts, mastercard: mdes, amex: vts}, when: network_token}")))
 	if err != nil {
@@ -54,7 +56,7 @@ func TestPresetOverride(t *testing.T) {
 		switch {
 		case fd.Kind == KindExpMonth:
 			months++
-			if fd.Format != ExpMM || fd.As != "" || fd.Line != 7 {
+			if fd.Format != ExpM || fd.As != AsInteger || fd.Line != 7 {
 				t.Errorf("exp_month not the user's: %+v", fd)
 			}
 		case fd.Kind == KindBrand:
@@ -66,6 +68,9 @@ func TestPresetOverride(t *testing.T) {
 	}
 	if months != 1 || brands != 1 || !slices.ContainsFunc(s.Fields, func(fd Field) bool { return fd.JSON == "source.stored" }) {
 		t.Errorf("fields: %+v", s.Fields)
+	}
+	if got := Lint(f); len(got) != 0 {
+		t.Errorf("lint refuses the override:\n%s", findingsText(got))
 	}
 }
 
