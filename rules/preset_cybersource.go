@@ -8,11 +8,11 @@ func init() { presets["cybersource"] = cybersourcePreset }
 
 // cybersourceTypes are Cybersource's three-digit card type codes
 // (paymentInformation.card.type and tokenizedCard.type), for the brands
-// tokengate knows that the list names; a brand without one (RuPay, Mir)
-// takes the rule set's fallback.
+// tokengate knows that the list names (061 RuPay among them); a brand
+// without one (Mir) takes the rule set's fallback.
 var cybersourceTypes = map[string]Scalar{
 	"visa": {Text: "001"}, "mastercard": {Text: "002"}, "amex": {Text: "003"}, "discover": {Text: "004"},
-	"diners": {Text: "005"}, "jcb": {Text: "007"}, "maestro": {Text: "042"}, "unionpay": {Text: "062"},
+	"diners": {Text: "005"}, "jcb": {Text: "007"}, "maestro": {Text: "042"}, "rupay": {Text: "061"}, "unionpay": {Text: "062"},
 }
 
 // Cybersource REST API, POST /pts/v2/payments (the models generated from
@@ -27,7 +27,7 @@ var cybersourceTypes = map[string]Scalar{
 //     information"), transactionType (all str). type: "three-digit value
 //     that indicates the card type": 001 Visa, 002 Mastercard, 003
 //     American Express, 004 Discover, 005 Diners Club, 007 JCB, 042 Maestro
-//     (International), 062 China UnionPay. transactionType: 3 is
+//     (International), 061 RuPay, 062 China UnionPay. transactionType: 3 is
 //     "Card/Credential On File Tokenization" (1 is in-app, 2 NFC);
 //   - ptsv2payments_consumer_authentication_information.py: eciRaw (str,
 //     "raw electronic commerce indicator (ECI)"), cavv, ucafAuthenticationData;
