@@ -5,26 +5,31 @@ package responseguard
 // over a bare value (a number, or true/false/null under a CVV name) does
 // not: "exp_year":2030 became "exp_year":*** when a 4-digit CVV was 2030,
 // and a card number sent as a number became 555555******4444, which no JSON
-// parser reads. In a JSON body the guard therefore turns a bare value it
-// masks into a JSON string holding what it would have written in its place:
-// "exp_year":"***", "n":"555555******4444". The merchant's parser gets a
-// valid document, and a string where a number was, which a typed decoder
-// reports as a type error on that one field rather than a syntax error on
-// the whole answer; "***" is the mask it already knows from string values.
+// parser reads. In a JSON body the guard therefore writes BareMask, the
+// number 0, over a bare value it masks ("exp_year":0): the document stays
+// valid and keeps its types, so a typed client still decodes it (Stripe's
+// exp_year is an integer, and stripe-go refuses a whole PaymentMethod
+// whose exp_year is a string). A bare value only card-number masking
+// touches becomes a JSON string holding the masked digits
+// ("n":"555555******4444"), which keeps the first six and last four the
+// merchant may see; no processor returns a card number as a JSON number.
 //
-// Whether a bare value is quoted depends only on whether the guard masks
-// part of it, which depends on no secret the merchant does not already see
-// masked (the rules in the package comment), so quoting creates no oracle.
-// A bare value longer than maxWord is always quoted, masked or not: a
-// streaming Reader must decide before it has seen such a value's end, and
-// no processor writes a number that long.
+// Whether a bare value is replaced or quoted depends only on whether the
+// guard masks part of it, which depends on no secret the merchant does not
+// already see masked (the rules in the package comment), so neither
+// creates an oracle. A bare value longer than maxWord is always quoted,
+// masked or not: a streaming Reader must decide before it has seen such a
+// value's end, and no processor writes a number that long.
+
+// BareMask replaces a bare value of a JSON body that the guard masks.
+const BareMask = "0"
 
 // maxWord is the longest bare value a Reader sees whole before it emits
 // the value's first byte; longer ones are always quoted.
 const maxWord = 64
 
 // ForJSON returns a Guard like g for a JSON body: a bare value it masks
-// becomes a JSON string, so that a valid document stays valid. Header
+// becomes BareMask, so that a valid document stays valid. Header
 // values and other bodies use g itself.
 func (g *Guard) ForJSON() *Guard {
 	j := *g

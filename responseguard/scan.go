@@ -336,8 +336,8 @@ type scanState struct {
 	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
 }
 
-// span is a range of the input replaced by Mask; quote: by Mask as a JSON
-// string, as it covers a bare value (json.go).
+// span is a range of the input replaced by Mask; quote: by BareMask, as it
+// covers a bare value of a JSON body (json.go).
 type span struct {
 	start, end int
 	quote      bool
@@ -501,9 +501,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	for _, sp := range spans {
 		upTo(sp.start)
 		if sp.quote {
-			*out = append(*out, '"')
-			*out = append(*out, Mask...)
-			*out = append(*out, '"')
+			*out = append(*out, BareMask...)
 		} else {
 			*out = append(*out, Mask...)
 		}
