@@ -94,6 +94,13 @@ type CVVBackend interface {
 	OpenCVVStore(ctx context.Context, env Env) (cvv.Store, error)
 }
 
+// Pinger is implemented by a vault or CVV store module that reaches a
+// service (PostgreSQL, Redis), once opened: Ping tells whether it answers
+// now, for App.Check. A local store (bbolt, memory) has nothing to ask.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // NetworkBackend is a tokengate.networks module. A service that is only a
 // client of a provider is opened in Provision (it touches nothing); one that
 // keeps its state in the vault (a VaultStateNetwork) once the vault is open.

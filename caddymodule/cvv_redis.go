@@ -97,6 +97,9 @@ func redisRefused(err error) bool {
 	return true
 }
 
+// Ping implements Pinger.
+func (r *RedisCVVStore) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
+
 // ShortLivedStore implements ShortLivedStorer on the same Redis.
 func (r *RedisCVVStore) ShortLivedStore(env Env) vault.ShortLivedStore {
 	return cvvredis.NewShortLived(r.client, env.Keys, r.Prefix)
@@ -155,4 +158,5 @@ var (
 	_ caddyfile.Unmarshaler = (*RedisCVVStore)(nil)
 	_ CVVBackend            = (*RedisCVVStore)(nil)
 	_ ShortLivedStorer      = (*RedisCVVStore)(nil)
+	_ Pinger                = (*RedisCVVStore)(nil)
 )

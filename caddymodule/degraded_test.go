@@ -102,6 +102,7 @@ func TestStartWithPostgresDown(t *testing.T) {
 	if out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA); out.status != http.StatusOK || out.header.Get(InjectedHeader) == "" {
 		t.Fatalf("detokenize once ready: %d %q", out.status, out.header.Get(InjectedHeader))
 	}
+	checkFollowsOutage(t, g, proxy, "vault")
 	log := g.log()
 	if !strings.Contains(log, "tokengate started NOT READY") || !strings.Contains(log, "tokengate is ready") {
 		t.Fatal("the log does not tell of the wait and the recovery")
@@ -140,6 +141,29 @@ func TestStartWithRedisDown(t *testing.T) {
 	}
 	if rd := g.app().Readiness(); !rd.Ready || component(t, rd, "cvv_store").State != StateReady {
 		t.Fatalf("readiness once Redis answers: %+v", rd)
+	}
+	checkFollowsOutage(t, g, proxy, "cvv_store")
+}
+
+// checkFollowsOutage: App.Check asks the opened service whether it answers
+// now: not while it is cut off, again once it is back.
+func checkFollowsOutage(t *testing.T, g *gateway, proxy *cuttable, name string) {
+	t.Helper()
+	check := func() Readiness {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return g.app().Check(ctx)
+	}
+	if rd := check(); !rd.Ready {
+		t.Fatalf("Check with the service up: %+v", rd)
+	}
+	proxy.setCut(true)
+	if rd := check(); rd.Ready || component(t, rd, name).State != StateWaiting || component(t, rd, name).Reason != reasonNotAnswering {
+		t.Fatalf("Check with %s cut off: %+v", name, rd)
+	}
+	proxy.setCut(false)
+	if rd := check(); !rd.Ready {
+		t.Fatalf("Check with the service back: %+v", rd)
 	}
 }
 

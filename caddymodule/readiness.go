@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -47,6 +48,7 @@ const (
 	reasonKeyset        = "the keyset cannot be loaded or does not open the vault's records"
 	reasonMisconfigured = "misconfigured: the service refused the gateway, or the file cannot be opened"
 	reasonNotListening  = "not hearing other gateways' changes; record cache off"
+	reasonNotAnswering  = "opened, and does not answer now"
 )
 
 // Component names.
@@ -116,6 +118,31 @@ func (a *App) Readiness() Readiness {
 		return Readiness{State: StateStarting}
 	}
 	return a.status.snapshot(a.stack.Load() != nil)
+}
+
+// Check is Readiness, and also asks the opened vault and CVV store that
+// reach a service (PostgreSQL, Redis: a Pinger) whether they answer now,
+// bounded by ctx (give it a deadline of a second or two). One that does not
+// is reported waiting (reason "opened, and does not answer now", Err the
+// ping's error) and the gateway not Ready, State stays what opening left:
+// tokenize and detokenize then answer 503 for what needs it, and recover
+// by themselves when it answers (see README "Running several gateways").
+// Readiness alone never does I/O; Check does one round trip per service.
+func (a *App) Check(ctx context.Context) Readiness {
+	rd := a.Readiness()
+	pingers := map[string]any{componentVault: a.vault, componentCVVs: a.cvvBackend}
+	for i := range rd.Components {
+		c := &rd.Components[i]
+		p, ok := pingers[c.Name].(Pinger)
+		if !ok || c.State != StateReady { // not opened yet: nothing to ask
+			continue
+		}
+		if err := p.Ping(ctx); err != nil {
+			c.State, c.Reason, c.Err = StateWaiting, reasonNotAnswering, err
+			rd.Ready = false
+		}
+	}
+	return rd
 }
 
 // readiness keeps the components' states for Readiness.

@@ -41,6 +41,12 @@ var (
 	retryMax     = 30 * time.Second
 )
 
+// firstAttempt bounds Start's own attempt: Caddy's load (and the admin
+// API's /load, and `caddy reload`) waits for Start, and a database host that
+// drops packets would otherwise hold it for the openers' own bounds (30 s
+// for PostgreSQL). The retry loop takes over from there.
+var firstAttempt = 10 * time.Second
+
 // misconfiguredError marks a failure to open that retrying cannot fix.
 type misconfiguredError struct{ err error }
 
@@ -64,7 +70,9 @@ func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(a.ctx)
 	a.stopRetry = cancel
 	defer close(a.tried)
-	err := a.open(ctx)
+	first, cancelFirst := context.WithTimeout(ctx, firstAttempt)
+	err := a.open(first)
+	cancelFirst()
 	switch {
 	case err == nil:
 		return nil

@@ -115,6 +115,9 @@ func pgRefused(err error) bool {
 	return errors.As(err, &parseErr)
 }
 
+// Ping implements Pinger.
+func (p *PostgresVault) Ping(ctx context.Context) error { return p.pg.Ping(ctx) }
+
 // Describe implements VaultBackend; it never shows the DSN (it may hold a
 // password).
 func (p *PostgresVault) Describe() string { return "PostgreSQL vault" }
@@ -169,6 +172,7 @@ var (
 	_ VaultBackend          = (*PostgresVault)(nil)
 	_ StateStorer           = (*PostgresVault)(nil)
 	_ ChangeFeed            = (*PostgresVault)(nil)
+	_ Pinger                = (*PostgresVault)(nil)
 	_ StateWatcher          = pgvault.WatchedKV{}
 )
 
