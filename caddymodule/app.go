@@ -112,9 +112,6 @@ type App struct {
 	// keys is the loaded keyset: in Provision when it exists, at Start when
 	// a development keyset must first be generated.
 	keys *keys.Keys
-	// devKeys is where a development keyset is kept ("" with a keyset file
-	// or variable).
-	devKeys string
 	// cvvBackend and lateNetworks (those that keep their state in the
 	// vault) are loaded in Provision and opened at Start.
 	cvvBackend   CVVBackend
@@ -386,10 +383,6 @@ func (a *App) loadKeys(create bool) (*keys.Keys, error) {
 			dir = d.KeysDir()
 		}
 		devFile = filepath.Join(dir, "dev-keyset.json")
-	}
-	a.devKeys = ""
-	if a.Keys.File == "" && a.Keys.Env == "" {
-		a.devKeys = devFile
 	}
 	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile, NoCreate: !create})
 	if errors.Is(err, keys.ErrNoDevKeyset) {

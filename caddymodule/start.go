@@ -93,6 +93,7 @@ func (a *App) retry(ctx context.Context) {
 	defer close(a.retryDone)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.Multiplier, b.RandomizationFactor = retryInitial, retryMax, 2, 0.2
+	warned := time.Now() // Start warned
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := a.open(ctx)
 		if isMisconfigured(err) {
@@ -100,7 +101,13 @@ func (a *App) retry(ctx context.Context) {
 		}
 		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, next time.Duration) {
-		a.logger.Debug("tokengate not ready yet; retrying", zap.Error(err), zap.Duration("next", next))
+		// A warning a minute at most while it waits, the attempts between
+		// at debug level: a long outage must show, not flood the log.
+		level := zap.DebugLevel
+		if time.Since(warned) >= time.Minute {
+			level, warned = zap.WarnLevel, time.Now()
+		}
+		a.logger.Log(level, "tokengate still NOT READY: a service it needs does not answer; retrying", zap.Error(err), zap.Duration("next", next))
 	}))
 	switch {
 	case err == nil:
