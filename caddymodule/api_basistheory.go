@@ -113,7 +113,7 @@ func (h *BasisTheoryAPI) Validate() error {
 // ServeHTTP answers the API call; it never calls next.
 func (h *BasisTheoryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	return h.served.serve(w, r, func(a *App) http.Handler {
-		s := a.stack.BasisTheoryAPI()
+		s := a.stack.Load().BasisTheoryAPI()
 		s.Authenticate = h.keys.lookup
 		s.Idempotency = h.idem
 		s.Observe = h.served.observe

@@ -239,7 +239,7 @@ func (h *JuspayAPI) Validate() error {
 // ServeHTTP answers the API call; it never calls next.
 func (h *JuspayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	return h.served.serve(w, r, func(a *App) http.Handler {
-		s := a.stack.JuspayAPI()
+		s := a.stack.Load().JuspayAPI()
 		s.Authenticate = h.merchants.lookup
 		s.MerchantByID = func(id string) (juspayapi.Merchant, bool) {
 			m, ok := h.byID[id]

@@ -281,7 +281,7 @@ func TestJuspayStoredCardTokenCustomer(t *testing.T) {
 	if ok.status != http.StatusOK || !strings.HasPrefix(tok, "ctkn_") {
 		t.Fatalf("the card's own customer: %d %s", ok.status, ok.body)
 	}
-	rec, err := g.app().stack.Records.Get(t.Context(), "tenant_a", tok)
+	rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", tok)
 	if _, has := rec.Metadata["juspay.customer:cust_a"]; err != nil || !has {
 		t.Fatalf("the ctkn_ does not keep its customer: %v %v", err, rec.Metadata)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,8 +20,9 @@ import (
 // under the app's body read timeout, in a span, counted per endpoint.
 type servedAPI struct {
 	appBinding
-	name string // "basistheory", "juspay": the span's and the metric's api
-	api  http.Handler
+	name  string // "basistheory", "juspay": the span's and the metric's api
+	built sync.Once
+	api   http.Handler
 }
 
 func newServedAPI(ctx caddy.Context, name string) *servedAPI {
@@ -32,11 +34,16 @@ func (s *servedAPI) observe(endpoint string, status int) {
 	apiRequests.WithLabelValues(s.name, endpoint, strconv.Itoa(status)).Inc()
 }
 
-// serve builds the API once, with build, then answers the request.
+// serve builds the API once the app is ready, with build, then answers
+// the request.
 func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*App) http.Handler) error {
-	if err := s.bindOnUse(func(a *App) error { s.api = build(a); return nil }); err != nil {
+	if err := s.bindOnUse(func(*App) error { return nil }); err != nil {
 		return s.refuse(w, r, err)
 	}
+	if ok, err := s.app.serving(w, r, s.name+" API"); !ok {
+		return err
+	}
+	s.built.Do(func() { s.api = build(s.app) })
 	// A body trickled a byte at a time must not hold a connection forever:
 	// the app's body_read_timeout bounds it, as for tokenize.
 	rc := http.NewResponseController(w)

@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -101,12 +103,43 @@ type App struct {
 	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
 	rules    *rules.File
-	vault    VaultBackend
+	vault    VaultBackend // the module; opened at Start (see start.go)
 	apiKeys  keyring[string]
 	networks network.Registry
-	stack    *stack.Stack // the Caddy-free parts the handlers and served APIs use
 	logger   *zap.Logger
 	ctx      caddy.Context
+
+	// keys is the loaded keyset: in Provision when it exists, at Start when
+	// a development keyset must first be generated.
+	keys *keys.Keys
+	// cvvBackend and lateNetworks (those that keep their state in the
+	// vault) are loaded in Provision and opened at Start.
+	cvvBackend   CVVBackend
+	lateNetworks []lateNetwork
+	provisioner  string // the network service that provisions new cards
+
+	// opened is what Start has opened so far; only Start and the retry
+	// loop it starts (one at a time) touch it.
+	opened backends
+	// stack is the Caddy-free parts the handlers and served APIs use. It is
+	// nil until the backends are open (see start.go), and set once: a
+	// handler that finds it nil answers 503 and forwards nothing. (A
+	// pointer: Caddy copies an App value to read its module info.)
+	stack *atomic.Pointer[stack.Stack]
+	// status is what Readiness reports.
+	status *readiness
+	// tried is closed once Start's first attempt to open the storage has
+	// ended, either way (see App.serving).
+	tried chan struct{}
+	// stopRetry and retryDone stop and await the retry loop.
+	stopRetry context.CancelFunc
+	retryDone chan struct{}
+}
+
+// lateNetwork is a network token service opened at Start, with its name.
+type lateNetwork struct {
+	name    string
+	backend NetworkBackend
 }
 
 // KeysConfig locates the keyset. Env wins over File; KEKEnv, when set, names
@@ -151,31 +184,25 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "tokengate", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision loads the rules, the keys and the guest modules (vault, CVV
-// store, network token services), opens the backends, builds the stack over
-// them (stack.New) and checks the routes.
+// Provision loads and checks everything that needs no storage: the rules,
+// the keyset (if it exists yet), the API keys, the guest modules' settings,
+// the network token services that are only clients, and the routes. It
+// opens no vault, takes no lock, and creates no file: `caddy validate` runs
+// it (with Validate) and must change nothing. Start opens the storage.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	a.stack = new(atomic.Pointer[stack.Stack])
+	a.tried = make(chan struct{})
 	if err := a.loadRules(); err != nil {
 		return err
 	}
 	a.setDefaults()
 	registerMetrics(ctx)
-	b, err := a.openBackends(ctx)
-	if err != nil {
+	if err := a.loadBackends(ctx); err != nil {
 		return err
 	}
-	a.stack = stack.New(stack.Config{
-		Vault: b.vault, Keys: b.keys, CVVs: b.cvvs, ShortLived: b.shortLived,
-		Networks: a.networks, Provisioner: b.provisioner, ProvisionTimeout: time.Duration(a.ProvisionTimeout),
-		ObserveStatus:  observeStatus,
-		CVVUnavailable: a.logCVVUnavailable,
-		Tampered:       a.logTampered,
-	})
-	if feed, ok := a.vault.(ChangeFeed); ok {
-		feed.WatchChanges(ctx, a.stack.Cache) // ends with this config
-	}
+	a.status = newReadiness(a)
 	return a.checkRoutes()
 }
 
@@ -233,60 +260,43 @@ func (a *App) setDefaults() {
 
 // backends are the opened guest modules the stack is built over.
 type backends struct {
-	vault       vault.Vault
-	keys        *keys.Keys
-	cvvs        cvv.Store
-	shortLived  vault.ShortLivedStore // nil: short-lived cards in memory
-	provisioner string                // the network service that provisions new cards
+	vault      vault.Vault
+	cvvs       cvv.Store
+	shortLived vault.ShortLivedStore // nil: short-lived cards in memory
+	networks   int                   // how many of lateNetworks are open
 }
 
-// openBackends loads the guest modules and opens them: the vault (checked
-// to open with the keyset), the CVV store and the network token services
-// (checked against the rule sets that name them).
-func (a *App) openBackends(ctx caddy.Context) (backends, error) {
-	var b backends
+// loadBackends loads the guest modules (Caddy provisions and validates
+// them), the keyset and the API keys, and opens the network token services
+// that are only clients; the vault, the CVV store and the services that
+// keep state in the vault are opened at Start.
+func (a *App) loadBackends(ctx caddy.Context) error {
 	mod, err := ctx.LoadModule(a, "VaultRaw")
 	if err != nil {
-		return b, fmt.Errorf("tokengate: loading vault module: %w", err)
+		return fmt.Errorf("tokengate: loading vault module: %w", err)
 	}
 	a.vault = mod.(VaultBackend)
-	if b.keys, err = a.loadKeys(); err != nil {
-		return b, err
+	if a.keys, err = a.loadKeys(false); err != nil {
+		return err
 	}
 	if err := a.loadAPIKeys(); err != nil {
-		return b, err
+		return err
 	}
-	env := Env{Keys: b.keys, Logger: a.logger}
-	if b.vault, err = a.vault.OpenVault(env); err != nil {
-		return b, fmt.Errorf("tokengate: %w", err)
-	}
-	env.Vault = a.vault
-	if err := a.checkKeysOpen(b.keys); err != nil {
-		return b, err
-	}
-
 	mod, err = ctx.LoadModule(a, "CVVStoreRaw")
 	if err != nil {
-		return b, fmt.Errorf("tokengate: loading cvv_store module: %w", err)
+		return fmt.Errorf("tokengate: loading cvv_store module: %w", err)
 	}
-	cvvBackend := mod.(CVVBackend)
-	if b.cvvs, err = cvvBackend.OpenCVVStore(env); err != nil {
-		return b, fmt.Errorf("tokengate: %w", err)
-	}
-	watchCVVs(b.cvvs)
-	if s, ok := cvvBackend.(ShortLivedStorer); ok {
-		b.shortLived = s.ShortLivedStore(env)
-	}
-	if b.provisioner, err = a.openNetworks(ctx, env); err != nil {
-		return b, err
+	a.cvvBackend = mod.(CVVBackend)
+	if err := a.loadNetworks(ctx); err != nil {
+		return err
 	}
 	for _, set := range a.rules.Inbound {
-		if _, ok := a.networks.Lookup(set.Network); set.Network != "" && !ok {
-			return b, fmt.Errorf("tokengate: %s:%d: inbound rule set %q names network %q, which is not configured (configured: %v)",
+		if _, ok := a.networks.Lookup(set.Network); set.Network != "" && !ok && !a.isLateNetwork(set.Network) {
+			return fmt.Errorf("tokengate: %s:%d: inbound rule set %q names network %q, which is not configured (configured: %v)",
 				a.rules.Path, set.Line, set.Name, set.Network, a.networkNames())
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // logCVVUnavailable is the detokenizer's CVVUnavailable hook.
@@ -301,52 +311,75 @@ func (a *App) logTampered(ctx context.Context, tenant, field string) {
 		zap.String("tenant", tenant), zap.String("field", body.SafePath(field)), zap.String("request_id", requestIDOf(ctx)))
 }
 
-// openNetworks loads and opens the network token services and returns the
-// name of the one that provisions new cards ("" when there is none).
-func (a *App) openNetworks(ctx caddy.Context, env Env) (string, error) {
+// loadNetworks loads the network token services, opens those that are
+// only clients of a provider, and keeps for Start those that keep their
+// state in the vault. The first provisions new cards.
+func (a *App) loadNetworks(ctx caddy.Context) error {
 	a.networks = network.Registry{}
 	if a.NoNetwork {
 		if len(a.NetworksRaw) > 0 {
-			return "", fmt.Errorf("tokengate: no_network and networks are both set; choose one")
+			return fmt.Errorf("tokengate: no_network and networks are both set; choose one")
 		}
-		return "", nil
+		return nil
 	}
 	if len(a.NetworksRaw) == 0 {
 		a.NetworksRaw = []json.RawMessage{json.RawMessage(`{"provider":"builtin"}`)}
 	}
 	mods, err := ctx.LoadModule(a, "NetworksRaw")
 	if err != nil {
-		return "", fmt.Errorf("tokengate: loading network modules: %w", err)
+		return fmt.Errorf("tokengate: loading network modules: %w", err)
 	}
-	var first string
+	seen := map[string]bool{}
 	for _, mod := range mods.([]any) {
-		svc, err := mod.(NetworkBackend).OpenNetwork(env)
-		if err != nil {
-			return "", fmt.Errorf("tokengate: %w", err)
+		// The module's name is the service's (tokengate.networks.juspay
+		// is "juspay"), known before the service is opened.
+		name := caddy.GetModuleName(mod)
+		if seen[name] {
+			return fmt.Errorf("tokengate: network %s is configured twice", name)
 		}
-		name := svc.Name()
-		if _, dup := a.networks[name]; dup {
-			return "", fmt.Errorf("tokengate: network %s is configured twice", name)
+		seen[name] = true
+		if a.provisioner == "" {
+			a.provisioner = name
+		}
+		backend := mod.(NetworkBackend)
+		if late, ok := backend.(VaultStateNetwork); ok {
+			if err := late.CheckVault(a.vault); err != nil {
+				return fmt.Errorf("tokengate: %w", err)
+			}
+			a.lateNetworks = append(a.lateNetworks, lateNetwork{name: name, backend: backend})
+			continue
+		}
+		svc, err := backend.OpenNetwork(Env{Keys: a.keys, Logger: a.logger, Vault: a.vault})
+		if err != nil {
+			return fmt.Errorf("tokengate: %w", err)
 		}
 		a.networks[name] = observedNetwork{svc}
-		if first == "" {
-			first = name
-		}
 	}
-	return first, nil
+	return nil
+}
+
+// isLateNetwork reports whether name is a service opened at Start.
+func (a *App) isLateNetwork(name string) bool {
+	return slices.ContainsFunc(a.lateNetworks, func(n lateNetwork) bool { return n.name == name })
 }
 
 // networkNames lists the configured network token services.
 func (a *App) networkNames() []string {
-	names := make([]string, 0, len(a.networks))
+	names := make([]string, 0, len(a.networks)+len(a.lateNetworks))
 	for name := range a.networks {
 		names = append(names, name)
+	}
+	for _, n := range a.lateNetworks {
+		names = append(names, n.name)
 	}
 	slices.Sort(names)
 	return names
 }
 
-func (a *App) loadKeys() (*keys.Keys, error) {
+// loadKeys loads the keyset. With create false (Provision) a development
+// keyset that does not exist yet is not generated: it returns nil, and
+// Start generates it (create true).
+func (a *App) loadKeys(create bool) (*keys.Keys, error) {
 	devFile := a.Keys.DevFile
 	if devFile == "" {
 		dir := filepath.Join(caddy.AppDataDir(), "tokengate")
@@ -355,7 +388,10 @@ func (a *App) loadKeys() (*keys.Keys, error) {
 		}
 		devFile = filepath.Join(dir, "dev-keyset.json")
 	}
-	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile})
+	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile, NoCreate: !create})
+	if errors.Is(err, keys.ErrNoDevKeyset) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tokengate: keys: %w", err)
 	}
@@ -418,14 +454,6 @@ func (a *App) checkKeysOpen(ks *keys.Keys) error {
 	}
 	return nil
 }
-
-// Start does nothing: the checks of the routes ran in Provision, so that
-// `caddy validate` runs them too.
-func (a *App) Start() error { return nil }
-
-// Stop does nothing: the guest modules release shared stores in their
-// Cleanup, once the next config (if any) holds them.
-func (a *App) Stop() error { return nil }
 
 // Validate checks the app's own bounds, so JSON configs get the checks the
 // Caddyfile parser makes.

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/cvv"
@@ -16,6 +17,13 @@ import (
 // Caddy provisions a guest module (its own settings, checked by Validate);
 // the app then opens it with what the app owns (Env), and Caddy cleans it
 // up when its config is unloaded.
+//
+// Opening is the app's Start, never its Provision: `caddy validate` runs
+// Provision and Validate only, and must not take a file lock, create a file
+// or change a database (see start.go). An Open method is called again, by
+// the app's retry loop, after it failed; ctx ends when the config is
+// stopped. An error that retrying cannot fix (a wrong password, a file that
+// cannot be opened) is wrapped with misconfigured.
 
 // Env is what the app hands its backends when it opens them.
 type Env struct {
@@ -29,8 +37,9 @@ type Env struct {
 
 // VaultBackend is a tokengate.vaults module.
 type VaultBackend interface {
-	// OpenVault opens (or shares, across a config reload) the store.
-	OpenVault(env Env) (vault.Vault, error)
+	// OpenVault opens (or shares, across a config reload) the store, and
+	// creates or migrates its schema.
+	OpenVault(ctx context.Context, env Env) (vault.Vault, error)
 	// Describe names the store in messages ("bbolt file /var/lib/...").
 	Describe() string
 }
@@ -62,6 +71,8 @@ type ChangeFeed interface {
 	// (see StateWatcher), until ctx ends. While the feed is down the cache
 	// is paused.
 	WatchChanges(ctx context.Context, cache *vault.Cache)
+	// Listening reports whether the feed hears the other gateways now.
+	Listening() bool
 }
 
 // StateWatcher is implemented by a state store of a ChangeFeed vault:
@@ -80,10 +91,27 @@ type ShortLivedStorer interface {
 
 // CVVBackend is a tokengate.cvv_stores module.
 type CVVBackend interface {
-	OpenCVVStore(env Env) (cvv.Store, error)
+	OpenCVVStore(ctx context.Context, env Env) (cvv.Store, error)
 }
 
-// NetworkBackend is a tokengate.networks module.
+// Pinger is implemented by a vault or CVV store module that reaches a
+// service (PostgreSQL, Redis), once opened: Ping tells whether it answers
+// now, for App.Check. A local store (bbolt, memory) has nothing to ask.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// NetworkBackend is a tokengate.networks module. A service that is only a
+// client of a provider is opened in Provision (it touches nothing); one that
+// keeps its state in the vault (a VaultStateNetwork) once the vault is open.
 type NetworkBackend interface {
 	OpenNetwork(env Env) (network.Service, error)
+}
+
+// VaultStateNetwork is implemented by a network token service that keeps
+// its state in the vault (the builtin): it is opened at Start, after the
+// vault; CheckVault tells in Provision whether the configured vault can
+// keep its state.
+type VaultStateNetwork interface {
+	CheckVault(v VaultBackend) error
 }

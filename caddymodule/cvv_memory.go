@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -54,7 +55,7 @@ func (m *MemoryCVVStore) Validate() error {
 
 // OpenCVVStore returns the process's store, shared across config reloads so
 // that a reload does not forget the CVVs it holds.
-func (m *MemoryCVVStore) OpenCVVStore(Env) (cvv.Store, error) {
+func (m *MemoryCVVStore) OpenCVVStore(context.Context, Env) (cvv.Store, error) {
 	const key = "cvv:memory"
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		return pooledCVVs{cvvmem.New(time.Duration(m.SweepInterval))}, nil

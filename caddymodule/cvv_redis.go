@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -61,17 +63,42 @@ func (r *RedisCVVStore) Validate() error {
 	return nil
 }
 
-// OpenCVVStore connects and checks Redis answers.
-func (r *RedisCVVStore) OpenCVVStore(env Env) (cvv.Store, error) {
-	r.client = redis.NewClient(&redis.Options{Addr: r.Address, Password: caddy.NewReplacer().ReplaceKnown(r.Password, ""), DB: r.DB})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// OpenCVVStore connects and checks Redis answers. Redis that does not
+// answer is waited for (the app retries); Redis that answers with a refusal
+// (a wrong password, a database it does not have) is misconfigured.
+func (r *RedisCVVStore) OpenCVVStore(ctx context.Context, env Env) (cvv.Store, error) {
+	client := redis.NewClient(&redis.Options{Addr: r.Address, Password: caddy.NewReplacer().ReplaceKnown(r.Password, ""), DB: r.DB})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := r.client.Ping(ctx).Err(); err != nil {
-		r.client.Close()
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		if redisRefused(err) {
+			return nil, misconfigured(fmt.Errorf("cvv_store redis: %s refused the connection: %w", r.Address, err))
+		}
 		return nil, fmt.Errorf("cvv_store redis: %s does not answer: %w", r.Address, err)
 	}
+	r.client = client
 	return cvvredis.New(r.client, env.Keys, r.Prefix), nil
 }
+
+// redisRefused reports whether err is Redis's own answer refusing the
+// client (NOAUTH, WRONGPASS, ERR invalid DB index), as opposed to a
+// connection that failed or a server still loading its data set.
+func redisRefused(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	for _, transient := range []string{"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN"} {
+		if strings.HasPrefix(rerr.Error(), transient) {
+			return false
+		}
+	}
+	return true
+}
+
+// Ping implements Pinger.
+func (r *RedisCVVStore) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
 
 // ShortLivedStore implements ShortLivedStorer on the same Redis.
 func (r *RedisCVVStore) ShortLivedStore(env Env) vault.ShortLivedStore {
@@ -131,4 +158,5 @@ var (
 	_ caddyfile.Unmarshaler = (*RedisCVVStore)(nil)
 	_ CVVBackend            = (*RedisCVVStore)(nil)
 	_ ShortLivedStorer      = (*RedisCVVStore)(nil)
+	_ Pinger                = (*RedisCVVStore)(nil)
 )

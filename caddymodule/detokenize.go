@@ -86,6 +86,9 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	if err := h.bound(); err != nil {
 		return h.refuse(w, r, err)
 	}
+	if ok, err := h.app.serving(w, r, "detokenize"); !ok {
+		return err
+	}
 	set := h.choose(r)
 	if set == nil {
 		return next.ServeHTTP(w, r)
@@ -121,7 +124,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		h.done(span, set, "passthrough", nil)
 		return next.ServeHTTP(w, r)
 	}
-	res, err := h.app.stack.Detokenizer.Apply(ctx, tenant, set, kind, doc)
+	res, err := h.app.stack.Load().Detokenizer.Apply(ctx, tenant, set, kind, doc)
 	injections := res.Injections
 	span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
 	var built []byte

@@ -285,7 +285,7 @@ func TestSuspendedNetworkToken(t *testing.T) {
 	}
 
 	a := g.app()
-	rec, err := a.stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, err := a.stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestSuspendedNetworkToken(t *testing.T) {
 // answered 503 and the PAN goes nowhere.
 func TestFailClosed(t *testing.T) {
 	g := startGateway(t, "")
-	if err := g.app().stack.Records.Close(); err != nil {
+	if err := g.app().stack.Load().Records.Close(); err != nil {
 		t.Fatal(err)
 	}
 	r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("6011111111111117"))

@@ -85,7 +85,7 @@ func TestTokengateErrorKeepsTheDefaultBodies(t *testing.T) {
 	}
 	wantAccessUUID(t, access, str(e, "error_info.request_id"))
 
-	if err := g.app().stack.Records.Close(); err != nil {
+	if err := g.app().stack.Load().Records.Close(); err != nil {
 		t.Fatal(err)
 	}
 	r = g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("6011111111111117"))

@@ -258,6 +258,11 @@ var (
 	// failure the gateway did not expect: it fails closed).
 	errUnavailable = gatewayError{status: http.StatusServiceUnavailable, code: "vault_unavailable", category: "SERVER_ERROR", infoCode: "SERVICE_UNAVAILABLE",
 		message: "The card could not be stored safely; nothing was forwarded. Retry later."}
+	// errNotReady answers while the app has not opened its storage yet
+	// (see start.go): nothing was stored or forwarded. The body is unread,
+	// so the connection closes.
+	errNotReady = gatewayError{status: http.StatusServiceUnavailable, code: "gateway_not_ready", category: "SERVER_ERROR", infoCode: "SERVICE_UNAVAILABLE",
+		message: "The gateway is not ready: its vault or CVV store is not open yet; nothing was forwarded. Retry later.", closeConn: true}
 	errUnauthorized = gatewayError{status: http.StatusUnauthorized, code: "unauthorized", category: "AUTHENTICATION_ERROR", infoCode: "UNAUTHORIZED",
 		message: "A valid API key is required to detokenize."}
 )

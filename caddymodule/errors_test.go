@@ -49,7 +49,7 @@ func TestHandleErrorsRestylesGatewayErrors(t *testing.T) {
 	id := str(e, "error_info.request_id")
 	wantAccessUUID(t, access, id)
 
-	if err := g.app().stack.Records.Close(); err != nil {
+	if err := g.app().stack.Load().Records.Close(); err != nil {
 		t.Fatal(err)
 	}
 	r = g.post(restyled, jsonCT, checkoutJSON("6011111111111117"))
@@ -106,7 +106,7 @@ func TestServedAPILogsItsOutage(t *testing.T) {
 		api_key bt_secret_key tenant_a network-token:read
 	}
 }`)
-	if err := g.app().stack.Records.Close(); err != nil {
+	if err := g.app().stack.Load().Records.Close(); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://localhost:9083/network-tokens/none", nil)

@@ -24,7 +24,7 @@ func TestBasisTheoryProvider(t *testing.T) {
 
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
-	rec, err := g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	if in.status != http.StatusOK || err != nil || rec.Network.Provider != "basistheory" || rec.Network.Status != "ACTIVE" {
 		t.Fatalf("tokenize through Basis Theory: %d %s (%+v)", in.status, in.body, rec.Network.Error)
 	}
@@ -38,7 +38,7 @@ func TestBasisTheoryProvider(t *testing.T) {
 	}
 
 	refused := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("4539097887163333"))
-	rec, _ = g.app().stack.Records.Get(t.Context(), "tenant_a", str(decode(t, refused.body), "card.number"))
+	rec, _ = g.app().stack.Load().Records.Get(t.Context(), "tenant_a", str(decode(t, refused.body), "card.number"))
 	if rec.Network.Error != "card_not_eligible" || rec.Network.ID != "" {
 		t.Fatalf("a test card through Basis Theory: %+v", rec.Network.Error)
 	}
@@ -74,7 +74,7 @@ outbound: {}
 	g.load(cfg("\t\tnetwork builtin\n\t\tnetwork basistheory {\n\t\t\tbase_url " + sandbox.URL + "\n\t\t\tapi_key sandbox_key\n\t\t}"))
 	for _, tc := range []struct{ path, pan, provider string }{{"/bt", visaPAN, "basistheory"}, {"/other", "4242424242424242", "builtin"}} {
 		in := g.post(inboundURL+tc.path, jsonCT, `{"card":{"number":"`+tc.pan+`","exp_month":"03","exp_year":"2030"}}`)
-		rec, err := g.app().stack.Records.Get(t.Context(), "t1", str(decode(t, in.body), "card.number"))
+		rec, err := g.app().stack.Load().Records.Get(t.Context(), "t1", str(decode(t, in.body), "card.number"))
 		if err != nil || rec.Network.Provider != tc.provider {
 			t.Errorf("%s: provisioned by %q (%v), want %s", tc.path, rec.Network.Provider, err, tc.provider)
 		}
@@ -103,7 +103,7 @@ func TestProviderDown(t *testing.T) {
 	g := startGateway(t, "provision_timeout 500ms\n\t\tnetwork basistheory {\n\t\t\tbase_url "+url+"\n\t\t\tapi_key k\n\t\t}")
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
-	rec, err := g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	if in.status != http.StatusOK || err != nil || rec.Network.ID != "" || rec.Network.Error != "provider_error" {
 		t.Fatalf("checkout with the provider down: %d (%v, %q)", in.status, err, rec.Network.Error)
 	}

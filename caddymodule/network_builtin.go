@@ -51,13 +51,20 @@ func (n *BuiltinNetwork) Validate() error {
 	return nil
 }
 
-// OpenNetwork starts the emulator over a state store of the vault.
-func (n *BuiltinNetwork) OpenNetwork(env Env) (network.Service, error) {
-	ss, ok := env.Vault.(StateStorer)
-	if !ok {
-		return nil, fmt.Errorf("network builtin keeps its tokens in the vault, and the %s cannot hold them", env.Vault.Describe())
+// CheckVault implements VaultStateNetwork: the vault must keep state.
+func (n *BuiltinNetwork) CheckVault(v VaultBackend) error {
+	if _, ok := v.(StateStorer); !ok {
+		return fmt.Errorf("network builtin keeps its tokens in the vault, and the %s cannot hold them", v.Describe())
 	}
-	store, err := ss.StateStore("network_tokens")
+	return nil
+}
+
+// OpenNetwork starts the emulator over a state store of the opened vault.
+func (n *BuiltinNetwork) OpenNetwork(env Env) (network.Service, error) {
+	if err := n.CheckVault(env.Vault); err != nil {
+		return nil, err
+	}
+	store, err := env.Vault.(StateStorer).StateStore("network_tokens")
 	if err != nil {
 		return nil, fmt.Errorf("network builtin: %w", err)
 	}
@@ -130,4 +137,5 @@ var (
 	_ caddy.Validator       = (*BuiltinNetwork)(nil)
 	_ caddyfile.Unmarshaler = (*BuiltinNetwork)(nil)
 	_ NetworkBackend        = (*BuiltinNetwork)(nil)
+	_ VaultStateNetwork     = (*BuiltinNetwork)(nil)
 )

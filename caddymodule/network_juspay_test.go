@@ -29,7 +29,7 @@ func TestJuspayProvider(t *testing.T) {
 
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
-	rec, err := g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	if in.status != http.StatusOK || err != nil || rec.Network.Provider != "juspay" || rec.Network.Status != "ACTIVE" {
 		t.Fatalf("tokenize through Juspay: %d %s (%s)", in.status, in.body, rec.Network.Error)
 	}
@@ -39,7 +39,7 @@ func TestJuspayProvider(t *testing.T) {
 		t.Fatalf("detokenize through Juspay: %d %q", out.status, out.header.Get(InjectedHeader))
 	}
 	refused := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("4539097887163333"))
-	rec, _ = g.app().stack.Records.Get(t.Context(), "tenant_a", str(decode(t, refused.body), "card.number"))
+	rec, _ = g.app().stack.Load().Records.Get(t.Context(), "tenant_a", str(decode(t, refused.body), "card.number"))
 	if rec.Network.Error != "card_not_eligible" {
 		t.Fatalf("a test card through Juspay: %q", rec.Network.Error)
 	}

@@ -203,7 +203,7 @@ func TestSealedRecordsThroughCaddy(t *testing.T) {
 	inB := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(mcPAN))
 	tokB := str(decode(t, inB.body), "card.number")
 	backend := g.app().vault.(*BoltVault).bolt
-	records := g.app().stack.Records
+	records := g.app().stack.Load().Records
 	ctx := context.Background()
 	pay := func(in reply) reply {
 		return g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
@@ -275,7 +275,9 @@ func TestSealedRecordsThroughCaddy(t *testing.T) {
 	fillForReseal(t, b, ks, 1, 0)
 	b.Close()
 	refusing := &gateway{t: t, dir: oldDir, logFile: filepath.Join(oldDir, "caddy.log")}
-	assertLoadError(t, refusing.config("keyset_file "+keyset+"\n\t\tlegacy_records refuse", defaultSites), "caddy tokengate reseal")
+	// (Loaded with refusing's own ports: the routes are checked before the
+	// vault is opened, at Start.)
+	refusing.loadError(refusing.config("keyset_file "+keyset+"\n\t\tlegacy_records refuse", defaultSites), "caddy tokengate reseal")
 }
 
 // TestRowSwapPostgresThroughCaddy is issue 15 item 12 as it was found: a
@@ -305,7 +307,7 @@ func TestRowSwapPostgresThroughCaddy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	records := g.app().stack.Records
+	records := g.app().stack.Load().Records
 
 	// The third card as the previous release sealed it.
 	pg, err := pgvault.Open(ctx, dsn)

@@ -76,6 +76,9 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	if err := h.bound(); err != nil {
 		return h.refuse(w, r, err)
 	}
+	if ok, err := h.app.serving(w, r, "tokenize"); !ok {
+		return err
+	}
 	r.Header.Del(CVVNotHeldHeader) // only the gateway says so, on any request
 	set := h.choose(r)
 	if set == nil {
@@ -181,7 +184,7 @@ func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *
 // "query:" in the paths it reports). ok=false means the request was answered
 // here and must not be forwarded.
 func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Request, set *rules.Inbound, kind body.Kind, doc body.Doc, prefix string) (tokenize.Result, bool) {
-	res, err := h.app.stack.Tokenizer.Apply(ctx, set, kind, doc)
+	res, err := h.app.stack.Load().Tokenizer.Apply(ctx, set, kind, doc)
 	var fe *body.FieldError
 	switch {
 	case errors.As(err, &fe):

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -36,13 +37,15 @@ func testApp(t *testing.T) *App {
 		t.Fatal(err)
 	}
 	svc := observedNetwork{builtin}
-	return &App{
+	a := &App{
 		MaxBodySize:     defaultMaxBodySize,
 		BodyReadTimeout: caddy.Duration(defaultBodyReadTimeout),
 		rules:           rf,
-		stack: stack.New(stack.Config{Vault: bolt, Keys: keys, CVVs: cvvs,
-			Networks: network.Registry{svc.Name(): svc}, Provisioner: svc.Name()}),
+		stack:           new(atomic.Pointer[stack.Stack]),
 	}
+	a.stack.Store(stack.New(stack.Config{Vault: bolt, Keys: keys, CVVs: cvvs,
+		Networks: network.Registry{svc.Name(): svc}, Provisioner: svc.Name()}))
+	return a
 }
 
 // TestSpansNestUnderCaddysSpan: the handler's spans are children of the span

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,9 +59,11 @@ func (b *BoltVault) Validate() error {
 	return nil
 }
 
-// OpenVault opens the file, or shares it with the config being replaced: a
-// bbolt file cannot be opened twice in one process.
-func (b *BoltVault) OpenVault(Env) (vault.Vault, error) {
+// OpenVault opens the file (creating it and its directory), or shares it
+// with the config being replaced: a bbolt file cannot be opened twice in one
+// process. A failure is a local one (a lock another process holds, a
+// permission, a damaged file) that waiting does not fix: misconfigured.
+func (b *BoltVault) OpenVault(context.Context, Env) (vault.Vault, error) {
 	key := "bolt:" + b.path
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		bv, err := boltvault.Open(b.path)
@@ -70,7 +73,7 @@ func (b *BoltVault) OpenVault(Env) (vault.Vault, error) {
 		return pooledBolt{bv}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening vault %s: %w", b.path, err)
+		return nil, misconfigured(fmt.Errorf("opening vault %s: %w", b.path, err))
 	}
 	b.poolKey = key
 	b.bolt = v.(pooledBolt).Bolt

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/network"
@@ -34,6 +37,9 @@ type PostgresVault struct {
 	pg      *pgvault.Vault
 	logger  *zap.Logger
 	feed    *pgvault.Fanout // this config's: the pool may be shared
+	// listening is whether the change feed hears the database now (a
+	// pointer: Caddy copies the module's value to read its info).
+	listening *atomic.Bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -44,13 +50,18 @@ func (PostgresVault) CaddyModule() caddy.ModuleInfo {
 // Provision resolves the DSN's placeholders.
 func (p *PostgresVault) Provision(caddy.Context) error {
 	p.dsn = caddy.NewReplacer().ReplaceKnown(p.DSN, "")
+	p.listening = new(atomic.Bool)
 	return nil
 }
 
-// Validate requires a DSN.
+// Validate requires a DSN that parses (without connecting: `caddy
+// validate` must not reach the database).
 func (p *PostgresVault) Validate() error {
 	if p.dsn == "" {
 		return fmt.Errorf("vault postgres: dsn is required (an {env.*} placeholder may be unset)")
+	}
+	if _, err := pgxpool.ParseConfig(p.dsn); err != nil {
+		return fmt.Errorf("vault postgres: dsn: %w", err) // pgconn's ParseConfigError hides the password
 	}
 	return nil
 }
@@ -60,12 +71,15 @@ type pooledPG struct{ *pgvault.Vault }
 func (p pooledPG) Destruct() error { return p.Close() }
 
 // OpenVault connects (or shares the pool with the config being replaced)
-// and migrates the schema.
-func (p *PostgresVault) OpenVault(env Env) (vault.Vault, error) {
+// and migrates the schema (under the migrator's advisory lock, so gateways
+// starting together migrate once). A database that does not answer is
+// waited for; one that answers with a refusal retrying cannot fix is
+// misconfigured (see pgRefused).
+func (p *PostgresVault) OpenVault(ctx context.Context, env Env) (vault.Vault, error) {
 	p.logger = env.Logger
 	key := "postgres:" + p.dsn
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		pg, err := pgvault.Open(ctx, p.dsn)
 		if err != nil {
@@ -74,13 +88,35 @@ func (p *PostgresVault) OpenVault(env Env) (vault.Vault, error) {
 		return pooledPG{pg}, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening the PostgreSQL vault: %w", err)
+		err = fmt.Errorf("opening the PostgreSQL vault: %w", err)
+		if pgRefused(err) {
+			return nil, misconfigured(err)
+		}
+		return nil, err
 	}
 	p.poolKey = key
 	p.pg = v.(pooledPG).Vault
 	p.feed = p.pg.NewFanout()
 	return p.pg, nil
 }
+
+// pgRefused reports whether err is PostgreSQL's own answer that waiting
+// does not change: a wrong password or unknown role (SQLSTATE class 28), a
+// database that does not exist (3D000), missing privileges or a schema the
+// migrations cannot apply (class 42); or a DSN that does not parse. A
+// connection refused, a timeout, or a server starting up (57P03) is waited
+// for. Codes: https://www.postgresql.org/docs/current/errcodes-appendix.html
+func pgRefused(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000" || strings.HasPrefix(pgErr.Code, "42")
+	}
+	var parseErr *pgconn.ParseConfigError
+	return errors.As(err, &parseErr)
+}
+
+// Ping implements Pinger.
+func (p *PostgresVault) Ping(ctx context.Context) error { return p.pg.Ping(ctx) }
 
 // Describe implements VaultBackend; it never shows the DSN (it may hold a
 // password).
@@ -136,8 +172,12 @@ var (
 	_ VaultBackend          = (*PostgresVault)(nil)
 	_ StateStorer           = (*PostgresVault)(nil)
 	_ ChangeFeed            = (*PostgresVault)(nil)
+	_ Pinger                = (*PostgresVault)(nil)
 	_ StateWatcher          = pgvault.WatchedKV{}
 )
+
+// Listening implements ChangeFeed.
+func (p *PostgresVault) Listening() bool { return p.listening.Load() }
 
 // WatchChanges implements ChangeFeed with PostgreSQL's LISTEN/NOTIFY on a
 // connection of its own. The cache is paused until the connection listens,
@@ -146,7 +186,6 @@ var (
 // (milliseconds), or, for a connection that dies silently, the time TCP
 // keepalive takes to notice it (about 20 s), within the cache TTL (30 s).
 func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
-	var listening atomic.Bool
 	var lastErr atomic.Pointer[error] // why the feed was last lost
 	notYet := errors.New("not connected yet")
 	lastErr.Store(&notYet)
@@ -155,7 +194,7 @@ func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
 			changeFeedListening.Set(map[bool]float64{false: 0, true: 1}[up])
 			// Log transitions only: while the database is down the
 			// listener retries every second.
-			switch was := listening.Swap(up); {
+			switch was := p.listening.Swap(up); {
 			case up && !was:
 				p.logger.Info("hearing other gateways' vault changes; record cache on")
 			case !up && was:

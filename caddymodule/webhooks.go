@@ -70,7 +70,7 @@ func (h *Webhooks) Validate() error {
 // ServeHTTP receives one event; it never calls next.
 func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	return h.served.serve(w, r, func(a *App) http.Handler {
-		rcv := a.stack.Webhooks()
+		rcv := a.stack.Load().Webhooks()
 		rcv.JuspaySecret = caddy.NewReplacer().ReplaceKnown(h.Secret, "")
 		rcv.BasisTheoryKey = h.key
 		rcv.Observe = func(provider, outcome string) { webhookEvents.WithLabelValues(provider, outcome).Inc() }

@@ -42,7 +42,7 @@ func TestWebhookFollowsSandbox(t *testing.T) {
 	g := startGatewaySites(t, "network basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}", sites)
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
-	rec, err := g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	if err != nil || rec.Network.Provider != "basistheory" {
 		t.Fatalf("tokenize: %v", err)
 	}
@@ -70,7 +70,7 @@ func TestWebhookFollowsSandbox(t *testing.T) {
 	if r := send(base64.StdEncoding.EncodeToString(sig)); r.status != 200 || !strings.Contains(r.body, "updated") {
 		t.Fatalf("the event: %d %s", r.status, r.body)
 	}
-	rec, _ = g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, _ = g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	if rec.Network.Status != "SUSPENDED" {
 		t.Fatalf("the vault says %s", rec.Network.Status)
 	}
@@ -107,7 +107,7 @@ func TestSandboxEmitsWebhooks(t *testing.T) {
 	g.start("network basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}", sites)
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
-	rec, _ := g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, _ := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	req, _ := http.NewRequest(http.MethodDelete, sandbox.URL+"/network-tokens/"+rec.Network.ID, nil)
 	req.Header.Set("BT-API-KEY", "sandbox_key")
 	if r := g.do(req); r.status != http.StatusNoContent {
@@ -116,7 +116,7 @@ func TestSandboxEmitsWebhooks(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second) // generous: it comes in milliseconds
 	for rec.Network.Status != "DELETED" && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		rec, _ = g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+		rec, _ = g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	}
 	if rec.Network.Status != "DELETED" {
 		t.Fatalf("the sandbox's event did not reach the gateway: %s", rec.Network.Status)
@@ -149,7 +149,7 @@ func TestWebhookOrderingThroughCaddy(t *testing.T) {
 	g := startGatewaySites(t, "network basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}", sites)
 	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	token := str(decode(t, in.body), "card.number")
-	rec, err := g.app().stack.Records.Get(t.Context(), "tenant_a", token)
+	rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
 	if err != nil || rec.Network.Provider != "basistheory" {
 		t.Fatalf("tokenize: %v", err)
 	}
@@ -200,7 +200,7 @@ func TestWebhookOrderingThroughCaddy(t *testing.T) {
 	if again := g.post(inboundURL+"/checkout", jsonCT, later); str(decode(t, again.body), "card.number") != token {
 		t.Fatalf("the same card entered again: %d %s", again.status, again.body)
 	}
-	if rec, _ = g.app().stack.Records.Get(t.Context(), "tenant_a", token); rec.ExpYear != "2031" || !rec.UpdatedAt.After(deletedAt) {
+	if rec, _ = g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token); rec.ExpYear != "2031" || !rec.UpdatedAt.After(deletedAt) {
 		t.Fatalf("the unrelated write did not happen after the deletion's time (exp %s)", rec.ExpYear)
 	}
 	atSandbox(http.MethodDelete, "")
@@ -211,7 +211,7 @@ func TestWebhookOrderingThroughCaddy(t *testing.T) {
 		t.Fatalf("pay after the deletion: %q, the deleted network token still pays", got)
 	}
 	deletedID := rec.Network.ID
-	if rec, _ = g.app().stack.Records.Get(t.Context(), "tenant_a", token); rec.Network.ID == deletedID && rec.Network.Status != "DELETED" {
+	if rec, _ = g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token); rec.Network.ID == deletedID && rec.Network.Status != "DELETED" {
 		t.Fatalf("status %s after the deletion", rec.Network.Status)
 	}
 }

@@ -62,7 +62,15 @@ type Options struct {
 	// development setup works with no key ceremony. Load then returns a
 	// warning that the caller must log loudly.
 	DevFile string
+	// NoCreate loads DevFile only if it exists: a missing one gives
+	// ErrNoDevKeyset instead of a new keyset, so that a check of the
+	// configuration (`caddy validate`) writes nothing.
+	NoCreate bool
 }
+
+// ErrNoDevKeyset is Load's error, with NoCreate, when the development
+// keyset does not exist yet.
+var ErrNoDevKeyset = errors.New("keys: the development keyset does not exist yet")
 
 // Load loads the keyset chosen by o and builds its primitives. The
 // warning is non-empty when a development keyset is in use; the caller logs
@@ -97,7 +105,7 @@ func Load(o Options) (k *Keys, warning string, err error) {
 		}
 		return k, "", err
 	case o.DevFile != "":
-		return loadDevKeys(o.DevFile, kek)
+		return loadDevKeys(o.DevFile, kek, o.NoCreate)
 	}
 	return nil, "", errors.New("keys: no keyset configured (set a keyset file or environment variable)")
 }
@@ -117,13 +125,15 @@ func loadKeysFile(path string, kek tink.AEAD) (*Keys, error) {
 // loadDevKeys loads path, generating it first when it does not exist. The
 // file is created with O_EXCL, so two instances starting at once cannot
 // overwrite each other's keys: the loser reads the winner's file.
-func loadDevKeys(path string, kek tink.AEAD) (*Keys, string, error) {
+func loadDevKeys(path string, kek tink.AEAD, noCreate bool) (*Keys, string, error) {
 	used := fmt.Sprintf("development keyset in use from %s; do not use in production", path)
 	if _, err := os.Stat(path); err == nil {
 		k, err := loadKeysFile(path, kek)
 		return k, used, err
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, "", fmt.Errorf("keys: development keyset: %w", err)
+	} else if noCreate {
+		return nil, "", ErrNoDevKeyset
 	}
 	data, err := GenerateKeyset(kek)
 	if err != nil {

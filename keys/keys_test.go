@@ -3,6 +3,7 @@ package keys_test
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,6 +162,14 @@ func TestLoadWithKEK(t *testing.T) {
 
 func TestLoadDevFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dev", "keys.json")
+	// NoCreate (a check of the configuration) neither generates it nor
+	// creates its directory.
+	if _, _, err := keys.Load(keys.Options{DevFile: path, NoCreate: true}); !errors.Is(err, keys.ErrNoDevKeyset) {
+		t.Fatalf("NoCreate without the file: %v, want ErrNoDevKeyset", err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Fatalf("NoCreate created the directory: %v", err)
+	}
 	k1, warning, err := keys.Load(keys.Options{DevFile: path})
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +197,10 @@ func TestLoadDevFile(t *testing.T) {
 	}
 	if k1.Fingerprint("a", testPAN) != k2.Fingerprint("a", testPAN) {
 		t.Error("dev keyset not reused")
+	}
+	// NoCreate loads one that exists.
+	if k3, _, err := keys.Load(keys.Options{DevFile: path, NoCreate: true}); err != nil || k3.Fingerprint("a", testPAN) != k1.Fingerprint("a", testPAN) {
+		t.Errorf("NoCreate with the file: %v", err)
 	}
 	// File wins over DevFile, with no warning.
 	mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil), DevFile: path})

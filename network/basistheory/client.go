@@ -114,3 +114,7 @@ func newKey() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// BreakerState names the state of the client's circuit breaker (see
+// providerhttp.Caller.BreakerState).
+func (c *Client) BreakerState() string { return c.caller.BreakerState() }

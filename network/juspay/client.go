@@ -169,3 +169,7 @@ func (c *Client) customer(req network.ProvisionRequest) string {
 	}
 	return req.Tenant
 }
+
+// BreakerState names the state of the client's circuit breaker (see
+// providerhttp.Caller.BreakerState).
+func (c *Client) BreakerState() string { return c.caller.BreakerState() }

@@ -189,3 +189,9 @@ func retryAfter(v string) (time.Duration, bool) {
 	}
 	return min(time.Duration(n)*time.Second, 5*time.Second), true
 }
+
+// BreakerState names the state of the provider's circuit breaker:
+// "closed" (calls go through), "open" (calls fail at once, for 10s after 5
+// failures in a row) or "half-open" (one trial call goes through). It is
+// for health checks; it takes the breaker's lock, briefly.
+func (c *Caller) BreakerState() string { return c.breaker.State().String() }

@@ -76,6 +76,9 @@ func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
+// Ping checks that the database answers, on a connection of the pool.
+func (v *Vault) Ping(ctx context.Context) error { return v.pool.Ping(ctx) }
+
 // Close implements vault.Vault.
 func (v *Vault) Close() error {
 	v.pool.Close()
