@@ -7,7 +7,9 @@
 # `caddy version`: git describe of this checkout, or TOKENGATE_VERSION when
 # set (the Dockerfile sets it: its build context has no .git). Go's own build
 # information cannot say it for an xcaddy build, where tokengate is a
-# dependency replaced by this directory and shows as (devel).
+# dependency replaced by this directory and shows as (devel). No -trimpath:
+# with it Go leaves -ldflags out of the build information, and `caddy
+# build-info` would not show the stamp either.
 # CGO_ENABLED, GOOS, GOARCH and GOFLAGS from the environment apply as usual.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,9 +21,9 @@ fi
 ldflags="-X github.com/tokengate/tokengate/version.Version=$version -X github.com/caddyserver/caddy/v2.CustomVersion=tokengate-$version"
 if command -v xcaddy >/dev/null 2>&1; then
 	caddy_version=$(go list -m -f '{{.Version}}' github.com/caddyserver/caddy/v2)
-	XCADDY_GO_BUILD_FLAGS="-trimpath -ldflags='$ldflags'" \
+	XCADDY_GO_BUILD_FLAGS="-ldflags='$ldflags'" \
 		xcaddy build "$caddy_version" --with github.com/tokengate/tokengate=. --output ./caddy
 else
-	go build -trimpath -ldflags "$ldflags" -o ./caddy ./cmd/caddy
+	go build -ldflags "$ldflags" -o ./caddy ./cmd/caddy
 fi
 echo "built ./caddy (tokengate $version)"
