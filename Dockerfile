@@ -54,7 +54,10 @@ ENV XDG_DATA_HOME=/data XDG_CONFIG_HOME=/config
 # Numeric, so that Kubernetes' runAsNonRoot can check it.
 USER 65532:65532
 WORKDIR /data
-VOLUME ["/data"]
+# Volumes, so that a read-only root file system (docker run --read-only,
+# compose's read_only) still has these two writable, owned by 65532 as the
+# image made them (a tmpfs would be root's).
+VOLUME ["/data", "/config"]
 # The quick start's ports: inbound, outbound, demo PSP, Basis Theory API,
 # Juspay API. A production Caddyfile chooses its own (ports under 1024 need
 # net.ipv4.ip_unprivileged_port_start=0, Docker's default since 20.10, or
