@@ -30,7 +30,7 @@ ARG TOKENGATE_VERSION=unknown
 # on the distroless base. -buildvcs=false: there is no .git to read.
 RUN CGO_ENABLED=0 GOFLAGS=-buildvcs=false TOKENGATE_VERSION=${TOKENGATE_VERSION} ./xcaddy.sh \
 	&& ./caddy tokengate version \
-	&& ./caddy build-info | grep -q '^build	CGO_ENABLED=0$'
+	&& ./caddy build-info | grep -qx 'build.CGO_ENABLED=0'
 # The quick start's Caddyfile with its paths made absolute: the rules beside
 # the Caddyfile, the vault and the development keys in the /data volume.
 RUN mkdir -p /out/etc/caddy /out/data /out/config \
