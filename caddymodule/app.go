@@ -152,6 +152,11 @@ type KeysConfig struct {
 	// KEKEnv is the name of an environment variable holding a base64 32-byte
 	// key-encrypting key; the keyset must then be encrypted with it.
 	KEKEnv string `json:"kek_env,omitempty"`
+	// KEKFile is the path of a file holding the base64 32-byte
+	// key-encrypting key, instead of KEKEnv: a systemd credential
+	// ("{env.CREDENTIALS_DIRECTORY}/kek", placeholders are replaced when the
+	// keys load) or a container secret ("/run/secrets/kek").
+	KEKFile string `json:"kek_file,omitempty"`
 	// DevFile is where the development keyset is kept when neither File nor
 	// Env is set. The default is dev-keyset.json beside the vault file.
 	DevFile string `json:"dev_file,omitempty"`
@@ -388,7 +393,8 @@ func (a *App) loadKeys(create bool) (*keys.Keys, error) {
 		}
 		devFile = filepath.Join(dir, "dev-keyset.json")
 	}
-	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv, DevFile: devFile, NoCreate: !create})
+	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv,
+		KEKFile: caddy.NewReplacer().ReplaceKnown(a.Keys.KEKFile, ""), DevFile: devFile, NoCreate: !create})
 	if errors.Is(err, keys.ErrNoDevKeyset) {
 		return nil, nil
 	}

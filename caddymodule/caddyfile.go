@@ -42,6 +42,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		keyset_file         <path>
 //		keyset_env          <VARIABLE>
 //		kek_env             <VARIABLE>
+//		kek_file            <path>
 //		dev_keyset_file     <path>
 //		legacy_records      accept|refuse
 //		api_key             <key> <tenant>
@@ -61,14 +62,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		switch opt := d.Val(); opt {
-		case "rules", "keyset_file", "keyset_env", "kek_env", "dev_keyset_file", "legacy_records":
+		case "rules", "keyset_file", "keyset_env", "kek_env", "kek_file", "dev_keyset_file", "legacy_records":
 			var v string
 			if !d.Args(&v) || d.NextArg() {
 				return d.ArgErr()
 			}
 			*map[string]*string{
 				"rules": &a.Rules, "keyset_file": &a.Keys.File,
-				"keyset_env": &a.Keys.Env, "kek_env": &a.Keys.KEKEnv, "dev_keyset_file": &a.Keys.DevFile,
+				"keyset_env": &a.Keys.Env, "kek_env": &a.Keys.KEKEnv, "kek_file": &a.Keys.KEKFile, "dev_keyset_file": &a.Keys.DevFile,
 				"legacy_records": &a.Keys.LegacyRecords,
 			}[opt] = v
 		case "api_key":

@@ -26,8 +26,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | rules lint --rules <file>",
-		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records; lints rules files",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | rules lint --rules <file> | version",
+		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
 and an HMAC-SHA256 keyset for keyed fingerprints. It refuses to overwrite a
@@ -106,7 +106,11 @@ type (default application/json; urlencoded forms and multipart too);
 detokenizer over throwaway in-memory parts: no vault, keys, network or
 gateway is needed, and card values show as placeholders (<pan>,
 <network_token>, <cryptogram>, <cvv>). The exit status is non-zero when
-the body cannot be explained or, inbound, the gateway would refuse it.`,
+the body cannot be explained or, inbound, the gateway would refuse it.
+
+version prints tokengate's version (stamped at build time by ./xcaddy.sh
+and the Dockerfile from git describe), the Caddy version it is built
+into, and the Go version and platform.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("keyset", "", "The keyset file")
 			cmd.Flags().String("kek-env", "", "Environment variable holding the base64 key-encrypting key")
@@ -125,6 +129,9 @@ the body cannot be explained or, inbound, the gateway would refuse it.`,
 			cmd.Flags().String("keyset-env", "", "reseal: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+					if fl.NArg() == 1 && fl.Arg(0) == "version" {
+						return cmdVersion(c.OutOrStdout())
+					}
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"), c.OutOrStdout(), c.ErrOrStderr())
 					}
@@ -198,7 +205,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal or rules)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal, rules or version)", fl.Arg(0))
 }
 
 // cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress

@@ -19,7 +19,7 @@ import (
 // admin endpoint...: see testPortNames). These numbers are names: before a config is loaded or
 // a request is sent, the harness replaces each with a port it reserved for
 // the test. So a test never binds a port a user's gateway (the quick start,
-// the README's second gateway on 9080-9082) or another run of the tests
+// the README's two gateways on 9080-9092) or another run of the tests
 // uses, and two runs of this package can go at once. Real ports come from
 // the kernel's ephemeral range (32768 and up by default), so none is ever
 // taken for a name.

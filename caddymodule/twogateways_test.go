@@ -474,7 +474,8 @@ func decodeOK(s string, into *map[string]any) bool {
 
 // TestRunningSeveralGateways follows the README's "Running several
 // gateways": one keyset made with keygen, Caddyfile.shared.example run
-// twice with the ports the README gives B, and its calls. The ports are
+// twice, A on the file's default ports and B on the ports the README gives
+// it, and its calls. The ports are
 // names (ports_test.go): the copies of the two files, the environment and
 // the URLs get the test's own, so that the test runs beside a user's
 // gateways.
@@ -494,18 +495,18 @@ func TestRunningSeveralGateways(t *testing.T) {
 	}
 	env := []string{"TOKENGATE_PG_DSN=" + dsn}
 	a := runCaddy(t, "a", dir, append(env, "GATEWAY_ADMIN="+g.addr("localhost:2994")), "run", "--config", "Caddyfile.shared.example")
-	a.waitHTTP(g.addr("http://127.0.0.1:8080/"))
-	b := runCaddy(t, "b", dir, append(env, "GATEWAY_ADMIN="+g.addr("localhost:2993"), "INBOUND_PORT="+port("9080"), "OUTBOUND_PORT="+port("9081"), "PSP_PORT="+port("9082")),
+	a.waitHTTP(g.addr("http://127.0.0.1:9080/"))
+	b := runCaddy(t, "b", dir, append(env, "GATEWAY_ADMIN="+g.addr("localhost:2993"), "INBOUND_PORT="+port("9090"), "OUTBOUND_PORT="+port("9091"), "PSP_PORT="+port("9092")),
 		"run", "--config", "Caddyfile.shared.example")
-	b.waitHTTP(g.addr("http://127.0.0.1:9080/"))
+	b.waitHTTP(g.addr("http://127.0.0.1:9090/"))
 
-	first := mustSend(t, g.addr("http://localhost:8080/checkout"), `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030","cvc":"123"}}`)
+	first := mustSend(t, g.addr("http://localhost:9080/checkout"), `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030","cvc":"123"}}`)
 	token := str(decode(t, first.body), "card.number")
-	again := mustSend(t, g.addr("http://localhost:9080/checkout"), `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030"}}`)
+	again := mustSend(t, g.addr("http://localhost:9090/checkout"), `{"card":{"number":"4111111111111111","exp_month":"03","exp_year":"2030"}}`)
 	if !strings.HasPrefix(token, "tok_") || str(decode(t, again.body), "card.number") != token {
 		t.Fatalf("the same card on A and B: %s, %s", first.body, again.body)
 	}
-	paid := mustSend(t, g.addr("http://localhost:9081/payments"), `{"card":{"number":"`+token+`","exp_month":"03","exp_year":"2030"}}`,
+	paid := mustSend(t, g.addr("http://localhost:9091/payments"), `{"card":{"number":"`+token+`","exp_month":"03","exp_year":"2030"}}`,
 		"X-Tokengate-Api-Key", "demo_merchant_key")
 	if paid.header.Get(InjectedHeader) != "card.number=network_token" {
 		t.Fatalf("paying on B: %d %q %s", paid.status, paid.header.Get(InjectedHeader), paid.body)

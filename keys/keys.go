@@ -57,6 +57,13 @@ type Options struct {
 	// (PCI DSS 3.6: data keys are stored wrapped by a key-encrypting key, kept
 	// apart from them), and cleartext keysets are refused.
 	KEKEnv string
+	// KEKFile is the path of a file holding the base64 32-byte
+	// key-encrypting key, instead of KEKEnv (one or the other): for a KEK
+	// handed over as a file, such as a systemd credential
+	// ($CREDENTIALS_DIRECTORY/<name>) or a container secret
+	// (/run/secrets/<name>), which, unlike a variable, the process's
+	// children and /proc/<pid>/environ do not see.
+	KEKFile string
 	// DevFile is used only when neither File nor Env is set: the keyset is
 	// loaded from it, or generated into it (0600) on first start, so a
 	// development setup works with no key ceremony. Load then returns a
@@ -77,15 +84,9 @@ var ErrNoDevKeyset = errors.New("keys: the development keyset does not exist yet
 // it. Errors name the file or variable involved and never contain key
 // material.
 func Load(o Options) (k *Keys, warning string, err error) {
-	var kek tink.AEAD
-	if o.KEKEnv != "" {
-		v, ok := os.LookupEnv(o.KEKEnv)
-		if !ok || v == "" {
-			return nil, "", fmt.Errorf("keys: key-encrypting key variable %s is not set", o.KEKEnv)
-		}
-		if kek, err = kekFromBase64(v); err != nil {
-			return nil, "", fmt.Errorf("keys: key-encrypting key variable %s: %w", o.KEKEnv, err)
-		}
+	kek, err := loadKEK(o)
+	if err != nil {
+		return nil, "", err
 	}
 	switch {
 	case o.Env != "":

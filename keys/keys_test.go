@@ -234,3 +234,56 @@ func BenchmarkFingerprint(b *testing.B) {
 		k.Fingerprint("acme", testPAN)
 	}
 }
+
+// TestLoadWithKEKFile: the key-encrypting key read from a file (a systemd
+// credential, a container secret), with its trailing newline; errors name
+// the file and never show its contents; a variable and a file together are
+// refused.
+func TestLoadWithKEKFile(t *testing.T) {
+	kek := randomKEK(t)
+	dir := t.TempDir()
+	path := writeKeyset(t, dir, kek)
+	kekFile := filepath.Join(dir, "kek")
+	if err := os.WriteFile(kekFile, []byte(base64.StdEncoding.EncodeToString(kek)+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	k, warning, err := keys.Load(keys.Options{File: path, KEKFile: kekFile})
+	if err != nil || warning != "" {
+		t.Fatalf("Load: %v (warning %q)", err, warning)
+	}
+	sealed, err := k.Seal("acme", "fp", "tok", keys.Secrets{PAN: testPAN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Open("acme", "fp", "tok", sealed); err != nil {
+		t.Fatal(err)
+	}
+
+	wrong := base64.StdEncoding.EncodeToString(randomKEK(t))
+	for name, c := range map[string]struct{ content, want string }{
+		"wrong":  {wrong, "decrypt"},
+		"short":  {base64.StdEncoding.EncodeToString(kek[:16]), "32 bytes"},
+		"bad":    {"not base64!", "base64"},
+		"empty":  {"", "32 bytes"},
+		"large":  {strings.Repeat("A", 5000), "larger than"},
+		"absent": {"", "no such file"},
+	} {
+		f := filepath.Join(dir, "kek-"+name)
+		if name != "absent" {
+			if err := os.WriteFile(f, []byte(c.content), 0o400); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, _, err := keys.Load(keys.Options{File: path, KEKFile: f})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), f) && !strings.Contains(err.Error(), path) {
+			t.Errorf("KEK file %s: err = %v, want it to mention %q and the file", name, err, c.want)
+		}
+		if err != nil && name == "wrong" && strings.Contains(err.Error(), wrong) {
+			t.Errorf("the error shows the file's contents: %v", err)
+		}
+	}
+	t.Setenv("TG_TEST_KEK", base64.StdEncoding.EncodeToString(kek))
+	if _, _, err := keys.Load(keys.Options{File: path, KEKEnv: "TG_TEST_KEK", KEKFile: kekFile}); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("a KEK variable and a KEK file: err = %v", err)
+	}
+}
