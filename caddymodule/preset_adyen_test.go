@@ -84,6 +84,8 @@ func TestAdyenPresetSchema(t *testing.T) {
 		{"mastercard network token", "5555555555554444", "123", "paymentMethod.number=network_token", "networkToken"},
 		{"amex network token", "378282246310005", "1234", "paymentMethod.number=network_token", "networkToken"},
 		{"no network token", "4539097887163333", "123", "paymentMethod.number=pan;reason=card_not_eligible", "scheme"},
+		{"mastercard, no network token", "5325191087030619", "123", "paymentMethod.number=pan;reason=card_not_eligible", "scheme"},
+		{"amex, no network token", "373555735376156", "1234", "paymentMethod.number=pan;reason=card_not_eligible", "scheme"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := g.post(inboundURL+"/checkout", jsonCT, strings.Replace(checkoutJSON(tc.pan), `"cvc":"`+testCVV+`"`, `"cvc":"`+tc.cvv+`"`, 1))

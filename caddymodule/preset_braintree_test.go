@@ -115,6 +115,8 @@ func TestBraintreePresetSchema(t *testing.T) {
 		{"mastercard network token", "5555555555554444", "123", "variables.input.creditCard.number=network_token", "tokenizeNetworkToken"},
 		{"amex network token", "378282246310005", "1234", "variables.input.creditCard.number=network_token", "tokenizeNetworkToken"},
 		{"no network token", "4539097887163333", "123", "variables.input.creditCard.number=pan;reason=card_not_eligible", "tokenizeCreditCard"},
+		{"mastercard, no network token", "5325191087030619", "123", "variables.input.creditCard.number=pan;reason=card_not_eligible", "tokenizeCreditCard"},
+		{"amex, no network token", "373555735376156", "1234", "variables.input.creditCard.number=pan;reason=card_not_eligible", "tokenizeCreditCard"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := g.post(inboundURL+"/checkout", jsonCT, strings.Replace(checkoutJSON(tc.pan), `"cvc":"`+testCVV+`"`, `"cvc":"`+tc.cvv+`"`, 1))

@@ -105,6 +105,8 @@ func TestCheckoutPresetSchema(t *testing.T) {
 		{"mastercard network token", "5555555555554444", "123", "source.number=network_token", "network_token"},
 		{"amex takes the fallback", "378282246310005", "1234", "source.number=pan;reason=brand_not_supported", "card"},
 		{"no network token", "4539097887163333", "123", "source.number=pan;reason=card_not_eligible", "card"},
+		{"mastercard, no network token", "5325191087030619", "123", "source.number=pan;reason=card_not_eligible", "card"},
+		{"amex, no network token", "373555735376156", "1234", "source.number=pan;reason=card_not_eligible", "card"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := g.post(inboundURL+"/checkout", jsonCT, strings.Replace(checkoutJSON(tc.pan), `"cvc":"`+testCVV+`"`, `"cvc":"`+tc.cvv+`"`, 1))

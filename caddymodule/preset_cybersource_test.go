@@ -128,6 +128,8 @@ func TestCybersourcePresetSchema(t *testing.T) {
 		{"mastercard network token", "5555555555554444", "123", "paymentInformation.card.number=network_token", "002", true},
 		{"amex network token", "378282246310005", "1234", "paymentInformation.card.number=network_token", "003", true},
 		{"no network token", "4539097887163333", "123", "paymentInformation.card.number=pan;reason=card_not_eligible", "001", false},
+		{"mastercard, no network token", "5325191087030619", "123", "paymentInformation.card.number=pan;reason=card_not_eligible", "002", false},
+		{"amex, no network token", "373555735376156", "1234", "paymentInformation.card.number=pan;reason=card_not_eligible", "003", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := g.post(inboundURL+"/checkout", jsonCT, strings.Replace(checkoutJSON(tc.pan), `"cvc":"`+testCVV+`"`, `"cvc":"`+tc.cvv+`"`, 1))
