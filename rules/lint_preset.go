@@ -61,6 +61,8 @@ func lintPreset(path string, s *Outbound) []Finding {
 		if f := s.Fields[i]; f.Kind != pf.Kind && !(literal(f.Kind) && literal(pf.Kind)) {
 			add(f, "this %s field replaces the preset's %s field at %s%s, so the processor would not get the %s there; a field at a preset field's place and case replaces it, so keep its kind (%s) and change only its format, as or value",
 				f.Kind, pf.Kind, places(pf), whenText(pf.When), pf.Kind, pf.Kind)
+		} else if why := graphqlContradicts(f, pf); why != "" {
+			add(f, "this graphql field replaces the preset's at %s: %s", places(pf), why)
 		}
 	}
 	for _, f := range s.Fields {
@@ -191,7 +193,8 @@ func literal(k Kind) bool { return k == KindConstant || k == KindBrand }
 func sameField(f, g Field) bool {
 	return f.Kind == g.Kind && f.JSON == g.JSON && f.Form == g.Form && f.When == g.When && f.Format == g.Format &&
 		f.As == g.As && f.Value == g.Value && stdmaps.Equal(f.Values, g.Values) &&
-		(f.Default == nil) == (g.Default == nil) && (f.Default == nil || *f.Default == *g.Default)
+		(f.Default == nil) == (g.Default == nil) && (f.Default == nil || *f.Default == *g.Default) &&
+		(f.Op == nil) == (g.Op == nil) && (f.Op == nil || f.Op.From == g.Op.From && f.Op.To == g.Op.To && slices.Equal(f.Op.Select, g.Op.Select))
 }
 
 // places names a field's selectors: "json source.number", "form
@@ -205,4 +208,37 @@ func places(f Field) string {
 		s = append(s, "form "+f.Form)
 	}
 	return strings.Join(s, " and ")
+}
+
+// graphqlContradicts says how a graphql field f that replaces the preset's
+// pf undoes it, or "". The preset's other fields write the network token
+// input for pf's to and the card input for its from: another from sends
+// the PAN and CVV under a mutation the preset was not written for, and
+// another to (or none) sends the network token and its cryptogram under a
+// mutation that cannot take them. Only the selection may change, within
+// the preset's: a member outside it is one the other mutation's payload
+// lacks.
+func graphqlContradicts(f, pf Field) string {
+	if f.Kind != KindGraphQL || pf.Kind != KindGraphQL || f.Op == nil || pf.Op == nil {
+		return ""
+	}
+	if f.Op.From != pf.Op.From || f.Op.To != pf.Op.To {
+		to := "none"
+		if f.Op.To.Name != "" {
+			to = f.Op.To.String()
+		}
+		return fmt.Sprintf("it goes from %s to %s, but the preset's fields write the request for %s to %s; keep from and to, and change only select", f.Op.From, to, pf.Op.From, pf.Op.To)
+	}
+	if len(pf.Op.Select) == 0 {
+		return ""
+	}
+	if len(f.Op.Select) == 0 {
+		return "it has no select, so the query may select what only one of the two mutations returns; select among " + pf.Op.selectText()
+	}
+	for _, m := range f.Op.Select {
+		if !slices.Contains(pf.Op.Select, m) {
+			return fmt.Sprintf("select has %q, which not both mutations return; select among %s", m, pf.Op.selectText())
+		}
+	}
+	return ""
 }
