@@ -27,7 +27,9 @@ func TestAttackSignAnyTenant(t *testing.T) {
 // The set is chosen by the path as Caddy's matcher reads it (unescaped and
 // cleaned); the request leaves with the path as the merchant wrote it, and
 // is signed over that. A path that is not the set's, spelled so that it
-// cleans to the set's, is signed as the merchant's key.
+// cleans to the set's, is signed as the merchant's key. (Case is left
+// aside: Caddy's matcher ignores it, and /PTS/v2/payments names no other
+// endpoint.)
 func TestAttackSignPathAsSent(t *testing.T) {
 	g := startGatewaySites(t, "", cybersourceSites)
 	for _, p := range []string{
@@ -37,7 +39,6 @@ func TestAttackSignPathAsSent(t *testing.T) {
 		"//pts/v2/payments",
 		"/pts/v2//payments",
 		"/pts/v2/payments/",
-		"/PTS/v2/payments",
 		"/pts/v2/payments%2f..%2f..%2fcredits",
 	} {
 		out := g.post("http://localhost:9083"+p, jsonCT, `{"a":1}`, "X-Tokengate-Api-Key", apiKeyA)
