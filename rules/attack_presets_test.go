@@ -20,9 +20,12 @@ func TestAttackPresetNumberMoved(t *testing.T) {
 		}
 		f, err := Parse("rules.yaml", []byte(out(append(lines, "fields:", "- "+tc.field)...)))
 		if err != nil {
+			t.Logf("%s: %v", tc.preset, err)
 			continue
 		}
-		if LintError(Lint(f)) == nil {
+		if e := LintError(Lint(f)); e != nil {
+			t.Logf("%s: %v", tc.preset, e)
+		} else {
 			t.Errorf("%s: accepted %s", tc.preset, tc.field)
 		}
 	}
