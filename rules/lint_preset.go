@@ -50,6 +50,21 @@ func lintPreset(path string, s *Outbound) []Finding {
 				places(f), places(pt))
 		}
 	}
+	for _, f := range s.Fields {
+		// The preset places the card number in both cases: the network
+		// token where its fields write the network token request, the PAN
+		// (added by the load) at the token's place. A number field of the
+		// user's moves one of them: with when: pan at the network token's
+		// place it sent the PAN in the network token's shape and left the
+		// token where the card number goes.
+		if f.Kind != KindNumber || pi < 0 || slices.ContainsFunc(p.fields, func(g Field) bool { return sameField(f, g) }) {
+			continue
+		}
+		if slices.ContainsFunc(s.Fields, func(t Field) bool { return t.Kind == KindToken && t.JSON == f.JSON && t.Form == f.Form }) {
+			continue // the number at the token's place, as the load adds it (a moved token is reported above)
+		}
+		add(f, "this number field moves the card number the preset writes (the network token at its own place, the PAN at %s); drop it", places(p.fields[pi]))
+	}
 	for _, pf := range p.fields {
 		if pf.Kind == KindToken || slices.ContainsFunc(s.Fields, func(f Field) bool { return sameField(f, pf) }) {
 			continue
