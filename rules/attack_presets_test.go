@@ -30,3 +30,25 @@ func TestAttackPresetNumberMoved(t *testing.T) {
 		}
 	}
 }
+
+// The braintree preset had no schema: an override of its formats or of
+// originDetails.origin loaded, and the network token request broke the
+// schema (Year "a four-digit year", Month "a two-digit, zero-padded
+// month", NetworkTokenOrigin an enum) after a cryptogram was spent on it.
+func TestAttackBraintreeOverridesOutsideSchema(t *testing.T) {
+	for _, field := range []string{
+		"{kind: exp_year, json: variables.input.networkToken.expirationYear, format: yy, as: string, when: network_token}",
+		"{kind: exp_month, json: variables.input.networkToken.expirationMonth, format: m, when: network_token}",
+		"{kind: exp_year, json: variables.input.networkToken.expirationYear, format: yyyy, as: integer, when: network_token}",
+		"{kind: constant, json: variables.input.networkToken.originDetails.origin, value: VISA, when: network_token}",
+		"{kind: exp_month, json: variables.input.creditCard.expirationMonth, format: m, when: pan}",
+	} {
+		f, err := Parse("rules.yaml", []byte(out(dest, "preset: braintree", "fallback: pan", "fields:", "- "+field)))
+		if err != nil {
+			continue
+		}
+		if LintError(Lint(f)) == nil {
+			t.Errorf("accepted: %s", field)
+		}
+	}
+}
