@@ -71,4 +71,20 @@ var braintreePreset = preset{
 		{Kind: KindExpYear, JSON: "variables.input.creditCard.expirationYear", Format: ExpYYYY, As: AsString, When: WhenPAN},
 		{Kind: KindCVV, JSON: "variables.input.creditCard.cvv", When: WhenPAN},
 	},
+	// From the same schema as the fields above, so that an override
+	// cannot send what the schema refuses.
+	schema: map[string]constraint{
+		"variables.input.networkToken.expirationYear": {typ: AsString, format: ExpYYYY,
+			doc: "Braintree NetworkTokenInput: expirationYear is a Year, a four-digit year (a string)"},
+		"variables.input.networkToken.expirationMonth": {typ: AsString, format: ExpMM,
+			doc: "Braintree NetworkTokenInput: expirationMonth is a Month, a two-digit, zero-padded month (a string)"},
+		"variables.input.networkToken.eCommerceIndicator": {typ: AsString,
+			doc: "Braintree NetworkTokenInput: eCommerceIndicator is a two-digit string"},
+		"variables.input.networkToken.originDetails.origin": {typ: AsString, values: map[When][]string{WhenNetworkToken: {"APPLE_PAY", "GOOGLE_PAY", "NETWORK_TOKEN"}},
+			doc: "Braintree NetworkTokenOriginDetailsInput: origin is one of APPLE_PAY, GOOGLE_PAY, NETWORK_TOKEN"},
+		"variables.input.creditCard.expirationMonth": {typ: AsString, format: ExpMM,
+			doc: "Braintree CreditCardInput: expirationMonth is a String, MM"},
+		"variables.input.creditCard.expirationYear": {typ: AsString,
+			doc: "Braintree CreditCardInput: expirationYear is a String, YYYY or YY"},
+	},
 }
