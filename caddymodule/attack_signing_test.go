@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/tokengate/tokengate/signing"
@@ -46,5 +47,23 @@ func TestAttackSignPathAsSent(t *testing.T) {
 		if uri := out.header.Get("X-Seen-Uri"); out.header.Get("X-Seen-Signature") != "" && uri != "/pts/v2/payments" {
 			t.Errorf("%s: signed with the merchant's key for request-target %q", p, uri)
 		}
+	}
+}
+
+// A careless integrator's base URL and path join to //pts/v2/payments: the
+// transport refuses to sign it (502), but only after the card was read, its
+// cryptogram spent and its held CVV taken. A signed set refuses such a path
+// before detokenizing, with 400, so the corrected request still has its CVV.
+func TestAttackSignPathRefusedBeforeDetokenizing(t *testing.T) {
+	g := startGatewaySites(t, "", cybersourceSites)
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("4539097887163333"))
+	token := str(decode(t, in.body), "card.number")
+	out := g.post("http://localhost:9083//pts/v2/payments", jsonCT, cybersourceRequest(token), "X-Tokengate-Api-Key", apiKeyA)
+	if out.status != http.StatusBadRequest || out.header.Get(InjectedHeader) != "" {
+		t.Errorf("non-canonical path: %d %q %s, want 400 before detokenizing", out.status, out.header.Get(InjectedHeader), out.body)
+	}
+	ok := g.post("http://localhost:9083/pts/v2/payments", jsonCT, cybersourceRequest(token), "X-Tokengate-Api-Key", apiKeyA)
+	if ok.status != http.StatusOK || !strings.Contains(lastReceived(t, g, "http://localhost:9085/received"), `"securityCode":"`+testCVV+`"`) {
+		t.Errorf("the corrected request: %d %q, want its CVV sent", ok.status, ok.header.Get(InjectedHeader))
 	}
 }
