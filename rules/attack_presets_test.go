@@ -1,6 +1,9 @@
 package rules
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // A user number field at the place a preset writes the network token, with
 // when: pan, parses (the token's place gets no number in either case, so
@@ -51,4 +54,21 @@ func TestAttackBraintreeOverridesOutsideSchema(t *testing.T) {
 			t.Errorf("accepted: %s", field)
 		}
 	}
+}
+
+// The braintree preset says it is for cit: NetworkTokenInput.cryptogram is
+// non-null and a Mastercard merchant-initiated payment carries none. A set
+// with initiator: mit loaded without a word, and every Mastercard MIT went
+// out as a request Braintree's schema refuses. Lint warns.
+func TestAttackBraintreeMIT(t *testing.T) {
+	f, err := Parse("rules.yaml", []byte(out(dest, "preset: braintree", "fallback: pan", "initiator: mit")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range Lint(f) {
+		if fd.Severity == SeverityWarning && strings.Contains(fd.Message, "mit") {
+			return
+		}
+	}
+	t.Errorf("no warning for braintree with initiator: mit: %v", Lint(f))
 }
