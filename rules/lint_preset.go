@@ -5,6 +5,8 @@ import (
 	stdmaps "maps" // presets.go has a func maps
 	"slices"
 	"strings"
+
+	"github.com/tokengate/tokengate/network"
 )
 
 // lintPreset reports the fields of a preset's set that contradict the
@@ -39,6 +41,10 @@ func lintPreset(path string, s *Outbound) []Finding {
 	add := func(f Field, format string, args ...any) {
 		out = append(out, Finding{Path: path, Line: f.Line, Severity: SeverityError, Set: s.Name,
 			Message: fmt.Sprintf("contradicts preset %s: ", s.Preset) + fmt.Sprintf(format, args...)})
+	}
+	if p.cryptogramRequired && s.Initiator == network.MerchantInitiated {
+		out = append(out, Finding{Path: path, Line: s.Line, Severity: SeverityWarning, Set: s.Name,
+			Message: fmt.Sprintf("initiator: mit with preset %s: its network token request requires a cryptogram, and a Mastercard merchant-initiated payment has none (MDES issues none), so the processor refuses those; use the default cit, or another set for Mastercard MITs", s.Preset)})
 	}
 	pi := slices.IndexFunc(p.fields, func(g Field) bool { return g.Kind == KindToken })
 	for _, f := range s.Fields {
