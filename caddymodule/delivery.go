@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -73,6 +75,14 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	out.Host = hostFor(di, out.URL.Scheme)
 	body.Replace(out, d.body)
 	if sg := d.set.Sign; sg != nil {
+		// The set was chosen by the path as Caddy's matcher reads it
+		// (unescaped, cleaned), and the signature covers the path as it
+		// leaves: one spelled to clean to the set's path (../, %2e%2e, //)
+		// would be signed, with the merchant's key, for a request-target
+		// the processor may route elsewhere. Only a canonical path is signed.
+		if !canonicalPath(out.URL) {
+			return nil, &refusal{upstream: di.Address, reason: fmt.Sprintf("rule set %q signs only a request whose path is canonical (no empty, . or .. segments, no percent-encoded unreserved characters)", d.set.Name)}
+		}
 		// Last, over the body and Host as they leave: the merchant's
 		// signature covered the body with its tokens.
 		signing.SignCybersource(out, d.body, signing.CybersourceKey{MerchantID: sg.MerchantID, KeyID: sg.KeyID, Secret: sg.Secret}, time.Now())
@@ -108,6 +118,12 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	cp := *guarded
 	cp.Trailer = nil
 	return &cp, nil
+}
+
+// canonicalPath reports whether u's path is written as it is read: no
+// escapes that need none, and nothing path.Clean would change.
+func canonicalPath(u *url.URL) bool {
+	return u.RawPath == "" && u.Path != "" && path.Clean(u.Path) == u.Path
 }
 
 // hostFor is the Host header for the destination dialed: its name, with the

@@ -101,6 +101,15 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		h.done(span, set, "unauthorized", errors.New("unauthorized"))
 		return nil
 	}
+	if set.Sign != nil && !canonicalPath(r.URL) {
+		// The transport signs only a canonical path (delivery.send); one
+		// refused there would have spent the cryptogram and taken the
+		// held CVV. Refused here, before any card is read.
+		id := errPathNotCanonical.answer(w, r)
+		h.logger.Warn("detokenize refused: a signing rule set's path is not canonical", zap.String("rule_set", set.Name), zap.String("request_id", id))
+		h.done(span, set, "path_not_canonical", errors.New("path not canonical"))
+		return nil
+	}
 	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), false)
 	if !ok {
 		h.done(span, set, "bad_request", errors.New("bad body"))
@@ -273,3 +282,10 @@ var (
 	_ caddy.Provisioner           = (*Detokenize)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Detokenize)(nil)
 )
+
+// errPathNotCanonical answers a request to a signing rule set whose path is
+// not written as it is read (//, . or .. segments, escapes of characters
+// that need none): tokengate signs the path as it leaves, and the set was
+// chosen by the path cleaned.
+var errPathNotCanonical = gatewayError{status: http.StatusBadRequest, code: "path_not_canonical", category: "USER_ERROR", infoCode: "INVALID_INPUT",
+	message: "This rule set signs the request, over its path as sent: write the path without empty, . or .. segments and without needless escapes (//pts/v2/payments is /pts/v2/payments)."}

@@ -107,7 +107,9 @@ func (g *GraphQLOp) Rewrite(query string, networkToken bool) (string, error) {
 	case vd == nil:
 		return "", refuse("the operation does not declare $%s", g.From.Arg)
 	case vd.Type.String() != g.From.Type:
-		return "", refuse("$%s is declared %s; it must be %s", g.From.Arg, vd.Type.String(), g.From.Type)
+		// The declared type is the merchant's text: named only if it
+		// holds no digits, like a payload member.
+		return "", refuse("$%s is declared %s; it must be %s", g.From.Arg, typeText(vd.Type.String()), g.From.Type)
 	case vd.DefaultValue != nil:
 		return "", refuse("$%s has a default value in the query: the card data must be in variables.%s", g.From.Arg, g.From.Arg)
 	}
@@ -150,6 +152,14 @@ func nameText(s string) string {
 		return "a member whose name has digits"
 	}
 	return strconv.Quote(s)
+}
+
+// typeText is a declared type for a message, as nameText is a name.
+func typeText(s string) string {
+	if strings.ContainsAny(s, "0123456789") {
+		return "a type whose name has digits"
+	}
+	return s
 }
 
 func (g *GraphQLOp) selectText() string { return strings.Join(g.Select, ", ") }

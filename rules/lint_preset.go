@@ -5,6 +5,8 @@ import (
 	stdmaps "maps" // presets.go has a func maps
 	"slices"
 	"strings"
+
+	"github.com/tokengate/tokengate/network"
 )
 
 // lintPreset reports the fields of a preset's set that contradict the
@@ -40,6 +42,10 @@ func lintPreset(path string, s *Outbound) []Finding {
 		out = append(out, Finding{Path: path, Line: f.Line, Severity: SeverityError, Set: s.Name,
 			Message: fmt.Sprintf("contradicts preset %s: ", s.Preset) + fmt.Sprintf(format, args...)})
 	}
+	if p.cryptogramRequired && s.Initiator == network.MerchantInitiated {
+		out = append(out, Finding{Path: path, Line: s.Line, Severity: SeverityWarning, Set: s.Name,
+			Message: fmt.Sprintf("initiator: mit with preset %s: its network token request requires a cryptogram, and a Mastercard merchant-initiated payment has none (MDES issues none), so the processor refuses those; use the default cit, or another set for Mastercard MITs", s.Preset)})
+	}
 	pi := slices.IndexFunc(p.fields, func(g Field) bool { return g.Kind == KindToken })
 	for _, f := range s.Fields {
 		if f.Kind != KindToken || pi < 0 {
@@ -49,6 +55,21 @@ func lintPreset(path string, s *Outbound) []Finding {
 			add(f, "the token field reads %s, but the preset reads the token at %s and writes the card number and the request's other card fields around that place, so the processor would get a request the card is not in; drop this field (the preset's token field applies) or write the set without the preset",
 				places(f), places(pt))
 		}
+	}
+	for _, f := range s.Fields {
+		// The preset places the card number in both cases: the network
+		// token where its fields write the network token request, the PAN
+		// (added by the load) at the token's place. A number field of the
+		// user's moves one of them: with when: pan at the network token's
+		// place it sent the PAN in the network token's shape and left the
+		// token where the card number goes.
+		if f.Kind != KindNumber || pi < 0 || slices.ContainsFunc(p.fields, func(g Field) bool { return sameField(f, g) }) {
+			continue
+		}
+		if slices.ContainsFunc(s.Fields, func(t Field) bool { return t.Kind == KindToken && t.JSON == f.JSON && t.Form == f.Form }) {
+			continue // the number at the token's place, as the load adds it (a moved token is reported above)
+		}
+		add(f, "this number field moves the card number the preset writes (the network token at its own place, the PAN at %s); drop it", places(p.fields[pi]))
 	}
 	for _, pf := range p.fields {
 		if pf.Kind == KindToken || slices.ContainsFunc(s.Fields, func(f Field) bool { return sameField(f, pf) }) {
@@ -61,6 +82,8 @@ func lintPreset(path string, s *Outbound) []Finding {
 		if f := s.Fields[i]; f.Kind != pf.Kind && !(literal(f.Kind) && literal(pf.Kind)) {
 			add(f, "this %s field replaces the preset's %s field at %s%s, so the processor would not get the %s there; a field at a preset field's place and case replaces it, so keep its kind (%s) and change only its format, as or value",
 				f.Kind, pf.Kind, places(pf), whenText(pf.When), pf.Kind, pf.Kind)
+		} else if why := graphqlContradicts(f, pf); why != "" {
+			add(f, "this graphql field replaces the preset's at %s: %s", places(pf), why)
 		}
 	}
 	for _, f := range s.Fields {
@@ -191,7 +214,8 @@ func literal(k Kind) bool { return k == KindConstant || k == KindBrand }
 func sameField(f, g Field) bool {
 	return f.Kind == g.Kind && f.JSON == g.JSON && f.Form == g.Form && f.When == g.When && f.Format == g.Format &&
 		f.As == g.As && f.Value == g.Value && stdmaps.Equal(f.Values, g.Values) &&
-		(f.Default == nil) == (g.Default == nil) && (f.Default == nil || *f.Default == *g.Default)
+		(f.Default == nil) == (g.Default == nil) && (f.Default == nil || *f.Default == *g.Default) &&
+		(f.Op == nil) == (g.Op == nil) && (f.Op == nil || f.Op.From == g.Op.From && f.Op.To == g.Op.To && slices.Equal(f.Op.Select, g.Op.Select))
 }
 
 // places names a field's selectors: "json source.number", "form
@@ -205,4 +229,37 @@ func places(f Field) string {
 		s = append(s, "form "+f.Form)
 	}
 	return strings.Join(s, " and ")
+}
+
+// graphqlContradicts says how a graphql field f that replaces the preset's
+// pf undoes it, or "". The preset's other fields write the network token
+// input for pf's to and the card input for its from: another from sends
+// the PAN and CVV under a mutation the preset was not written for, and
+// another to (or none) sends the network token and its cryptogram under a
+// mutation that cannot take them. Only the selection may change, within
+// the preset's: a member outside it is one the other mutation's payload
+// lacks.
+func graphqlContradicts(f, pf Field) string {
+	if f.Kind != KindGraphQL || pf.Kind != KindGraphQL || f.Op == nil || pf.Op == nil {
+		return ""
+	}
+	if f.Op.From != pf.Op.From || f.Op.To != pf.Op.To {
+		to := "none"
+		if f.Op.To.Name != "" {
+			to = f.Op.To.String()
+		}
+		return fmt.Sprintf("it goes from %s to %s, but the preset's fields write the request for %s to %s; keep from and to, and change only select", f.Op.From, to, pf.Op.From, pf.Op.To)
+	}
+	if len(pf.Op.Select) == 0 {
+		return ""
+	}
+	if len(f.Op.Select) == 0 {
+		return "it has no select, so the query may select what only one of the two mutations returns; select among " + pf.Op.selectText()
+	}
+	for _, m := range f.Op.Select {
+		if !slices.Contains(pf.Op.Select, m) {
+			return fmt.Sprintf("select has %q, which not both mutations return; select among %s", m, pf.Op.selectText())
+		}
+	}
+	return ""
 }

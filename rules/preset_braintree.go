@@ -52,7 +52,8 @@ func init() { presets["braintree"] = braintreePreset }
 // preset is for the default cit. sourceCardType is the brand's CreditCardBrandCode, UNKNOWN
 // for a brand without one, so that no brand loses its network token.
 var braintreePreset = preset{
-	match: Match{Methods: []string{"POST"}, Paths: []string{"/graphql"}},
+	match:              Match{Methods: []string{"POST"}, Paths: []string{"/graphql"}},
+	cryptogramRequired: true, // NetworkTokenInput.cryptogram is String!
 	fields: []Field{
 		{Kind: KindToken, JSON: "variables.input.creditCard.number"},
 		{Kind: KindGraphQL, JSON: "query", Op: &GraphQLOp{

@@ -30,6 +30,10 @@ type preset struct {
 	// sign is the signing scheme the processor checks over the body: the
 	// set must have a sign block of that scheme.
 	sign SignScheme
+	// cryptogramRequired marks a processor whose network token request
+	// must carry a cryptogram: a Mastercard merchant-initiated payment has
+	// none (MDES issues none for MITs), so lint warns on initiator: mit.
+	cryptogramRequired bool
 }
 
 // constraint is what a processor's API document allows at one place of
