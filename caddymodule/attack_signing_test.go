@@ -21,7 +21,16 @@ func TestAttackSignAnyTenant(t *testing.T) {
 	out := g.post("http://localhost:9083/pts/v2/payments", jsonCT, body, "X-Tokengate-Api-Key", apiKeyB)
 	seen := seenRequest(out.header)
 	if out.status == http.StatusOK && signing.VerifyCybersource(seen, []byte(body), keyID, secret) == nil {
-		t.Skip("known: sign is per rule set, not per tenant: tenant B's request went out signed as merchant " + out.header.Get("X-Seen-Merchant"))
+		t.Fatal("tenant B's request went out signed as merchant " + out.header.Get("X-Seen-Merchant"))
+	}
+	// The set's sign names tenant_a: B is refused before anything is read
+	// or sent, and A, the key's tenant, still signs.
+	if out.status != http.StatusForbidden || !strings.Contains(out.body, `"sign_tenant_mismatch"`) || out.header.Get("X-Seen-Signature") != "" {
+		t.Errorf("tenant B: %d %s, want 403 sign_tenant_mismatch and nothing sent", out.status, out.body)
+	}
+	a := g.post("http://localhost:9083/pts/v2/payments", jsonCT, body, "X-Tokengate-Api-Key", apiKeyA)
+	if a.status != http.StatusOK || signing.VerifyCybersource(seenRequest(a.header), []byte(body), keyID, secret) != nil {
+		t.Errorf("tenant A: %d, want its request signed", a.status)
 	}
 }
 

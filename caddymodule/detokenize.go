@@ -101,6 +101,15 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		h.done(span, set, "unauthorized", errors.New("unauthorized"))
 		return nil
 	}
+	if set.Sign != nil && tenant != set.Sign.Tenant {
+		// The set signs with one merchant's key: another tenant's request
+		// would go out as that merchant's payment. Refused before the body
+		// is read, unsigned and unsent.
+		id := errSignTenant.answer(w, r)
+		h.logger.Warn("detokenize refused: this rule set signs for another tenant", zap.String("rule_set", set.Name), zap.String("tenant", tenant), zap.String("request_id", id))
+		h.done(span, set, "sign_tenant_mismatch", errors.New("sign tenant mismatch"))
+		return nil
+	}
 	if set.Sign != nil && !canonicalPath(r.URL) {
 		// The transport signs only a canonical path (delivery.send); one
 		// refused there would have spent the cryptogram and taken the
@@ -282,6 +291,11 @@ var (
 	_ caddy.Provisioner           = (*Detokenize)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Detokenize)(nil)
 )
+
+// errSignTenant answers a tenant other than the one a signing rule set's
+// key belongs to.
+var errSignTenant = gatewayError{status: http.StatusForbidden, code: "sign_tenant_mismatch", category: "USER_ERROR", infoCode: "FORBIDDEN",
+	message: "This rule set signs requests with another merchant's key; nothing was sent. Use the rule set configured for your API key."}
 
 // errPathNotCanonical answers a request to a signing rule set whose path is
 // not written as it is read (//, . or .. segments, escapes of characters

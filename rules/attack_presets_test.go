@@ -11,7 +11,7 @@ import (
 // with the token left where the card number goes. A preset places the
 // number in both cases; a user's number field contradicts it.
 func TestAttackPresetNumberMoved(t *testing.T) {
-	sign := "sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret: '{env.X}'}"
+	sign := "sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: k, secret: '{env.X}'}"
 	for _, tc := range []struct{ preset, extra, field string }{
 		{"checkout_com", "", "{kind: number, json: source.token, when: pan}"},
 		{"cybersource", sign, "{kind: number, json: paymentInformation.tokenizedCard.number, when: pan}"},

@@ -247,7 +247,7 @@ func TestPresetsMeetTheirSchema(t *testing.T) {
 func presetOnly(name string, p preset) string {
 	src := "outbound:\n  o:\n    preset: " + name + "\n    destinations: [\"localhost:1\"]\n    fallback: pan\n"
 	if p.sign != "" {
-		src += "    sign: {scheme: " + string(p.sign) + `, merchant_id: m, key_id: k, secret: "{env.TG_TEST_UNREAD}"}` + "\n"
+		src += "    sign: {scheme: " + string(p.sign) + `, tenant: t, merchant_id: m, key_id: k, secret: "{env.TG_TEST_UNREAD}"}` + "\n"
 	}
 	return src
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-const cybsSign = `sign: {scheme: cybersource_http_signature, merchant_id: shop_1, key_id: 08c94330-f618-42a3-b09d-e1e43be5efda, secret: "{env.TG_TEST_CYBS_SECRET}"}`
+const cybsSign = `sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: shop_1, key_id: 08c94330-f618-42a3-b09d-e1e43be5efda, secret: "{env.TG_TEST_CYBS_SECRET}"}`
 
 // The cybersource preset expands to its fields and match: on the network
 // token tokenizedCard is written and card removed (number first, as the
@@ -44,12 +44,14 @@ func TestPresetCybersourceSignErrors(t *testing.T) {
 	for _, tc := range []struct{ sign, want string }{
 		{"", "rules.yaml:4: outbound \"o\": the cybersource preset needs sign"},
 		{`sign: {scheme: hmac, merchant_id: m, key_id: k, secret: "{env.X}"}`, `rules.yaml:6: outbound "o": sign: unknown scheme "hmac"`},
-		{`sign: {scheme: cybersource_http_signature, key_id: k, secret: "{env.X}"}`, "needs merchant_id"},
-		{`sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret: c2VjcmV0}`, `secret: write "{env.NAME}"`},
-		{`sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k}`, "needs one of secret"},
-		{`sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret: "{env.X}", secret_file: k.b64}`, "needs one of secret"},
-		{`sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: "a\"b", secret: "{env.X}"}`, "printable ASCII"},
-		{`sign: {scheme: cybersource_http_signature, merchant_id: "", key_id: k, secret: "{env.X}"}`, "merchant_id is empty"},
+		{`sign: {scheme: cybersource_http_signature, tenant: demo, key_id: k, secret: "{env.X}"}`, "needs merchant_id"},
+		{`sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret: "{env.X}"}`, "needs tenant"},
+		{`sign: {scheme: cybersource_http_signature, tenant: "a b", merchant_id: m, key_id: k, secret: "{env.X}"}`, `tenant "a b": want 1 to 64`},
+		{`sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: k, secret: c2VjcmV0}`, `secret: write "{env.NAME}"`},
+		{`sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: k}`, "needs one of secret"},
+		{`sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: k, secret: "{env.X}", secret_file: k.b64}`, "needs one of secret"},
+		{`sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: "a\"b", secret: "{env.X}"}`, "printable ASCII"},
+		{`sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: "", key_id: k, secret: "{env.X}"}`, "merchant_id is empty"},
 	} {
 		lines := []string{dest, "preset: cybersource", "fallback: pan"}
 		if tc.sign != "" {
@@ -84,7 +86,7 @@ func TestResolveSecrets(t *testing.T) {
 		}
 		return f
 	}
-	env := `sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret: "{env.TG_TEST_CYBS_SECRET}"}`
+	env := `sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: k, secret: "{env.TG_TEST_CYBS_SECRET}"}`
 	t.Setenv("TG_TEST_CYBS_SECRET", enc)
 	f := parse(env)
 	if err := f.ResolveSecrets(); err != nil || string(f.Outbound[0].Sign.Secret) != string(key) {
@@ -96,14 +98,14 @@ func TestResolveSecrets(t *testing.T) {
 	if j, err := json.Marshal(f.Outbound[0].Sign); err != nil || strings.Contains(string(j), enc) || !strings.Contains(string(j), `"Secret":"[redacted]"`) {
 		t.Errorf("the secret marshals: %s %v", j, err)
 	}
-	f = parse(`sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret_file: cybs.key}`)
+	f = parse(`sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: k, secret_file: cybs.key}`)
 	if err := f.ResolveSecrets(); err != nil || string(f.Outbound[0].Sign.Secret) != string(key) {
 		t.Fatalf("file: %v", err)
 	}
 	for _, tc := range []struct{ value, sign, want string }{
 		{"", env, ":6: outbound \"o\": sign: environment variable TG_TEST_CYBS_SECRET is missing or empty"},
 		{"not base64!" + enc, env, "TG_TEST_CYBS_SECRET is not base64"},
-		{enc, `sign: {scheme: cybersource_http_signature, merchant_id: m, key_id: k, secret_file: nope.key}`, ":6: outbound \"o\": sign: cannot read secret_file"},
+		{enc, `sign: {scheme: cybersource_http_signature, tenant: demo, merchant_id: m, key_id: k, secret_file: nope.key}`, ":6: outbound \"o\": sign: cannot read secret_file"},
 	} {
 		t.Setenv("TG_TEST_CYBS_SECRET", tc.value)
 		err := parse(tc.sign).ResolveSecrets()

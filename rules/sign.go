@@ -24,7 +24,13 @@ const SignCybersource SignScheme = "cybersource_http_signature"
 // signature once tokengate has changed the body, so tokengate signs the
 // request itself, after detokenization, with the merchant's key.
 type Sign struct {
-	Scheme     SignScheme
+	Scheme SignScheme
+	// Tenant is the one tenant whose requests are signed with this key:
+	// the key is one merchant's, and any other tenant reaching the set
+	// would send payments under that merchant's account. The gateway
+	// refuses other tenants' requests through the set (403), unsigned and
+	// unsent.
+	Tenant     string
 	MerchantID string
 	KeyID      string
 	// SecretEnv is the environment variable that holds the secret
@@ -57,12 +63,18 @@ var envRef = regexp.MustCompile(`^\{env\.([A-Za-z_][A-Za-z0-9_]*)\}$`)
 // the rules file (which is reviewed and committed): only where it is.
 func (p *parser) sign(key, n *yaml.Node, ctx string) (*Sign, error) {
 	ctx += ": sign"
-	es, err := p.entries(n, ctx, []string{"scheme", "merchant_id", "key_id", "secret", "secret_file"})
+	es, err := p.entries(n, ctx, []string{"scheme", "tenant", "merchant_id", "key_id", "secret", "secret_file"})
 	if err != nil {
 		return nil, err
 	}
 	s := &Sign{Line: key.Line}
 	for _, e := range es {
+		if e.key.Value == "tenant" {
+			if s.Tenant, err = p.tenant(e.val, ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var v string
 		if v, err = p.str(e.val, ctx, e.key.Value); err != nil {
 			return nil, err
@@ -90,7 +102,7 @@ func (p *parser) sign(key, n *yaml.Node, ctx string) (*Sign, error) {
 			s.SecretFile = v
 		}
 	}
-	for _, k := range []struct{ name, v string }{{"scheme", string(s.Scheme)}, {"merchant_id", s.MerchantID}, {"key_id", s.KeyID}} {
+	for _, k := range []struct{ name, v string }{{"scheme", string(s.Scheme)}, {"tenant", s.Tenant}, {"merchant_id", s.MerchantID}, {"key_id", s.KeyID}} {
 		if k.v == "" {
 			return nil, p.errAt(key, ctx, "needs %s", k.name)
 		}
