@@ -2,7 +2,10 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tokengate/tokengate/apitest"
 )
 
 // healthSites are the default sites and a site of probes only, with no
@@ -354,3 +359,97 @@ func TestHealthConfig(t *testing.T) {
 		t.Fatalf("check deep: %v", err)
 	}
 }
+
+// TestHealthBreaker: a provider's client is not required: while its
+// circuit breaker is open (the provider does not answer; cards are stored
+// vault-only) readiness stays 200 and lists it under degraded, with the
+// breaker's state, and its gauge is 0. The provider's URL is not in the
+// answer.
+func TestHealthBreaker(t *testing.T) {
+	sb := apitest.NewJuspaySandbox(t, "shop", "jp_key")
+	dir := t.TempDir()
+	pub, _ := x509.MarshalPKIXPublicKey(sb.ServerKey)
+	priv, _ := x509.MarshalPKCS8PrivateKey(sb.MerchantKey)
+	pubFile, privFile := filepath.Join(dir, "juspay.pub.pem"), filepath.Join(dir, "merchant.pem")
+	os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
+	os.WriteFile(privFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), 0o600)
+	down := newCuttable(t, "127.0.0.1:1") // answers nothing: every connection is closed
+	down.setCut(true)
+	baseURL := "http://" + down.ln.Addr().String()
+	g := startGatewaySites(t, "network juspay {\n\t\t\tbase_url "+baseURL+"\n\t\t\tapi_key jp_key\n\t\t\tmerchant_id shop\n\t\t\tjwe_key "+sb.ServerKID+" "+pubFile+
+		"\n\t\t\tprivate_key "+sb.MerchantKID+" "+privFile+"\n\t\t}", healthSites)
+
+	r := g.probe(http.MethodGet, readyURL)
+	m := healthBody(t, r, "ready", "ready")
+	if c := healthComponent(t, m, "network juspay"); r.status != http.StatusOK || c["breaker"] != "closed" || c["required"] != false || len(names(m, "degraded")) != 0 {
+		t.Fatalf("ready with the provider's breaker closed: %d %s", r.status, r.body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+		if in.status != http.StatusOK {
+			t.Fatalf("tokenize with the provider down: %d %s", in.status, in.body)
+		}
+		r = g.probe(http.MethodGet, readyURL)
+		if m = decode(t, r.body); healthComponent(t, m, "network juspay")["breaker"] == "open" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the breaker is not open after 30 s of failures: %s", r.body)
+		}
+	}
+	noSecrets(t, r.body, baseURL, down.ln.Addr().String(), "jp_key", "shop", dir)
+	if r.status != http.StatusOK || str(m, "status") != "ready" || !slices.Equal(names(m, "degraded"), []string{"network juspay"}) || len(names(m, "not_ready")) != 0 {
+		t.Fatalf("ready with the provider's breaker open: %d %s", r.status, r.body)
+	}
+	if metrics := g.scrape(); !strings.Contains(metrics, `tokengate_component_ready{component="network juspay"} 0`) || metricValue(metrics, "tokengate_ready") != 1 {
+		t.Fatal("the gauges with the provider's breaker open")
+	}
+}
+
+// TestHealthRefused: a database that refuses the gateway (it does not
+// exist) once it answers: readiness 503, state refused, the vault
+// misconfigured; liveness still 200, since a restart would fail the same.
+func TestHealthRefused(t *testing.T) {
+	dsn, proxied, proxy := pgProxied(t)
+	cfg, _ := pgx.ParseConfig(dsn)
+	missing := strings.Replace(proxied, "/"+cfg.Database, "/"+cfg.Database+"_missing", 1)
+	proxy.setCut(true)
+	g := &gateway{t: t, dir: t.TempDir(), vault: "dev_keyset_file " + filepath.Join(t.TempDir(), "dev.json") +
+		"\n\t\tvault postgres {\n\t\t\tdsn " + missing + "\n\t\t}"}
+	g.start("", healthSites)
+	proxy.setCut(false)
+	deadline := time.Now().Add(30 * time.Second)
+	var r reply
+	for {
+		r = g.probe(http.MethodGet, readyURL)
+		if str(decode(t, r.body), "state") == "refused" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	noSecrets(t, r.body, missing, cfg.Database, proxy.ln.Addr().String(), "does not exist", "3D000")
+	m := healthBody(t, r, "ready", "not_ready")
+	if c := healthComponent(t, m, "vault"); r.status != http.StatusServiceUnavailable || str(m, "state") != "refused" || c["state"] != "refused" || c["reason"] != reasonMisconfigured {
+		t.Fatalf("ready with the database refusing: %d %s", r.status, r.body)
+	}
+	live := g.probe(http.MethodGet, liveURL)
+	if m := healthBody(t, live, "live", "alive"); live.status != http.StatusOK || str(m, "state") != "refused" {
+		t.Fatalf("live with the database refusing: %d %s", live.status, live.body)
+	}
+}
+
+// TestHealthPingTimeout: a service that hangs (a host that drops packets)
+// is reported as not answering after pingTimeout, not after the probe's.
+func TestHealthPingTimeout(t *testing.T) {
+	var c pingCache
+	start := time.Now()
+	err := c.ping(t.Context(), "vault", hangingPinger{})
+	if err == nil || time.Since(start) > pingTimeout+time.Second {
+		t.Fatalf("a hanging ping: %v after %s", err, time.Since(start))
+	}
+}
+
+type hangingPinger struct{}
+
+func (hangingPinger) Ping(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
