@@ -21,6 +21,12 @@ func init() {
 	// card data untouched.
 	httpcaddyfile.RegisterDirectiveOrder("tokenize", httpcaddyfile.After, "forward_auth")
 	httpcaddyfile.RegisterDirectiveOrder("detokenize", httpcaddyfile.After, "forward_auth")
+	// tokengate_health before both (each After inserts right after
+	// forward_auth, ahead of what was put there before): a probe to a site
+	// that tokenizes must not meet tokenize first, whose `unmatched reject`
+	// would refuse it. Health reads no body and forwards nothing, and comes
+	// after authentication like every other handler.
+	httpcaddyfile.RegisterDirectiveOrder("tokengate_health", httpcaddyfile.After, "forward_auth")
 }
 
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {

@@ -129,6 +129,12 @@ func (a *App) Readiness() Readiness {
 // by themselves when it answers (see README "Running several gateways").
 // Readiness alone never does I/O; Check does one round trip per service.
 func (a *App) Check(ctx context.Context) Readiness {
+	return a.check(ctx, func(ctx context.Context, _ string, p Pinger) error { return p.Ping(ctx) })
+}
+
+// check is Check, asking each service with ping (Check asks it directly,
+// the health handler through its short cache: see checkCached).
+func (a *App) check(ctx context.Context, ping func(ctx context.Context, name string, p Pinger) error) Readiness {
 	rd := a.Readiness()
 	pingers := map[string]any{componentVault: a.vault, componentCVVs: a.cvvBackend}
 	for i := range rd.Components {
@@ -137,7 +143,7 @@ func (a *App) Check(ctx context.Context) Readiness {
 		if !ok || c.State != StateReady { // not opened yet: nothing to ask
 			continue
 		}
-		if err := p.Ping(ctx); err != nil {
+		if err := ping(ctx, c.Name, p); err != nil {
 			c.State, c.Reason, c.Err = StateWaiting, reasonNotAnswering, err
 			rd.Ready = false
 		}
@@ -154,6 +160,7 @@ type readiness struct {
 	stop       bool
 	state      State
 	since      time.Time
+	pings      pingCache // the services' last answers, for checkCached
 }
 
 // newReadiness lists a's components, all starting but the provider clients,

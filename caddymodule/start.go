@@ -75,15 +75,17 @@ func (a *App) Start() error {
 	cancelFirst()
 	switch {
 	case err == nil:
+		runningApp.Store(a) // the readiness gauges' (readiness_metrics.go)
 		return nil
 	case isMisconfigured(err):
 		cancel()
-		return err
+		return err // Caddy keeps the running config, and the gauges with it
 	}
 	a.logger.Warn("tokengate started NOT READY: a service it needs does not answer; tokenize and detokenize answer 503 and forward nothing until it does, retried in the background",
 		zap.Error(err))
 	a.retryDone = make(chan struct{})
 	go a.retry(ctx)
+	runningApp.Store(a)
 	return nil
 }
 
@@ -130,6 +132,7 @@ func (a *App) Stop() error {
 		<-a.retryDone
 	}
 	a.status.stopped()
+	runningApp.CompareAndSwap(a, nil)
 	return nil
 }
 
