@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator"
@@ -255,37 +252,5 @@ func TestRulesCommandsOnBraintreePreset(t *testing.T) {
 		if out, err := runTokengateIn(t, "", "rules", "lint", "--rules", bad); err == nil || !strings.Contains(out, "rules.yaml:11: error:") || !strings.Contains(out, tc.want) {
 			t.Errorf("%s: err %v\n%s", tc.field, err, out)
 		}
-	}
-}
-
-// TestBraintreeExampleCaddyfile: examples/braintree/Caddyfile adapts and
-// its config validates (the rules file loads, the reverse_proxy's upstream
-// is a destination of the set, the tokengate transport is there).
-func TestBraintreeExampleCaddyfile(t *testing.T) {
-	dir := t.TempDir()
-	for _, f := range []string{"Caddyfile", "rules.yaml"} {
-		data, err := os.ReadFile("../examples/braintree/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "Caddyfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-	js, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		t.Fatalf("adapt: %v", err)
-	}
-	var cfg caddy.Config
-	if err := json.Unmarshal(js, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Validate(&cfg); err != nil {
-		t.Fatalf("validate: %v", err)
 	}
 }
