@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,9 +70,26 @@ func TestMetricsScraped(t *testing.T) {
 	if !strings.Contains(after, "\ntokengate_cvvs_held ") {
 		t.Error("/metrics lacks tokengate_cvvs_held")
 	}
+	// A bbolt vault has no change feed: no series that would read "0, not
+	// listening" as an alert.
+	if strings.Contains(after, "tokengate_vault_change_feed_listening") {
+		t.Errorf("/metrics of a bbolt gateway has the change feed gauge:\n%s", grepLines(after, "tokengate_vault_change_feed"))
+	}
 	for _, secret := range []string{visaPAN, token, testCVV + `"`, apiKeyA, "tenant_a"} {
 		if strings.Contains(after, secret) {
 			t.Errorf("/metrics holds a card number, token, CVV, key or tenant (%d chars)", len(secret))
 		}
 	}
+}
+
+// grepLines is the lines of s that match pattern, for a failure message.
+func grepLines(s, pattern string) string {
+	re := regexp.MustCompile(pattern)
+	var out []string
+	for line := range strings.Lines(s) {
+		if re.MatchString(line) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(out, "\n")
 }

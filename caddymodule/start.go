@@ -67,6 +67,10 @@ func isMisconfigured(err error) bool {
 // Start opens the storage, or, if a service does not answer, starts the
 // retry loop and returns nil.
 func (a *App) Start() error {
+	// The gauges read this config's vault and CVV store from now on; the
+	// CVV store is counted once it is open.
+	watchFeed(a.vault)
+	heldCVVs.Store(nil)
 	ctx, cancel := context.WithCancel(a.ctx)
 	a.stopRetry = cancel
 	defer close(a.tried)
