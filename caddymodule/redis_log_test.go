@@ -47,7 +47,7 @@ func TestRedisThroughCaddy(t *testing.T) {
 	if err != nil || len(names) != 1 {
 		t.Fatalf("keys under %s: %q, %v", prefix, names, err)
 	}
-	if !regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `cvv:tenant_a:[0-9a-f]{32}$`).MatchString(names[0]) || strings.Contains(names[0], token) {
+	if !regexp.MustCompile(`^`+regexp.QuoteMeta(prefix)+`cvv:tenant_a:[0-9a-f]{32}$`).MatchString(names[0]) || strings.Contains(names[0], token) {
 		t.Fatalf("the CVV's key %q: want %scvv:tenant_a:<32 hex>, without the token", names[0], prefix)
 	}
 
