@@ -302,13 +302,13 @@ func (a *App) loadBackends(ctx caddy.Context) error {
 // logCVVUnavailable is the detokenizer's CVVUnavailable hook.
 func (a *App) logCVVUnavailable(ctx context.Context, field string, err error) {
 	a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err),
-		zap.String("request_id", requestIDOf(ctx)))
+		requestLogOf(ctx))
 }
 
 // logTampered is the detokenizer's Tampered hook.
 func (a *App) logTampered(ctx context.Context, tenant, field string) {
 	a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
-		zap.String("tenant", tenant), zap.String("field", body.SafePath(field)), zap.String("request_id", requestIDOf(ctx)))
+		zap.String("tenant", tenant), zap.String("field", body.SafePath(field)), requestLogOf(ctx))
 }
 
 // loadNetworks loads the network token services, opens those that are

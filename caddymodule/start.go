@@ -233,7 +233,7 @@ func (a *App) serving(w http.ResponseWriter, r *http.Request, what string) (ok b
 		return true, nil
 	}
 	id := errNotReady.answer(w, r)
-	a.logger.Debug(what+" refused: the gateway is not ready; nothing was forwarded", zap.String("state", string(a.Readiness().State)), zap.String("request_id", id))
+	a.logger.Debug(what+" refused: the gateway is not ready; nothing was forwarded", zap.String("state", string(a.Readiness().State)), requestLogID(r.Context(), id))
 	err, _ = caddyhttp.GetVar(r.Context(), failureVar).(error)
 	return false, err
 }
