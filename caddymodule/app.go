@@ -194,11 +194,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.stack = new(atomic.Pointer[stack.Stack])
 	a.tried = make(chan struct{})
+	// First, before anything can fail: Caddy serves /metrics from the
+	// registry of the config being loaded from before its apps provision
+	// (caddy v2.11.9 caddy.go, run: replaceLocalAdminServer, then the
+	// apps), and keeps serving it when the load fails and the old config
+	// runs on. Registered here, tokengate's collectors (package-level, so
+	// the old config's counts) stay on /metrics after a reload that
+	// tokengate refuses.
+	registerMetrics(ctx)
 	if err := a.loadRules(); err != nil {
 		return err
 	}
 	a.setDefaults()
-	registerMetrics(ctx)
 	if err := a.loadBackends(ctx); err != nil {
 		return err
 	}

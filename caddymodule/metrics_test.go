@@ -93,3 +93,28 @@ func grepLines(s, pattern string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestMetricsSurviveARefusedReload: a reload tokengate refuses (a rules
+// file that is not there) leaves the old config serving, and /metrics still
+// has tokengate's series, counting the old config's requests, and Caddy's
+// caddy_config_last_reload_successful 0 to alert on. (Caddy serves /metrics
+// from the failed config's registry: see App.Provision.)
+func TestMetricsSurviveARefusedReload(t *testing.T) {
+	g := startGateway(t, "")
+	series := `tokengate_tokenize_requests_total{outcome="tokenized",rule_set="checkout"}`
+	g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	before := metricValue(g.scrape(), series)
+	if err := g.tryLoad(strings.Replace(g.config("", defaultSites), "rules ", "rules /nonexistent/", 1), "caddyfile"); err == nil {
+		t.Fatal("a config with a missing rules file loaded")
+	}
+	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); r.status != http.StatusOK {
+		t.Fatalf("the old config does not serve after the refused reload: %d", r.status)
+	}
+	after := g.scrape()
+	if got := metricValue(after, series); got != before+1 {
+		t.Fatalf("%s after a refused reload: %v, want %v", series, got, before+1)
+	}
+	if !strings.Contains(after, "\ncaddy_config_last_reload_successful 0") {
+		t.Fatalf("caddy_config_last_reload_successful: %s", grepLines(after, "caddy_config_last_reload"))
+	}
+}
