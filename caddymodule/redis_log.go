@@ -7,7 +7,9 @@ import (
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // redisLogName names go-redis's lines in Caddy's log.
@@ -33,6 +35,12 @@ func useCaddyLogForRedis() { setRedisLog.Do(func() { redis.SetLogger(redisLog{})
 // failures and oddities of connections, never commands' arguments, so they
 // hold no CVV (the values are sealed anyway) and no token (key names hold
 // only a keyed hash of it).
-func (redisLog) Printf(_ context.Context, format string, v ...any) {
-	caddy.Log().Named(redisLogName).Warn(strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
+// A line about a command a request made (go-redis passes the command's
+// context) carries the request's ids, as tokengate's own lines do.
+func (redisLog) Printf(ctx context.Context, format string, v ...any) {
+	var fields []zap.Field
+	if ctx != nil && ctx.Value(caddyhttp.ExtraLogFieldsCtxKey) != nil {
+		fields = append(fields, requestLogOf(ctx))
+	}
+	caddy.Log().Named(redisLogName).Warn(strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "), fields...)
 }
