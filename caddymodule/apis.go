@@ -66,7 +66,7 @@ func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*Ap
 // call it at each), once, with the request id; the answer says nothing of
 // it. The cause is kept for a handle_errors route too.
 func (s *servedAPI) failed(ctx context.Context, cause error) {
-	s.ctx.Logger().Error(s.name+" API call failed; answered 503", zap.Error(cause), zap.String("request_id", requestIDOf(ctx)))
+	s.ctx.Logger().Error(s.name+" API call failed; answered 503", zap.Error(cause), requestLogOf(ctx))
 	caddyhttp.SetVar(ctx, apiCauseVar, cause)
 }
 

@@ -199,11 +199,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.stack = new(atomic.Pointer[stack.Stack])
 	a.tried = make(chan struct{})
+	// First, before anything can fail: Caddy serves /metrics from the
+	// registry of the config being loaded from before its apps provision
+	// (caddy v2.11.9 caddy.go, run: replaceLocalAdminServer, then the
+	// apps), and keeps serving it when the load fails and the old config
+	// runs on. Registered here, tokengate's collectors (package-level, so
+	// the old config's counts) stay on /metrics after a reload that
+	// tokengate refuses.
+	registerMetrics(ctx)
 	if err := a.loadRules(); err != nil {
 		return err
 	}
 	a.setDefaults()
-	registerMetrics(ctx)
 	if err := a.loadBackends(ctx); err != nil {
 		return err
 	}
@@ -307,13 +314,13 @@ func (a *App) loadBackends(ctx caddy.Context) error {
 // logCVVUnavailable is the detokenizer's CVVUnavailable hook.
 func (a *App) logCVVUnavailable(ctx context.Context, field string, err error) {
 	a.logger.Warn("the CVV store failed; the card is paid by PAN without its CVV", zap.String("field", body.SafePath(field)), zap.Error(err),
-		zap.String("request_id", requestIDOf(ctx)))
+		requestLogOf(ctx))
 }
 
 // logTampered is the detokenizer's Tampered hook.
 func (a *App) logTampered(ctx context.Context, tenant, field string) {
 	a.logger.Error("a record filed under this tenant does not open for it (moved from another tenant, or sealed with another keyset); answered as an unknown token",
-		zap.String("tenant", tenant), zap.String("field", body.SafePath(field)), zap.String("request_id", requestIDOf(ctx)))
+		zap.String("tenant", tenant), zap.String("field", body.SafePath(field)), requestLogOf(ctx))
 }
 
 // loadNetworks loads the network token services, opens those that are

@@ -57,7 +57,7 @@ func (b *appBinding) bindOnUse(setup func(*App) error) error {
 // routes may proxy, and the request still holds all its card data.
 func (b *appBinding) refuse(w http.ResponseWriter, r *http.Request, err error) error {
 	id := requestID(r)
-	b.ctx.Logger().Error("request refused: the handler is not bound to the tokengate app; nothing was forwarded", zap.Error(err), zap.String("request_id", id))
+	b.ctx.Logger().Error("request refused: the handler is not bound to the tokengate app; nothing was forwarded", zap.Error(err), requestLogID(r.Context(), id))
 	w.Header().Set("Connection", "close") // the body is unread
 	gatewayError{status: http.StatusInternalServerError, code: "gateway_misconfigured", category: "SERVER_ERROR", infoCode: "INTERNAL_ERROR",
 		message: "The gateway is misconfigured; nothing was forwarded."}.write(w, id)

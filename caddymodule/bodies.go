@@ -29,7 +29,7 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.D
 		return kind, nil, nil, false
 	}
 	if len(raw) == 0 {
-		body.Replace(r, raw)
+		replaceBody(r, raw)
 		return body.Other, nil, raw, true
 	}
 	if examine {
@@ -121,14 +121,14 @@ func sniff(kind body.Kind, raw []byte) body.Kind {
 // put back as it came.
 func writeBack(r *http.Request, doc body.Doc, raw []byte, edited bool) error {
 	if !edited {
-		body.Replace(r, raw)
+		replaceBody(r, raw)
 		return nil
 	}
 	out, err := doc.Bytes()
 	if err != nil {
 		return err
 	}
-	body.Replace(r, out)
+	replaceBody(r, out)
 	return nil
 }
 

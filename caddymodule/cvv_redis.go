@@ -44,8 +44,9 @@ func (RedisCVVStore) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "tokengate.cvv_stores.redis", New: func() caddy.Module { return new(RedisCVVStore) }}
 }
 
-// Provision fills the defaults.
+// Provision fills the defaults and sends go-redis's lines to Caddy's log.
 func (r *RedisCVVStore) Provision(caddy.Context) error {
+	useCaddyLogForRedis()
 	if r.Address == "" {
 		r.Address = "127.0.0.1:6379"
 	}

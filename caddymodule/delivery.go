@@ -104,7 +104,7 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 		// Trailers arrive after the body, when the guard can no longer
 		// refuse the response: they are dropped, and only counted.
 		if d.log != nil {
-			d.log.Warn("response guard dropped the destination's trailers", zap.String("rule_set", d.set.Name), zap.Int("trailers", n), requestIDField(req))
+			d.log.Warn("response guard dropped the destination's trailers", zap.String("rule_set", d.set.Name), zap.Int("trailers", n), requestLog(req))
 		}
 		redactions.Add(float64(max(n, 1)))
 	}

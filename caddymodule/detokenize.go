@@ -97,7 +97,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	tenant, ok := h.app.tenantFor(key)
 	if !ok {
 		id := errUnauthorized.answer(w, r)
-		h.logger.Warn("detokenize refused: bad or missing API key", zap.String("rule_set", set.Name), zap.String("request_id", id))
+		h.logger.Warn("detokenize refused: bad or missing API key", zap.String("rule_set", set.Name), requestLogID(r.Context(), id))
 		h.done(span, set, "unauthorized", errors.New("unauthorized"))
 		return nil
 	}
@@ -132,7 +132,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 			h.done(span, set, "bad_request", errors.New("bad body"))
 			return nil
 		}
-		body.Replace(r, raw)
+		replaceBody(r, raw)
 	}
 	if !h.outboundPANGuard(w, r, set, kind, doc, raw) {
 		h.done(span, set, "pan_detected", errors.New("a card number outside the token fields"))
@@ -156,7 +156,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		h.answerFailure(w, r, span, set, tenant, err)
 		return nil
 	}
-	body.Replace(r, raw) // the tokens travel on; see Transport
+	replaceBody(r, raw) // the tokens travel on; see Transport
 	// The request id is added where a line is written: logger.With would
 	// work it out (a UUID) and copy the encoder on every request.
 	d := &delivery{set: set, body: built, log: h.logger}
@@ -223,7 +223,7 @@ func (h *Detokenize) audit(level zapcore.Level, msg string, r *http.Request, set
 		return
 	}
 	fields := append([]zap.Field{zap.String("rule_set", set.Name), zap.String("tenant", tenant)}, extra...)
-	fields = append(fields, requestIDField(r))
+	fields = append(fields, requestLog(r))
 	if injections != nil {
 		fields = append(fields, zap.String("injected", injectedHeader(injections)))
 	}

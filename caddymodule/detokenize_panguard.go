@@ -50,13 +50,13 @@ func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, se
 	panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Inc()
 	if set.PANGuard == rules.PANLog {
 		h.logger.Warn("card numbers found outside the token fields of a merchant's request (pan_guard: log)",
-			zap.String("rule_set", set.Name), zap.String("paths", body.SafePath(place)), zap.Int("count", 1), requestIDField(r))
+			zap.String("rule_set", set.Name), zap.String("paths", body.SafePath(place)), zap.Int("count", 1), requestLog(r))
 		return true
 	}
 	id := fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected",
 		Reason: "a card number is outside the token fields; a merchant sends its tokens, never card numbers"}).answer(w, r)
 	h.logger.Warn("detokenize refused: a card number outside the token fields", zap.String("rule_set", set.Name),
-		zap.String("field", body.SafePath(place)), zap.String("code", "pan_detected"), zap.String("request_id", id))
+		zap.String("field", body.SafePath(place)), zap.String("code", "pan_detected"), requestLogID(r.Context(), id))
 	return false
 }
 

@@ -187,7 +187,7 @@ func routed(w http.ResponseWriter, r *http.Request, logger *zap.Logger, err erro
 		status = he.StatusCode
 	}
 	logger.Error("a request with a card number in its URI or headers failed after the gateway passed it; answered without handle_errors, and kept out of Caddy's error log",
-		zap.Int("status", status), zap.String("error", panguard.MaskDigits(err.Error())), zap.String("uri", maskedURI(r)), requestIDField(r))
+		zap.Int("status", status), zap.String("error", panguard.MaskDigits(err.Error())), zap.String("uri", maskedURI(r)), requestLog(r))
 	w.WriteHeader(status)
 	return nil
 }
@@ -242,16 +242,6 @@ func requestIDOf(ctx context.Context) string {
 	}
 	return uuid.NewString()
 }
-
-// requestIDField is the request id as a log field, worked out only when the
-// line is written.
-func requestIDField(r *http.Request) zap.Field {
-	return zap.Stringer("request_id", lazyRequestID{r})
-}
-
-type lazyRequestID struct{ r *http.Request }
-
-func (l lazyRequestID) String() string { return requestID(l.r) }
 
 var (
 	// errUnavailable is the answer to an errdefs.ErrUnavailable (and to any

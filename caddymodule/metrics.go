@@ -76,23 +76,58 @@ var (
 		Namespace: metricsNamespace, Name: "webhook_events_total",
 		Help: "Lifecycle events received from network token providers, by provider and outcome (updated, unchanged, stale, unknown_token, unauthorized, malformed, unavailable).",
 	}, []string{"provider", "outcome"})
-	changeFeedListening = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: metricsNamespace, Name: "vault_change_feed_listening",
-		Help: "1 while this gateway hears other gateways' vault changes (PostgreSQL notifications) and caches records; 0 while it does not, and reads every record from the database.",
-	})
-	cvvsHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: metricsNamespace, Name: "cvvs_held",
-		Help: "CVVs held in memory now, waiting for their one use or their expiry.",
-	}, func() float64 {
-		if s := heldCVVs.Load(); s != nil {
-			return float64((*s).Len())
-		}
-		return 0
-	})
+	// The two gauges below are series only where they mean something: a
+	// change feed's state on a vault that has one (a bbolt gateway showing
+	// "listening 0" reads as an alert), and a count of held CVVs from a
+	// store that can count them (see watchCVVs).
+	changeFeedListening = &optionalGauge{
+		desc: prometheus.NewDesc(metricsNamespace+"_vault_change_feed_listening",
+			"1 while this gateway hears other gateways' vault changes (PostgreSQL notifications) and caches records; 0 while it does not, and reads every record from the database. Absent for a vault without a change feed (bbolt).", nil, nil),
+		value: func() (float64, bool) {
+			f := watchedFeed.Load()
+			if f == nil {
+				return 0, false
+			}
+			return map[bool]float64{false: 0, true: 1}[(*f).Listening()], true
+		},
+	}
+	cvvsHeld = &optionalGauge{
+		desc: prometheus.NewDesc(metricsNamespace+"_cvvs_held",
+			"CVVs held in this gateway's memory now, waiting for their one use or their expiry. Absent with the Redis CVV store, which counts its own keys (see the README's metrics section).", nil, nil),
+		value: func() (float64, bool) {
+			s := heldCVVs.Load()
+			if s == nil {
+				return 0, false
+			}
+			return float64((*s).Len()), true
+		},
+	}
 )
 
-// heldCVVs is the CVV store cvvs_held reports, when it can count.
-var heldCVVs atomic.Pointer[cvvCounter]
+// optionalGauge is a gauge that is a series only while value says so: a
+// collector may describe a metric and collect nothing for it
+// (prometheus.Collector's contract), so /metrics leaves it out rather than
+// showing a 0 that means "not applicable".
+type optionalGauge struct {
+	desc  *prometheus.Desc
+	value func() (float64, bool)
+}
+
+func (g *optionalGauge) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *optionalGauge) Collect(ch chan<- prometheus.Metric) {
+	if v, ok := g.value(); ok {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v)
+	}
+}
+
+// heldCVVs is the CVV store cvvs_held reports, when it can count;
+// watchedFeed is the running vault's change feed, when it has one. Both are
+// the config running now: set when it starts.
+var (
+	heldCVVs    atomic.Pointer[cvvCounter]
+	watchedFeed atomic.Pointer[ChangeFeed]
+)
 
 type cvvCounter interface{ Len() int }
 
@@ -128,12 +163,29 @@ func countFallbacks(ruleSet string, injections []detokenize.Injection) {
 	}
 }
 
-// watchCVVs makes the CVV store the one cvvs_held counts, if it can count.
+// watchCVVs makes the CVV store the one cvvs_held counts, if it can count
+// (the memory store). Redis cannot count cheaply what a store holds: its
+// keys expire unseen, so the store's own puts and takes drift from the
+// truth, and a SCAN of the prefix walks the whole keyspace on every scrape;
+// with Redis the gauge is absent, and Redis's own INFO keyspace (or
+// redis_exporter's key counts by pattern) is the number to watch.
 func watchCVVs(s cvv.Store) cvv.Store {
 	if c, ok := s.(cvvCounter); ok {
 		heldCVVs.Store(&c)
+	} else {
+		heldCVVs.Store(nil)
 	}
 	return s
+}
+
+// watchFeed makes vault's change feed the one vault_change_feed_listening
+// reports, or none when it has none.
+func watchFeed(vault VaultBackend) {
+	if f, ok := vault.(ChangeFeed); ok {
+		watchedFeed.Store(&f)
+		return
+	}
+	watchedFeed.Store(nil)
 }
 
 // observedNetwork wraps a network token service so every call is a span and

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,9 +70,51 @@ func TestMetricsScraped(t *testing.T) {
 	if !strings.Contains(after, "\ntokengate_cvvs_held ") {
 		t.Error("/metrics lacks tokengate_cvvs_held")
 	}
+	// A bbolt vault has no change feed: no series that would read "0, not
+	// listening" as an alert.
+	if strings.Contains(after, "tokengate_vault_change_feed_listening") {
+		t.Errorf("/metrics of a bbolt gateway has the change feed gauge:\n%s", grepLines(after, "tokengate_vault_change_feed"))
+	}
 	for _, secret := range []string{visaPAN, token, testCVV + `"`, apiKeyA, "tenant_a"} {
 		if strings.Contains(after, secret) {
 			t.Errorf("/metrics holds a card number, token, CVV, key or tenant (%d chars)", len(secret))
 		}
+	}
+}
+
+// grepLines is the lines of s that match pattern, for a failure message.
+func grepLines(s, pattern string) string {
+	re := regexp.MustCompile(pattern)
+	var out []string
+	for line := range strings.Lines(s) {
+		if re.MatchString(line) {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestMetricsSurviveARefusedReload: a reload tokengate refuses (a rules
+// file that is not there) leaves the old config serving, and /metrics still
+// has tokengate's series, counting the old config's requests, and Caddy's
+// caddy_config_last_reload_successful 0 to alert on. (Caddy serves /metrics
+// from the failed config's registry: see App.Provision.)
+func TestMetricsSurviveARefusedReload(t *testing.T) {
+	g := startGateway(t, "")
+	series := `tokengate_tokenize_requests_total{outcome="tokenized",rule_set="checkout"}`
+	g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	before := metricValue(g.scrape(), series)
+	if err := g.tryLoad(strings.Replace(g.config("", defaultSites), "rules ", "rules /nonexistent/", 1), "caddyfile"); err == nil {
+		t.Fatal("a config with a missing rules file loaded")
+	}
+	if r := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); r.status != http.StatusOK {
+		t.Fatalf("the old config does not serve after the refused reload: %d", r.status)
+	}
+	after := g.scrape()
+	if got := metricValue(after, series); got != before+1 {
+		t.Fatalf("%s after a refused reload: %v, want %v", series, got, before+1)
+	}
+	if !strings.Contains(after, "\ncaddy_config_last_reload_successful 0") {
+		t.Fatalf("caddy_config_last_reload_successful: %s", grepLines(after, "caddy_config_last_reload"))
 	}
 }

@@ -67,6 +67,10 @@ func isMisconfigured(err error) bool {
 // Start opens the storage, or, if a service does not answer, starts the
 // retry loop and returns nil.
 func (a *App) Start() error {
+	// The gauges read this config's vault and CVV store from now on; the
+	// CVV store is counted once it is open.
+	watchFeed(a.vault)
+	heldCVVs.Store(nil)
 	ctx, cancel := context.WithCancel(a.ctx)
 	a.stopRetry = cancel
 	defer close(a.tried)
@@ -232,7 +236,7 @@ func (a *App) serving(w http.ResponseWriter, r *http.Request, what string) (ok b
 		return true, nil
 	}
 	id := errNotReady.answer(w, r)
-	a.logger.Debug(what+" refused: the gateway is not ready; nothing was forwarded", zap.String("state", string(a.Readiness().State)), zap.String("request_id", id))
+	a.logger.Debug(what+" refused: the gateway is not ready; nothing was forwarded", zap.String("state", string(a.Readiness().State)), requestLogID(r.Context(), id))
 	err, _ = caddyhttp.GetVar(r.Context(), failureVar).(error)
 	return false, err
 }

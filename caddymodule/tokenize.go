@@ -121,7 +121,7 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		}
 		if err := writeBack(r, doc, raw, res.Fields > 0); err != nil {
 			id := errUnavailable.because(err).answer(w, r)
-			h.logger.Error("re-encoding body failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
+			h.logger.Error("re-encoding body failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), requestLogID(r.Context(), id))
 			h.done(span, set, "error", err)
 			return nil
 		}
@@ -131,11 +131,11 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		r.Header.Set(CVVNotHeldHeader, paths)
 		cvvsNotHeld.WithLabelValues(set.Name).Add(float64(len(dropped)))
 		h.logger.Warn("the CVV store failed; CVVs dropped and the request forwarded without them (cvv_store_down: drop)",
-			zap.String("rule_set", set.Name), zap.String("paths", paths), requestIDField(r))
+			zap.String("rule_set", set.Name), zap.String("paths", paths), requestLog(r))
 	}
 	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
 	h.logger.Debug("tokenized", zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
-		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens), requestIDField(r))
+		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens), requestLog(r))
 	cardsTokenized.WithLabelValues(set.Name, "new").Add(float64(res.Created + query.Created))
 	cardsTokenized.WithLabelValues(set.Name, "repeat").Add(float64(res.Cards + query.Cards - res.Created - query.Created))
 	h.done(span, set, "tokenized", nil)
@@ -171,7 +171,7 @@ func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *
 		out, err := doc.Bytes()
 		if err != nil {
 			id := errUnavailable.because(err).answer(w, r)
-			h.logger.Error("re-encoding the query string failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
+			h.logger.Error("re-encoding the query string failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), requestLogID(r.Context(), id))
 			return res, false
 		}
 		r.URL.RawQuery = string(out)
@@ -190,14 +190,14 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 	case errors.As(err, &fe):
 		fe.Field = prefix + fe.Field
 		id := fieldFailure(fe).answer(w, r)
-		h.logger.Info("card rejected", zap.String("rule_set", set.Name), zap.String("field", fe.Field), zap.String("code", fe.Code), zap.String("request_id", id))
+		h.logger.Info("card rejected", zap.String("rule_set", set.Name), zap.String("field", fe.Field), zap.String("code", fe.Code), requestLogID(r.Context(), id))
 		return res, false
 	case clientGone(r, err):
-		h.logger.Debug("client went away during tokenization; nothing forwarded", zap.String("rule_set", set.Name))
+		h.logger.Debug("client went away during tokenization; nothing forwarded", zap.String("rule_set", set.Name), requestLog(r))
 		return res, false
 	case err != nil: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
 		id := errUnavailable.because(err).answer(w, r)
-		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), zap.String("request_id", id))
+		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), requestLogID(r.Context(), id))
 		return res, false
 	}
 	for i, path := range res.CVVsNotHeld {
@@ -211,7 +211,7 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 		paths := body.SafePath(prefix + strings.ReplaceAll(res.Strays, ", ", ", "+prefix))
 		panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Add(float64(strings.Count(paths, ",") + 1))
 		h.logger.Log(level, "card numbers found outside the card number fields (pan_guard: "+string(set.PANGuard)+")",
-			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1), requestIDField(r))
+			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1), requestLog(r))
 	}
 	return res, true
 }

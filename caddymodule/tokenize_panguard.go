@@ -88,7 +88,7 @@ func (h *Tokenize) serveUnmatched(w http.ResponseWriter, r *http.Request, next c
 			}
 			found = append(found, place)
 		}
-		body.Replace(r, raw)
+		replaceBody(r, raw)
 	}
 	if len(found) == 0 {
 		unmatchedRequests.WithLabelValues(unmatchedClean).Inc()
@@ -106,7 +106,7 @@ func (h *Tokenize) logUnmatched(r *http.Request, places []string) {
 		return
 	}
 	h.logger.Warn("card numbers in a request no rule set matches, forwarded (unmatched: log)",
-		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), zap.String("paths", strings.Join(places, ", ")), requestIDField(r))
+		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), zap.String("paths", strings.Join(places, ", ")), requestLog(r))
 }
 
 // readUnmatched reads the body of an unmatched request. Under reject (fail
@@ -121,12 +121,12 @@ func (h *Tokenize) readUnmatched(w http.ResponseWriter, r *http.Request, reject 
 			unsupportedCharset(err).answer(w, r)
 			return nil, unmatchedBad, false
 		}
-		h.logger.Warn("a request no rule set matches has a body in a charset the PAN guard cannot read; forwarded unread (unmatched: log)", zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), requestIDField(r))
+		h.logger.Warn("a request no rule set matches has a body in a charset the PAN guard cannot read; forwarded unread (unmatched: log)", zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), requestLog(r))
 		return nil, unmatchedSkipped, true
 	}
 	if !reject && (r.ContentLength > limit || !decodable(r.Header.Values("Content-Encoding"))) {
 		h.logger.Warn("a request no rule set matches has a body larger than max_body_size or in an encoding the gateway cannot decode; forwarded unread (unmatched: log)",
-			zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), requestIDField(r))
+			zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), requestLog(r))
 		return nil, unmatchedSkipped, true
 	}
 	raw, ok = readBody(w, r, limit, time.Duration(h.app.BodyReadTimeout))
@@ -200,7 +200,7 @@ func (h *Tokenize) guardTrailers(w http.ResponseWriter, r *http.Request, set *ru
 func (h *Tokenize) foundPAN(w http.ResponseWriter, r *http.Request, set *rules.Inbound, place, where, logMsg string) bool {
 	panGuardHits.WithLabelValues(set.Name, string(set.PANGuard)).Inc()
 	if set.PANGuard == rules.PANLog {
-		h.logger.Warn(logMsg, zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1), requestIDField(r))
+		h.logger.Warn(logMsg, zap.String("rule_set", set.Name), zap.String("paths", place), zap.Int("count", 1), requestLog(r))
 		return true
 	}
 	h.refusePAN(w, r, place, set.Name, where)
@@ -214,7 +214,7 @@ func (h *Tokenize) refusePAN(w http.ResponseWriter, r *http.Request, place, rule
 		reason = "a card number is in a request no rule set of the gateway matches; send card data only to the payment routes"
 	}
 	id := fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected", Reason: reason}).answer(w, r)
-	fields := []zap.Field{zap.String("field", body.SafePath(place)), zap.String("code", "pan_detected"), zap.String("request_id", id),
+	fields := []zap.Field{zap.String("field", body.SafePath(place)), zap.String("code", "pan_detected"), requestLogID(r.Context(), id),
 		zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r))}
 	if ruleSet != "" {
 		fields = append(fields, zap.String("rule_set", ruleSet))
@@ -237,7 +237,7 @@ func hideFromAccessLog(logger *zap.Logger, r *http.Request, place string) {
 	maskServerSpan(r)
 	if ce := logger.Check(zapcore.InfoLevel, "access log line replaced: the request holds a card number in its URI or headers"); ce != nil {
 		ce.Write(zap.String("method", panguard.MaskDigits(r.Method)), zap.String("host", panguard.MaskDigits(r.Host)), zap.String("uri", maskedURI(r)),
-			zap.String("proto", r.Proto), zap.String("remote_addr", r.RemoteAddr), zap.String("place", body.SafePath(place)), requestIDField(r))
+			zap.String("proto", r.Proto), zap.String("remote_addr", r.RemoteAddr), zap.String("place", body.SafePath(place)), requestLog(r))
 	}
 }
 

@@ -62,9 +62,9 @@ func TestTracesCarryNoCardDataUnderAttack(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", srv.URL+"/v1/traces")
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
 
-	// The merchant echoes what it received. (Not respond with
-	// {http.request.body}: under tracing, that placeholder reads the
-	// request as it entered Caddy, before otelhttp's copy was tokenized.)
+	// The merchant echoes what it received, through a real proxy hop
+	// (respond "{http.request.body}" works under tracing too: see
+	// TestTracedRequestsLogAndEcho).
 	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(w, r.Body) }))
 	defer merchant.Close()
 	g := startGatewaySites(t, "", `

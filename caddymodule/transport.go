@@ -77,7 +77,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var refused *refusal
 	if errors.As(err, &refused) {
 		t.logger.Error("detokenized request not sent", zap.String("rule_set", d.set.Name), zap.String("upstream", refused.upstream), zap.String("reason", refused.reason),
-			requestIDField(req))
+			requestLog(req))
 	}
 	return resp, err
 }

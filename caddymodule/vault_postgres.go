@@ -191,7 +191,6 @@ func (p *PostgresVault) WatchChanges(ctx context.Context, cache *vault.Cache) {
 	lastErr.Store(&notYet)
 	p.feed.Watch(ctx, cache, pgvault.Watcher{
 		Listening: func(up bool) {
-			changeFeedListening.Set(map[bool]float64{false: 0, true: 1}[up])
 			// Log transitions only: while the database is down the
 			// listener retries every second.
 			switch was := p.listening.Swap(up); {

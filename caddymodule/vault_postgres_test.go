@@ -2,10 +2,12 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
@@ -18,7 +20,8 @@ import (
 func TestPostgresVault(t *testing.T) {
 	dsn := vaulttest.PostgresDatabase(t)
 	// With the CVVs in Redis beside it: the shared deployment.
-	pg := &gateway{t: t, dir: t.TempDir(), vault: "dev_keyset_file " + filepath.Join(t.TempDir(), "dev.json") + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}\n\t\tcvv_store redis {\n\t\t\tprefix " + t.Name() + ":\n\t\t}"}
+	prefix := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano()) // its own keys, whatever earlier runs left
+	pg := &gateway{t: t, dir: t.TempDir(), vault: "dev_keyset_file " + filepath.Join(t.TempDir(), "dev.json") + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}\n\t\tcvv_store redis {\n\t\t\tprefix " + prefix + ":\n\t\t}"}
 	pg.logFile = filepath.Join(pg.dir, "caddy.log")
 	pg.load(pg.config("", defaultSites))
 	in := pg.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
@@ -51,8 +54,9 @@ func TestPostgresVault(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer rdb.Close()
-	if n, err := rdb.Exists(context.Background(), t.Name()+":card:tenant_a\x00"+short).Result(); err != nil || n != 1 {
-		t.Fatalf("the short-lived card is not in Redis: %d, %v", n, err)
+	// Under a readable key (prefix:card:tenant:hash), which names no token.
+	if names, err := rdb.Keys(context.Background(), prefix+":card:tenant_a:*").Result(); err != nil || len(names) != 1 || strings.Contains(names[0], short) {
+		t.Fatalf("the short-lived card is not in Redis under %s:card:tenant_a:<hash>: %q, %v", prefix, names, err)
 	}
 	paid := pg.post(outboundURL+"/payments", jsonCT, nc.body, "X-Tokengate-Api-Key", apiKeyA)
 	if doc := decode(t, paid.body); paid.header.Get(InjectedHeader) != "card.number=pan;reason=no_consent" || str(doc, "card.number") != "5555555555554444" || str(doc, "card.cvc") != testCVV {
@@ -64,6 +68,12 @@ func TestPostgresVault(t *testing.T) {
 	again := pg.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
 	if str(decode(t, again.body), "card.number") != token {
 		t.Fatal("the same card got another token")
+	}
+	// The change feed is a series here (it has one); cvvs_held is not, as
+	// Redis holds the CVVs.
+	metrics := pg.scrape()
+	if !strings.Contains(metrics, "\ntokengate_vault_change_feed_listening ") || strings.Contains(metrics, "\ntokengate_cvvs_held ") {
+		t.Fatalf("with PostgreSQL and Redis, /metrics should have the change feed and no cvvs_held:\n%s", grepLines(metrics, "tokengate_vault_change_feed|tokengate_cvvs_held"))
 	}
 }
 

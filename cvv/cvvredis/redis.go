@@ -24,18 +24,16 @@ const timeout = 2 * time.Second
 type Store struct {
 	client *redis.Client
 	keys   *keys.Keys
-	prefix string
+	names  keyNames
 }
 
 // New returns a store on client, sealing with ks, keeping its keys under
 // prefix (so several deployments or tests can share one Redis).
 func New(client *redis.Client, ks *keys.Keys, prefix string) *Store {
-	return &Store{client: client, keys: ks, prefix: prefix}
+	return &Store{client: client, keys: ks, names: newKeyNames(ks, prefix)}
 }
 
-func (s *Store) key(tenant, token string) string {
-	return s.prefix + "cvv:" + tenant + "\x00" + token
-}
+func (s *Store) key(tenant, token string) string { return s.names.name("cvv", tenant, token) }
 
 const purpose = "cvv"
 

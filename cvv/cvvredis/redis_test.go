@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/cvv/cvvredis"
 	"github.com/tokengate/tokengate/cvv/cvvtest"
+	tgkeys "github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -67,8 +69,50 @@ func TestSealedInRedis(t *testing.T) {
 		t.Fatal("the CVV is readable in Redis")
 	}
 	// Moved to another token, it does not open.
-	c.Set(context.Background(), strings.Replace(keys[0], "tok_1", "tok_2", 1), raw, 0)
+	c.Set(context.Background(), s.KeyFor("acme", "tok_2"), raw, 0)
 	if _, ok, err := s.TakeCVV(context.Background(), "acme", "tok_2"); ok || err == nil {
 		t.Fatal("a CVV moved to another token opened")
+	}
+}
+
+// Key names read as prefix:kind:tenant:hash, with no NUL and no token in
+// them; the same token names the same key in every gateway of a keyset, not
+// in another keyset's; tenants cannot collide through a colon.
+func TestKeyNames(t *testing.T) {
+	c := client(t)
+	p := prefix()
+	ks := vaulttest.Keys(t)
+	s := cvvredis.New(c, ks, p)
+	if err := s.PutCVV(context.Background(), "acme", "tok_4111secret", "7391", 60e9); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := c.Keys(context.Background(), p+"cvv:acme:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys under %scvv:acme: %v %v", p, keys, err)
+	}
+	name := keys[0]
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(p) + `cvv:acme:[0-9a-f]{32}$`).MatchString(name) {
+		t.Fatalf("key name %q: want %scvv:acme:<32 hex>", name, p)
+	}
+	if strings.Contains(name, "tok_") || strings.Contains(name, "4111") {
+		t.Fatalf("key name %q holds the token", name)
+	}
+	if other := cvvredis.New(c, ks, p).KeyFor("acme", "tok_4111secret"); other != name {
+		t.Fatalf("another gateway with the keyset names it %q, not %q", other, name)
+	}
+	data, err := tgkeys.GenerateKeyset(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks2, err := tgkeys.Parse(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other := cvvredis.New(c, ks2, p).KeyFor("acme", "tok_4111secret"); other == name {
+		t.Fatal("another keyset names the token's key alike: the hash is not keyed")
+	}
+	a, b := s.KeyFor("a:b", "c"), s.KeyFor("a", "b:c")
+	if a == b || strings.Count(strings.TrimPrefix(a, p), ":") != 2 {
+		t.Fatalf("tenants with colons: %q and %q", a, b)
 	}
 }

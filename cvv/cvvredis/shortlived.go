@@ -22,18 +22,16 @@ import (
 type ShortLived struct {
 	client *redis.Client
 	keys   *keys.Keys
-	prefix string
+	names  keyNames
 }
 
 // NewShortLived returns a store on client, sealing with ks, keeping its keys
 // under prefix.
 func NewShortLived(client *redis.Client, ks *keys.Keys, prefix string) *ShortLived {
-	return &ShortLived{client: client, keys: ks, prefix: prefix}
+	return &ShortLived{client: client, keys: ks, names: newKeyNames(ks, prefix)}
 }
 
-func (s *ShortLived) key(tenant, token string) string {
-	return s.prefix + "card:" + tenant + "\x00" + token
-}
+func (s *ShortLived) key(tenant, token string) string { return s.names.name("card", tenant, token) }
 
 const recordPurpose = "short-lived card"
 

@@ -35,12 +35,12 @@ func TestShortLivedShared(t *testing.T) {
 	if _, err := b.GetShortLived(ctx, "other", "ctkn_1"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("another tenant: %v", err)
 	}
-	raw, _ := c.Get(ctx, p+"card:acme\x00ctkn_1").Bytes()
+	raw, _ := c.Get(ctx, a.KeyFor("acme", "ctkn_1")).Bytes()
 	if len(raw) == 0 || strings.Contains(string(raw), rec.Last4) || strings.Contains(string(raw), "fp1") {
 		t.Fatal("the record is readable in Redis")
 	}
 	// Moved to another token, it does not open.
-	c.Set(ctx, p+"card:acme\x00ctkn_2", raw, time.Minute)
+	c.Set(ctx, a.KeyFor("acme", "ctkn_2"), raw, time.Minute)
 	if _, err := b.GetShortLived(ctx, "acme", "ctkn_2"); err == nil || errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("a record moved to another token: %v", err)
 	}
