@@ -62,7 +62,7 @@ var (
 	}, []string{"outcome"})
 	cvvsNotHeld = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "cvvs_not_held_total",
-		Help: "CVVs dropped because the CVV store failed, under cvv_store_down drop, by rule set.",
+		Help: "CVVs dropped because the CVV store failed or was full, under cvv_store_down drop, by rule set.",
 	}, []string{"rule_set"})
 	responseRedactions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "response_guard_redactions_total",
@@ -83,18 +83,39 @@ var (
 	cvvsHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Name: "cvvs_held",
 		Help: "CVVs held in memory now, waiting for their one use or their expiry.",
-	}, func() float64 {
-		if s := heldCVVs.Load(); s != nil {
-			return float64((*s).Len())
-		}
-		return 0
-	})
+	}, func() float64 { return watchedCVVs(func(c cvvCounter) float64 { return float64(c.Len()) }) })
+	cvvStoreCapacity = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Name: "cvv_store_capacity",
+		Help: "How many CVVs the memory CVV store holds at most (its max_held); 0 for a store without such a bound.",
+	}, func() float64 { return watchedCVVs(func(c cvvBounded) float64 { return float64(c.Cap()) }) })
+	cvvStoreRefusals = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "cvv_store_refusals_total",
+		Help: "CVVs the memory CVV store refused because it held its max_held already, since the process started.",
+	}, func() float64 { return watchedCVVs(func(c cvvBounded) float64 { return float64(c.Refused()) }) })
 )
 
-// heldCVVs is the CVV store cvvs_held reports, when it can count.
-var heldCVVs atomic.Pointer[cvvCounter]
+// heldCVVs is the CVV store the cvvs_held, cvv_store_capacity and
+// cvv_store_refusals_total metrics read, as far as it can tell them.
+var heldCVVs atomic.Pointer[cvv.Store]
 
 type cvvCounter interface{ Len() int }
+
+// cvvBounded is a CVV store with a bound on what it holds (cvvmem.Store).
+type cvvBounded interface {
+	Cap() int
+	Refused() uint64
+}
+
+// watchedCVVs is read applied to the watched store, or 0 when there is
+// none or it cannot tell.
+func watchedCVVs[T any](read func(T) float64) float64 {
+	if p := heldCVVs.Load(); p != nil {
+		if c, ok := (*p).(T); ok {
+			return read(c)
+		}
+	}
+	return 0
+}
 
 // registerMetrics registers the collectors with this config's registry.
 func registerMetrics(ctx caddy.Context) {
@@ -103,7 +124,7 @@ func registerMetrics(ctx caddy.Context) {
 		return
 	}
 	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, changeFeedListening} {
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, cvvStoreCapacity, cvvStoreRefusals, changeFeedListening} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -127,11 +148,9 @@ func countFallbacks(ruleSet string, injections []detokenize.Injection) {
 	}
 }
 
-// watchCVVs makes the CVV store the one cvvs_held counts, if it can count.
+// watchCVVs makes the CVV store the one the CVV store metrics read.
 func watchCVVs(s cvv.Store) cvv.Store {
-	if c, ok := s.(cvvCounter); ok {
-		heldCVVs.Store(&c)
-	}
+	heldCVVs.Store(&s)
 	return s
 }
 
