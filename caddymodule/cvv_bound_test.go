@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/vault"
 )
 
 // boundedSites puts a merchant that counts what reaches it behind the
@@ -87,11 +88,18 @@ func TestCVVStoreMaxHeld(t *testing.T) {
 		t.Fatalf("cvv_store_down drop while full: %d %q %s", r.status, r.header.Get("Merchant-Saw-Cvv-Not-Held"), r.body)
 	}
 
+	// A card kept without consent is short-lived: counted in its own store.
+	if r := g.post(inboundURL+"/noconsent/checkout", jsonCT, `{"card":{"number":"`+boundPAN(9)+`","exp_month":"03","exp_year":"2030"}}`); r.status != http.StatusOK {
+		t.Fatalf("a card without consent: %d %s", r.status, r.body)
+	}
+
 	m := g.scrape()
 	for series, want := range map[string]float64{
-		"tokengate_cvv_store_capacity":       5,
-		"tokengate_cvvs_held":                5,
-		"tokengate_cvv_store_refusals_total": 2,
+		"tokengate_cvv_store_capacity":         5,
+		"tokengate_cvvs_held":                  5,
+		"tokengate_cvv_store_refusals_total":   2,
+		"tokengate_short_lived_cards_held":     1,
+		"tokengate_short_lived_cards_capacity": vault.MaxShortLived,
 	} {
 		if got := metricValue(m, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)

@@ -13,6 +13,7 @@ import (
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/vault"
 )
 
 // Prometheus metrics, on the admin endpoint's /metrics when Caddy's metrics
@@ -92,7 +93,36 @@ var (
 		Namespace: metricsNamespace, Name: "cvv_store_refusals_total",
 		Help: "CVVs the memory CVV store refused because it held its max_held already, since the process started.",
 	}, func() float64 { return watchedCVVs(func(c cvvBounded) float64 { return float64(c.Refused()) }) })
+	shortLivedHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Name: "short_lived_cards_held",
+		Help: "Short-lived cards held now (cards kept without consent, Juspay ctkn_ card tokens), counted by this process.",
+	}, func() float64 {
+		return watchedShortLived(func(s *vault.ShortLived) float64 { return float64(s.Held()) })
+	})
+	shortLivedCapacity = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Name: "short_lived_cards_capacity",
+		Help: "How many short-lived cards this process holds at most (vault.MaxShortLived).",
+	}, func() float64 {
+		return watchedShortLived(func(s *vault.ShortLived) float64 { return float64(s.Max()) })
+	})
+	shortLivedRefusals = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "short_lived_cards_refusals_total",
+		Help: "Short-lived cards refused because the store was full or a pool (a Juspay merchant) held its quota, since the config loaded.",
+	}, func() float64 {
+		return watchedShortLived(func(s *vault.ShortLived) float64 { return float64(s.Refused()) })
+	})
 )
+
+// shortLived is the short-lived layer of the running config's stack, for
+// the short_lived_cards metrics.
+var shortLived atomic.Pointer[vault.ShortLived]
+
+func watchedShortLived(read func(*vault.ShortLived) float64) float64 {
+	if s := shortLived.Load(); s != nil {
+		return read(s)
+	}
+	return 0
+}
 
 // heldCVVs is the CVV store the cvvs_held, cvv_store_capacity and
 // cvv_store_refusals_total metrics read, as far as it can tell them.
@@ -124,7 +154,8 @@ func registerMetrics(ctx caddy.Context) {
 		return
 	}
 	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, cvvStoreCapacity, cvvStoreRefusals, changeFeedListening} {
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, cvvStoreCapacity, cvvStoreRefusals,
+		shortLivedHeld, shortLivedCapacity, shortLivedRefusals, changeFeedListening} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

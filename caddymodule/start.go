@@ -197,6 +197,7 @@ func (a *App) open(ctx context.Context) error {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
 	}
 	a.stack.Store(st)
+	shortLived.Store(st.Records)
 	a.status.ready()
 	return nil
 }
