@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -207,6 +208,10 @@ func TestCVVFloodStaysBounded(t *testing.T) {
 	perCard := func(b uint64) float64 { return float64(b) / float64(cards) }
 	t.Logf("flood: %d new cards, %v CVVs held (bound %d), %d refused; Go heap grew %.1f MB, %.0f B per new card tokenized: %.0f B the vault read cache's record, %.0f B the network token's cached state, %.0f B the rest (held CVV, idempotency entry, buffers)",
 		cards, held, bound, full.Load(), grown/1e6, grown/float64(cards), perCard(after-withoutCache), perCard(withoutCache-withoutStates), perCard(withoutStates-before))
+	if fi, err := os.Stat(filepath.Join(g.dir, "vault.db")); err == nil {
+		t.Logf("vault.db: %.1f MB for %d cards, %.0f B per card (bbolt maps the whole file; its pages count in RSS as they are read)",
+			float64(fi.Size())/1e6, cards+1, float64(fi.Size())/float64(cards+1))
+	}
 }
 
 // heapNow is the live Go heap after a collection.
