@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,7 +15,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/vault"
 )
 
@@ -220,4 +224,25 @@ func heapNow() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// TestCVVStoreMaxHeldJSON: the README's JSON for the memory store loads,
+// and an absent max_held is the default.
+func TestCVVStoreMaxHeldJSON(t *testing.T) {
+	for raw, want := range map[string]int{
+		`{"backend": "memory", "max_held": 100000, "sweep_interval": "10s"}`: 100000,
+		`{"backend": "memory", "max_held": 7}`:                               7,
+		`{"backend": "memory"}`:                                              cvvmem.DefaultMaxHeld,
+	} {
+		var m MemoryCVVStore
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if err := m.Provision(caddy.Context{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Validate(); err != nil || m.MaxHeld != want {
+			t.Errorf("%s: max_held %d, %v; want %d", raw, m.MaxHeld, err, want)
+		}
+	}
 }
