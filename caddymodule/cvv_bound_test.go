@@ -100,14 +100,22 @@ func TestCVVStoreMaxHeld(t *testing.T) {
 
 	m := g.scrape()
 	for series, want := range map[string]float64{
-		"tokengate_cvv_store_capacity":         5,
-		"tokengate_cvvs_held":                  5,
-		"tokengate_cvv_store_refusals_total":   2,
-		"tokengate_short_lived_cards_held":     1,
-		"tokengate_short_lived_cards_capacity": vault.MaxShortLived,
+		"tokengate_cvv_store_capacity":                                5,
+		"tokengate_cvvs_held":                                         5,
+		"tokengate_cvv_store_refusals_total":                          2,
+		"tokengate_short_lived_cards_held":                            1,
+		"tokengate_short_lived_cards_capacity":                        vault.MaxShortLived,
+		`tokengate_memory_capacity{cache="read_cache"}`:               100_000,
+		`tokengate_memory_capacity{cache="network_states"}`:           100_000,
+		`tokengate_memory_capacity{cache="network_idempotency_keys"}`: 100_000,
 	} {
 		if got := metricValue(m, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	for _, cache := range []string{"read_cache", "network_states", "network_idempotency_keys"} {
+		if got := metricValue(m, `tokengate_memory_entries{cache="`+cache+`"}`); got < 5 {
+			t.Errorf("tokengate_memory_entries{cache=%q} = %v after eight new cards, want at least 5", cache, got)
 		}
 	}
 	if log := g.log(); !strings.Contains(log, "cvv_store_full") || strings.Contains(log, boundPAN(5)) || strings.Contains(log, `"`+testCVV+`"`) {

@@ -153,9 +153,9 @@ func registerMetrics(ctx caddy.Context) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
+	for _, c := range append([]prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
 		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, cvvStoreCapacity, cvvStoreRefusals,
-		shortLivedHeld, shortLivedCapacity, shortLivedRefusals, changeFeedListening} {
+		shortLivedHeld, shortLivedCapacity, shortLivedRefusals, changeFeedListening}, memoryCollectors...) {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

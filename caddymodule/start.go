@@ -198,6 +198,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.stack.Store(st)
 	shortLived.Store(st.Records)
+	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})
 	a.status.ready()
 	return nil
 }
