@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/vault"
 )
@@ -252,5 +253,26 @@ func TestCVVStoreMaxHeldJSON(t *testing.T) {
 		if err := m.Validate(); err != nil || m.MaxHeld != want {
 			t.Errorf("%s: max_held %d, %v; want %d", raw, m.MaxHeld, err, want)
 		}
+	}
+}
+
+// TestStoreFullAnswers: each bounded store's refusal has its own 503, named;
+// any other failure is not one of them.
+func TestStoreFullAnswers(t *testing.T) {
+	a := &App{cvvBackend: &RedisCVVStore{}}
+	for err, code := range map[error]string{
+		fmt.Errorf("tokenize: unavailable: holding cvv: %w", fmt.Errorf("%w: redis is at its maxmemory", cvv.ErrFull)): "cvv_store_full",
+		fmt.Errorf("tokenize: unavailable: %w", vault.ErrShortLivedFull):                                               "short_lived_store_full",
+	} {
+		ge, ok := a.storeFull(err)
+		if !ok || ge.status != http.StatusServiceUnavailable || ge.code != code {
+			t.Fatalf("%v: %v %d %q, want 503 %q", err, ok, ge.status, ge.code, code)
+		}
+		if code == "cvv_store_full" && !strings.Contains(ge.message, "cvv_store redis") {
+			t.Errorf("the answer does not name the store: %q", ge.message)
+		}
+	}
+	if _, ok := a.storeFull(fmt.Errorf("tokenize: unavailable: %w", vault.ErrShortLivedQuota)); ok {
+		t.Error("a pool's quota answered as a full store")
 	}
 }
