@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -28,6 +29,14 @@ type MemoryCVVStore struct {
 	// for them. The default is 10s; it must be between 1s and 1m, so a CVV
 	// never lingers long past its TTL.
 	SweepInterval caddy.Duration `json:"sweep_interval,omitempty"`
+	// MaxHeld is how many CVVs are held at once, at most (default 100,000,
+	// about 5 MB of heap when full). Past it a card that comes with a CVV
+	// is answered as the inbound rule set's cvv_store_down says: 503 naming
+	// the store and nothing forwarded (reject, the default), or the CVV
+	// dropped and the request forwarded without it (drop). A held CVV is
+	// never dropped to make room. The store is one per process: the last
+	// config loaded sets the bound.
+	MaxHeld int `json:"max_held,omitempty"`
 
 	poolKey string
 }
@@ -42,29 +51,44 @@ func (m *MemoryCVVStore) Provision(caddy.Context) error {
 	if m.SweepInterval == 0 {
 		m.SweepInterval = caddy.Duration(defaultCVVSweep)
 	}
+	if m.MaxHeld == 0 {
+		m.MaxHeld = cvvmem.DefaultMaxHeld
+	}
 	return nil
 }
+
+// maxMaxHeld bounds max_held: 100 million CVVs is some 5 GB of heap, more
+// than any gateway should hold; a larger number is a typo.
+const maxMaxHeld = 100_000_000
 
 // Validate checks the sweep interval's bounds.
 func (m *MemoryCVVStore) Validate() error {
 	if d := time.Duration(m.SweepInterval); d < time.Second || d > time.Minute {
 		return fmt.Errorf("cvv_store memory: sweep_interval %s: want between 1s and 1m", d)
 	}
+	if m.MaxHeld < 1 || m.MaxHeld > maxMaxHeld {
+		return fmt.Errorf("cvv_store memory: max_held %d: want between 1 and %d", m.MaxHeld, maxMaxHeld)
+	}
 	return nil
 }
 
 // OpenCVVStore returns the process's store, shared across config reloads so
-// that a reload does not forget the CVVs it holds.
+// that a reload does not forget the CVVs it holds; a reload's max_held
+// applies to it.
 func (m *MemoryCVVStore) OpenCVVStore(context.Context, Env) (cvv.Store, error) {
 	const key = "cvv:memory"
-	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledCVVs{cvvmem.New(time.Duration(m.SweepInterval))}, nil
+	v, loaded, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return pooledCVVs{cvvmem.NewLimit(time.Duration(m.SweepInterval), m.MaxHeld)}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cvv store: %w", err)
 	}
 	m.poolKey = key
-	return v.(pooledCVVs).Store, nil
+	s := v.(pooledCVVs).Store
+	if loaded {
+		s.SetMax(m.MaxHeld)
+	}
+	return s, nil
 }
 
 // Cleanup releases this config's hold on the store.
@@ -80,6 +104,7 @@ func (m *MemoryCVVStore) Cleanup() error {
 //
 //	cvv_store memory {
 //		sweep_interval <duration>
+//		max_held       <n>
 //	}
 func (m *MemoryCVVStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the module name
@@ -98,6 +123,16 @@ func (m *MemoryCVVStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("sweep_interval %q: %v", v, err)
 			}
 			m.SweepInterval = caddy.Duration(dur)
+		case "max_held":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return d.Errf("max_held %q: want a number of CVVs", v)
+			}
+			m.MaxHeld = n
 		default:
 			return d.Errf("unrecognized memory cvv_store option %q", d.Val())
 		}

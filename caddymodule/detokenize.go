@@ -106,7 +106,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		// would go out as that merchant's payment. Refused before the body
 		// is read, unsigned and unsent.
 		id := errSignTenant.answer(w, r)
-		h.logger.Warn("detokenize refused: this rule set signs for another tenant", zap.String("rule_set", set.Name), zap.String("tenant", tenant), zap.String("request_id", id))
+		h.logger.Warn("detokenize refused: this rule set signs for another tenant", zap.String("rule_set", set.Name), zap.String("tenant", tenant), requestLogID(r.Context(), id))
 		h.done(span, set, "sign_tenant_mismatch", errors.New("sign tenant mismatch"))
 		return nil
 	}
@@ -115,7 +115,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		// refused there would have spent the cryptogram and taken the
 		// held CVV. Refused here, before any card is read.
 		id := errPathNotCanonical.answer(w, r)
-		h.logger.Warn("detokenize refused: a signing rule set's path is not canonical", zap.String("rule_set", set.Name), zap.String("request_id", id))
+		h.logger.Warn("detokenize refused: a signing rule set's path is not canonical", zap.String("rule_set", set.Name), requestLogID(r.Context(), id))
 		h.done(span, set, "path_not_canonical", errors.New("path not canonical"))
 		return nil
 	}

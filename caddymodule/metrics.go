@@ -13,6 +13,7 @@ import (
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/vault"
 )
 
 // Prometheus metrics, on the admin endpoint's /metrics when Caddy's metrics
@@ -62,7 +63,7 @@ var (
 	}, []string{"outcome"})
 	cvvsNotHeld = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "cvvs_not_held_total",
-		Help: "CVVs dropped because the CVV store failed, under cvv_store_down drop, by rule set.",
+		Help: "CVVs dropped because the CVV store failed or was full, under cvv_store_down drop, by rule set.",
 	}, []string{"rule_set"})
 	responseRedactions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "response_guard_redactions_total",
@@ -99,9 +100,39 @@ var (
 			if s == nil {
 				return 0, false
 			}
-			return float64((*s).Len()), true
+			c, ok := (*s).(cvvCounter)
+			if !ok {
+				return 0, false
+			}
+			return float64(c.Len()), true
 		},
 	}
+	cvvStoreCapacity = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Name: "cvv_store_capacity",
+		Help: "How many CVVs the memory CVV store holds at most (its max_held); 0 for a store without such a bound.",
+	}, func() float64 { return watchedCVVs(func(c cvvBounded) float64 { return float64(c.Cap()) }) })
+	cvvStoreRefusals = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "cvv_store_refusals_total",
+		Help: "CVVs the memory CVV store refused because it held its max_held already, since the process started.",
+	}, func() float64 { return watchedCVVs(func(c cvvBounded) float64 { return float64(c.Refused()) }) })
+	shortLivedHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Name: "short_lived_cards_held",
+		Help: "Short-lived cards held now (cards kept without consent, Juspay ctkn_ card tokens), counted by this process.",
+	}, func() float64 {
+		return watchedShortLived(func(s *vault.ShortLived) float64 { return float64(s.Held()) })
+	})
+	shortLivedCapacity = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Name: "short_lived_cards_capacity",
+		Help: "How many short-lived cards this process holds at most (vault.MaxShortLived).",
+	}, func() float64 {
+		return watchedShortLived(func(s *vault.ShortLived) float64 { return float64(s.Max()) })
+	})
+	shortLivedRefusals = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Name: "short_lived_cards_refusals_total",
+		Help: "Short-lived cards refused because the store was full or a pool (a Juspay merchant) held its quota, since the config loaded.",
+	}, func() float64 {
+		return watchedShortLived(func(s *vault.ShortLived) float64 { return float64(s.Refused()) })
+	})
 )
 
 // optionalGauge is a gauge that is a series only while value says so: a
@@ -121,15 +152,44 @@ func (g *optionalGauge) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// heldCVVs is the CVV store cvvs_held reports, when it can count;
+// heldCVVs is the CVV store the CVV store metrics read (cvvs_held only
+// when it can count);
 // watchedFeed is the running vault's change feed, when it has one. Both are
 // the config running now: set when it starts.
 var (
-	heldCVVs    atomic.Pointer[cvvCounter]
+	heldCVVs    atomic.Pointer[cvv.Store]
 	watchedFeed atomic.Pointer[ChangeFeed]
 )
 
+// shortLived is the short-lived layer of the running config's stack, for
+// the short_lived_cards metrics.
+var shortLived atomic.Pointer[vault.ShortLived]
+
+func watchedShortLived(read func(*vault.ShortLived) float64) float64 {
+	if s := shortLived.Load(); s != nil {
+		return read(s)
+	}
+	return 0
+}
+
 type cvvCounter interface{ Len() int }
+
+// cvvBounded is a CVV store with a bound on what it holds (cvvmem.Store).
+type cvvBounded interface {
+	Cap() int
+	Refused() uint64
+}
+
+// watchedCVVs is read applied to the watched store, or 0 when there is
+// none or it cannot tell.
+func watchedCVVs[T any](read func(T) float64) float64 {
+	if p := heldCVVs.Load(); p != nil {
+		if c, ok := (*p).(T); ok {
+			return read(c)
+		}
+	}
+	return 0
+}
 
 // registerMetrics registers the collectors with this config's registry.
 func registerMetrics(ctx caddy.Context) {
@@ -137,9 +197,9 @@ func registerMetrics(ctx caddy.Context) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
-		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, changeFeedListening,
-		readyGauge, componentsReady} {
+	for _, c := range append([]prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
+		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, cvvStoreCapacity, cvvStoreRefusals,
+		shortLivedHeld, shortLivedCapacity, shortLivedRefusals, changeFeedListening, readyGauge, componentsReady}, memoryCollectors...) {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -163,18 +223,15 @@ func countFallbacks(ruleSet string, injections []detokenize.Injection) {
 	}
 }
 
-// watchCVVs makes the CVV store the one cvvs_held counts, if it can count
-// (the memory store). Redis cannot count cheaply what a store holds: its
-// keys expire unseen, so the store's own puts and takes drift from the
-// truth, and a SCAN of the prefix walks the whole keyspace on every scrape;
-// with Redis the gauge is absent, and Redis's own INFO keyspace (or
-// redis_exporter's key counts by pattern) is the number to watch.
+// watchCVVs makes the CVV store the one the CVV store metrics read.
+// cvvs_held counts only a store that can count (the memory store). Redis
+// cannot count cheaply what a store holds: its keys expire unseen, so the
+// store's own puts and takes drift from the truth, and a SCAN of the prefix
+// walks the whole keyspace on every scrape; with Redis the gauge is absent,
+// and Redis's own INFO keyspace (or redis_exporter's key counts by
+// pattern) is the number to watch.
 func watchCVVs(s cvv.Store) cvv.Store {
-	if c, ok := s.(cvvCounter); ok {
-		heldCVVs.Store(&c)
-	} else {
-		heldCVVs.Store(nil)
-	}
+	heldCVVs.Store(&s)
 	return s
 }
 

@@ -204,6 +204,8 @@ func (a *App) open(ctx context.Context) error {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
 	}
 	a.stack.Store(st)
+	shortLived.Store(st.Records)
+	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})
 	a.status.ready()
 	return nil
 }

@@ -130,7 +130,7 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		paths := body.SafePath(strings.Join(slices.Compact(dropped), ", "))
 		r.Header.Set(CVVNotHeldHeader, paths)
 		cvvsNotHeld.WithLabelValues(set.Name).Add(float64(len(dropped)))
-		h.logger.Warn("the CVV store failed; CVVs dropped and the request forwarded without them (cvv_store_down: drop)",
+		h.logger.Warn("the CVV store failed or is full; CVVs dropped and the request forwarded without them (cvv_store_down: drop)",
 			zap.String("rule_set", set.Name), zap.String("paths", paths), requestLog(r))
 	}
 	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
@@ -196,6 +196,11 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 		h.logger.Debug("client went away during tokenization; nothing forwarded", zap.String("rule_set", set.Name), requestLog(r))
 		return res, false
 	case err != nil: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
+		if full, ok := h.app.storeFull(err); ok {
+			id := full.answer(w, r)
+			h.logger.Warn("a bounded store is full; request not forwarded", zap.String("rule_set", set.Name), zap.String("code", full.code), zap.Error(err), requestLogID(r.Context(), id))
+			return res, false
+		}
 		id := errUnavailable.because(err).answer(w, r)
 		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), requestLogID(r.Context(), id))
 		return res, false

@@ -24,6 +24,7 @@ type Cache struct {
 	Vault
 	byToken *expirable.LRU[string, Record] // tenant \x00 token
 	byPrint *expirable.LRU[string, string] // tenant \x00 fingerprint -> token
+	max     int
 
 	// mu guards gen and off. gen counts invalidations: a read from the store
 	// is cached only if none happened while it was under way, so a change
@@ -43,7 +44,7 @@ type Cache struct {
 // NewCache wraps v; ttl bounds how stale a record can be, max how many
 // records are kept (the least recently used is dropped when full).
 func NewCache(v Vault, ttl time.Duration, max int) *Cache {
-	return &Cache{Vault: v,
+	return &Cache{Vault: v, max: max,
 		byToken: expirable.NewLRU[string, Record](max, nil, ttl),
 		byPrint: expirable.NewLRU[string, string](max, nil, ttl)}
 }

@@ -41,6 +41,7 @@ type ShortLived struct {
 	pools   map[string]int // entries per Pool name ("" not counted)
 	pooled  int            // the sum of pools
 	held    atomic.Int64   // len(entries), read without the lock
+	refused atomic.Uint64  // cards refused for want of room (full or a pool's quota)
 	now     func() time.Time
 	max     int
 }
@@ -147,6 +148,7 @@ func (e *ShortLived) PutShortLived(ctx context.Context, rec Record, ttl time.Dur
 	e.mu.Lock()
 	if err := e.admit(now, pool); err != nil {
 		e.mu.Unlock()
+		e.refused.Add(1)
 		return err
 	}
 	ent := shortLivedEntry{rec: rec, expires: now.Add(ttl), pool: pool.Name}
@@ -244,6 +246,17 @@ func (e *ShortLived) PoolHeld(name string) int {
 	}
 	return e.pools[name]
 }
+
+// Held reports how many short-lived cards are held now (with a Shared
+// store, how many this process put there and are live), for metrics.
+func (e *ShortLived) Held() int { return int(e.held.Load()) }
+
+// Max reports how many short-lived cards are held at most.
+func (e *ShortLived) Max() int { return e.max }
+
+// Refused counts the short-lived cards refused for want of room: the
+// layer full (ErrShortLivedFull) or a pool at its quota (ErrShortLivedQuota).
+func (e *ShortLived) Refused() uint64 { return e.refused.Load() }
 
 type expiryItem struct {
 	key     string

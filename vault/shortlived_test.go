@@ -84,6 +84,9 @@ func TestShortLivedLimit(t *testing.T) {
 	if err := e.PutShortLived(context.Background(), vaulttest.Sample("acme", "c", "fp"), time.Minute); !errors.Is(err, vault.ErrShortLivedFull) {
 		t.Fatalf("past the limit: %v", err)
 	}
+	if e.Refused() != 1 || e.Held() != 2 || e.Max() != 2 {
+		t.Fatalf("refused %d, held %d, max %d; want 1 2 2", e.Refused(), e.Held(), e.Max())
+	}
 	if _, err := e.Get(context.Background(), "acme", "a"); err != nil {
 		t.Fatal("a held card was dropped to make room")
 	}

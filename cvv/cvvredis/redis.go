@@ -48,7 +48,7 @@ func (s *Store) PutCVV(ctx context.Context, tenant, token, value string, ttl tim
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := s.client.Set(ctx, s.key(tenant, token), sealed, ttl).Err(); err != nil {
-		return fmt.Errorf("cvvredis: put: %w", err)
+		return putFailed(err)
 	}
 	return nil
 }
