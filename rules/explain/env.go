@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/card"
-	"github.com/tokengate/tokengate/cvv/cvvmem"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/stack"
@@ -18,7 +17,7 @@ import (
 type env struct {
 	vault *memVault
 	net   *network.Builtin
-	cvvs  *cvvmem.Store
+	cvvs  *placeholderCVVs
 	keys  *keys.Keys
 	stack *stack.Stack
 }
@@ -81,10 +80,33 @@ func newEnv(provider string, now func() time.Time) (*env, error) {
 		reg[provider] = svc
 	}
 	mv := newMemVault()
-	cvvs := cvvmem.New(time.Minute)
+	cvvs := &placeholderCVVs{held: map[string]string{}}
 	st := stack.New(stack.Config{Vault: mv, Keys: ks, CVVs: cvvs, ShortLived: mv, Networks: reg, Provisioner: nb.Name(),
 		ProvisionTimeout: 5 * time.Second})
 	return &env{vault: mv, net: nb, cvvs: cvvs, keys: ks, stack: st}, nil
 }
 
-func (e *env) close() { e.cvvs.Close() }
+func (e *env) close() {}
+
+// placeholderCVVs holds the <cvv> placeholder for explain's one request:
+// the memory CVV store holds only the digits of a real CVV, and a case
+// here needs neither expiry nor bounds.
+type placeholderCVVs struct {
+	mu   sync.Mutex
+	held map[string]string
+}
+
+func (c *placeholderCVVs) PutCVV(_ context.Context, tenant, token, cvv string, _ time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held[tenant+"\x00"+token] = cvv
+	return nil
+}
+
+func (c *placeholderCVVs) TakeCVV(_ context.Context, tenant, token string) (string, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.held[tenant+"\x00"+token]
+	delete(c.held, tenant+"\x00"+token)
+	return v, ok, nil
+}
