@@ -264,6 +264,8 @@ type backends struct {
 	cvvs       cvv.Store
 	shortLived vault.ShortLivedStore // nil: short-lived cards in memory
 	networks   int                   // how many of lateNetworks are open
+	// keysChecked: the keyset holds the vault's keys (keycheck.go).
+	keysChecked bool
 }
 
 // loadBackends loads the guest modules (Caddy provisions and validates

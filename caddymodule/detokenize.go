@@ -162,7 +162,11 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 func (h *Detokenize) answerFailure(w http.ResponseWriter, r *http.Request, span trace.Span, set *rules.Outbound, tenant string, err error) {
 	var fe *body.FieldError
 	var nr *detokenize.NotReplacedError
+	var ur *detokenize.UnreadableError
 	switch {
+	case errors.As(err, &ur):
+		h.answerUnreadable(w, r, set, tenant, ur)
+		h.done(span, set, "record_unreadable", err)
 	case errors.As(err, &nr):
 		errNotReplaced(nr).because(err).answer(w, r)
 		h.audit(zap.ErrorLevel, "a token would have gone on in place of its card number; request not forwarded (fix the rule set)", r, set, tenant, nil,
