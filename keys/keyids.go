@@ -24,15 +24,23 @@ func (k *Keys) HasKeyID(id uint32) bool {
 // PrimaryKeyID is the id of the key new records are sealed with.
 func (k *Keys) PrimaryKeyID() uint32 { return k.primaryID }
 
+// HasRawKey reports whether the sealing keyset holds a key whose
+// ciphertexts carry no key id (Tink's RAW output prefix). tokengate never
+// makes one, but a keyset imported from elsewhere may hold one: its
+// records' leading bytes are then random, and a key id read from them
+// means nothing, so the key-id checks are skipped for such a keyset.
+func (k *Keys) HasRawKey() bool { return k.rawKey }
+
 // keyIDsOf lists the enabled keys of h, ascending: a disabled key opens
 // nothing (Tink's primitive set leaves it out).
-func keyIDsOf(h *keyset.Handle) (ids []uint32, primary uint32) {
+func keyIDsOf(h *keyset.Handle) (ids []uint32, primary uint32, raw bool) {
 	info := h.KeysetInfo()
 	for _, ki := range info.GetKeyInfo() {
 		if ki.GetStatus() == tinkpb.KeyStatusType_ENABLED {
 			ids = append(ids, ki.GetKeyId())
+			raw = raw || ki.GetOutputPrefixType() == tinkpb.OutputPrefixType_RAW
 		}
 	}
 	slices.Sort(ids)
-	return ids, info.GetPrimaryKeyId()
+	return ids, info.GetPrimaryKeyId(), raw
 }

@@ -18,6 +18,9 @@ func TestSealingKeyIDs(t *testing.T) {
 	if ids := k.KeyIDs(); len(ids) != 1 || ids[0] != k.PrimaryKeyID() || !k.HasKeyID(ids[0]) || k.HasKeyID(ids[0]+1) {
 		t.Fatalf("KeyIDs %v, primary %d", ids, k.PrimaryKeyID())
 	}
+	if k.HasRawKey() {
+		t.Fatal("a keyset keygen made holds a key without an output prefix")
+	}
 	first := k.PrimaryKeyID()
 	sealed, err := k.Seal("acme", "fp", "tok_1", testSecrets)
 	if err != nil {

@@ -43,9 +43,11 @@ type Keys struct {
 	refuseLegacy atomic.Bool
 
 	// keyIDs are the AEAD keyset's enabled key ids, ascending; primaryID
-	// the primary's (keyids.go).
+	// the primary's; rawKey, whether one's ciphertexts carry no id
+	// (keyids.go).
 	keyIDs    []uint32
 	primaryID uint32
+	rawKey    bool
 }
 
 // Options says where the keyset comes from. Exactly one source is used, in
@@ -211,7 +213,7 @@ func newKeys(ah, ph *keyset.Handle) (*Keys, error) {
 		return nil, fmt.Errorf("fingerprint keyset must be an HMAC-SHA256 PRF: %w", err)
 	}
 	k := &Keys{aead: a, prf: p, primaryPrefix: primaryPrefix(ah)}
-	k.keyIDs, k.primaryID = keyIDsOf(ah)
+	k.keyIDs, k.primaryID, k.rawKey = keyIDsOf(ah)
 	return k, nil
 }
 
