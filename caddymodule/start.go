@@ -163,9 +163,9 @@ func (a *App) open(ctx context.Context) error {
 		if err := a.checkKeys(ctx, o.vault); err != nil {
 			if isMisconfigured(err) {
 				a.status.set(componentVault, StateRefused, reasonKeyset, err)
-				return err
+			} else {
+				a.status.failed(componentVault, err)
 			}
-			a.status.failed(componentVault, err)
 			return err
 		}
 		o.keysChecked = true
