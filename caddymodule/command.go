@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | rules lint --rules <file>",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | rules lint --rules <file>",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records; lints rules files",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -92,6 +92,13 @@ finishes the job and a second run re-seals nothing. It prints counts, never
 card data; records that do not open where they are filed are named (tenant
 and token) and make the exit status non-zero.
 
+keys status prints the ids of the keys that sealed the records of the vault
+named by --vault (Tink key ids, never keys). A vault written by a release
+that did not record them is scanned and its list completed first (a
+gateway does that in the background after it starts). With --keyset (or
+--keyset-env; --kek-env if it is wrapped) it says whether that keyset holds
+every one; the exit status is non-zero when it does not.
+
 rules lint reads the rules file named by --rules and prints, one per line
 as file:line: severity: set X: message, what the config load would refuse
 (errors: a parse error, a token or a card value found where its other
@@ -122,7 +129,7 @@ the body cannot be explained or, inbound, the gateway would refuse it.`,
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
-			cmd.Flags().String("vault", "", "reseal: the vault to re-seal, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("vault", "", "reseal, keys status: the vault, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("rules", "", "rules lint, rules explain: the rules file")
 			cmd.Flags().String("set", "", "rules explain: the rule set to apply")
 			cmd.Flags().String("content-type", "", "rules explain: the body's Content-Type (default application/json)")
@@ -138,6 +145,10 @@ the body cannot be explained or, inbound, the gateway would refuse it.`,
 					if fl.NArg() == 2 && fl.Arg(0) == "rules" {
 						return cmdRules(fl.Arg(1), rulesArgs{path: fl.String("rules"), set: fl.String("set"), contentType: fl.String("content-type"),
 							brand: fl.String("brand"), json: fl.Bool("json")}, c.InOrStdin(), c.OutOrStdout())
+					}
+					if fl.NArg() == 2 && fl.Arg(0) == "keys" && fl.Arg(1) == "status" {
+						return cmdKeysStatus(c.Context(), fl.String("vault"),
+							keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}, c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
@@ -205,7 +216,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal or rules)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal, keys status or rules)", fl.Arg(0))
 }
 
 // cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress

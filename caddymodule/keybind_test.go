@@ -233,3 +233,33 @@ func dropMeta(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeysStatusCommand: caddy tokengate keys status lists the keys that
+// sealed a vault's records, completing an older vault's list by a scan, and
+// with --keyset says whether that keyset holds them (exit status non-zero
+// when not).
+func TestKeysStatusCommand(t *testing.T) {
+	pathA, ksA := newKeyset(t, "a.json")
+	pathB, _ := newKeyset(t, "b.json")
+	path := filepath.Join(t.TempDir(), "vault.db")
+	b, err := boltvault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedVault(t, b, ksA, "a", 2)
+	b.Close()
+	dropMeta(t, path)
+	a := keyID(ksA.PrimaryKeyID())
+
+	out, _, err := runTokengate(t, "keys", "status", "--vault", "bolt:"+path)
+	if err != nil || !strings.Contains(out, "scanning every record") || !strings.Contains(out, "records sealed with key: "+a+" (the list is complete)") {
+		t.Fatalf("an older vault: %v\n%s", err, out)
+	}
+	out, _, err = runTokengate(t, "keys", "status", "--vault", "bolt:"+path, "--keyset", pathA)
+	if err != nil || strings.Contains(out, "scanning") || !strings.Contains(out, "the keyset holds every key") {
+		t.Fatalf("its keyset: %v\n%s", err, out)
+	}
+	if _, _, err = runTokengate(t, "keys", "status", "--vault", "bolt:"+path, "--keyset", pathB); err == nil || !strings.Contains(err.Error(), "does not hold key "+a) {
+		t.Fatalf("another keyset: %v", err)
+	}
+}
