@@ -180,7 +180,7 @@ func (h *Detokenize) answerFailure(w http.ResponseWriter, r *http.Request, span 
 		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", r, set, tenant, nil)
 		h.done(span, set, "client_gone", err)
 	default: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
-		errUnavailable.because(err).answer(w, r)
+		errVaultUnavailableOutbound.because(err).answer(w, r)
 		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", r, set, tenant, nil, zap.Error(err))
 		h.done(span, set, "unavailable", err)
 	}

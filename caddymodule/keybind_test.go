@@ -263,3 +263,20 @@ func TestKeysStatusCommand(t *testing.T) {
 		t.Fatalf("another keyset: %v", err)
 	}
 }
+
+// TestVaultDownPaymentWording: a payment while the vault fails is still 503
+// vault_unavailable, in words about reading the card, not storing it.
+func TestVaultDownPaymentWording(t *testing.T) {
+	g := startGateway(t, "")
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+	records := g.app().stack.Load().Records
+	if err := records.Close(); err != nil {
+		t.Fatal(err)
+	}
+	vault.Invalidate(records, "tenant_a", str(decode(t, in.body), "card.number")) // read from the closed file, not the cache
+	out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA)
+	if body := decode(t, out.body); out.status != http.StatusServiceUnavailable || str(body, "error_code") != "vault_unavailable" ||
+		!strings.Contains(str(body, "error_message"), "could not be read from the vault") {
+		t.Fatalf("vault down: %d %s", out.status, out.body)
+	}
+}

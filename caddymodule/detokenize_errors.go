@@ -11,6 +11,17 @@ import (
 	"github.com/tokengate/tokengate/rules"
 )
 
+// The answers of a payment the gateway could not prepare, in words about a
+// payment: errUnavailable's "The card could not be stored safely" is
+// tokenize's.
+
+// errVaultUnavailableOutbound answers a payment whose card could not be
+// read (the vault or another service failed): 503, retry later. The code
+// is tokenize's, vault_unavailable, so clients and alerts keyed on it keep
+// working.
+var errVaultUnavailableOutbound = gatewayError{status: http.StatusServiceUnavailable, code: "vault_unavailable", category: "SERVER_ERROR", infoCode: "SERVICE_UNAVAILABLE",
+	message: "The card could not be read from the vault; nothing was forwarded. Retry later."}
+
 // errRecordUnreadable answers a payment whose card record was found and
 // does not open with the gateway's keys (sealed with another keyset, as
 // after a migrate from a vault of another keyset; or altered or moved). It
