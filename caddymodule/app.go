@@ -276,6 +276,8 @@ type backends struct {
 	cvvs       cvv.Store
 	shortLived vault.ShortLivedStore // nil: short-lived cards in memory
 	networks   int                   // how many of lateNetworks are open
+	// keysChecked: the keyset holds the vault's keys (keycheck.go).
+	keysChecked bool
 }
 
 // loadBackends loads the guest modules (Caddy provisions and validates
@@ -438,7 +440,10 @@ func (a *App) filesHash() string {
 // checkKeysOpen refuses to start with a keyset that cannot open the cards
 // already in the vault (a replaced keyset, a development keyset swapped for a
 // production one): every read would fail and every returning card would get
-// a new token. It opens a few of the most recent records of each tenant.
+// a new token. It opens a few of the most recent records of each tenant:
+// checkKeys (keycheck.go) runs it after comparing every key id the vault
+// recorded with the keyset, for what ids do not show (first-format records,
+// a vault that has not listed its ids yet).
 func (a *App) checkKeysOpen(ks *keys.Keys) error {
 	sampler, ok := a.vault.(Sampler)
 	if !ok {

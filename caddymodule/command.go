@@ -26,8 +26,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | rules lint --rules <file> | version",
-		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records; lints rules files; prints tokengate's version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | rules lint --rules <file> | version",
+		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
 and an HMAC-SHA256 keyset for keyed fingerprints. It refuses to overwrite a
@@ -70,7 +70,13 @@ holds differently (the same token with other content, or the same card under
 another token) is a conflict, named by its token and never overwritten. Run
 it again after an interruption to finish; a second run copies nothing. At
 the end every source record is read back from the target; conflicts or a
-record not found make the exit status non-zero. Stop the gateway first: a
+record not found make the exit status non-zero. Before copying, it compares
+the Tink key ids that sealed each vault's records (ids, never keys) and
+refuses, naming them, to copy into a vault whose records were sealed with
+keys the source's were not, and the other way round: no gateway could pay
+with both. With --keyset (or --keyset-env; --kek-env if it is wrapped),
+the keyset of the gateway that will serve the target, the check is exact:
+every key of both vaults must be in it. Stop the gateway first: a
 bbolt file in use by it is locked. Opening PostgreSQL creates or migrates
 its schema.
 
@@ -85,6 +91,13 @@ skips records already current, so running it again after an interruption
 finishes the job and a second run re-seals nothing. It prints counts, never
 card data; records that do not open where they are filed are named (tenant
 and token) and make the exit status non-zero.
+
+keys status prints the ids of the keys that sealed the records of the vault
+named by --vault (Tink key ids, never keys). A vault written by a release
+that did not record them is scanned and its list completed first (a
+gateway does that in the background after it starts). With --keyset (or
+--keyset-env; --kek-env if it is wrapped) it says whether that keyset holds
+every one; the exit status is non-zero when it does not.
 
 rules lint reads the rules file named by --rules and prints, one per line
 as file:line: severity: set X: message, what the config load would refuse
@@ -120,24 +133,29 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
-			cmd.Flags().String("vault", "", "reseal: the vault to re-seal, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("vault", "", "reseal, keys status: the vault, bolt:<path> or postgres:<dsn>")
 			cmd.Flags().String("rules", "", "rules lint, rules explain: the rules file")
 			cmd.Flags().String("set", "", "rules explain: the rule set to apply")
 			cmd.Flags().String("content-type", "", "rules explain: the body's Content-Type (default application/json)")
 			cmd.Flags().String("brand", "", "rules explain: the card's brand for an outbound set (default visa)")
 			cmd.Flags().Bool("json", false, "rules explain: print the report as JSON")
-			cmd.Flags().String("keyset-env", "", "reseal: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
+			cmd.Flags().String("keyset-env", "", "reseal, migrate: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "version" {
 						return cmdVersion(c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
-						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"), c.OutOrStdout(), c.ErrOrStderr())
+						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"),
+							keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}, c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 2 && fl.Arg(0) == "rules" {
 						return cmdRules(fl.Arg(1), rulesArgs{path: fl.String("rules"), set: fl.String("set"), contentType: fl.String("content-type"),
 							brand: fl.String("brand"), json: fl.Bool("json")}, c.InOrStdin(), c.OutOrStdout())
+					}
+					if fl.NArg() == 2 && fl.Arg(0) == "keys" && fl.Arg(1) == "status" {
+						return cmdKeysStatus(c.Context(), fl.String("vault"),
+							keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}, c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
@@ -205,19 +223,31 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal, rules or version)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal, keys status, rules or version)", fl.Arg(0))
 }
 
 // cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress
 // bar on errOut, the summary on out. An interrupt stops it between batches;
 // running it again finishes the job.
-func cmdMigrate(ctx context.Context, from, to string, out, errOut io.Writer) (int, error) {
+//
+// With --keyset (or --keyset-env), the keyset of the gateway that will serve
+// the target, every key that sealed a record of either vault must be in it;
+// without, the two vaults' keys are compared (see vault/migrate/keycheck.go).
+func cmdMigrate(ctx context.Context, from, to string, keyset keys.Options, out, errOut io.Writer) (int, error) {
+	var opts migrate.Options
+	if keyset.File != "" || keyset.Env != "" {
+		ks, _, err := keys.Load(keyset) // no DevFile: never a new keyset
+		if err != nil {
+			return exitFailure, err
+		}
+		opts.Keyset = ks
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := migrate.Command(ctx, from, to, out, errOut, migrate.Options{}); err != nil {
+	if _, err := migrate.Command(ctx, from, to, out, errOut, opts); err != nil {
 		return exitFailure, err
 	}
 	return exitSuccess, nil

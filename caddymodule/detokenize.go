@@ -180,7 +180,11 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 func (h *Detokenize) answerFailure(w http.ResponseWriter, r *http.Request, span trace.Span, set *rules.Outbound, tenant string, err error) {
 	var fe *body.FieldError
 	var nr *detokenize.NotReplacedError
+	var ur *detokenize.UnreadableError
 	switch {
+	case errors.As(err, &ur):
+		h.answerUnreadable(w, r, set, tenant, ur)
+		h.done(span, set, "record_unreadable", err)
 	case errors.As(err, &nr):
 		errNotReplaced(nr).because(err).answer(w, r)
 		h.audit(zap.ErrorLevel, "a token would have gone on in place of its card number; request not forwarded (fix the rule set)", r, set, tenant, nil,
@@ -194,7 +198,7 @@ func (h *Detokenize) answerFailure(w http.ResponseWriter, r *http.Request, span 
 		h.audit(zap.DebugLevel, "client went away during detokenization; nothing forwarded", r, set, tenant, nil)
 		h.done(span, set, "client_gone", err)
 	default: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
-		errUnavailable.because(err).answer(w, r)
+		errVaultUnavailableOutbound.because(err).answer(w, r)
 		h.audit(zap.ErrorLevel, "detokenize failed; request not forwarded", r, set, tenant, nil, zap.Error(err))
 		h.done(span, set, "unavailable", err)
 	}

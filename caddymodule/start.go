@@ -163,10 +163,19 @@ func (a *App) open(ctx context.Context) error {
 			return fmt.Errorf("tokengate: %w", err)
 		}
 		o.vault = v
-		if err := a.checkKeysOpen(a.keys); err != nil {
-			a.status.set(componentVault, StateRefused, reasonKeyset, err)
-			return misconfigured(err)
+	}
+	if !o.keysChecked {
+		// A read that fails (the database went away) is tried again; a
+		// keyset that lacks a key is refused.
+		if err := a.checkKeys(ctx, o.vault); err != nil {
+			if isMisconfigured(err) {
+				a.status.set(componentVault, StateRefused, reasonKeyset, err)
+			} else {
+				a.status.failed(componentVault, err)
+			}
+			return err
 		}
+		o.keysChecked = true
 		a.status.set(componentVault, StateReady, "", nil)
 	}
 	env.Vault = a.vault

@@ -49,8 +49,9 @@ type Detokenizer struct {
 	// CVVs holds CVVs captured inbound; a CVV is used once, on PAN fallback.
 	CVVs cvv.Store
 	// Tampered, when set, is told of a record found under the caller's
-	// tenant that does not open for that tenant: moved from another tenant,
-	// or sealed with a keyset this gateway does not hold.
+	// tenant whose tenant field names another tenant: moved from another
+	// tenant's bucket. (One that says it is ours and does not open is
+	// Apply's *UnreadableError.)
 	Tampered func(ctx context.Context, tenant, field string)
 	// CVVUnavailable, when set, is told that a held CVV could not be taken
 	// (the CVV store failed): the PAN goes without it, as the fallback for a
@@ -274,8 +275,9 @@ func (d *Detokenizer) card(ctx context.Context, tenant string, set *rules.Outbou
 	}
 	secrets, err := d.Keys.Open(tenant, rec.Fingerprint, rec.Token, rec.Sealed)
 	if err != nil {
-		d.tampered(ctx, tenant, tok.Path)
-		return Injection{}, fmt.Errorf("%w: opening card: %w", ErrUnavailable, err)
+		// Not ErrUnavailable: nothing is down, and retrying cannot help.
+		// The caller logs it (once, with the key id) and answers so.
+		return Injection{}, unreadable(d.Keys, tok.Path, rec.Sealed)
 	}
 	// put writes one value and reports whether it did: what the caller is
 	// told was injected comes from these edits, not from what the rule set

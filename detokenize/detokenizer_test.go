@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/errdefs"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/responseguard"
@@ -543,8 +544,11 @@ func TestDetokenizeUnavailable(t *testing.T) {
 		e.d.Keys = other
 		defer func() { e.d.Keys = e.keys }()
 		_, _, err = e.apply(t, tenantA, body.JSON, "pan", payment(c.token))
-		if !errors.Is(err, detokenize.ErrUnavailable) {
-			t.Errorf("err = %v, want ErrUnavailable", err)
+		// Not ErrUnavailable: nothing is down; the record cannot be opened.
+		var ur *detokenize.UnreadableError
+		if !errors.As(err, &ur) || !errors.Is(err, errdefs.ErrUnreadable) || errors.Is(err, detokenize.ErrUnavailable) ||
+			ur.Reason() != "other_keyset" || ur.KeyID != e.keys.PrimaryKeyID() || other.HasKeyID(ur.KeyID) {
+			t.Errorf("err = %v, want an UnreadableError naming the key that sealed it", err)
 		}
 		if err != nil && (strings.Contains(err.Error(), visaPAN) || strings.Contains(err.Error(), c.dpan)) {
 			t.Error("error reveals card data")
@@ -557,8 +561,9 @@ func TestDetokenizeUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _, err := e.apply(t, tenantB, body.JSON, "pan", payment(c.token))
-		if !errors.Is(err, detokenize.ErrUnavailable) {
-			t.Errorf("err = %v, want ErrUnavailable (sealed data bound to its tenant)", err)
+		var ur *detokenize.UnreadableError
+		if !errors.As(err, &ur) || ur.Reason() != "altered_or_moved" {
+			t.Errorf("err = %v, want an UnreadableError, altered or moved (sealed data bound to its tenant)", err)
 		}
 	})
 }
@@ -624,10 +629,11 @@ func TestDetokenizeTenantBinding(t *testing.T) {
 
 	e.d.Vault = movedVault{Vault: e.vault, from: tenantA, rewrite: true}
 	out, _, err := e.apply(t, tenantB, body.JSON, "pan", payment(c.token))
-	if !errors.Is(err, detokenize.ErrUnavailable) || strings.Contains(string(out), c.dpan) || strings.Contains(string(out), visaPAN) {
-		t.Errorf("moved record with its tenant rewritten: %v, want ErrUnavailable and no card data", err)
+	var ur *detokenize.UnreadableError
+	if !errors.As(err, &ur) || !ur.KeyHeld || strings.Contains(string(out), c.dpan) || strings.Contains(string(out), visaPAN) {
+		t.Errorf("moved record with its tenant rewritten: %v, want an UnreadableError (altered or moved) and no card data", err)
 	}
-	if len(told) != 2 {
-		t.Errorf("tampering reported %d times, want 2", len(told))
+	if len(told) != 1 { // the second is Apply's error, which its caller logs
+		t.Errorf("tampering reported %d times, want 1", len(told))
 	}
 }

@@ -15,3 +15,9 @@ import "errors"
 // detokenize.ErrUnavailable, providerhttp.ErrUnavailable); callers match
 // this one.
 var ErrUnavailable = errors.New("unavailable")
+
+// ErrUnreadable means a stored card's record was found and does not open
+// with the gateway's keys: sealed with a keyset the gateway does not hold,
+// or altered or moved. Retrying cannot help and nothing was forwarded; the
+// answer says the record cannot be opened, not that a service is down.
+var ErrUnreadable = errors.New("record cannot be opened with this gateway's keys")

@@ -41,6 +41,13 @@ type Keys struct {
 	// their fallback off (see Open).
 	legacyOpens  atomic.Int64
 	refuseLegacy atomic.Bool
+
+	// keyIDs are the AEAD keyset's enabled key ids, ascending; primaryID
+	// the primary's; rawKey, whether one's ciphertexts carry no id
+	// (keyids.go).
+	keyIDs    []uint32
+	primaryID uint32
+	rawKey    bool
 }
 
 // Options says where the keyset comes from. Exactly one source is used, in
@@ -206,7 +213,9 @@ func newKeys(ah, ph *keyset.Handle) (*Keys, error) {
 	if _, err := p.ComputePRF([]byte("probe"), fingerprintSize); err != nil {
 		return nil, fmt.Errorf("fingerprint keyset must be an HMAC-SHA256 PRF: %w", err)
 	}
-	return &Keys{aead: a, prf: p, primaryPrefix: primaryPrefix(ah)}, nil
+	k := &Keys{aead: a, prf: p, primaryPrefix: primaryPrefix(ah)}
+	k.keyIDs, k.primaryID, k.rawKey = keyIDsOf(ah)
+	return k, nil
 }
 
 // primaryPrefix is what a ciphertext of the primary AEAD key starts with

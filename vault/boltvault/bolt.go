@@ -27,6 +27,7 @@ import (
 //	vault/<tenant>/fingerprints/<fingerprint> -> token
 //	kv/<name>/<id>                            -> opaque bytes (see KV)
 //	network_index/<provider> \x00 <id>       -> <tenant> \x00 <token>
+//	meta/...                                  -> the keys that sealed the records (keyids.go)
 var (
 	bucketNetworkIndex = []byte("network_index")
 	bucketVault        = []byte("vault")
@@ -68,6 +69,9 @@ func Open(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("vault: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		if err := initSealingKeys(tx); err != nil {
+			return err
+		}
 		if _, err := tx.CreateBucketIfNotExists(bucketVault); err != nil {
 			return err
 		}
@@ -137,6 +141,9 @@ func storeRecord(tokens *bolt.Bucket, rec vault.Record) error {
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("vault: encode record: %w", err)
+	}
+	if err := recordSealingKey(tokens.Tx(), rec.Sealed); err != nil {
+		return err
 	}
 	return tokens.Put([]byte(rec.Token), v)
 }

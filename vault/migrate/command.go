@@ -89,7 +89,9 @@ func hideDSN(err error, dsn string) error {
 
 // Command is caddy tokengate migrate: it copies the vault at from into the
 // one at to (each bolt:<path> or postgres:<dsn>) with Run, drawing a
-// progress bar on progress and writing the summary to out. It loads no key.
+// progress bar on progress and writing the summary to out. It loads no key
+// (opts.Keyset is the caller's): it compares the key ids the two vaults'
+// records carry, and refuses a copy across keysets (see keycheck.go).
 // The error is non-nil when the copy did not finish, or finished with
 // conflicts or records the target does not hold.
 func Command(ctx context.Context, from, to string, out, progress io.Writer, opts Options) (Report, error) {
@@ -125,6 +127,10 @@ func Command(ctx context.Context, from, to string, out, progress io.Writer, opts
 	}
 	fmt.Fprintf(out, "migrating %s -> %s\n", src.Name, dst.Name)
 	rep, err := Run(ctx, src, dst, opts)
+	var ke *KeysError
+	if errors.As(err, &ke) {
+		return rep, err // before anything was copied: no summary to give
+	}
 	if bar != nil {
 		_ = bar.Exit() // keeps the bar where it stopped, complete or not
 		fmt.Fprintln(progress)

@@ -42,6 +42,10 @@ type Options struct {
 	// MaxNamed bounds how many conflicting records the report names; 0
 	// means 100. The counts are always complete.
 	MaxNamed int
+	// Keyset, if set, is the keyset of the gateway that will serve the
+	// target: every key that sealed a record of either vault must be in it
+	// (see keycheck.go). Without it the vaults' keys are compared.
+	Keyset KeysetChecker
 }
 
 // Report counts what a run did. Records are named by tenant and token only:
@@ -65,6 +69,10 @@ type Report struct {
 	Elapsed, CopyTime time.Duration
 	// Verified is set once the verification ran to its end.
 	Verified bool
+	// KeysNeeded are the ids of keys that sealed source records and no
+	// record of the target before the copy: the target's gateway must hold
+	// them (its start refuses otherwise).
+	KeysNeeded []uint32
 }
 
 // Walked is how many source records the copy went through.
@@ -111,6 +119,11 @@ func Run(ctx context.Context, src vault.Exporter, dst Target, opts Options) (Rep
 		rep.Elapsed = time.Since(start)
 		return rep, err
 	}
+	needed, err := checkKeys(ctx, src, dst, opts.Keyset)
+	if err != nil {
+		return done(err)
+	}
+	rep.KeysNeeded = needed
 	n, err := src.CountRecords(ctx)
 	if err != nil {
 		return done(fmt.Errorf("migrate: counting the source's records: %w", err))
@@ -275,6 +288,9 @@ func (r Report) WriteSummary(w io.Writer) {
 	}
 	if more := r.Conflicts - int64(len(r.Conflicting)); more > 0 {
 		fmt.Fprintf(w, "conflict: ... and %d more\n", more)
+	}
+	if len(r.KeysNeeded) > 0 {
+		fmt.Fprintf(w, "keys: the copied records include some sealed with key %s, which sealed no record the target held before: the target's gateway must have a keyset holding it (its start refuses otherwise)\n", vault.KeyIDList(r.KeysNeeded))
 	}
 	if r.StateConflicts > 0 {
 		fmt.Fprintf(w, "state conflicts: %d entries hold other data in the target; left alone\n", r.StateConflicts)
