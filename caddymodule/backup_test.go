@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -213,4 +214,66 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestPostgresDumpRestore is the README's PostgreSQL backup: pg_dump (one
+// transaction, so a consistent snapshot) taken while the gateway runs,
+// restored with pg_restore into a new database, whole (a database of
+// tokengate's own) or as the two tables' data into a schema a gateway
+// created (a shared database); a gateway on either, with the same keyset,
+// pays every token.
+func TestPostgresDumpRestore(t *testing.T) {
+	for _, tool := range []string{"pg_dump", "pg_restore"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	dir := t.TempDir()
+	keyset := filepath.Join(dir, "dev-keyset.json")
+	pgGateway := func(dsn string) *gateway {
+		return &gateway{t: t, dir: t.TempDir(), vault: "dev_keyset_file " + keyset + "\n\t\tvault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}"}
+	}
+	src := vaulttest.PostgresDatabase(t)
+	g := startGatewayWith(t, pgGateway(src))
+	var checkouts []string
+	for i := range 10 {
+		in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(newPAN(i)))
+		if in.status != http.StatusOK {
+			t.Fatalf("tokenize: %d %s", in.status, in.body)
+		}
+		checkouts = append(checkouts, in.body)
+	}
+	run := func(name string, args ...string) {
+		t.Helper()
+		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+	}
+	whole := filepath.Join(dir, "tokengate.dump")
+	run("pg_dump", "--format=custom", "--no-owner", "--file", whole, "--dbname", src)
+	tables := filepath.Join(dir, "tokengate-data.dump")
+	run("pg_dump", "--format=custom", "--data-only", "--table", "tokengate_records", "--table", "tokengate_kv", "--file", tables, "--dbname", src)
+
+	pays := func(g *gateway) {
+		t.Helper()
+		for i, body := range checkouts {
+			pay := g.post(outboundURL+"/payments", jsonCT, body, "X-Tokengate-Api-Key", apiKeyA)
+			if pay.status != http.StatusOK || pay.header.Get(InjectedHeader) != "card.number=network_token" {
+				t.Fatalf("card %d after the restore: %d %q %s", i, pay.status, pay.header.Get(InjectedHeader), pay.body)
+			}
+			assertNetworkToken(t, str(decode(t, pay.body), "card.number"), newPAN(i))
+		}
+	}
+
+	// A database of tokengate's own: all of it.
+	dst := vaulttest.PostgresDatabase(t)
+	run("pg_restore", "--no-owner", "--exit-on-error", "--dbname", dst, whole)
+	pays(startGatewayWith(t, pgGateway(dst)))
+
+	// A shared database: the schema from a gateway's start, then the data.
+	shared := vaulttest.PostgresDatabase(t)
+	sg := startGatewayWith(t, pgGateway(shared))
+	sg.load(":9080 {\n\trespond \"stopped\"\n}\n")
+	run("pg_restore", "--data-only", "--exit-on-error", "--dbname", shared, tables)
+	pays(startGatewayWith(t, sg))
 }
