@@ -3,6 +3,7 @@ package boltvault_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
@@ -54,7 +56,22 @@ func TestBackupWhileWriting(t *testing.T) {
 	}()
 	var buf bytes.Buffer
 	var began boltvault.Snapshot
-	snap, err := b.Backup(&buf, func(s boltvault.Snapshot) error { began = s; return nil })
+	snap, err := b.Backup(&buf, func(s boltvault.Snapshot) error {
+		began = s
+		// Inside the backup's read transaction: a writer still commits,
+		// and its record is not in the copy.
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := b.Put(ctx, vaulttest.Sample("acme", "tok_during", "fp_during"))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("a write waited for the backup's read transaction")
+		}
+	})
 	stop.Store(true)
 	wg.Wait()
 	if err != nil {
@@ -74,6 +91,12 @@ func TestBackupWhileWriting(t *testing.T) {
 	}
 	if got.Records != snap.Records || int64(seen) != snap.Records || got.SHA256 != snap.SHA256 || got.Tenants["other"] != snap.Tenants["other"] {
 		t.Fatalf("verified %+v (%d seen), streamed %+v", got, seen, snap)
+	}
+	if _, err := b.Get(ctx, "acme", "tok_during"); err != nil {
+		t.Fatalf("the write during the backup: %v", err)
+	}
+	if got.Tenants["acme"] != 200 {
+		t.Fatalf("the copy holds %d records of acme, want the 200 stored before it began", got.Tenants["acme"])
 	}
 	t.Logf("backup: %d records (%d written during it by then), %d bytes", snap.Records, written.Load(), snap.Size)
 
