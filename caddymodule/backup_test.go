@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"net/http"
 	"os"
 	"os/exec"
@@ -168,6 +169,30 @@ func TestBackupRefused(t *testing.T) {
 		if _, err := os.Stat(target); !os.IsNotExist(err) {
 			t.Errorf("%s: restore wrote %s (%v)", c.name, target, err)
 		}
+	}
+
+	// An existing (here damaged) vault file no gateway holds: replaced only with --force,
+	// and kept.
+	existing := filepath.Join(dir, "existing", "vault.db")
+	if err := os.MkdirAll(filepath.Dir(existing), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(existing, []byte("a damaged vault file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runTokengate(t, "restore", "--from", good, "--vault", existing); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("restore over an existing file: %v", err)
+	}
+	out, _, err := runTokengate(t, "restore", "--from", good, "--vault", existing, "--force")
+	kept, _ := filepath.Glob(existing + ".replaced-*")
+	if err != nil || len(kept) != 1 || !strings.Contains(out, kept[0]) {
+		t.Fatalf("restore --force: %v %v\n%s", err, kept, out)
+	}
+	if restored, _ := os.ReadFile(existing); !bytes.Equal(restored, raw) {
+		t.Fatal("restore --force did not put the backup in place")
+	}
+	if old, _ := os.ReadFile(kept[0]); string(old) != "a damaged vault file" {
+		t.Fatalf("the replaced file was changed: %q", old)
 	}
 
 	// Only the admin endpoint serves it, to GET, from its own origin.

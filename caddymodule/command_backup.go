@@ -13,7 +13,6 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/dustin/go-humanize"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault"
@@ -35,6 +34,9 @@ type backupArgs struct {
 	verifyKeys bool         // every record must open with the keyset
 	keyset     keys.Options // for verifyKeys
 }
+
+// errVaultInUse says a gateway holds the vault file's lock.
+var errVaultInUse = errors.New("the vault file is in use")
 
 // sidecar is the path of the file holding a backup's SHA-256.
 func sidecar(path string) string { return path + ".sha256" }
@@ -157,14 +159,14 @@ func cmdRestore(args backupArgs, out io.Writer) (int, error) {
 		// Holding bbolt's own lock on the file while it is replaced: a
 		// gateway that has it open makes this fail; one starting meanwhile
 		// waits, then fails on its own one-second timeout.
-		held, err := bolt.Open(target, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true})
+		release, err := lockVaultFile(target)
 		if err != nil {
-			if errors.Is(err, bolt.ErrTimeout) {
+			if errors.Is(err, errVaultInUse) {
 				return exitFailure, fmt.Errorf("refusing to restore: %s is in use (a running gateway holds its lock); stop the gateway first", target)
 			}
 			return exitFailure, fmt.Errorf("refusing to restore over %s: %w", target, err)
 		}
-		defer held.Close()
+		defer release()
 		if !args.force {
 			return exitFailure, fmt.Errorf("refusing to restore: %s exists; --force replaces it (the replaced file is kept beside it)", target)
 		}
