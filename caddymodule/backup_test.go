@@ -117,9 +117,9 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 
 // TestBackupRefused: a truncated, altered, or unhashed copy, and one the
 // keyset does not open, is refused by verify-backup and restore (which
-// then writes nothing); the endpoint is on the admin endpoint only, GET
-// only, behind its origin check; a PostgreSQL vault gets 501 naming
-// pg_dump.
+// then writes nothing); an existing vault file is replaced only with
+// --force, damaged or not, and kept unchanged beside it; the endpoint is on
+// the admin endpoint only, GET only, behind its origin check.
 func TestBackupRefused(t *testing.T) {
 	g := startGateway(t, "")
 	for i := range 3 {
