@@ -26,8 +26,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | rules lint --rules <file> | version",
-		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | rules lint --rules <file> | version",
+		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
 and an HMAC-SHA256 keyset for keyed fingerprints. It refuses to overwrite a
@@ -80,6 +80,29 @@ every key of both vaults must be in it. Stop the gateway first: a
 bbolt file in use by it is locked. Opening PostgreSQL creates or migrates
 its schema.
 
+backup asks the running gateway, through Caddy's admin endpoint (--address,
+default localhost:2019), for a consistent copy of its bbolt vault file,
+taken from one read transaction while it goes on serving. It writes the copy
+to --to (never over an existing file; a temporary file beside it until the
+copy is complete, synced and verified), and the copy's SHA-256 to
+<file>.sha256. Verified means: the length and SHA-256 the gateway sent,
+bbolt's page check, every record decodes and is in its tenant's fingerprint
+index, and the record count the gateway sent. With --verify-keys, every
+record must also open with the keyset named by --keyset or --keyset-env
+(and --kek-env). The copy holds sealed records, keyed fingerprints and the
+builtin network token service's state; never the keyset, which is backed up
+apart. A PostgreSQL vault is backed up with pg_dump (the admin endpoint
+answers 501).
+
+verify-backup checks the backup file --from (and its .sha256) as restore
+does, changing nothing.
+
+restore verifies the backup --from (refusing one that fails), then puts a
+copy at the bbolt vault file --vault (bolt:<path> or a path), written beside
+it, synced and renamed. It refuses a file a running gateway holds (bbolt's
+lock): stop the gateway, restore, start it. An existing file is replaced
+only with --force, and kept beside it as <file>.replaced-<time>.
+
 reseal seals every record of the vault named by --vault (bolt:<path> or
 postgres:<dsn>) again with the primary key of the keyset in --keyset (or
 the variable --keyset-env names; and --kek-env if it is wrapped), binding each to its token: records sealed
@@ -131,15 +154,18 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("private", "", "rsa-keygen, jwe-decrypt: the RSA private key file")
 			cmd.Flags().String("public", "", "rsa-keygen, jwe-encrypt: the RSA public key file")
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
-			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>")
-			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>")
-			cmd.Flags().String("vault", "", "reseal, keys status: the vault, bolt:<path> or postgres:<dsn>")
+			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>; verify-backup, restore: the backup file")
+			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>; backup: the backup file to write")
+			cmd.Flags().String("vault", "", "reseal, keys status: the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
+			cmd.Flags().String("address", "", "backup: the address of Caddy's admin endpoint (default localhost:2019)")
+			cmd.Flags().Bool("verify-keys", false, "backup, verify-backup, restore: check that the keyset (--keyset or --keyset-env, --kek-env) opens every record")
+			cmd.Flags().Bool("force", false, "restore: replace an existing vault file (kept beside it)")
 			cmd.Flags().String("rules", "", "rules lint, rules explain: the rules file")
 			cmd.Flags().String("set", "", "rules explain: the rule set to apply")
 			cmd.Flags().String("content-type", "", "rules explain: the body's Content-Type (default application/json)")
 			cmd.Flags().String("brand", "", "rules explain: the card's brand for an outbound set (default visa)")
 			cmd.Flags().Bool("json", false, "rules explain: print the report as JSON")
-			cmd.Flags().String("keyset-env", "", "reseal, migrate: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
+			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "version" {
@@ -156,6 +182,18 @@ into, and the Go version and platform.`,
 					if fl.NArg() == 2 && fl.Arg(0) == "keys" && fl.Arg(1) == "status" {
 						return cmdKeysStatus(c.Context(), fl.String("vault"),
 							keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}, c.OutOrStdout())
+					}
+					if fl.NArg() == 1 && (fl.Arg(0) == "backup" || fl.Arg(0) == "verify-backup" || fl.Arg(0) == "restore") {
+						args := backupArgs{address: fl.String("address"), to: fl.String("to"), from: fl.String("from"), vault: fl.String("vault"),
+							force: fl.Bool("force"), verifyKeys: fl.Bool("verify-keys"),
+							keyset: keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}}
+						switch fl.Arg(0) {
+						case "backup":
+							return cmdBackup(args, c.OutOrStdout())
+						case "verify-backup":
+							return cmdVerifyBackup(args, c.OutOrStdout())
+						}
+						return cmdRestore(args, c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
@@ -223,7 +261,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, reseal, keys status, rules or version)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, backup, verify-backup, restore, reseal, keys status, rules or version)", fl.Arg(0))
 }
 
 // cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress
