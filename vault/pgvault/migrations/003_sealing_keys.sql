@@ -54,6 +54,12 @@ BEGIN
 END
 $$;
 
+-- Both functions keep the search_path they were created with: pg_restore
+-- (and any session) may run the trigger with another one (pg_restore
+-- empties it), where the unqualified names above would not resolve.
+ALTER FUNCTION tokengate_sealing_key_id(text) SET search_path FROM CURRENT;
+ALTER FUNCTION tokengate_record_sealing_key() SET search_path FROM CURRENT;
+
 CREATE TRIGGER tokengate_records_sealing_key AFTER INSERT OR UPDATE OF data ON tokengate_records
     FOR EACH ROW EXECUTE FUNCTION tokengate_record_sealing_key();
 
