@@ -69,6 +69,8 @@ func TestAttackBackupStalledClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 16 MiB vault")
 	}
+	defer func(d time.Duration) { backupWriteStall = d }(backupWriteStall)
+	backupWriteStall = time.Second
 	g := &gateway{t: t, dir: t.TempDir()}
 	padVault(t, filepath.Join(g.dir, "vault.db"))
 	if fi, err := os.Stat(filepath.Join(g.dir, "vault.db")); err == nil {
