@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -33,5 +34,32 @@ func TestAttackBackupSidecarSymlink(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatalf("backup succeeded although %s.sha256 exists: %s", to, out)
+	}
+}
+
+// TestAttackRestoreOverLiveVaultByOtherName: restore's lock probe is
+// bbolt's flock, which belongs to the file, not the name: a hard link or a
+// symlink to a running gateway's vault is refused as in use too.
+func TestAttackRestoreOverLiveVaultByOtherName(t *testing.T) {
+	g := startGateway(t, "")
+	g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(newPAN(7)))
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	if out, _, err := runTokengate(t, "backup", "--to", good, "--address", g.addr("localhost:2999")); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	live := filepath.Join(g.dir, "vault.db")
+	hard, sym := filepath.Join(dir, "hard.db"), filepath.Join(dir, "sym.db")
+	if err := os.Link(live, hard); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	if err := os.Symlink(live, sym); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{hard, sym} {
+		_, _, err := runTokengate(t, "restore", "--from", good, "--vault", target, "--force")
+		if err == nil || !strings.Contains(err.Error(), "in use") {
+			t.Errorf("restore over %s (the live vault by another name): %v", target, err)
+		}
 	}
 }
