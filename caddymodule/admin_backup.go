@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -70,8 +71,10 @@ func serveBackup(w http.ResponseWriter, r *http.Request) error {
 	if app.stack.Load() == nil || bv.bolt == nil {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("the %s is not open yet (the gateway is not ready)", bv.Describe())}
 	}
+	rc := http.NewResponseController(w)
+	defer rc.SetWriteDeadline(time.Time{}) //nolint:errcheck // cleared for the trailer and a kept-alive connection's next request
 	started := false
-	snap, err := bv.bolt.Backup(w, func(s boltvault.Snapshot) error {
+	snap, err := bv.bolt.Backup(stallLimited{w, rc}, func(s boltvault.Snapshot) error {
 		h := w.Header()
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Disposition", `attachment; filename="vault.db"`)
@@ -96,6 +99,28 @@ func serveBackup(w http.ResponseWriter, r *http.Request) error {
 	app.logger.Info("vault backed up through the admin endpoint", zap.String("vault", bv.Describe()),
 		zap.Int64("records", snap.Records), zap.Int64("bytes", snap.Size), zap.String("sha256", snap.SHA256))
 	return nil
+}
+
+// backupWriteStall is how long one write of the copy (32 KiB, io.Copy's
+// buffer) may wait for the client. Caddy's admin server sets no write
+// timeout, and the copy holds a bbolt read transaction: a client that stops
+// reading (a pipe into a pager left open, a hung script) would hold it for
+// as long as it keeps the connection, and the first commit that must grow
+// bbolt's memory map waits for every read transaction to end (bbolt v1.5.0
+// db.go, mmap takes mmaplock), so tokenize would stall for everyone.
+var backupWriteStall = 30 * time.Second
+
+// stallLimited sets a write deadline before each write, so a stalled
+// client fails the copy (and ends its transaction) after backupWriteStall
+// without data going out, however long the whole copy takes.
+type stallLimited struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s stallLimited) Write(p []byte) (int, error) {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(backupWriteStall)) // a writer without deadlines: as before
+	return s.w.Write(p)
 }
 
 // activeApp returns the running config's tokengate app, looked up per

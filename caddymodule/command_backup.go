@@ -54,8 +54,12 @@ func cmdBackup(args backupArgs, out io.Writer) (int, error) {
 	if err != nil {
 		return exitFailure, err
 	}
-	if _, err := os.Stat(args.to); err == nil {
-		return exitFailure, fmt.Errorf("%s exists; backup never overwrites a file (name each backup, e.g. by date)", args.to)
+	// Lstat, not Stat: a symlink (dangling or not) planted at either name
+	// by whoever can write in the backup directory must not be followed.
+	for _, p := range []string{args.to, sidecar(args.to)} {
+		if _, err := os.Lstat(p); err == nil {
+			return exitFailure, fmt.Errorf("%s exists; backup never overwrites a file (name each backup, e.g. by date)", p)
+		}
 	}
 	addr, err := caddycmd.DetermineAdminAPIAddress(args.address, nil, "", "")
 	if err != nil {
@@ -105,7 +109,7 @@ func cmdBackup(args backupArgs, out io.Writer) (int, error) {
 	if err := os.Rename(tmp.Name(), args.to); err != nil {
 		return exitFailure, err
 	}
-	if err := writeFileSynced(sidecar(args.to), []byte(sum+"  "+filepath.Base(args.to)+"\n")); err != nil {
+	if err := writeNewFileSynced(sidecar(args.to), []byte(sum+"  "+filepath.Base(args.to)+"\n")); err != nil {
 		return exitFailure, err
 	}
 	if err := syncDir(dir); err != nil {
@@ -288,9 +292,11 @@ func copyToTemp(src, dir string) (string, error) {
 	return tmp.Name(), nil
 }
 
-// writeFileSynced writes a small file 0600 and syncs it.
-func writeFileSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// writeNewFileSynced writes a small new file 0600 and syncs it. O_EXCL
+// refuses any existing name, a symlink included (even a dangling one):
+// the file is created here or not at all, never written through a link.
+func writeNewFileSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+
+	"github.com/tokengate/tokengate/body"
 )
 
 func init() {
@@ -58,6 +60,7 @@ type Health struct {
 	// Pointers: Caddy copies a Health value to read its module info.
 	bind       *appBinding
 	logUnbound *sync.Once
+	logger     *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -71,6 +74,7 @@ func (h *Health) Provision(ctx caddy.Context) error {
 		h.Check = checkReady
 	}
 	h.bind, h.logUnbound = &appBinding{ctx: ctx, what: "tokengate_health"}, new(sync.Once)
+	h.logger = ctx.Logger()
 	return nil
 }
 
@@ -103,6 +107,16 @@ type healthAnswer struct {
 
 // ServeHTTP answers a probe; it never calls next.
 func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	// It answers before tokenize (its directive order), in a site that may
+	// take card data, so tokenize's guard never sees a probe: a card number
+	// in the URI or headers is kept out of the access log here and refused,
+	// as every other request of such a site is.
+	if place, found := outsideBody(r, nil); found {
+		hideFromAccessLog(h.logger, r, place)
+		fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected",
+			Reason: "a card number is in a health probe; the health check takes none"}).answer(w, r)
+		return nil
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		gatewayError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", category: "USER_ERROR", infoCode: "INVALID_INPUT",

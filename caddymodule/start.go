@@ -68,7 +68,9 @@ func isMisconfigured(err error) bool {
 // retry loop and returns nil.
 func (a *App) Start() error {
 	// The gauges read this config's vault and CVV store from now on; the
-	// CVV store is counted once it is open.
+	// CVV store is counted once it is open. A refusal below puts back the
+	// running config's: Caddy keeps serving it.
+	prevFeed, prevHeld := watchedFeed.Load(), heldCVVs.Load()
 	watchFeed(a.vault)
 	heldCVVs.Store(nil)
 	ctx, cancel := context.WithCancel(a.ctx)
@@ -83,6 +85,8 @@ func (a *App) Start() error {
 		return nil
 	case isMisconfigured(err):
 		cancel()
+		watchedFeed.Store(prevFeed)
+		heldCVVs.Store(prevHeld)
 		return err // Caddy keeps the running config, and the gauges with it
 	}
 	a.logger.Warn("tokengate started NOT READY: a service it needs does not answer; tokenize and detokenize answer 503 and forward nothing until it does, retried in the background",

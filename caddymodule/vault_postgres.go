@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/tokengate/tokengate/network"
@@ -60,8 +59,8 @@ func (p *PostgresVault) Validate() error {
 	if p.dsn == "" {
 		return fmt.Errorf("vault postgres: dsn is required (an {env.*} placeholder may be unset)")
 	}
-	if _, err := pgxpool.ParseConfig(p.dsn); err != nil {
-		return fmt.Errorf("vault postgres: dsn: %w", err) // pgconn's ParseConfigError hides the password
+	if _, err := pgvault.ParseDSN(p.dsn); err != nil {
+		return fmt.Errorf("vault postgres: dsn: %w", err) // never the DSN itself: pgvault.DSNError
 	}
 	return nil
 }

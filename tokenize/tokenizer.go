@@ -170,21 +170,45 @@ func checkMaxCards(set *rules.Inbound, all []*cardInput) error {
 
 // holdCVVs holds each card's CVV under its token for the set's TTL. When
 // the CVV store fails, the set's cvv_store_down decides: fail the request
-// (ErrUnavailable), or drop the CVV (returned in notHeld, by path).
+// (ErrUnavailable), or drop the CVV (returned in notHeld, by path). A
+// request that fails takes back the CVVs it had already put: it forwards
+// nothing, so no payment will use them, and held they would keep security
+// codes for their TTL and take room in a bounded store (max_held) from
+// every other merchant.
 func (t *Tokenizer) holdCVVs(ctx context.Context, set *rules.Inbound, all []*cardInput, tokens []string) (notHeld []string, err error) {
+	var held []string
 	for i, c := range all {
 		if c.cvv == nil {
 			continue
 		}
 		if err := t.CVVs.PutCVV(ctx, set.Tenant, tokens[i], c.cvv.Raw, set.CVVTTL); err != nil {
 			if set.CVVStoreDown != rules.CVVStoreDownDrop || ctx.Err() != nil {
+				t.releaseCVVs(ctx, set.Tenant, held)
 				return nil, fmt.Errorf("%w: holding cvv: %w", ErrUnavailable, err)
 			}
 			c.keepCVV = false // not held: not even a mask may suggest it is
 			notHeld = append(notHeld, c.cvv.Path)
+			continue
 		}
+		held = append(held, tokens[i])
 	}
 	return notHeld, nil
+}
+
+// releaseCVVs takes back (and so wipes) the CVVs a failed request put,
+// best effort: with the request's context ended or the store down, what
+// cannot be taken expires with its TTL.
+func (t *Tokenizer) releaseCVVs(ctx context.Context, tenant string, tokens []string) {
+	if len(tokens) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	for _, tok := range tokens {
+		if _, _, err := t.CVVs.TakeCVV(ctx, tenant, tok); err != nil {
+			return
+		}
+	}
 }
 
 // edit puts the tokens in doc: each card number field gets its card's

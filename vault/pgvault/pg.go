@@ -39,7 +39,7 @@ type Vault struct {
 // Open connects with dsn (a pgx connection string; pool settings in it) and
 // migrates the schema.
 func Open(ctx context.Context, dsn string) (*Vault, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgvault: dsn: %w", err)
 	}
