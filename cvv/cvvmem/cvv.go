@@ -27,27 +27,35 @@ const MaxCVVLength = 4
 
 // Store is the embedded cvv.Store: a map in process memory with a janitor
 // that wipes expired entries, so a CVV does not outlive its TTL even if nobody
-// asks for it again. It holds at most max CVVs; past that new ones are
-// refused (cvv.ErrFull) and counted, and none held is ever dropped for them.
+// asks for it again. It holds at most max CVVs, and at most perTenant of any
+// one tenant's (share.go); past either new ones are refused (cvv.ErrFull)
+// and counted, and none held is ever dropped for them.
 //
-// Each entry is small and fixed: the map goes from a 128-bit hash of tenant
-// and token to a slot of a slab, and the slot holds the CVV's digits and
-// its expiry. The digits live only in the slab, wiped in place when taken
+// Each entry is small and fixed: each tenant's map goes from a 128-bit hash
+// of tenant and token to a slot of a slab shared by all, and the slot holds
+// the CVV's digits and its expiry. A map per tenant makes the tenant's count
+// its map's length, kept right by the same inserts and deletes that hold and
+// wipe CVVs, with nothing added to each entry. The digits live only in the slab, wiped in place when taken
 // or expired, and the slab, when it grows, is copied and the old one wiped,
 // so the map's own growth never leaves a CVV behind in freed memory.
 type Store struct {
-	mu      sync.Mutex
-	index   map[entryKey]uint32 // slot in slab
-	slab    []heldCVV
-	free    []uint32 // slots of slab[:len] not in use
-	max     int
-	swept   time.Time // when a full store last swept on a put
-	refused atomic.Uint64
-	held    atomic.Int64 // len(index), read without the lock
-	now     func() time.Time
-	stop    chan struct{}
-	once    sync.Once
+	mu        sync.Mutex
+	tenants   map[string]tenantIndex // each tenant's held CVVs
+	n         int                    // CVVs held, all tenants
+	slab      []heldCVV
+	free      []uint32 // slots of slab[:len] not in use
+	max       int
+	perTenant int       // a tenant's share; 0 is no share (max)
+	swept     time.Time // when a full store last swept on a put
+	refused   atomic.Uint64
+	held      atomic.Int64 // n, read without the lock
+	now       func() time.Time
+	stop      chan struct{}
+	once      sync.Once
 }
+
+// tenantIndex is one tenant's held CVVs: entry key to slot in slab.
+type tenantIndex map[entryKey]uint32
 
 // entryKey is SHA-256(len(tenant) ‖ tenant ‖ token) cut to 128 bits: a fixed
 // 16 bytes in place of a string of some 40, and no two tokens meet in it by
@@ -67,7 +75,7 @@ func New(sweep time.Duration) *Store { return NewLimit(sweep, DefaultMaxHeld) }
 
 // NewLimit is New holding up to limit CVVs (at least 1).
 func NewLimit(sweep time.Duration, limit int) *Store {
-	m := &Store{index: make(map[entryKey]uint32), now: time.Now, stop: make(chan struct{}), max: max(limit, 1)}
+	m := &Store{tenants: make(map[string]tenantIndex), now: time.Now, stop: make(chan struct{}), max: max(limit, 1)}
 	go m.janitor(sweep)
 	return m
 }
@@ -105,7 +113,8 @@ func cvvKey(tenant, token string) entryKey {
 }
 
 // PutCVV implements cvv.Store. A CVV for a token already held replaces the
-// old one and always fits; a new one fits while fewer than max are held
+// old one and always fits (it is counted once); a new one fits while fewer
+// than max are held and fewer than the tenant's share are the tenant's
 // (expired ones are swept first, at most once a second), else it is
 // refused with cvv.ErrFull.
 func (m *Store) PutCVV(_ context.Context, tenant, token, value string, ttl time.Duration) error {
@@ -116,19 +125,24 @@ func (m *Store) PutCVV(_ context.Context, tenant, token, value string, ttl time.
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	slot, ok := m.index[key]
+	slot, ok := m.tenants[tenant][key]
 	if !ok {
-		if len(m.index) >= m.max && now.Sub(m.swept) >= time.Second {
+		if m.fullFor(tenant) && now.Sub(m.swept) >= time.Second {
 			m.swept = now
 			m.sweepLocked(now)
 		}
-		if len(m.index) >= m.max {
-			m.refused.Add(1)
-			return fmt.Errorf("%w: the memory CVV store holds its max_held %d CVVs", cvv.ErrFull, m.max)
+		if err := m.refuseLocked(tenant); err != nil {
+			return err
+		}
+		idx := m.tenants[tenant]
+		if idx == nil {
+			idx = make(tenantIndex)
+			m.tenants[tenant] = idx
 		}
 		slot = m.alloc()
-		m.index[key] = slot
-		m.held.Store(int64(len(m.index)))
+		idx[key] = slot
+		m.n++
+		m.held.Store(int64(m.n))
 	}
 	e := &m.slab[slot]
 	*e = heldCVV{expires: now.Add(ttl).UnixNano(), n: uint8(len(value))}
@@ -154,12 +168,14 @@ func (m *Store) alloc() uint32 {
 	return uint32(len(m.slab) - 1)
 }
 
-// release wipes a slot and frees it; the caller holds mu.
-func (m *Store) release(key entryKey, slot uint32) {
+// release wipes a slot and frees it, out of its tenant's count; the
+// caller holds mu.
+func (m *Store) release(idx tenantIndex, key entryKey, slot uint32) {
 	m.slab[slot] = heldCVV{}
-	delete(m.index, key)
+	delete(idx, key)
 	m.free = append(m.free, slot)
-	m.held.Store(int64(len(m.index)))
+	m.n--
+	m.held.Store(int64(m.n))
 }
 
 // TakeCVV implements cvv.Store.
@@ -168,12 +184,13 @@ func (m *Store) TakeCVV(_ context.Context, tenant, token string) (string, bool, 
 	now := m.now().UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	slot, ok := m.index[key]
+	idx := m.tenants[tenant]
+	slot, ok := idx[key]
 	if !ok {
 		return "", false, nil
 	}
 	e := m.slab[slot]
-	m.release(key, slot)
+	m.release(idx, key, slot)
 	if now >= e.expires {
 		return "", false, nil
 	}
@@ -193,22 +210,26 @@ func (m *Store) Sweep() {
 
 func (m *Store) sweepLocked(now time.Time) {
 	t := now.UnixNano()
-	for key, slot := range m.index {
-		if t >= m.slab[slot].expires {
-			m.release(key, slot)
+	for tenant, idx := range m.tenants {
+		for key, slot := range idx {
+			if t >= m.slab[slot].expires {
+				m.release(idx, key, slot)
+			}
+		}
+		if len(idx) == 0 { // a Go map never shrinks: a tenant's flood leaves with it
+			delete(m.tenants, tenant)
 		}
 	}
 	m.compact()
 }
 
 // compact gives memory back once the store has emptied after a flood: an
-// empty store starts over with no slab and a fresh map (a Go map never
-// shrinks).
+// empty store starts over with no slab (each tenant's emptied map went in
+// the sweep).
 func (m *Store) compact() {
-	if len(m.index) == 0 && cap(m.slab) > 1024 {
+	if m.n == 0 && cap(m.slab) > 1024 {
 		clear(m.slab)
 		m.slab, m.free = nil, nil
-		m.index = make(map[entryKey]uint32)
 	}
 }
 
@@ -232,7 +253,8 @@ func (m *Store) Close() error {
 	defer m.mu.Unlock()
 	clear(m.slab)
 	m.slab, m.free = nil, nil
-	clear(m.index)
+	clear(m.tenants)
+	m.n = 0
 	m.held.Store(0)
 	return nil
 }

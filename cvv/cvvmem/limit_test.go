@@ -109,7 +109,7 @@ func TestMemoryCVVsSlabWiped(t *testing.T) {
 	if old[0] != (heldCVV{}) {
 		t.Fatal("the slab grew and left a CVV in the old one")
 	}
-	slot := m.index[cvvKey("t", "tok_first")]
+	slot := m.tenants["t"][cvvKey("t", "tok_first")]
 	_, _, _ = m.TakeCVV(ctx, "t", "tok_first")
 	if m.slab[slot] != (heldCVV{}) {
 		t.Fatal("a taken CVV stays in its slot")
