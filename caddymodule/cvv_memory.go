@@ -37,6 +37,15 @@ type MemoryCVVStore struct {
 	// never dropped to make room. The store is one per process: the last
 	// config loaded sets the bound.
 	MaxHeld int `json:"max_held,omitempty"`
+	// MaxHeldPerTenant is how many of max_held one tenant's CVVs may take
+	// (between 1 and max_held). 0 or absent is max_held: no share, as a
+	// single-tenant gateway wants (a share there would only leave room
+	// unused). A gateway serving several merchants sets it lower, so that
+	// one merchant's checkouts, or a flood against its unauthenticated
+	// tokenize route, are refused past its share while the others' CVVs
+	// are still held (README, "Memory bounds"). A reload's share applies to
+	// the store it keeps.
+	MaxHeldPerTenant int `json:"max_held_per_tenant,omitempty"`
 
 	poolKey string
 }
@@ -54,6 +63,9 @@ func (m *MemoryCVVStore) Provision(caddy.Context) error {
 	if m.MaxHeld == 0 {
 		m.MaxHeld = cvvmem.DefaultMaxHeld
 	}
+	if m.MaxHeldPerTenant == 0 {
+		m.MaxHeldPerTenant = m.MaxHeld
+	}
 	return nil
 }
 
@@ -61,7 +73,7 @@ func (m *MemoryCVVStore) Provision(caddy.Context) error {
 // than any gateway should hold; a larger number is a typo.
 const maxMaxHeld = 100_000_000
 
-// Validate checks the sweep interval's bounds.
+// Validate checks the sweep interval's and the bounds' ranges.
 func (m *MemoryCVVStore) Validate() error {
 	if d := time.Duration(m.SweepInterval); d < time.Second || d > time.Minute {
 		return fmt.Errorf("cvv_store memory: sweep_interval %s: want between 1s and 1m", d)
@@ -69,16 +81,21 @@ func (m *MemoryCVVStore) Validate() error {
 	if m.MaxHeld < 1 || m.MaxHeld > maxMaxHeld {
 		return fmt.Errorf("cvv_store memory: max_held %d: want between 1 and %d", m.MaxHeld, maxMaxHeld)
 	}
+	if m.MaxHeldPerTenant < 1 || m.MaxHeldPerTenant > m.MaxHeld {
+		return fmt.Errorf("cvv_store memory: max_held_per_tenant %d: want between 1 and max_held (%d)", m.MaxHeldPerTenant, m.MaxHeld)
+	}
 	return nil
 }
 
 // OpenCVVStore returns the process's store, shared across config reloads so
-// that a reload does not forget the CVVs it holds; a reload's max_held
-// applies to it.
+// that a reload does not forget the CVVs it holds; a reload's max_held and
+// max_held_per_tenant apply to it.
 func (m *MemoryCVVStore) OpenCVVStore(context.Context, Env) (cvv.Store, error) {
 	const key = "cvv:memory"
 	v, loaded, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledCVVs{cvvmem.NewLimit(time.Duration(m.SweepInterval), m.MaxHeld)}, nil
+		s := cvvmem.NewLimit(time.Duration(m.SweepInterval), m.MaxHeld)
+		s.SetMaxPerTenant(m.MaxHeldPerTenant)
+		return pooledCVVs{s}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cvv store: %w", err)
@@ -86,7 +103,7 @@ func (m *MemoryCVVStore) OpenCVVStore(context.Context, Env) (cvv.Store, error) {
 	m.poolKey = key
 	s := v.(pooledCVVs).Store
 	if loaded {
-		s.SetMax(m.MaxHeld)
+		s.SetLimits(m.MaxHeld, m.MaxHeldPerTenant)
 	}
 	return s, nil
 }
@@ -104,7 +121,8 @@ func (m *MemoryCVVStore) Cleanup() error {
 //
 //	cvv_store memory {
 //		sweep_interval <duration>
-//		max_held       <n>
+//		max_held            <n>
+//		max_held_per_tenant <n>
 //	}
 func (m *MemoryCVVStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the module name
@@ -133,6 +151,16 @@ func (m *MemoryCVVStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_held %q: want a number of CVVs", v)
 			}
 			m.MaxHeld = n
+		case "max_held_per_tenant":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return d.Errf("max_held_per_tenant %q: want a number of CVVs", v)
+			}
+			m.MaxHeldPerTenant = n
 		default:
 			return d.Errf("unrecognized memory cvv_store option %q", d.Val())
 		}

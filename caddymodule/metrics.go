@@ -113,7 +113,7 @@ var (
 	}, func() float64 { return watchedCVVs(func(c cvvBounded) float64 { return float64(c.Cap()) }) })
 	cvvStoreRefusals = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "cvv_store_refusals_total",
-		Help: "CVVs the memory CVV store refused because it held its max_held already, since the process started.",
+		Help: "CVVs the memory CVV store refused because it held its max_held already, or the tenant its max_held_per_tenant, since the process started.",
 	}, func() float64 { return watchedCVVs(func(c cvvBounded) float64 { return float64(c.Refused()) }) })
 	shortLivedHeld = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Name: "short_lived_cards_held",
