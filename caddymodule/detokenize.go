@@ -86,6 +86,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	if err := h.bound(); err != nil {
 		return h.refuse(w, r, err)
 	}
+	dropTraceHeaders(h.logger, r)
 	if ok, err := h.app.serving(w, r, "detokenize"); !ok {
 		return err
 	}

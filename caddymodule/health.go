@@ -111,6 +111,7 @@ func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 	// take card data, so tokenize's guard never sees a probe: a card number
 	// in the URI or headers is kept out of the access log here and refused,
 	// as every other request of such a site is.
+	dropTraceHeaders(h.logger, r)
 	if place, found := outsideBody(r, nil); found {
 		hideFromAccessLog(h.logger, r, place)
 		fieldFailure(&body.FieldError{Status: http.StatusBadRequest, Field: place, Code: "pan_detected",

@@ -80,6 +80,7 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return err
 	}
 	r.Header.Del(CVVNotHeldHeader) // only the gateway says so, on any request
+	dropTraceHeaders(h.logger, r)
 	set := h.choose(r)
 	if set == nil {
 		return h.serveUnmatched(w, r, next)

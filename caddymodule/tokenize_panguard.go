@@ -298,3 +298,16 @@ func maskServerSpan(r *http.Request) {
 	}
 	span.SetAttributes(attrs...)
 }
+
+// dropTraceHeaders removes the trace context headers that hold a card
+// number (panguard.DropTraceHeaders) before any guard reads the request:
+// their ids are random, Caddy's tracing writes them, and refusing the
+// request for them would refuse a traced request now and then at random.
+// Nothing card-like is forwarded either way; the line says which header
+// went, never its value.
+func dropTraceHeaders(logger *zap.Logger, r *http.Request) {
+	if dropped := panguard.DropTraceHeaders(r.Header); dropped != nil {
+		logger.Warn("a trace context header held a card-like number and was dropped; the request goes on without it",
+			zap.Strings("headers", dropped), requestLog(r))
+	}
+}

@@ -77,6 +77,17 @@ func TestTracedRequestsLogAndEcho(t *testing.T) {
 	if in.status != http.StatusOK || !strings.HasPrefix(token, "tok_") || strings.Contains(in.body, visaPAN) {
 		t.Fatalf("the echoing merchant under tracing answered %d %q; want the tokenized body", in.status, in.body)
 	}
+	// A caller's trace id that holds a Luhn-valid card number (random ids
+	// do, now and then; Caddy's tracing continues the caller's): the trace
+	// header is dropped, not refused, and the checkout goes through.
+	cardTrace := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN),
+		"Traceparent", "00-"+visaPAN+"a0b1c2d3e4f5a6b7-00f067aa0ba902b7-01")
+	if cardTrace.status != http.StatusOK || strings.Contains(cardTrace.body, visaPAN) {
+		t.Fatalf("a trace id holding a card number: %d; want the checkout tokenized", cardTrace.status)
+	}
+	if !strings.Contains(g.log(), "a trace context header held a card-like number and was dropped") {
+		t.Error("no line says the trace header was dropped")
+	}
 	// A card in the query string, tokenized there: {http.request.uri} is
 	// the tokenized one too.
 	if q := g.post("http://localhost:9083/checkout?card_number="+visaPAN, jsonCT, `{}`); q.status != http.StatusOK || strings.Contains(q.body, visaPAN) || !strings.Contains(q.body, "card_number=tok_") {

@@ -209,3 +209,26 @@ func basicCredentials(name, v string) string {
 	}
 	return ""
 }
+
+// traceHeaders are the W3C trace context headers. Their ids are random hex
+// (or a caller's), and 128 random bits hold a Luhn-valid run of 13-19
+// digits often enough that refusing such a request would refuse about one
+// traced request in a few thousand: Caddy's own tracing writes them.
+var traceHeaders = []string{"Traceparent", "Tracestate"}
+
+// DropTraceHeaders removes from h each trace context header that holds a
+// card number, and returns the names removed. The request goes on without
+// them (its trace restarts upstream), and no card number is forwarded: the
+// guard still reads every other header.
+func DropTraceHeaders(h http.Header) (dropped []string) {
+	for _, name := range traceHeaders {
+		for _, v := range h.Values(name) {
+			if HasNumber(v) {
+				h.Del(name)
+				dropped = append(dropped, name)
+				break
+			}
+		}
+	}
+	return dropped
+}
