@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/keys"
@@ -131,6 +132,9 @@ type App struct {
 	// tried is closed once Start's first attempt to open the storage has
 	// ended, either way (see App.serving).
 	tried chan struct{}
+	// audit records accesses to card data and keys; nil records nothing
+	// (see package audit).
+	audit audit.Recorder
 	// stopRetry and retryDone stop and await the retry loop.
 	stopRetry context.CancelFunc
 	retryDone chan struct{}

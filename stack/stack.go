@@ -10,6 +10,7 @@ package stack
 import (
 	"context"
 	"crypto/rand"
+	"github.com/tokengate/tokengate/audit"
 	"io"
 	"time"
 
@@ -64,6 +65,9 @@ type Config struct {
 	ObserveStatus  func(provider, status string)
 	CVVUnavailable func(ctx context.Context, field string, err error)
 	Tampered       func(ctx context.Context, tenant, field string)
+	// Audit records accesses to card data and keys (see package audit);
+	// nil records nothing.
+	Audit audit.Recorder
 }
 
 // Stack is the assembled gateway.
@@ -79,6 +83,8 @@ type Stack struct {
 	Lifecycle   *lifecycle.Manager
 	Tokenizer   *tokenize.Tokenizer
 	Detokenizer *detokenize.Detokenizer
+	// Audit is cfg.Audit, or audit.Discard.
+	Audit audit.Recorder
 }
 
 // New builds the stack over cfg's backends.
@@ -100,8 +106,12 @@ func New(cfg Config) *Stack {
 	records.Shared = cfg.ShortLived
 	lc := &lifecycle.Manager{Vault: records, Keys: cfg.Keys, Networks: cfg.Networks, Provisioner: cfg.Provisioner,
 		ProvisionTimeout: cfg.ProvisionTimeout, Observe: cfg.ObserveStatus}
+	rec := cfg.Audit
+	if rec == nil {
+		rec = audit.Discard
+	}
 	return &Stack{
-		Records: records, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
+		Audit: rec, Records: records, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
 		Tokenizer: &tokenize.Tokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc,
 			CVVs: cfg.CVVs, Random: random},
 		Detokenizer: &detokenize.Detokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc, CVVs: cfg.CVVs,
