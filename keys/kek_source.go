@@ -97,7 +97,7 @@ func kekSource(o Options) (KEKSource, error) {
 	}
 	switch {
 	case n > 1:
-		return nil, errors.New("keys: set one key-encrypting key: its variable, its file or its KMS key, not several")
+		return nil, errors.New("keys: set one key-encrypting key (its variable, its file or its KMS key), not both")
 	case o.KEK != nil:
 		return o.KEK, nil
 	case o.KEKEnv != "":
