@@ -1,0 +1,65 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+)
+
+// TestKEKConfig: the kek directive adapts to the tokengate.keks modules;
+// their settings are checked at validate, which calls no KMS (nothing
+// listens on the endpoint); kek and its shorthands together are refused.
+func TestKEKConfig(t *testing.T) {
+	uri := "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/bc436485-5092-42b8-92a3-0aa8b93536dc"
+	for kek, want := range map[string]string{
+		"kek env TOKENGATE_KEK":     `"kek":{"source":"env","variable":"TOKENGATE_KEK"}`,
+		"kek file /run/secrets/kek": `"kek":{"path":"/run/secrets/kek","source":"file"}`,
+		"kek aws_kms {\n\t\t\tkey_uri " + uri + "\n\t\t\tregion eu-west-1\n\t\t\tendpoint http://127.0.0.1:1\n\t\t\ttimeout 3s\n\t\t}": `"kek":{"endpoint":"http://127.0.0.1:1","key_uri":"` + uri + `","region":"eu-west-1","source":"aws_kms","timeout":3000000000}`,
+	} {
+		js, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n\ttokengate {\n\t\trules r.yaml\n\t\t"+kek+"\n\t}\n}\n"), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", kek, err)
+		}
+		if !strings.Contains(string(js), want) {
+			t.Errorf("%s adapts to %s; want %s", kek, js, want)
+		}
+	}
+
+	rules, err := filepath.Abs("testdata/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	base := `"rules": "` + rules + `", "vault": {"backend": "bolt", "path": "` + dir + `/v.db"}`
+	ok := `{"source": "aws_kms", "key_uri": "` + uri + `", "endpoint": "http://127.0.0.1:1"}`
+	cfg := func(keys string) *caddy.Config {
+		var c caddy.Config
+		s := `{"admin": {"disabled": true}, "apps": {"tokengate": {` + base + `, "keys": {"file": "` + dir + `/keyset.json", ` + keys + `}}}}`
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			t.Fatal(err)
+		}
+		return &c
+	}
+	// validate passes with a KMS that is not there, and a keyset file that
+	// does not exist yet: both are Start's.
+	if err := caddy.Validate(cfg(`"kek": ` + ok)); err != nil {
+		t.Fatalf("validate with kek aws_kms: %v", err)
+	}
+	for keys, want := range map[string]string{
+		`"kek": {"source": "aws_kms"}`:                                                      "key_uri is required",
+		`"kek": {"source": "aws_kms", "key_uri": "arn:aws:kms:x"}`:                          "want aws-kms://",
+		`"kek": {"source": "aws_kms", "key_uri": "aws-kms://alias/tokengate"}`:              "names no region",
+		`"kek": {"source": "aws_kms", "key_uri": "` + uri + `", "endpoint": "127.0.0.1:1"}`: "want an http(s) URL",
+		`"kek": {"source": "env"}`:                                                          "variable is required",
+		`"kek": ` + ok + `, "kek_env": "TOKENGATE_KEK"`:                                     "not both",
+		`"kek": {"source": "gcp_kms"}`:                                                      "gcp_kms",
+	} {
+		if err := caddy.Validate(cfg(keys)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want one containing %q", keys, err, want)
+		}
+	}
+}
