@@ -42,6 +42,13 @@ With --kek-env, the keyset is encrypted with the base64 32-byte
 key-encrypting key held in that environment variable; configure the same
 variable as kek_env in the tokengate global option.
 
+Instead of --kek-env, --kek-file names a file holding that key (as
+kek_file), and --kek-uri aws-kms://arn:aws:kms:<region>:<account>:key/<id>
+a key in AWS KMS (as kek aws_kms; --kms-region, --kms-endpoint; credentials
+from the AWS default chain): the keyset is then wrapped by the KMS key. Every
+command below that takes --kek-env takes these too; wrap and rewrap take the
+new key as --new-kek-env, --new-kek-file or --new-kek-uri.
+
 wrap encrypts a cleartext keyset file with the key-encrypting key in
 --new-kek-env; rewrap re-encrypts a wrapped one (its current key in
 --kek-env) with the key in --new-kek-env. The keys inside do not change, so
