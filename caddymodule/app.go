@@ -414,7 +414,7 @@ func (a *App) networkNames() []string {
 // loaded only with create true, at Start: Provision calls no KMS.
 func (a *App) loadKeys(ctx context.Context, create bool) (*keys.Keys, error) {
 	if a.remoteKEK() && !create {
-		return nil, nil
+		return nil, a.checkWrapped() // kek_load.go
 	}
 	devFile := a.Keys.DevFile
 	if devFile == "" {

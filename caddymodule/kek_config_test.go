@@ -2,13 +2,23 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/tokengate/tokengate/keys"
 )
+
+func writeTestFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // TestKEKConfig: the kek directive adapts to the tokengate.keks modules;
 // their settings are checked at validate, which calls no KMS (nothing
@@ -44,8 +54,28 @@ func TestKEKConfig(t *testing.T) {
 		}
 		return &c
 	}
-	// validate passes with a KMS that is not there, and a keyset file that
-	// does not exist yet: both are Start's.
+	// validate reads the keyset file, and calls no KMS (none is there):
+	// unwrapping it is Start's.
+	if err := caddy.Validate(cfg(`"kek": ` + ok)); err == nil || !strings.Contains(err.Error(), "keyset.json") {
+		t.Fatalf("validate with no keyset file: %v", err)
+	}
+	clear, err := keys.GenerateKeyset(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, "keyset.json"), clear)
+	if err := caddy.Validate(cfg(`"kek": ` + ok)); err == nil || !strings.Contains(err.Error(), "is cleartext but a key-encrypting key is configured (AWS KMS key "+uri+")") {
+		t.Fatalf("validate with a cleartext keyset: %v", err)
+	}
+	kek, err := keys.NewKEK(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := keys.GenerateKeyset(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, "keyset.json"), wrapped)
 	if err := caddy.Validate(cfg(`"kek": ` + ok)); err != nil {
 		t.Fatalf("validate with kek aws_kms: %v", err)
 	}

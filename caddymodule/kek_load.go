@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -36,6 +37,43 @@ func (a *App) loadKEK(ctx caddy.Context) error {
 	a.kek = mod.(KEKBackend).KEKSource()
 	a.kekModule = caddy.GetModuleName(mod)
 	return nil
+}
+
+// checkWrapped is what Provision checks of a keyset wrapped by a KMS key,
+// calling no KMS: that the keyset file (or variable) is there, is a keyset
+// file and is encrypted. Reading a file changes nothing, so `caddy
+// validate` says so before a start would.
+func (a *App) checkWrapped() error {
+	var data []byte
+	switch {
+	case a.Keys.Env != "":
+		v, ok := os.LookupEnv(a.Keys.Env)
+		if !ok || v == "" {
+			return fmt.Errorf("tokengate: keys: keyset variable %s is not set", a.Keys.Env)
+		}
+		data = []byte(v)
+	case a.Keys.File != "":
+		var err error
+		if data, err = os.ReadFile(a.Keys.File); err != nil {
+			return fmt.Errorf("tokengate: keys: read keyset file: %w", err) // *PathError names the file
+		}
+	default:
+		return nil // a development keyset, made at Start
+	}
+	switch {
+	case !json.Valid(data):
+		return fmt.Errorf("tokengate: keys: the keyset (%s) is not a JSON keyset file", a.keysetName())
+	case keys.IsCleartextKeyset(data):
+		return fmt.Errorf("tokengate: keys: the keyset (%s) is cleartext but a key-encrypting key is configured (%s); encrypt it: caddy tokengate wrap --keyset <file> --new-kek-uri <key_uri>", a.keysetName(), a.kek)
+	}
+	return nil
+}
+
+func (a *App) keysetName() string {
+	if a.Keys.Env != "" {
+		return "variable " + a.Keys.Env
+	}
+	return "file " + a.Keys.File
 }
 
 // remoteKEK reports whether the keyset's KEK is in a KMS: then the keyset
