@@ -161,6 +161,21 @@ func TestKEKInLocalKMS(t *testing.T) {
 	if r := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA); r.status != http.StatusOK {
 		t.Fatalf("detokenize after a reload with the KMS down: %d %s", r.status, r.body)
 	}
+
+	// rotate with the KMS key, reload: the rotated keyset (other bytes) is
+	// unwrapped again, new cards use the new key, old tokens still pay.
+	k.start()
+	before := g.app().keys.PrimaryKeyID()
+	if _, stderr, err := runTokengate(t, "rotate", "--keyset", keyset, "--kek-uri", kmsURI(kmsKeyA), "--kms-endpoint", k.endpoint()); err != nil {
+		t.Fatalf("rotate with --kek-uri: %v %s", err, stderr)
+	}
+	g.load(g.config(global, defaultSites))
+	if after := g.app().keys.PrimaryKeyID(); after == before || !g.app().keys.HasKeyID(before) {
+		t.Fatalf("after rotate and reload the primary key is %d (was %d)", after, before)
+	}
+	if r := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA); r.status != http.StatusOK {
+		t.Fatalf("an old token after rotate: %d %s", r.status, r.body)
+	}
 }
 
 // TestKEKWrongKMSKey: a keyset wrapped by one KMS key, configured with
