@@ -1,9 +1,12 @@
 package caddymodule
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,6 +93,42 @@ func TestKEKConfig(t *testing.T) {
 	} {
 		if err := caddy.Validate(cfg(keys)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want one containing %q", keys, err, want)
+		}
+	}
+}
+
+// TestKEKEnvAndFileModules: kek env and kek file serve as kek_env and
+// kek_file do, through a real Caddy.
+func TestKEKEnvAndFileModules(t *testing.T) {
+	raw := make([]byte, 32)
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	kek, err := keys.NewKEK(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := keys.GenerateKeyset(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyset := filepath.Join(dir, "keyset.json")
+	writeTestFile(t, keyset, data)
+	b64 := base64.StdEncoding.EncodeToString(raw)
+	writeTestFile(t, filepath.Join(dir, "kek"), []byte(b64+"\n"))
+	t.Setenv("TEST_KEK_MODULE", b64)
+	for _, kekLine := range []string{"kek env TEST_KEK_MODULE", "kek file " + filepath.Join(dir, "kek")} {
+		g := startGateway(t, "keyset_file "+keyset+"\n\t\t"+kekLine)
+		if strings.Contains(g.log(), "DEVELOPMENT KEYSET") || strings.Contains(g.log(), "cleartext keyset") {
+			t.Fatalf("%s: the wrapped keyset was not used", kekLine)
+		}
+		in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN))
+		if out := g.post(outboundURL+"/payments", jsonCT, in.body, "X-Tokengate-Api-Key", apiKeyA); out.status != http.StatusOK {
+			t.Fatalf("%s: detokenize: %d %s", kekLine, out.status, out.body)
+		}
+		if c := slices.IndexFunc(g.app().Readiness().Components, func(c Component) bool { return c.Name == componentKEK }); c >= 0 {
+			t.Fatalf("%s: a local KEK is listed as a component", kekLine)
 		}
 	}
 }
