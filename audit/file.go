@@ -36,6 +36,13 @@ type FileOptions struct {
 	Key []byte
 }
 
+// TailError is OpenFile's error for a chain that does not verify (its tail
+// was edited, or cut shorter than its head): waiting does not fix it.
+type TailError struct{ err error }
+
+func (e *TailError) Error() string { return e.err.Error() }
+func (e *TailError) Unwrap() error { return e.err }
+
 // FileStore is a Store over a rolled file.
 type FileStore struct {
 	path string
@@ -74,8 +81,8 @@ func OpenFile(path string, o FileOptions) (*FileStore, Tail, error) {
 	for i := len(files) - 1; i >= 0 && tail.Last == nil; i-- {
 		last, err := checkTail(files[i], o.Key, head)
 		if err != nil {
-			return nil, Tail{}, fmt.Errorf("audit file %s: %w; refusing to continue a chain that does not verify: "+
-				"move the file and %s away (keep them for the investigation) and start again, which starts a new chain", files[i], err, filepath.Base(HeadPath(path)))
+			return nil, Tail{}, &TailError{fmt.Errorf("audit file %s: %w; refusing to continue a chain that does not verify: "+
+				"move the file and %s away (keep them for the investigation) and start again, which starts a new chain", files[i], err, filepath.Base(HeadPath(path)))}
 		}
 		tail.Last = last
 	}
