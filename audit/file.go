@@ -363,3 +363,6 @@ func VerifyFiles(path string, key []byte, noHead bool) (Report, error) {
 	}
 	return Verify(srcs, key, head)
 }
+
+// NewTailError marks err as a chain that does not verify (see TailError).
+func NewTailError(err error) error { return &TailError{err} }
