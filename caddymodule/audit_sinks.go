@@ -258,28 +258,50 @@ func (s *FileAuditSink) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("roll_size %q: want a size of at least 1MiB, such as 100MiB", v)
 			}
 			s.RollSizeMB = int((size + (1 << 20) - 1) >> 20)
-		case "roll_keep", "checkpoint_every":
+		case "roll_keep":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
 				return d.Errf("%s %q: want a positive number", opt, v)
 			}
-			*map[string]*int{"roll_keep": &s.RollKeep, "checkpoint_every": &s.CheckpointEvery}[opt] = n
+			s.RollKeep = n
 		case "roll_keep_for":
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur < 24*time.Hour {
 				return d.Errf("roll_keep_for %q: want a duration of at least 24h, such as 8760h", v)
 			}
 			s.RollKeepDays = int((dur + 24*time.Hour - 1) / (24 * time.Hour))
-		case "checkpoint_interval":
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur < time.Second || dur > 24*time.Hour {
-				return d.Errf("checkpoint_interval %q: want a duration between 1s and 24h", v)
+		case "checkpoint_every", "checkpoint_interval":
+			d.Prev()
+			if err := s.parseCheckpoint(d, opt); err != nil {
+				return err
 			}
-			s.CheckpointInterval = caddy.Duration(dur)
 		default:
 			return d.Errf("unrecognized audit file option %q", opt)
 		}
 	}
+	return nil
+}
+
+// parseCheckpoint reads the argument of checkpoint_every or
+// checkpoint_interval (opt, the current token).
+func (s *FileAuditSink) parseCheckpoint(d *caddyfile.Dispenser, opt string) error {
+	var v string
+	if !d.Args(&v) || d.NextArg() {
+		return d.ArgErr()
+	}
+	if opt == "checkpoint_every" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return d.Errf("checkpoint_every %q: want a positive number", v)
+		}
+		s.CheckpointEvery = n
+		return nil
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur < time.Second || dur > 24*time.Hour {
+		return d.Errf("checkpoint_interval %q: want a duration between 1s and 24h", v)
+	}
+	s.CheckpointInterval = caddy.Duration(dur)
 	return nil
 }
 

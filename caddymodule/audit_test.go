@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // The file sink through a real Caddy: opened at Start (validate creates
@@ -131,4 +132,51 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// The PostgreSQL sink through a real Caddy: one chain per gateway name,
+// verified and searched by the commands with --dsn.
+func TestAuditPostgresSink(t *testing.T) {
+	dsn := vaulttest.PostgresDatabase(t)
+	g := startGateway(t, "audit postgres {\n\t\t\tdsn "+dsn+"\n\t\t\tgateway gw1\n\t\t\tcheckpoint_every 3\n\t\t}")
+	a := g.app()
+	for range 7 {
+		if err := a.audit.Record(context.Background(), audit.Entry{Action: audit.ActionReveal, Tenant: "tenant_b", Tokens: []audit.TokenUse{{Token: "tok_x", Became: "pan"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	keyset := keys.Options{File: filepath.Join(g.dir, "dev-keyset.json")}
+	var out bytes.Buffer
+	if code, err := cmdAudit(context.Background(), "verify", auditArgs{dsn: dsn, gateway: "gw1", keyset: keyset}, &out); err != nil || code != exitSuccess ||
+		!strings.Contains(out.String(), "gateway gw1: verified 12 entries") {
+		t.Fatalf("verify: %d %v %s", code, err, out.String())
+	}
+	out.Reset()
+	if _, err := cmdAudit(context.Background(), "search", auditArgs{dsn: dsn, gateway: "gw1", filter: audit.Filter{Tenant: "tenant_b"}}, &out); err != nil || strings.Count(out.String(), "\n") != 7 {
+		t.Fatalf("search: %v %s", err, out.String())
+	}
+	if _, err := cmdAudit(context.Background(), "verify", auditArgs{dsn: dsn, gateway: "gw2", keyset: keyset}, &out); err == nil || !strings.Contains(err.Error(), "no head row") {
+		t.Fatalf("verify of another gateway: %v", err)
+	}
+}
+
+// The audit directive's errors name the Caddyfile's line.
+func TestAuditCaddyfileErrors(t *testing.T) {
+	for cfg, want := range map[string]string{
+		"audit file {\n path /tmp/a.jsonl\n fsync sometimes\n}":        `fsync "sometimes"`,
+		"audit file {\n path /tmp/a.jsonl\n roll_size 10KB\n}":          "roll_size",
+		"audit file {\n path /tmp/a.jsonl\n checkpoint_every 0\n}":      "checkpoint_every",
+		"audit file {\n path /tmp/a.jsonl\n checkpoint_interval 1ms\n}": "checkpoint_interval",
+		"audit file {\n path /tmp/a.jsonl\n bogus 1\n}":                 "unrecognized audit file option",
+		"audit syslog":                                                  "unknown tokengate.audit_sinks module",
+		"audit postgres {\n gateway\n}":                                 "wrong argument count",
+	} {
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n\ttokengate {\n\t\trules /x\n"+cfg+"\n\t}\n}\n"), nil)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Caddyfile:") {
+			t.Errorf("%q: %v, want %q with the line", cfg, err, want)
+		}
+	}
 }
