@@ -82,7 +82,9 @@ func (s *PostgresAuditSink) Validate() error {
 func (s *PostgresAuditSink) FailsOpen() bool { return s.FailOpen }
 
 // Describe implements AuditBackend; never the DSN.
-func (s *PostgresAuditSink) Describe() string { return "PostgreSQL audit chain of gateway " + s.gateway }
+func (s *PostgresAuditSink) Describe() string {
+	return "PostgreSQL audit chain of gateway " + s.gateway
+}
 
 type pooledAuditPG struct {
 	*audit.Chain

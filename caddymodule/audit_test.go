@@ -166,13 +166,13 @@ func TestAuditPostgresSink(t *testing.T) {
 // The audit directive's errors name the Caddyfile's line.
 func TestAuditCaddyfileErrors(t *testing.T) {
 	for cfg, want := range map[string]string{
-		"audit file {\n path /tmp/a.jsonl\n fsync sometimes\n}":        `fsync "sometimes"`,
+		"audit file {\n path /tmp/a.jsonl\n fsync sometimes\n}":         `fsync "sometimes"`,
 		"audit file {\n path /tmp/a.jsonl\n roll_size 10KB\n}":          "roll_size",
 		"audit file {\n path /tmp/a.jsonl\n checkpoint_every 0\n}":      "checkpoint_every",
 		"audit file {\n path /tmp/a.jsonl\n checkpoint_interval 1ms\n}": "checkpoint_interval",
 		"audit file {\n path /tmp/a.jsonl\n bogus 1\n}":                 "unrecognized audit file option",
-		"audit syslog":                                                  "unknown tokengate.audit_sinks module",
-		"audit postgres {\n gateway\n}":                                 "wrong argument count",
+		"audit syslog":                  "unknown tokengate.audit_sinks module",
+		"audit postgres {\n gateway\n}": "wrong argument count",
 	} {
 		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n\ttokengate {\n\t\trules /x\n"+cfg+"\n\t}\n}\n"), nil)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Caddyfile:") {
