@@ -180,3 +180,31 @@ func TestAuditCaddyfileErrors(t *testing.T) {
 		}
 	}
 }
+
+// A reload with the same audit file keeps one chain: the new config records
+// its config_load on the chain the old one wrote, which is closed once, at
+// the stop.
+func TestAuditFileSinkReload(t *testing.T) {
+	g := &gateway{t: t, dir: t.TempDir()}
+	path := filepath.Join(g.dir, "audit.jsonl")
+	global := "audit file {\n\t\t\tpath " + path + "\n\t\t}"
+	g.start(global, defaultSites)
+	first := g.app().audit
+	first.Record(context.Background(), audit.Entry{Action: audit.ActionReveal})
+	g.load(g.config(global+"\n\t\tmax_body_size 5MiB", defaultSites))
+	if g.app().audit != first {
+		t.Fatal("the reload opened another chain")
+	}
+	g.app().audit.Record(context.Background(), audit.Entry{Action: audit.ActionReveal})
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := cmdAudit(context.Background(), "verify", auditArgs{file: path, keyset: keys.Options{File: filepath.Join(g.dir, "dev-keyset.json")}}, &out); err != nil {
+		t.Fatal(err)
+	}
+	// chain start, config_load, reveal, config_load, reveal, the close's checkpoint.
+	if !strings.Contains(out.String(), "verified 6 entries") {
+		t.Fatalf("verify: %s", out.String())
+	}
+}
