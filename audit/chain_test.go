@@ -214,16 +214,20 @@ func TestTamperTruncateTail(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("open: %v", err)
 	}
-	// Recovery: the file and its head moved away start a new chain.
+	// Recovery: the file moved away starts a new chain, which records the
+	// old head as broken; the old head is kept beside.
 	os.Rename(path, path+".bad")
-	os.Rename(HeadPath(path), HeadPath(path)+".bad")
 	c, err := OpenFileChain(context.Background(), path, FileOptions{}, Options{Gateway: "gw1", Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	if rep, err := VerifyFiles(path, testKey, false); err != nil || rep.First != 1 {
+	rep, err := VerifyFiles(path, testKey, false)
+	if err != nil || rep.First != 1 || !strings.HasPrefix(rep.StartedAfter, "broken: the files of the chain whose head is seq 29") {
 		t.Fatalf("%+v %v", rep, err)
+	}
+	if kept, _ := filepath.Glob(HeadPath(path) + ".previous-*"); len(kept) != 1 {
+		t.Fatalf("old head not kept: %v", kept)
 	}
 }
 

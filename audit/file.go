@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/DeRuina/timberjack"
 )
@@ -82,14 +83,22 @@ func OpenFile(path string, o FileOptions) (*FileStore, Tail, error) {
 		last, err := checkTail(files[i], o.Key, head)
 		if err != nil {
 			return nil, Tail{}, &TailError{fmt.Errorf("audit file %s: %w; refusing to continue a chain that does not verify: "+
-				"move the file and %s away (keep them for the investigation) and start again, which starts a new chain", files[i], err, filepath.Base(HeadPath(path)))}
+				"move the file out of its directory (keep it for the investigation) and start again: a new chain starts, whose first entry records %s's checkpoint as broken", files[i], err, filepath.Base(HeadPath(path)))}
 		}
 		tail.Last = last
 	}
 	if tail.Last == nil {
 		tail.Previous = "none"
 		if head != nil {
+			// The files were moved away (or removed) and the head stayed:
+			// the new chain's first entry says so, and the old head is
+			// kept beside, for the investigation.
 			tail.Previous = fmt.Sprintf("broken: the files of the chain whose head is seq %d hash %s are gone", head.Seq, head.Hash)
+			kept := HeadPath(path) + ".previous-" + time.Now().UTC().Format("20060102T150405Z")
+			if err := os.Rename(HeadPath(path), kept); err != nil {
+				return nil, Tail{}, err
+			}
+			tail.Head = nil
 		}
 	}
 	if o.MaxSizeMB <= 0 {

@@ -56,6 +56,10 @@ type Report struct {
 	MACsChecked bool
 	// HeadChecked says whether a head was compared.
 	HeadChecked bool
+	// StartedAfter is, for a chain whose first entry is here, what that
+	// entry records of the chain before it ("none", or "broken: ..." when
+	// a chain's files were moved away and a new one started).
+	StartedAfter string
 }
 
 // pos is an entry and where it was read.
@@ -171,6 +175,9 @@ func (v *Verifier) check(p pos, next *pos) error {
 	}
 	if !v.started {
 		v.started, v.report.First = true, e.Seq
+		if e.Seq == 1 {
+			v.report.StartedAfter = e.Detail["previous"]
+		}
 	}
 	v.report.Entries++
 	v.report.Last = e.Seq

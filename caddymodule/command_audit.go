@@ -107,6 +107,9 @@ func cmdAuditVerify(ctx context.Context, args auditArgs, out io.Writer) (int, er
 	if rep.First > 1 {
 		fmt.Fprintf(out, "the chain starts at seq %d: earlier entries are not here (rolled files removed by retention, or moved)\n", rep.First)
 	}
+	if rep.StartedAfter != "" && rep.StartedAfter != "none" {
+		fmt.Fprintf(out, "NOTE: this chain was started after another whose files are gone: %s\n", rep.StartedAfter)
+	}
 	if rep.Unauthenticated > 0 {
 		fmt.Fprintf(out, "%d entries after the last checkpoint are chained but not yet authenticated (the next checkpoint will)\n", rep.Unauthenticated)
 	}
