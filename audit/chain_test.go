@@ -331,3 +331,20 @@ func TestRolledFiles(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestFileReplacedUnderTheGateway(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	c, err := OpenFileChain(context.Background(), path, FileOptions{}, Options{Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Record(context.Background(), Entry{Action: ActionReveal}); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(path, path+".moved")
+	os.Mkdir(path, 0o700)
+	if err := c.Record(context.Background(), Entry{Action: ActionReveal}); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("record after the file was replaced: %v", err)
+	}
+}

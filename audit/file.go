@@ -48,6 +48,9 @@ func (e *TailError) Unwrap() error { return e.err }
 type FileStore struct {
 	path string
 	log  *timberjack.Logger
+	// written is the file the last entry went to (after a roll, the new
+	// one), to notice the file replaced or removed under the gateway.
+	written os.FileInfo
 }
 
 // HeadPath is where the head of the chain in path is kept.
@@ -302,10 +305,31 @@ func writeHead(path string, h Head) error {
 // Path is the file written to.
 func (s *FileStore) Path() string { return s.path }
 
+// ErrReplaced is Append's error when the file was replaced or removed
+// while the gateway writes it (its entries would go to a file no one
+// reads).
+var ErrReplaced = errors.New("the audit file was replaced or removed while the gateway writes it; restart the gateway (or reload its config) to start a new chain")
+
 // Append implements Store: the line is written (write(2)) when it returns.
+// A file replaced or removed under the gateway (the chain's owner does not
+// roll it: timberjack does) is refused, so no entry is written where no one
+// would read it.
 func (s *FileStore) Append(_ context.Context, line []byte) error {
-	_, err := s.log.Write(append(line, '\n'))
-	return err
+	if s.written != nil {
+		fi, err := os.Stat(s.path)
+		if err != nil || !os.SameFile(fi, s.written) {
+			return fmt.Errorf("%s: %w", s.path, ErrReplaced)
+		}
+	}
+	if _, err := s.log.Write(append(line, '\n')); err != nil {
+		return err
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.path, ErrReplaced)
+	}
+	s.written = fi
+	return nil
 }
 
 // Checkpoint implements Store: the line is written, the file synced, then

@@ -208,3 +208,29 @@ func TestAuditFileSinkReload(t *testing.T) {
 		t.Fatalf("verify: %s", out.String())
 	}
 }
+
+// The audit file replaced by a directory while the gateway runs: Record
+// fails (the caller answers 503); with fail_open it returns nil and the
+// failure is counted.
+func TestAuditFileReplacedAfterStart(t *testing.T) {
+	for _, failOpen := range []bool{false, true} {
+		g := &gateway{t: t, dir: t.TempDir()}
+		path := filepath.Join(g.dir, "audit.jsonl")
+		global := "audit file {\n\t\t\tpath " + path + "\n\t\t}"
+		if failOpen {
+			global = "audit file {\n\t\t\tpath " + path + "\n\t\t\tfail_open\n\t\t}"
+		}
+		g.start(global, defaultSites)
+		os.Rename(path, path+".moved")
+		os.Mkdir(path, 0o700)
+		before := testutil.ToFloat64(auditWriteFailures)
+		err := g.app().audit.Record(context.Background(), audit.Entry{Action: audit.ActionReveal})
+		if failOpen != (err == nil) || !failOpen && !strings.Contains(err.Error(), "replaced or removed") {
+			t.Fatalf("fail_open %v: Record: %v", failOpen, err)
+		}
+		if n := testutil.ToFloat64(auditWriteFailures) - before; n != 1 {
+			t.Fatalf("fail_open %v: tokengate_audit_write_failures_total went up by %v", failOpen, n)
+		}
+		caddy.Stop()
+	}
+}
