@@ -308,7 +308,7 @@ func (s *FileStore) Path() string { return s.path }
 // ErrReplaced is Append's error when the file was replaced or removed
 // while the gateway writes it (its entries would go to a file no one
 // reads).
-var ErrReplaced = errors.New("the audit file was replaced or removed while the gateway writes it; restart the gateway (or reload its config) to start a new chain")
+var ErrReplaced = errors.New("the audit file was replaced or removed while the gateway writes it; restart the gateway to start a new chain")
 
 // Append implements Store: the line is written (write(2)) when it returns.
 // A file replaced or removed under the gateway (the chain's owner does not
