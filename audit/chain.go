@@ -83,10 +83,12 @@ type Head struct {
 // Store is where a chain writes. Append writes one encoded entry (a JSON
 // object, no newline) as the store promises before it returns; Checkpoint
 // writes a checkpoint entry, makes everything written so far durable, then
-// records head. Sync makes what was written durable.
+// records head, and says whether the entry was written even when what
+// follows failed (the chain then goes on after it). Sync makes what was
+// written durable.
 type Store interface {
 	Append(ctx context.Context, line []byte) error
-	Checkpoint(ctx context.Context, line []byte, head Head) error
+	Checkpoint(ctx context.Context, line []byte, head Head) (written bool, err error)
 	Sync() error
 	Close() error
 }
@@ -310,10 +312,13 @@ func (c *Chain) checkpointLocked(ctx context.Context, detail map[string]string) 
 		return err
 	}
 	head := Head{Gateway: e.Gateway, Seq: e.Seq, Prev: e.Prev, Hash: e.Hash, MAC: e.Detail["mac"]}
-	if err := c.store.Checkpoint(ctx, line, head); err != nil {
+	written, err := c.store.Checkpoint(ctx, line, head)
+	if written {
+		c.seq, c.prev, c.since = e.Seq, e.Hash, 0
+	}
+	if err != nil {
 		return fmt.Errorf("audit: writing checkpoint %d: %w", e.Seq, err)
 	}
-	c.seq, c.prev, c.since = e.Seq, e.Hash, 0
 	return nil
 }
 

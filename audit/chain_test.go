@@ -245,10 +245,10 @@ func TestOpenRefusesEditedTail(t *testing.T) {
 // failing is a store whose writes fail.
 type failing struct{ err error }
 
-func (f failing) Append(context.Context, []byte) error           { return f.err }
-func (f failing) Checkpoint(context.Context, []byte, Head) error { return nil }
-func (f failing) Sync() error                                    { return nil }
-func (f failing) Close() error                                   { return nil }
+func (f failing) Append(context.Context, []byte) error                   { return f.err }
+func (f failing) Checkpoint(context.Context, []byte, Head) (bool, error) { return true, nil }
+func (f failing) Sync() error                                            { return nil }
+func (f failing) Close() error                                           { return nil }
 
 func TestFailClosedAndOpen(t *testing.T) {
 	boom := errors.New("disk full")

@@ -324,24 +324,24 @@ func (s *FileStore) Append(_ context.Context, line []byte) error {
 	if _, err := s.log.Write(append(line, '\n')); err != nil {
 		return err
 	}
-	fi, err := os.Stat(s.path)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.path, ErrReplaced)
+	// The line is written: the chain goes on after it whatever this
+	// finds (a file gone now fails the next entry).
+	if fi, err := os.Stat(s.path); err == nil {
+		s.written = fi
 	}
-	s.written = fi
 	return nil
 }
 
 // Checkpoint implements Store: the line is written, the file synced, then
 // the head replaced.
-func (s *FileStore) Checkpoint(ctx context.Context, line []byte, head Head) error {
+func (s *FileStore) Checkpoint(ctx context.Context, line []byte, head Head) (bool, error) {
 	if err := s.Append(ctx, line); err != nil {
-		return err
+		return false, err
 	}
 	if err := s.log.Sync(); err != nil {
-		return err
+		return true, err
 	}
-	return writeHead(HeadPath(s.path), head)
+	return true, writeHead(HeadPath(s.path), head)
 }
 
 // Sync implements Store.

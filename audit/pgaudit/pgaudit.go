@@ -178,19 +178,33 @@ func (s *Store) insert(ctx context.Context, q interface {
 	return err
 }
 
-// Append implements audit.Store: the row is committed when it returns.
+// Append implements audit.Store: the row is committed when it returns. An
+// insert whose answer was lost (a timeout after the commit) is looked up:
+// found as written, it counts as written, so the chain does not stall on a
+// seq it already used.
 func (s *Store) Append(ctx context.Context, line []byte) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
 	defer cancel()
-	return s.insert(ctx, s.pool, line)
+	err := s.insert(ictx, s.pool, line)
+	if err == nil {
+		return nil
+	}
+	seq, _ := seqOf(line)
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
+	defer lcancel()
+	var existing string
+	if s.pool.QueryRow(lctx, `SELECT entry FROM tokengate_audit WHERE gateway = $1 AND seq = $2`, s.gateway, seq).Scan(&existing) == nil && existing == string(line) {
+		return nil
+	}
+	return err
 }
 
 // Checkpoint implements audit.Store: the checkpoint and the head in one
 // transaction.
-func (s *Store) Checkpoint(ctx context.Context, line []byte, h audit.Head) error {
+func (s *Store) Checkpoint(ctx context.Context, line []byte, h audit.Head) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
 	defer cancel()
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := s.insert(ctx, tx, line); err != nil {
 			return err
 		}
@@ -199,6 +213,10 @@ func (s *Store) Checkpoint(ctx context.Context, line []byte, h audit.Head) error
 			s.gateway, int64(h.Seq), h.Prev, h.Hash, h.MAC)
 		return err
 	})
+	// A commit whose answer was lost leaves it unknown: the next insert
+	// at that seq then fails as a duplicate, and the gateway must be
+	// restarted to read the chain's end again.
+	return err == nil, err
 }
 
 // Sync implements audit.Store: every row is committed already.
