@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/spf13/cobra"
 
 	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/keys"
@@ -232,5 +233,17 @@ func TestAuditFileReplacedAfterStart(t *testing.T) {
 			t.Fatalf("fail_open %v: tokengate_audit_write_failures_total went up by %v", failOpen, n)
 		}
 		caddy.Stop()
+	}
+}
+
+// The audit flags are registered on caddy tokengate, once.
+func TestAuditFlags(t *testing.T) {
+	cmd := &cobra.Command{}
+	cmd.Flags().String("kek-file", "", "defined by another subcommand")
+	addAuditFlags(cmd)
+	for _, name := range []string{"file", "dsn", "gateway", "kek-file", "no-head", "token", "tenant", "action", "since", "until"} {
+		if cmd.Flags().Lookup(name) == nil {
+			t.Errorf("no --%s", name)
+		}
 	}
 }

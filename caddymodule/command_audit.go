@@ -19,14 +19,30 @@ import (
 const auditUsage = "usage: caddy tokengate audit verify (--file <path> | --dsn <dsn> [--gateway <name>]) (--keyset <file> | --keyset-env <VARIABLE>) [--kek-env <VARIABLE> | --kek-file <file>] [--no-head], " +
 	"or caddy tokengate audit search (--file <path> | --dsn <dsn> [--gateway <name>]) [--token <t>] [--tenant <x>] [--action <a>] [--since <RFC3339>] [--until <RFC3339>]"
 
-// addAuditFlags adds the flags of caddy tokengate audit.
+// addAuditFlags adds the flags of caddy tokengate audit that no other
+// subcommand defined already (a flag defined twice panics).
 func addAuditFlags(cmd *cobra.Command) {
-	f := cmd.Flags()
+	fs := cmd.Flags()
+	f := struct {
+		String func(name, value, usage string)
+		Bool   func(name, usage string)
+	}{
+		String: func(name, value, usage string) {
+			if fs.Lookup(name) == nil {
+				fs.String(name, value, usage)
+			}
+		},
+		Bool: func(name, usage string) {
+			if fs.Lookup(name) == nil {
+				fs.Bool(name, false, usage)
+			}
+		},
+	}
 	f.String("file", "", "audit verify, audit search: the audit file (its rolled files beside it are read too)")
 	f.String("dsn", "", "audit verify, audit search: the PostgreSQL audit sink's DSN")
 	f.String("gateway", "", "audit verify, audit search: with --dsn, the chain (gateway) to read (default: this host's name)")
 	f.String("kek-file", "", "audit verify: the file holding the base64 key-encrypting key (as kek_file)")
-	f.Bool("no-head", false, "audit verify: verify without the head (a cut at the end of the chain then does not show)")
+	f.Bool("no-head", "audit verify: verify without the head (a cut at the end of the chain then does not show)")
 	f.String("token", "", "audit search: entries that used this token")
 	f.String("tenant", "", "audit search: entries of this tenant")
 	f.String("action", "", "audit search: entries of this action (detokenize, reveal, cryptogram, token_status, keys, reseal, config_load, backup, purge, checkpoint)")
