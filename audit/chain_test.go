@@ -348,3 +348,33 @@ func TestFileReplacedUnderTheGateway(t *testing.T) {
 		t.Fatalf("record after the file was replaced: %v", err)
 	}
 }
+
+// The hash is over the canonical JSON: member order does not matter, and
+// every member counts (one the struct does not know too).
+func TestCanonicalHash(t *testing.T) {
+	a, _ := HashOf([]byte(`{"seq":1,"action":"reveal","detail":{"b":"2","a":"1"},"hash":"x"}`))
+	b, _ := HashOf([]byte(`{"detail":{"a":"1","b":"2"},"action":"reveal","seq":1}`))
+	c, _ := HashOf([]byte(`{"detail":{"a":"1","b":"2"},"action":"reveal","seq":1,"extra":true}`))
+	if a != b || a == c {
+		t.Fatalf("%s %s %s", a, b, c)
+	}
+}
+
+// A partial line (a failed write) across which the chain continues is
+// reported, not fatal; a line made unreadable in place of an entry is an
+// entry removed.
+func TestPartialLine(t *testing.T) {
+	path := writeChain(t, 12, 10)
+	lines := readLines(t, path)
+	withPartial := append(lines[:5:5], append([]string{`{"seq":6,"time":"2026-`}, lines[5:]...)...)
+	writeLines(t, path, withPartial)
+	rep, err := VerifyFiles(path, testKey, false)
+	if err != nil || len(rep.Skipped) != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	lines[5] = `{"seq":6,"ti`
+	writeLines(t, path, lines)
+	if ve := verifyErr(t, path); ve.Problem != ProblemRemoved || ve.Seq != 7 {
+		t.Fatalf("%+v", ve)
+	}
+}
