@@ -86,7 +86,7 @@ func OpenFile(path string, o FileOptions) (*FileStore, Tail, error) {
 		last, err := checkTail(files[i], o.Key, head)
 		if err != nil {
 			return nil, Tail{}, &TailError{fmt.Errorf("audit file %s: %w; refusing to continue a chain that does not verify: "+
-				"move the file out of its directory (keep it for the investigation) and start again: a new chain starts, whose first entry records %s's checkpoint as broken", files[i], err, filepath.Base(HeadPath(path)))}
+				"move the file and its rolled files out of the directory (keep them for the investigation) and start again: a new chain starts, whose first entry records %s's checkpoint as broken", files[i], err, filepath.Base(HeadPath(path)))}
 		}
 		tail.Last = last
 	}
