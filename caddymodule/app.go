@@ -103,6 +103,11 @@ type App struct {
 	// a buffer forever. The default is 10s.
 	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
+	// AuditRaw is the audit trail's sink, a tokengate.audit_sinks module
+	// chosen by its "sink" key ("file", "postgres"). Without it nothing is
+	// audited. It is opened at Start (see audit_sinks.go).
+	AuditRaw json.RawMessage `json:"audit,omitempty" caddy:"namespace=tokengate.audit_sinks inline_key=sink"`
+
 	rules    *rules.File
 	vault    VaultBackend // the module; opened at Start (see start.go)
 	apiKeys  keyring[string]
@@ -139,6 +144,8 @@ type App struct {
 	// audit records accesses to card data and keys; nil records nothing
 	// (see package audit).
 	audit audit.Recorder
+	// auditBackend is the audit sink module (nil: none), opened at Start.
+	auditBackend AuditBackend
 	// stopRetry and retryDone stop and await the retry loop.
 	stopRetry context.CancelFunc
 	retryDone chan struct{}
@@ -321,6 +328,13 @@ func (a *App) loadBackends(ctx caddy.Context) error {
 	a.cvvBackend = mod.(CVVBackend)
 	if err := a.loadNetworks(ctx); err != nil {
 		return err
+	}
+	if a.AuditRaw != nil {
+		mod, err := ctx.LoadModule(a, "AuditRaw")
+		if err != nil {
+			return fmt.Errorf("tokengate: loading audit module: %w", err)
+		}
+		a.auditBackend = mod.(AuditBackend)
 	}
 	for _, set := range a.rules.Inbound {
 		if _, ok := a.networks.Lookup(set.Network); set.Network != "" && !ok && !a.isLateNetwork(set.Network) {

@@ -57,6 +57,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		provision_timeout   <duration>
 //		max_body_size       <size>
 //		body_read_timeout   <duration>
+//		audit <sink> ...              (file or postgres; default: none)
 //	}
 //
 // Each backend is a guest module whose own Caddyfile syntax follows its
@@ -134,6 +135,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.CVVStoreRaw = raw
+		case "audit":
+			if a.AuditRaw != nil {
+				return d.Errf("audit is already set")
+			}
+			raw, err := unmarshalBackend(d, "tokengate.audit_sinks", "sink")
+			if err != nil {
+				return err
+			}
+			a.AuditRaw = raw
 		case "network":
 			if d.NextArg() {
 				if d.Val() == "off" {

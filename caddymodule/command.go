@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | rules lint --rules <file> | version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -151,6 +151,20 @@ gateway is needed, and card values show as placeholders (<pan>,
 <network_token>, <cryptogram>, <cvv>). The exit status is non-zero when
 the body cannot be explained or, inbound, the gateway would refuse it.
 
+audit verify checks the audit trail in --file (and its rolled files
+beside it, oldest first) or, with --dsn, the PostgreSQL audit sink's chain
+of --gateway: every entry's hash, the chain of hashes, the seqs, each
+checkpoint's MAC (with the key derived from the keyset: --keyset or
+--keyset-env, and --kek-env or --kek-file if it is wrapped) and the head
+(the latest checkpoint, kept apart: a chain shorter than it was cut). It
+exits 0 with the counts verified, or non-zero naming the first entry that
+was changed, removed, inserted, reordered or truncated, or whose
+checkpoint MAC is invalid (file, line and seq).
+
+audit search prints as JSON lines the entries of --file (and its rolled
+files) or --dsn that match --token, --tenant, --action, --since and
+--until (RFC 3339 times); no keyset is needed.
+
 version prints tokengate's version (stamped at build time by ./xcaddy.sh
 and the Dockerfile from git describe), the Caddy version it is built
 into, and the Go version and platform.`,
@@ -174,10 +188,14 @@ into, and the Go version and platform.`,
 			cmd.Flags().Bool("json", false, "rules explain: print the report as JSON")
 			addKEKFlags(cmd) // command_kek.go
 			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
+			addAuditFlags(cmd)
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "version" {
 						return cmdVersion(c.OutOrStdout())
+					}
+					if fl.NArg() == 2 && fl.Arg(0) == "audit" {
+						return cmdAudit(c.Context(), fl.Arg(1), auditArgsOf(fl), c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"),

@@ -56,6 +56,7 @@ const (
 	componentVault      = "vault"
 	componentCVVs       = "cvv_store"
 	componentChangeFeed = "change_feed"
+	componentAudit      = "audit"
 )
 
 func networkComponent(name string) string { return "network " + name }
@@ -175,6 +176,9 @@ func newReadiness(a *App) *readiness {
 		{Name: componentVault, Backend: caddy.GetModuleName(a.vault), Required: true, State: StateStarting, Reason: reasonNotStarted, Since: now},
 		{Name: componentCVVs, Backend: caddy.GetModuleName(a.cvvBackend), Required: true, State: StateStarting, Reason: reasonNotStarted, Since: now},
 	}...)
+	if a.auditBackend != nil {
+		r.components = append(r.components, Component{Name: componentAudit, Backend: caddy.GetModuleName(a.auditBackend), Required: !a.auditBackend.FailsOpen(), State: StateStarting, Reason: reasonNotStarted, Since: now})
+	}
 	for _, name := range a.networkNames() {
 		c := Component{Name: networkComponent(name), Backend: name, State: StateReady, Since: now}
 		if a.isLateNetwork(name) {

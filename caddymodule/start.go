@@ -159,6 +159,10 @@ func (a *App) open(ctx context.Context) error {
 		a.keys = ks
 	}
 	env := Env{Keys: a.keys, Logger: a.logger}
+	// The audit sink sets a.audit, before the stack is built over it.
+	if err := a.openAudit(ctx, env); err != nil {
+		return err
+	}
 	if o.vault == nil {
 		v, err := a.vault.OpenVault(ctx, env)
 		if err != nil {

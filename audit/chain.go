@@ -1,0 +1,371 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Defaults for a chain's checkpoints.
+const (
+	DefaultCheckpointEvery    = 100
+	DefaultCheckpointInterval = time.Minute
+)
+
+// Canonical returns the canonical encoding of the JSON object raw, with its
+// "hash" member left out: the object's members sorted by name at every
+// level, numbers as written, strings as encoding/json writes them. An
+// entry's Hash is the hex SHA-256 of it. It is computed over the JSON and
+// not over the Go struct, so a field added to Entry later (empty, omitted)
+// does not change the hash of entries written before it.
+func Canonical(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value")
+	}
+	delete(m, "hash")
+	return json.Marshal(m) // maps are written with sorted keys
+}
+
+// HashOf returns the hex SHA-256 of the canonical encoding of raw.
+func HashOf(raw []byte) (string, error) {
+	c, err := Canonical(raw)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(c)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// CheckpointMAC is the hex HMAC-SHA256, under key, over a checkpoint's
+// gateway, seq and prev (the hash of the entry before it).
+func CheckpointMAC(key []byte, gateway string, seq uint64, prev string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tokengate audit checkpoint\x00"))
+	m.Write([]byte(gateway))
+	m.Write([]byte{0})
+	m.Write([]byte(strconv.FormatUint(seq, 10)))
+	m.Write([]byte{0})
+	m.Write([]byte(prev))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// KeyID names a checkpoint key without revealing it (a prefix of its
+// SHA-256), so verify can tell a wrong keyset from a forged checkpoint.
+func KeyID(key []byte) string {
+	sum := sha256.Sum256(append([]byte("tokengate audit key id\x00"), key...))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Head is the latest checkpoint, kept apart from the entries (a file beside
+// them, a row): a chain shorter than its head was cut at the tail.
+type Head struct {
+	Gateway string `json:"gateway"`
+	Seq     uint64 `json:"seq"`
+	Prev    string `json:"prev"`
+	Hash    string `json:"hash"`
+	MAC     string `json:"mac"`
+}
+
+// Store is where a chain writes. Append writes one encoded entry (a JSON
+// object, no newline) as the store promises before it returns; Checkpoint
+// writes a checkpoint entry, makes everything written so far durable, then
+// records head, and says whether the entry was written even when what
+// follows failed (the chain then goes on after it). Sync makes what was
+// written durable.
+type Store interface {
+	Append(ctx context.Context, line []byte) error
+	Checkpoint(ctx context.Context, line []byte, head Head) (written bool, err error)
+	Sync() error
+	Close() error
+}
+
+// Tail is what a store found when it opened: the last entry of its chain
+// (nil for a new chain) and its head (nil if none).
+type Tail struct {
+	Last *Entry
+	Head *Head
+	// Previous, for a new chain, is what the first entry records of what
+	// came before: "none", or the hash of the latest checkpoint of a chain
+	// whose entries are gone (its head remained).
+	Previous string
+}
+
+// Options configure a chain.
+type Options struct {
+	// Gateway names the chain (when it does not continue one that has a
+	// name).
+	Gateway string
+	// Key authenticates checkpoints (keys.Keys.DeriveKey(CheckpointKeyLabel)).
+	Key []byte
+	// Every and Interval: a checkpoint after Every entries and Interval
+	// after the first entry since the last one (defaults 100 and 1m).
+	Every    int
+	Interval time.Duration
+	// SyncEvery makes every entry durable (fsync) before Record returns;
+	// otherwise entries are written (write(2): a process crash loses
+	// nothing) and made durable at checkpoints and on close.
+	SyncEvery bool
+	// FailOpen: a failed write is reported to OnFailure and Record returns
+	// nil; otherwise Record returns the error (the caller refuses).
+	FailOpen bool
+	// OnFailure is told of every failed write (log it, count it).
+	OnFailure func(err error)
+}
+
+// Chain appends entries to a store, one writer at a time, chaining each to
+// the one before by hash and writing checkpoints. It is a Recorder.
+type Chain struct {
+	mu    sync.Mutex
+	store Store
+	opts  Options
+
+	seq     uint64
+	prev    string
+	gateway string
+	since   int       // entries since the last checkpoint
+	first   time.Time // when the first of them was written
+	closed  bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewChain continues the chain tail describes in store (or starts one: its
+// first entry is a checkpoint recording tail.Previous) and starts the
+// timer that writes checkpoints every opts.Interval.
+func NewChain(ctx context.Context, store Store, tail Tail, opts Options) (*Chain, error) {
+	if len(opts.Key) == 0 {
+		return nil, errors.New("audit: no checkpoint key")
+	}
+	if opts.Every <= 0 {
+		opts.Every = DefaultCheckpointEvery
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultCheckpointInterval
+	}
+	c := &Chain{store: store, opts: opts, gateway: opts.Gateway, stop: make(chan struct{}), done: make(chan struct{})}
+	if tail.Last != nil {
+		c.seq, c.prev = tail.Last.Seq, tail.Last.Hash
+		if tail.Last.Gateway != "" {
+			c.gateway = tail.Last.Gateway
+		}
+	} else {
+		prev := tail.Previous
+		if prev == "" {
+			prev = "none"
+		}
+		if err := c.checkpointLocked(ctx, map[string]string{"previous": prev}); err != nil {
+			return nil, err
+		}
+	}
+	go c.tick()
+	return c, nil
+}
+
+// SetOptions changes the checkpoint settings and the failure handling of a
+// running chain (a reloaded config). A new key takes effect after a
+// checkpoint under the old one.
+func (c *Chain) SetOptions(ctx context.Context, opts Options) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if opts.Every <= 0 {
+		opts.Every = DefaultCheckpointEvery
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultCheckpointInterval
+	}
+	if len(opts.Key) > 0 && !hmac.Equal(opts.Key, c.opts.Key) && c.since > 0 && !c.closed {
+		if err := c.checkpointLocked(ctx, nil); err != nil {
+			return err
+		}
+	}
+	if len(opts.Key) == 0 {
+		opts.Key = c.opts.Key
+	}
+	c.opts = opts
+	return nil
+}
+
+// Gateway returns the chain's name.
+func (c *Chain) Gateway() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gateway
+}
+
+// Seq returns the seq of the last entry written.
+func (c *Chain) Seq() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seq
+}
+
+// ErrClosed is Record's error after Close.
+var ErrClosed = errors.New("audit: the audit trail is closed")
+
+// Record implements Recorder: e gets its Seq, Prev, Hash, Gateway (and
+// Time, if zero) and is written before Record returns.
+func (c *Chain) Record(ctx context.Context, e Entry) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.fail(ErrClosed)
+	}
+	// A checkpoint that is due and failed after the last entry is written
+	// first: if it fails again, so would this entry.
+	if c.due() {
+		if err := c.checkpointLocked(ctx, nil); err != nil {
+			return c.fail(err)
+		}
+	}
+	if err := c.appendLocked(ctx, e); err != nil {
+		return c.fail(err)
+	}
+	if c.due() {
+		if err := c.checkpointLocked(ctx, nil); err != nil && c.opts.OnFailure != nil {
+			c.opts.OnFailure(fmt.Errorf("audit checkpoint (retried with the next entry): %w", err))
+		}
+	}
+	return nil
+}
+
+func (c *Chain) fail(err error) error {
+	if c.opts.OnFailure != nil {
+		c.opts.OnFailure(err)
+	}
+	if c.opts.FailOpen {
+		return nil
+	}
+	return err
+}
+
+func (c *Chain) due() bool {
+	return c.since >= c.opts.Every || c.since > 0 && time.Since(c.first) >= c.opts.Interval
+}
+
+// encode sets e's chain fields and returns its line.
+func (c *Chain) encode(e *Entry) ([]byte, error) {
+	e.Seq = c.seq + 1
+	e.Prev = c.prev
+	e.Gateway = c.gateway
+	e.Hash = ""
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encoding an entry: %w", err)
+	}
+	if e.Hash, err = HashOf(raw); err != nil {
+		return nil, fmt.Errorf("audit: hashing an entry: %w", err)
+	}
+	return json.Marshal(e)
+}
+
+func (c *Chain) appendLocked(ctx context.Context, e Entry) error {
+	line, err := c.encode(&e)
+	if err != nil {
+		return err
+	}
+	if err := c.store.Append(ctx, line); err != nil {
+		return fmt.Errorf("audit: writing entry %d: %w", e.Seq, err)
+	}
+	if c.opts.SyncEvery {
+		if err := c.store.Sync(); err != nil {
+			return fmt.Errorf("audit: syncing entry %d: %w", e.Seq, err)
+		}
+	}
+	c.seq, c.prev = e.Seq, e.Hash
+	if c.since == 0 {
+		c.first = time.Now()
+	}
+	c.since++
+	return nil
+}
+
+// checkpointLocked writes a checkpoint entry and the head.
+func (c *Chain) checkpointLocked(ctx context.Context, detail map[string]string) error {
+	e := Entry{Action: ActionCheckpoint, Outcome: OutcomeOK, Detail: map[string]string{}}
+	for k, v := range detail {
+		e.Detail[k] = v
+	}
+	e.Detail["entries"] = strconv.Itoa(c.since)
+	e.Detail["key_id"] = KeyID(c.opts.Key)
+	e.Detail["mac"] = CheckpointMAC(c.opts.Key, c.gateway, c.seq+1, c.prev)
+	line, err := c.encode(&e)
+	if err != nil {
+		return err
+	}
+	head := Head{Gateway: e.Gateway, Seq: e.Seq, Prev: e.Prev, Hash: e.Hash, MAC: e.Detail["mac"]}
+	written, err := c.store.Checkpoint(ctx, line, head)
+	if written {
+		c.seq, c.prev, c.since = e.Seq, e.Hash, 0
+	}
+	if err != nil {
+		return fmt.Errorf("audit: writing checkpoint %d: %w", e.Seq, err)
+	}
+	return nil
+}
+
+// tick writes a checkpoint when one is due by time.
+func (c *Chain) tick() {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		wait := c.opts.Interval
+		if c.since > 0 {
+			wait = max(time.Until(c.first.Add(c.opts.Interval)), 10*time.Millisecond)
+		}
+		c.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-c.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		if !c.closed && c.since > 0 && time.Since(c.first) >= c.opts.Interval {
+			if err := c.checkpointLocked(context.Background(), nil); err != nil && c.opts.OnFailure != nil {
+				c.opts.OnFailure(err)
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Close writes a last checkpoint (when entries followed the last one),
+// makes everything durable and closes the store.
+func (c *Chain) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	var err error
+	if c.since > 0 {
+		err = c.checkpointLocked(context.Background(), map[string]string{"close": "true"})
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.stop)
+	<-c.done
+	return errors.Join(err, c.store.Sync(), c.store.Close())
+}
+
+var _ Recorder = (*Chain)(nil)
