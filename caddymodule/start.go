@@ -212,7 +212,7 @@ func (a *App) open(ctx context.Context) error {
 		ObserveStatus:  observeStatus,
 		CVVUnavailable: a.logCVVUnavailable,
 		Tampered:       a.logTampered,
-		Audit:          a.audit,
+		Audit:          a.recorder(),
 	})
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
