@@ -63,3 +63,11 @@ func KeyID(key string) string {
 func KeyIDOf(sum [sha256.Size]byte) string {
 	return hex.EncodeToString(sum[:KeyIDLen/2])
 }
+
+// WithAPIKey returns ctx with its origin's API key id set to id (an API
+// authenticates its caller after the host made the origin).
+func WithAPIKey(ctx context.Context, id string) context.Context {
+	o := OriginOf(ctx)
+	o.APIKey = id
+	return WithOrigin(ctx, o)
+}

@@ -55,6 +55,12 @@ func auditWriteFailed(logger *zap.Logger, ctx context.Context, action string, er
 	auditUnrecorded.WithLabelValues(action).Inc()
 }
 
+// auditFailed logs and counts an entry the lifecycle could not write for a
+// token state change the network had made (it stands).
+func (a *App) auditFailed(ctx context.Context, action string, err error) {
+	auditWriteFailed(a.logger, ctx, action, err)
+}
+
 // origin is the request's ids as an audit entry holds them: Caddy's
 // request id (the one its answer and log lines carry) and the W3C trace id.
 func origin(ctx context.Context, id string) audit.Origin {

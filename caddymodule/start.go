@@ -213,6 +213,7 @@ func (a *App) open(ctx context.Context) error {
 		CVVUnavailable: a.logCVVUnavailable,
 		Tampered:       a.logTampered,
 		Audit:          a.recorder(),
+		AuditFailed:    a.auditFailed,
 	})
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
