@@ -233,3 +233,107 @@ func TestAuditDetokenizeFailsClosed(t *testing.T) {
 		t.Error("no log line says why the payment was refused")
 	}
 }
+
+// entriesOf returns the entries of one action.
+func entriesOf(mem *audit.Memory, action string) []audit.Entry {
+	var out []audit.Entry
+	for _, e := range mem.Entries() {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestAuditBasisTheoryAPI: through a real Caddy, the served Basis Theory
+// API records a reveal of a network token number, a cryptogram and a
+// suspension (before it is made) with the tenant, the token, the API key
+// id and the request id; with the audit trail down, a reveal, a cryptogram
+// and a resume are answered 503 in problem details, with no card data, and
+// the token's state does not change.
+func TestAuditBasisTheoryAPI(t *testing.T) {
+	mem := &audit.Memory{}
+	useRecorder(t, mem)
+	g := startGatewaySites(t, "", btSites)
+	bt := func(method, path, key string) reply {
+		req, _ := http.NewRequest(method, btURL+path, nil)
+		req.Header.Set("BT-API-KEY", key)
+		return g.do(req)
+	}
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON("5555555555554444"))
+	token := str(decode(t, in.body), "card.number")
+	created := g.do(func() *http.Request {
+		req, _ := http.NewRequest("POST", btURL+"/network-tokens", strings.NewReader(`{"token_id":"`+token+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("BT-API-KEY", "bt_key_all")
+		return req
+	}())
+	if created.status != http.StatusOK && created.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.status, created.body)
+	}
+	if n := len(mem.Entries()); n != 0 {
+		t.Fatalf("tokenize and a masked create recorded %d entries: %+v", n, mem.Entries())
+	}
+	got := bt("GET", "/network-tokens/"+token, "bt_key_all")
+	dpan := str(decode(t, got.body), "data.number")
+	if got.status != http.StatusOK || len(dpan) < 13 {
+		t.Fatalf("reveal: %d %s", got.status, got.body)
+	}
+	crypt := bt("POST", "/network-tokens/"+token+"/cryptogram", "bt_key_all")
+	cryptogram := str(decode(t, crypt.body), "cryptogram")
+	if crypt.status != http.StatusOK || cryptogram == "" {
+		t.Fatalf("cryptogram: %d %s", crypt.status, crypt.body)
+	}
+	if r := bt("PUT", "/network-tokens/"+token+"/suspend", "bt_key_read"); r.status != http.StatusForbidden {
+		t.Fatalf("suspend without the permission: %d", r.status)
+	}
+	if r := bt("PUT", "/network-tokens/"+token+"/suspend", "bt_key_all"); r.status != http.StatusOK {
+		t.Fatalf("suspend: %d %s", r.status, r.body)
+	}
+	keyID := apiKeyHash("bt_key_all")[:12]
+	check := func(e audit.Entry, action, became, reason string) {
+		t.Helper()
+		if e.Action != action || e.Outcome != audit.OutcomeOK || e.Tenant != "tenant_a" || e.APIKey != keyID || !uuidRE.MatchString(e.RequestID) ||
+			len(e.Tokens) != 1 || e.Tokens[0].Token != token || e.Tokens[0].Became != became || e.Tokens[0].Reason != reason {
+			t.Errorf("entry %+v; want %s of %s by %s, became %s (%s)", e, action, token, keyID, became, reason)
+		}
+	}
+	entries := mem.Entries()
+	if len(entries) != 4 {
+		t.Fatalf("%d entries, want reveal, cryptogram, token_status, reveal (the suspend's answer): %+v", len(entries), entries)
+	}
+	check(entries[0], audit.ActionReveal, "network_token", "")
+	check(entries[1], audit.ActionCryptogram, "network_token", "")
+	check(entries[2], audit.ActionTokenStatus, "SUSPENDED", "api")
+	check(entries[3], audit.ActionReveal, "network_token", "")
+
+	// The audit trail down: nothing is revealed, issued or changed.
+	mem.Err = errors.New("sink down")
+	for _, r := range []reply{bt("GET", "/network-tokens/"+token, "bt_key_all"), bt("PUT", "/network-tokens/"+token+"/resume", "bt_key_all")} {
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Content-Type") != "application/problem+json" || strings.Contains(r.body, dpan) {
+			t.Errorf("with the audit trail down: %d %s; want 503 problem details", r.status, r.body)
+		}
+	}
+	rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
+	if err != nil || rec.Network.Status != "SUSPENDED" {
+		t.Fatalf("a resume the audit trail could not record changed the token: %s %v", rec.Network.Status, err)
+	}
+	mem.Err = nil
+	if r := bt("PUT", "/network-tokens/"+token+"/resume", "bt_key_read"); r.status != http.StatusForbidden {
+		t.Fatalf("resume without the permission: %d", r.status)
+	}
+	if r := bt("PUT", "/network-tokens/"+token+"/resume", "bt_key_all"); r.status != http.StatusOK {
+		t.Fatalf("resume: %d %s", r.status, r.body)
+	}
+	mem.Err = errors.New("sink down")
+	if r := bt("POST", "/network-tokens/"+token+"/cryptogram", "bt_key_all"); r.status != http.StatusServiceUnavailable || strings.Contains(r.body, "cryptogram\"") {
+		t.Errorf("a cryptogram with the audit trail down: %d %s", r.status, r.body)
+	}
+	mem.Err = nil
+	entries = mem.Entries()
+	if len(entries) != 6 {
+		t.Fatalf("%d entries, want 6: %+v", len(entries), entries)
+	}
+	check(entries[4], audit.ActionTokenStatus, "ACTIVE", "api")
+	assertNoCardData(t, entries, []string{"5555555555554444", dpan, cryptogram, testCVV})
+}
