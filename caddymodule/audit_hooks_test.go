@@ -1,18 +1,29 @@
 package caddymodule
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tokengate/tokengate/apitest"
 	"github.com/tokengate/tokengate/audit"
+	"github.com/tokengate/tokengate/webhooks"
 )
 
 // useRecorder makes every app the test loads record into rec, and stops
@@ -336,4 +347,75 @@ func TestAuditBasisTheoryAPI(t *testing.T) {
 	}
 	check(entries[4], audit.ActionTokenStatus, "ACTIVE", "api")
 	assertNoCardData(t, entries, []string{"5555555555554444", dpan, cryptogram, testCVV})
+}
+
+// TestAuditWebhookStatus: a provider's signed event that suspends a token
+// is recorded once applied (token_status, reason webhook); with the audit
+// trail down the change stands (the network's truth) and the event is
+// answered 503, so the provider sends it again, and the failure is logged.
+func TestAuditWebhookStatus(t *testing.T) {
+	mem := &audit.Memory{}
+	useRecorder(t, mem)
+	sandbox := apitest.BasisTheorySandbox(t, "sandbox_key")
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	pubFile := filepath.Join(t.TempDir(), "bt-webhooks.pub.pem")
+	if err := os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := startGatewaySites(t, "network basistheory {\n\t\t\tbase_url "+sandbox.URL+"\n\t\t\tapi_key sandbox_key\n\t\t}", defaultSites+`
+:9085 {
+	tokengate_webhooks basistheory {
+		public_key `+pubFile+`
+	}
+}
+`)
+	var tokens []string
+	var ids []string
+	for _, pan := range []string{visaPAN, "5555555555554444"} {
+		in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(pan))
+		token := str(decode(t, in.body), "card.number")
+		rec, err := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", token)
+		if err != nil || rec.Network.ID == "" {
+			t.Fatalf("tokenize: %v", err)
+		}
+		tokens, ids = append(tokens, token), append(ids, rec.Network.ID)
+	}
+	event := func(id string) reply {
+		body := `{"event":{"id":"ev-1","type":"network-token.updated","timestamp":"` + time.Now().UTC().Format(time.RFC3339Nano) +
+			`","data":{"network_token":{"id":"` + id + `","status":"suspended"}}},"delivered_at":"now"}`
+		stable, _ := webhooks.StableStringify([]byte(body))
+		sum := sha256.Sum256(stable)
+		sig, _ := rsa.SignPSS(rand.Reader, key, crypto.SHA256, sum[:], nil)
+		r, _ := http.NewRequest(http.MethodPost, "http://localhost:9085/", strings.NewReader(body))
+		r.Header.Set("BT-SIGNATURE", base64.StdEncoding.EncodeToString(sig))
+		return g.do(r)
+	}
+	if r := event(ids[0]); r.status != http.StatusOK || !strings.Contains(r.body, "updated") {
+		t.Fatalf("the event: %d %s", r.status, r.body)
+	}
+	got := entriesOf(mem, audit.ActionTokenStatus)
+	if len(got) != 1 || got[0].Tenant != "tenant_a" || got[0].Outcome != audit.OutcomeOK || !uuidRE.MatchString(got[0].RequestID) ||
+		len(got[0].Tokens) != 1 || got[0].Tokens[0] != (audit.TokenUse{Token: tokens[0], Became: "SUSPENDED", Reason: "webhook"}) ||
+		got[0].Detail["provider"] != "basistheory" {
+		t.Fatalf("the webhook's entries: %+v", got)
+	}
+	if r := event(ids[0]); r.status != http.StatusOK || len(entriesOf(mem, audit.ActionTokenStatus)) != 1 {
+		t.Fatalf("the same event again (no change): %d %s, %d entries", r.status, r.body, len(entriesOf(mem, audit.ActionTokenStatus)))
+	}
+
+	mem.Err = errors.New("sink down")
+	if r := event(ids[1]); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("an event whose entry cannot be written: %d %s; want 503 so that the provider retries", r.status, r.body)
+	}
+	rec, _ := g.app().stack.Load().Records.Get(t.Context(), "tenant_a", tokens[1])
+	if rec.Network.Status != "SUSPENDED" {
+		t.Fatalf("the network's suspension was not applied: %s", rec.Network.Status)
+	}
+	if !strings.Contains(g.log(), "the audit entry of a token state change could not be written") {
+		t.Error("no log line says the entry was not written")
+	}
 }
