@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,7 @@ import (
 func useRecorder(t *testing.T, rec audit.Recorder) {
 	t.Helper()
 	testRecorder = rec
+	forgetKeys() // the last test's keyset is not this one's previous
 	t.Cleanup(func() { testRecorder = nil })
 }
 
@@ -417,5 +419,67 @@ func TestAuditWebhookStatus(t *testing.T) {
 	}
 	if !strings.Contains(g.log(), "the audit entry of a token state change could not be written") {
 		t.Error("no log line says the entry was not written")
+	}
+}
+
+// forgetKeys makes the next load the process's first, for a test.
+func forgetKeys() {
+	keysSeen.mu.Lock()
+	defer keysSeen.mu.Unlock()
+	keysSeen.set, keysSeen.ids, keysSeen.primary = false, nil, 0
+}
+
+// TestAuditKeysetChange: a config reloaded with the keyset rotated
+// (caddy tokengate rotate) records a keys entry with the key ids and the
+// primary, new and previous; a reload with the same keyset records none.
+func TestAuditKeysetChange(t *testing.T) {
+	mem := &audit.Memory{}
+	useRecorder(t, mem)
+	g := &gateway{t: t, dir: t.TempDir()}
+	first := filepath.Join(g.dir, "keyset.json")
+	if _, _, err := runTokengate(t, "keygen", "--keyset", first); err != nil {
+		t.Fatal(err)
+	}
+	g.start("keyset_file "+first, defaultSites)
+	before := g.app().keys
+	if in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); in.status != http.StatusOK {
+		t.Fatalf("checkout: %d %s", in.status, in.body)
+	}
+	data, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := filepath.Join(g.dir, "rotated.json")
+	if err := os.WriteFile(rotated, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runTokengate(t, "rotate", "--keyset", rotated); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(entriesOf(mem, audit.ActionKeys)); n != 0 {
+		t.Fatalf("the first load recorded %d keys entries; that is config_load's", n)
+	}
+	g.load(g.config("keyset_file "+rotated, defaultSites))
+	if in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); in.status != http.StatusOK {
+		t.Fatalf("checkout after the reload: %d %s", in.status, in.body)
+	}
+	after := g.app().keys
+	got := entriesOf(mem, audit.ActionKeys)
+	if len(got) != 1 {
+		t.Fatalf("%d keys entries after the rotated keyset was loaded, want 1: %+v", len(got), got)
+	}
+	d := got[0].Detail
+	if d["key_ids"] != joinIDs(after.KeyIDs()) || d["primary"] != strconv.FormatUint(uint64(after.PrimaryKeyID()), 10) ||
+		d["previous_key_ids"] != joinIDs(before.KeyIDs()) || d["previous_primary"] != strconv.FormatUint(uint64(before.PrimaryKeyID()), 10) ||
+		d["primary"] == d["previous_primary"] || len(after.KeyIDs()) != 2 {
+		t.Fatalf("the keys entry: %+v (before %v/%d, after %v/%d)", d, before.KeyIDs(), before.PrimaryKeyID(), after.KeyIDs(), after.PrimaryKeyID())
+	}
+	// The same keyset again (another config): nothing new.
+	g.load(g.config("keyset_file "+rotated+"\n\t\tmax_body_size 1MB", defaultSites))
+	if in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(visaPAN)); in.status != http.StatusOK {
+		t.Fatalf("checkout after the second reload: %d %s", in.status, in.body)
+	}
+	if n := len(entriesOf(mem, audit.ActionKeys)); n != 1 {
+		t.Fatalf("%d keys entries after a reload with the same keyset, want still 1", n)
 	}
 }

@@ -218,6 +218,7 @@ func (a *App) open(ctx context.Context) error {
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
 	}
+	a.recordKeys(ctx, st.Audit, a.keys)
 	a.stack.Store(st)
 	shortLived.Store(st.Records)
 	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})
