@@ -483,3 +483,37 @@ func TestAuditKeysetChange(t *testing.T) {
 		t.Fatalf("%d keys entries after a reload with the same keyset, want still 1", n)
 	}
 }
+
+// TestAuditBackup: a backup through the admin endpoint is recorded before
+// it streams (records, key ids, primary); with the audit trail down it is
+// refused (503) and nothing is streamed.
+func TestAuditBackup(t *testing.T) {
+	mem := &audit.Memory{}
+	useRecorder(t, mem)
+	g := startGateway(t, "")
+	for i := range 3 {
+		if in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(newPAN(i))); in.status != http.StatusOK {
+			t.Fatalf("checkout: %d %s", in.status, in.body)
+		}
+	}
+	r := g.do(mustRequest(t, http.MethodGet, g.addr("http://localhost:2999"+backupPath)))
+	if r.status != http.StatusOK || r.header.Get(headerBackupRecords) != "3" {
+		t.Fatalf("backup: %d %v", r.status, r.header)
+	}
+	got := entriesOf(mem, audit.ActionBackup)
+	ks := g.app().keys
+	if len(got) != 1 || got[0].Detail["records"] != "3" || got[0].Detail["key_ids"] != joinIDs(ks.KeyIDs()) ||
+		got[0].Detail["primary"] != strconv.FormatUint(uint64(ks.PrimaryKeyID()), 10) || got[0].Outcome != audit.OutcomeOK {
+		t.Fatalf("the backup's entries: %+v", got)
+	}
+	mem.Err = errors.New("sink down")
+	r = g.do(mustRequest(t, http.MethodGet, g.addr("http://localhost:2999"+backupPath)))
+	if r.status != http.StatusServiceUnavailable || r.header.Get(headerBackupSize) != "" || !strings.Contains(r.body, "audit trail") {
+		t.Fatalf("a backup with the audit trail down: %d %q", r.status, r.body)
+	}
+	var pans []string
+	for i := range 3 {
+		pans = append(pans, newPAN(i))
+	}
+	assertNoCardData(t, mem.Entries(), pans)
+}

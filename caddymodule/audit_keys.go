@@ -2,14 +2,20 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
 	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/vault/boltvault"
 )
 
 // keysSeen is the keyset the last config of this process opened with
@@ -62,4 +68,24 @@ func joinIDs(ids []uint32) string {
 		b.WriteString(strconv.FormatUint(uint64(id), 10))
 	}
 	return b.String()
+}
+
+// recordBackup records a backup through the admin endpoint before any of
+// it is streamed: the records and state entries it holds, the keyset's key
+// ids and primary (which a restore needs). One the recorder cannot write
+// is refused (503): the copy holds every sealed card.
+func (a *App) recordBackup(ctx context.Context, s boltvault.Snapshot) error {
+	st := a.stack.Load()
+	e := audit.Entry{Time: time.Now().UTC(), Action: audit.ActionBackup, Outcome: audit.OutcomeOK, Detail: map[string]string{
+		"via": "admin_endpoint", "records": strconv.FormatInt(s.Records, 10), "state_entries": strconv.FormatInt(s.StateEntries, 10),
+		"bytes": strconv.FormatInt(s.Size, 10),
+	}}
+	if a.keys != nil {
+		e.Detail["key_ids"], e.Detail["primary"] = joinIDs(a.keys.KeyIDs()), strconv.FormatUint(uint64(a.keys.PrimaryKeyID()), 10)
+	}
+	if err := st.Audit.Record(ctx, e); err != nil {
+		a.logger.Error("backup refused: its audit entry could not be written", zap.Error(err))
+		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: errors.New("the audit trail could not record the backup; nothing was copied (retry later)")}
+	}
+	return nil
 }
