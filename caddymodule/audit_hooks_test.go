@@ -24,6 +24,7 @@ import (
 
 	"github.com/tokengate/tokengate/apitest"
 	"github.com/tokengate/tokengate/audit"
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/webhooks"
 )
 
@@ -516,4 +517,94 @@ func TestAuditBackup(t *testing.T) {
 		pans = append(pans, newPAN(i))
 	}
 	assertNoCardData(t, mem.Entries(), pans)
+}
+
+// TestAuditJuspayAPI: through a real Caddy, the served Juspay API records
+// generateToken's network token number (reveal) and /v4/card/get's
+// cryptogram with the tenant, the token, the API key id, the merchant and
+// the request id, and the last customer's delete as a state change; with
+// the audit trail down both are answered 503 in Juspay's envelope without
+// the number or a cryptogram.
+func TestAuditJuspayAPI(t *testing.T) {
+	mem := &audit.Memory{}
+	useRecorder(t, mem)
+	dir := t.TempDir()
+	g := startGatewaySites(t, "", defaultSites+`
+:9084 {
+	juspay_api {
+		merchant shop jp_key tenant_a
+		dev_keys `+dir+`
+	}
+}
+`)
+	jp := func(path, body string) reply {
+		req, _ := http.NewRequest(http.MethodPost, juspayURL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("jp_key", "")
+		return g.do(req)
+	}
+	serverPub, err := jwe.LoadPublicKey(filepath.Join(dir, "jwe-dev.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merchantPriv, err := jwe.LoadPrivateKey(filepath.Join(dir, "merchant-shop.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	generate := func() reply {
+		plain, _ := json.Marshal(`{"cardNumber":"` + visaPAN + `","expMonth":"09","expYear":"2030","cardSecurityCode":"321"}`)
+		cardData, err := jwe.Encrypt(serverPub, "dev", plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]any{"service": "NETWORK_TOKEN", "cardData": cardData,
+			"orderData": map[string]any{"consentId": "consent-1", "customerId": "cust_1"}})
+		return jp("/generateToken", string(body))
+	}
+	gen := generate()
+	var env struct{ Payload string }
+	if gen.status != http.StatusOK || json.Unmarshal([]byte(gen.body), &env) != nil {
+		t.Fatalf("generateToken: %d %s", gen.status, gen.body)
+	}
+	payload, err := jwe.Decrypt(merchantPriv, env.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ CardReference, Token string }
+	_ = json.Unmarshal(payload, &p)
+	get := jp("/v4/card/get", `{"card_reference":"`+p.CardReference+`","customer_id":"cust_1"}`)
+	if get.status != http.StatusOK {
+		t.Fatalf("card/get: %d %s", get.status, get.body)
+	}
+	cryptogram := str(decode(t, get.body), "authentication_details.cryptogram")
+	keyID := apiKeyHash("jp_key")[:12]
+	check := func(e audit.Entry, action string) {
+		t.Helper()
+		if e.Action != action || e.Outcome != audit.OutcomeOK || e.Tenant != "tenant_a" || e.APIKey != keyID || e.Detail["merchant_id"] != "shop" ||
+			!uuidRE.MatchString(e.RequestID) || len(e.Tokens) != 1 || e.Tokens[0].Token != p.CardReference {
+			t.Errorf("entry %+v; want %s of %s by %s", e, action, p.CardReference, keyID)
+		}
+	}
+	entries := mem.Entries()
+	if len(entries) != 2 {
+		t.Fatalf("%d entries, want reveal and cryptogram: %+v", len(entries), entries)
+	}
+	check(entries[0], audit.ActionReveal)
+	check(entries[1], audit.ActionCryptogram)
+
+	mem.Err = errors.New("sink down")
+	for name, r := range map[string]reply{"generateToken": generate(), "card/get": jp("/v4/card/get", `{"card_reference":"`+p.CardReference+`","customer_id":"cust_1"}`)} {
+		if r.status != http.StatusServiceUnavailable || str(decode(t, r.body), "errorCode") != "SERVICE_UNAVAILABLE" || strings.Contains(r.body, p.Token) {
+			t.Errorf("%s with the audit trail down: %d %s; want 503 SERVICE_UNAVAILABLE", name, r.status, r.body)
+		}
+	}
+	mem.Err = nil
+	if del := jp("/v4/card/delete", `{"card_reference":"`+p.CardReference+`","customer_id":"cust_1"}`); del.status != http.StatusOK {
+		t.Fatalf("delete: %d %s", del.status, del.body)
+	}
+	st := entriesOf(mem, audit.ActionTokenStatus)
+	if len(st) != 1 || st[0].APIKey != keyID || st[0].Tokens[0] != (audit.TokenUse{Token: p.CardReference, Became: "DELETED", Reason: "api"}) {
+		t.Fatalf("the delete's entries: %+v", st)
+	}
+	assertNoCardData(t, mem.Entries(), []string{visaPAN, p.Token, cryptogram, "321"})
 }
