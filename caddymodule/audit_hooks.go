@@ -98,6 +98,10 @@ func auditText(s string) string {
 // that carried no token (every token field absent) is not recorded: it
 // touched no card.
 func (h *Detokenize) recordDetokenized(ctx context.Context, r *http.Request, set *rules.Outbound, who caller, res *detokenize.Result) error {
+	rec := h.app.stack.Load().Audit
+	if rec == audit.Discard {
+		return nil // no audit trail configured: nothing to build
+	}
 	n := 0
 	for _, tok := range res.Tokens {
 		if tok != "" {
@@ -116,7 +120,7 @@ func (h *Detokenize) recordDetokenized(ctx context.Context, r *http.Request, set
 		tokens = append(tokens, audit.TokenUse{Token: tok, Field: auditText(inj.Field), Became: inj.What, Reason: auditText(inj.Reason)})
 	}
 	o := origin(ctx, requestID(r))
-	return h.app.stack.Load().Audit.Record(ctx, audit.Entry{
+	return rec.Record(ctx, audit.Entry{
 		Time: time.Now().UTC(), Action: audit.ActionDetokenize, Outcome: audit.OutcomeOK,
 		Tenant: who.tenant, APIKey: who.keyID, RuleSet: set.Name, Destination: destination(set),
 		RequestID: o.RequestID, TraceID: o.TraceID, Tokens: tokens,
@@ -128,7 +132,7 @@ func (h *Detokenize) recordDetokenized(ctx context.Context, r *http.Request, set
 // that fails is logged and counted.
 func (h *Detokenize) recordRefusal(ctx context.Context, set *rules.Outbound, who caller, id, code, field string) {
 	st := h.app.stack.Load()
-	if st == nil {
+	if st == nil || st.Audit == audit.Discard {
 		return
 	}
 	o := origin(ctx, id)

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/tokengate/tokengate/apitest"
 	"github.com/tokengate/tokengate/audit"
+	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/webhooks"
 )
@@ -105,14 +108,20 @@ func TestAuditDetokenizeEntries(t *testing.T) {
 	psp := startCountingPSP(t, g)
 	g.start("", auditSites)
 
-	// Cards paid with a network token, and one Basis Theory's simulator
-	// finds not eligible, paid with its PAN.
-	const cvv = "947"
+	// Cards paid with a network token, one Basis Theory's simulator finds
+	// not eligible, paid with its PAN, and random ones with random CVVs:
+	// whatever the card, its entry holds none of it.
 	pans := []string{visaPAN, "4539097887163333", "5555555555554444", "4012888888881881"}
-	secrets := []string{cvv}
+	for range 6 {
+		partial := "4" + fmt.Sprintf("%014d", mrand.Int64N(1e14))
+		pans = append(pans, partial+string(card.LuhnDigit(partial)))
+	}
+	var secrets []string
 	type paid struct{ token, became string }
 	var want []paid
 	for _, pan := range pans {
+		cvv := fmt.Sprintf("%03d", mrand.IntN(1000))
+		secrets = append(secrets, cvv)
 		in := g.post(inboundURL+"/checkout", jsonCT, strings.Replace(checkoutJSON(pan), `"cvc":"`+testCVV+`"`, `"cvc":"`+cvv+`"`, 1))
 		if in.status != http.StatusOK {
 			t.Fatalf("checkout: %d %s", in.status, in.body)
@@ -216,7 +225,7 @@ func assertNoCardData(t *testing.T, entries []audit.Entry, secrets []string) {
 		if len(s) <= 4 { // a CVV: as a value, not any three digits of an id
 			needle = `"` + s + `"`
 		}
-		if strings.Contains(string(raw), needle) {
+		if strings.Contains(string(raw), needle) || len(s) > 4 && lenientReader(string(raw), s) {
 			t.Errorf("an audit entry holds card data (%d characters)", len(s))
 		}
 	}
