@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/lifecycle"
@@ -261,6 +262,9 @@ func (s *Server) cryptogram(r *http.Request, p Principal) (int, any) {
 	c, reason := s.Lifecycle.Cryptogram(r.Context(), rec, network.CryptogramRequest{Initiator: network.CustomerInitiated})
 	switch reason {
 	case "":
+		if prob := s.audit(r.Context(), audit.ActionCryptogram, rec); prob != nil {
+			return 0, prob
+		}
 		return http.StatusOK, cryptogramAnswer{Cryptogram: c.Value, ECI: c.ECI}
 	case lifecycle.ReasonSuspended:
 		return 0, newProblem(http.StatusUnprocessableEntity, "NETWORK_TOKEN_SUSPENDED", "The network token is suspended; resume it first.")

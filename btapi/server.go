@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
@@ -45,6 +46,8 @@ var Permissions = []Permission{PermCreate, PermRead, PermReveal, PermCryptogram,
 type Principal struct {
 	Tenant      string
 	Permissions map[Permission]bool
+	// KeyID identifies the key in the audit trail (audit.KeyID).
+	KeyID string
 }
 
 // maxBody bounds a request body: a create request is a few hundred bytes.
@@ -75,6 +78,10 @@ type Server struct {
 	// the client nothing of it), with the request's context: the host logs
 	// it.
 	Failed func(ctx context.Context, cause error)
+	// Audit, when set, records every reveal of a network token number and
+	// every cryptogram before it is answered; one it cannot record is
+	// answered 503 instead (see audit.go).
+	Audit audit.Recorder
 }
 
 // Handler returns the API's routes.
@@ -113,6 +120,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, perms []Permissio
 	if !ok {
 		errUnauthenticated.write(w)
 		return http.StatusUnauthorized
+	}
+	if p.KeyID != "" {
+		r = r.WithContext(audit.WithAPIKey(r.Context(), p.KeyID))
 	}
 	allowed := false
 	for _, perm := range perms {
@@ -213,7 +223,13 @@ func (s *Server) view(ctx context.Context, rec vault.Record, p Principal) (objec
 	if err != nil {
 		return object{}, s.unavailable(ctx, fmt.Errorf("opening the record: %w", err))
 	}
-	return render(rec, secrets.DPAN, p.Permissions[PermReveal]), nil
+	reveal := p.Permissions[PermReveal]
+	if reveal && secrets.DPAN != "" {
+		if prob := s.audit(ctx, audit.ActionReveal, rec); prob != nil {
+			return object{}, prob
+		}
+	}
+	return render(rec, secrets.DPAN, reveal), nil
 }
 
 // jsonProblem says what is wrong with a body in words that never hold what

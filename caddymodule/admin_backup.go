@@ -75,6 +75,9 @@ func serveBackup(w http.ResponseWriter, r *http.Request) error {
 	defer rc.SetWriteDeadline(time.Time{}) //nolint:errcheck // cleared for the trailer and a kept-alive connection's next request
 	started := false
 	snap, err := bv.bolt.Backup(stallLimited{w, rc}, func(s boltvault.Snapshot) error {
+		if err := app.recordBackup(r.Context(), s); err != nil {
+			return err // nothing streamed: the audit trail could not record it
+		}
 		h := w.Header()
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Disposition", `attachment; filename="vault.db"`)

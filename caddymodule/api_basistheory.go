@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/btapi"
 	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/webhooks"
@@ -83,7 +84,7 @@ func (h *BasisTheoryAPI) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("basistheory_api: api key %d: %w", i+1, err)
 		}
-		p := btapi.Principal{Tenant: k.Tenant, Permissions: map[btapi.Permission]bool{}}
+		p := btapi.Principal{Tenant: k.Tenant, Permissions: map[btapi.Permission]bool{}, KeyID: audit.KeyIDOf(hash)}
 		for _, perm := range k.Permissions {
 			p.Permissions[btapi.Permission(perm)] = true
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/tokengate/tokengate/audit"
 )
 
 // keyring holds API keys by their SHA-256, each with what it grants.
@@ -63,8 +65,15 @@ func (k keyring[T]) lookup(key string) (T, bool) {
 	return value, found == 1
 }
 
+// caller is who a detokenize API key is: its tenant and its id in the
+// audit trail (audit.KeyIDOf its SHA-256, worked out once, at load).
+type caller struct {
+	tenant string
+	keyID  string
+}
+
 func (a *App) loadAPIKeys() error {
-	a.apiKeys = make(keyring[string], 0, len(a.APIKeys))
+	a.apiKeys = make(keyring[caller], 0, len(a.APIKeys))
 	for i, k := range a.APIKeys {
 		if k.Tenant == "" {
 			return fmt.Errorf("tokengate: api key %d: a tenant is required", i+1)
@@ -73,13 +82,13 @@ func (a *App) loadAPIKeys() error {
 		if err != nil {
 			return fmt.Errorf("tokengate: api key %d: %w", i+1, err)
 		}
-		a.apiKeys = append(a.apiKeys, keyEntry[string]{hash: hash, value: k.Tenant})
+		a.apiKeys = append(a.apiKeys, keyEntry[caller]{hash: hash, value: caller{tenant: k.Tenant, keyID: audit.KeyIDOf(hash)}})
 	}
 	return nil
 }
 
-// tenantFor returns the tenant a detokenize API key belongs to.
-func (a *App) tenantFor(key string) (string, bool) { return a.apiKeys.lookup(key) }
+// callerFor returns who a detokenize API key is.
+func (a *App) callerFor(key string) (caller, bool) { return a.apiKeys.lookup(key) }
 
 // apiKeyFrom takes the caller's API key from the configured header or, when
 // that is absent, from Proxy-Authorization: Bearer (which Caddy's logs

@@ -39,8 +39,13 @@ func TestTenantForComparesAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]string{"k1": "a", "k2": "b", "k3": "", "": ""} {
-		if got, ok := a.tenantFor(key); got != want || ok != (want != "") {
-			t.Errorf("%q: %q %v", key, got, ok)
+		got, ok := a.callerFor(key)
+		if got.tenant != want || ok != (want != "") {
+			t.Errorf("%q: %q %v", key, got.tenant, ok)
+		}
+		// The audit trail's key id is the prefix of what key_sha256 holds.
+		if ok && got.keyID != apiKeyHash(key)[:12] {
+			t.Errorf("%q: key id %q, want the first 12 hex digits of its SHA-256", key, got.keyID)
 		}
 	}
 	for _, bad := range []APIKey{{KeySHA256: "zz", Tenant: "a"}, {Key: "k", KeySHA256: apiKeyHash("k"), Tenant: "a"}, {Key: "k"}} {

@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
+
+	"github.com/tokengate/tokengate/audit"
 )
 
 // servedAPI is what the served token API handlers (basistheory_api,
@@ -51,6 +53,9 @@ func (s *servedAPI) serve(w http.ResponseWriter, r *http.Request, build func(*Ap
 		defer rc.SetReadDeadline(time.Time{})
 	}
 	ctx, span := startSpan(r.Context(), "tokengate.api."+s.name, attribute.String("http.request.method", r.Method))
+	if s.app.stack.Load().Audit != audit.Discard {
+		ctx = audit.WithOrigin(ctx, origin(ctx, "")) // the API adds its caller's key id
+	}
 	sw := &statusWriter{ResponseWriter: w, intercept: hasErrorRoutes(r)}
 	s.api.ServeHTTP(sw, r.WithContext(ctx))
 	endSpanStatus(span, strconv.Itoa(sw.status), sw.status >= 500)

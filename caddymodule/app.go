@@ -110,7 +110,7 @@ type App struct {
 
 	rules    *rules.File
 	vault    VaultBackend // the module; opened at Start (see start.go)
-	apiKeys  keyring[string]
+	apiKeys  keyring[caller]
 	networks network.Registry
 	logger   *zap.Logger
 	ctx      caddy.Context

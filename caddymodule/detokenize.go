@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
 	"github.com/tokengate/tokengate/responseguard"
@@ -95,10 +96,12 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		return next.ServeHTTP(w, r)
 	}
 	ctx, span := startSpan(r.Context(), "tokengate.detokenize", attribute.String("tokengate.rule_set", set.Name))
-	tenant, ok := h.app.tenantFor(key)
+	who, ok := h.app.callerFor(key)
+	tenant := who.tenant
 	if !ok {
 		id := errUnauthorized.answer(w, r)
 		h.logger.Warn("detokenize refused: bad or missing API key", zap.String("rule_set", set.Name), requestLogID(r.Context(), id))
+		h.recordRefusal(ctx, set, caller{keyID: audit.APIKeyID(key)}, id, "unauthorized", "")
 		h.done(span, set, "unauthorized", errors.New("unauthorized"))
 		return nil
 	}
@@ -108,6 +111,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		// is read, unsigned and unsent.
 		id := errSignTenant.answer(w, r)
 		h.logger.Warn("detokenize refused: this rule set signs for another tenant", zap.String("rule_set", set.Name), zap.String("tenant", tenant), requestLogID(r.Context(), id))
+		h.recordRefusal(ctx, set, who, id, "sign_tenant_mismatch", "")
 		h.done(span, set, "sign_tenant_mismatch", errors.New("sign tenant mismatch"))
 		return nil
 	}
@@ -155,6 +159,15 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	}
 	if err != nil {
 		h.answerFailure(w, r, span, set, tenant, err)
+		h.recordFailure(ctx, r, set, who, err)
+		return nil
+	}
+	// The audit entry is written before anything leaves: a sink that
+	// cannot write it stops the payment (PCI DSS 10.2.1.1).
+	if err := h.recordDetokenized(ctx, r, set, who, &res); err != nil {
+		id := errAuditUnavailable.because(err).answer(w, r)
+		h.logger.Error("detokenize refused: the audit entry could not be written; nothing forwarded", zap.String("rule_set", set.Name), zap.String("tenant", tenant), zap.Error(err), requestLogID(r.Context(), id))
+		h.done(span, set, "audit_unavailable", err)
 		return nil
 	}
 	replaceBody(r, raw) // the tokens travel on; see Transport

@@ -215,11 +215,13 @@ func (a *App) open(ctx context.Context) error {
 		ObserveStatus:  observeStatus,
 		CVVUnavailable: a.logCVVUnavailable,
 		Tampered:       a.logTampered,
-		Audit:          a.audit,
+		Audit:          a.recorder(),
+		AuditFailed:    a.auditFailed,
 	})
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
 	}
+	a.recordKeys(ctx, st.Audit, a.keys)
 	a.stack.Store(st)
 	shortLived.Store(st.Records)
 	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})

@@ -78,6 +78,10 @@ type Result struct {
 	// Secrets are the values the edited body now carries, each with what
 	// replaces it should the processor's response repeat it.
 	Secrets []responseguard.Secret
+	// Tokens are the tokens found, Tokens[i] the one of Injections[i] (""
+	// for a field reported absent): for the audit trail, which records
+	// each token and what it became. A token is not card data.
+	Tokens []string
 
 	placed []placed
 	set    string
@@ -223,6 +227,7 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 		sel, found := f.sel, f.found
 		if len(found) == 0 {
 			res.Injections = append(res.Injections, Injection{Field: sel, What: InjectedNone, Reason: "absent"})
+			res.Tokens = append(res.Tokens, "")
 			continue
 		}
 		for _, tok := range found {
@@ -231,6 +236,7 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 				return Result{}, err
 			}
 			res.Injections = append(res.Injections, inj)
+			res.Tokens = append(res.Tokens, tok.Raw)
 		}
 	}
 	return res, nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
@@ -76,6 +77,9 @@ func (s *Server) getCard(r *http.Request, m Merchant) (int, any) {
 	vault.Invalidate(s.Vault, rec.Tenant, rec.Token) // the cryptogram call may have recorded a status change
 	if fresh, err := s.Vault.Get(r.Context(), m.Tenant, rec.Token); err == nil {
 		rec = fresh
+	}
+	if prob := s.audit(r.Context(), audit.ActionCryptogram, m, rec); prob != nil {
+		return http.StatusServiceUnavailable, prob
 	}
 	return http.StatusOK, map[string]any{
 		"eci":                c.ECI,

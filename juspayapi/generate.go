@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/jwe"
@@ -123,6 +124,8 @@ func (s *Server) generateToken(r *http.Request, m Merchant) (int, any) {
 	token := secrets.DPAN
 	if req.ShouldSendToken != nil && !*req.ShouldSendToken {
 		token = card.Mask(secrets.DPAN) // never null: Hyperswitch requires the field
+	} else if prob := s.audit(r.Context(), audit.ActionReveal, m, rec); prob != nil {
+		return http.StatusServiceUnavailable, prob
 	}
 	payload := map[string]any{
 		"digitalCardArt":     nil,

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
@@ -84,6 +85,10 @@ type Server struct {
 	// (caddymodule gives Caddy's request UUID), so that the answer joins
 	// the host's logs. Unset, each such answer gets a fresh UUID.
 	RequestID func(*http.Request) string
+	// Audit, when set, records every network token number and cryptogram
+	// answered (/v4/card/get, /generateToken) before it is; one it cannot
+	// record is answered 503 instead (see audit.go).
+	Audit audit.Recorder
 
 	limits limits
 }
@@ -131,6 +136,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, h func(*http.Requ
 	if !ok || !known || r.Header.Get("x-merchantid") != "" && r.Header.Get("x-merchantid") != m.ID {
 		write(w, http.StatusUnauthorized, accessDenied)
 		return http.StatusUnauthorized
+	}
+	if s.Audit != nil {
+		r = r.WithContext(audit.WithAPIKey(r.Context(), audit.APIKeyID(user)))
 	}
 	status, out := h(r, m)
 	write(w, status, out)

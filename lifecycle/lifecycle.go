@@ -14,6 +14,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/network"
@@ -52,6 +53,11 @@ type Manager struct {
 	// Observe, when set, is told of every state change recorded (for
 	// metrics and logs); it gets the provider and the new status only.
 	Observe func(provider, status string)
+	// Audit, when set, records every token state change (see audit.go);
+	// AuditFailed is told of an entry it could not write for a change the
+	// network had made already (the change stands).
+	Audit       audit.Recorder
+	AuditFailed func(ctx context.Context, action string, err error)
 }
 
 // Service returns the service that issued a token, if it is configured.
@@ -151,10 +157,16 @@ func (m *Manager) SetStatus(ctx context.Context, rec vault.Record, status string
 	if !ok || rec.Network.ID == "" {
 		return ErrProviderUnavailable
 	}
-	if err := svc.SetStatus(ctx, rec.Network.ID, status); err != nil {
+	// Recorded before the change is asked for: a change the audit trail
+	// cannot record is not made (the error is the recorder's).
+	if err := m.auditStatus(ctx, rec, status, ReasonAPI, audit.OutcomeOK); err != nil {
 		return err
 	}
-	m.RecordStatus(ctx, rec, status)
+	if err := svc.SetStatus(ctx, rec.Network.ID, status); err != nil {
+		m.auditStatusBestEffort(ctx, rec, status, ReasonAPI, audit.OutcomeFailed)
+		return err
+	}
+	m.recordStatus(ctx, rec, status, false)
 	return nil
 }
 
@@ -245,6 +257,13 @@ const maxConflicts = 3
 // and the status applied to the current version, unless the token there is
 // another one by now. Best effort: the network stays the source of truth.
 func (m *Manager) RecordStatus(ctx context.Context, rec vault.Record, status string) {
+	m.recordStatus(ctx, rec, status, true)
+}
+
+// recordStatus is RecordStatus; audited says to record the change it
+// makes in the audit trail, with the provider as its reason (SetStatus
+// recorded its own).
+func (m *Manager) recordStatus(ctx context.Context, rec vault.Record, status string, audited bool) {
 	ctx = context.WithoutCancel(ctx)
 	id := rec.Network.ID
 	for range maxConflicts {
@@ -256,6 +275,9 @@ func (m *Manager) RecordStatus(ctx context.Context, rec vault.Record, status str
 		if err == nil {
 			if m.Observe != nil {
 				m.Observe(rec.Network.Provider, status)
+			}
+			if audited {
+				m.auditStatusBestEffort(ctx, rec, status, rec.Network.Provider, audit.OutcomeOK)
 			}
 			return
 		}

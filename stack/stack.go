@@ -66,8 +66,11 @@ type Config struct {
 	CVVUnavailable func(ctx context.Context, field string, err error)
 	Tampered       func(ctx context.Context, tenant, field string)
 	// Audit records accesses to card data and keys (see package audit);
-	// nil records nothing.
-	Audit audit.Recorder
+	// nil records nothing. AuditFailed is told of an entry it could not
+	// write for an event that stands (a token state change the network
+	// made); nil ignores those.
+	Audit       audit.Recorder
+	AuditFailed func(ctx context.Context, action string, err error)
 }
 
 // Stack is the assembled gateway.
@@ -110,6 +113,7 @@ func New(cfg Config) *Stack {
 	if rec == nil {
 		rec = audit.Discard
 	}
+	lc.Audit, lc.AuditFailed = rec, cfg.AuditFailed
 	return &Stack{
 		Audit: rec, Records: records, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
 		Tokenizer: &tokenize.Tokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc,
@@ -122,17 +126,17 @@ func New(cfg Config) *Stack {
 // BasisTheoryAPI returns the Basis Theory token API over the stack; the
 // caller sets how it authenticates, notifies and observes.
 func (g *Stack) BasisTheoryAPI() *btapi.Server {
-	return &btapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle}
+	return &btapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle, Audit: g.Audit}
 }
 
 // JuspayAPI returns the Juspay token API over the stack; the caller sets
 // its merchants, keys and limits.
 func (g *Stack) JuspayAPI() *juspayapi.Server {
-	return &juspayapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle}
+	return &juspayapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle, Audit: g.Audit}
 }
 
 // Webhooks returns the receiver of the network token services' lifecycle
 // events over the stack; the caller sets the providers' secrets.
 func (g *Stack) Webhooks() *webhooks.Receiver {
-	return &webhooks.Receiver{Vault: g.Records, Lifecycle: g.Lifecycle}
+	return &webhooks.Receiver{Vault: g.Records, Lifecycle: g.Lifecycle, Audit: g.Audit}
 }

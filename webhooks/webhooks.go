@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
@@ -55,6 +56,11 @@ type Receiver struct {
 	// the provider only to send the event again), with the request's
 	// context: the host logs it.
 	Failed func(ctx context.Context, cause error)
+	// Audit, when set, records every token state change an event makes,
+	// once it is applied (the network's state is the truth): an entry it
+	// cannot write is reported to Failed and answered 503, so that the
+	// provider sends the event again.
+	Audit audit.Recorder
 }
 
 func (r *Receiver) observe(provider, outcome string) {
@@ -234,8 +240,15 @@ func (r *Receiver) update(ctx context.Context, provider, id string, at time.Time
 		}
 		_, err = r.Vault.Update(ctx, next)
 		if err == nil {
-			if r.Lifecycle != nil && r.Lifecycle.Observe != nil && next.Network.Status != rec.Network.Status {
-				r.Lifecycle.Observe(provider, next.Network.Status)
+			if next.Network.Status != rec.Network.Status {
+				if r.Lifecycle != nil && r.Lifecycle.Observe != nil {
+					r.Lifecycle.Observe(provider, next.Network.Status)
+				}
+				if r.Audit != nil {
+					if err := r.Audit.Record(ctx, lifecycle.StatusEntry(ctx, next, next.Network.Status, lifecycle.ReasonWebhook, audit.OutcomeOK)); err != nil {
+						return r.unavailable(ctx, fmt.Errorf("the audit entry of a token state change could not be written (the change is applied): %w", err))
+					}
+				}
 			}
 			return outcome
 		}
