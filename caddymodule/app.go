@@ -103,6 +103,10 @@ type App struct {
 	// a buffer forever. The default is 10s.
 	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
+	// Reseal is the background re-seal after a rotation (see
+	// ResealConfig): on, at 200 records per second, unless set.
+	Reseal *ResealConfig `json:"reseal,omitempty"`
+
 	rules    *rules.File
 	vault    VaultBackend // the module; opened at Start (see start.go)
 	apiKeys  keyring[string]
@@ -138,6 +142,8 @@ type App struct {
 	// stopRetry and retryDone stop and await the retry loop.
 	stopRetry context.CancelFunc
 	retryDone chan struct{}
+	// reseal is the running background re-seal (reseal_worker.go).
+	reseal *resealRun
 }
 
 // lateNetwork is a network token service opened at Start, with its name.
@@ -215,6 +221,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.setDefaults()
+	if err := a.Reseal.validate(); err != nil {
+		return err
+	}
 	if err := a.loadBackends(ctx); err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		provision_timeout   <duration>
 //		max_body_size       <size>
 //		body_read_timeout   <duration>
+//		reseal off | { rate <records per second> }
 //	}
 //
 // Each backend is a guest module whose own Caddyfile syntax follows its
@@ -106,6 +107,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.MaxBodySize = size
+		case "reseal":
+			if err := a.unmarshalReseal(d); err != nil {
+				return err
+			}
 		case "vault":
 			if a.VaultRaw != nil {
 				return d.Errf("vault is already set")

@@ -139,6 +139,7 @@ func (a *App) Stop() error {
 	if a.retryDone != nil {
 		<-a.retryDone
 	}
+	a.stopReseal()
 	a.status.stopped()
 	runningApp.CompareAndSwap(a, nil)
 	return nil
@@ -218,6 +219,7 @@ func (a *App) open(ctx context.Context) error {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
 	}
 	a.stack.Store(st)
+	a.startReseal(st)
 	shortLived.Store(st.Records)
 	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})
 	a.status.ready()
