@@ -216,7 +216,7 @@ func (b *Background) walk(ctx context.Context, cur *Cursor, rep *Report, remaini
 	if every <= 0 {
 		every = time.Second
 	}
-	writes := rate.NewLimiter(rate.Limit(r), max(1, min(batch, int(r))))
+	writes := rate.NewLimiter(rate.Limit(r), max(1, int(r)/10)) // a tenth of a second's worth at once: even, small steps
 	reads := rate.NewLimiter(rate.Limit(r*50), batch)
 	saved := time.Now()
 	for {
