@@ -236,8 +236,13 @@ func (b *Background) walk(ctx context.Context, cur *Cursor, rep *Report, remaini
 				if err := writes.Wait(ctx); err != nil {
 					return err
 				}
+				// A record under way is finished even if ctx ends meanwhile:
+				// a write cut short may still commit (PostgreSQL), and the
+				// cursor must then be past it, not before.
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 				var retries int
-				res, retries, err = Step(ctx, b.Vault, b.Keys, rec.Tenant, rec.Token)
+				res, retries, err = Step(sctx, b.Vault, b.Keys, rec.Tenant, rec.Token)
+				cancel()
 				rep.Retries += int64(retries)
 				if err != nil {
 					return err
