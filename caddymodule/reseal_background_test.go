@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault/vaulttest"
@@ -216,4 +217,31 @@ func loadKeysetForTest(t *testing.T, path string) *keys.Keys {
 		t.Fatal(err)
 	}
 	return ks
+}
+
+// TestResealCaddyfile: `reseal off` and `reseal { rate <n> }` in the
+// tokengate option; a rate out of bounds or another word is refused, naming
+// the option; a JSON rate out of bounds fails validation.
+func TestResealCaddyfile(t *testing.T) {
+	parse := func(body string) (*App, error) {
+		a := new(App)
+		return a, a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("tokengate {\n" + body + "\n}"))
+	}
+	if a, err := parse("reseal off"); err != nil || a.Reseal == nil || !a.Reseal.Off {
+		t.Fatalf("reseal off: %+v, %v", a.Reseal, err)
+	}
+	if a, err := parse("reseal {\n rate 50\n}"); err != nil || a.Reseal == nil || a.Reseal.Rate != 50 || a.Reseal.Off {
+		t.Fatalf("reseal rate: %+v, %v", a.Reseal, err)
+	}
+	for _, bad := range []string{"reseal {\n rate 0\n}", "reseal {\n rate 1e9\n}", "reseal {\n rate fast\n}", "reseal on", "reseal {\n speed 3\n}"} {
+		if _, err := parse(bad); err == nil || !strings.Contains(err.Error(), "reseal") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if err := (&ResealConfig{Rate: -1}).validate(); err == nil {
+		t.Error("a negative rate was accepted")
+	}
+	if err := (*ResealConfig)(nil).validate(); err != nil {
+		t.Errorf("no reseal config: %v", err)
+	}
 }
