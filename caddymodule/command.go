@@ -167,7 +167,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>; verify-backup, restore: the backup file")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>; backup: the backup file to write")
-			cmd.Flags().String("vault", "", "reseal, keys status: the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
+			cmd.Flags().String("vault", "", "reseal, keys status, keys disable: the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
 			cmd.Flags().String("address", "", "backup: the address of Caddy's admin endpoint (default localhost:2019)")
 			cmd.Flags().Bool("verify-keys", false, "backup, verify-backup, restore: check that the keyset (--keyset or --keyset-env, --kek-env) opens every record")
 			cmd.Flags().Bool("force", false, "restore: replace an existing vault file (kept beside it)")
