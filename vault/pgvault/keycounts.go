@@ -3,9 +3,15 @@ package pgvault
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tokengate/tokengate/vault"
 )
+
+// scanTimeout bounds the statements that read every row (a sequential
+// scan, a plpgsql call per row): seconds per million rows, far beyond the
+// 5 s a request's statement gets, and never on a request's path.
+const scanTimeout = 15 * time.Minute
 
 // CountBySealingKey implements vault.KeyCounter: one GROUP BY over the key
 // id the database reads from each row (tokengate_sealing_key_id, from
@@ -13,7 +19,7 @@ import (
 // reads every row: a sequential scan, run by commands and by the
 // background re-seal, never on a request's path.
 func (v *Vault) CountBySealingKey(ctx context.Context) (vault.KeyCounts, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
 	defer cancel()
 	rows, err := v.pool.Query(ctx, `SELECT tokengate_sealing_key_id(data->>'sealed'), count(*) FROM tokengate_records GROUP BY 1`)
 	if err != nil {
@@ -45,7 +51,7 @@ func (v *Vault) CountBySealingKey(ctx context.Context) (vault.KeyCounts, error) 
 // back through the trigger, and the next start with a keyset that lacks the
 // key refuses: fail closed.
 func (v *Vault) ForgetSealingKey(ctx context.Context, id uint32) (int64, error) {
-	ctx, cancel := bounded(ctx)
+	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
 	defer cancel()
 	var inUse int64
 	err := v.pool.QueryRow(ctx, `WITH used AS (
