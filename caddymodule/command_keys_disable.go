@@ -14,7 +14,7 @@ import (
 )
 
 // keysDisableUsage is the usage of caddy tokengate keys disable and enable.
-const keysDisableUsage = "usage: caddy tokengate keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE> | --kek-file <file>] --vault bolt:<path>|postgres:<dsn> [--destroy]"
+const keysDisableUsage = "usage: caddy tokengate keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://...] --vault bolt:<path>|postgres:<dsn> [--destroy]"
 
 // cmdKeysDisable runs caddy tokengate keys disable <id> (and enable): it
 // takes a sealing key out of the keyset file once no record of the vault
@@ -43,7 +43,10 @@ func cmdKeysDisable(ctx context.Context, verb, id string, keyset keys.Options, w
 	case destroy:
 		change = keys.DestroyKey
 	}
-	kek, err := keys.LoadKEK(keyset)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	kek, err := keys.LoadKEK(ctx, keyset)
 	if err != nil {
 		return exitFailure, err
 	}
@@ -58,9 +61,6 @@ func cmdKeysDisable(ctx context.Context, verb, id string, keyset keys.Options, w
 	if change == keys.EnableKey {
 		fmt.Fprintf(out, "key %d enabled: it opens records again (the primary key still seals new ones)\n", kid)
 		return writeKeyset(keyset.File, data)
-	}
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	v, err := migrate.Open(ctx, where, true)
 	if err != nil {

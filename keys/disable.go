@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -86,6 +87,6 @@ func keyInfoList(h *keyset.Handle) string {
 	return s
 }
 
-// LoadKEK reads the key-encrypting key o names (KEKEnv or KEKFile), or nil
-// when it names none: for commands that rewrite a keyset file.
-func LoadKEK(o Options) (tink.AEAD, error) { return loadKEK(o) }
+// LoadKEK builds the key-encrypting key o names (KEK, KEKEnv or KEKFile),
+// or nil when it names none: for commands that rewrite a keyset file.
+func LoadKEK(ctx context.Context, o Options) (tink.AEAD, error) { return loadKEK(ctx, o) }
