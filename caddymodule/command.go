@@ -131,7 +131,7 @@ every one; the exit status is non-zero when it does not. It counts the
 records each key sealed, from the records as they are now.
 
 keys disable <key id> takes a sealing key out of the keyset file --keyset
-(--kek-env or --kek-file if it is wrapped) once no record of the vault
+(--kek-env, --kek-file or --kek-uri if it is wrapped) once no record of the vault
 --vault is sealed with it: it refuses, changing nothing, while one is
 (let the gateway's background re-seal finish, or run reseal) and for the
 primary key. The key is marked disabled: it opens and seals nothing, and
