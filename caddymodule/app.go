@@ -107,6 +107,9 @@ type App struct {
 	// chosen by its "sink" key ("file", "postgres"). Without it nothing is
 	// audited. It is opened at Start (see audit_sinks.go).
 	AuditRaw json.RawMessage `json:"audit,omitempty" caddy:"namespace=tokengate.audit_sinks inline_key=sink"`
+	// Reseal is the background re-seal after a rotation (see
+	// ResealConfig): on, at 200 records per second, unless set.
+	Reseal *ResealConfig `json:"reseal,omitempty"`
 
 	rules    *rules.File
 	vault    VaultBackend // the module; opened at Start (see start.go)
@@ -149,6 +152,8 @@ type App struct {
 	// stopRetry and retryDone stop and await the retry loop.
 	stopRetry context.CancelFunc
 	retryDone chan struct{}
+	// reseal is the running background re-seal (reseal_worker.go).
+	reseal *resealRun
 }
 
 // lateNetwork is a network token service opened at Start, with its name.
@@ -233,6 +238,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.setDefaults()
+	if err := a.Reseal.validate(); err != nil {
+		return err
+	}
 	if err := a.loadBackends(ctx); err != nil {
 		return err
 	}

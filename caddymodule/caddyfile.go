@@ -58,6 +58,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		max_body_size       <size>
 //		body_read_timeout   <duration>
 //		audit <sink> ...              (file or postgres; default: none)
+//		reseal off | { rate <records per second> }
 //	}
 //
 // Each backend is a guest module whose own Caddyfile syntax follows its
@@ -108,6 +109,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.MaxBodySize = size
+		case "reseal":
+			if err := a.unmarshalReseal(d); err != nil {
+				return err
+			}
 		case "vault":
 			if a.VaultRaw != nil {
 				return d.Errf("vault is already set")

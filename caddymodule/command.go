@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE>|--kek-file <path>|--kek-uri aws-kms://...] --vault <backend>:<where> [--destroy] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -127,7 +127,18 @@ named by --vault (Tink key ids, never keys). A vault written by a release
 that did not record them is scanned and its list completed first (a
 gateway does that in the background after it starts). With --keyset (or
 --keyset-env; --kek-env if it is wrapped) it says whether that keyset holds
-every one; the exit status is non-zero when it does not.
+every one; the exit status is non-zero when it does not. It counts the
+records each key sealed, from the records as they are now.
+
+keys disable <key id> takes a sealing key out of the keyset file --keyset
+(--kek-env, --kek-file or --kek-uri if it is wrapped) once no record of the vault
+--vault is sealed with it: it refuses, changing nothing, while one is
+(let the gateway's background re-seal finish, or run reseal) and for the
+primary key. The key is marked disabled: it opens and seals nothing, and
+stays in the file, wrapped, so keys enable <key id> can bring it back to
+open a vault backup from before the re-seal; with --destroy it is deleted
+from the keyset. The fingerprint key is never touched. Reload Caddy
+afterwards.
 
 rules lint reads the rules file named by --rules and prints, one per line
 as file:line: severity: set X: message, what the config load would refuse
@@ -177,7 +188,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>; verify-backup, restore: the backup file")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>; backup: the backup file to write")
-			cmd.Flags().String("vault", "", "reseal, keys status: the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
+			cmd.Flags().String("vault", "", "reseal, keys status, keys disable: the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
 			cmd.Flags().String("address", "", "backup: the address of Caddy's admin endpoint (default localhost:2019)")
 			cmd.Flags().Bool("verify-keys", false, "backup, verify-backup, restore: check that the keyset (--keyset or --keyset-env, --kek-env) opens every record")
 			cmd.Flags().Bool("force", false, "restore: replace an existing vault file (kept beside it)")
@@ -187,6 +198,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("brand", "", "rules explain: the card's brand for an outbound set (default visa)")
 			cmd.Flags().Bool("json", false, "rules explain: print the report as JSON")
 			addKEKFlags(cmd) // command_kek.go
+			cmd.Flags().Bool("destroy", false, "keys disable: delete the key from the keyset instead of disabling it")
 			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			addAuditFlags(cmd)
 			cmd.RunE = func(c *cobra.Command, args []string) error {
@@ -208,6 +220,10 @@ into, and the Go version and platform.`,
 					if fl.NArg() == 2 && fl.Arg(0) == "keys" && fl.Arg(1) == "status" {
 						return cmdKeysStatus(c.Context(), fl.String("vault"),
 							keysetOptions(fl), c.OutOrStdout())
+					}
+					if fl.NArg() == 3 && fl.Arg(0) == "keys" && (fl.Arg(1) == "disable" || fl.Arg(1) == "enable") {
+						return cmdKeysDisable(c.Context(), fl.Arg(1), fl.Arg(2), keysetOptions(fl),
+							fl.String("vault"), fl.Bool("destroy"), c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && (fl.Arg(0) == "backup" || fl.Arg(0) == "verify-backup" || fl.Arg(0) == "restore") {
 						args := backupArgs{address: fl.String("address"), to: fl.String("to"), from: fl.String("from"), vault: fl.String("vault"),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/vault"
@@ -58,6 +59,9 @@ func cmdKeysStatus(ctx context.Context, where string, keyset keys.Options, out i
 		}
 	}
 	fmt.Fprintf(out, "records sealed with key: %s (the list is complete)\n", orNoKey(sk.IDs))
+	if err := printKeyCounts(ctx, kr, sk.IDs, ks, out); err != nil {
+		return exitFailure, err
+	}
 	if ks == nil {
 		return exitSuccess, nil
 	}
@@ -74,4 +78,42 @@ func orNoKey(ids []uint32) string {
 		return "none (no record yet)"
 	}
 	return vault.KeyIDList(ids)
+}
+
+// printKeyCounts prints how many records each key sealed, counted from the
+// records as they are now (the recorded list only ever grows): a key with
+// 0 records can be disabled (caddy tokengate keys disable).
+func printKeyCounts(ctx context.Context, v vault.Exporter, recorded []uint32, ks *keys.Keys, out io.Writer) error {
+	counts, err := vault.CountSealingKeys(ctx, v)
+	if err != nil {
+		return err
+	}
+	ids := slices.Clone(recorded)
+	for _, id := range counts.IDs() {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if ks != nil {
+		for _, id := range ks.KeyIDs() {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	fmt.Fprintf(out, "records per key (%d records):\n", counts.Total())
+	for _, id := range ids {
+		note := ""
+		if ks != nil && id == ks.PrimaryKeyID() {
+			note = " (primary)"
+		} else if ks != nil && !ks.HasKeyID(id) {
+			note = " (not in the keyset)"
+		}
+		fmt.Fprintf(out, "  key %d: %d records%s\n", id, counts.ByKey[id], note)
+	}
+	if counts.NoKeyID > 0 {
+		fmt.Fprintf(out, "  no key id: %d records\n", counts.NoKeyID)
+	}
+	return nil
 }

@@ -139,6 +139,7 @@ func (a *App) Stop() error {
 	if a.retryDone != nil {
 		<-a.retryDone
 	}
+	a.stopReseal()
 	a.status.stopped()
 	runningApp.CompareAndSwap(a, nil)
 	return nil
@@ -223,6 +224,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.recordKeys(ctx, st.Audit, a.keys)
 	a.stack.Store(st)
+	a.startReseal(st)
 	shortLived.Store(st.Records)
 	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})
 	a.status.ready()

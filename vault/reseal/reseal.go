@@ -121,54 +121,96 @@ func Run(ctx context.Context, v Backend, ks *keys.Keys, opts Options) (rep Repor
 	return rep, nil
 }
 
-// one re-seals the record filed under tenant and token. It reads the record
-// through Get, so it is opened and sealed as what is filed there (tenant and
-// token of the row, never what a row's content claims), then writes it
-// compare-and-set, reading again when a gateway changed it meanwhile.
-func one(ctx context.Context, v Backend, ks *keys.Keys, tenant, token string, rep *Report) error {
+// Result is what Step did with one record.
+type Result int
+
+// Results of Step; their names are the result label of the
+// tokengate_reseal_records_total metric.
+const (
+	// Resealed: sealed again under the primary key and written.
+	Resealed Result = iota
+	// Current: already in the current format under the primary key.
+	Current
+	// Gone: deleted meanwhile.
+	Gone
+	// Unreadable: does not open where it is filed; left as it is.
+	Unreadable
+)
+
+func (r Result) String() string {
+	return [...]string{"resealed", "current", "gone", "unreadable"}[r]
+}
+
+// Step re-seals the record filed under tenant and token: the step the
+// offline command and the gateway's background re-seal share. It reads the
+// record through Get, so it is opened and sealed as what is filed there
+// (tenant and token of the row, never what a row's content claims), then
+// writes it compare-and-set, reading again when a gateway changed it
+// meanwhile (retries counts those conflicts). Every record is opened,
+// current ones too: one that does not open where it is filed (rows
+// swapped, another keyset) is worth naming, and costs one decryption to
+// find. Errors name the tenant, never the token or card data.
+func Step(ctx context.Context, v vault.Vault, ks *keys.Keys, tenant, token string) (res Result, retries int, err error) {
 	for attempt := 0; ; attempt++ {
 		rec, err := v.Get(ctx, tenant, token)
 		switch {
 		case errors.Is(err, vault.ErrNotFound):
-			rep.Gone++
-			return nil
+			return Gone, retries, nil
 		case err != nil:
-			return fmt.Errorf("reseal: reading a record of tenant %s: %w", tenant, err)
+			return 0, retries, fmt.Errorf("reseal: reading a record of tenant %s: %w", tenant, err)
 		}
 		if rec.Tenant != tenant {
-			rep.unreadable(tenant, token)
-			return nil
+			return Unreadable, retries, nil
 		}
-		// Every record is opened, current ones too: one that does not
-		// open where it is filed (rows swapped, another keyset) is worth
-		// naming, and costs one decryption to find.
 		secrets, err := ks.Open(tenant, rec.Fingerprint, token, rec.Sealed)
 		switch {
 		case err != nil:
-			rep.unreadable(tenant, token)
-			return nil
+			return Unreadable, retries, nil
 		case ks.Current(rec.Sealed):
-			rep.Current++
-			return nil
+			return Current, retries, nil
 		}
 		rec.Sealed, err = ks.Seal(tenant, rec.Fingerprint, token, secrets)
 		if err != nil {
-			return fmt.Errorf("reseal: %w", err)
+			return 0, retries, fmt.Errorf("reseal: %w", err)
 		}
 		_, err = v.Update(ctx, rec)
 		switch {
 		case err == nil:
-			rep.Resealed++
-			return nil
+			return Resealed, retries, nil
 		case errors.Is(err, vault.ErrNotFound):
-			rep.Gone++
-			return nil
+			return Gone, retries, nil
 		case errors.Is(err, vault.ErrConflict) && attempt < 10:
-			rep.Retries++
+			retries++
 			continue
 		default:
-			return fmt.Errorf("reseal: writing a record of tenant %s: %w", tenant, err)
+			return 0, retries, fmt.Errorf("reseal: writing a record of tenant %s: %w", tenant, err)
 		}
+	}
+}
+
+// one re-seals the record filed under tenant and token with Step and
+// counts it in rep.
+func one(ctx context.Context, v Backend, ks *keys.Keys, tenant, token string, rep *Report) error {
+	res, retries, err := Step(ctx, v, ks, tenant, token)
+	rep.Retries += int64(retries)
+	if err != nil {
+		return err
+	}
+	rep.count(res, tenant, token)
+	return nil
+}
+
+// count adds one record's result.
+func (r *Report) count(res Result, tenant, token string) {
+	switch res {
+	case Resealed:
+		r.Resealed++
+	case Current:
+		r.Current++
+	case Gone:
+		r.Gone++
+	case Unreadable:
+		r.unreadable(tenant, token)
 	}
 }
 
