@@ -56,6 +56,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		provision_timeout   <duration>
 //		max_body_size       <size>
 //		body_read_timeout   <duration>
+//		retention { default <duration>; tenant <tenant> <duration>; sweep_interval <duration>; rate <n> }
 //	}
 //
 // Each backend is a guest module whose own Caddyfile syntax follows its
@@ -124,6 +125,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.CVVStoreRaw = raw
+		case "retention":
+			r, err := parseRetention(d)
+			if err != nil {
+				return err
+			}
+			a.Retention = r
 		case "network":
 			if d.NextArg() {
 				if d.Val() == "off" {

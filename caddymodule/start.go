@@ -139,6 +139,7 @@ func (a *App) Stop() error {
 	if a.retryDone != nil {
 		<-a.retryDone
 	}
+	a.stopRetention()
 	a.status.stopped()
 	runningApp.CompareAndSwap(a, nil)
 	return nil
@@ -213,6 +214,7 @@ func (a *App) open(ctx context.Context) error {
 		CVVUnavailable: a.logCVVUnavailable,
 		Tampered:       a.logTampered,
 		Audit:          a.audit,
+		ObservePurge:   observePurge,
 	})
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
@@ -221,6 +223,7 @@ func (a *App) open(ctx context.Context) error {
 	shortLived.Store(st.Records)
 	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})
 	a.status.ready()
+	a.startRetention(st)
 	return nil
 }
 
