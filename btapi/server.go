@@ -213,7 +213,10 @@ func (s *Server) view(ctx context.Context, rec vault.Record, p Principal) (objec
 	if err != nil {
 		return object{}, s.unavailable(ctx, fmt.Errorf("opening the record: %w", err))
 	}
-	return render(rec, secrets.DPAN, p.Permissions[PermReveal]), nil
+	// A deleted network token's number is never revealed again: it pays
+	// nothing, and after a delete nothing should hand out card data.
+	reveal := p.Permissions[PermReveal] && rec.Network.Status != network.StatusDeleted
+	return render(rec, secrets.DPAN, reveal), nil
 }
 
 // jsonProblem says what is wrong with a body in words that never hold what

@@ -1,0 +1,261 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/vaulttest"
+)
+
+// tokenizeCard tokenizes pan through the inbound site and returns the
+// merchant's body and the token.
+func tokenizeCard(t *testing.T, g *gateway, pan string) (string, string) {
+	t.Helper()
+	in := g.post(inboundURL+"/checkout", jsonCT, checkoutJSON(pan))
+	if in.status != http.StatusOK {
+		t.Fatalf("tokenize: %d %s", in.status, in.body)
+	}
+	return in.body, str(decode(t, in.body), "card.number")
+}
+
+// pays detokenizes the merchant's body and reports whether it paid; a
+// refusal must be unknown_token.
+func pays(t *testing.T, g *gateway, checkout string) bool {
+	t.Helper()
+	out := g.post(outboundURL+"/payments", jsonCT, checkout, "X-Tokengate-Api-Key", apiKeyA)
+	switch {
+	case out.status == http.StatusOK:
+		return true
+	case out.status == http.StatusForbidden && strings.Contains(out.body, "unknown_token"):
+		return false
+	}
+	t.Fatalf("detokenize: %d %s", out.status, out.body)
+	return false
+}
+
+// backendRecord reads a record from the backend under the stack (no cache).
+func backendRecord(t *testing.T, g *gateway, token string) (vault.Record, error) {
+	t.Helper()
+	return g.app().opened.vault.Get(context.Background(), "tenant_a", token)
+}
+
+// setMetadata writes a Metadata entry into a record through the backend.
+func setMetadata(t *testing.T, g *gateway, token, k, v string) {
+	t.Helper()
+	rec, err := backendRecord(t, g, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Metadata == nil {
+		rec.Metadata = map[string]string{}
+	}
+	rec.Metadata[k] = v
+	if _, err := g.app().opened.vault.Update(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	vault.Invalidate(g.app().stack.Load().Records, "tenant_a", token)
+}
+
+// networkStatus asks the builtin service for the network token's status.
+func networkStatus(t *testing.T, g *gateway, id string) string {
+	t.Helper()
+	svc, _ := g.app().networks.Lookup("builtin")
+	tok, err := svc.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Status
+}
+
+func retentionGateways(t *testing.T, run func(t *testing.T, g *gateway)) {
+	global := "retention {\n\t\t\tdefault 365d\n\t\t\ttenant tenant_b 30d\n\t\t\tsweep_interval 200ms\n\t\t\trate 1000\n\t\t}"
+	t.Run("bolt", func(t *testing.T) {
+		g := &gateway{t: t}
+		run(t, g.start(global, defaultSites))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := vaulttest.PostgresDatabase(t)
+		g := &gateway{t: t, vault: "vault postgres {\n\t\t\tdsn " + dsn + "\n\t\t}"}
+		run(t, g.start(global, defaultSites))
+	})
+}
+
+// TestRetentionErasesUnusedCard: a card used records the day; a card whose
+// last use is past its tenant's period is erased by the sweep: its network
+// token DELETED at the builtin service, its record gone, its token no
+// longer pays; a card used today stays and pays.
+func TestRetentionErasesUnusedCard(t *testing.T) {
+	retentionGateways(t, func(t *testing.T, g *gateway) {
+		oldBody, oldTok := tokenizeCard(t, g, visaPAN)
+		newBody, newTok := tokenizeCard(t, g, "5555555555554444")
+		if !pays(t, g, oldBody) || !pays(t, g, newBody) {
+			t.Fatal("fresh cards do not pay")
+		}
+		rec, err := backendRecord(t, g, oldTok)
+		if err != nil || vault.LastUsed(rec).IsZero() || rec.Metadata[vault.LastUsedKey] == "" {
+			t.Fatalf("the use was not recorded: %v %v", rec.Metadata, err)
+		}
+		ntID := rec.Network.ID
+		if ntID == "" || networkStatus(t, g, ntID) != network.StatusActive {
+			t.Fatalf("no active network token: %+v", rec.Network)
+		}
+		before := testutil.ToFloat64(purgedRecords.WithLabelValues("retention"))
+		setMetadata(t, g, oldTok, vault.LastUsedKey, "2020-01-01")
+		waitFor(t, "the unused card erased", func() bool {
+			_, err := backendRecord(t, g, oldTok)
+			return errors.Is(err, vault.ErrNotFound)
+		})
+		if st := networkStatus(t, g, ntID); st != network.StatusDeleted {
+			t.Fatalf("network token %s after retention, want DELETED", st)
+		}
+		if pays(t, g, oldBody) {
+			t.Fatal("an erased card still pays")
+		}
+		if !pays(t, g, newBody) {
+			t.Fatal("a card used today was erased")
+		}
+		if _, err := backendRecord(t, g, newTok); err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.ToFloat64(purgedRecords.WithLabelValues("retention")); got < before+1 {
+			t.Fatalf("purged_records_total{retention} = %v, want > %v", got, before)
+		}
+	})
+}
+
+// failingDelete is a network service whose deletes fail (an outage).
+type failingDelete struct{ network.Service }
+
+func (f failingDelete) SetStatus(ctx context.Context, id, status string) error {
+	if status == network.StatusDeleted {
+		return errors.New("service unavailable")
+	}
+	return f.Service.SetStatus(ctx, id, status)
+}
+
+// TestPurgeKeepsCardWhenNetworkFails: a purge whose network token cannot be
+// deleted keeps the card (it still pays), counts it, and exits non-zero; run
+// again once the service is back, it erases the card.
+func TestPurgeKeepsCardWhenNetworkFails(t *testing.T) {
+	g := startGateway(t, "")
+	body, tok := tokenizeCard(t, g, visaPAN)
+	rec, _ := backendRecord(t, g, tok)
+	builtin := g.app().networks["builtin"]
+	g.app().networks["builtin"] = failingDelete{builtin}
+	kept := testutil.ToFloat64(purgeKept.WithLabelValues("purge"))
+	out, _, err := runTokengate(t, "purge", "--tenant", "tenant_a", "--tokens", tok, "--address", g.addr("localhost:2999"))
+	if err == nil || !strings.Contains(out, "1 kept") {
+		t.Fatalf("purge with the service down: %v\n%s", err, out)
+	}
+	if testutil.ToFloat64(purgeKept.WithLabelValues("purge")) != kept+1 {
+		t.Fatal("the kept card was not counted")
+	}
+	if !pays(t, g, body) {
+		t.Fatal("a kept card does not pay")
+	}
+	g.app().networks["builtin"] = builtin
+	out, _, err = runTokengate(t, "purge", "--tenant", "tenant_a", "--tokens", tok, "--address", g.addr("localhost:2999"))
+	if err != nil || !strings.Contains(out, "1 erased") {
+		t.Fatalf("purge again: %v\n%s", err, out)
+	}
+	if pays(t, g, body) {
+		t.Fatal("a purged card still pays")
+	}
+	if st := networkStatus(t, g, rec.Network.ID); st != network.StatusDeleted {
+		t.Fatalf("network token %s", st)
+	}
+	if strings.Contains(out, visaPAN) || strings.Contains(g.log(), visaPAN) {
+		t.Fatal("card data in the output or the log")
+	}
+}
+
+// TestPurgeCommand: dry run erases nothing; by token list (a file), by
+// Juspay customer (a card another customer saved too only loses this
+// customer), and by tenant; every purged token answers unknown; the
+// endpoint refuses bad requests naming the field.
+func TestPurgeCommand(t *testing.T) {
+	for _, backend := range []string{"bolt", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			g := &gateway{t: t}
+			if backend == "postgres" {
+				g.vault = "vault postgres {\n\t\t\tdsn " + vaulttest.PostgresDatabase(t) + "\n\t\t}"
+			}
+			g.start("", defaultSites)
+			addr := g.addr("localhost:2999")
+			pans := []string{visaPAN, "5555555555554444", "4012888888881881", "5105105105105100", "4000000000000002"}
+			bodies, toks := make([]string, len(pans)), make([]string, len(pans))
+			for i, p := range pans {
+				bodies[i], toks[i] = tokenizeCard(t, g, p)
+			}
+			out, errOut, err := runTokengate(t, "purge", "--tenant", "tenant_a", "--dry-run", "--address", addr)
+			if err != nil || !strings.Contains(out, "5 selected, 5 would be erased") || !strings.Contains(errOut, "records") {
+				t.Fatalf("dry run: %v\n%s\n%s", err, out, errOut)
+			}
+			for i := range pans {
+				if !pays(t, g, bodies[i]) {
+					t.Fatal("a dry run erased a card")
+				}
+			}
+			list := filepath.Join(t.TempDir(), "tokens.txt")
+			if err := os.WriteFile(list, []byte(toks[0]+"\n"+"tok_nosuch\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err = runTokengate(t, "purge", "--tenant", "tenant_a", "--tokens", list, "--address", addr)
+			if err != nil || !strings.Contains(out, "1 selected, 1 erased") {
+				t.Fatalf("by tokens: %v\n%s\n%s", err, out, errOut)
+			}
+			if pays(t, g, bodies[0]) || !pays(t, g, bodies[1]) {
+				t.Fatal("by tokens: wrong cards erased")
+			}
+
+			setMetadata(t, g, toks[1], "juspay.customer:cust_1", "")
+			setMetadata(t, g, toks[2], "juspay.customer:cust_1", "")
+			setMetadata(t, g, toks[2], "juspay.customer:cust_2", "")
+			out, _, err = runTokengate(t, "purge", "--tenant", "tenant_a", "--customer", "cust_1", "--address", addr)
+			if err != nil || !strings.Contains(out, "2 selected, 1 erased") || !strings.Contains(out, "1 kept for another customer") {
+				t.Fatalf("by customer: %v\n%s", err, out)
+			}
+			if pays(t, g, bodies[1]) || !pays(t, g, bodies[2]) {
+				t.Fatal("by customer: wrong cards erased")
+			}
+			rec, err := backendRecord(t, g, toks[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := rec.Metadata["juspay.customer:cust_1"]; ok {
+				t.Fatal("the customer's mark stayed")
+			}
+
+			out, _, err = runTokengate(t, "purge", "--tenant", "tenant_a", "--address", addr)
+			if err != nil || !strings.Contains(out, "3 selected, 3 erased") {
+				t.Fatalf("by tenant: %v\n%s", err, out)
+			}
+			for i := range pans {
+				if pays(t, g, bodies[i]) {
+					t.Fatalf("card %d still pays after the tenant's purge", i)
+				}
+			}
+			for _, args := range [][]string{
+				{"purge", "--address", addr},
+				{"purge", "--tenant", "tenant_a", "--customer", "c", "--tokens", "a,b", "--address", addr},
+			} {
+				if _, _, err := runTokengate(t, args...); err == nil {
+					t.Fatalf("%v: accepted", args)
+				}
+			}
+			r := g.do(mustRequest(t, http.MethodGet, g.addr("http://localhost:2999"+purgePath)))
+			if r.status != http.StatusMethodNotAllowed {
+				t.Fatalf("GET: %d", r.status)
+			}
+		})
+	}
+}
