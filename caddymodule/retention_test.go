@@ -110,24 +110,26 @@ func TestRetentionErasesUnusedCard(t *testing.T) {
 		}
 		before := testutil.ToFloat64(purgedRecords.WithLabelValues("retention"))
 		setMetadata(t, g, oldTok, vault.LastUsedKey, "2020-01-01")
+		// Counted once the erasure is complete (cache invalidated, held CVV
+		// dropped): a payment racing the erasure itself may still go.
 		waitFor(t, "the unused card erased", func() bool {
-			_, err := backendRecord(t, g, oldTok)
-			return errors.Is(err, vault.ErrNotFound)
+			return testutil.ToFloat64(purgedRecords.WithLabelValues("retention")) >= before+1
 		})
+		if _, err := backendRecord(t, g, oldTok); !errors.Is(err, vault.ErrNotFound) {
+			t.Fatalf("the record is still in the vault: %v", err)
+		}
 		if st := networkStatus(t, g, ntID); st != network.StatusDeleted {
 			t.Fatalf("network token %s after retention, want DELETED", st)
 		}
 		if pays(t, g, oldBody) {
-			t.Fatal("an erased card still pays")
+			_, err := backendRecord(t, g, oldTok)
+			t.Fatalf("an erased card still pays (backend: %v)", err)
 		}
 		if !pays(t, g, newBody) {
 			t.Fatal("a card used today was erased")
 		}
 		if _, err := backendRecord(t, g, newTok); err != nil {
 			t.Fatal(err)
-		}
-		if got := testutil.ToFloat64(purgedRecords.WithLabelValues("retention")); got < before+1 {
-			t.Fatalf("purged_records_total{retention} = %v, want > %v", got, before)
 		}
 	})
 }
