@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"go.uber.org/zap"
 
+	"github.com/tokengate/tokengate/lifecycle"
+	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/purge"
 	"github.com/tokengate/tokengate/vault/migrate"
 )
@@ -114,14 +117,15 @@ func servePurge(w http.ResponseWriter, r *http.Request) error {
 // purgeArgs are the flags of caddy tokengate purge.
 type purgeArgs struct {
 	address, tenant, customer, tokens string
+	vault                             string // offline: the vault, bolt:<path> or postgres:<dsn>
 	dryRun                            bool
 	rate                              int
 }
 
 // cmdPurge is caddy tokengate purge: it asks the running gateway to erase
 // the cards named, and draws a progress bar on progress.
-func cmdPurge(args purgeArgs, out, progress io.Writer) (int, error) {
-	const usage = "usage: caddy tokengate purge --tenant <tenant> [--customer <juspay customer id> | --tokens <file or comma list>] [--dry-run] [--rate <n>] [--address <admin address>]"
+func cmdPurge(ctx context.Context, args purgeArgs, out, progress io.Writer) (int, error) {
+	const usage = "usage: caddy tokengate purge --tenant <tenant> [--customer <juspay customer id> | --tokens <file or comma list>] [--dry-run] [--rate <n>] [--address <admin address> | --vault bolt:<path>|postgres:<dsn>]"
 	if args.tenant == "" {
 		return exitFailure, errors.New("--tenant is required; " + usage)
 	}
@@ -138,6 +142,9 @@ func cmdPurge(args purgeArgs, out, progress io.Writer) (int, error) {
 	}
 	if err := t.Check(); err != nil {
 		return exitFailure, fmt.Errorf("%w; %s", err, usage)
+	}
+	if args.vault != "" {
+		return purgeOffline(ctx, args.vault, t, out, progress)
 	}
 	addr, err := caddycmd.DetermineAdminAPIAddress(args.address, nil, "", "")
 	if err != nil {
@@ -166,29 +173,7 @@ func cmdPurge(args purgeArgs, out, progress io.Writer) (int, error) {
 				_ = bar.Exit()
 				fmt.Fprintln(progress)
 			}
-			rep := l.Report
-			if rep == nil {
-				rep = &purge.Report{}
-			}
-			verb := "erased"
-			if t.DryRun {
-				verb = "would be erased (dry run: nothing was)"
-			}
-			fmt.Fprintf(out, "tenant %s: %d selected, %d %s", t.Tenant, rep.Walked, rep.Erased, verb)
-			if rep.Forgotten > 0 {
-				fmt.Fprintf(out, ", %d kept for another customer (this customer's mark removed)", rep.Forgotten)
-			}
-			fmt.Fprintln(out)
-			if rep.Kept > 0 {
-				fmt.Fprintf(out, "%d kept: their network token could not be deleted at its service; run the purge again\n", rep.Kept)
-			}
-			if l.Error != "" {
-				return exitFailure, fmt.Errorf("the purge stopped: %s; what was erased stays erased, and running it again finishes the job", l.Error)
-			}
-			if rep.Kept > 0 {
-				return exitFailure, errors.New("some cards were kept")
-			}
-			return 0, nil
+			return purgeSummary(out, t, l.Report, l.Error)
 		default:
 			if bar != nil {
 				_ = bar.Set(l.Done)
@@ -196,6 +181,70 @@ func cmdPurge(args purgeArgs, out, progress io.Writer) (int, error) {
 		}
 	}
 	return exitFailure, fmt.Errorf("the answer from %s ended before the purge's report: it may have been interrupted; run it again", addr)
+}
+
+// purgeSummary prints a purge's counts and gives the exit status.
+func purgeSummary(out io.Writer, t purge.Target, rep *purge.Report, failure string) (int, error) {
+	if rep == nil {
+		rep = &purge.Report{}
+	}
+	verb := "erased"
+	if t.DryRun {
+		verb = "would be erased (dry run: nothing was)"
+	}
+	fmt.Fprintf(out, "tenant %s: %d selected, %d %s", t.Tenant, rep.Walked, rep.Erased, verb)
+	if rep.Forgotten > 0 {
+		fmt.Fprintf(out, ", %d kept for another customer (this customer's mark removed)", rep.Forgotten)
+	}
+	fmt.Fprintln(out)
+	if rep.Kept > 0 {
+		fmt.Fprintf(out, "%d kept: their network token could not be deleted at its service; run the purge again (through the gateway, without --vault)\n", rep.Kept)
+	}
+	if failure != "" {
+		return exitFailure, fmt.Errorf("the purge stopped: %s; what was erased stays erased, and running it again finishes the job", failure)
+	}
+	if rep.Kept > 0 {
+		return exitFailure, errors.New("some cards were kept")
+	}
+	return 0, nil
+}
+
+// purgeOffline erases from the vault at where (bolt:<path>, postgres:<dsn>)
+// without a gateway: there is no network token service here, so a card
+// whose network token is live is kept (counted; purge it through the
+// gateway), and no audit sink (the summary is the record). Meant for a
+// stopped gateway's bbolt file (a running one holds its lock) or a
+// PostgreSQL vault whose gateways' caches the change feed invalidates.
+func purgeOffline(ctx context.Context, where string, t purge.Target, out, progress io.Writer) (int, error) {
+	ep, err := migrate.Open(ctx, where, true)
+	if err != nil {
+		return exitFailure, fmt.Errorf("--vault: %w", err)
+	}
+	defer ep.Close()
+	e := &purge.Eraser{Vault: ep.Backend, Lifecycle: &lifecycle.Manager{Vault: ep.Backend, Networks: network.Registry{}}}
+	tokens, err := purge.Select(ctx, ep.Backend, t)
+	if err != nil {
+		return exitFailure, err
+	}
+	fmt.Fprintf(out, "purging %s (offline: cards with a live network token are kept)\n", ep.Name)
+	var bar *progressbar.ProgressBar
+	if len(tokens) > 0 {
+		bar = migrate.RecordsBar(progress, int64(len(tokens)))
+	}
+	rep, err := e.Run(ctx, t, tokens, func(done int, _ purge.Report) {
+		if bar != nil {
+			_ = bar.Set(done)
+		}
+	})
+	if bar != nil {
+		_ = bar.Exit()
+		fmt.Fprintln(progress)
+	}
+	failure := ""
+	if err != nil {
+		failure = err.Error()
+	}
+	return purgeSummary(out, t, &rep, failure)
 }
 
 // tokenList reads --tokens: a file with one token a line, or a comma list.

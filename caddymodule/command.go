@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address>] | rules lint --rules <file> | version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | version",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -131,7 +131,10 @@ deleted at its issuing service first (a service that fails keeps the card:
 it is counted and the exit status is non-zero; run the purge again), then
 the record, the cached and short-lived copies and any held CVV. --dry-run
 counts and erases nothing; --rate bounds erasures per second (default
-100). It draws a progress bar and prints counts, never card data.
+100). It draws a progress bar and prints counts, never card data. With
+--vault (bolt:<path> or postgres:<dsn>) it works on the vault directly,
+without a gateway (a stopped one's bbolt file): there is no network token
+service then, so cards whose network token is live are kept and counted.
 
 rules lint reads the rules file named by --rules and prints, one per line
 as file:line: severity: set X: message, what the config load would refuse
@@ -167,7 +170,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>; verify-backup, restore: the backup file")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>; backup: the backup file to write")
-			cmd.Flags().String("vault", "", "reseal, keys status: the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
+			cmd.Flags().String("vault", "", "reseal, keys status, purge (offline): the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
 			cmd.Flags().String("address", "", "backup: the address of Caddy's admin endpoint (default localhost:2019)")
 			cmd.Flags().Bool("verify-keys", false, "backup, verify-backup, restore: check that the keyset (--keyset or --keyset-env, --kek-env) opens every record")
 			cmd.Flags().Bool("force", false, "restore: replace an existing vault file (kept beside it)")
@@ -212,8 +215,8 @@ into, and the Go version and platform.`,
 						return cmdRestore(args, c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "purge" {
-						return cmdPurge(purgeArgs{address: fl.String("address"), tenant: fl.String("tenant"), customer: fl.String("customer"),
-							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate")}, c.OutOrStdout(), c.ErrOrStderr())
+						return cmdPurge(c.Context(), purgeArgs{address: fl.String("address"), tenant: fl.String("tenant"), customer: fl.String("customer"),
+							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate"), vault: fl.String("vault")}, c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -259,5 +260,38 @@ func TestPurgeCommand(t *testing.T) {
 				t.Fatalf("GET: %d", r.status)
 			}
 		})
+	}
+}
+
+// TestPurgeOffline: with --vault, a purge works on a bbolt file without a
+// gateway: a card without a live network token is erased, one with a live
+// network token is kept (no service to delete it at) and the exit status
+// says so.
+func TestPurgeOffline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vault.db")
+	b, err := boltvault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, nt := range []vault.NetworkToken{{}, {Provider: "builtin", ID: "nt_1", Status: network.StatusActive}, {Provider: "builtin", ID: "nt_2", Status: network.StatusDeleted}} {
+		rec := vault.Record{Tenant: "tenant_a", Token: "tok_" + string(rune('a'+i)), Fingerprint: "fp" + string(rune('a'+i)), Sealed: []byte("sealed"), Brand: "visa", Last4: "1111", Network: nt}
+		if _, _, err := b.Put(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close()
+	out, _, err := runTokengate(t, "purge", "--tenant", "tenant_a", "--vault", "bolt:"+path)
+	if err == nil || !strings.Contains(out, "3 selected, 2 erased") || !strings.Contains(out, "1 kept") {
+		t.Fatalf("offline purge: %v\n%s", err, out)
+	}
+	b, err = boltvault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	page, err := b.List(ctx, "tenant_a", vault.ListOptions{})
+	if err != nil || len(page.Records) != 1 || page.Records[0].Token != "tok_b" {
+		t.Fatalf("left: %+v %v", page.Records, err)
 	}
 }
