@@ -295,3 +295,37 @@ func TestPurgeOffline(t *testing.T) {
 		t.Fatalf("left: %+v %v", page.Records, err)
 	}
 }
+
+// TestBasisTheoryDeleteThenPurge: Basis Theory's DELETE deletes the network
+// token (the object reads inactive, its number no longer revealed); a purge
+// of its token then erases the card: the API answers 404.
+func TestBasisTheoryDeleteThenPurge(t *testing.T) {
+	g := startGatewaySites(t, "", btSites)
+	bt := func(method, path, body string) reply {
+		req, _ := http.NewRequest(method, g.addr(btURL+path), strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("BT-API-KEY", "bt_key_all")
+		return g.do(req)
+	}
+	created := bt("POST", "/network-tokens", string(seedSample(t, "basistheory/create_request_data.json")))
+	if created.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.status, created.body)
+	}
+	id := str(decode(t, created.body), "id")
+	if n := str(decode(t, bt("GET", "/network-tokens/"+id, "").body), "data.number"); strings.Contains(n, "X") {
+		t.Fatalf("an active token's number with reveal: %q", n)
+	}
+	if r := bt("DELETE", "/network-tokens/"+id, ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	got := decode(t, bt("GET", "/network-tokens/"+id, "").body)
+	if str(got, "status") != "inactive" || !strings.HasPrefix(str(got, "data.number"), "XXXX") {
+		t.Fatalf("after delete: %v", got)
+	}
+	if out, _, err := runTokengate(t, "purge", "--tenant", "tenant_a", "--tokens", id, "--address", g.addr("localhost:2999")); err != nil || !strings.Contains(out, "1 erased") {
+		t.Fatalf("purge: %v\n%s", err, out)
+	}
+	if r := bt("GET", "/network-tokens/"+id, ""); r.status != http.StatusNotFound {
+		t.Fatalf("after purge: %d %s", r.status, r.body)
+	}
+}
