@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"maps"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,8 @@ func LastUsed(rec Record) time.Time {
 }
 
 // Touching is a vault that records, in the record, the day a card is used:
-// Get by token, and Put of a card the tenant already holds (tokenized again).
+// Get by token, and GetByFingerprint or Put of a card the tenant already
+// holds (tokenized again).
 // It writes at most once per card per day: only when the stored day is not
 // today, with the vault's compare-and-set Update; a write that fails (a
 // conflict, an outage) is skipped and the record returned as read, since the
@@ -37,6 +39,13 @@ type Touching struct {
 	Vault
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	day atomic.Pointer[touchDay] // today's day, formatted once a day
+}
+
+type touchDay struct {
+	unix int64 // days since the epoch
+	s    string
 }
 
 func (t *Touching) today() string {
@@ -44,7 +53,14 @@ func (t *Touching) today() string {
 	if t.Now != nil {
 		now = t.Now
 	}
-	return now().UTC().Format(lastUsedLayout)
+	n := now().UTC()
+	d := n.Unix() / 86400
+	if c := t.day.Load(); c != nil && c.unix == d {
+		return c.s
+	}
+	c := &touchDay{unix: d, s: n.Format(lastUsedLayout)}
+	t.day.Store(c)
+	return c.s
 }
 
 type noTouchKey struct{}
@@ -86,9 +102,33 @@ func (t *Touching) Get(ctx context.Context, tenant, token string) (Record, error
 	return t.touch(ctx, rec), nil
 }
 
-// Put implements Vault.
+// GetByFingerprint implements Vault: the tokenizer finds a card presented
+// again by its fingerprint.
+func (t *Touching) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (Record, error) {
+	rec, err := t.Vault.GetByFingerprint(ctx, tenant, fingerprint)
+	if err != nil {
+		return rec, err
+	}
+	return t.touch(ctx, rec), nil
+}
+
+// stamp gives a new record today's day, so that its uses the same day
+// write nothing.
+func (t *Touching) stamp(rec Record) Record {
+	if _, ok := rec.Metadata[LastUsedKey]; ok || IsShortLived(rec) {
+		return rec
+	}
+	rec.Metadata = maps.Clone(rec.Metadata)
+	if rec.Metadata == nil {
+		rec.Metadata = map[string]string{}
+	}
+	rec.Metadata[LastUsedKey] = t.today()
+	return rec
+}
+
+// Put implements Vault: a new record starts with today's day.
 func (t *Touching) Put(ctx context.Context, rec Record) (Record, bool, error) {
-	stored, created, err := t.Vault.Put(ctx, rec)
+	stored, created, err := t.Vault.Put(ctx, t.stamp(rec))
 	if err != nil || created {
 		return stored, created, err
 	}
@@ -97,7 +137,7 @@ func (t *Touching) Put(ctx context.Context, rec Record) (Record, bool, error) {
 
 // PutInUnit implements UnitWriter.
 func (t *Touching) PutInUnit(ctx context.Context, unit *Unit, rec Record) (Record, bool, error) {
-	stored, created, err := Put(ctx, t.Vault, unit, rec)
+	stored, created, err := Put(ctx, t.Vault, unit, t.stamp(rec))
 	if err != nil || created {
 		return stored, created, err
 	}
