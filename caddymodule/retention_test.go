@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -327,5 +328,35 @@ func TestBasisTheoryDeleteThenPurge(t *testing.T) {
 	}
 	if r := bt("GET", "/network-tokens/"+id, ""); r.status != http.StatusNotFound {
 		t.Fatalf("after purge: %d %s", r.status, r.body)
+	}
+}
+
+// TestRetentionCaddyfile: the retention block adapts to its JSON (Caddy
+// durations, days included), and a bad one is refused naming the option.
+func TestRetentionCaddyfile(t *testing.T) {
+	got, err := adaptTokengate(t, "rules r.yaml\nretention {\ndefault 730d\ntenant acme 365d\nsweep_interval 30m\nrate 50\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := got["retention"].(map[string]any)
+	day := float64(24 * time.Hour)
+	if r["default"] != 730*day || r["tenants"].(map[string]any)["acme"] != 365*day || r["sweep_interval"] != float64(30*time.Minute) || r["rate"] != float64(50) {
+		t.Fatalf("adapted: %v", got["retention"])
+	}
+	for src, want := range map[string]string{
+		"rules r.yaml\nretention {\ndefault forever\n}":          "retention default: want a positive duration",
+		"rules r.yaml\nretention {\ntenant acme\n}":              "retention tenant wants <tenant> <duration>",
+		"rules r.yaml\nretention {\ntenant a 1d\ntenant a 2d\n}": "retention tenant a is set twice",
+		"rules r.yaml\nretention {\nrate 0\n}":                   "retention rate",
+		"rules r.yaml\nretention {\nkeep 1d\n}":                  `unrecognized retention option "keep"`,
+		"rules r.yaml\nretention 1d":                             "retention takes a block",
+	} {
+		if _, err := adaptTokengate(t, src); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want one containing %q", src, err, want)
+		}
+	}
+	a := &App{Retention: &Retention{Rate: -1}}
+	if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "retention rate") {
+		t.Fatalf("JSON rate -1: %v", err)
 	}
 }
