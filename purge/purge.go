@@ -94,10 +94,16 @@ func (e *Eraser) EraseIf(ctx context.Context, tenant, token, reason string, cond
 	if err := e.recorder().Record(ctx, entry(rec, reason, audit.OutcomeOK, "erased")); err != nil {
 		return false, fmt.Errorf("purge: audit: %w", err)
 	}
-	if err := e.Vault.Delete(ctx, tenant, token); err != nil && !errors.Is(err, vault.ErrNotFound) {
+	err = e.Vault.Delete(ctx, tenant, token)
+	vault.Invalidate(e.Vault, tenant, token)
+	if errors.Is(err, vault.ErrNotFound) {
+		// Another gateway sweeping the same database erased it meanwhile:
+		// counted there.
+		return false, nil
+	}
+	if err != nil {
 		return false, fmt.Errorf("purge: deleting the record: %w", err)
 	}
-	vault.Invalidate(e.Vault, tenant, token)
 	if e.CVVs != nil {
 		_, _, _ = e.CVVs.TakeCVV(context.WithoutCancel(ctx), tenant, token) // dropped, never used
 	}
