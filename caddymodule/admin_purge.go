@@ -64,8 +64,10 @@ func servePurge(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("method not allowed: POST " + purgePath)}
 	}
 	var t purge.Target
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxPurgeBody)).Decode(&t); err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("the body is not a purge request (JSON with tenant, and customer or tokens)")}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxPurgeBody))
+	dec.DisallowUnknownFields() // a misspelt field must not leave a wider purge
+	if err := dec.Decode(&t); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("the body is not a purge request (JSON with tenant, and all, customer or tokens)")}
 	}
 	if err := t.Check(); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
@@ -129,7 +131,8 @@ func cmdPurge(ctx context.Context, args purgeArgs, out, progress io.Writer) (int
 	if args.tenant == "" {
 		return exitFailure, errors.New("--tenant is required; " + usage)
 	}
-	t := purge.Target{Tenant: args.tenant, Customer: args.customer, DryRun: args.dryRun, Rate: args.rate}
+	t := purge.Target{Tenant: args.tenant, Customer: args.customer, DryRun: args.dryRun, Rate: args.rate,
+		All: args.customer == "" && args.tokens == ""}
 	if args.tokens != "" {
 		list, err := tokenList(args.tokens)
 		if err != nil {

@@ -260,6 +260,15 @@ func TestPurgeCommand(t *testing.T) {
 			if r.status != http.StatusMethodNotAllowed {
 				t.Fatalf("GET: %d", r.status)
 			}
+			// A body that does not say what to erase, or misspells it, erases
+			// nothing (never the whole tenant).
+			for _, body := range []string{`{"tenant":"tenant_b"}`, `{"tenant":"tenant_b","tokens":[]}`, `{"tenant":"tenant_b","token":["x"]}`,
+				`{"tenant":"tenant_b","all":true,"customer":"c"}`} {
+				r := g.post(g.addr("http://localhost:2999"+purgePath), jsonCT, body)
+				if r.status != http.StatusBadRequest {
+					t.Fatalf("%s: %d %s", body, r.status, r.body)
+				}
+			}
 		})
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"github.com/tokengate/tokengate/vault"
 )
 
-// Target says what a purge erases: every card of Tenant; or, with
-// Customer, the cards Tenant's Juspay customer has saved; or, with Tokens,
-// those tokens of Tenant.
+// Target says what a purge erases: with All, every card of Tenant; or,
+// with Customer, the cards Tenant's Juspay customer has saved; or, with
+// Tokens, those tokens of Tenant. Exactly one of the three: an empty token
+// list or a misspelt field never widens a purge to the whole tenant.
 type Target struct {
 	Tenant   string   `json:"tenant"`
+	All      bool     `json:"all,omitempty"`
 	Customer string   `json:"customer,omitempty"`
 	Tokens   []string `json:"tokens,omitempty"`
 	// DryRun counts what would be erased and erases nothing.
@@ -23,11 +25,19 @@ type Target struct {
 
 // Check says what is wrong with t, naming the field.
 func (t Target) Check() error {
+	n := 0
+	for _, set := range []bool{t.All, t.Customer != "", len(t.Tokens) > 0} {
+		if set {
+			n++
+		}
+	}
 	switch {
 	case t.Tenant == "":
 		return errors.New("tenant is required")
-	case t.Customer != "" && len(t.Tokens) > 0:
-		return errors.New("customer and tokens: choose one")
+	case n == 0:
+		return errors.New("say what to erase: all, customer or tokens")
+	case n > 1:
+		return errors.New("all, customer and tokens: choose one")
 	}
 	return nil
 }
