@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/boltvault"
@@ -367,5 +369,82 @@ func TestRetentionCaddyfile(t *testing.T) {
 	a := &App{Retention: &Retention{Rate: -1}}
 	if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "retention rate") {
 		t.Fatalf("JSON rate -1: %v", err)
+	}
+}
+
+// TestJuspayCustomerPurge: a card saved through Juspay's generateToken for a
+// customer is erased by `purge --customer`: the card reference no longer
+// fetches, the /cards list is empty, the network token is DELETED.
+func TestJuspayCustomerPurge(t *testing.T) {
+	dir := t.TempDir()
+	g := startGatewaySites(t, "", defaultSites+`
+:9084 {
+	juspay_api {
+		merchant shop jp_key tenant_a
+		dev_keys `+dir+`
+	}
+}
+`)
+	jp := func(method, path, body string) reply {
+		req, _ := http.NewRequest(method, juspayURL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-routing-id", "cust_9")
+		req.SetBasicAuth("jp_key", "")
+		return g.do(req)
+	}
+	serverPub, err := jwe.LoadPublicKey(filepath.Join(dir, "jwe-dev.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merchantPriv, err := jwe.LoadPrivateKey(filepath.Join(dir, "merchant-shop.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := json.Marshal(`{"cardNumber":"4111111111111111","expMonth":"09","expYear":"2030","cardSecurityCode":"123"}`)
+	cardData, err := jwe.Encrypt(serverPub, "dev", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req map[string]any
+	_ = json.Unmarshal(seedSample(t, "juspay/000_generate_token_request.json"), &req)
+	req["cardData"] = cardData
+	req["orderData"] = map[string]any{"consentId": "consent-1", "customerId": "cust_9"}
+	body, _ := json.Marshal(req)
+	gen := jp("POST", "/generateToken", string(body))
+	if gen.status != http.StatusOK {
+		t.Fatalf("generateToken: %d %s", gen.status, gen.body)
+	}
+	var env struct{ Payload string }
+	_ = json.Unmarshal([]byte(gen.body), &env)
+	payload, err := jwe.Decrypt(merchantPriv, env.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ CardReference string }
+	_ = json.Unmarshal(payload, &p)
+	rec, err := backendRecord(t, g, p.CardReference)
+	if err != nil || rec.Network.ID == "" {
+		t.Fatalf("saved card: %+v %v", rec.Network, err)
+	}
+	var get map[string]any
+	_ = json.Unmarshal(seedSample(t, "juspay/002_fetch_token_request.json"), &get)
+	get["card_reference"] = p.CardReference
+	get["customer_id"] = "cust_9"
+	fetch, _ := json.Marshal(get)
+	if r := jp("POST", "/v4/card/get", string(fetch)); r.status != http.StatusOK {
+		t.Fatalf("fetch before purge: %d %s", r.status, r.body)
+	}
+	out, _, err := runTokengate(t, "purge", "--tenant", "tenant_a", "--customer", "cust_9", "--address", g.addr("localhost:2999"))
+	if err != nil || !strings.Contains(out, "1 selected, 1 erased") {
+		t.Fatalf("purge: %v\n%s", err, out)
+	}
+	if st := networkStatus(t, g, rec.Network.ID); st != network.StatusDeleted {
+		t.Fatalf("network token %s", st)
+	}
+	if r := jp("POST", "/v4/card/get", string(fetch)); r.status == http.StatusOK {
+		t.Fatalf("fetch after purge: %d %s", r.status, r.body)
+	}
+	if r := jp("GET", "/cards?customer_id=cust_9", ""); strings.Contains(r.body, p.CardReference) {
+		t.Fatalf("cards after purge: %s", r.body)
 	}
 }
