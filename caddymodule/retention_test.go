@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -446,5 +447,52 @@ func TestJuspayCustomerPurge(t *testing.T) {
 	}
 	if r := jp("GET", "/cards?customer_id=cust_9", ""); strings.Contains(r.body, p.CardReference) {
 		t.Fatalf("cards after purge: %s", r.body)
+	}
+}
+
+// toggledDelete fails network token deletes while fail is set.
+type toggledDelete struct {
+	network.Service
+	fail *atomic.Bool
+}
+
+func (f toggledDelete) SetStatus(ctx context.Context, id, status string) error {
+	if status == network.StatusDeleted && f.fail.Load() {
+		return errors.New("service unavailable")
+	}
+	return f.Service.SetStatus(ctx, id, status)
+}
+
+// TestRetentionRetriesWhenNetworkFails: while the network token service
+// fails, an expired card is kept (it still pays) and counted at every sweep;
+// once the service is back, the next sweep erases it.
+func TestRetentionRetriesWhenNetworkFails(t *testing.T) {
+	g := (&gateway{t: t}).start("retention {\n\t\t\tdefault 30d\n\t\t\tsweep_interval 100ms\n\t\t}", defaultSites)
+	fail := new(atomic.Bool)
+	fail.Store(true)
+	// Set before any card is due: the sweep looks a service up only to
+	// delete a due card's token.
+	g.app().networks["builtin"] = toggledDelete{g.app().networks["builtin"], fail}
+	body, tok := tokenizeCard(t, g, visaPAN)
+	kept := testutil.ToFloat64(purgeKept.WithLabelValues("retention"))
+	erased := testutil.ToFloat64(purgedRecords.WithLabelValues("retention"))
+	setMetadata(t, g, tok, vault.LastUsedKey, "2020-01-01")
+	waitFor(t, "two sweeps keeping the card", func() bool {
+		return testutil.ToFloat64(purgeKept.WithLabelValues("retention")) >= kept+2
+	})
+	if _, err := backendRecord(t, g, tok); err != nil {
+		t.Fatalf("the card was not kept: %v", err)
+	}
+	if !pays(t, g, body) {
+		t.Fatal("a kept card does not pay")
+	}
+	// Paying used the card: make it due again, and bring the service back.
+	setMetadata(t, g, tok, vault.LastUsedKey, "2020-01-01")
+	fail.Store(false)
+	waitFor(t, "the card erased once the service is back", func() bool {
+		return testutil.ToFloat64(purgedRecords.WithLabelValues("retention")) >= erased+1
+	})
+	if pays(t, g, body) {
+		t.Fatal("an erased card still pays")
 	}
 }
