@@ -118,6 +118,10 @@ type App struct {
 	// keys is the loaded keyset: in Provision when it exists, at Start when
 	// a development keyset must first be generated.
 	keys *keys.Keys
+	// kek is the kek module's source (nil: kek_env, kek_file or none), and
+	// kekModule its name; a remote one defers the keyset to Start.
+	kek       keys.KEKSource
+	kekModule string
 	// cvvBackend and lateNetworks (those that keep their state in the
 	// vault) are loaded in Provision and opened at Start.
 	cvvBackend   CVVBackend
@@ -166,6 +170,13 @@ type KeysConfig struct {
 	// ("{env.CREDENTIALS_DIRECTORY}/kek", placeholders are replaced when the
 	// keys load) or a container secret ("/run/secrets/kek").
 	KEKFile string `json:"kek_file,omitempty"`
+	// KEKRaw is the key-encrypting key as a tokengate.keks module chosen by
+	// its "source" key: env ({"source":"env","variable":...}, what kek_env
+	// says), file ({"source":"file","path":...}, kek_file) or aws_kms
+	// ({"source":"aws_kms","key_uri":"aws-kms://arn:...","region":...,
+	// "endpoint":...}: a key in AWS KMS; the keyset is then opened at
+	// Start). Set this or kek_env or kek_file.
+	KEKRaw json.RawMessage `json:"kek,omitempty" caddy:"namespace=tokengate.keks inline_key=source"`
 	// DevFile is where the development keyset is kept when neither File nor
 	// Env is set. The default is dev-keyset.json beside the vault file.
 	DevFile string `json:"dev_file,omitempty"`
@@ -299,7 +310,10 @@ func (a *App) loadBackends(ctx caddy.Context) error {
 		return fmt.Errorf("tokengate: loading vault module: %w", err)
 	}
 	a.vault = mod.(VaultBackend)
-	if a.keys, err = a.loadKeys(false); err != nil {
+	if err := a.loadKEK(ctx); err != nil {
+		return err
+	}
+	if a.keys, err = a.loadKeys(ctx, false); err != nil {
 		return err
 	}
 	if err := a.loadAPIKeys(); err != nil {
@@ -401,8 +415,12 @@ func (a *App) networkNames() []string {
 
 // loadKeys loads the keyset. With create false (Provision) a development
 // keyset that does not exist yet is not generated: it returns nil, and
-// Start generates it (create true).
-func (a *App) loadKeys(create bool) (*keys.Keys, error) {
+// Start generates it (create true). A keyset wrapped by a KMS key is
+// loaded only with create true, at Start: Provision calls no KMS.
+func (a *App) loadKeys(ctx context.Context, create bool) (*keys.Keys, error) {
+	if a.remoteKEK() && !create {
+		return nil, a.checkWrapped() // kek_load.go
+	}
 	devFile := a.Keys.DevFile
 	if devFile == "" {
 		dir := filepath.Join(caddy.AppDataDir(), "tokengate")
@@ -411,8 +429,8 @@ func (a *App) loadKeys(create bool) (*keys.Keys, error) {
 		}
 		devFile = filepath.Join(dir, "dev-keyset.json")
 	}
-	ks, warning, err := keys.Load(keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv,
-		KEKFile: caddy.NewReplacer().ReplaceKnown(a.Keys.KEKFile, ""), DevFile: devFile, NoCreate: !create})
+	ks, warning, err := keys.LoadContext(ctx, keys.Options{File: a.Keys.File, Env: a.Keys.Env, KEKEnv: a.Keys.KEKEnv,
+		KEKFile: caddy.NewReplacer().ReplaceKnown(a.Keys.KEKFile, ""), KEK: a.kek, DevFile: devFile, NoCreate: !create})
 	if errors.Is(err, keys.ErrNoDevKeyset) {
 		return nil, nil
 	}

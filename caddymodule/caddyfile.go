@@ -49,6 +49,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		keyset_env          <VARIABLE>
 //		kek_env             <VARIABLE>
 //		kek_file            <path>
+//		kek env <VARIABLE> | file <path> | aws_kms { key_uri <aws-kms://arn...>; region <r>; endpoint <url>; timeout <d> }
 //		dev_keyset_file     <path>
 //		legacy_records      accept|refuse
 //		api_key             <key> <tenant>
@@ -116,6 +117,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.VaultRaw = raw
+		case "kek":
+			if a.Keys.KEKRaw != nil {
+				return d.Errf("kek is already set")
+			}
+			raw, err := unmarshalBackend(d, "tokengate.keks", "source")
+			if err != nil {
+				return err
+			}
+			a.Keys.KEKRaw = raw
 		case "cvv_store":
 			if a.CVVStoreRaw != nil {
 				return d.Errf("cvv_store is already set")

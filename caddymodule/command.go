@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | version",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -41,6 +41,13 @@ Caddy afterwards.
 With --kek-env, the keyset is encrypted with the base64 32-byte
 key-encrypting key held in that environment variable; configure the same
 variable as kek_env in the tokengate global option.
+
+Instead of --kek-env, --kek-file names a file holding that key (as
+kek_file), and --kek-uri aws-kms://arn:aws:kms:<region>:<account>:key/<id>
+a key in AWS KMS (as kek aws_kms; --kms-region, --kms-endpoint; credentials
+from the AWS default chain): the keyset is then wrapped by the KMS key. Every
+command below that takes --kek-env takes these too; wrap and rewrap take the
+new key as --new-kek-env, --new-kek-file or --new-kek-uri.
 
 wrap encrypts a cleartext keyset file with the key-encrypting key in
 --new-kek-env; rewrap re-encrypts a wrapped one (its current key in
@@ -184,6 +191,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("tokens", "", "purge: the tokens to erase, a file (one a line) or a comma list")
 			cmd.Flags().Bool("dry-run", false, "purge: count what would be erased, erase nothing")
 			cmd.Flags().Int("rate", 0, "purge: the most cards erased per second (default 100)")
+			addKEKFlags(cmd) // command_kek.go
 			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
@@ -192,7 +200,7 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"),
-							keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}, c.OutOrStdout(), c.ErrOrStderr())
+							keysetOptions(fl), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 2 && fl.Arg(0) == "rules" {
 						return cmdRules(fl.Arg(1), rulesArgs{path: fl.String("rules"), set: fl.String("set"), contentType: fl.String("content-type"),
@@ -200,12 +208,12 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 2 && fl.Arg(0) == "keys" && fl.Arg(1) == "status" {
 						return cmdKeysStatus(c.Context(), fl.String("vault"),
-							keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}, c.OutOrStdout())
+							keysetOptions(fl), c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && (fl.Arg(0) == "backup" || fl.Arg(0) == "verify-backup" || fl.Arg(0) == "restore") {
 						args := backupArgs{address: fl.String("address"), to: fl.String("to"), from: fl.String("from"), vault: fl.String("vault"),
 							force: fl.Bool("force"), verifyKeys: fl.Bool("verify-keys"),
-							keyset: keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")}}
+							keyset: keysetOptions(fl)}
 						switch fl.Arg(0) {
 						case "backup":
 							return cmdBackup(args, c.OutOrStdout())
@@ -219,7 +227,7 @@ into, and the Go version and platform.`,
 							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate"), vault: fl.String("vault")}, c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
-						return cmdReseal(c.Context(), keys.Options{File: fl.String("keyset"), Env: fl.String("keyset-env"), KEKEnv: fl.String("kek-env")},
+						return cmdReseal(c.Context(), keysetOptions(fl),
 							fl.String("vault"), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					return cmdKeyset(fl)
@@ -240,9 +248,9 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 	}
 	path := fl.String("keyset")
 	if fl.NArg() != 1 || path == "" {
-		return exitFailure, errors.New("usage: caddy tokengate keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE>] [--new-kek-env <VARIABLE>], or caddy tokengate hash-key")
+		return exitFailure, errors.New("usage: caddy tokengate keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://...] [--new-kek-env | --new-kek-file | --new-kek-uri ...], or caddy tokengate hash-key")
 	}
-	kek, err := kekFromEnv(fl.String("kek-env"))
+	kek, err := kekFlags(context.Background(), fl, "") // command_kek.go
 	if err != nil {
 		return exitFailure, err
 	}
@@ -267,12 +275,12 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	case "wrap", "rewrap":
-		newKEK, err := kekFromEnv(fl.String("new-kek-env"))
+		newKEK, err := kekFlags(context.Background(), fl, "new-")
 		if err != nil {
 			return exitFailure, err
 		}
 		if newKEK == nil {
-			return exitFailure, fmt.Errorf("%s needs --new-kek-env <VARIABLE>, the variable holding the new key-encrypting key", fl.Arg(0))
+			return exitFailure, fmt.Errorf("%s %w", fl.Arg(0), errNoNewKEK)
 		}
 		old, err := os.ReadFile(path)
 		if err != nil {

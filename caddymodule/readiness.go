@@ -168,10 +168,13 @@ type readiness struct {
 func newReadiness(a *App) *readiness {
 	now := time.Now()
 	r := &readiness{clients: map[string]network.Service{}, state: StateStarting, since: now}
-	r.components = []Component{
+	if a.remoteKEK() { // the keyset waits on its KMS (kek_load.go)
+		r.components = append(r.components, Component{Name: componentKEK, Backend: a.kekModule, Required: true, State: StateStarting, Reason: reasonNotStarted, Since: now})
+	}
+	r.components = append(r.components, []Component{
 		{Name: componentVault, Backend: caddy.GetModuleName(a.vault), Required: true, State: StateStarting, Reason: reasonNotStarted, Since: now},
 		{Name: componentCVVs, Backend: caddy.GetModuleName(a.cvvBackend), Required: true, State: StateStarting, Reason: reasonNotStarted, Since: now},
-	}
+	}...)
 	for _, name := range a.networkNames() {
 		c := Component{Name: networkComponent(name), Backend: name, State: StateReady, Since: now}
 		if a.isLateNetwork(name) {

@@ -153,10 +153,9 @@ func (a *App) Stop() error {
 func (a *App) open(ctx context.Context) error {
 	o := &a.opened
 	if a.keys == nil {
-		ks, err := a.loadKeys(true)
+		ks, err := a.openKeys(ctx) // kek_load.go: a KMS that does not answer is retried
 		if err != nil {
-			a.status.set(componentVault, StateRefused, reasonKeyset, err)
-			return misconfigured(err)
+			return err
 		}
 		a.keys = ks
 	}

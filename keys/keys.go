@@ -6,6 +6,7 @@ package keys
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -71,6 +72,9 @@ type Options struct {
 	// (/run/secrets/<name>), which, unlike a variable, the process's
 	// children and /proc/<pid>/environ do not see.
 	KEKFile string
+	// KEK is the key-encrypting key's source when it is neither KEKEnv nor
+	// KEKFile (a KMS key: AWSKMS); one of the three at most.
+	KEK KEKSource
 	// DevFile is used only when neither File nor Env is set: the keyset is
 	// loaded from it, or generated into it (0600) on first start, so a
 	// development setup works with no key ceremony. Load then returns a
@@ -91,7 +95,14 @@ var ErrNoDevKeyset = errors.New("keys: the development keyset does not exist yet
 // it. Errors name the file or variable involved and never contain key
 // material.
 func Load(o Options) (k *Keys, warning string, err error) {
-	kek, err := loadKEK(o)
+	return LoadContext(context.Background(), o)
+}
+
+// LoadContext is Load with a context that bounds the calls a remote
+// key-encrypting key (a KMS) makes to unwrap the keyset. When the KMS could
+// not be reached, or refused, the error is a *KEKError.
+func LoadContext(ctx context.Context, o Options) (k *Keys, warning string, err error) {
+	kek, err := loadKEK(ctx, o)
 	if err != nil {
 		return nil, "", err
 	}

@@ -175,6 +175,9 @@ func writeHandle(h *keyset.Handle, kek tink.AEAD, ad []byte) ([]byte, error) {
 	var err error
 	if kek != nil {
 		err = h.WriteWithAssociatedData(w, kek, ad)
+		if f := kekFailure(kek); err != nil && f != nil {
+			err = f
+		}
 	} else {
 		// Cleartext is the development path only (no KEK configured).
 		err = insecurecleartextkeyset.Write(h, w)
@@ -217,6 +220,9 @@ func readHandle(raw json.RawMessage, kek tink.AEAD, ad []byte) (*keyset.Handle, 
 		return nil, errors.New("keyset is encrypted but no key-encrypting key is configured")
 	case probe.Encrypted != nil:
 		h, err := keyset.ReadWithAssociatedData(r, kek, ad)
+		if f := kekFailure(kek); err != nil && f != nil {
+			return nil, fmt.Errorf("cannot decrypt with the configured key-encrypting key: %w", f)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot decrypt with the configured key-encrypting key: %w", err)
 		}
