@@ -223,7 +223,9 @@ func (s *Server) view(ctx context.Context, rec vault.Record, p Principal) (objec
 	if err != nil {
 		return object{}, s.unavailable(ctx, fmt.Errorf("opening the record: %w", err))
 	}
-	reveal := p.Permissions[PermReveal]
+	// A deleted network token's number is never revealed again: it pays
+	// nothing, and after a delete nothing should hand out card data.
+	reveal := p.Permissions[PermReveal] && rec.Network.Status != network.StatusDeleted
 	if reveal && secrets.DPAN != "" {
 		if prob := s.audit(ctx, audit.ActionReveal, rec); prob != nil {
 			return object{}, prob

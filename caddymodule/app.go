@@ -110,6 +110,10 @@ type App struct {
 	// Reseal is the background re-seal after a rotation (see
 	// ResealConfig): on, at 200 records per second, unless set.
 	Reseal *ResealConfig `json:"reseal,omitempty"`
+	// Retention erases cards not used for a tenant's period (see
+	// Retention); absent, cards are kept until deleted.
+	Retention *Retention `json:"retention,omitempty"`
+	retention *retentionRunner
 
 	rules    *rules.File
 	vault    VaultBackend // the module; opened at Start (see start.go)
@@ -529,6 +533,8 @@ func (a *App) Validate() error {
 		return fmt.Errorf("tokengate: provision_timeout %s: want between 1ms and 10m", time.Duration(a.ProvisionTimeout))
 	case a.BodyReadTimeout < 0 || time.Duration(a.BodyReadTimeout) > 10*time.Minute:
 		return fmt.Errorf("tokengate: body_read_timeout %s: want between 1ms and 10m", time.Duration(a.BodyReadTimeout))
+	case a.Retention != nil && a.Retention.check() != nil:
+		return a.Retention.check()
 	}
 	return nil
 }

@@ -59,6 +59,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 //		body_read_timeout   <duration>
 //		audit <sink> ...              (file or postgres; default: none)
 //		reseal off | { rate <records per second> }
+//		retention { default <duration>; tenant <tenant> <duration>; sweep_interval <duration>; rate <n> }
 //	}
 //
 // Each backend is a guest module whose own Caddyfile syntax follows its
@@ -149,6 +150,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.AuditRaw = raw
+		case "retention":
+			r, err := parseRetention(d)
+			if err != nil {
+				return err
+			}
+			a.Retention = r
 		case "network":
 			if d.NextArg() {
 				if d.Val() == "off" {

@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE>|--kek-file <path>|--kek-uri aws-kms://...] --vault <backend>:<where> [--destroy] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE>|--kek-file <path>|--kek-uri aws-kms://...] --vault <backend>:<where> [--destroy] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -140,6 +140,20 @@ open a vault backup from before the re-seal; with --destroy it is deleted
 from the keyset. The fingerprint key is never touched. Reload Caddy
 afterwards.
 
+purge asks the running gateway, through Caddy's admin endpoint (--address,
+default localhost:2019), to erase cards of the tenant --tenant: all of
+them; with --customer, those the Juspay customer saved (a card another
+customer saved too only loses this customer); with --tokens, those tokens
+(a file, one a line, or a comma list). Each card's network token is
+deleted at its issuing service first (a service that fails keeps the card:
+it is counted and the exit status is non-zero; run the purge again), then
+the record, the cached and short-lived copies and any held CVV. --dry-run
+counts and erases nothing; --rate bounds erasures per second (default
+100). It draws a progress bar and prints counts, never card data. With
+--vault (bolt:<path> or postgres:<dsn>) it works on the vault directly,
+without a gateway (a stopped one's bbolt file): there is no network token
+service then, so cards whose network token is live are kept and counted.
+
 rules lint reads the rules file named by --rules and prints, one per line
 as file:line: severity: set X: message, what the config load would refuse
 (errors: a parse error, a token or a card value found where its other
@@ -188,7 +202,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("kid", "", "jwe-encrypt: the key id to put in the JWE header")
 			cmd.Flags().String("from", "", "migrate: the vault to copy from, bolt:<path> or postgres:<dsn>; verify-backup, restore: the backup file")
 			cmd.Flags().String("to", "", "migrate: the vault to copy into, bolt:<path> or postgres:<dsn>; backup: the backup file to write")
-			cmd.Flags().String("vault", "", "reseal, keys status, keys disable: the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
+			cmd.Flags().String("vault", "", "reseal, keys status, keys disable, purge (offline): the vault, bolt:<path> or postgres:<dsn>; restore: the bbolt vault file to write")
 			cmd.Flags().String("address", "", "backup: the address of Caddy's admin endpoint (default localhost:2019)")
 			cmd.Flags().Bool("verify-keys", false, "backup, verify-backup, restore: check that the keyset (--keyset or --keyset-env, --kek-env) opens every record")
 			cmd.Flags().Bool("force", false, "restore: replace an existing vault file (kept beside it)")
@@ -197,6 +211,11 @@ into, and the Go version and platform.`,
 			cmd.Flags().String("content-type", "", "rules explain: the body's Content-Type (default application/json)")
 			cmd.Flags().String("brand", "", "rules explain: the card's brand for an outbound set (default visa)")
 			cmd.Flags().Bool("json", false, "rules explain: print the report as JSON")
+			cmd.Flags().String("tenant", "", "purge: the tenant whose cards are erased (all of them, or with --customer or --tokens)")
+			cmd.Flags().String("customer", "", "purge: the Juspay customer id whose saved cards are erased")
+			cmd.Flags().String("tokens", "", "purge: the tokens to erase, a file (one a line) or a comma list")
+			cmd.Flags().Bool("dry-run", false, "purge: count what would be erased, erase nothing")
+			cmd.Flags().Int("rate", 0, "purge: the most cards erased per second (default 100)")
 			addKEKFlags(cmd) // command_kek.go
 			cmd.Flags().Bool("destroy", false, "keys disable: delete the key from the keyset instead of disabling it")
 			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
@@ -236,6 +255,10 @@ into, and the Go version and platform.`,
 							return cmdVerifyBackup(args, c.OutOrStdout())
 						}
 						return cmdRestore(args, c.OutOrStdout())
+					}
+					if fl.NArg() == 1 && fl.Arg(0) == "purge" {
+						return cmdPurge(c.Context(), purgeArgs{address: fl.String("address"), tenant: fl.String("tenant"), customer: fl.String("customer"),
+							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate"), vault: fl.String("vault")}, c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keysetOptions(fl),
@@ -303,7 +326,7 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 		}
 		return writeKeyset(path, data)
 	}
-	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, backup, verify-backup, restore, reseal, keys status, rules or version)", fl.Arg(0))
+	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, backup, verify-backup, restore, reseal, keys status, purge, rules or version)", fl.Arg(0))
 }
 
 // cmdMigrate runs caddy tokengate migrate (see vault/migrate): the progress

@@ -200,7 +200,7 @@ func registerMetrics(ctx caddy.Context) {
 	}
 	for _, c := range append([]prometheus.Collector{tokenizeRequests, detokenizeRequests, cardsTokenized, fallbacks,
 		networkCalls, networkCallSeconds, tokenStatusChanges, panGuardHits, unmatchedRequests, cvvsNotHeld, responseRedactions, apiRequests, webhookEvents, cvvsHeld, cvvStoreCapacity, cvvStoreRefusals,
-		shortLivedHeld, shortLivedCapacity, shortLivedRefusals, changeFeedListening, readyGauge, componentsReady, recordsUnreadable, kekUnwraps, auditWriteFailures, auditUnrecorded}, slices.Concat(memoryCollectors, resealCollectors)...) {
+		shortLivedHeld, shortLivedCapacity, shortLivedRefusals, changeFeedListening, readyGauge, componentsReady, recordsUnreadable, kekUnwraps, auditWriteFailures, auditUnrecorded}, slices.Concat(memoryCollectors, resealCollectors, retentionCollectors)...) {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

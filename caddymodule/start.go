@@ -140,6 +140,7 @@ func (a *App) Stop() error {
 		<-a.retryDone
 	}
 	a.stopReseal()
+	a.stopRetention()
 	a.status.stopped()
 	runningApp.CompareAndSwap(a, nil)
 	return nil
@@ -218,6 +219,7 @@ func (a *App) open(ctx context.Context) error {
 		Tampered:       a.logTampered,
 		Audit:          a.recorder(),
 		AuditFailed:    a.auditFailed,
+		ObservePurge:   observePurge,
 	})
 	if feed, ok := a.vault.(ChangeFeed); ok {
 		feed.WatchChanges(a.ctx, st.Cache) // ends with this config
@@ -228,6 +230,7 @@ func (a *App) open(ctx context.Context) error {
 	shortLived.Store(st.Records)
 	memoryWatched.Store(&memoryState{cache: st.Cache, networks: a.networks})
 	a.status.ready()
+	a.startRetention(st)
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/purge"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/webhooks"
@@ -71,6 +72,9 @@ type Config struct {
 	// made); nil ignores those.
 	Audit       audit.Recorder
 	AuditFailed func(ctx context.Context, action string, err error)
+	// ObservePurge, when set, is told of each card erased or kept (see
+	// purge.Eraser.Observe).
+	ObservePurge func(reason string, ok bool)
 }
 
 // Stack is the assembled gateway.
@@ -88,6 +92,9 @@ type Stack struct {
 	Detokenizer *detokenize.Detokenizer
 	// Audit is cfg.Audit, or audit.Discard.
 	Audit audit.Recorder
+	// Eraser erases cards (retention, purge): network token, record,
+	// cached and short-lived copies, held CVV.
+	Eraser *purge.Eraser
 }
 
 // New builds the stack over cfg's backends.
@@ -105,7 +112,8 @@ func New(cfg Config) *Stack {
 	}
 	cache := vault.NewCache(cfg.Vault, ttl, size)
 	cache.Reseal = cfg.Keys.Reseal // records sealed before the token was bound move on their next write
-	records := vault.NewShortLived(cache)
+	// Reads by token record the day a card was last used, for retention.
+	records := vault.NewShortLived(&vault.Touching{Vault: cache})
 	records.Shared = cfg.ShortLived
 	lc := &lifecycle.Manager{Vault: records, Keys: cfg.Keys, Networks: cfg.Networks, Provisioner: cfg.Provisioner,
 		ProvisionTimeout: cfg.ProvisionTimeout, Observe: cfg.ObserveStatus}
@@ -115,7 +123,8 @@ func New(cfg Config) *Stack {
 	}
 	lc.Audit, lc.AuditFailed = rec, cfg.AuditFailed
 	return &Stack{
-		Audit: rec, Records: records, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
+		Audit: rec, Records: records,
+		Eraser: &purge.Eraser{Vault: records, Lifecycle: lc, CVVs: cfg.CVVs, Audit: rec, Observe: cfg.ObservePurge}, Cache: cache, Keys: cfg.Keys, CVVs: cfg.CVVs, Lifecycle: lc,
 		Tokenizer: &tokenize.Tokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc,
 			CVVs: cfg.CVVs, Random: random},
 		Detokenizer: &detokenize.Detokenizer{Vault: records, Keys: cfg.Keys, Lifecycle: lc, CVVs: cfg.CVVs,
