@@ -168,6 +168,7 @@ func startGatewayWith(t *testing.T, g *gateway) *gateway {
 		g.dir = t.TempDir()
 	}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
+	forgetKeys() // a new process (see start)
 	g.load(g.config("", defaultSites))
 	return g
 }
@@ -186,6 +187,9 @@ func (g *gateway) start(extraGlobal, sites string) *gateway {
 		g.dir = g.t.TempDir()
 	}
 	g.logFile = filepath.Join(g.dir, "caddy.log")
+	// A gateway started here is a new process: the keyset an earlier
+	// test loaded is not this one's previous (a keys audit entry).
+	forgetKeys()
 	g.load(g.config(extraGlobal, sites))
 	return g
 }

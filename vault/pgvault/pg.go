@@ -76,8 +76,20 @@ func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// Ping checks that the database answers, on a connection of the pool.
-func (v *Vault) Ping(ctx context.Context) error { return v.pool.Ping(ctx) }
+// Ping checks that the database answers, on a connection of the pool. After
+// an outage the pool may still hold idle connections the server (or a
+// proxy) closed meanwhile: a ping on one fails once, and the pool drops
+// it. So a failed ping is tried again on another connection, a few times,
+// before the database is said not to answer; an outage fails every try.
+func (v *Vault) Ping(ctx context.Context) error {
+	var err error
+	for range 3 {
+		if err = v.pool.Ping(ctx); err == nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
 
 // Close implements vault.Vault.
 func (v *Vault) Close() error {
