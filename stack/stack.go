@@ -92,7 +92,8 @@ type Stack struct {
 	Detokenizer *detokenize.Detokenizer
 	// Audit is cfg.Audit, or audit.Discard.
 	Audit audit.Recorder
-	// Eraser erases cards (retention, purge): network token, record,
+	// Eraser erases cards (retention, purge, the served APIs' deletes):
+	// network token, record,
 	// cached and short-lived copies, held CVV.
 	Eraser *purge.Eraser
 }
