@@ -93,8 +93,7 @@ type Stack struct {
 	// Audit is cfg.Audit, or audit.Discard.
 	Audit audit.Recorder
 	// Eraser erases cards (retention, purge, the served APIs' deletes):
-	// network token, record,
-	// cached and short-lived copies, held CVV.
+	// network token, record, cached and short-lived copies, held CVV.
 	Eraser *purge.Eraser
 }
 
