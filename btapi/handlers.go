@@ -15,6 +15,7 @@ import (
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/purge"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
@@ -225,7 +226,9 @@ var refusalDetails = map[string]string{
 }
 
 func (s *Server) get(r *http.Request, p Principal) (int, any) {
-	rec, prob := s.record(r.Context(), p, r.PathValue("id")) // a deleted token reads as inactive
+	// A network token the provider reported deleted (webhook) reads as
+	// inactive; one deleted through this API is erased and answers 404.
+	rec, prob := s.record(r.Context(), p, r.PathValue("id"))
 	if prob != nil {
 		return 0, prob
 	}
@@ -308,19 +311,32 @@ func (s *Server) changeStatus(r *http.Request, rec vault.Record, status string) 
 	return s.unavailable(r.Context(), fmt.Errorf("setting the network token %s: %w", status, err))
 }
 
+// delete is DELETE /network-tokens/{id}: the card is erased, not only its
+// network token (Basis Theory keeps a deleted network token readable as
+// inactive; tokengate's record holds the sealed card number, so after a
+// delete nothing may open it). Through purge.Eraser, with reason "api":
+// the network token is deleted at its service first (if that fails, 503
+// and the card is kept, so the call can be retried), an audit entry is
+// written before the record goes (if it cannot be, 503 and nothing is
+// erased), then the record, its cached copies and any CVV held for it go.
+// Afterwards the id answers 404 to every call, a second DELETE included,
+// and the same token no longer pays through the gateway.
 func (s *Server) delete(r *http.Request, p Principal) (int, any) {
 	rec, prob := s.record(r.Context(), p, r.PathValue("id"))
 	if prob != nil {
 		return 0, prob
 	}
-	if rec.Network.Status == network.StatusDeleted {
-		return http.StatusNoContent, nil // deleting again changes nothing
+	erased, err := s.eraser().Erase(r.Context(), rec.Tenant, rec.Token, purge.ReasonAPI)
+	switch {
+	case err != nil:
+		return 0, s.unavailable(r.Context(), fmt.Errorf("erasing the card: %w", err))
+	case !erased:
+		return 0, errNotFound // erased by another call meanwhile
 	}
-	if prob := s.changeStatus(r, rec, network.StatusDeleted); prob != nil {
-		return 0, prob
+	if rec.Network.Status != network.StatusDeleted {
+		rec.Network.Status = network.StatusDeleted
+		s.notify(rec, "network-token.deleted")
 	}
-	rec.Network.Status = network.StatusDeleted
-	s.notify(rec, "network-token.deleted")
 	return http.StatusNoContent, nil
 }
 

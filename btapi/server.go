@@ -21,6 +21,7 @@ import (
 	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/purge"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
 )
@@ -82,6 +83,19 @@ type Server struct {
 	// every cryptogram before it is answered; one it cannot record is
 	// answered 503 instead (see audit.go).
 	Audit audit.Recorder
+	// Eraser erases a card on DELETE /network-tokens/{id}: its network
+	// token deleted at its service, an audit entry, the record deleted
+	// (see package purge). Nil: one over Vault, Lifecycle and Audit, with
+	// no CVV store to drop a held CVV from.
+	Eraser *purge.Eraser
+}
+
+// eraser is Eraser, or one over the server's own vault and services.
+func (s *Server) eraser() *purge.Eraser {
+	if s.Eraser != nil {
+		return s.Eraser
+	}
+	return &purge.Eraser{Vault: s.Vault, Lifecycle: s.Lifecycle, Audit: s.Audit}
 }
 
 // Handler returns the API's routes.

@@ -30,6 +30,7 @@ type api struct {
 	t   testing.TB
 	srv *httptest.Server
 	v   vault.Vault
+	st  *apitest.Stack
 }
 
 func newAPI(t testing.TB) *api {
@@ -51,7 +52,7 @@ func newAPI(t testing.TB) *api {
 		Authenticate: func(k string) (btapi.Principal, bool) { p, ok := principals[k]; return p, ok },
 		Idempotency:  btapi.NewIdempotency(1000, 24*time.Hour),
 	}
-	a := &api{t: t, srv: httptest.NewServer(s.Handler()), v: st.Bolt}
+	a := &api{t: t, srv: httptest.NewServer(s.Handler()), v: st.Bolt, st: st}
 	t.Cleanup(a.srv.Close)
 	return a
 }
@@ -153,29 +154,80 @@ func TestLifecycle(t *testing.T) {
 	if r := a.do("PUT", "/network-tokens/"+id+"/resume", keyAll, ""); r.status != 200 || field(t, r.body, "status") != "active" {
 		t.Fatalf("resume: %d %s", r.status, r.body)
 	}
+	ntID := a.record(id).Network.ID
 	if r := a.do("DELETE", "/network-tokens/"+id, keyAll, ""); r.status != http.StatusNoContent || r.body != "" {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	// Deleted is inactive for good: readable, not usable; deleting again
-	// changes nothing.
-	if r := a.do("GET", "/network-tokens/"+id, keyAll, ""); r.status != 200 || field(t, r.body, "status") != "inactive" {
-		t.Errorf("get after delete: %d %s", r.status, r.body)
+	// A delete erases the card (unlike Basis Theory, which keeps the
+	// object readable as inactive): the network token is deleted at its
+	// service, the record is gone, and the id answers 404 to every call,
+	// a second delete included.
+	if _, err := a.st.Bolt.Get(context.Background(), "acme", id); err == nil {
+		t.Error("the record is still in the vault after the delete")
 	}
+	if nt, err := a.st.Builtin.Get(context.Background(), ntID); err != nil || nt.Status != "DELETED" {
+		t.Errorf("network token after the delete: %+v %v", nt, err)
+	}
+	for _, r := range []reply{
+		a.do("GET", "/network-tokens/"+id, keyAll, ""),
+		a.do("POST", "/network-tokens/"+id+"/cryptogram", keyAll, ""),
+		a.do("PUT", "/network-tokens/"+id+"/resume", keyAll, ""),
+		a.do("DELETE", "/network-tokens/"+id, keyAll, ""),
+	} {
+		if r.status != http.StatusNotFound || r.ct != "application/problem+json" {
+			t.Errorf("after delete: %d %s, want 404", r.status, r.body)
+		}
+	}
+	// The card presented again after it was deleted is a new card, with a
+	// new network token.
+	again = a.do("POST", "/network-tokens", keyAll, cardBody(pan, "3", "2030"))
+	if again.status != http.StatusCreated || field(t, again.body, "status") != "active" || field(t, again.body, "id") == id {
+		t.Fatalf("create after delete: %d %s", again.status, again.body)
+	}
+}
+
+// A network token its service deleted (a webhook, or a cryptogram refused
+// as deleted) is inactive for good: readable, not usable. A DELETE then
+// erases the card all the same.
+func TestDeletedByServiceThenDelete(t *testing.T) {
+	a := newAPI(t)
+	created := a.do("POST", "/network-tokens", keyAll, cardBody("4111111111111111", "3", "2030"))
+	id, _ := field(t, created.body, "id").(string)
+	if created.status != http.StatusCreated || id == "" {
+		t.Fatalf("create: %d %s", created.status, created.body)
+	}
+	if err := a.st.Builtin.SetStatus(context.Background(), a.record(id).Network.ID, "DELETED"); err != nil {
+		t.Fatal(err)
+	}
+	// The cryptogram call learns it from the service.
 	for _, r := range []reply{
 		a.do("POST", "/network-tokens/"+id+"/cryptogram", keyAll, ""),
 		a.do("PUT", "/network-tokens/"+id+"/resume", keyAll, ""),
 	} {
 		if r.status != http.StatusUnprocessableEntity || field(t, r.body, "title") != "NETWORK_TOKEN_INACTIVE" {
-			t.Errorf("after delete: %d %s", r.status, r.body)
+			t.Errorf("deleted at its service: %d %s", r.status, r.body)
 		}
 	}
+	if r := a.do("GET", "/network-tokens/"+id, keyAll, ""); r.status != 200 || field(t, r.body, "status") != "inactive" ||
+		!strings.HasPrefix(field(t, r.body, "data.number").(string), "XXXX") {
+		t.Errorf("get of a token deleted at its service: %d %s", r.status, r.body)
+	}
 	if r := a.do("DELETE", "/network-tokens/"+id, keyAll, ""); r.status != http.StatusNoContent {
-		t.Errorf("delete again: %d %s", r.status, r.body)
+		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	// The card presented again after its token was deleted gets a new one.
-	if r := a.do("POST", "/network-tokens", keyAll, cardBody(pan, "3", "2030")); r.status != http.StatusCreated || field(t, r.body, "status") != "active" {
-		t.Fatalf("create after delete: %d %s", r.status, r.body)
+	if r := a.do("GET", "/network-tokens/"+id, keyAll, ""); r.status != http.StatusNotFound {
+		t.Errorf("get after delete: %d %s", r.status, r.body)
 	}
+}
+
+// record reads a record from the backend under the stack.
+func (a *api) record(id string) vault.Record {
+	a.t.Helper()
+	rec, err := a.st.Bolt.Get(context.Background(), "acme", id)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return rec
 }
 
 func TestAuthAndTenants(t *testing.T) {

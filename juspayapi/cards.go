@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/tokengate/tokengate/card"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/purge"
 	"github.com/tokengate/tokengate/vault"
 )
 
@@ -122,8 +122,15 @@ func tokenRequestorID(tenant, provider string) string {
 }
 
 // deleteCard is POST /v4/card/delete: the card is no longer saved for the
-// customer; once no customer has it saved, its network token is deleted.
-// The card stays in the vault (a gateway token may still refer to it).
+// customer. While other customers have it saved, only this customer's mark
+// goes; once the last customer deletes it, the card is erased through
+// purge.Eraser with reason "api": its network token deleted at its service
+// first (if that fails, 503 and the card stays saved, so the call can be
+// retried rather than leave a live token nobody can reach), an audit entry
+// (none written: 503, nothing erased), then the record, its cached copies
+// and any CVV held for it. A gateway token of the same card (the same
+// record, when the merchant also tokenized the card inbound) then stops
+// paying: the merchant asked for the card to be deleted.
 func (s *Server) deleteCard(r *http.Request, m Merchant) (int, any) {
 	rec, req, status, prob := s.savedCard(r, m)
 	if prob != nil {
@@ -132,47 +139,12 @@ func (s *Server) deleteCard(r *http.Request, m Merchant) (int, any) {
 		}
 		return status, prob
 	}
-	for range 3 {
-		next := rec
-		next.Metadata = maps.Clone(rec.Metadata)
-		delete(next.Metadata, customerKey(req.CustomerID))
-		// The last customer's delete deletes the network token first: if
-		// that fails, the card stays saved and the call can be retried,
-		// rather than leaving a live token nobody can reach.
-		if !savedForAnyone(next) && next.Network.ID != "" && next.Network.Status != network.StatusDeleted {
-			if err := s.Lifecycle.SetStatus(r.Context(), rec, network.StatusDeleted); err != nil && !errors.Is(err, network.ErrDeleted) {
-				return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
-			}
-			vault.Invalidate(s.Vault, rec.Tenant, rec.Token)
-			fresh, err := s.Vault.Get(r.Context(), rec.Tenant, rec.Token)
-			if err != nil {
-				return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
-			}
-			next.Network, next.Version = fresh.Network, fresh.Version
-		}
-		_, err := s.Vault.Update(r.Context(), next)
-		if errors.Is(err, vault.ErrConflict) {
-			vault.Invalidate(s.Vault, rec.Tenant, rec.Token)
-			if rec, err = s.Vault.Get(r.Context(), rec.Tenant, rec.Token); err != nil {
-				return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
-			}
-			continue
-		}
-		if err != nil {
-			return http.StatusServiceUnavailable, s.unavailable(r.Context(), err)
-		}
-		return http.StatusOK, map[string]any{"status": "SUCCESS"}
+	// Not erased and no error: another customer still has the card saved,
+	// or a concurrent delete for this customer did the work.
+	if _, err := s.eraser().ForgetCustomer(r.Context(), rec.Tenant, rec.Token, req.CustomerID, purge.ReasonAPI); err != nil {
+		return http.StatusServiceUnavailable, s.unavailable(r.Context(), fmt.Errorf("deleting the card: %w", err))
 	}
-	return http.StatusServiceUnavailable, s.unavailable(r.Context(), errors.New("the record kept changing under the delete (3 conflicts)"))
-}
-
-func savedForAnyone(rec vault.Record) bool {
-	for k := range rec.Metadata {
-		if strings.HasPrefix(k, "juspay.customer:") {
-			return true
-		}
-	}
-	return false
+	return http.StatusOK, map[string]any{"status": "SUCCESS"}
 }
 
 // tokenStatus is POST /v4/card/status, the token status check Hyperswitch

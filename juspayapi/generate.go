@@ -20,6 +20,7 @@ import (
 	"github.com/tokengate/tokengate/jwe"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
+	"github.com/tokengate/tokengate/purge"
 	"github.com/tokengate/tokengate/rules"
 	"github.com/tokengate/tokengate/tokenize"
 	"github.com/tokengate/tokengate/vault"
@@ -55,7 +56,8 @@ type cardPlain struct {
 }
 
 // customerKey is the metadata key saying a card is saved for a customer.
-func customerKey(customerID string) string { return "juspay.customer:" + customerID }
+// It is purge's, which erases a customer's cards.
+func customerKey(customerID string) string { return purge.CustomerKey(customerID) }
 
 func (s *Server) generateToken(r *http.Request, m Merchant) (int, any) {
 	var req generateRequest

@@ -1,6 +1,7 @@
 package juspayapi_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -221,11 +222,40 @@ func TestGenerateGetDelete(t *testing.T) {
 	if list.status != 200 || len(cards) != 1 || strings.Contains(list.body, pan) {
 		t.Fatalf("cards: %d %s", list.status, list.body)
 	}
-	if r := a.do("POST", "/v4/card/delete", apiKey, `{"card_reference":"`+ref+`","customer_id":"cth_1"}`); r.status != 200 || r.body != "{\"status\":\"SUCCESS\"}\n" {
+	// Saved for a second customer too: deleting it for one keeps it for
+	// the other; deleting it for the last erases the card and deletes its
+	// network token.
+	second := a.decryptPayload(a.do("POST", "/generateToken", apiKey, generateBody(a.encryptCard(card, true, kid), "cth_2")).body)
+	if second["cardReference"] != ref {
+		t.Fatalf("the same card for another customer: %v", second["cardReference"])
+	}
+	del := func(customer string) reply {
+		return a.do("POST", "/v4/card/delete", apiKey, `{"card_reference":"`+ref+`","customer_id":"`+customer+`"}`)
+	}
+	if r := del("cth_1"); r.status != 200 || r.body != "{\"status\":\"SUCCESS\"}\n" {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
 	if r := get("cth_1"); r.status != 400 {
 		t.Fatalf("get after delete: %d %s", r.status, r.body)
+	}
+	if r := get("cth_2"); r.status != 200 {
+		t.Fatalf("the other customer's get after the first's delete: %d %s", r.status, r.body)
+	}
+	rec, err := a.st.Bolt.Get(context.Background(), "acme", ref)
+	if err != nil || rec.Network.Status != "ACTIVE" {
+		t.Fatalf("the card after one of two customers deleted it: %+v %v", rec.Network, err)
+	}
+	if r := del("cth_2"); r.status != 200 || r.body != "{\"status\":\"SUCCESS\"}\n" {
+		t.Fatalf("the last customer's delete: %d %s", r.status, r.body)
+	}
+	if _, err := a.st.Bolt.Get(context.Background(), "acme", ref); err == nil {
+		t.Fatal("the record is still in the vault after the last customer's delete")
+	}
+	if nt, err := a.st.Builtin.Get(context.Background(), rec.Network.ID); err != nil || nt.Status != "DELETED" {
+		t.Fatalf("network token after the last delete: %+v %v", nt.Status, err)
+	}
+	if r := del("cth_2"); r.status != 400 {
+		t.Fatalf("delete again: %d %s", r.status, r.body)
 	}
 }
 

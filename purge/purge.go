@@ -1,16 +1,18 @@
 // Package purge erases cards: the retention sweep (cards not used for
-// longer than their tenant's period) and `caddy tokengate purge` (a
-// tenant, a Juspay customer, a token list) both go through Eraser.Erase, so
-// an erased card is erased the same way wherever the erasure comes from
-// (PCI DSS v4.0 3.2.1: account data kept no longer than needed, and
-// deleted securely when no longer needed).
+// longer than their tenant's period), `caddy tokengate purge` (a tenant, a
+// Juspay customer, a token list) and the served APIs' deletes (Basis
+// Theory's DELETE /network-tokens/{id}, Juspay's /v4/card/delete of the
+// last customer) all go through Eraser.Erase, so an erased card is erased
+// the same way wherever the erasure comes from (PCI DSS v4.0 3.2.1: account
+// data kept no longer than needed, and deleted securely when no longer
+// needed).
 //
 // Erasing a card, in order: its network token is deleted at the service
 // that issued it (if that fails, nothing else happens: the card is kept,
-// and the next sweep or purge tries again, rather than leave a live network
-// credential nobody can reach); then the record is deleted from the vault
-// through the stack's vault (the read cache forgets it, a short-lived copy
-// goes with it); then any CVV still held for the token is taken and
+// and the next sweep, purge or delete tries again, rather than leave a live
+// network credential nobody can reach); then the record is deleted from the
+// vault through the stack's vault (the read cache forgets it, a short-lived
+// copy goes with it); then any CVV still held for the token is taken and
 // dropped. After that nothing in the gateway opens the card: the token
 // answers as unknown. It is free of Caddy.
 package purge
@@ -86,12 +88,12 @@ func (e *Eraser) EraseIf(ctx context.Context, tenant, token, reason string, cond
 		if e.Observe != nil {
 			e.Observe(reason, false)
 		}
-		_ = e.recorder().Record(ctx, entry(rec, reason, audit.OutcomeFailed, "network_token_kept"))
+		_ = e.recorder().Record(ctx, entry(ctx, rec, reason, audit.OutcomeFailed, "network_token_kept"))
 		return false, err
 	}
 	// Audited before the record goes: an erasure the trail cannot record
 	// does not happen (fail closed), and is tried again.
-	if err := e.recorder().Record(ctx, entry(rec, reason, audit.OutcomeOK, "erased")); err != nil {
+	if err := e.recorder().Record(ctx, entry(ctx, rec, reason, audit.OutcomeOK, "erased")); err != nil {
 		return false, fmt.Errorf("purge: audit: %w", err)
 	}
 	err = e.Vault.Delete(ctx, tenant, token)
@@ -137,14 +139,17 @@ func (e *Eraser) recorder() audit.Recorder {
 }
 
 // entry is the audit entry of one erasure: tenant, token, reason; never
-// card data.
-func entry(rec vault.Record, reason, outcome, became string) audit.Entry {
+// card data. A served API's delete adds its request id and the caller's
+// API key id from ctx (audit.Fill); a sweep's ctx has none.
+func entry(ctx context.Context, rec vault.Record, reason, outcome, became string) audit.Entry {
 	d := map[string]string{"reason": reason}
 	if rec.Network.Provider != "" {
 		d["network_provider"] = rec.Network.Provider
 	}
-	return audit.Entry{Time: time.Now().UTC(), Action: audit.ActionPurge, Outcome: outcome, Tenant: rec.Tenant,
+	e := audit.Entry{Time: time.Now().UTC(), Action: audit.ActionPurge, Outcome: outcome, Tenant: rec.Tenant,
 		Tokens: []audit.TokenUse{{Token: rec.Token, Became: became, Reason: reason}}, Detail: d}
+	audit.Fill(ctx, &e)
+	return e
 }
 
 // CustomerKey is the Metadata key the Juspay API saves a card for a
@@ -164,8 +169,11 @@ func savedForOthers(rec vault.Record, customer string) bool {
 
 // ForgetCustomer erases the card filed under tenant and token for a
 // customer: the customer's mark is removed, and the card itself is erased
-// unless another customer has it saved too (their copy is theirs).
-func (e *Eraser) ForgetCustomer(ctx context.Context, tenant, token, customer string) (erased bool, err error) {
+// (for reason: ReasonPurge for `caddy tokengate purge --customer`,
+// ReasonAPI for Juspay's /v4/card/delete) unless another customer has it
+// saved too (their copy is theirs). It returns false and no error when the
+// card is not saved for customer (any more).
+func (e *Eraser) ForgetCustomer(ctx context.Context, tenant, token, customer, reason string) (erased bool, err error) {
 	ctx = vault.WithoutTouch(ctx)
 	for range 3 {
 		vault.Invalidate(e.Vault, tenant, token)
@@ -180,7 +188,7 @@ func (e *Eraser) ForgetCustomer(ctx context.Context, tenant, token, customer str
 			return false, nil
 		}
 		if !savedForOthers(rec, customer) {
-			return e.Erase(ctx, tenant, token, ReasonPurge)
+			return e.Erase(ctx, tenant, token, reason)
 		}
 		next := rec
 		next.Metadata = maps.Clone(rec.Metadata)

@@ -112,7 +112,7 @@ func (e *Eraser) Run(ctx context.Context, t Target, tokens []string, progress fu
 			var erased bool
 			var err error
 			if t.Customer != "" {
-				erased, err = e.ForgetCustomer(ctx, t.Tenant, tok, t.Customer)
+				erased, err = e.ForgetCustomer(ctx, t.Tenant, tok, t.Customer, ReasonPurge)
 				if err == nil && !erased {
 					rep.Forgotten++
 				}

@@ -92,8 +92,8 @@ type Stack struct {
 	Detokenizer *detokenize.Detokenizer
 	// Audit is cfg.Audit, or audit.Discard.
 	Audit audit.Recorder
-	// Eraser erases cards (retention, purge): network token, record,
-	// cached and short-lived copies, held CVV.
+	// Eraser erases cards (retention, purge, the served APIs' deletes):
+	// network token, record, cached and short-lived copies, held CVV.
 	Eraser *purge.Eraser
 }
 
@@ -133,15 +133,17 @@ func New(cfg Config) *Stack {
 }
 
 // BasisTheoryAPI returns the Basis Theory token API over the stack; the
-// caller sets how it authenticates, notifies and observes.
+// caller sets how it authenticates, notifies and observes. Its DELETE
+// erases the card through the stack's Eraser.
 func (g *Stack) BasisTheoryAPI() *btapi.Server {
-	return &btapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle, Audit: g.Audit}
+	return &btapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle, Audit: g.Audit, Eraser: g.Eraser}
 }
 
 // JuspayAPI returns the Juspay token API over the stack; the caller sets
-// its merchants, keys and limits.
+// its merchants, keys and limits. Its /v4/card/delete of a card's last
+// customer erases the card through the stack's Eraser.
 func (g *Stack) JuspayAPI() *juspayapi.Server {
-	return &juspayapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle, Audit: g.Audit}
+	return &juspayapi.Server{Tokenizer: g.Tokenizer, Vault: g.Records, Keys: g.Keys, Lifecycle: g.Lifecycle, Audit: g.Audit, Eraser: g.Eraser}
 }
 
 // Webhooks returns the receiver of the network token services' lifecycle
