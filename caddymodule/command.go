@@ -220,6 +220,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().Bool("destroy", false, "keys disable: delete the key from the keyset instead of disabling it")
 			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			addAuditFlags(cmd)
+			addCLIAuditFlags(cmd) // command_cliaudit.go
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "version" {
@@ -230,7 +231,7 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"),
-							keysetOptions(fl), c.OutOrStdout(), c.ErrOrStderr())
+							keysetOptions(fl), cliAuditArgsOf(fl), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 2 && fl.Arg(0) == "rules" {
 						return cmdRules(fl.Arg(1), rulesArgs{path: fl.String("rules"), set: fl.String("set"), contentType: fl.String("content-type"),
@@ -242,12 +243,12 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 3 && fl.Arg(0) == "keys" && (fl.Arg(1) == "disable" || fl.Arg(1) == "enable") {
 						return cmdKeysDisable(c.Context(), fl.Arg(1), fl.Arg(2), keysetOptions(fl),
-							fl.String("vault"), fl.Bool("destroy"), c.OutOrStdout())
+							fl.String("vault"), fl.Bool("destroy"), cliAuditArgsOf(fl), c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && (fl.Arg(0) == "backup" || fl.Arg(0) == "verify-backup" || fl.Arg(0) == "restore") {
 						args := backupArgs{address: fl.String("address"), to: fl.String("to"), from: fl.String("from"), vault: fl.String("vault"),
 							force: fl.Bool("force"), verifyKeys: fl.Bool("verify-keys"),
-							keyset: keysetOptions(fl)}
+							keyset: keysetOptions(fl), audit: cliAuditArgsOf(fl)}
 						switch fl.Arg(0) {
 						case "backup":
 							return cmdBackup(args, c.OutOrStdout())
@@ -258,11 +259,12 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "purge" {
 						return cmdPurge(c.Context(), purgeArgs{address: fl.String("address"), tenant: fl.String("tenant"), customer: fl.String("customer"),
-							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate"), vault: fl.String("vault")}, c.OutOrStdout(), c.ErrOrStderr())
+							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate"), vault: fl.String("vault"),
+							audit: cliAuditArgsOf(fl), keyset: keysetOptions(fl)}, c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keysetOptions(fl),
-							fl.String("vault"), c.OutOrStdout(), c.ErrOrStderr())
+							fl.String("vault"), cliAuditArgsOf(fl), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					return cmdKeyset(fl)
 				})(c, args)
@@ -284,47 +286,26 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 	if fl.NArg() != 1 || path == "" {
 		return exitFailure, errors.New("usage: caddy tokengate keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://...] [--new-kek-env | --new-kek-file | --new-kek-uri ...], or caddy tokengate hash-key")
 	}
-	kek, err := kekFlags(context.Background(), fl, "") // command_kek.go
-	if err != nil {
-		return exitFailure, err
-	}
 	switch fl.Arg(0) {
-	case "keygen":
-		if _, err := os.Stat(path); err == nil {
-			return exitFailure, fmt.Errorf("%s exists; keygen never overwrites a keyset (use rotate)", path)
-		}
-		data, err := keys.GenerateKeyset(kek)
-		if err != nil {
+	case "keygen", "rotate", "wrap", "rewrap":
+		// command_keyset_audit.go: recorded in the command-line audit trail.
+		o := keysetOp{op: fl.Arg(0), path: path, audit: cliAuditArgsOf(fl)}
+		var err error
+		if o.kekSrc, err = kekSourceFlags(fl, ""); err != nil {
 			return exitFailure, err
 		}
-		return writeKeyset(path, data)
-	case "rotate":
-		old, err := os.ReadFile(path)
-		if err != nil {
+		if o.kek, err = kekFlags(context.Background(), fl, ""); err != nil { // command_kek.go
 			return exitFailure, err
 		}
-		data, err := keys.RotateKeyset(old, kek)
-		if err != nil {
-			return exitFailure, fmt.Errorf("%s: %w", path, err)
+		if fl.Arg(0) == "wrap" || fl.Arg(0) == "rewrap" {
+			if o.newSrc, err = kekSourceFlags(fl, "new-"); err != nil {
+				return exitFailure, err
+			}
+			if o.newKEK, err = kekFlags(context.Background(), fl, "new-"); err != nil {
+				return exitFailure, err
+			}
 		}
-		return writeKeyset(path, data)
-	case "wrap", "rewrap":
-		newKEK, err := kekFlags(context.Background(), fl, "new-")
-		if err != nil {
-			return exitFailure, err
-		}
-		if newKEK == nil {
-			return exitFailure, fmt.Errorf("%s %w", fl.Arg(0), errNoNewKEK)
-		}
-		old, err := os.ReadFile(path)
-		if err != nil {
-			return exitFailure, err
-		}
-		data, err := keys.RewrapKeyset(old, kek, newKEK)
-		if err != nil {
-			return exitFailure, fmt.Errorf("%s: %w", path, err)
-		}
-		return writeKeyset(path, data)
+		return o.run(context.Background())
 	}
 	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, backup, verify-backup, restore, reseal, keys status, purge, rules or version)", fl.Arg(0))
 }
@@ -336,11 +317,12 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 // With --keyset (or --keyset-env), the keyset of the gateway that will serve
 // the target, every key that sealed a record of either vault must be in it;
 // without, the two vaults' keys are compared (see vault/migrate/keycheck.go).
-func cmdMigrate(ctx context.Context, from, to string, keyset keys.Options, out, errOut io.Writer) (int, error) {
+func cmdMigrate(ctx context.Context, from, to string, keyset keys.Options, aargs cliAuditArgs, out, errOut io.Writer) (int, error) {
 	var opts migrate.Options
+	var ks *keys.Keys
 	if keyset.File != "" || keyset.Env != "" {
-		ks, _, err := keys.Load(keyset) // no DevFile: never a new keyset
-		if err != nil {
+		var err error
+		if ks, _, err = keys.Load(keyset); err != nil { // no DevFile: never a new keyset
 			return exitFailure, err
 		}
 		opts.Keyset = ks
@@ -350,16 +332,15 @@ func cmdMigrate(ctx context.Context, from, to string, keyset keys.Options, out, 
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := migrate.Command(ctx, from, to, out, errOut, opts); err != nil {
-		return exitFailure, err
-	}
-	return exitSuccess, nil
+	return auditedMigrate(ctx, from, to, ks, aargs, func() (migrate.Report, error) { // command_audited.go
+		return migrate.Command(ctx, from, to, out, errOut, opts)
+	})
 }
 
 // cmdReseal runs caddy tokengate reseal (see vault/reseal): the progress
 // bar on errOut, the summary on out. An interrupt stops it between records;
 // running it again finishes the job.
-func cmdReseal(ctx context.Context, keyset keys.Options, where string, out, errOut io.Writer) (int, error) {
+func cmdReseal(ctx context.Context, keyset keys.Options, where string, aargs cliAuditArgs, out, errOut io.Writer) (int, error) {
 	if keyset.File == "" && keyset.Env == "" || where == "" {
 		return exitFailure, errors.New("usage: caddy tokengate reseal --keyset <file> | --keyset-env <VARIABLE> [--kek-env <VARIABLE>] --vault bolt:<path>|postgres:<dsn>")
 	}
@@ -372,10 +353,9 @@ func cmdReseal(ctx context.Context, keyset keys.Options, where string, out, errO
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := reseal.Command(ctx, where, ks, out, errOut, reseal.Options{}); err != nil {
-		return exitFailure, err
-	}
-	return exitSuccess, nil
+	return auditedReseal(ctx, where, ks, aargs, func() (reseal.Report, error) { // command_audited.go
+		return reseal.Command(ctx, where, ks, out, errOut, reseal.Options{})
+	})
 }
 
 // kekFromEnv reads a key-encrypting key from the named variable; no name
