@@ -87,11 +87,11 @@ func cmdKeysDisable(ctx context.Context, verb, id string, keyset keys.Options, w
 	if err != nil {
 		return refuse(audit.OutcomeFailed, fmt.Errorf("%s: %w", keyset.File, err))
 	}
-	e.Detail = keysDetail(string(change), keyset.File, keyset.KEK, before, after)
-	e.Detail["key_id"] = strconv.FormatUint(kid, 10)
 	write := func() (int, error) {
-		if where != "" {
-			e.Detail["vault"] = vaultLabel(where)
+		// The keyset after the change, once it is to be written (a
+		// refusal records the keyset as it stays).
+		for k, v := range keysDetail(string(change), keyset.File, keyset.KEK, nil, after) {
+			e.Detail[k] = v
 		}
 		if err := a.begin(ctx, e); err != nil {
 			return closeAudit(a, exitFailure, err)
