@@ -378,3 +378,44 @@ func TestCommandAuditKeysDisableReseal(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandAuditPostgres: rotate with --audit-dsn records in the
+// PostgreSQL sink's chain cli@<host> (or --audit-gateway), which audit
+// verify --dsn passes; the DSN is not in the entry.
+func TestCommandAuditPostgres(t *testing.T) {
+	t.Setenv(auditFileEnv, "")
+	dsn := vaulttest.PostgresDatabase(t)
+	dir := t.TempDir()
+	keyset := filepath.Join(dir, "keyset.json")
+	if _, _, err := runTokengate(t, "keygen", "--keyset", keyset, "--audit-dsn", dsn, "--audit-gateway", "ops-laptop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runTokengate(t, "rotate", "--keyset", keyset, "--audit-dsn", dsn, "--audit-gateway", "ops-laptop"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runTokengate(t, "audit", "verify", "--dsn", dsn, "--gateway", "ops-laptop", "--keyset", keyset)
+	if err != nil || !strings.Contains(out, "verified") {
+		t.Fatalf("audit verify --dsn: %v\n%s", err, out)
+	}
+	out, _, err = runTokengate(t, "audit", "search", "--dsn", dsn, "--gateway", "ops-laptop", "--action", "keys")
+	if err != nil || strings.Count(out, `"operation":"`) != 2 || !strings.Contains(out, `"operation":"rotate"`) || strings.Contains(out, dsn) {
+		t.Fatalf("audit search --dsn: %v\n%s", err, out)
+	}
+}
+
+// TestCommandAuditKEKLabel: the KEK is described by where it is, never by
+// its value.
+func TestCommandAuditKEKLabel(t *testing.T) {
+	uri := "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/0b5f1c3e-1111-2222-3333-444455556666"
+	for src, want := range map[keys.KEKSource]string{
+		keys.EnvKEK("TOKENGATE_KEK"): "env:TOKENGATE_KEK", keys.FileKEK("/run/secrets/kek"): "file:/run/secrets/kek",
+		keys.AWSKMS{KeyURI: uri, Endpoint: "http://127.0.0.1:4599"}: uri,
+	} {
+		if got := kekLabel(src); got != want {
+			t.Errorf("kekLabel(%v) = %q, want %q", src, got, want)
+		}
+	}
+	if got := kekLabel(nil); got != "none (cleartext keyset)" {
+		t.Errorf("no KEK: %q", got)
+	}
+}
