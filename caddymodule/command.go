@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE>|--kek-file <path>|--kek-uri aws-kms://...] --vault <backend>:<where> [--destroy] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE>|--kek-file <path>|--kek-uri aws-kms://...] --vault <backend>:<where> [--destroy] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version; keygen, rotate, wrap, rewrap, keys disable|enable, reseal, purge --vault, restore, migrate: [--audit-file <path> | --audit-dsn <dsn>] [--audit-gateway <name>]",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -190,6 +190,22 @@ audit search prints as JSON lines the entries of --file (and its rolled
 files) or --dsn that match --token, --tenant, --action, --since and
 --until (RFC 3339 times); no keyset is needed.
 
+keygen, rotate, wrap, rewrap, keys disable and enable, reseal, purge with
+--vault, restore and migrate record what they do in the command-line audit
+trail named by --audit-file <path> (default: the environment variable
+TOKENGATE_AUDIT_FILE) or --audit-dsn <dsn> (the PostgreSQL audit sink's
+tables), in the chain named --audit-gateway (default cli@<hostname>): the
+operation (key ids and primary before and after, where the key-encrypting
+key is, never a key; counts), the command, the OS user and the host. The
+entry is written before anything changes: a chain that cannot be opened or
+written makes the command refuse, changing nothing; a refusal is recorded
+as refused, a failure after the entry as failed. The checkpoints are keyed
+by the keyset the command loads (keygen: the new one), so purge --vault,
+restore and migrate then need --keyset or --keyset-env. Use a file of its
+own, never a running gateway's audit file (two writers fork the chain): a
+file whose chain carries another name is refused. Verify it with audit
+verify --file.
+
 version prints tokengate's version (stamped at build time by ./xcaddy.sh
 and the Dockerfile from git describe), the Caddy version it is built
 into, and the Go version and platform.`,
@@ -218,7 +234,7 @@ into, and the Go version and platform.`,
 			cmd.Flags().Int("rate", 0, "purge: the most cards erased per second (default 100)")
 			addKEKFlags(cmd) // command_kek.go
 			cmd.Flags().Bool("destroy", false, "keys disable: delete the key from the keyset instead of disabling it")
-			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
+			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys, --audit-file of purge --vault and restore: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			addAuditFlags(cmd)
 			addCLIAuditFlags(cmd) // command_cliaudit.go
 			cmd.RunE = func(c *cobra.Command, args []string) error {

@@ -112,6 +112,10 @@ func openCLIAudit(ctx context.Context, args cliAuditArgs, command string, ks *ke
 			}
 		}
 	}
+	var tailErr *audit.TailError
+	if errors.As(err, &tailErr) && strings.Contains(err.Error(), "key id") {
+		return nil, fmt.Errorf("refused, nothing changed: %w (a chain's checkpoints are keyed by one keyset: a chain written with another keyset, before a keygen for instance, needs another --audit-file)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("refused, nothing changed: the audit trail could not be opened: %w", err)
 	}

@@ -242,6 +242,20 @@ func TestCommandAuditRefuses(t *testing.T) {
 	if now, _ := os.ReadFile(gw); !bytes.Equal(now, gwBefore) {
 		t.Fatal("the gateway's audit file was written to")
 	}
+	// keygen keys the chain with the new keyset: a chain keyed by
+	// another is refused, and no keyset is written.
+	cli := filepath.Join(dir, "cli.log")
+	if _, _, err := runTokengate(t, "rotate", "--keyset", keyset, "--audit-file", cli); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(dir, "new-keyset.json")
+	_, _, err = runTokengate(t, "keygen", "--keyset", fresh, "--audit-file", cli)
+	if err == nil || !strings.Contains(err.Error(), "another --audit-file") {
+		t.Fatalf("keygen into a chain of another keyset: %v", err)
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Fatal("a refused keygen wrote its keyset")
+	}
 	// Offline commands that load no keyset need one to record.
 	_, _, err = runTokengate(t, "purge", "--tenant", "acme", "--vault", "bolt:"+filepath.Join(dir, "v.db"), "--audit-file", filepath.Join(dir, "a.log"))
 	if err == nil || !strings.Contains(err.Error(), "needs the keyset") {
