@@ -203,7 +203,8 @@ as refused, a failure after the entry as failed. The checkpoints are keyed
 by the keyset the command loads (keygen: the new one), so purge --vault,
 restore and migrate then need --keyset or --keyset-env. Use a file of its
 own, never a running gateway's audit file (two writers fork the chain): a
-file whose chain carries another name is refused. Verify it with audit
+file whose chain carries another name, or that another process holds open
+for writing, is refused. Verify it with audit
 verify --file.
 
 version prints tokengate's version (stamped at build time by ./xcaddy.sh

@@ -100,6 +100,12 @@ func openCLIAudit(ctx context.Context, args cliAuditArgs, command string, ks *ke
 	if s := os.Getenv("SUDO_USER"); s != "" {
 		a.who["sudo_user"] = s
 	}
+	if args.file != "" {
+		if w := fileWriters(args.file); len(w) > 0 {
+			return nil, fmt.Errorf("refused, nothing changed: the audit file %s is open for writing by process %s (a running gateway's audit file?): "+
+				"the command line records in a file of its own (two writers on one file fork the chain)", args.file, strings.Join(w, ", "))
+		}
+	}
 	var err error
 	where := "audit file " + args.file
 	if args.file != "" {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -432,4 +433,49 @@ func TestCommandAuditKEKLabel(t *testing.T) {
 	if got := kekLabel(nil); got != "none (cleartext keyset)" {
 		t.Errorf("no KEK: %q", got)
 	}
+}
+
+// TestCommandAuditFileOpenByAnotherWriter: an audit file another process
+// holds open for writing (as a running gateway's file sink does) is
+// refused, naming the process; one open for reading only (a log shipper)
+// is not.
+func TestCommandAuditFileOpenByAnotherWriter(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fdinfo"); err != nil {
+		t.Skip("no /proc/<pid>/fdinfo here: the check is Linux's")
+	}
+	t.Setenv(auditFileEnv, "")
+	dir := t.TempDir()
+	keyset, file := filepath.Join(dir, "keyset.json"), filepath.Join(dir, "cli.log")
+	if _, _, err := runTokengate(t, "keygen", "--keyset", keyset, "--audit-file", file); err != nil {
+		t.Fatal(err)
+	}
+	hold := func(flag int) func() {
+		f, err := os.OpenFile(file, flag, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sleep", "60")
+		cmd.ExtraFiles = []*os.File{f}
+		if err := cmd.Start(); err != nil {
+			t.Skipf("cannot start sleep: %v", err)
+		}
+		f.Close()
+		return func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	}
+	stop := hold(os.O_RDONLY)
+	if _, _, err := runTokengate(t, "rotate", "--keyset", keyset, "--audit-file", file); err != nil {
+		t.Fatalf("rotate with a reader of the audit file: %v", err)
+	}
+	stop()
+	orig, _ := os.ReadFile(keyset)
+	stop = hold(os.O_WRONLY | os.O_APPEND)
+	defer stop()
+	_, _, err := runTokengate(t, "rotate", "--keyset", keyset, "--audit-file", file)
+	if err == nil || !strings.Contains(err.Error(), "open for writing by process") || !strings.Contains(err.Error(), "(sleep)") {
+		t.Fatalf("rotate with another writer of the audit file: %v", err)
+	}
+	if now, _ := os.ReadFile(keyset); !bytes.Equal(now, orig) {
+		t.Fatal("the keyset changed")
+	}
+	verifyCLIAudit(t, file, keyset)
 }
