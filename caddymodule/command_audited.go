@@ -136,7 +136,7 @@ func auditedRestore(args backupArgs, out io.Writer) (int, error) {
 		return exitFailure, err
 	}
 	e := audit.Entry{Action: audit.ActionBackup, Detail: map[string]string{
-		"operation": "restore", "from": args.from, "vault": vaultLabel(args.vault)}}
+		"operation": "restore", "from": absPath(args.from), "vault": vaultLabel(args.vault)}}
 	var begun uint64
 	var beginErr error
 	code, err := restoreVault(args, out, func(snap boltvault.Snapshot, replacing bool) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -262,6 +263,9 @@ func kekLabel(src keys.KEKSource) string {
 	case keys.EnvKEK:
 		return "env:" + string(s)
 	case keys.FileKEK:
+		if abs, err := filepath.Abs(string(s)); err == nil {
+			return "file:" + abs
+		}
 		return "file:" + string(s)
 	case keys.AWSKMS:
 		return s.KeyURI
@@ -275,16 +279,28 @@ func vaultLabel(spec string) string {
 	kind, where, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "bolt":
-		return "bolt:" + where
 	case "postgres":
 		return "postgres"
+	default:
+		where = spec // restore takes a bare path
 	}
-	return "bolt:" + spec // restore takes a bare path
+	return "bolt:" + absPath(where)
+}
+
+// absPath is path made absolute, for an entry read elsewhere.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // keysDetail is an ActionKeys entry's Detail for operation on the keyset
 // file path, before (nil for keygen) and after the change.
 func keysDetail(op, path string, kek keys.KEKSource, before, after *keys.Keys) map[string]string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	d := map[string]string{"operation": op, "keyset": path, "kek": kekLabel(kek)}
 	if before != nil {
 		d["previous_key_ids"], d["previous_primary"] = joinIDs(before.KeyIDs()), strconv.FormatUint(uint64(before.PrimaryKeyID()), 10)

@@ -384,6 +384,24 @@ func TestCommandAuditKeysDisableReseal(t *testing.T) {
 		t.Fatalf("restore entries %+v", rst)
 	}
 
+	// keys enable brings the key back, recorded; migrate is recorded with
+	// its counts.
+	if _, _, err := runTokengate(t, "keys", "enable", old, "--keyset", keyset, "--audit-file", file); err != nil {
+		t.Fatal(err)
+	}
+	en := cliFind(cliEntries(t, file), audit.ActionKeys, "operation", "enable", "key_id", old)
+	if len(en) != 1 || en[0].Outcome != audit.OutcomeOK || !strings.Contains(","+en[0].Detail["key_ids"]+",", ","+old+",") {
+		t.Fatalf("enable entries %+v", en)
+	}
+	copyTo := filepath.Join(dir, "copy.db")
+	if out, _, err := runTokengate(t, "migrate", "--from", "bolt:"+path, "--to", "bolt:"+copyTo, "--keyset", keyset, "--audit-file", file); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	mg := cliFind(cliEntries(t, file), audit.ActionBackup, "operation", "migrate", "event", "end")
+	if len(mg) != 1 || mg[0].Detail["copied"] != "6" || mg[0].Detail["to"] != "bolt:"+copyTo || mg[0].Outcome != audit.OutcomeOK {
+		t.Fatalf("migrate entries %+v", mg)
+	}
+
 	verifyCLIAudit(t, file, keyset)
 	data, _ := os.ReadFile(file)
 	noCardData(t, n, string(data))
