@@ -16,6 +16,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"go.uber.org/zap"
 
+	"github.com/tokengate/tokengate/audit"
+	"github.com/tokengate/tokengate/keys"
 	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/purge"
@@ -122,6 +124,10 @@ type purgeArgs struct {
 	vault                             string // offline: the vault, bolt:<path> or postgres:<dsn>
 	dryRun                            bool
 	rate                              int
+	// offline: the command-line audit trail, and the keyset that keys it
+	// (command_cliaudit.go)
+	audit  cliAuditArgs
+	keyset keys.Options
 }
 
 // cmdPurge is caddy tokengate purge: it asks the running gateway to erase
@@ -147,7 +153,7 @@ func cmdPurge(ctx context.Context, args purgeArgs, out, progress io.Writer) (int
 		return exitFailure, fmt.Errorf("%w; %s", err, usage)
 	}
 	if args.vault != "" {
-		return purgeOffline(ctx, args.vault, t, out, progress)
+		return purgeOffline(ctx, args, t, out, progress)
 	}
 	addr, err := caddycmd.DetermineAdminAPIAddress(args.address, nil, "", "")
 	if err != nil {
@@ -215,19 +221,41 @@ func purgeSummary(out io.Writer, t purge.Target, rep *purge.Report, failure stri
 // purgeOffline erases from the vault at where (bolt:<path>, postgres:<dsn>)
 // without a gateway: there is no network token service here, so a card
 // whose network token is live is kept (counted; purge it through the
-// gateway), and no audit sink (the summary is the record). Meant for a
+// gateway), and no gateway's audit sink: with --audit-file (or
+// --audit-dsn) it records in the command-line audit trail (one entry per
+// card erased, written before it is). Meant for a
 // stopped gateway's bbolt file (a running one holds its lock) or a
 // PostgreSQL vault whose gateways' caches the change feed invalidates.
-func purgeOffline(ctx context.Context, where string, t purge.Target, out, progress io.Writer) (int, error) {
+func purgeOffline(ctx context.Context, args purgeArgs, t purge.Target, out, progress io.Writer) (int, error) {
+	var ks *keys.Keys
+	if args.audit.on() {
+		if args.keyset.File == "" && args.keyset.Env == "" {
+			return exitFailure, errAuditNeedsKeyset
+		}
+		var err error
+		if ks, _, err = keys.LoadContext(ctx, args.keyset); err != nil {
+			return exitFailure, err
+		}
+	}
+	// Recorded as the gateway's purge is: a start and an end entry here,
+	// and one entry per card erased, written before it is.
+	return auditedRun(ctx, args.audit, "purge", ks, purgeStartEntry(args.vault, t), func(a *cliAudit) (map[string]string, error) {
+		return purgeVault(ctx, args.vault, t, a.recorder(), out, progress)
+	})
+}
+
+// purgeVault is the offline purge of the vault where; each erasure is
+// recorded by rec.
+func purgeVault(ctx context.Context, where string, t purge.Target, rec audit.Recorder, out, progress io.Writer) (map[string]string, error) {
 	ep, err := migrate.Open(ctx, where, true)
 	if err != nil {
-		return exitFailure, fmt.Errorf("--vault: %w", err)
+		return nil, fmt.Errorf("--vault: %w", err)
 	}
 	defer ep.Close()
-	e := &purge.Eraser{Vault: ep.Backend, Lifecycle: &lifecycle.Manager{Vault: ep.Backend, Networks: network.Registry{}}}
+	e := &purge.Eraser{Vault: ep.Backend, Lifecycle: &lifecycle.Manager{Vault: ep.Backend, Networks: network.Registry{}}, Audit: rec}
 	tokens, err := purge.Select(ctx, ep.Backend, t)
 	if err != nil {
-		return exitFailure, err
+		return nil, err
 	}
 	fmt.Fprintf(out, "purging %s (offline: cards with a live network token are kept)\n", ep.Name)
 	var bar *progressbar.ProgressBar
@@ -247,7 +275,8 @@ func purgeOffline(ctx context.Context, where string, t purge.Target, out, progre
 	if err != nil {
 		failure = err.Error()
 	}
-	return purgeSummary(out, t, &rep, failure)
+	_, err = purgeSummary(out, t, &rep, failure)
+	return purgeCounts(rep), err
 }
 
 // tokenList reads --tokens: a file with one token a line, or a comma list.

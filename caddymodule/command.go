@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tokengate",
-		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE>|--kek-file <path>|--kek-uri aws-kms://...] --vault <backend>:<where> [--destroy] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version",
+		Usage: "keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://... [--kms-region <r>] [--kms-endpoint <url>]] [--new-kek-env <VARIABLE> | --new-kek-file <path> | --new-kek-uri aws-kms://...] | hash-key | rsa-keygen --private <file> --public <file> | jwe-encrypt --public <file> [--kid <kid>] | jwe-decrypt --private <file> | migrate --from <backend>:<where> --to <backend>:<where> [--keyset <file> [--kek-env <VARIABLE>]] | backup --to <file> [--address <admin address>] | verify-backup --from <file> | restore --from <file> --vault <file> [--force] | reseal --keyset <file> [--kek-env <VARIABLE>] --vault <backend>:<where> | keys status --vault <backend>:<where> [--keyset <file>] | keys disable|enable <key id> --keyset <file> [--kek-env <VARIABLE>|--kek-file <path>|--kek-uri aws-kms://...] --vault <backend>:<where> [--destroy] | purge --tenant <tenant> [--customer <id> | --tokens <file or list>] [--dry-run] [--address <admin address> | --vault <backend>:<where>] | rules lint --rules <file> | audit verify|search --file <path> [--keyset <file>] | version; keygen, rotate, wrap, rewrap, keys disable|enable, reseal, purge --vault, restore, migrate: [--audit-file <path> | --audit-dsn <dsn>] [--audit-gateway <name>]",
 		Short: "Creates, rotates and wraps tokengate's keyset; hashes API keys; migrates the vault between backends; backs up and restores a bbolt vault; re-seals its records; lists the keys a vault needs; lints rules files; prints tokengate's version",
 		Long: `
 keygen writes a new keyset file: an AES-256-GCM keyset that seals card data
@@ -190,6 +190,23 @@ audit search prints as JSON lines the entries of --file (and its rolled
 files) or --dsn that match --token, --tenant, --action, --since and
 --until (RFC 3339 times); no keyset is needed.
 
+keygen, rotate, wrap, rewrap, keys disable and enable, reseal, purge with
+--vault, restore and migrate record what they do in the command-line audit
+trail named by --audit-file <path> (default: the environment variable
+TOKENGATE_AUDIT_FILE) or --audit-dsn <dsn> (the PostgreSQL audit sink's
+tables), in the chain named --audit-gateway (default cli@<hostname>): the
+operation (key ids and primary before and after, where the key-encrypting
+key is, never a key; counts), the command, the OS user and the host. The
+entry is written before anything changes: a chain that cannot be opened or
+written makes the command refuse, changing nothing; a refusal is recorded
+as refused, a failure after the entry as failed. The checkpoints are keyed
+by the keyset the command loads (keygen: the new one), so purge --vault,
+restore and migrate then need --keyset or --keyset-env. Use a file of its
+own, never a running gateway's audit file (two writers fork the chain): a
+file whose chain carries another name, or that another process holds open
+for writing, is refused. Verify it with audit
+verify --file.
+
 version prints tokengate's version (stamped at build time by ./xcaddy.sh
 and the Dockerfile from git describe), the Caddy version it is built
 into, and the Go version and platform.`,
@@ -218,8 +235,9 @@ into, and the Go version and platform.`,
 			cmd.Flags().Int("rate", 0, "purge: the most cards erased per second (default 100)")
 			addKEKFlags(cmd) // command_kek.go
 			cmd.Flags().Bool("destroy", false, "keys disable: delete the key from the keyset instead of disabling it")
-			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
+			cmd.Flags().String("keyset-env", "", "reseal, migrate, keys status, --verify-keys, --audit-file of purge --vault and restore: instead of --keyset, the environment variable holding the keyset JSON (as keyset_env)")
 			addAuditFlags(cmd)
+			addCLIAuditFlags(cmd) // command_cliaudit.go
 			cmd.RunE = func(c *cobra.Command, args []string) error {
 				return caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
 					if fl.NArg() == 1 && fl.Arg(0) == "version" {
@@ -230,7 +248,7 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "migrate" {
 						return cmdMigrate(c.Context(), fl.String("from"), fl.String("to"),
-							keysetOptions(fl), c.OutOrStdout(), c.ErrOrStderr())
+							keysetOptions(fl), cliAuditArgsOf(fl), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 2 && fl.Arg(0) == "rules" {
 						return cmdRules(fl.Arg(1), rulesArgs{path: fl.String("rules"), set: fl.String("set"), contentType: fl.String("content-type"),
@@ -242,12 +260,12 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 3 && fl.Arg(0) == "keys" && (fl.Arg(1) == "disable" || fl.Arg(1) == "enable") {
 						return cmdKeysDisable(c.Context(), fl.Arg(1), fl.Arg(2), keysetOptions(fl),
-							fl.String("vault"), fl.Bool("destroy"), c.OutOrStdout())
+							fl.String("vault"), fl.Bool("destroy"), cliAuditArgsOf(fl), c.OutOrStdout())
 					}
 					if fl.NArg() == 1 && (fl.Arg(0) == "backup" || fl.Arg(0) == "verify-backup" || fl.Arg(0) == "restore") {
 						args := backupArgs{address: fl.String("address"), to: fl.String("to"), from: fl.String("from"), vault: fl.String("vault"),
 							force: fl.Bool("force"), verifyKeys: fl.Bool("verify-keys"),
-							keyset: keysetOptions(fl)}
+							keyset: keysetOptions(fl), audit: cliAuditArgsOf(fl)}
 						switch fl.Arg(0) {
 						case "backup":
 							return cmdBackup(args, c.OutOrStdout())
@@ -258,11 +276,12 @@ into, and the Go version and platform.`,
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "purge" {
 						return cmdPurge(c.Context(), purgeArgs{address: fl.String("address"), tenant: fl.String("tenant"), customer: fl.String("customer"),
-							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate"), vault: fl.String("vault")}, c.OutOrStdout(), c.ErrOrStderr())
+							tokens: fl.String("tokens"), dryRun: fl.Bool("dry-run"), rate: fl.Int("rate"), vault: fl.String("vault"),
+							audit: cliAuditArgsOf(fl), keyset: keysetOptions(fl)}, c.OutOrStdout(), c.ErrOrStderr())
 					}
 					if fl.NArg() == 1 && fl.Arg(0) == "reseal" {
 						return cmdReseal(c.Context(), keysetOptions(fl),
-							fl.String("vault"), c.OutOrStdout(), c.ErrOrStderr())
+							fl.String("vault"), cliAuditArgsOf(fl), c.OutOrStdout(), c.ErrOrStderr())
 					}
 					return cmdKeyset(fl)
 				})(c, args)
@@ -284,47 +303,26 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 	if fl.NArg() != 1 || path == "" {
 		return exitFailure, errors.New("usage: caddy tokengate keygen|rotate|wrap|rewrap --keyset <file> [--kek-env <VARIABLE> | --kek-file <path> | --kek-uri aws-kms://...] [--new-kek-env | --new-kek-file | --new-kek-uri ...], or caddy tokengate hash-key")
 	}
-	kek, err := kekFlags(context.Background(), fl, "") // command_kek.go
-	if err != nil {
-		return exitFailure, err
-	}
 	switch fl.Arg(0) {
-	case "keygen":
-		if _, err := os.Stat(path); err == nil {
-			return exitFailure, fmt.Errorf("%s exists; keygen never overwrites a keyset (use rotate)", path)
-		}
-		data, err := keys.GenerateKeyset(kek)
-		if err != nil {
+	case "keygen", "rotate", "wrap", "rewrap":
+		// command_keyset_audit.go: recorded in the command-line audit trail.
+		o := keysetOp{op: fl.Arg(0), path: path, audit: cliAuditArgsOf(fl)}
+		var err error
+		if o.kekSrc, err = kekSourceFlags(fl, ""); err != nil {
 			return exitFailure, err
 		}
-		return writeKeyset(path, data)
-	case "rotate":
-		old, err := os.ReadFile(path)
-		if err != nil {
+		if o.kek, err = kekFlags(context.Background(), fl, ""); err != nil { // command_kek.go
 			return exitFailure, err
 		}
-		data, err := keys.RotateKeyset(old, kek)
-		if err != nil {
-			return exitFailure, fmt.Errorf("%s: %w", path, err)
+		if fl.Arg(0) == "wrap" || fl.Arg(0) == "rewrap" {
+			if o.newSrc, err = kekSourceFlags(fl, "new-"); err != nil {
+				return exitFailure, err
+			}
+			if o.newKEK, err = kekFlags(context.Background(), fl, "new-"); err != nil {
+				return exitFailure, err
+			}
 		}
-		return writeKeyset(path, data)
-	case "wrap", "rewrap":
-		newKEK, err := kekFlags(context.Background(), fl, "new-")
-		if err != nil {
-			return exitFailure, err
-		}
-		if newKEK == nil {
-			return exitFailure, fmt.Errorf("%s %w", fl.Arg(0), errNoNewKEK)
-		}
-		old, err := os.ReadFile(path)
-		if err != nil {
-			return exitFailure, err
-		}
-		data, err := keys.RewrapKeyset(old, kek, newKEK)
-		if err != nil {
-			return exitFailure, fmt.Errorf("%s: %w", path, err)
-		}
-		return writeKeyset(path, data)
+		return o.run(context.Background())
 	}
 	return exitFailure, fmt.Errorf("unknown subcommand %q (want keygen, rotate, wrap, rewrap, hash-key, rsa-keygen, jwe-encrypt, jwe-decrypt, migrate, backup, verify-backup, restore, reseal, keys status, purge, rules or version)", fl.Arg(0))
 }
@@ -336,11 +334,12 @@ func cmdKeyset(fl caddycmd.Flags) (int, error) {
 // With --keyset (or --keyset-env), the keyset of the gateway that will serve
 // the target, every key that sealed a record of either vault must be in it;
 // without, the two vaults' keys are compared (see vault/migrate/keycheck.go).
-func cmdMigrate(ctx context.Context, from, to string, keyset keys.Options, out, errOut io.Writer) (int, error) {
+func cmdMigrate(ctx context.Context, from, to string, keyset keys.Options, aargs cliAuditArgs, out, errOut io.Writer) (int, error) {
 	var opts migrate.Options
+	var ks *keys.Keys
 	if keyset.File != "" || keyset.Env != "" {
-		ks, _, err := keys.Load(keyset) // no DevFile: never a new keyset
-		if err != nil {
+		var err error
+		if ks, _, err = keys.Load(keyset); err != nil { // no DevFile: never a new keyset
 			return exitFailure, err
 		}
 		opts.Keyset = ks
@@ -350,16 +349,15 @@ func cmdMigrate(ctx context.Context, from, to string, keyset keys.Options, out, 
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := migrate.Command(ctx, from, to, out, errOut, opts); err != nil {
-		return exitFailure, err
-	}
-	return exitSuccess, nil
+	return auditedMigrate(ctx, from, to, ks, aargs, func() (migrate.Report, error) { // command_audited.go
+		return migrate.Command(ctx, from, to, out, errOut, opts)
+	})
 }
 
 // cmdReseal runs caddy tokengate reseal (see vault/reseal): the progress
 // bar on errOut, the summary on out. An interrupt stops it between records;
 // running it again finishes the job.
-func cmdReseal(ctx context.Context, keyset keys.Options, where string, out, errOut io.Writer) (int, error) {
+func cmdReseal(ctx context.Context, keyset keys.Options, where string, aargs cliAuditArgs, out, errOut io.Writer) (int, error) {
 	if keyset.File == "" && keyset.Env == "" || where == "" {
 		return exitFailure, errors.New("usage: caddy tokengate reseal --keyset <file> | --keyset-env <VARIABLE> [--kek-env <VARIABLE>] --vault bolt:<path>|postgres:<dsn>")
 	}
@@ -372,10 +370,9 @@ func cmdReseal(ctx context.Context, keyset keys.Options, where string, out, errO
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := reseal.Command(ctx, where, ks, out, errOut, reseal.Options{}); err != nil {
-		return exitFailure, err
-	}
-	return exitSuccess, nil
+	return auditedReseal(ctx, where, ks, aargs, func() (reseal.Report, error) { // command_audited.go
+		return reseal.Command(ctx, where, ks, out, errOut, reseal.Options{})
+	})
 }
 
 // kekFromEnv reads a key-encrypting key from the named variable; no name

@@ -33,6 +33,7 @@ type backupArgs struct {
 	force      bool         // restore: replace an existing vault file (kept aside)
 	verifyKeys bool         // every record must open with the keyset
 	keyset     keys.Options // for verifyKeys
+	audit      cliAuditArgs // restore: the command-line audit trail (command_cliaudit.go)
 }
 
 // errVaultInUse says a gateway holds the vault file's lock.
@@ -143,6 +144,12 @@ func cmdVerifyBackup(args backupArgs, out io.Writer) (int, error) {
 // too for the time of the rename), and an existing one unless forced, which
 // keeps the replaced file aside. Start the gateway afterwards.
 func cmdRestore(args backupArgs, out io.Writer) (int, error) {
+	return auditedRestore(args, out) // command_audited.go
+}
+
+// restoreVault restores; begin is called once the backup is verified and
+// before anything is written, and may refuse.
+func restoreVault(args backupArgs, out io.Writer, begin func(snap boltvault.Snapshot, replacing bool) error) (int, error) {
 	target := strings.TrimPrefix(args.vault, "bolt:")
 	if args.from == "" || target == "" {
 		return exitFailure, errors.New("usage: caddy tokengate restore --from <file> --vault <vault file> [--force] [--verify-keys --keyset <file> | --keyset-env <VARIABLE> [--kek-env <VARIABLE>]]")
@@ -175,6 +182,9 @@ func cmdRestore(args backupArgs, out io.Writer) (int, error) {
 			return exitFailure, fmt.Errorf("refusing to restore: %s exists; --force replaces it (the replaced file is kept beside it)", target)
 		}
 		replaced = target + ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	if err := begin(snap, replaced != ""); err != nil {
+		return exitFailure, err
 	}
 	dir := filepath.Dir(target)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
