@@ -63,6 +63,24 @@ func CheckpointMAC(key []byte, gateway string, seq uint64, prev string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// HeadMAC is the hex HMAC-SHA256, under key, over a head: its gateway, seq,
+// prev and the hash of its checkpoint entry. It differs from the checkpoint
+// entry's own MAC (another label, and the entry's hash too), so a head cannot
+// be made from a checkpoint entry found in the chain: cutting the chain back
+// to an earlier checkpoint and writing a head naming it needs the key.
+func HeadMAC(key []byte, gateway string, seq uint64, prev, hash string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tokengate audit head\x00"))
+	m.Write([]byte(gateway))
+	m.Write([]byte{0})
+	m.Write([]byte(strconv.FormatUint(seq, 10)))
+	m.Write([]byte{0})
+	m.Write([]byte(prev))
+	m.Write([]byte{0})
+	m.Write([]byte(hash))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
 // KeyID names a checkpoint key without revealing it (a prefix of its
 // SHA-256), so verify can tell a wrong keyset from a forged checkpoint.
 func KeyID(key []byte) string {
@@ -311,7 +329,8 @@ func (c *Chain) checkpointLocked(ctx context.Context, detail map[string]string) 
 	if err != nil {
 		return err
 	}
-	head := Head{Gateway: e.Gateway, Seq: e.Seq, Prev: e.Prev, Hash: e.Hash, MAC: e.Detail["mac"]}
+	head := Head{Gateway: e.Gateway, Seq: e.Seq, Prev: e.Prev, Hash: e.Hash}
+	head.MAC = HeadMAC(c.opts.Key, head.Gateway, head.Seq, head.Prev, head.Hash)
 	written, err := c.store.Checkpoint(ctx, line, head)
 	if written {
 		c.seq, c.prev, c.since = e.Seq, e.Hash, 0

@@ -155,6 +155,7 @@ func checkTail(file string, key []byte, head *Head) (*Entry, error) {
 		h = nil
 	}
 	v := NewVerifier(key, h)
+	v.Window() // the last file's end only: the head may be before it
 	var last *Entry
 	err = ReadLines(bytes.NewReader(data), func(n int, raw []byte) error {
 		if err := v.Add("line", lines+n, raw); err != nil {

@@ -95,6 +95,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, gateway string, key []byte) (
 		return nil, audit.Tail{}, fmt.Errorf("pgaudit: reading the chain of %s: %w", gateway, err)
 	}
 	v := audit.NewVerifier(key, head)
+	v.Window() // the last tailRows rows only
 	var last *audit.Entry
 	for rows.Next() {
 		var seq int64
