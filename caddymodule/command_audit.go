@@ -150,16 +150,20 @@ func cmdAuditSearch(ctx context.Context, args auditArgs, out io.Writer) (int, er
 	if len(files) == 0 {
 		return exitFailure, fmt.Errorf("%s: no such file (nor rolled files beside it)", args.file)
 	}
+	var links audit.Links // an entry shown that does not verify is said
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			return exitFailure, err
 		}
-		_, err = audit.Search(fh, args.filter, out)
+		_, err = audit.SearchLinked(f, fh, args.filter, out, &links)
 		fh.Close()
 		if err != nil {
 			return exitFailure, fmt.Errorf("%s: %w", f, err)
 		}
+	}
+	if err := links.Err(); err != nil {
+		return exitFailure, err
 	}
 	return exitSuccess, nil
 }
