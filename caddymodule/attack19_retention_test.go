@@ -1,10 +1,16 @@
 package caddymodule
 
 import (
+	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/boltvault"
 )
 
 // TestAttack19RetentionShortPeriodKeepsFreshCard: the Caddyfile takes a
@@ -34,5 +40,43 @@ func TestAttack19RetentionShortPeriodKeepsFreshCard(t *testing.T) {
 	}
 	if !pays(t, g, body) {
 		t.Fatal("a card used a moment ago no longer pays")
+	}
+}
+
+// TestAttack19PurgeRateOutOfRange: a careless operator asks for a purge "as
+// fast as possible" (--rate 2000000000): a second divided by it is 0 and
+// the pacer's ticker panicked; a negative rate was taken as the default.
+// The rate is checked with the target, naming the field.
+func TestAttack19PurgeRateOutOfRange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vault.db")
+	b, err := boltvault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := vault.Record{Tenant: "tenant_a", Token: "tok_a", Fingerprint: "fpa", Sealed: []byte("sealed"), Brand: "visa", Last4: "1111"}
+	if _, _, err := b.Put(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	for _, rate := range []string{"2000000000", "-5"} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("purge --rate %s panicked: %v", rate, p)
+				}
+			}()
+			out, _, err := runTokengate(t, "purge", "--tenant", "tenant_a", "--rate", rate, "--vault", "bolt:"+path)
+			if err == nil || !strings.Contains(err.Error(), "rate") {
+				t.Errorf("purge --rate %s: err %v, want a refusal naming rate\n%s", rate, err, out)
+			}
+		}()
+	}
+	b, err = boltvault.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Get(context.Background(), "tenant_a", "tok_a"); err != nil {
+		t.Fatalf("a refused purge erased: %v", err)
 	}
 }
