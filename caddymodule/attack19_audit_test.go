@@ -3,11 +3,16 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/tokengate/tokengate/audit"
 )
@@ -56,4 +61,57 @@ func TestAttack19SearchShowsTamperedEntries(t *testing.T) {
 		t.Fatalf("search printed a changed entry without saying so: code %d err %v\n%s", code, err, out)
 	}
 	t.Logf("search: %v", err)
+}
+
+// TestAttack19AuditFileIsFIFO: someone with access to the log directory
+// replaces the audit file with a named pipe (or a careless operator points
+// path at one). Opening it to check the chain's tail blocked until a writer
+// came: the gateway's start hung (and with it the admin API's reload).
+// validate and the start refuse a path that is not a regular file.
+func TestAttack19AuditFileIsFIFO(t *testing.T) {
+	g := &gateway{t: t, dir: t.TempDir()}
+	g.logFile = filepath.Join(g.dir, "caddy.log")
+	path := filepath.Join(g.dir, "audit.jsonl")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	global := "audit file {\n\t\t\tpath " + path + "\n\t\t}"
+	raw, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(g.addr(g.config(global, defaultSites))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Admin = &caddy.AdminConfig{Disabled: true}
+	done := make(chan error, 1)
+	go func() { done <- caddy.Validate(&cfg) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "regular file") {
+			t.Errorf("validate with a FIFO as the audit file: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("validate hangs on a FIFO as the audit file")
+	}
+	go func() {
+		c, err := audit.OpenFileChain(context.Background(), path, audit.FileOptions{}, audit.Options{Key: bytes.Repeat([]byte{1}, 32)})
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "regular file") {
+			t.Errorf("opening a FIFO as the audit file: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the goroutine before failing.
+		if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("opening the audit file (the gateway's start) hangs on a FIFO")
+	}
 }
