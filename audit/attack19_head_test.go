@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,5 +89,28 @@ func TestAttack19ChainStartsAfterItsHead(t *testing.T) {
 	writeLines(t, path, tail)
 	if rep, err := VerifyFiles(path, testKey, false); err == nil {
 		t.Fatalf("a chain that starts after its head's checkpoint verifies: %+v", rep)
+	}
+}
+
+// attack19: the head file replaced by a named pipe: reading it blocked
+// until someone wrote to it, hanging the gateway's start and verify.
+func TestAttack19HeadIsFIFO(t *testing.T) {
+	path := writeChain(t, 3, 10)
+	os.Remove(HeadPath(path))
+	if err := syscall.Mkfifo(HeadPath(path), 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := VerifyFiles(path, testKey, false); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "regular file") {
+			t.Fatalf("verify with a FIFO as the head: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		if f, err := os.OpenFile(HeadPath(path), os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("reading a FIFO as the head hangs")
 	}
 }

@@ -237,7 +237,7 @@ func regular(file string) error {
 		return err
 	}
 	if fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
-		return fmt.Errorf("audit file %s is a named pipe or socket, not a regular file", file)
+		return fmt.Errorf("audit: %s is a named pipe or socket, not a regular file", file)
 	}
 	return nil
 }
@@ -273,6 +273,9 @@ func firstSeq(file string) uint64 {
 
 // ReadHead reads a head file; a missing one is nil.
 func ReadHead(path string) (*Head, error) {
+	if err := regular(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
