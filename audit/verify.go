@@ -52,6 +52,8 @@ type Report struct {
 	// Skipped are lines that were not entries (a partial write left by a
 	// failed write), across which the chain continued intact.
 	Skipped []string
+	// Gateway is the name of the chain read (its first entry's).
+	Gateway string
 	// MACsChecked is false when no key was given.
 	MACsChecked bool
 	// HeadChecked says whether a head was compared.
@@ -180,7 +182,7 @@ func (v *Verifier) check(p pos, next *pos) error {
 		v.headFound = true
 	}
 	if !v.started {
-		v.started, v.report.First = true, e.Seq
+		v.started, v.report.First, v.report.Gateway = true, e.Seq, e.Gateway
 		if e.Seq == 1 {
 			v.report.StartedAfter = e.Detail["previous"]
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	"github.com/tokengate/tokengate/audit"
+	"github.com/tokengate/tokengate/keys"
 )
 
 // TestAttack19SearchShowsTamperedEntries: an insider edits an entry (another
@@ -113,5 +114,55 @@ func TestAttack19AuditFileIsFIFO(t *testing.T) {
 			f.Close()
 		}
 		t.Fatal("opening the audit file (the gateway's start) hangs on a FIFO")
+	}
+}
+
+// TestAttack19VerifyAnotherGatewaysChain: two gateways share a keyset (so
+// a checkpoint key); an insider replaces gateway a's audit file and head
+// with gateway b's (which shows none of a's detokenizations). verify
+// passed without saying whose chain it read. It names the gateway, and
+// with --gateway refuses a chain of another.
+func TestAttack19VerifyAnotherGatewaysChain(t *testing.T) {
+	dir := t.TempDir()
+	ks := filepath.Join(dir, "keyset.json")
+	if _, _, err := runTokengate(t, "keygen", "--keyset", ks); err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := keys.Load(keys.Options{File: ks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := k.DeriveKey(audit.CheckpointKeyLabel)
+	write := func(path, gw string) {
+		c, err := audit.OpenFileChain(context.Background(), path, audit.FileOptions{}, audit.Options{Gateway: gw, Key: key, Interval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Record(context.Background(), audit.Entry{Action: audit.ActionDetokenize, Tenant: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	a, b := filepath.Join(dir, "a", "audit.jsonl"), filepath.Join(dir, "b", "audit.jsonl")
+	write(a, "gw-a")
+	write(b, "gw-b")
+	for _, f := range []string{"", ".head"} {
+		data, err := os.ReadFile(b + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(a+f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	code, err := cmdAudit(context.Background(), "verify", auditArgs{file: a, gateway: "gw-a", keyset: keys.Options{File: ks}}, &out)
+	if code == exitSuccess || err == nil || !strings.Contains(err.Error(), "gw-b") {
+		t.Fatalf("verify --gateway gw-a of gw-b's chain: code %d err %v\n%s", code, err, out.String())
+	}
+	out.Reset()
+	code, err = cmdAudit(context.Background(), "verify", auditArgs{file: a, keyset: keys.Options{File: ks}}, &out)
+	if code != exitSuccess || !strings.Contains(out.String(), "gw-b") {
+		t.Fatalf("verify does not name the chain's gateway: code %d err %v\n%s", code, err, out.String())
 	}
 }
