@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -142,7 +143,19 @@ type Options struct {
 	FailOpen bool
 	// OnFailure is told of every failed write (log it, count it).
 	OnFailure func(err error)
+	// Wait bounds how long Record waits for its turn behind the write
+	// before it (default DefaultWait): a write that hangs (a disk or a
+	// mount that stops answering) then fails the accesses behind it with
+	// ErrBusy instead of holding them without an answer.
+	Wait time.Duration
 }
+
+// DefaultWait is Options.Wait's default.
+const DefaultWait = 10 * time.Second
+
+// ErrBusy is Record's error when the write before it did not finish
+// within Options.Wait.
+var ErrBusy = errors.New("audit: the audit trail did not finish the write before this one in time (a disk or database that does not answer)")
 
 // Chain appends entries to a store, one writer at a time, chaining each to
 // the one before by hash and writing checkpoints. It is a Recorder.
@@ -150,6 +163,10 @@ type Chain struct {
 	mu    sync.Mutex
 	store Store
 	opts  Options
+	// gate is Record's turn, taken before mu with a bounded wait; cur is
+	// opts as last set, for a Record that did not get its turn.
+	gate chan struct{}
+	cur  atomic.Pointer[Options]
 
 	seq     uint64
 	prev    string
@@ -175,7 +192,11 @@ func NewChain(ctx context.Context, store Store, tail Tail, opts Options) (*Chain
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultCheckpointInterval
 	}
-	c := &Chain{store: store, opts: opts, gateway: opts.Gateway, stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultWait
+	}
+	c := &Chain{store: store, opts: opts, gateway: opts.Gateway, stop: make(chan struct{}), done: make(chan struct{}), gate: make(chan struct{}, 1)}
+	c.cur.Store(&opts)
 	if tail.Last != nil {
 		c.seq, c.prev = tail.Last.Seq, tail.Last.Hash
 		if tail.Last.Gateway != "" {
@@ -214,7 +235,11 @@ func (c *Chain) SetOptions(ctx context.Context, opts Options) error {
 	if len(opts.Key) == 0 {
 		opts.Key = c.opts.Key
 	}
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultWait
+	}
 	c.opts = opts
+	c.cur.Store(&opts)
 	return nil
 }
 
@@ -238,6 +263,17 @@ var ErrClosed = errors.New("audit: the audit trail is closed")
 // Record implements Recorder: e gets its Seq, Prev, Hash, Gateway (and
 // Time, if zero) and is written before Record returns.
 func (c *Chain) Record(ctx context.Context, e Entry) error {
+	if err := c.turn(ctx); err != nil {
+		opts := c.cur.Load()
+		if opts.OnFailure != nil {
+			opts.OnFailure(err)
+		}
+		if opts.FailOpen {
+			return nil
+		}
+		return err
+	}
+	defer func() { <-c.gate }()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -259,6 +295,25 @@ func (c *Chain) Record(ctx context.Context, e Entry) error {
 		}
 	}
 	return nil
+}
+
+// turn waits for Record's turn: at most Options.Wait, or until ctx ends.
+func (c *Chain) turn(ctx context.Context) error {
+	select {
+	case c.gate <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(c.cur.Load().Wait)
+	defer t.Stop()
+	select {
+	case c.gate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return ErrBusy
+	}
 }
 
 func (c *Chain) fail(err error) error {
