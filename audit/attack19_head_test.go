@@ -114,3 +114,21 @@ func TestAttack19HeadIsFIFO(t *testing.T) {
 		t.Fatal("reading a FIFO as the head hangs")
 	}
 }
+
+// attack19: a member written twice. The canonical hash keeps the last one
+// (a Go map), so an entry given a first "tenant":"evil" before its own kept
+// its hash and verified, while a reader that keeps the first of duplicate
+// members (several do) shows "evil". An entry with a member twice does not
+// verify.
+func TestAttack19DuplicateMember(t *testing.T) {
+	path := writeChain(t, 5, 10)
+	lines := readLines(t, path)
+	if !strings.Contains(lines[3], `"tenant":"acme"`) {
+		t.Fatalf("line 4: %s", lines[3])
+	}
+	lines[3] = `{"tenant":"evil",` + strings.TrimPrefix(lines[3], "{")
+	writeLines(t, path, lines)
+	if rep, err := VerifyFiles(path, testKey, false); err == nil {
+		t.Fatalf("an entry with a duplicate member verifies: %+v", rep)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,14 @@ const (
 // entry's Hash is the hex SHA-256 of it. It is computed over the JSON and
 // not over the Go struct, so a field added to Entry later (empty, omitted)
 // does not change the hash of entries written before it.
+//
+// An object with a member twice is refused: the map keeps the last, while
+// some readers show the first, so a member put before an entry's own would
+// change what those show and not the hash.
 func Canonical(raw []byte) ([]byte, error) {
+	if err := noDuplicateMembers(raw); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
@@ -39,6 +47,56 @@ func Canonical(raw []byte) ([]byte, error) {
 	}
 	delete(m, "hash")
 	return json.Marshal(m) // maps are written with sorted keys
+}
+
+// noDuplicateMembers walks raw's tokens and refuses an object that has a
+// member name twice, at any level.
+func noDuplicateMembers(raw []byte) error {
+	type frame struct {
+		obj     bool
+		wantKey bool
+		keys    map[string]bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.obj {
+					top.wantKey = true // after this value, a name
+				}
+				stack = append(stack, &frame{obj: v == '{', wantKey: v == '{', keys: map[string]bool{}})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.obj && top.wantKey {
+				if top.keys[v] {
+					return fmt.Errorf("member %q appears twice", v)
+				}
+				top.keys[v], top.wantKey = true, false
+				continue
+			}
+		}
+		if top != nil && top.obj {
+			top.wantKey = true
+		}
+	}
 }
 
 // HashOf returns the hex SHA-256 of the canonical encoding of raw.
