@@ -80,3 +80,23 @@ func TestAttack19PurgeRateOutOfRange(t *testing.T) {
 		t.Fatalf("a refused purge erased: %v", err)
 	}
 }
+
+// TestAttack19PurgeOtherTenantsTokens: a purge for tenant_b naming
+// tenant_a's tokens (a hostile or mistaken token list), or a selection
+// left empty, erases nothing of tenant_a's. Held: the tokens are read
+// under the purge's tenant, and a purge must say what it erases.
+func TestAttack19PurgeOtherTenantsTokens(t *testing.T) {
+	g := (&gateway{t: t}).start("", defaultSites)
+	addr := g.addr("localhost:2999")
+	body, tok := tokenizeCard(t, g, visaPAN)
+	out, errOut, err := runTokengate(t, "purge", "--tenant", "tenant_b", "--tokens", tok+",", "--address", addr)
+	if err != nil || !strings.Contains(out, "0 selected, 0 erased") {
+		t.Fatalf("cross-tenant purge: %v\n%s\n%s", err, out, errOut)
+	}
+	if _, _, err := runTokengate(t, "purge", "--tenant", "tenant_a", "--tokens", ",", "--address", addr); err == nil {
+		t.Fatal("a purge with an empty token list was not refused")
+	}
+	if !pays(t, g, body) {
+		t.Fatal("tenant_a's card was erased by another tenant's purge")
+	}
+}
