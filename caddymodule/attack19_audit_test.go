@@ -13,9 +13,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // TestAttack19SearchShowsTamperedEntries: an insider edits an entry (another
@@ -164,5 +166,50 @@ func TestAttack19VerifyAnotherGatewaysChain(t *testing.T) {
 	code, err = cmdAudit(context.Background(), "verify", auditArgs{file: a, keyset: keys.Options{File: ks}}, &out)
 	if code != exitSuccess || !strings.Contains(out.String(), "gw-b") {
 		t.Fatalf("verify does not name the chain's gateway: code %d err %v\n%s", code, err, out.String())
+	}
+}
+
+// TestAttack19ValidateEveryFeature: caddy validate with the PostgreSQL audit
+// sink, a KEK in a KMS, retention and re-seal together opens no connection
+// (the audit tables are not created in the database named) and creates no
+// file. Held.
+func TestAttack19ValidateEveryFeature(t *testing.T) {
+	dsn := vaulttest.PostgresDatabase(t)
+	rules, err := filepath.Abs("testdata/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	kek, err := keys.NewKEK(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := keys.GenerateKeyset(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, "keyset.json"), wrapped)
+	uri := "aws-kms://arn:aws:kms:eu-west-1:111122223333:key/bc436485-5092-42b8-92a3-0aa8b93536dc"
+	s := `{"admin": {"disabled": true}, "apps": {"tokengate": {"rules": "` + rules + `", "vault": {"backend": "bolt", "path": "` + dir + `/sub/v.db"}, ` +
+		`"keys": {"file": "` + dir + `/keyset.json", "kek": {"source": "aws_kms", "key_uri": "` + uri + `", "endpoint": "http://127.0.0.1:1"}}, ` +
+		`"audit": {"sink": "postgres", "dsn": "` + dsn + `"}, "retention": {"default": 86400000000000}, "reseal": {"rate": 5}}}}`
+	var cfg caddy.Config
+	if err := json.Unmarshal([]byte(s), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sub")); !os.IsNotExist(err) {
+		t.Errorf("validate created the vault's directory: %v", err)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_tables WHERE tablename LIKE 'tokengate%'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("validate created %d tokengate tables in the audit database (%v)", n, err)
 	}
 }
