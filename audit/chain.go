@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +28,14 @@ const (
 // entry's Hash is the hex SHA-256 of it. It is computed over the JSON and
 // not over the Go struct, so a field added to Entry later (empty, omitted)
 // does not change the hash of entries written before it.
+//
+// An object with a member twice is refused: the map keeps the last, while
+// some readers show the first, so a member put before an entry's own would
+// change what those show and not the hash.
 func Canonical(raw []byte) ([]byte, error) {
+	if err := noDuplicateMembers(raw); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
@@ -38,6 +47,56 @@ func Canonical(raw []byte) ([]byte, error) {
 	}
 	delete(m, "hash")
 	return json.Marshal(m) // maps are written with sorted keys
+}
+
+// noDuplicateMembers walks raw's tokens and refuses an object that has a
+// member name twice, at any level.
+func noDuplicateMembers(raw []byte) error {
+	type frame struct {
+		obj     bool
+		wantKey bool
+		keys    map[string]bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.obj {
+					top.wantKey = true // after this value, a name
+				}
+				stack = append(stack, &frame{obj: v == '{', wantKey: v == '{', keys: map[string]bool{}})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.obj && top.wantKey {
+				if top.keys[v] {
+					return fmt.Errorf("member %q appears twice", v)
+				}
+				top.keys[v], top.wantKey = true, false
+				continue
+			}
+		}
+		if top != nil && top.obj {
+			top.wantKey = true
+		}
+	}
 }
 
 // HashOf returns the hex SHA-256 of the canonical encoding of raw.
@@ -60,6 +119,24 @@ func CheckpointMAC(key []byte, gateway string, seq uint64, prev string) string {
 	m.Write([]byte(strconv.FormatUint(seq, 10)))
 	m.Write([]byte{0})
 	m.Write([]byte(prev))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// HeadMAC is the hex HMAC-SHA256, under key, over a head: its gateway, seq,
+// prev and the hash of its checkpoint entry. It differs from the checkpoint
+// entry's own MAC (another label, and the entry's hash too), so a head cannot
+// be made from a checkpoint entry found in the chain: cutting the chain back
+// to an earlier checkpoint and writing a head naming it needs the key.
+func HeadMAC(key []byte, gateway string, seq uint64, prev, hash string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tokengate audit head\x00"))
+	m.Write([]byte(gateway))
+	m.Write([]byte{0})
+	m.Write([]byte(strconv.FormatUint(seq, 10)))
+	m.Write([]byte{0})
+	m.Write([]byte(prev))
+	m.Write([]byte{0})
+	m.Write([]byte(hash))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -124,7 +201,19 @@ type Options struct {
 	FailOpen bool
 	// OnFailure is told of every failed write (log it, count it).
 	OnFailure func(err error)
+	// Wait bounds how long Record waits for its turn behind the write
+	// before it (default DefaultWait): a write that hangs (a disk or a
+	// mount that stops answering) then fails the accesses behind it with
+	// ErrBusy instead of holding them without an answer.
+	Wait time.Duration
 }
+
+// DefaultWait is Options.Wait's default.
+const DefaultWait = 10 * time.Second
+
+// ErrBusy is Record's error when the write before it did not finish
+// within Options.Wait.
+var ErrBusy = errors.New("audit: the audit trail did not finish the write before this one in time (a disk or database that does not answer)")
 
 // Chain appends entries to a store, one writer at a time, chaining each to
 // the one before by hash and writing checkpoints. It is a Recorder.
@@ -132,6 +221,10 @@ type Chain struct {
 	mu    sync.Mutex
 	store Store
 	opts  Options
+	// gate is Record's turn, taken before mu with a bounded wait; cur is
+	// opts as last set, for a Record that did not get its turn.
+	gate chan struct{}
+	cur  atomic.Pointer[Options]
 
 	seq     uint64
 	prev    string
@@ -157,7 +250,11 @@ func NewChain(ctx context.Context, store Store, tail Tail, opts Options) (*Chain
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultCheckpointInterval
 	}
-	c := &Chain{store: store, opts: opts, gateway: opts.Gateway, stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultWait
+	}
+	c := &Chain{store: store, opts: opts, gateway: opts.Gateway, stop: make(chan struct{}), done: make(chan struct{}), gate: make(chan struct{}, 1)}
+	c.cur.Store(&opts)
 	if tail.Last != nil {
 		c.seq, c.prev = tail.Last.Seq, tail.Last.Hash
 		if tail.Last.Gateway != "" {
@@ -196,7 +293,11 @@ func (c *Chain) SetOptions(ctx context.Context, opts Options) error {
 	if len(opts.Key) == 0 {
 		opts.Key = c.opts.Key
 	}
+	if opts.Wait <= 0 {
+		opts.Wait = DefaultWait
+	}
 	c.opts = opts
+	c.cur.Store(&opts)
 	return nil
 }
 
@@ -220,6 +321,17 @@ var ErrClosed = errors.New("audit: the audit trail is closed")
 // Record implements Recorder: e gets its Seq, Prev, Hash, Gateway (and
 // Time, if zero) and is written before Record returns.
 func (c *Chain) Record(ctx context.Context, e Entry) error {
+	if err := c.turn(ctx); err != nil {
+		opts := c.cur.Load()
+		if opts.OnFailure != nil {
+			opts.OnFailure(err)
+		}
+		if opts.FailOpen {
+			return nil
+		}
+		return err
+	}
+	defer func() { <-c.gate }()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -241,6 +353,25 @@ func (c *Chain) Record(ctx context.Context, e Entry) error {
 		}
 	}
 	return nil
+}
+
+// turn waits for Record's turn: at most Options.Wait, or until ctx ends.
+func (c *Chain) turn(ctx context.Context) error {
+	select {
+	case c.gate <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(c.cur.Load().Wait)
+	defer t.Stop()
+	select {
+	case c.gate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return ErrBusy
+	}
 }
 
 func (c *Chain) fail(err error) error {
@@ -311,7 +442,8 @@ func (c *Chain) checkpointLocked(ctx context.Context, detail map[string]string) 
 	if err != nil {
 		return err
 	}
-	head := Head{Gateway: e.Gateway, Seq: e.Seq, Prev: e.Prev, Hash: e.Hash, MAC: e.Detail["mac"]}
+	head := Head{Gateway: e.Gateway, Seq: e.Seq, Prev: e.Prev, Hash: e.Hash}
+	head.MAC = HeadMAC(c.opts.Key, head.Gateway, head.Seq, head.Prev, head.Hash)
 	written, err := c.store.Checkpoint(ctx, line, head)
 	if written {
 		c.seq, c.prev, c.since = e.Seq, e.Hash, 0

@@ -52,6 +52,8 @@ type Report struct {
 	// Skipped are lines that were not entries (a partial write left by a
 	// failed write), across which the chain continued intact.
 	Skipped []string
+	// Gateway is the name of the chain read (its first entry's).
+	Gateway string
 	// MACsChecked is false when no key was given.
 	MACsChecked bool
 	// HeadChecked says whether a head was compared.
@@ -84,8 +86,14 @@ type Verifier struct {
 	seen      map[uint64]pos
 	report    Report
 	headFound bool
+	window    bool
 	err       error
 }
+
+// Window says the lines added are only the last ones of the chain (a
+// gateway checking the tail it continues): a head before the first of them
+// is then not a sign of removed entries.
+func (v *Verifier) Window() { v.window = true }
 
 // NewVerifier checks checkpoint MACs with key (none checked when nil) and
 // the chain against head (when not nil).
@@ -168,13 +176,13 @@ func (v *Verifier) check(p pos, next *pos) error {
 		v.report.Unauthenticated++
 	}
 	if v.head != nil && e.Seq == v.head.Seq {
-		if e.Hash != v.head.Hash {
+		if e.Hash != v.head.Hash || e.Gateway != v.head.Gateway {
 			return bad(ProblemChanged, "the head records another hash for seq %d: the chain was changed and re-chained from here or before", e.Seq)
 		}
 		v.headFound = true
 	}
 	if !v.started {
-		v.started, v.report.First = true, e.Seq
+		v.started, v.report.First, v.report.Gateway = true, e.Seq, e.Gateway
 		if e.Seq == 1 {
 			v.report.StartedAfter = e.Detail["previous"]
 		}
@@ -202,7 +210,7 @@ func (v *Verifier) Finish() (Report, error) {
 	}
 	if v.head != nil {
 		v.report.HeadChecked = true
-		if v.key != nil && CheckpointMAC(v.key, v.head.Gateway, v.head.Seq, v.head.Prev) != v.head.MAC {
+		if v.key != nil && HeadMAC(v.key, v.head.Gateway, v.head.Seq, v.head.Prev, v.head.Hash) != v.head.MAC {
 			v.err = &VerifyError{Source: "head", Seq: v.head.Seq, Problem: ProblemMAC, Detail: "the head's MAC does not verify: the head was forged or made with another keyset"}
 			return v.report, v.err
 		}
@@ -218,6 +226,11 @@ func (v *Verifier) Finish() (Report, error) {
 				Detail: fmt.Sprintf("%s but its head records a checkpoint at seq %d: entries at the end were removed", end, v.head.Seq)}
 		case !v.headFound && v.head.Seq >= v.report.First:
 			v.err = &VerifyError{Source: "head", Seq: v.head.Seq, Problem: ProblemChanged, Detail: "the head's checkpoint is not in the chain"}
+		case !v.headFound && !v.window:
+			// The head is the latest checkpoint: a chain read that starts
+			// after it lost it, and what follows it is not authenticated.
+			v.err = &VerifyError{Source: "head", Seq: v.head.Seq, Problem: ProblemRemoved,
+				Detail: fmt.Sprintf("the chain starts at seq %d, after its head's checkpoint (seq %d): the entries up to the latest checkpoint were removed", v.report.First, v.head.Seq)}
 		}
 	}
 	return v.report, v.err

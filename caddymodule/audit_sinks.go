@@ -125,6 +125,9 @@ func (s *FileAuditSink) Validate() error {
 	}
 	if fi, err := os.Stat(s.path); err == nil && fi.IsDir() {
 		return fmt.Errorf("audit file: path %s is a directory; name the file", s.path)
+	} else if err == nil && fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) != 0 {
+		// A named pipe would block the start's open until someone writes.
+		return fmt.Errorf("audit file: path %s is a named pipe or socket, not a regular file", s.path)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // auditUsage is the usage of caddy tokengate audit.
-const auditUsage = "usage: caddy tokengate audit verify (--file <path> | --dsn <dsn> [--gateway <name>]) (--keyset <file> | --keyset-env <VARIABLE>) [--kek-env <VARIABLE> | --kek-file <file>] [--no-head], " +
+const auditUsage = "usage: caddy tokengate audit verify (--file <path> | --dsn <dsn>) [--gateway <name>] (--keyset <file> | --keyset-env <VARIABLE>) [--kek-env <VARIABLE> | --kek-file <file>] [--no-head], " +
 	"or caddy tokengate audit search (--file <path> | --dsn <dsn> [--gateway <name>]) [--token <t>] [--tenant <x>] [--action <a>] [--since <RFC3339>] [--until <RFC3339>]"
 
 // addAuditFlags adds the flags of caddy tokengate audit that no other
@@ -40,7 +40,7 @@ func addAuditFlags(cmd *cobra.Command) {
 	}
 	f.String("file", "", "audit verify, audit search: the audit file (its rolled files beside it are read too)")
 	f.String("dsn", "", "audit verify, audit search: the PostgreSQL audit sink's DSN")
-	f.String("gateway", "", "audit verify, audit search: with --dsn, the chain (gateway) to read (default: this host's name)")
+	f.String("gateway", "", "audit verify, audit search: with --dsn, the chain (gateway) to read (default: this host's name); audit verify --file: the gateway the chain must be of")
 	f.String("kek-file", "", "audit verify: the file holding the base64 key-encrypting key (as kek_file)")
 	f.Bool("no-head", "audit verify: verify without the head (a cut at the end of the chain then does not show)")
 	f.String("token", "", "audit search: entries that used this token")
@@ -118,8 +118,13 @@ func cmdAuditVerify(ctx context.Context, args auditArgs, out io.Writer) (int, er
 	if err != nil {
 		return exitFailure, fmt.Errorf("audit verify FAILED: %w", err)
 	}
-	fmt.Fprintf(out, "%s: verified %d entries (seq %d to %d), %d checkpoints (MACs checked with key id %s)\n",
-		where, rep.Entries, rep.First, rep.Last, rep.Checkpoints, audit.KeyID(key))
+	if args.file != "" && args.gateway != "" && rep.Gateway != args.gateway {
+		// Gateways sharing a keyset share the checkpoint key: a chain of
+		// another put in this one's place verifies by itself.
+		return exitFailure, fmt.Errorf("audit verify FAILED: %s holds the chain of gateway %q, not of %q", args.file, rep.Gateway, args.gateway)
+	}
+	fmt.Fprintf(out, "%s: verified %d entries of gateway %q (seq %d to %d), %d checkpoints (MACs checked with key id %s)\n",
+		where, rep.Entries, rep.Gateway, rep.First, rep.Last, rep.Checkpoints, audit.KeyID(key))
 	if rep.First > 1 {
 		fmt.Fprintf(out, "the chain starts at seq %d: earlier entries are not here (rolled files removed by retention, or moved)\n", rep.First)
 	}
@@ -150,16 +155,20 @@ func cmdAuditSearch(ctx context.Context, args auditArgs, out io.Writer) (int, er
 	if len(files) == 0 {
 		return exitFailure, fmt.Errorf("%s: no such file (nor rolled files beside it)", args.file)
 	}
+	var links audit.Links // an entry shown that does not verify is said
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			return exitFailure, err
 		}
-		_, err = audit.Search(fh, args.filter, out)
+		_, err = audit.SearchLinked(f, fh, args.filter, out, &links)
 		fh.Close()
 		if err != nil {
 			return exitFailure, fmt.Errorf("%s: %w", f, err)
 		}
+	}
+	if err := links.Err(); err != nil {
+		return exitFailure, err
 	}
 	return exitSuccess, nil
 }

@@ -117,7 +117,8 @@ type AWSKMSKEK struct {
 	Region string `json:"region,omitempty"`
 	// Endpoint replaces the KMS endpoint URL: a VPC endpoint
 	// (https://vpce-....kms.<region>.vpce.amazonaws.com) or local-kms in
-	// tests (http://127.0.0.1:8080). The default is AWS's.
+	// tests (http://127.0.0.1:8080). The default is AWS's. Plain http is
+	// refused off this machine: the KMS answers with the keyset in clear.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Timeout bounds each call to the KMS. The default is 10s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -50,8 +51,12 @@ func (s AWSKMS) Check() error {
 	_, _, err := s.parse()
 	if err == nil && s.Endpoint != "" {
 		u, perr := url.Parse(s.Endpoint)
-		if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		switch {
+		case perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 			err = fmt.Errorf("keys: AWS KMS endpoint %q: want an http(s) URL", s.Endpoint)
+		case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+			// KMS Decrypt answers with the keyset's plaintext.
+			err = fmt.Errorf("keys: AWS KMS endpoint %q: https is required off this machine (the KMS answers with the keyset in clear)", s.Endpoint)
 		}
 	}
 	if err == nil && s.Timeout < 0 {
@@ -198,4 +203,14 @@ func kekFailure(kek any) error {
 		return r.kekFailure()
 	}
 	return nil
+}
+
+// loopbackHost reports whether host is this machine (localhost or a
+// loopback address): plain http to a KMS is allowed there only (local-kms).
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -159,7 +159,7 @@ func TestTouchingWritesOncePerDay(t *testing.T) {
 		}
 	}
 	rec, _ := v.Get(ctx, "t", "tok")
-	if rec.Version != 2 || rec.Metadata[vault.LastUsedKey] != "2026-01-02" || !vault.LastUsed(rec).Equal(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)) {
+	if rec.Version != 2 || rec.Metadata[vault.LastUsedKey] != "2026-01-02" || !vault.LastUsed(rec).Equal(time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("after three reads on one day: version %d, %v", rec.Version, rec.Metadata)
 	}
 	if _, err := tv.Get(vault.WithoutTouch(ctx), "t", "tok"); err != nil {

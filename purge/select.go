@@ -23,6 +23,9 @@ type Target struct {
 	Rate int `json:"rate,omitempty"`
 }
 
+// MaxRate bounds a purge's rate (erasures per second).
+const MaxRate = 100_000
+
 // Check says what is wrong with t, naming the field.
 func (t Target) Check() error {
 	n := 0
@@ -38,6 +41,8 @@ func (t Target) Check() error {
 		return errors.New("say what to erase: all, customer or tokens")
 	case n > 1:
 		return errors.New("all, customer and tokens: choose one")
+	case t.Rate < 0 || t.Rate > MaxRate:
+		return fmt.Errorf("rate %d: want between 1 and %d per second (0: 100)", t.Rate, MaxRate)
 	}
 	return nil
 }

@@ -110,5 +110,5 @@ func pacer(rate int) *time.Ticker {
 	if rate <= 0 {
 		rate = 100
 	}
-	return time.NewTicker(time.Second / time.Duration(rate))
+	return time.NewTicker(max(time.Second/time.Duration(rate), time.Microsecond)) // a huge rate must not make it 0 (a panic)
 }

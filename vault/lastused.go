@@ -15,13 +15,15 @@ const LastUsedKey = "tokengate.last_used"
 
 const lastUsedLayout = "2006-01-02"
 
-// LastUsed returns when rec was last used, to the day: the day LastUsedKey
-// holds, else the day it was created (a card never used since). UpdatedAt is
-// not used: a re-seal or a network token's status change writes the record
-// without anybody using the card.
+// LastUsed returns when rec was last used, at the latest: the end of the
+// day LastUsedKey holds (the use was some time that day; its start would
+// make a card used a moment ago look hours old, and a retention period
+// shorter than a day erase it at once), else when it was created (a card
+// never used since). UpdatedAt is not used: a re-seal or a network token's
+// status change writes the record without anybody using the card.
 func LastUsed(rec Record) time.Time {
 	if d, err := time.Parse(lastUsedLayout, rec.Metadata[LastUsedKey]); err == nil {
-		return d
+		return d.Add(24 * time.Hour)
 	}
 	return rec.CreatedAt
 }

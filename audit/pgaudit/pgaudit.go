@@ -6,6 +6,7 @@
 package pgaudit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,6 +96,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, gateway string, key []byte) (
 		return nil, audit.Tail{}, fmt.Errorf("pgaudit: reading the chain of %s: %w", gateway, err)
 	}
 	v := audit.NewVerifier(key, head)
+	v.Window() // the last tailRows rows only
 	var last *audit.Entry
 	for rows.Next() {
 		var seq int64
@@ -258,19 +260,21 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, gateway string, key []byte)
 	return v.Finish()
 }
 
-// Search writes gateway's entries that f matches to out, as JSON lines.
+// Search writes gateway's entries that f matches to out, as JSON lines; an
+// entry shown that does not verify (its hash, its link to the row before)
+// makes it return the error of audit.Links after the rows.
 func Search(ctx context.Context, pool *pgxpool.Pool, gateway string, f audit.Filter, out io.Writer) (int, error) {
-	n := 0
+	var links audit.Links
+	total := 0
 	err := Rows(ctx, pool, gateway, func(_ int64, entry []byte) error {
-		var e audit.Entry
-		if json.Unmarshal(entry, &e) != nil || !f.Match(e) {
-			return nil
-		}
-		n++
-		_, err := out.Write(append(entry, '\n'))
+		n, err := audit.SearchLinked(source(gateway), bytes.NewReader(entry), f, out, &links)
+		total += n
 		return err
 	})
-	return n, err
+	if err == nil {
+		err = links.Err()
+	}
+	return total, err
 }
 
 // OpenChain opens gateway's chain in pool (see Open and audit.NewChain).

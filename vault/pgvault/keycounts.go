@@ -2,8 +2,11 @@ package pgvault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tokengate/tokengate/vault"
 )
@@ -45,26 +48,39 @@ func (v *Vault) CountBySealingKey(ctx context.Context) (vault.KeyCounts, error) 
 	return c, nil
 }
 
-// ForgetSealingKey implements vault.KeyForgetter in one statement: the id
-// leaves tokengate_sealing_keys only if no row is sealed with it. A row
-// written with it afterwards (a gateway still on the old keyset) puts it
-// back through the trigger, and the next start with a keyset that lacks the
-// key refuses: fail closed.
+// ForgetSealingKey implements vault.KeyForgetter in one transaction: the
+// id is deleted from tokengate_sealing_keys first, which waits for every
+// write in flight sealed with it (each holds the key's row until it
+// commits: migrations/004_sealing_key_lock.sql), then the rows sealed with
+// it are counted (a statement of its own, so its snapshot sees those
+// writes); any, and nothing changes. A row written with it afterwards (a
+// gateway still on the old keyset) waits for the delete and puts the id
+// back, and the next start with a keyset that lacks the key refuses: fail
+// closed.
 func (v *Vault) ForgetSealingKey(ctx context.Context, id uint32) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, scanTimeout)
 	defer cancel()
 	var inUse int64
-	err := v.pool.QueryRow(ctx, `WITH used AS (
-			SELECT count(*) AS n FROM tokengate_records WHERE tokengate_sealing_key_id(data->>'sealed') = $1
-		), gone AS (
-			DELETE FROM tokengate_sealing_keys WHERE key_id = $1 AND (SELECT n FROM used) = 0
-		)
-		SELECT n FROM used`, int64(id)).Scan(&inUse)
-	if err != nil {
+	err := pgx.BeginFunc(ctx, v.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM tokengate_sealing_keys WHERE key_id = $1`, int64(id)); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokengate_records WHERE tokengate_sealing_key_id(data->>'sealed') = $1`, int64(id)).Scan(&inUse); err != nil {
+			return err
+		}
+		if inUse > 0 {
+			return errKeyInUse
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errKeyInUse) {
 		return 0, fmt.Errorf("pgvault: forgetting key %d: %w", id, err)
 	}
 	return inUse, nil
 }
+
+// errKeyInUse rolls ForgetSealingKey's transaction back.
+var errKeyInUse = errors.New("key in use")
 
 // TryAdvisoryLock takes PostgreSQL's session advisory lock named name
 // (pg_try_advisory_lock on its hashtext) on a connection of its own, held
