@@ -267,14 +267,11 @@ func (c *Chain) encode(e *Entry) ([]byte, error) {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	raw, err := json.Marshal(e)
+	line, err := appendLine(nil, e)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encoding an entry: %w", err)
 	}
-	if e.Hash, err = HashOf(raw); err != nil {
-		return nil, fmt.Errorf("audit: hashing an entry: %w", err)
-	}
-	return json.Marshal(e)
+	return line, nil
 }
 
 func (c *Chain) appendLocked(ctx context.Context, e Entry) error {
