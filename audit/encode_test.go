@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -162,5 +163,101 @@ func TestGroupCommitVerifies(t *testing.T) {
 	}
 	if want := 1 + (workers*each+6)/7; rep.Checkpoints != want {
 		t.Errorf("%d checkpoints, want %d (one every 7 entries, the first)", rep.Checkpoints, want)
+	}
+}
+
+// partial is a BatchStore that writes the first `whole` lines of each
+// batch and fails the rest.
+type partial struct {
+	mu      sync.Mutex
+	whole   int
+	batches [][]string
+}
+
+func (p *partial) AppendBatch(_ context.Context, lines [][]byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b []string
+	for _, l := range lines {
+		b = append(b, string(l))
+	}
+	p.batches = append(p.batches, b)
+	if len(lines) > p.whole {
+		return p.whole, errors.New("disk full")
+	}
+	return len(lines), nil
+}
+func (p *partial) Append(ctx context.Context, l []byte) error {
+	_, err := p.AppendBatch(ctx, [][]byte{l})
+	return err
+}
+func (p *partial) Checkpoint(context.Context, []byte, Head) (bool, error) { return true, nil }
+func (p *partial) Sync() error                                            { return nil }
+func (p *partial) Close() error                                           { return nil }
+
+// TestGroupCommitFailure: the entries of a batch are written with one
+// write; those written whole succeed, the others get the error (fail
+// closed) or are counted (fail open), and the chain goes on after the
+// last line written.
+func TestGroupCommitFailure(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		store := &partial{whole: 2}
+		var mu sync.Mutex
+		failures := 0
+		c, err := NewChain(context.Background(), store, Tail{Last: &Entry{Seq: 10, Hash: "h10"}}, Options{Key: testKey, Every: 100, Interval: time.Hour,
+			FailOpen: open, OnFailure: func(error) { mu.Lock(); failures++; mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Hold the chain while 5 callers queue: they form one batch.
+		const n = 5
+		c.mu.Lock()
+		errs := make(chan error, n)
+		for range n {
+			go func() { errs <- c.Record(context.Background(), Entry{Action: ActionReveal, Tenant: "acme"}) }()
+		}
+		for queued := 0; queued < n; {
+			time.Sleep(time.Millisecond)
+			c.qmu.Lock()
+			if c.open != nil {
+				queued = len(c.open.entries)
+			}
+			c.qmu.Unlock()
+		}
+		c.mu.Unlock()
+		failed := 0
+		for range n {
+			if err := <-errs; err != nil {
+				if !strings.Contains(err.Error(), "disk full") {
+					t.Error(err)
+				}
+				failed++
+			}
+		}
+		if len(store.batches) != 1 || len(store.batches[0]) != n {
+			t.Fatalf("fail_open %v: batches %v, want one of %d lines", open, store.batches, n)
+		}
+		wantFailed := n - store.whole
+		if open {
+			wantFailed = 0
+		}
+		if failed != wantFailed || failures != n-store.whole {
+			t.Errorf("fail_open %v: %d callers failed (want %d), %d failures reported (want %d)", open, failed, wantFailed, failures, n-store.whole)
+		}
+		if c.Seq() != 12 {
+			t.Errorf("fail_open %v: the chain is at seq %d, want 12 (two lines written)", open, c.Seq())
+		}
+		// The next entry follows the last line written.
+		store.whole = 100
+		if err := c.Record(context.Background(), Entry{Action: ActionReveal}); err != nil {
+			t.Fatal(err)
+		}
+		var second, next Entry
+		json.Unmarshal([]byte(store.batches[0][1]), &second)
+		json.Unmarshal([]byte(store.batches[1][0]), &next)
+		if next.Seq != 13 || next.Prev != second.Hash {
+			t.Errorf("fail_open %v: next entry seq %d prev %s, want 13 after %s", open, next.Seq, next.Prev, second.Hash)
+		}
+		c.Close()
 	}
 }
