@@ -218,6 +218,11 @@ var ErrBusy = errors.New("audit: the audit trail did not finish the write before
 // Chain appends entries to a store, one writer at a time, chaining each to
 // the one before by hash and writing checkpoints. It is a Recorder.
 type Chain struct {
+	// qmu guards open, the batch that callers of Record join (see
+	// Record); mu the rest. A batch's leader takes mu, then qmu.
+	qmu  sync.Mutex
+	open *batch
+
 	mu    sync.Mutex
 	store Store
 	opts  Options
@@ -232,6 +237,13 @@ type Chain struct {
 	since   int       // entries since the last checkpoint
 	first   time.Time // when the first of them was written
 	closed  bool
+
+	// A segment of a batch being written: the lines (offsets in buf) and
+	// the batch entries they are, reused.
+	buf   []byte
+	lines [][2]int
+	idx   []int
+	views [][]byte
 
 	stop chan struct{}
 	done chan struct{}
@@ -320,39 +332,192 @@ var ErrClosed = errors.New("audit: the audit trail is closed")
 
 // Record implements Recorder: e gets its Seq, Prev, Hash, Gateway (and
 // Time, if zero) and is written before Record returns.
+//
+// Concurrent calls are committed as a group: the first caller of a batch
+// leads it; while it waits for the chain, later callers join its batch;
+// then it chains every entry of the batch in order, writes them with one
+// write (and one fsync with SyncEvery), and releases the others with their
+// results. A batch that fails fails every entry of it not written.
 func (c *Chain) Record(ctx context.Context, e Entry) error {
+	c.qmu.Lock()
+	b := c.open
+	lead := b == nil
+	if lead {
+		b = &batch{done: make(chan struct{})}
+		c.open = b
+	}
+	i := len(b.entries)
+	b.entries = append(b.entries, e)
+	c.qmu.Unlock()
+	if !lead {
+		<-b.done
+		return b.err(i)
+	}
+	// The batch serves every caller in it, so the leader's own context
+	// ending (its client went away) must not fail the others' entries.
+	ctx = context.WithoutCancel(ctx)
+	// The leader waits its turn, bounded: a write that never returns must
+	// not hold every later request forever. Past Wait the whole batch fails
+	// with ErrBusy (a 503, or counted under fail_open).
 	if err := c.turn(ctx); err != nil {
+		c.qmu.Lock()
+		if c.open == b {
+			c.open = nil // no one joins a failed batch
+		}
+		c.qmu.Unlock()
 		opts := c.cur.Load()
-		if opts.OnFailure != nil {
-			opts.OnFailure(err)
+		b.errs = make([]error, len(b.entries))
+		for j := range b.entries {
+			if opts.OnFailure != nil {
+				opts.OnFailure(err)
+			}
+			if !opts.FailOpen {
+				b.errs[j] = err
+			}
 		}
-		if opts.FailOpen {
-			return nil
-		}
-		return err
+		close(b.done)
+		return b.err(0)
 	}
 	defer func() { <-c.gate }()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.qmu.Lock()
+	c.open = nil // callers from now on form the next batch
+	c.qmu.Unlock()
+	c.commitLocked(ctx, b)
+	c.mu.Unlock()
+	close(b.done)
+	return b.err(0)
+}
+
+// batch is a group of entries written together (see Record).
+type batch struct {
+	entries []Entry
+	errs    []error // nil: all written
+	done    chan struct{}
+}
+
+func (b *batch) err(i int) error {
+	if b.errs == nil {
+		return nil
+	}
+	return b.errs[i]
+}
+
+func (c *Chain) setErr(b *batch, i int, err error) {
+	if b.errs == nil {
+		b.errs = make([]error, len(b.entries))
+	}
+	b.errs[i] = c.fail(err)
+}
+
+// commitLocked writes b's entries: in segments that end where a
+// checkpoint is due by count, each written at once, then the checkpoint.
+func (c *Chain) commitLocked(ctx context.Context, b *batch) {
 	if c.closed {
-		return c.fail(ErrClosed)
+		for i := range b.entries {
+			c.setErr(b, i, ErrClosed)
+		}
+		return
 	}
-	// A checkpoint that is due and failed after the last entry is written
-	// first: if it fails again, so would this entry.
-	if c.due() {
-		if err := c.checkpointLocked(ctx, nil); err != nil {
-			return c.fail(err)
+	for i := 0; i < len(b.entries); {
+		// A checkpoint that is due and failed after the last entry is
+		// written first: if it fails again, so would these entries.
+		if c.due() {
+			if err := c.checkpointLocked(ctx, nil); err != nil {
+				for ; i < len(b.entries); i++ {
+					c.setErr(b, i, err)
+				}
+				return
+			}
+		}
+		c.buf, c.lines, c.idx = c.buf[:0], c.lines[:0], c.idx[:0]
+		seq, prev := c.seq, c.prev
+		for ; i < len(b.entries) && c.since+len(c.idx) < c.opts.Every; i++ {
+			e := &b.entries[i]
+			c.setChain(e, seq+1, prev)
+			start := len(c.buf)
+			var err error
+			if c.buf, err = appendLine(c.buf, e); err != nil {
+				c.buf = c.buf[:start]
+				c.setErr(b, i, fmt.Errorf("audit: encoding an entry: %w", err))
+				continue
+			}
+			c.lines = append(c.lines, [2]int{start, len(c.buf)})
+			c.idx = append(c.idx, i)
+			seq, prev = e.Seq, e.Hash
+		}
+		if len(c.idx) == 0 {
+			continue
+		}
+		if err := c.writeLocked(ctx, b); err != nil {
+			for ; i < len(b.entries); i++ { // the rest of the batch fails with it
+				c.setErr(b, i, fmt.Errorf("audit: writing entry %d: %w", c.seq+1, err))
+			}
+			return
+		}
+		if c.due() {
+			if err := c.checkpointLocked(ctx, nil); err != nil && c.opts.OnFailure != nil {
+				c.opts.OnFailure(fmt.Errorf("audit checkpoint (retried with the next entry): %w", err))
+			}
 		}
 	}
-	if err := c.appendLocked(ctx, e); err != nil {
-		return c.fail(err)
+}
+
+// writeLocked writes the encoded segment (c.buf, c.lines, c.idx: entries
+// of b) and advances the chain over the lines written; an entry not
+// written gets the error.
+func (c *Chain) writeLocked(ctx context.Context, b *batch) error {
+	c.views = c.views[:0]
+	for _, l := range c.lines {
+		c.views = append(c.views, c.buf[l[0]:l[1]])
 	}
-	if c.due() {
-		if err := c.checkpointLocked(ctx, nil); err != nil && c.opts.OnFailure != nil {
-			c.opts.OnFailure(fmt.Errorf("audit checkpoint (retried with the next entry): %w", err))
+	n, err := appendLines(ctx, c.store, c.views)
+	clear(c.views)
+	for k := range n {
+		e := &b.entries[c.idx[k]]
+		c.seq, c.prev = e.Seq, e.Hash
+		if c.since == 0 {
+			c.first = time.Now()
+		}
+		c.since++
+	}
+	if err == nil && c.opts.SyncEvery {
+		if err = c.store.Sync(); err != nil {
+			// Written, not durable: the chain goes on after them (they
+			// are in the file), the callers are told.
+			for k := range n {
+				c.setErr(b, c.idx[k], fmt.Errorf("audit: syncing entry %d: %w", b.entries[c.idx[k]].Seq, err))
+			}
+			return nil
 		}
 	}
-	return nil
+	if err != nil {
+		for _, i := range c.idx[n:] {
+			c.setErr(b, i, fmt.Errorf("audit: writing entry %d: %w", b.entries[i].Seq, err))
+		}
+	}
+	return err
+}
+
+// BatchStore is a Store that writes several entries at once (a chain's
+// group commit): AppendBatch writes lines in order as Append writes one,
+// and returns how many of them were written whole (they stay written,
+// whatever the error says of the rest).
+type BatchStore interface {
+	Store
+	AppendBatch(ctx context.Context, lines [][]byte) (written int, err error)
+}
+
+func appendLines(ctx context.Context, s Store, lines [][]byte) (int, error) {
+	if bs, ok := s.(BatchStore); ok {
+		return bs.AppendBatch(ctx, lines)
+	}
+	for k, l := range lines {
+		if err := s.Append(ctx, l); err != nil {
+			return k, err
+		}
+	}
+	return len(lines), nil
 }
 
 // turn waits for Record's turn: at most Options.Wait, or until ctx ends.
@@ -388,45 +553,26 @@ func (c *Chain) due() bool {
 	return c.since >= c.opts.Every || c.since > 0 && time.Since(c.first) >= c.opts.Interval
 }
 
-// encode sets e's chain fields and returns its line.
-func (c *Chain) encode(e *Entry) ([]byte, error) {
-	e.Seq = c.seq + 1
-	e.Prev = c.prev
+// setChain sets e's chain fields.
+func (c *Chain) setChain(e *Entry, seq uint64, prev string) {
+	e.Seq = seq
+	e.Prev = prev
 	e.Gateway = c.gateway
 	e.Hash = ""
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	raw, err := json.Marshal(e)
+}
+
+// encode sets e's chain fields and returns its line.
+func (c *Chain) encode(e *Entry) ([]byte, error) {
+	c.setChain(e, c.seq+1, c.prev)
+	line, err := appendLine(nil, e)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encoding an entry: %w", err)
 	}
-	if e.Hash, err = HashOf(raw); err != nil {
-		return nil, fmt.Errorf("audit: hashing an entry: %w", err)
-	}
-	return json.Marshal(e)
-}
-
-func (c *Chain) appendLocked(ctx context.Context, e Entry) error {
-	line, err := c.encode(&e)
-	if err != nil {
-		return err
-	}
-	if err := c.store.Append(ctx, line); err != nil {
-		return fmt.Errorf("audit: writing entry %d: %w", e.Seq, err)
-	}
-	if c.opts.SyncEvery {
-		if err := c.store.Sync(); err != nil {
-			return fmt.Errorf("audit: syncing entry %d: %w", e.Seq, err)
-		}
-	}
-	c.seq, c.prev = e.Seq, e.Hash
-	if c.since == 0 {
-		c.first = time.Now()
-	}
-	c.since++
-	return nil
+	return line, nil
 }
 
 // checkpointLocked writes a checkpoint entry and the head.

@@ -51,6 +51,7 @@ type FileStore struct {
 	// written is the file the last entry went to (after a roll, the new
 	// one), to notice the file replaced or removed under the gateway.
 	written os.FileInfo
+	buf     []byte // the lines of a write, reused
 }
 
 // HeadPath is where the head of the chain in path is kept.
@@ -339,22 +340,43 @@ var ErrReplaced = errors.New("the audit file was replaced or removed while the g
 // A file replaced or removed under the gateway (the chain's owner does not
 // roll it: timberjack does) is refused, so no entry is written where no one
 // would read it.
-func (s *FileStore) Append(_ context.Context, line []byte) error {
+func (s *FileStore) Append(ctx context.Context, line []byte) error {
+	_, err := s.AppendBatch(ctx, [][]byte{line})
+	return err
+}
+
+// AppendBatch implements BatchStore: the lines are written with one
+// write(2) (a chain's group commit), checked as Append checks one.
+func (s *FileStore) AppendBatch(_ context.Context, lines [][]byte) (int, error) {
 	if s.written != nil {
 		fi, err := os.Stat(s.path)
 		if err != nil || !os.SameFile(fi, s.written) {
-			return fmt.Errorf("%s: %w", s.path, ErrReplaced)
+			return 0, fmt.Errorf("%s: %w", s.path, ErrReplaced)
 		}
 	}
-	if _, err := s.log.Write(append(line, '\n')); err != nil {
-		return err
+	s.buf = s.buf[:0]
+	for _, l := range lines {
+		s.buf = append(append(s.buf, l...), '\n')
 	}
-	// The line is written: the chain goes on after it whatever this
+	n, err := s.log.Write(s.buf)
+	if err != nil {
+		// The lines whose newline was written are whole.
+		whole := 0
+		for _, l := range lines {
+			if n < len(l)+1 {
+				break
+			}
+			n -= len(l) + 1
+			whole++
+		}
+		return whole, err
+	}
+	// The lines are written: the chain goes on after them whatever this
 	// finds (a file gone now fails the next entry).
 	if fi, err := os.Stat(s.path); err == nil {
 		s.written = fi
 	}
-	return nil
+	return len(lines), nil
 }
 
 // Checkpoint implements Store: the line is written, the file synced, then

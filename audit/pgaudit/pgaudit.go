@@ -201,6 +201,59 @@ func (s *Store) Append(ctx context.Context, line []byte) error {
 	return err
 }
 
+// AppendBatch implements audit.BatchStore (a chain's group commit): the
+// rows in one INSERT, one round trip and one commit, all or none. An
+// insert whose answer was lost is looked up as Append does.
+func (s *Store) AppendBatch(ctx context.Context, lines [][]byte) (int, error) {
+	if len(lines) == 1 {
+		if err := s.Append(ctx, lines[0]); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	seqs := make([]int64, len(lines))
+	entries := make([]string, len(lines))
+	for i, l := range lines {
+		seq, err := seqOf(l)
+		if err != nil {
+			return 0, err
+		}
+		seqs[i], entries[i] = seq, string(l)
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
+	defer cancel()
+	_, err := s.pool.Exec(ictx, `INSERT INTO tokengate_audit (gateway, seq, entry) SELECT $1, * FROM unnest($2::bigint[], $3::text[])`, s.gateway, seqs, entries)
+	if err == nil {
+		return len(lines), nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		err = fmt.Errorf("pgaudit: seqs %d to %d of gateway %s: one is already written: another gateway writes under the same name (set a gateway name per gateway)", seqs[0], seqs[len(seqs)-1], s.gateway)
+	}
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), statementTimeout)
+	defer lcancel()
+	rows, qerr := s.pool.Query(lctx, `SELECT seq, entry FROM tokengate_audit WHERE gateway = $1 AND seq = ANY($2)`, s.gateway, seqs)
+	if qerr != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	found := 0
+	for rows.Next() {
+		var seq int64
+		var entry string
+		if rows.Scan(&seq, &entry) != nil {
+			return 0, err
+		}
+		if i := int(seq - seqs[0]); i >= 0 && i < len(entries) && seqs[i] == seq && entries[i] == entry {
+			found++
+		}
+	}
+	if rows.Err() == nil && found == len(lines) {
+		return len(lines), nil
+	}
+	return 0, err
+}
+
 // Checkpoint implements audit.Store: the checkpoint and the head in one
 // transaction.
 func (s *Store) Checkpoint(ctx context.Context, line []byte, h audit.Head) (bool, error) {
