@@ -40,7 +40,7 @@ func (s *countingStore) AppendBatch(ctx context.Context, lines [][]byte) (int, e
 }
 
 // BenchmarkChainRecordFile is the file sink's cost per detokenization:
-// Record of a realistic entry (checkpoints every 100 entries, as by
+// Record of a realistic entry (checkpoints every 1000 entries, as by
 // default; with `fsync every`, an fsync per write), one goroutine and in
 // parallel (as concurrent requests do).
 func BenchmarkChainRecordFile(b *testing.B) {

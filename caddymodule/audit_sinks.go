@@ -74,7 +74,7 @@ type FileAuditSink struct {
 	// 365: PCI DSS 10.5.1).
 	RollKeepDays int `json:"roll_keep_days,omitempty"`
 	// CheckpointEvery writes an authenticated checkpoint after this many
-	// entries (default 100).
+	// entries (default 1000).
 	CheckpointEvery int `json:"checkpoint_every,omitempty"`
 	// CheckpointInterval writes one at most this long after an entry
 	// (default 1m).
@@ -221,7 +221,7 @@ func (s *FileAuditSink) Cleanup() error {
 //		roll_size           <size>       (default 100MiB)
 //		roll_keep           <n>          (default 10)
 //		roll_keep_for       <duration>   (default 8760h)
-//		checkpoint_every    <n>          (default 100)
+//		checkpoint_every    <n>          (default 1000)
 //		checkpoint_interval <duration>   (default 1m)
 //		fsync               every|checkpoint
 //		fail_open
