@@ -49,7 +49,14 @@ func newHMACPRF(ph *keyset.Handle, tinkPRF prf.PRF) *hmacPRF {
 	}
 	key := k.KeyBytes().Data(insecuresecretdataaccess.Token{})
 	p := &hmacPRF{}
-	p.pool.New = func() any { return &hmacState{mac: hmac.New(sha256.New, key)} }
+	p.pool.New = func() any {
+		mac := hmac.New(sha256.New, key)
+		// Reset before any input: the HMAC saves its keyed states now, and
+		// every later Reset restores them whole, which overwrites the
+		// SHA-256 block buffer that held the last input (a PAN).
+		mac.Reset()
+		return &hmacState{mac: mac}
+	}
 	// Prove the outputs equal before using it.
 	for _, probe := range [][2]string{{"probe", ""}, {"tenant", "4111111111111111"}} {
 		want, err := tinkPRF.ComputePRF([]byte(probe[0]+"\x00"+probe[1]), fingerprintSize)
