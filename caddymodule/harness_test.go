@@ -34,7 +34,7 @@ const (
 // config on ports reserved for its test.
 type gateway struct {
 	vault   string // the vault block; "" for a bbolt file
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	logFile string
 

@@ -134,9 +134,16 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		h.logger.Warn("the CVV store failed or is full; CVVs dropped and the request forwarded without them (cvv_store_down: drop)",
 			zap.String("rule_set", set.Name), zap.String("paths", paths), requestLog(r))
 	}
-	span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
-	h.logger.Debug("tokenized", zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
-		zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens), requestLog(r))
+	// Checked first: the attributes and fields would otherwise be built
+	// (on the heap) for every request, for a span that records nothing
+	// and a debug line that is off.
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("tokengate.field_count", res.Fields+query.Fields), attribute.Int("tokengate.card_count", res.Cards+query.Cards))
+	}
+	if ce := h.logger.Check(zap.DebugLevel, "tokenized"); ce != nil {
+		ce.Write(zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
+			zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens), requestLog(r))
+	}
 	cardsTokenized.WithLabelValues(set.Name, "new").Add(float64(res.Created + query.Created))
 	cardsTokenized.WithLabelValues(set.Name, "repeat").Add(float64(res.Cards + query.Cards - res.Created - query.Created))
 	h.done(span, set, "tokenized", nil)

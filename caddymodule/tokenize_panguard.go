@@ -258,6 +258,11 @@ func maskedURI(r *http.Request) string {
 // ISO-8859-1 writes a no-break space as a lone 0xA0 byte, which is not the
 // UTF-8 the finder knows, so it is refused too.
 func checkCharset(contentType string) error {
+	if strings.IndexByte(contentType, '=') < 0 {
+		// No parameter, so no charset, as charsetOf would find: without
+		// mime.ParseMediaType's map for every "application/json".
+		return nil
+	}
 	switch cs := charsetOf(contentType); strings.ToLower(strings.TrimSpace(cs)) {
 	case "", "utf-8", "utf8", "us-ascii", "ascii":
 		return nil

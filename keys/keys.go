@@ -35,6 +35,9 @@ const fingerprintSize = 32
 type Keys struct {
 	aead tink.AEAD
 	prf  prf.PRF
+	// hmac is prf's key pooled for Fingerprint, nil when prf's key is
+	// not HMAC-SHA256 (fingerprint.go).
+	hmac *hmacPRF
 
 	// primaryPrefix starts the primary key's ciphertexts (see Current).
 	primaryPrefix []byte
@@ -224,7 +227,7 @@ func newKeys(ah, ph *keyset.Handle) (*Keys, error) {
 	if _, err := p.ComputePRF([]byte("probe"), fingerprintSize); err != nil {
 		return nil, fmt.Errorf("fingerprint keyset must be an HMAC-SHA256 PRF: %w", err)
 	}
-	k := &Keys{aead: a, prf: p, primaryPrefix: primaryPrefix(ah)}
+	k := &Keys{aead: a, prf: p, hmac: newHMACPRF(ph, p), primaryPrefix: primaryPrefix(ah)}
 	k.keyIDs, k.primaryID, k.rawKey = keyIDsOf(ah)
 	return k, nil
 }
@@ -258,6 +261,9 @@ func primaryPrefix(h *keyset.Handle) []byte {
 // cards. The same keyset always gives the same fingerprint, which is how the
 // same card maps to the same token.
 func (k *Keys) Fingerprint(tenant, pan string) string {
+	if k.hmac != nil {
+		return k.hmac.fingerprint(tenant, pan)
+	}
 	in := make([]byte, 0, len(tenant)+1+len(pan))
 	in = append(append(append(in, tenant...), 0), pan...)
 	out, err := k.prf.ComputePRF(in, fingerprintSize)

@@ -69,7 +69,7 @@ func Path(r *http.Request) (string, bool) {
 		if HasNumber(p) {
 			return PlacePath, true
 		}
-		for _, seg := range strings.FieldsFunc(p, func(c rune) bool { return c == '/' || c == ';' || c == '=' || c == ',' }) {
+		for seg := range strings.FieldsFuncSeq(p, func(c rune) bool { return c == '/' || c == ';' || c == '=' || c == ',' }) {
 			if HasNumber(seg) {
 				return PlacePath, true
 			}
@@ -107,7 +107,7 @@ func Headers(h http.Header, prefix string, skip func(name string) bool) (string,
 // percent-decoded. Go's own parser drops cookies it finds invalid that
 // other frameworks keep, so it is not used.
 func Cookies(v string) (string, bool) {
-	for _, pair := range strings.FieldsFunc(v, func(c rune) bool { return c == ';' || c == ',' }) {
+	for pair := range strings.FieldsFuncSeq(v, func(c rune) bool { return c == ';' || c == ',' }) {
 		name, value, _ := strings.Cut(strings.TrimSpace(pair), "=")
 		value = strings.Trim(strings.TrimSpace(value), `"`)
 		if HasNumber(name) {
@@ -127,7 +127,7 @@ func Query(raw string) (string, bool) {
 	if !body.HasDigits(raw, minDigits) && !hasFloat(raw) {
 		return "", false
 	}
-	for _, pair := range strings.FieldsFunc(raw, func(c rune) bool { return c == '&' || c == ';' }) {
+	for pair := range strings.FieldsFuncSeq(raw, func(c rune) bool { return c == '&' || c == ';' }) {
 		name, value, _ := strings.Cut(pair, "=")
 		dn, _ := unescapePercent(name)
 		if HasNumber(name) || HasNumber(dn) {

@@ -75,7 +75,21 @@ func HasNumber(s string) bool {
 // beyond 2^53, which a float64 rounds (4111111111111111700 is read as
 // 4111111111111111488 or printed back as 4111111111111111700).
 func hasFloat(s string) bool {
-	return len(s) <= 64 && (strings.ContainsAny(s, "eE.") || body.HasDigits(s, 16))
+	if len(s) > 64 {
+		return false
+	}
+	// One pass, for every header and path segment: strings.ContainsAny
+	// then body.HasDigits read each clean text twice.
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 'e' || c == 'E' || c == '.':
+			return true
+		case c-'0' <= 9 || c >= 0xC0: // as body.HasDigits counts
+			digits++
+		}
+	}
+	return digits >= 16
 }
 
 // Number reads s as a floating-point number, as JSON parsers that use
@@ -86,7 +100,7 @@ func hasFloat(s string) bool {
 // round-trip spelling) or as its exact binary value (Python's int(x)).
 func Number(s string) (string, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 64 || strings.ContainsAny(s, "xXpP_nN") { // no hex, no underscores, no inf/nan
+	if s == "" || len(s) > 64 || !floatSpelling(s) {
 		return "", false
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -102,6 +116,23 @@ func Number(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// floatSpelling reports whether s is made only of what a decimal float is
+// spelled with: digits, a point, an exponent and signs. What strconv.ParseFloat
+// reads beyond these (hex with 0x and p, underscores, inf, nan) is not read
+// as a card number, and any other byte fails the parse anyway: checked
+// first, a path or a header value ("/checkout", "127.0.0.1:8080") costs no
+// failed parse (its error allocates).
+func floatSpelling(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', c == '.', c == 'e', c == 'E', c == '+', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // decoders are the lenient readings HasNumber tries, in order.
@@ -151,20 +182,28 @@ func foldDigits(s string) (string, bool) {
 // dropUnderscores removes an underscore between two digits: Python's int()
 // and float() read "4111_1111_1111_1111" as 4111111111111111.
 func dropUnderscores(s string) (string, bool) {
-	if strings.IndexByte(s, '_') < 0 {
+	// Most underscores are not between digits ("_ga=GA1.1..." in a
+	// cookie): no copy unless one is.
+	first := -1
+	for i := 1; i+1 < len(s); i++ {
+		if s[i] == '_' && s[i-1]-'0' <= 9 && s[i+1]-'0' <= 9 {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
 		return s, false
 	}
-	b := []byte(s)
-	out := b[:0]
-	changed := false
-	for i := 0; i < len(b); i++ {
-		if b[i] == '_' && i > 0 && i+1 < len(b) && b[i-1]-'0' <= 9 && b[i+1]-'0' <= 9 {
-			changed = true
+	var b strings.Builder // one copy ("x86_64" in every Linux browser's User-Agent)
+	b.Grow(len(s) - 1)
+	b.WriteString(s[:first])
+	for i := first; i < len(s); i++ {
+		if s[i] == '_' && i > 0 && i+1 < len(s) && s[i-1]-'0' <= 9 && s[i+1]-'0' <= 9 {
 			continue
 		}
-		out = append(out, b[i])
+		b.WriteByte(s[i])
 	}
-	return string(out), changed
+	return b.String(), true
 }
 
 // digitValue is the value of a non-ASCII decimal digit. Each range of

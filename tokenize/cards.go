@@ -28,6 +28,15 @@ type cardInput struct {
 	// a body.
 	address    network.Address
 	customerID string
+	// vals holds the Values collect found, one per field kind, so that the
+	// pointers above need no allocation each.
+	vals [6]body.Value
+}
+
+// hold keeps v in the card's slot i and returns it.
+func (c *cardInput) hold(i int, v body.Value) *body.Value {
+	c.vals[i] = v
+	return &c.vals[i]
 }
 
 // value returns a field's text, or "" when the body did not have the field.
@@ -63,20 +72,19 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 				c = &cardInput{group: v.Group}
 				byGroup[v.Group] = c
 			}
-			v := v
 			switch f.Kind {
 			case rules.KindPAN:
-				c.pan = &v
+				c.pan = c.hold(0, v)
 			case rules.KindCVV:
-				c.cvv, c.keepCVV = &v, f.Keep
+				c.cvv, c.keepCVV = c.hold(1, v), f.Keep
 			case rules.KindExpMonth:
-				c.expMonth = &v
+				c.expMonth = c.hold(2, v)
 			case rules.KindExpYear:
-				c.expYear = &v
+				c.expYear = c.hold(3, v)
 			case rules.KindName:
-				c.name = &v
+				c.name = c.hold(4, v)
 			case rules.KindConsent:
-				c.consent = &v
+				c.consent = c.hold(5, v)
 			}
 		}
 	}
@@ -94,7 +102,9 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 			return nil, fieldError(c.cvv.Path, "missing_card_number", "card security code sent without a card number")
 		}
 	}
-	sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })
+	if len(cards) > 1 {
+		sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })
+	}
 	return cards, nil
 }
 

@@ -246,12 +246,15 @@ const maxParallelCards = 32
 // returns their records in card order and how many were new.
 func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards []*cardInput) ([]vault.Record, int, error) {
 	records := make([]vault.Record, len(cards))
-	created := make([]bool, len(cards))
 	if len(cards) == 1 {
 		rec, isNew, err := t.tokenizeCard(ctx, set, cards[0])
-		records[0], created[0] = rec, isNew
-		return records, count(created), err
+		records[0] = rec
+		if isNew {
+			return records, 1, err
+		}
+		return records, 0, err
 	}
+	created := make([]bool, len(cards))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelCards)
 	for i, c := range cards {
@@ -391,9 +394,13 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
+	retry := lifecycle.Retryable(rec.Network, hasExpiry)
+	if !changed && !retry {
+		return rec, false, nil // the repeat card's usual case: nothing to write
+	}
 	unit := vault.NewUnit()
 	defer unit.Rollback() // after Commit, nothing
-	if lifecycle.Retryable(rec.Network, hasExpiry) {
+	if retry {
 		req := c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)
 		req.Unit = unit
 		if updated, ok := t.Lifecycle.Reprovision(ctx, set.Network, rec, req); ok {

@@ -22,8 +22,8 @@ import (
 // Pause turns the cache off.
 type Cache struct {
 	Vault
-	byToken *expirable.LRU[string, Record] // tenant \x00 token
-	byPrint *expirable.LRU[string, string] // tenant \x00 fingerprint -> token
+	byToken *expirable.LRU[cacheKey, Record] // tenant, token
+	byPrint *expirable.LRU[cacheKey, string] // tenant, fingerprint -> token
 	max     int
 
 	// mu guards gen and off. gen counts invalidations: a read from the store
@@ -45,10 +45,15 @@ type Cache struct {
 // records are kept (the least recently used is dropped when full).
 func NewCache(v Vault, ttl time.Duration, max int) *Cache {
 	return &Cache{Vault: v, max: max,
-		byToken: expirable.NewLRU[string, Record](max, nil, ttl),
-		byPrint: expirable.NewLRU[string, string](max, nil, ttl)}
+		byToken: expirable.NewLRU[cacheKey, Record](max, nil, ttl),
+		byPrint: expirable.NewLRU[cacheKey, string](max, nil, ttl)}
 }
 
+// cacheKey is a cache entry's key: the tenant and the token or
+// fingerprint, compared as a pair, with no string made per lookup.
+type cacheKey struct{ tenant, s string }
+
+// key is the short-lived layer's map key: tenant \x00 token.
 func key(tenant, s string) string { return tenant + "\x00" + s }
 
 // generation returns the invalidation count to pass to remember, and
@@ -67,8 +72,8 @@ func (c *Cache) remember(rec Record, gen uint64) {
 	if c.off || c.gen != gen {
 		return
 	}
-	c.byToken.Add(key(rec.Tenant, rec.Token), rec)
-	c.byPrint.Add(key(rec.Tenant, rec.Fingerprint), rec.Token)
+	c.byToken.Add(cacheKey{rec.Tenant, rec.Token}, rec)
+	c.byPrint.Add(cacheKey{rec.Tenant, rec.Fingerprint}, rec.Token)
 }
 
 // Invalidate implements Invalidator: the next read of the record goes to
@@ -77,10 +82,10 @@ func (c *Cache) Invalidate(tenant, token string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if rec, ok := c.byToken.Peek(key(tenant, token)); ok {
-		c.byPrint.Remove(key(tenant, rec.Fingerprint))
+	if rec, ok := c.byToken.Peek(cacheKey{tenant, token}); ok {
+		c.byPrint.Remove(cacheKey{tenant, rec.Fingerprint})
 	}
-	c.byToken.Remove(key(tenant, token))
+	c.byToken.Remove(cacheKey{tenant, token})
 }
 
 // InvalidateAll drops every record.
@@ -108,7 +113,7 @@ func (c *Cache) set(off bool) {
 func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
 	gen, on := c.generation()
 	if on {
-		if rec, ok := c.byToken.Get(key(tenant, token)); ok {
+		if rec, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
 			return rec, nil
 		}
 	}
@@ -123,8 +128,8 @@ func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
 func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (Record, error) {
 	gen, on := c.generation()
 	if on {
-		if token, ok := c.byPrint.Get(key(tenant, fingerprint)); ok {
-			if rec, ok := c.byToken.Get(key(tenant, token)); ok {
+		if token, ok := c.byPrint.Get(cacheKey{tenant, fingerprint}); ok {
+			if rec, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
 				return rec, nil
 			}
 		}

@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/url"
+	"sync"
 
 	"github.com/tokengate/tokengate/keys"
 )
@@ -24,7 +26,15 @@ import (
 // a deployment shares the keyset, so every one names a token's key alike.
 type keyNames struct {
 	prefix string
-	mac    []byte
+	// macs holds HMACs keyed with the derived key, reset when pooled:
+	// hmac.New per key name was ten allocations per CVV held or taken.
+	macs *sync.Pool
+}
+
+// keyNameMAC is one pooled HMAC with room for its sum.
+type keyNameMAC struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
 }
 
 // keyNameLabel names the derived key; changing it renames every key.
@@ -36,7 +46,8 @@ const keyNameLabel = "cvvredis/key-name"
 const tokenHashSize = 16
 
 func newKeyNames(ks *keys.Keys, prefix string) keyNames {
-	return keyNames{prefix: prefix, mac: ks.DeriveKey(keyNameLabel)}
+	key := ks.DeriveKey(keyNameLabel)
+	return keyNames{prefix: prefix, macs: &sync.Pool{New: func() any { return &keyNameMAC{mac: hmac.New(sha256.New, key)} }}}
 }
 
 // name is the key of kind ("cvv", "card") for tenant's token. Tenant names
@@ -45,7 +56,11 @@ func newKeyNames(ks *keys.Keys, prefix string) keyNames {
 // could hold a colon, which it escapes, so no tenant's keys can read as
 // another's.
 func (k keyNames) name(kind, tenant, token string) string {
-	m := hmac.New(sha256.New, k.mac)
-	m.Write([]byte(token))
-	return k.prefix + kind + ":" + url.QueryEscape(tenant) + ":" + hex.EncodeToString(m.Sum(nil)[:tokenHashSize])
+	m := k.macs.Get().(*keyNameMAC)
+	m.mac.Write([]byte(token))
+	var hexed [2 * tokenHashSize]byte
+	hex.Encode(hexed[:], m.mac.Sum(m.sum[:0])[:tokenHashSize])
+	m.mac.Reset()
+	k.macs.Put(m)
+	return k.prefix + kind + ":" + url.QueryEscape(tenant) + ":" + string(hexed[:])
 }

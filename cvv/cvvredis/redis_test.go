@@ -20,7 +20,7 @@ import (
 
 // client connects to the local Redis (or TOKENGATE_REDIS_ADDR); without one
 // the test skips, unless TOKENGATE_REQUIRE_SERVICES=1.
-func client(t *testing.T) *redis.Client {
+func client(t testing.TB) *redis.Client {
 	t.Helper()
 	addr := os.Getenv("TOKENGATE_REDIS_ADDR")
 	if addr == "" {

@@ -1,0 +1,44 @@
+package cvvredis_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokengate/tokengate/cvv/cvvredis"
+	"github.com/tokengate/tokengate/vault/vaulttest"
+)
+
+// TestPutBatched: concurrent PutCVVs, sent together in pipelines, each hold
+// their own CVV, taken once; a caller whose context has ended gets an error
+// without waiting.
+func TestPutBatched(t *testing.T) {
+	s := cvvredis.New(client(t), vaulttest.Keys(t), prefix())
+	ctx := context.Background()
+	const n = 300 // more than one pipeline's worth
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := s.PutCVV(ctx, "acme", "tok_"+strconv.Itoa(i), strconv.Itoa(100+i), time.Minute); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		got, ok, err := s.TakeCVV(ctx, "acme", "tok_"+strconv.Itoa(i))
+		if err != nil || !ok || got != strconv.Itoa(100+i) {
+			t.Fatalf("token %d: %q %v %v", i, got, ok, err)
+		}
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.PutCVV(done, "acme", "tok_gone", "123", time.Minute); err == nil {
+		t.Error("PutCVV with an ended context: no error")
+	}
+	if _, ok, _ := s.TakeCVV(ctx, "acme", "tok_gone"); ok {
+		t.Error("a CVV put with an ended context was held")
+	}
+}
