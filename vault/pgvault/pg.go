@@ -33,7 +33,8 @@ const statementTimeout = 5 * time.Second
 
 // Vault is safe for concurrent use.
 type Vault struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	writes *vault.GroupCommit[*write] // new cards' writes, group-committed
 }
 
 // Open connects with dsn (a pgx connection string; pool settings in it) and
@@ -51,7 +52,7 @@ func Open(ctx context.Context, dsn string) (*Vault, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Vault{pool: pool}, nil
+	return &Vault{pool: pool, writes: newWriter(pool)}, nil
 }
 
 func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
@@ -93,6 +94,7 @@ func (v *Vault) Ping(ctx context.Context) error {
 
 // Close implements vault.Vault.
 func (v *Vault) Close() error {
+	v.writes.Close()
 	v.pool.Close()
 	return nil
 }
@@ -157,13 +159,17 @@ func (v *Vault) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, 
 	if err != nil {
 		return vault.Record{}, false, err
 	}
-	tag, err := v.pool.Exec(ctx, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
+	// Group-committed with other new cards' writes. The fingerprint's
+	// uniqueness is checked by the INSERT itself: a row not inserted
+	// clashed on the token or the fingerprint, and the lookup below says
+	// which.
+	rows, err := v.exec(ctx, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`,
 		rec.Tenant, rec.Token, rec.Fingerprint, rec.Network.Provider, rec.Network.ID, data, rec.CreatedAt)
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", err)
 	}
-	if tag.RowsAffected() == 1 {
+	if rows == 1 {
 		return rec, true, nil
 	}
 	existing, err := v.GetByFingerprint(ctx, rec.Tenant, rec.Fingerprint)
@@ -283,11 +289,12 @@ var _ vault.Vault = (*Vault)(nil)
 // it agree. It implements network.StateStore.
 type KV struct {
 	pool *pgxpool.Pool
+	v    *Vault
 	name string
 }
 
 // KV returns the key-value space called name.
-func (v *Vault) KV(name string) *KV { return &KV{pool: v.pool, name: name} }
+func (v *Vault) KV(name string) *KV { return &KV{pool: v.pool, v: v, name: name} }
 
 // Load returns the value under id, or nil when there is none.
 func (kv *KV) Load(ctx context.Context, id string) ([]byte, error) {
@@ -310,19 +317,18 @@ func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
 }
 
 // Create implements network.Creator in one statement: a row that exists
-// already fails the whole INSERT, which writes nothing.
+// already fails the whole INSERT, which writes nothing. It is
+// group-committed with other new cards' writes (a failing one fails its
+// group, whose writes are then retried each alone: a clash is rare).
 func (kv *KV) Create(ctx context.Context, entries map[string][]byte) (bool, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
 	ids := make([]string, 0, len(entries))
 	data := make([][]byte, 0, len(entries))
 	for id, d := range entries {
 		ids, data = append(ids, id), append(data, d)
 	}
-	_, err := kv.pool.Exec(ctx, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, kv.name, ids, data)
-	var pgErr *pgconn.PgError
+	_, err := kv.v.exec(ctx, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, kv.name, ids, data)
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+	case isUniqueViolation(err):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("pgvault: kv %s: create: %w", kv.name, err)
