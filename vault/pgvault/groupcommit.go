@@ -19,70 +19,101 @@ import (
 // statement, and the gateway waits for one round trip instead of one per
 // statement.
 
-// groupWorkers is how many groups may be in flight at once, each on its
-// own connection: while one commits, the next gathers.
+// The fingerprint lookup a new card starts with is batched the same way,
+// in groups of its own: a read waits for no commit.
+
+// groupWorkers is how many write groups may be in flight at once, each on
+// its own connection: while one commits, the next gathers. Reads have one
+// (a read group's round trip is short), so the batchers hold at most three
+// of the pool's connections.
 const groupWorkers = 2
 
-// maxGroup bounds how many writes share one transaction.
+// maxGroup bounds how many statements share one batch.
 const maxGroup = 256
 
-// write is one statement of a group; rows is what it affected.
-type write struct {
-	sql  string
-	args []any
-	rows int64
+// op is one statement of a group: an Exec (rows is what it affected) or,
+// with query set, a read of one record (rec, or err: vault.ErrNotFound or
+// a row that does not decode).
+type op struct {
+	sql   string
+	args  []any
+	query bool
+	rows  int64
+	rec   vault.Record
+	err   error
 }
 
-func newWriter(pool *pgxpool.Pool) *vault.GroupCommit[*write] {
-	return vault.NewGroupCommit(groupWorkers, maxGroup, func(ws []*write) error { return commitGroup(pool, ws) }, refused)
+func newGroups(pool *pgxpool.Pool, workers int) *vault.GroupCommit[*op] {
+	return vault.NewGroupCommit(workers, maxGroup, func(ops []*op) error { return runGroup(pool, ops) }, refused)
 }
 
 // refused reports whether a group failed because the server refused a
-// statement (a clash, a constraint): its writes are then retried each
+// statement (a clash, a constraint): its statements are then retried each
 // alone. A lost connection or a timeout fails the whole group at once.
 func refused(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr)
 }
 
-// commitGroup sends every write in one batch. A batch outside a
+// runGroup sends every statement in one batch. A batch outside a
 // transaction block ends with a single Sync, which PostgreSQL runs as one
 // implicit transaction: committed at the Sync, or, if any statement fails,
-// rolled back whole (the caller then retries each write alone).
-func commitGroup(pool *pgxpool.Pool, ws []*write) error {
+// rolled back whole (the group is then retried statement by statement).
+func runGroup(pool *pgxpool.Pool, ops []*op) error {
 	ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
 	defer cancel()
-	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ws))}
-	for _, w := range ws {
-		w.rows = 0
-		batch.Queue(w.sql, w.args...)
+	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ops))}
+	for _, o := range ops {
+		o.rows, o.rec, o.err = 0, vault.Record{}, nil
+		batch.Queue(o.sql, o.args...)
 	}
 	res := pool.SendBatch(ctx, batch)
-	for _, w := range ws {
+	for _, o := range ops {
+		if o.query {
+			o.rec, o.err = scan(res.QueryRow())
+			var bad *decodeError
+			if o.err != nil && !errors.Is(o.err, vault.ErrNotFound) && !errors.As(o.err, &bad) {
+				res.Close()
+				return o.err
+			}
+			continue
+		}
 		tag, err := res.Exec()
 		if err != nil {
 			res.Close()
 			return err
 		}
-		w.rows = tag.RowsAffected()
+		o.rows = tag.RowsAffected()
 	}
 	return res.Close()
 }
 
-// exec runs one write in a group and returns the rows it affected. Like a
-// statement on the pool, it is bounded by statementTimeout; the caller's
-// ctx is checked before it joins a group, not after: once queued, the
-// write's outcome is waited for, so the caller never reports a failure for
-// a row that was committed.
+// exec runs one write in a write group and returns the rows it affected.
+// Like a statement on the pool it is bounded by statementTimeout; the
+// caller's ctx is checked before it joins a group, not after: once queued,
+// the write's outcome is waited for, so the caller never reports a failure
+// for a row that was committed.
 func (v *Vault) exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	w := &write{sql: sql, args: args}
-	if err := v.writes.Do(w); err != nil {
+	o := &op{sql: sql, args: args}
+	if err := v.writes.Do(o); err != nil {
 		return 0, err
 	}
-	return w.rows, nil
+	return o.rows, nil
+}
+
+// queryRecord reads one record in a read group.
+func (v *Vault) queryRecord(ctx context.Context, sql string, args ...any) (vault.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return vault.Record{}, err
+	}
+	o := &op{sql: sql, args: args, query: true}
+	if err := v.reads.Do(o); err != nil {
+		return vault.Record{}, err // scan's, or ErrClosed
+	}
+	return o.rec, o.err
 }
 
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.

@@ -34,7 +34,8 @@ const statementTimeout = 5 * time.Second
 // Vault is safe for concurrent use.
 type Vault struct {
 	pool   *pgxpool.Pool
-	writes *vault.GroupCommit[*write] // new cards' writes, group-committed
+	writes *vault.GroupCommit[*op] // new cards' writes, group-committed
+	reads  *vault.GroupCommit[*op] // fingerprint lookups, batched
 }
 
 // Open connects with dsn (a pgx connection string; pool settings in it) and
@@ -52,7 +53,7 @@ func Open(ctx context.Context, dsn string) (*Vault, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Vault{pool: pool, writes: newWriter(pool)}, nil
+	return &Vault{pool: pool, writes: newGroups(pool, groupWorkers), reads: newGroups(pool, 1)}, nil
 }
 
 func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
@@ -95,6 +96,7 @@ func (v *Vault) Ping(ctx context.Context) error {
 // Close implements vault.Vault.
 func (v *Vault) Close() error {
 	v.writes.Close()
+	v.reads.Close()
 	v.pool.Close()
 	return nil
 }
@@ -124,7 +126,7 @@ func scan(row pgx.Row) (vault.Record, error) {
 		return vault.Record{}, fmt.Errorf("pgvault: %w", err)
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return vault.Record{}, fmt.Errorf("pgvault: decode record: %w", err)
+		return vault.Record{}, &decodeError{err}
 	}
 	// Tenant and token are the row's key columns, not what data says: the
 	// sealed data is bound to both, and data moved to another row must be
@@ -133,6 +135,13 @@ func scan(row pgx.Row) (vault.Record, error) {
 	rec.Version, rec.CreatedAt, rec.UpdatedAt = version, cre.UTC(), upd.UTC()
 	return rec, nil
 }
+
+// decodeError is a row whose data does not decode: that row's failure,
+// not the connection's.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return "pgvault: decode record: " + e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
 
 func validate(rec vault.Record) error {
 	switch {
@@ -186,11 +195,10 @@ func (v *Vault) Get(ctx context.Context, tenant, token string) (vault.Record, er
 	return scan(v.pool.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND token = $2`, tenant, token))
 }
 
-// GetByFingerprint implements vault.Vault.
+// GetByFingerprint implements vault.Vault. Concurrent lookups (each new
+// card starts with one, which misses) share a round trip.
 func (v *Vault) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (vault.Record, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	return scan(v.pool.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND fingerprint = $2`, tenant, fingerprint))
+	return v.queryRecord(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND fingerprint = $2`, tenant, fingerprint)
 }
 
 // GetByNetworkToken implements vault.Vault.
