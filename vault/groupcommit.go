@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"errors"
 	"sync"
 )
@@ -60,12 +61,16 @@ func NewGroupCommit[W any](workers, max int, commit func([]W) error, alone func(
 // Do commits w in a transaction shared with other writers and returns once
 // that transaction is committed, with w's error: when a group fails, each of
 // its writes is committed again alone (see alone), so only the failing one
-// fails.
-func (g *GroupCommit[W]) Do(w W) error {
+// fails. A caller whose ctx ends while its write waits to join a group
+// gets ctx's error (nothing was sent); once taken, the write's outcome is
+// waited for, so no caller reports a failure for a committed write.
+func (g *GroupCommit[W]) Do(ctx context.Context, w W) error {
 	r := groupReq[W]{w: w, err: make(chan error, 1)}
 	select {
 	case g.reqs <- r:
 		return <-r.err
+	case <-ctx.Done():
+		return ctx.Err()
 	case <-g.done:
 		return ErrClosed
 	}

@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -41,7 +42,7 @@ func TestGroupCommit(t *testing.T) {
 			if i == 7 {
 				w = -1
 			}
-			if err := g.Do(w); (err != nil) != (i == 7) {
+			if err := g.Do(context.Background(), w); (err != nil) != (i == 7) {
 				t.Errorf("write %d: %v", i, err)
 			}
 		}()
@@ -55,7 +56,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.Do(i); err != errDown {
+			if err := g.Do(context.Background(), i); err != errDown {
 				t.Errorf("write %d while down: %v", i, err)
 			}
 		}()
@@ -67,7 +68,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 	}
 	g.Close()
-	if err := g.Do(1); !errors.Is(err, vault.ErrClosed) {
+	if err := g.Do(context.Background(), 1); !errors.Is(err, vault.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
 }

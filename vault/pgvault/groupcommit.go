@@ -90,7 +90,7 @@ func runGroup(pool *pgxpool.Pool, ops []*op) error {
 
 // exec runs one write in a write group and returns the rows it affected.
 // Like a statement on the pool it is bounded by statementTimeout; the
-// caller's ctx is checked before it joins a group, not after: once queued,
+// caller's ctx counts until the write joins a group, not after: once sent,
 // the write's outcome is waited for, so the caller never reports a failure
 // for a row that was committed.
 func (v *Vault) exec(ctx context.Context, sql string, args ...any) (int64, error) {
@@ -98,7 +98,7 @@ func (v *Vault) exec(ctx context.Context, sql string, args ...any) (int64, error
 		return 0, err
 	}
 	o := &op{sql: sql, args: args}
-	if err := v.writes.Do(o); err != nil {
+	if err := v.writes.Do(ctx, o); err != nil {
 		return 0, err
 	}
 	return o.rows, nil
@@ -110,7 +110,7 @@ func (v *Vault) queryRecord(ctx context.Context, sql string, args ...any) (vault
 		return vault.Record{}, err
 	}
 	o := &op{sql: sql, args: args, query: true}
-	if err := v.reads.Do(o); err != nil {
+	if err := v.reads.Do(ctx, o); err != nil {
 		return vault.Record{}, err // scan's, or ErrClosed
 	}
 	return o.rec, o.err
