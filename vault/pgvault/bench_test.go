@@ -79,7 +79,8 @@ func reportCards(b *testing.B) {
 
 // BenchmarkPostgresNewCard is the vault's side of a new card, as the
 // tokenizer makes it: the fingerprint lookup (a miss), the network token
-// state created (the builtin service on a shared store), the record put.
+// state created (the builtin service on a shared store), the record put,
+// in one unit of work.
 func BenchmarkPostgresNewCard(b *testing.B) {
 	ctx := context.Background()
 	v, err := pgvault.Open(ctx, freshDatabase(b))
@@ -99,12 +100,24 @@ func BenchmarkPostgresNewCard(b *testing.B) {
 				b.Errorf("lookup: %v", err)
 				return
 			}
-			if ok, err := kv.Create(ctx, c.entries); err != nil || !ok {
+			// As the builtin service and the tokenizer do it: the state
+			// created and held in the card's unit of work, the record put
+			// in it, the unit committed.
+			unit := vault.NewUnit()
+			if ok, err := kv.CreateHeld(ctx, c.entries); err != nil || !ok {
 				b.Errorf("create: %v %v", ok, err)
 				return
 			}
-			if _, created, err := v.Put(ctx, c.rec); err != nil || !created {
+			if err := unit.Hold(kv, c.entries); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, created, err := vault.Put(ctx, v, unit, c.rec); err != nil || !created {
 				b.Errorf("put: %v %v", created, err)
+				return
+			}
+			if err := unit.Commit(ctx); err != nil {
+				b.Error(err)
 				return
 			}
 		}

@@ -19,13 +19,15 @@ import (
 // statement, and the gateway waits for one round trip instead of one per
 // statement.
 
-// The fingerprint lookup a new card starts with is batched the same way,
-// in groups of its own: a read waits for no commit.
+// The fingerprint lookup a new card starts with, and the builtin service's
+// CreateHeld, are batched the same way in groups of their own that wait for
+// no flush to disk: a read has nothing to flush, and a held create is made
+// durable by the card's record write that follows it (see CreateHeld).
 
-// groupWorkers is how many write groups may be in flight at once, each on
-// its own connection: while one commits, the next gathers. Reads have one
-// (a read group's round trip is short), so the batchers hold at most three
-// of the pool's connections.
+// groupWorkers is how many durable groups may be in flight at once, each
+// on its own connection: while one commits, the next gathers. The fast
+// groups have one (their round trip is short), so the batchers hold at most
+// three of the pool's connections.
 const groupWorkers = 2
 
 // maxGroup bounds how many statements share one batch.
@@ -43,8 +45,11 @@ type op struct {
 	err   error
 }
 
-func newGroups(pool *pgxpool.Pool, workers int) *vault.GroupCommit[*op] {
-	return vault.NewGroupCommit(workers, maxGroup, func(ops []*op) error { return runGroup(pool, ops) }, refused)
+// newGroups starts group commit over pool; with async, the groups'
+// transactions commit without waiting for their WAL to reach the disk
+// (synchronous_commit off).
+func newGroups(pool *pgxpool.Pool, workers int, async bool) *vault.GroupCommit[*op] {
+	return vault.NewGroupCommit(workers, maxGroup, func(ops []*op) error { return runGroup(pool, ops, async) }, refused)
 }
 
 // refused reports whether a group failed because the server refused a
@@ -59,15 +64,25 @@ func refused(err error) bool {
 // transaction block ends with a single Sync, which PostgreSQL runs as one
 // implicit transaction: committed at the Sync, or, if any statement fails,
 // rolled back whole (the group is then retried statement by statement).
-func runGroup(pool *pgxpool.Pool, ops []*op) error {
+func runGroup(pool *pgxpool.Pool, ops []*op, async bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
 	defer cancel()
-	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ops))}
+	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ops)+1)}
+	if async {
+		// Local to the batch's implicit transaction.
+		batch.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	}
 	for _, o := range ops {
 		o.rows, o.rec, o.err = 0, vault.Record{}, nil
 		batch.Queue(o.sql, o.args...)
 	}
 	res := pool.SendBatch(ctx, batch)
+	if async {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
+			return err
+		}
+	}
 	for _, o := range ops {
 		if o.query {
 			o.rec, o.err = scan(res.QueryRow())
@@ -88,29 +103,29 @@ func runGroup(pool *pgxpool.Pool, ops []*op) error {
 	return res.Close()
 }
 
-// exec runs one write in a write group and returns the rows it affected.
+// exec runs one write in group g and returns the rows it affected.
 // Like a statement on the pool it is bounded by statementTimeout; the
 // caller's ctx counts until the write joins a group, not after: once sent,
 // the write's outcome is waited for, so the caller never reports a failure
 // for a row that was committed.
-func (v *Vault) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+func (v *Vault) exec(ctx context.Context, g *vault.GroupCommit[*op], sql string, args ...any) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	o := &op{sql: sql, args: args}
-	if err := v.writes.Do(ctx, o); err != nil {
+	if err := g.Do(ctx, o); err != nil {
 		return 0, err
 	}
 	return o.rows, nil
 }
 
-// queryRecord reads one record in a read group.
+// queryRecord reads one record in a fast group.
 func (v *Vault) queryRecord(ctx context.Context, sql string, args ...any) (vault.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return vault.Record{}, err
 	}
 	o := &op{sql: sql, args: args, query: true}
-	if err := v.reads.Do(ctx, o); err != nil {
+	if err := v.fast.Do(ctx, o); err != nil {
 		return vault.Record{}, err // scan's, or ErrClosed
 	}
 	return o.rec, o.err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/network/networktest"
+	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/pgvault"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
@@ -106,6 +107,48 @@ func TestGroupCommitAnswersEachWrite(t *testing.T) {
 	for i := range n / 2 {
 		if _, err := v.GetByFingerprint(ctx, "acme", fmt.Sprintf("fp_%d", i)); err != nil {
 			t.Fatalf("card %d: %v", i, err)
+		}
+	}
+}
+
+// Entries CreateHeld created and a unit holds leave it with the card's
+// record write (PutInUnit), which makes them durable; a unit committed with
+// no record write saves them itself.
+func TestCreateHeldInUnit(t *testing.T) {
+	ctx := context.Background()
+	v, err := pgvault.Open(ctx, freshDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	kv := v.KV("network_tokens")
+	for i, withRecord := range []bool{true, false} {
+		unit := vault.NewUnit()
+		entries := map[string][]byte{fmt.Sprintf("id%d", i): []byte("s"), fmt.Sprintf("idx%d", i): []byte("r")}
+		if ok, err := kv.CreateHeld(ctx, entries); err != nil || !ok {
+			t.Fatalf("create held: %v %v", ok, err)
+		}
+		if ok, err := kv.CreateHeld(ctx, entries); err != nil || ok {
+			t.Fatalf("a second create of the same ids: %v %v", ok, err)
+		}
+		if err := unit.Hold(kv, entries); err != nil {
+			t.Fatal(err)
+		}
+		if withRecord {
+			if _, created, err := vault.Put(ctx, v, unit, vaulttest.Sample("acme", "tok_1", "fp_1")); err != nil || !created {
+				t.Fatalf("put in unit: %v %v", created, err)
+			}
+			if p := unit.Pending(func(vault.Saver) bool { return true }); len(p) != 0 {
+				t.Fatalf("the record write left %d held writes in the unit", len(p))
+			}
+		}
+		if err := unit.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range entries {
+			if got, _ := kv.Load(ctx, id); string(got) != string(want) {
+				t.Fatalf("%s: %q, want %q", id, got, want)
+			}
 		}
 	}
 }

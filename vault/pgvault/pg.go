@@ -35,7 +35,7 @@ const statementTimeout = 5 * time.Second
 type Vault struct {
 	pool   *pgxpool.Pool
 	writes *vault.GroupCommit[*op] // new cards' writes, group-committed
-	reads  *vault.GroupCommit[*op] // fingerprint lookups, batched
+	fast   *vault.GroupCommit[*op] // fingerprint lookups and held creates: no flush waited for
 }
 
 // Open connects with dsn (a pgx connection string; pool settings in it) and
@@ -53,7 +53,7 @@ func Open(ctx context.Context, dsn string) (*Vault, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Vault{pool: pool, writes: newGroups(pool, groupWorkers), reads: newGroups(pool, 1)}, nil
+	return &Vault{pool: pool, writes: newGroups(pool, groupWorkers, false), fast: newGroups(pool, 1, true)}, nil
 }
 
 func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
@@ -96,7 +96,7 @@ func (v *Vault) Ping(ctx context.Context) error {
 // Close implements vault.Vault.
 func (v *Vault) Close() error {
 	v.writes.Close()
-	v.reads.Close()
+	v.fast.Close()
 	v.pool.Close()
 	return nil
 }
@@ -172,7 +172,7 @@ func (v *Vault) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, 
 	// uniqueness is checked by the INSERT itself: a row not inserted
 	// clashed on the token or the fingerprint, and the lookup below says
 	// which.
-	rows, err := v.exec(ctx, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
+	rows, err := v.exec(ctx, v.writes, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`,
 		rec.Tenant, rec.Token, rec.Fingerprint, rec.Network.Provider, rec.Network.ID, data, rec.CreatedAt)
 	if err != nil {
@@ -329,12 +329,28 @@ func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
 // group-committed with other new cards' writes (a failing one fails its
 // group, whose writes are then retried each alone: a clash is rare).
 func (kv *KV) Create(ctx context.Context, entries map[string][]byte) (bool, error) {
+	return kv.create(ctx, kv.v.writes, entries)
+}
+
+// CreateHeld implements network.HeldCreator: Create, committed without
+// waiting for the flush to disk. The entries are held in a unit of work,
+// whose record write (PutInUnit, UpdateInUnit) is a durable commit later
+// in the write-ahead log, which PostgreSQL flushes in order: once the
+// record is durable, so are they. A unit that commits with no record write
+// saves them again, durably (SaveAll). Until then they are visible, and
+// refuse a clash, like any committed row; a crash of the server before the
+// flush loses them together with everything after them, the record too.
+func (kv *KV) CreateHeld(ctx context.Context, entries map[string][]byte) (bool, error) {
+	return kv.create(ctx, kv.v.fast, entries)
+}
+
+func (kv *KV) create(ctx context.Context, g *vault.GroupCommit[*op], entries map[string][]byte) (bool, error) {
 	ids := make([]string, 0, len(entries))
 	data := make([][]byte, 0, len(entries))
 	for id, d := range entries {
 		ids, data = append(ids, id), append(data, d)
 	}
-	_, err := kv.v.exec(ctx, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, kv.name, ids, data)
+	_, err := kv.v.exec(ctx, g, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, kv.name, ids, data)
 	switch {
 	case isUniqueViolation(err):
 		return false, nil
