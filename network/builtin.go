@@ -203,7 +203,7 @@ func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan s
 		}
 		entries, created, err := b.writeState(ctx, st, idx, unit, creator)
 		if err == nil && created && unit != nil {
-			if shared {
+			if _, held := creator.(HeldCreator); shared && !held {
 				entries = nil // durable already: nothing for another unit to hold
 			}
 			err = b.holdUntilEnd(unit, pendingToken{idx: idx, entries: entries, tok: (&cached{st: *st, dpan: dpan}).token()})
@@ -232,7 +232,14 @@ func (b *Builtin) writeState(ctx context.Context, st *tokenState, idx string, un
 	}
 	res, _ := json.Marshal(dpanReservation{ID: st.ID})
 	entries = map[string][]byte{st.ID: data, idx: res}
+	held, _ := creator.(HeldCreator)
 	switch {
+	case held != nil && unit != nil:
+		// Created now (the clash check) but made durable by the unit: held
+		// in it too, so its Commit saves them if no record write did.
+		if created, err = held.CreateHeld(ctx, entries); err == nil && created {
+			err = unit.Hold(b.store, entries)
+		}
 	case creator != nil:
 		created, err = creator.Create(ctx, entries)
 	case unit != nil:

@@ -12,7 +12,7 @@ import (
 // DPAN (see vault.Unit).
 type pendingToken struct {
 	idx     string            // the DPAN's index key, claimed with the id
-	entries map[string][]byte // the held writes; nil when already durable (Creator)
+	entries map[string][]byte // the held writes; nil when already durable (a Creator, not a HeldCreator)
 	tok     Token
 	units   int  // units holding it
 	saved   bool // one of them committed: the token is durable

@@ -38,6 +38,17 @@ type Creator interface {
 	Create(ctx context.Context, entries map[string][]byte) (bool, error)
 }
 
+// HeldCreator is a Creator that can also create entries a unit of work
+// holds (vault.Unit): CreateHeld is Create whose durability may wait for
+// the store's next durable write, which the unit guarantees: the card's
+// record write (PutInUnit, UpdateInUnit) is one, and a Commit that no
+// record write preceded saves the held entries durably itself. A new card
+// then waits for one durable commit instead of two.
+type HeldCreator interface {
+	Creator
+	CreateHeld(ctx context.Context, entries map[string][]byte) (bool, error)
+}
+
 // NewMemoryStore returns a StateStore that keeps everything in process
 // memory, lost when the process exits.
 func NewMemoryStore() StateStore { return &memoryStore{m: map[string][]byte{}} }

@@ -1,45 +1,36 @@
 package boltvault
 
 import (
+	"context"
 	"errors"
 	"os"
-	"sync"
 
+	"github.com/tokengate/tokengate/vault"
 	bolt "go.etcd.io/bbolt"
 )
-
-// errClosed answers writes that arrive after Close.
-var errClosed = errors.New("vault: closed")
 
 // maxGroup bounds how many writes share one transaction.
 const maxGroup = 1000
 
-// committer is group commit for bbolt: one goroutine commits, and each
-// transaction takes every write that queued while the previous one was being
-// written and synced. Under load the groups grow with the disk's latency;
-// when idle a write commits at once. bbolt's own Batch instead closes a group
-// on a fixed timer: when a commit outlasts the timer, small groups queue up
-// behind each other and throughput stops growing with the load (measured:
-// new-card tokenization flat at ~0.25 of the proxy ceiling whatever the
-// concurrency).
+// committer is group commit for bbolt (vault.GroupCommit, with one
+// committer: bbolt allows one writer): each transaction takes every write
+// that queued while the previous one was being written and synced. bbolt's
+// own Batch instead closes a group on a fixed timer: when a commit outlasts
+// the timer, small groups queue up behind each other and throughput stops
+// growing with the load (measured: new-card tokenization flat at ~0.25 of
+// the proxy ceiling whatever the concurrency).
 type committer struct {
-	db    *bolt.DB
-	file  os.FileInfo // the file as opened, to notice it deleted or replaced
-	reqs  chan commitReq
-	stop  chan struct{}
-	done  chan struct{}
-	close sync.Once
-}
-
-type commitReq struct {
-	fn  func(*bolt.Tx) error
-	err chan error
+	db   *bolt.DB
+	file os.FileInfo // the file as opened, to notice it deleted or replaced
+	g    *vault.GroupCommit[func(*bolt.Tx) error]
 }
 
 func newCommitter(db *bolt.DB) *committer {
-	c := &committer{db: db, reqs: make(chan commitReq), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &committer{db: db}
 	c.file, _ = os.Stat(db.Path())
-	go c.run()
+	// A group that failed is retried write by write, so only the failing
+	// write fails; not when the file is gone, which every write would meet.
+	c.g = vault.NewGroupCommit(1, maxGroup, c.commit, func(err error) bool { return !errors.Is(err, ErrFileGone) })
 	return c
 }
 
@@ -58,71 +49,28 @@ func (c *committer) fileGone() bool {
 	return err != nil || !os.SameFile(c.file, now)
 }
 
+// commit runs a group's writes in one transaction.
+func (c *committer) commit(group []func(*bolt.Tx) error) error {
+	if c.fileGone() {
+		return ErrFileGone
+	}
+	return c.db.Update(func(tx *bolt.Tx) error {
+		for _, fn := range group {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // do runs fn in a write transaction shared with other writers and returns
 // once that transaction is durable. fn may run more than once (when another
 // write of its group fails, every write is retried alone), so it must reset
 // whatever it reports on each run.
 func (c *committer) do(fn func(*bolt.Tx) error) error {
-	r := commitReq{fn: fn, err: make(chan error, 1)}
-	select {
-	case c.reqs <- r:
-		return <-r.err
-	case <-c.done:
-		return errClosed
-	}
+	return c.g.Do(context.Background(), fn)
 }
 
-func (c *committer) run() {
-	defer close(c.done)
-	group := make([]commitReq, 0, 64)
-	for {
-		select {
-		case r := <-c.reqs:
-			group = append(group[:0], r)
-		case <-c.stop:
-			return
-		}
-	gather:
-		for len(group) < maxGroup {
-			select {
-			case r := <-c.reqs:
-				group = append(group, r)
-			default:
-				break gather
-			}
-		}
-		if c.fileGone() {
-			for _, r := range group {
-				r.err <- ErrFileGone
-			}
-			continue
-		}
-		err := c.db.Update(func(tx *bolt.Tx) error {
-			for _, r := range group {
-				if err := r.fn(tx); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil || len(group) == 1 {
-			for _, r := range group {
-				r.err <- err
-			}
-			continue
-		}
-		// One write failed and rolled the group back: each alone, so only
-		// the failing one fails.
-		for _, r := range group {
-			r.err <- c.db.Update(r.fn)
-		}
-	}
-}
-
-// shutdown stops the goroutine; writes after it get errClosed. Writers
-// blocked in do when it stops are answered too, as the unbuffered channel
-// only hands over a write the goroutine takes.
-func (c *committer) shutdown() {
-	c.close.Do(func() { close(c.stop) })
-	<-c.done
-}
+// shutdown stops the committer; writes after it get vault.ErrClosed.
+func (c *committer) shutdown() { c.g.Close() }

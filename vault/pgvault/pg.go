@@ -33,7 +33,9 @@ const statementTimeout = 5 * time.Second
 
 // Vault is safe for concurrent use.
 type Vault struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	writes *vault.GroupCommit[*op] // new cards' writes, group-committed
+	fast   *vault.GroupCommit[*op] // fingerprint lookups and held creates: no flush waited for
 }
 
 // Open connects with dsn (a pgx connection string; pool settings in it) and
@@ -51,7 +53,7 @@ func Open(ctx context.Context, dsn string) (*Vault, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Vault{pool: pool}, nil
+	return &Vault{pool: pool, writes: newGroups(pool, groupWorkers, false), fast: newGroups(pool, 1, true)}, nil
 }
 
 func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
@@ -93,6 +95,8 @@ func (v *Vault) Ping(ctx context.Context) error {
 
 // Close implements vault.Vault.
 func (v *Vault) Close() error {
+	v.writes.Close()
+	v.fast.Close()
 	v.pool.Close()
 	return nil
 }
@@ -122,7 +126,7 @@ func scan(row pgx.Row) (vault.Record, error) {
 		return vault.Record{}, fmt.Errorf("pgvault: %w", err)
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return vault.Record{}, fmt.Errorf("pgvault: decode record: %w", err)
+		return vault.Record{}, &decodeError{err}
 	}
 	// Tenant and token are the row's key columns, not what data says: the
 	// sealed data is bound to both, and data moved to another row must be
@@ -131,6 +135,13 @@ func scan(row pgx.Row) (vault.Record, error) {
 	rec.Version, rec.CreatedAt, rec.UpdatedAt = version, cre.UTC(), upd.UTC()
 	return rec, nil
 }
+
+// decodeError is a row whose data does not decode: that row's failure,
+// not the connection's.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return "pgvault: decode record: " + e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
 
 func validate(rec vault.Record) error {
 	switch {
@@ -157,13 +168,17 @@ func (v *Vault) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, 
 	if err != nil {
 		return vault.Record{}, false, err
 	}
-	tag, err := v.pool.Exec(ctx, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
+	// Group-committed with other new cards' writes. The fingerprint's
+	// uniqueness is checked by the INSERT itself: a row not inserted
+	// clashed on the token or the fingerprint, and the lookup below says
+	// which.
+	rows, err := v.exec(ctx, v.writes, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`,
 		rec.Tenant, rec.Token, rec.Fingerprint, rec.Network.Provider, rec.Network.ID, data, rec.CreatedAt)
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", err)
 	}
-	if tag.RowsAffected() == 1 {
+	if rows == 1 {
 		return rec, true, nil
 	}
 	existing, err := v.GetByFingerprint(ctx, rec.Tenant, rec.Fingerprint)
@@ -180,11 +195,10 @@ func (v *Vault) Get(ctx context.Context, tenant, token string) (vault.Record, er
 	return scan(v.pool.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND token = $2`, tenant, token))
 }
 
-// GetByFingerprint implements vault.Vault.
+// GetByFingerprint implements vault.Vault. Concurrent lookups (each new
+// card starts with one, which misses) share a round trip.
 func (v *Vault) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (vault.Record, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	return scan(v.pool.QueryRow(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND fingerprint = $2`, tenant, fingerprint))
+	return v.queryRecord(ctx, `SELECT `+columns+` FROM tokengate_records WHERE tenant = $1 AND fingerprint = $2`, tenant, fingerprint)
 }
 
 // GetByNetworkToken implements vault.Vault.
@@ -283,11 +297,12 @@ var _ vault.Vault = (*Vault)(nil)
 // it agree. It implements network.StateStore.
 type KV struct {
 	pool *pgxpool.Pool
+	v    *Vault
 	name string
 }
 
 // KV returns the key-value space called name.
-func (v *Vault) KV(name string) *KV { return &KV{pool: v.pool, name: name} }
+func (v *Vault) KV(name string) *KV { return &KV{pool: v.pool, v: v, name: name} }
 
 // Load returns the value under id, or nil when there is none.
 func (kv *KV) Load(ctx context.Context, id string) ([]byte, error) {
@@ -310,19 +325,34 @@ func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
 }
 
 // Create implements network.Creator in one statement: a row that exists
-// already fails the whole INSERT, which writes nothing.
+// already fails the whole INSERT, which writes nothing. It is
+// group-committed with other new cards' writes (a failing one fails its
+// group, whose writes are then retried each alone: a clash is rare).
 func (kv *KV) Create(ctx context.Context, entries map[string][]byte) (bool, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
+	return kv.create(ctx, kv.v.writes, entries)
+}
+
+// CreateHeld implements network.HeldCreator: Create, committed without
+// waiting for the flush to disk. The entries are held in a unit of work,
+// whose record write (PutInUnit, UpdateInUnit) is a durable commit later
+// in the write-ahead log, which PostgreSQL flushes in order: once the
+// record is durable, so are they. A unit that commits with no record write
+// saves them again, durably (SaveAll). Until then they are visible, and
+// refuse a clash, like any committed row; a crash of the server before the
+// flush loses them together with everything after them, the record too.
+func (kv *KV) CreateHeld(ctx context.Context, entries map[string][]byte) (bool, error) {
+	return kv.create(ctx, kv.v.fast, entries)
+}
+
+func (kv *KV) create(ctx context.Context, g *vault.GroupCommit[*op], entries map[string][]byte) (bool, error) {
 	ids := make([]string, 0, len(entries))
 	data := make([][]byte, 0, len(entries))
 	for id, d := range entries {
 		ids, data = append(ids, id), append(data, d)
 	}
-	_, err := kv.pool.Exec(ctx, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, kv.name, ids, data)
-	var pgErr *pgconn.PgError
+	_, err := kv.v.exec(ctx, g, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, kv.name, ids, data)
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+	case isUniqueViolation(err):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("pgvault: kv %s: create: %w", kv.name, err)

@@ -9,7 +9,7 @@ import (
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
-func freshDatabase(t *testing.T) string { return vaulttest.PostgresDatabase(t) }
+func freshDatabase(t testing.TB) string { return vaulttest.PostgresDatabase(t) }
 
 // twoGateways opens a fresh database (dsn) twice, as two gateways sharing
 // it would; both are closed with the test.

@@ -1,0 +1,177 @@
+package pgvault_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tokengate/tokengate/vault"
+	"github.com/tokengate/tokengate/vault/pgvault"
+)
+
+// benchParallelism makes the new-card benchmarks run 16 writers whatever
+// GOMAXPROCS (b.SetParallelism multiplies it), like bench/run's 16
+// connections.
+func benchParallelism(b *testing.B) {
+	b.Helper()
+	p := 1
+	for p*testingProcs() < 16 {
+		p++
+	}
+	b.SetParallelism(p)
+}
+
+func testingProcs() int { return runtime.GOMAXPROCS(0) }
+
+// newCard is what a new card writes, shaped like the real thing: a record
+// with sealed data of a typical size and a network token, and the builtin
+// service's token state and DPAN reservation.
+type newCard struct {
+	rec     vault.Record
+	entries map[string][]byte
+}
+
+var cardSeq atomic.Int64
+
+func nextCard(prefix string) newCard {
+	n := cardSeq.Add(1)
+	sealed := make([]byte, 180)
+	_, _ = rand.Read(sealed)
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	id := hex.EncodeToString(raw[:])
+	rec := vault.Record{
+		Tenant:      "acme",
+		Token:       fmt.Sprintf("tok_%s_%d", prefix, n),
+		Fingerprint: fmt.Sprintf("fp_%s_%d_%s", prefix, n, id),
+		Sealed:      sealed,
+		Brand:       "visa",
+		BIN:         "42424242",
+		Last4:       "4242",
+		ExpMonth:    "03",
+		ExpYear:     "2030",
+		Network: vault.NetworkToken{
+			Provider: "builtin", ID: id, Status: "ACTIVE", ExpMonth: "03", ExpYear: "2030",
+			PAR: "V0010013020221234567890123456", Last4: "1111",
+		},
+	}
+	now := time.Now().UTC()
+	state, _ := json.Marshal(map[string]any{
+		"v": 1, "id": id, "brand": "visa", "token_bin": "489537", "length": 16, "key_id": "k1",
+		"exp_month": "03", "exp_year": "2030", "par": "V0010013020221234567890123456",
+		"status": "ACTIVE", "created": now, "updated": now,
+	})
+	res, _ := json.Marshal(map[string]string{"id": id})
+	return newCard{rec: rec, entries: map[string][]byte{id: state, "dpan:" + id: res}}
+}
+
+func reportCards(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cards/s")
+}
+
+// BenchmarkPostgresNewCard is the vault's side of a new card, as the
+// tokenizer makes it: the fingerprint lookup (a miss), the network token
+// state created (the builtin service on a shared store), the record put,
+// in one unit of work.
+func BenchmarkPostgresNewCard(b *testing.B) {
+	ctx := context.Background()
+	v, err := pgvault.Open(ctx, freshDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	kv := v.KV("network_tokens")
+	prefix := hex.EncodeToString([]byte(time.Now().Format("150405.000")))
+	benchParallelism(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := nextCard(prefix)
+			if _, err := v.GetByFingerprint(ctx, c.rec.Tenant, c.rec.Fingerprint); err != vault.ErrNotFound {
+				b.Errorf("lookup: %v", err)
+				return
+			}
+			// As the builtin service and the tokenizer do it: the state
+			// created and held in the card's unit of work, the record put
+			// in it, the unit committed.
+			unit := vault.NewUnit()
+			if ok, err := kv.CreateHeld(ctx, c.entries); err != nil || !ok {
+				b.Errorf("create: %v %v", ok, err)
+				return
+			}
+			if err := unit.Hold(kv, c.entries); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, created, err := vault.Put(ctx, v, unit, c.rec); err != nil || !created {
+				b.Errorf("put: %v %v", created, err)
+				return
+			}
+			if err := unit.Commit(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportCards(b)
+}
+
+// BenchmarkPostgresRawStatements issues the statements a new card costs
+// (pgvault's own SQL, each committed on its own, as before group commit)
+// straight with pgx: what PostgreSQL itself sustains for them, the ceiling
+// BenchmarkPostgresNewCard is compared with.
+func BenchmarkPostgresRawStatements(b *testing.B) {
+	ctx := context.Background()
+	dsn := freshDatabase(b)
+	v, err := pgvault.Open(ctx, dsn) // the schema
+	if err != nil {
+		b.Fatal(err)
+	}
+	v.Close()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	prefix := hex.EncodeToString([]byte(time.Now().Format("150405.000")))
+	benchParallelism(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := nextCard(prefix)
+			r := c.rec
+			var n int
+			err := pool.QueryRow(ctx, `SELECT 1 FROM tokengate_records WHERE tenant = $1 AND fingerprint = $2`, r.Tenant, r.Fingerprint).Scan(&n)
+			if err == nil {
+				b.Error("lookup found a new card")
+				return
+			}
+			ids, data := make([]string, 0, 2), make([][]byte, 0, 2)
+			for id, d := range c.entries {
+				ids, data = append(ids, id), append(data, d)
+			}
+			if _, err := pool.Exec(ctx, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, "network_tokens", ids, data); err != nil {
+				b.Error(err)
+				return
+			}
+			js, _ := json.Marshal(r)
+			if _, err := pool.Exec(ctx, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`,
+				r.Tenant, r.Token, r.Fingerprint, r.Network.Provider, r.Network.ID, js, time.Now().UTC()); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportCards(b)
+}
