@@ -36,6 +36,7 @@
 package responseguard
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -43,6 +44,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Mask replaces a cryptogram or CVV: the same mask the inbound side leaves
@@ -141,6 +143,7 @@ func NewGuard(o Options) *Guard {
 	// value the merchant sent on every payment would mask its amounts and
 	// years in every answer.
 	var cvvLens uint
+	var scratch [64]byte // decodeCrypt's output, copied where it is kept
 	for _, s := range o.Secrets {
 		switch {
 		case s.Value == "":
@@ -150,7 +153,7 @@ func NewGuard(o Options) *Guard {
 				cvvLens |= 1 << n
 			}
 		case s.With == Mask:
-			b, ok := decodeCrypt([]byte(s.Value))
+			b, ok := decodeCrypt(scratch[:0], []byte(s.Value))
 			if !ok {
 				b = []byte(s.Value)
 			}
@@ -160,8 +163,17 @@ func NewGuard(o Options) *Guard {
 			for _, n := range []int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)} {
 				g.tokenLens.add(n)
 			}
-			for _, sp := range spellings(b, s.Value) {
-				g.crypts = append(g.crypts, []byte(sp))
+			// The spellings share one backing array: one allocation
+			// instead of one per spelling.
+			sps := spellings(b, s.Value)
+			n := 0
+			for _, sp := range sps {
+				n += len(sp)
+			}
+			buf := make([]byte, 0, n)
+			for _, sp := range sps {
+				buf = append(buf, sp...)
+				g.crypts = append(g.crypts, buf[len(buf)-len(sp):len(buf):len(buf)])
 				g.hold = max(g.hold, len(sp)+2)
 			}
 		}
@@ -183,7 +195,7 @@ func NewGuard(o Options) *Guard {
 				if !g.tokenLens.has(chars) {
 					return
 				}
-				if b, ok := decodeCrypt(dec); ok && g.cryptLens[len(b)] {
+				if b, ok := decodeCrypt(scratch[:0], dec); ok && g.cryptLens[len(b)] {
 					g.cryptBytes[string(b)] = true
 				}
 			})
@@ -249,26 +261,42 @@ func cvvIndex(v []byte) (int, bool) {
 	return n, true
 }
 
-// decodeCrypt reads a cryptogram token in any spelling spellings writes.
-func decodeCrypt(s []byte) ([]byte, bool) {
-	str := string(s)
-	if strings.IndexByte(str, '%') >= 0 {
+// decodeCrypt reads a cryptogram token in any spelling spellings writes,
+// decoding into dst's array when it is large enough (the result is then
+// only valid until dst is reused): it runs for every token of a
+// cryptogram's length in the request and the response, and so must not
+// allocate.
+func decodeCrypt(dst, s []byte) ([]byte, bool) {
+	if bytes.IndexByte(s, '%') >= 0 {
 		// PathUnescape: a '+' is base64's, not a form's space.
-		if u, err := url.PathUnescape(str); err == nil {
-			str = u
+		if u, err := url.PathUnescape(string(s)); err == nil {
+			s = []byte(u)
 		}
 	}
-	if len(str)%2 == 0 {
-		if b, err := hex.DecodeString(str); err == nil {
-			return b, true
+	if len(s)%2 == 0 {
+		d := grow(dst, hex.DecodedLen(len(s)))
+		if n, err := hex.Decode(d, s); err == nil {
+			return d[:n], true
 		}
 	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(str); err == nil && len(b) > 0 {
-			return b, true
+	for _, enc := range cryptEncodings {
+		d := grow(dst, enc.DecodedLen(len(s)))
+		if n, err := enc.Decode(d, s); err == nil && n > 0 {
+			return d[:n], true
 		}
 	}
 	return nil, false
+}
+
+// cryptEncodings are the base64 spellings decodeCrypt tries, in order.
+var cryptEncodings = []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
+
+// grow is dst's array, or a new one, with n bytes.
+func grow(dst []byte, n int) []byte {
+	if cap(dst) >= n {
+		return dst[:n]
+	}
+	return make([]byte, n)
 }
 
 // spellings are the ways a processor may print cryptogram b (sent as
@@ -302,6 +330,9 @@ func spellings(b []byte, sent string) []string {
 
 // lowerEscapes lower-cases the hex digits of %XX escapes: both cases are valid.
 func lowerEscapes(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s // nothing to lower: no copies
+	}
 	b := []byte(s)
 	for i := 0; i+2 < len(b); i++ {
 		if b[i] == '%' {
@@ -334,12 +365,25 @@ func (g *Guard) String(s string) (string, int) {
 // Bytes redacts one complete body and reports how many replacements it
 // made. It returns b itself when there was nothing to replace.
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
-	var st scanState
-	norm := normalize(make([]byte, 0, len(b)), b, true)
+	st := scanStates.Get().(*scanState)
+	defer func() {
+		// Offsets and flags only, no card data; kept for the next body.
+		*st = scanState{mask: st.mask[:0], words: st.words[:0], escs: st.escs[:0]}
+		scanStates.Put(st)
+	}()
+	norm := b
+	if bytes.IndexByte(b, '\\') >= 0 || bytes.IndexByte(b, '&') >= 0 {
+		// Only an escape changes the body: without one it is read as is,
+		// not copied.
+		norm = normalize(make([]byte, 0, len(b)), b, true)
+	}
 	out := make([]byte, 0, len(norm))
-	g.process(&out, norm, 0, true, &st)
+	g.process(&out, norm, 0, true, st)
 	if st.count == 0 && string(out) == string(b) {
 		return b, 0
 	}
 	return out, st.count
 }
+
+// scanStates keeps the scratch slices of Bytes's scans between bodies.
+var scanStates = sync.Pool{New: func() any { return new(scanState) }}
