@@ -163,17 +163,9 @@ func NewGuard(o Options) *Guard {
 			for _, n := range []int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)} {
 				g.tokenLens.add(n)
 			}
-			// The spellings share one backing array: one allocation
-			// instead of one per spelling.
-			sps := spellings(b, s.Value)
-			n := 0
-			for _, sp := range sps {
-				n += len(sp)
-			}
-			buf := make([]byte, 0, n)
-			for _, sp := range sps {
-				buf = append(buf, sp...)
-				g.crypts = append(g.crypts, buf[len(buf)-len(sp):len(buf):len(buf)])
+			k := len(g.crypts)
+			g.crypts = appendSpellings(g.crypts, b, s.Value)
+			for _, sp := range g.crypts[k:] {
 				g.hold = max(g.hold, len(sp)+2)
 			}
 		}
@@ -299,33 +291,84 @@ func grow(dst []byte, n int) []byte {
 	return make([]byte, n)
 }
 
-// spellings are the ways a processor may print cryptogram b (sent as
-// sent): base64 in both alphabets, padded or not, hex in both cases, and
-// each percent-encoded with upper or lower hex digits.
-func spellings(b []byte, sent string) []string {
-	var out []string
-	add := func(s string) {
-		for _, o := range out {
-			if o == s {
-				return
+// appendSpellings appends to dst the ways a processor may print
+// cryptogram b (sent as sent), each once: base64 in both alphabets, padded
+// or not, hex in both cases, and each percent-encoded (url.QueryEscape)
+// with upper or lower hex digits. They share one new array: one
+// allocation where a string per spelling and per escape made some twenty.
+func appendSpellings(dst [][]byte, b []byte, sent string) [][]byte {
+	l := len(b)
+	forms := len(sent) + 2*((l+2)/3*4) + 2*((4*l+2)/3) + 4*l
+	buf := make([]byte, 0, 3*forms+16)
+	var spans [21][2]int // 7 forms, each as is, escaped, escaped in lower case
+	n := 0
+	add := func(start int) {
+		s := buf[start:]
+		for _, sp := range spans[:n] {
+			if string(buf[sp[0]:sp[1]]) == string(s) {
+				return // the bytes stay in buf, unused
 			}
 		}
-		out = append(out, s)
+		spans[n] = [2]int{start, len(buf)}
+		n++
 	}
-	for _, s := range []string{sent,
-		base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
-		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
-		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)),
-	} {
-		if s == "" {
+	for form := range 7 {
+		start := len(buf)
+		switch form {
+		case 0:
+			buf = append(buf, sent...)
+		case 1:
+			buf = base64.StdEncoding.AppendEncode(buf, b)
+		case 2:
+			buf = base64.RawStdEncoding.AppendEncode(buf, b)
+		case 3:
+			buf = base64.URLEncoding.AppendEncode(buf, b)
+		case 4:
+			buf = base64.RawURLEncoding.AppendEncode(buf, b)
+		case 5, 6:
+			buf = hex.AppendEncode(buf, b)
+			if form == 6 {
+				for i := start; i < len(buf); i++ {
+					if c := buf[i]; c >= 'a' && c <= 'f' {
+						buf[i] = c - 'a' + 'A'
+					}
+				}
+			}
+		}
+		end := len(buf)
+		if end == start {
 			continue
 		}
-		add(s)
-		q := url.QueryEscape(s)
+		add(start)
+		q := len(buf)
+		buf = appendQueryEscape(buf, start, end)
 		add(q)
-		add(lowerEscapes(q))
+		lower := len(buf)
+		buf = append(buf, buf[q:lower]...)
+		lowerEscapesIn(buf[lower:])
+		add(lower)
 	}
-	return out
+	for _, sp := range spans[:n] {
+		dst = append(dst, buf[sp[0]:sp[1]:sp[1]])
+	}
+	return dst
+}
+
+// appendQueryEscape appends url.QueryEscape(buf[start:end]) to buf: every
+// byte but letters, digits and - _ . ~ as %XX (upper case), a space as +.
+func appendQueryEscape(buf []byte, start, end int) []byte {
+	const upper = "0123456789ABCDEF"
+	for i := start; i < end; i++ {
+		switch c := buf[i]; {
+		case isAlnum(c) || c == '-' || c == '_' || c == '.' || c == '~':
+			buf = append(buf, c)
+		case c == ' ':
+			buf = append(buf, '+')
+		default:
+			buf = append(buf, '%', upper[c>>4], upper[c&15])
+		}
+	}
+	return buf
 }
 
 // lowerEscapes lower-cases the hex digits of %XX escapes: both cases are valid.
@@ -334,12 +377,17 @@ func lowerEscapes(s string) string {
 		return s // nothing to lower: no copies
 	}
 	b := []byte(s)
+	lowerEscapesIn(b)
+	return string(b)
+}
+
+// lowerEscapesIn is lowerEscapes in place.
+func lowerEscapesIn(b []byte) {
 	for i := 0; i+2 < len(b); i++ {
 		if b[i] == '%' {
 			b[i+1], b[i+2] = lowerHex(b[i+1]), lowerHex(b[i+2])
 		}
 	}
-	return string(b)
 }
 
 func lowerHex(c byte) byte {
@@ -355,16 +403,45 @@ func (g *Guard) String(s string) (string, int) {
 	if s == "" {
 		return s, 0
 	}
-	out, n := g.Bytes([]byte(s))
-	if n == 0 && string(out) == s {
-		return s, 0
+	// The copies in and out of the guard are pooled: a response's every
+	// header value goes through here.
+	sc := stringScratches.Get().(*stringScratch)
+	sc.in = append(sc.in[:0], s...)
+	out, n := g.redact(sc.out[:0], sc.in)
+	res := s
+	if n != 0 || string(out) != s {
+		res = string(out)
 	}
-	return string(out), n
+	// A header value may hold card data: cleared before it is reused.
+	clear(sc.in)
+	clear(out)
+	if cap(sc.in) <= maxPooled && cap(out) <= maxPooled {
+		sc.in, sc.out = sc.in[:0], out[:0]
+		stringScratches.Put(sc)
+	}
+	return res, n
 }
+
+// stringScratches are String's buffers; one larger than maxPooled is
+// left to the collector.
+var stringScratches = sync.Pool{New: func() any { return new(stringScratch) }}
+
+type stringScratch struct{ in, out []byte }
+
+const maxPooled = 64 << 10
 
 // Bytes redacts one complete body and reports how many replacements it
 // made. It returns b itself when there was nothing to replace.
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
+	out, n := g.redact(make([]byte, 0, len(b)), b)
+	if n == 0 && string(out) == string(b) {
+		return b, 0
+	}
+	return out, n
+}
+
+// redact appends the redacted b to out.
+func (g *Guard) redact(out, b []byte) ([]byte, int) {
 	st := scanStates.Get().(*scanState)
 	defer func() {
 		// Offsets and flags only, no card data; kept for the next body.
@@ -377,11 +454,7 @@ func (g *Guard) Bytes(b []byte) ([]byte, int) {
 		// not copied.
 		norm = normalize(make([]byte, 0, len(b)), b, true)
 	}
-	out := make([]byte, 0, len(norm))
 	g.process(&out, norm, 0, true, st)
-	if st.count == 0 && string(out) == string(b) {
-		return b, 0
-	}
 	return out, st.count
 }
 
