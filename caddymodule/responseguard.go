@@ -330,6 +330,9 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 // (application/json, text/json, any +json type) or, with none, by its first
 // byte: the guard then keeps a valid document valid (responseguard.ForJSON).
 func jsonBody(contentType string, head []byte) bool {
+	if contentType == "application/json" {
+		return true // the usual answer, without ParseMediaType's copies
+	}
 	mt, _, _ := mime.ParseMediaType(contentType)
 	switch {
 	case mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json"):
@@ -345,6 +348,11 @@ func jsonBody(contentType string, head []byte) bool {
 // none; found by hand when the parameters do not parse, since a client may
 // still honour it.
 func charsetOf(ct string) string {
+	if strings.IndexByte(ct, ';') < 0 && strings.IndexByte(ct, '=') < 0 {
+		// No parameters, and no "charset=" to find by hand: "", as below,
+		// without ParseMediaType's copies.
+		return ""
+	}
 	_, params, err := mime.ParseMediaType(ct)
 	if err == nil || params != nil {
 		return params["charset"]

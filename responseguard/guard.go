@@ -160,7 +160,9 @@ func NewGuard(o Options) *Guard {
 			g.cryptBytes[string(b)] = true
 			g.cryptLens[len(b)] = true
 			l := len(b)
-			for _, n := range []int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)} {
+			ns := [...]int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)}
+			g.tokenLens.grow(max(ns[0], ns[1], ns[2], ns[3]))
+			for _, n := range ns {
 				g.tokenLens.add(n)
 			}
 			k := len(g.crypts)
@@ -214,6 +216,13 @@ func NewGuard(o Options) *Guard {
 
 // lengths is a small set of lengths.
 type lengths []bool
+
+// grow makes room for lengths up to n at once, rather than a slice per add.
+func (l *lengths) grow(n int) {
+	if len(*l) <= n {
+		*l = append(*l, make([]bool, n+1-len(*l))...)
+	}
+}
 
 func (l *lengths) add(n int) {
 	for len(*l) <= n {
