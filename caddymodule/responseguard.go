@@ -304,7 +304,10 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a
 		// chunked stream read by read.
-		b, err := io.ReadAll(io.LimitReader(src, bufferLimit+1))
+		// Read into a buffer of the announced length (and a byte to see
+		// EOF), not io.ReadAll's growing copies; a body longer than
+		// announced still grows it, as ReadAll would.
+		b, err := readAllInto(make([]byte, 0, resp.ContentLength+1), io.LimitReader(src, bufferLimit+1))
 		if err != nil {
 			src.Close()
 			return nil, fmt.Errorf("tokengate: reading the destination's response: %w", err)
@@ -324,6 +327,23 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// readAllInto is io.ReadAll reading into b's array first.
+func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // room for more
+		}
+	}
 }
 
 // jsonBody reports whether a response is JSON, by its Content-Type
