@@ -18,7 +18,6 @@ import (
 	"github.com/tokengate/tokengate/audit"
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/detokenize"
-	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
 )
 
@@ -176,7 +175,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	d := &delivery{set: set, body: built, log: h.logger}
 	if set.ResponseGuard == rules.GuardRedact {
 		// raw is the merchant's body as it came, before any edit.
-		d.guard = responseguard.NewGuard(guardOptions(set, res.Secrets, raw, built, r))
+		d.guard = newResponseGuard(set, res.Secrets, raw, built, r)
 	}
 	w.Header().Set(InjectedHeader, injectedHeader(injections))
 	h.audit(zap.InfoLevel, "detokenized", r, set, tenant, injections)

@@ -14,9 +14,10 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
-	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,6 +31,30 @@ import (
 // body reach the guard (package responseguard) or are refused. The request's own
 // PAN guard is elsewhere (tokenize_panguard.go, detokenize_panguard.go).
 
+// newResponseGuard is the response guard of one request (guardOptions).
+func newResponseGuard(set *rules.Outbound, secrets []responseguard.Secret, merchantBody, sentBody []byte, r *http.Request) *responseguard.Guard {
+	sc := guardScratches.Get().(*guardScratch)
+	g := responseguard.NewGuard(guardOptions(sc, set, secrets, merchantBody, sentBody, r))
+	// NewGuard keeps nothing of Options.Request; the copies hold the
+	// sent body's decoded bytes (a DPAN, a cryptogram): cleared.
+	clear(sc.buf)
+	clear(sc.req)
+	sc.buf, sc.req = sc.buf[:0], sc.req[:0]
+	guardScratches.Put(sc)
+	return g
+}
+
+// guardScratch holds guardOptions' copies of what the merchant's request
+// carried (its bodies and query decoded, its header values), in one array
+// reused from request to request, until NewGuard has read them.
+type guardScratch struct {
+	buf  []byte
+	req  [][]byte
+	ends []int
+}
+
+var guardScratches = sync.Pool{New: func() any { return new(guardScratch) }}
+
 // guardOptions is what the response guard needs for one request: the
 // secrets sent, what the merchant's own request carried (so that a value it
 // chose is masked like a secret of its class whether or not it equals one),
@@ -42,20 +67,35 @@ import (
 // (the expiry year from the vault, a preset's card type code) would be
 // masked in an echo only when it equals the CVV, and the mask would tell
 // the merchant so.
-func guardOptions(set *rules.Outbound, secrets []responseguard.Secret, merchantBody, sentBody []byte, r *http.Request) responseguard.Options {
-	o := responseguard.Options{Secrets: secrets, Request: [][]byte{merchantBody, sentBody, []byte(r.URL.RawQuery)}}
+//
+// The Options' Request slices point into sc, valid until sc is reused.
+func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard.Secret, merchantBody, sentBody []byte, r *http.Request) responseguard.Options {
+	req := append(sc.req[:0], merchantBody, sentBody, []byte(r.URL.RawQuery))
+	// The copies are appended to one array, and sliced once it no longer
+	// moves.
+	buf, ends := sc.buf[:0], sc.ends[:0]
 	// Form bodies and queries are read decoded too, as the merchant's
-	// server reads them.
-	for _, raw := range []string{string(merchantBody), string(sentBody), r.URL.RawQuery} {
-		if q, err := url.QueryUnescape(raw); err == nil && q != raw {
-			o.Request = append(o.Request, []byte(q))
+	// server reads them: what url.QueryUnescape makes of them, when that
+	// differs (queryUnescape).
+	for _, raw := range req[:3] {
+		var ok bool
+		if buf, ok = queryUnescape(buf, raw); ok {
+			ends = append(ends, len(buf))
 		}
 	}
 	for _, values := range r.Header {
 		for _, v := range values {
-			o.Request = append(o.Request, []byte(v))
+			buf = append(buf, v...)
+			ends = append(ends, len(buf))
 		}
 	}
+	from := 0
+	for _, end := range ends {
+		req = append(req, buf[from:end:end])
+		from = end
+	}
+	sc.buf, sc.req, sc.ends = buf, req, ends
+	o := responseguard.Options{Secrets: secrets, Request: req}
 	// A multipart part in quoted-printable or base64 reaches a processor
 	// that parses it decoded, and may come back so.
 	o.Request = append(o.Request, multipartContents(r.Header.Get("Content-Type"), merchantBody)...)
@@ -71,10 +111,62 @@ func guardOptions(set *rules.Outbound, secrets []responseguard.Secret, merchantB
 	return o
 }
 
+// queryUnescape appends to dst what url.QueryUnescape makes of s and
+// reports true, when that differs from s: s holds a '+' or a %XX escape,
+// and no malformed escape (an error: nothing is appended). It reads the
+// bytes as they are, without QueryUnescape's string copies of whole bodies.
+func queryUnescape(dst, s []byte) ([]byte, bool) {
+	changes := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '%':
+			if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
+				return dst, false
+			}
+			changes = true
+			i += 2
+		case '+':
+			changes = true
+		}
+	}
+	if !changes {
+		return dst, false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '%':
+			dst = append(dst, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		case '+':
+			dst = append(dst, ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst, true
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
 // multipartContents are the decoded contents of a multipart body's parts
 // in quoted-printable (mime/multipart decodes it) or base64; nil for any
 // other body.
 func multipartContents(contentType string, raw []byte) [][]byte {
+	if !mayBeMultipart(contentType) {
+		return nil // without ParseMediaType's map and copies
+	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
 		return nil
@@ -95,6 +187,21 @@ func multipartContents(contentType string, raw []byte) [][]byte {
 		}
 		out = append(out, b)
 	}
+}
+
+// mayBeMultipart is false for a Content-Type whose media type is surely
+// not multipart/... as mime.ParseMediaType reads it (trimmed, lower-cased):
+// ASCII that does not start, past spaces, with "multipart/" in any case.
+// Anything else (non-ASCII, which lower-casing may turn into ASCII) is
+// left to ParseMediaType.
+func mayBeMultipart(ct string) bool {
+	for i := 0; i < len(ct); i++ {
+		if ct[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	ct = strings.TrimLeft(ct, " \t\n\v\f\r")
+	return len(ct) >= len("multipart/") && strings.EqualFold(ct[:len("multipart/")], "multipart/")
 }
 
 // guard1xx redacts the headers of informational (1xx) responses, such as
@@ -197,7 +304,10 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a
 		// chunked stream read by read.
-		b, err := io.ReadAll(io.LimitReader(src, bufferLimit+1))
+		// Read into a buffer of the announced length (and a byte to see
+		// EOF), not io.ReadAll's growing copies; a body longer than
+		// announced still grows it, as ReadAll would.
+		b, err := readAllInto(make([]byte, 0, resp.ContentLength+1), io.LimitReader(src, bufferLimit+1))
 		if err != nil {
 			src.Close()
 			return nil, fmt.Errorf("tokengate: reading the destination's response: %w", err)
@@ -219,10 +329,30 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	return resp, nil
 }
 
+// readAllInto is io.ReadAll reading into b's array first.
+func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // room for more
+		}
+	}
+}
+
 // jsonBody reports whether a response is JSON, by its Content-Type
 // (application/json, text/json, any +json type) or, with none, by its first
 // byte: the guard then keeps a valid document valid (responseguard.ForJSON).
 func jsonBody(contentType string, head []byte) bool {
+	if contentType == "application/json" {
+		return true // the usual answer, without ParseMediaType's copies
+	}
 	mt, _, _ := mime.ParseMediaType(contentType)
 	switch {
 	case mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json"):
@@ -238,6 +368,11 @@ func jsonBody(contentType string, head []byte) bool {
 // none; found by hand when the parameters do not parse, since a client may
 // still honour it.
 func charsetOf(ct string) string {
+	if strings.IndexByte(ct, ';') < 0 && strings.IndexByte(ct, '=') < 0 {
+		// No parameters, and no "charset=" to find by hand: "", as below,
+		// without ParseMediaType's copies.
+		return ""
+	}
 	_, params, err := mime.ParseMediaType(ct)
 	if err == nil || params != nil {
 		return params["charset"]

@@ -36,6 +36,7 @@
 package responseguard
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -43,6 +44,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Mask replaces a cryptogram or CVV: the same mask the inbound side leaves
@@ -141,6 +143,7 @@ func NewGuard(o Options) *Guard {
 	// value the merchant sent on every payment would mask its amounts and
 	// years in every answer.
 	var cvvLens uint
+	var scratch [64]byte // decodeCrypt's output, copied where it is kept
 	for _, s := range o.Secrets {
 		switch {
 		case s.Value == "":
@@ -150,18 +153,21 @@ func NewGuard(o Options) *Guard {
 				cvvLens |= 1 << n
 			}
 		case s.With == Mask:
-			b, ok := decodeCrypt([]byte(s.Value))
+			b, ok := decodeCrypt(scratch[:0], []byte(s.Value))
 			if !ok {
 				b = []byte(s.Value)
 			}
 			g.cryptBytes[string(b)] = true
 			g.cryptLens[len(b)] = true
 			l := len(b)
-			for _, n := range []int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)} {
+			ns := [...]int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)}
+			g.tokenLens.grow(max(ns[0], ns[1], ns[2], ns[3]))
+			for _, n := range ns {
 				g.tokenLens.add(n)
 			}
-			for _, sp := range spellings(b, s.Value) {
-				g.crypts = append(g.crypts, []byte(sp))
+			k := len(g.crypts)
+			g.crypts = appendSpellings(g.crypts, b, s.Value)
+			for _, sp := range g.crypts[k:] {
 				g.hold = max(g.hold, len(sp)+2)
 			}
 		}
@@ -183,7 +189,7 @@ func NewGuard(o Options) *Guard {
 				if !g.tokenLens.has(chars) {
 					return
 				}
-				if b, ok := decodeCrypt(dec); ok && g.cryptLens[len(b)] {
+				if b, ok := decodeCrypt(scratch[:0], dec); ok && g.cryptLens[len(b)] {
 					g.cryptBytes[string(b)] = true
 				}
 			})
@@ -210,6 +216,13 @@ func NewGuard(o Options) *Guard {
 
 // lengths is a small set of lengths.
 type lengths []bool
+
+// grow makes room for lengths up to n at once, rather than a slice per add.
+func (l *lengths) grow(n int) {
+	if len(*l) <= n {
+		*l = append(*l, make([]bool, n+1-len(*l))...)
+	}
+}
 
 func (l *lengths) add(n int) {
 	for len(*l) <= n {
@@ -249,66 +262,141 @@ func cvvIndex(v []byte) (int, bool) {
 	return n, true
 }
 
-// decodeCrypt reads a cryptogram token in any spelling spellings writes.
-func decodeCrypt(s []byte) ([]byte, bool) {
-	str := string(s)
-	if strings.IndexByte(str, '%') >= 0 {
+// decodeCrypt reads a cryptogram token in any spelling spellings writes,
+// decoding into dst's array when it is large enough (the result is then
+// only valid until dst is reused): it runs for every token of a
+// cryptogram's length in the request and the response, and so must not
+// allocate.
+func decodeCrypt(dst, s []byte) ([]byte, bool) {
+	if bytes.IndexByte(s, '%') >= 0 {
 		// PathUnescape: a '+' is base64's, not a form's space.
-		if u, err := url.PathUnescape(str); err == nil {
-			str = u
+		if u, err := url.PathUnescape(string(s)); err == nil {
+			s = []byte(u)
 		}
 	}
-	if len(str)%2 == 0 {
-		if b, err := hex.DecodeString(str); err == nil {
-			return b, true
+	if len(s)%2 == 0 {
+		d := grow(dst, hex.DecodedLen(len(s)))
+		if n, err := hex.Decode(d, s); err == nil {
+			return d[:n], true
 		}
 	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(str); err == nil && len(b) > 0 {
-			return b, true
+	for _, enc := range cryptEncodings {
+		d := grow(dst, enc.DecodedLen(len(s)))
+		if n, err := enc.Decode(d, s); err == nil && n > 0 {
+			return d[:n], true
 		}
 	}
 	return nil, false
 }
 
-// spellings are the ways a processor may print cryptogram b (sent as
-// sent): base64 in both alphabets, padded or not, hex in both cases, and
-// each percent-encoded with upper or lower hex digits.
-func spellings(b []byte, sent string) []string {
-	var out []string
-	add := func(s string) {
-		for _, o := range out {
-			if o == s {
-				return
+// cryptEncodings are the base64 spellings decodeCrypt tries, in order.
+var cryptEncodings = []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
+
+// grow is dst's array, or a new one, with n bytes.
+func grow(dst []byte, n int) []byte {
+	if cap(dst) >= n {
+		return dst[:n]
+	}
+	return make([]byte, n)
+}
+
+// appendSpellings appends to dst the ways a processor may print
+// cryptogram b (sent as sent), each once: base64 in both alphabets, padded
+// or not, hex in both cases, and each percent-encoded (url.QueryEscape)
+// with upper or lower hex digits. They share one new array: one
+// allocation where a string per spelling and per escape made some twenty.
+func appendSpellings(dst [][]byte, b []byte, sent string) [][]byte {
+	l := len(b)
+	forms := len(sent) + 2*((l+2)/3*4) + 2*((4*l+2)/3) + 4*l
+	buf := make([]byte, 0, 3*forms+16)
+	var spans [21][2]int // 7 forms, each as is, escaped, escaped in lower case
+	n := 0
+	add := func(start int) {
+		s := buf[start:]
+		for _, sp := range spans[:n] {
+			if string(buf[sp[0]:sp[1]]) == string(s) {
+				return // the bytes stay in buf, unused
 			}
 		}
-		out = append(out, s)
+		spans[n] = [2]int{start, len(buf)}
+		n++
 	}
-	for _, s := range []string{sent,
-		base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
-		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
-		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)),
-	} {
-		if s == "" {
+	for form := range 7 {
+		start := len(buf)
+		switch form {
+		case 0:
+			buf = append(buf, sent...)
+		case 1:
+			buf = base64.StdEncoding.AppendEncode(buf, b)
+		case 2:
+			buf = base64.RawStdEncoding.AppendEncode(buf, b)
+		case 3:
+			buf = base64.URLEncoding.AppendEncode(buf, b)
+		case 4:
+			buf = base64.RawURLEncoding.AppendEncode(buf, b)
+		case 5, 6:
+			buf = hex.AppendEncode(buf, b)
+			if form == 6 {
+				for i := start; i < len(buf); i++ {
+					if c := buf[i]; c >= 'a' && c <= 'f' {
+						buf[i] = c - 'a' + 'A'
+					}
+				}
+			}
+		}
+		end := len(buf)
+		if end == start {
 			continue
 		}
-		add(s)
-		q := url.QueryEscape(s)
+		add(start)
+		q := len(buf)
+		buf = appendQueryEscape(buf, start, end)
 		add(q)
-		add(lowerEscapes(q))
+		lower := len(buf)
+		buf = append(buf, buf[q:lower]...)
+		lowerEscapesIn(buf[lower:])
+		add(lower)
 	}
-	return out
+	for _, sp := range spans[:n] {
+		dst = append(dst, buf[sp[0]:sp[1]:sp[1]])
+	}
+	return dst
+}
+
+// appendQueryEscape appends url.QueryEscape(buf[start:end]) to buf: every
+// byte but letters, digits and - _ . ~ as %XX (upper case), a space as +.
+func appendQueryEscape(buf []byte, start, end int) []byte {
+	const upper = "0123456789ABCDEF"
+	for i := start; i < end; i++ {
+		switch c := buf[i]; {
+		case isAlnum(c) || c == '-' || c == '_' || c == '.' || c == '~':
+			buf = append(buf, c)
+		case c == ' ':
+			buf = append(buf, '+')
+		default:
+			buf = append(buf, '%', upper[c>>4], upper[c&15])
+		}
+	}
+	return buf
 }
 
 // lowerEscapes lower-cases the hex digits of %XX escapes: both cases are valid.
 func lowerEscapes(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s // nothing to lower: no copies
+	}
 	b := []byte(s)
+	lowerEscapesIn(b)
+	return string(b)
+}
+
+// lowerEscapesIn is lowerEscapes in place.
+func lowerEscapesIn(b []byte) {
 	for i := 0; i+2 < len(b); i++ {
 		if b[i] == '%' {
 			b[i+1], b[i+2] = lowerHex(b[i+1]), lowerHex(b[i+2])
 		}
 	}
-	return string(b)
 }
 
 func lowerHex(c byte) byte {
@@ -324,22 +412,60 @@ func (g *Guard) String(s string) (string, int) {
 	if s == "" {
 		return s, 0
 	}
-	out, n := g.Bytes([]byte(s))
-	if n == 0 && string(out) == s {
-		return s, 0
+	// The copies in and out of the guard are pooled: a response's every
+	// header value goes through here.
+	sc := stringScratches.Get().(*stringScratch)
+	sc.in = append(sc.in[:0], s...)
+	out, n := g.redact(sc.out[:0], sc.in)
+	res := s
+	if n != 0 || string(out) != s {
+		res = string(out)
 	}
-	return string(out), n
+	// A header value may hold card data: cleared before it is reused.
+	clear(sc.in)
+	clear(out)
+	if cap(sc.in) <= maxPooled && cap(out) <= maxPooled {
+		sc.in, sc.out = sc.in[:0], out[:0]
+		stringScratches.Put(sc)
+	}
+	return res, n
 }
+
+// stringScratches are String's buffers; one larger than maxPooled is
+// left to the collector.
+var stringScratches = sync.Pool{New: func() any { return new(stringScratch) }}
+
+type stringScratch struct{ in, out []byte }
+
+const maxPooled = 64 << 10
 
 // Bytes redacts one complete body and reports how many replacements it
 // made. It returns b itself when there was nothing to replace.
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
-	var st scanState
-	norm := normalize(make([]byte, 0, len(b)), b, true)
-	out := make([]byte, 0, len(norm))
-	g.process(&out, norm, 0, true, &st)
-	if st.count == 0 && string(out) == string(b) {
+	out, n := g.redact(make([]byte, 0, len(b)), b)
+	if n == 0 && string(out) == string(b) {
 		return b, 0
 	}
+	return out, n
+}
+
+// redact appends the redacted b to out.
+func (g *Guard) redact(out, b []byte) ([]byte, int) {
+	st := scanStates.Get().(*scanState)
+	defer func() {
+		// Offsets and flags only, no card data; kept for the next body.
+		*st = scanState{mask: st.mask[:0], words: st.words[:0], escs: st.escs[:0]}
+		scanStates.Put(st)
+	}()
+	norm := b
+	if bytes.IndexByte(b, '\\') >= 0 || bytes.IndexByte(b, '&') >= 0 {
+		// Only an escape changes the body: without one it is read as is,
+		// not copied.
+		norm = normalize(make([]byte, 0, len(b)), b, true)
+	}
+	g.process(&out, norm, 0, true, st)
 	return out, st.count
 }
+
+// scanStates keeps the scratch slices of Bytes's scans between bodies.
+var scanStates = sync.Pool{New: func() any { return new(scanState) }}

@@ -395,11 +395,12 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 		}
 	}
 	if len(g.cryptBytes) > 0 {
+		var scratch [64]byte // decodeCrypt's output, only looked up
 		tokens(in, func(s, e, chars int, tok []byte) {
 			if s < from || s >= limit || e == len(in) && !final || !g.tokenLens.has(chars) {
 				return
 			}
-			if b, ok := decodeCrypt(tok); ok && g.cryptLens[len(b)] && g.cryptBytes[string(b)] {
+			if b, ok := decodeCrypt(scratch[:0], tok); ok && g.cryptLens[len(b)] && g.cryptBytes[string(b)] {
 				keep(s, e)
 			}
 		})

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -136,4 +138,49 @@ func TestReaderLongRun(t *testing.T) {
 	if c := cap(r.in) + cap(r.out) + cap(r.raw) + cap(r.st.mask); c > 8*readChunk {
 		t.Errorf("buffers grew to %d bytes", c)
 	}
+}
+
+// spellings is appendSpellings as strings, for the tests.
+func spellings(b []byte, sent string) []string {
+	var out []string
+	for _, sp := range appendSpellings(nil, b, sent) {
+		out = append(out, string(sp))
+	}
+	return out
+}
+
+// spellingsBefore is how spellings were made before appendSpellings
+// wrote them into one array: the two must agree, in order.
+func spellingsBefore(b []byte, sent string) []string {
+	var out []string
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, s := range []string{sent,
+		base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
+		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)),
+	} {
+		if s == "" {
+			continue
+		}
+		add(s)
+		q := url.QueryEscape(s)
+		add(q)
+		add(lowerEscapes(q))
+	}
+	return out
+}
+
+func FuzzAppendSpellings(f *testing.F) {
+	for _, s := range []string{"", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "//+/AQIDBAUGBwgJCgsMDQ4PEBE=", "a b~c.d", "\xff\x00%"} {
+		f.Add([]byte(s), s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, sent string) {
+		if got, want := spellings(b, sent), spellingsBefore(b, sent); !slices.Equal(got, want) {
+			t.Fatalf("spellings(%x, %q) = %q, want %q", b, sent, got, want)
+		}
+	})
 }
