@@ -28,14 +28,14 @@ import (
 //
 //	go test -run XXX -bench 'HTTP$' -benchmem ./caddymodule/
 
-// benchGateway is a Caddy running bench/run's config: sites plain, tokenize
+// outboundBench is a Caddy running bench/run's config: sites plain, tokenize
 // (to pre-tokenize the repeat card) and detokenize, over a bbolt vault.
-type benchGateway struct {
+type outboundBench struct {
 	plainURL, detokURL, apiKey string
 	detokBody                  []byte
 }
 
-func startBenchGateway(b *testing.B) *benchGateway {
+func startOutboundBench(b *testing.B) *outboundBench {
 	b.Helper()
 	dir := b.TempDir()
 	// The stand-in processor: bench/upstream's echo.
@@ -130,7 +130,7 @@ http://:%d {
 	}
 	b.Cleanup(func() { _ = caddy.Stop() })
 
-	g := &benchGateway{
+	g := &outboundBench{
 		plainURL: fmt.Sprintf("http://127.0.0.1:%d/payments", plain),
 		detokURL: fmt.Sprintf("http://127.0.0.1:%d/payments", detok),
 		apiKey:   apiKey,
@@ -165,7 +165,7 @@ func readBenchBody(b *testing.B, name string) []byte {
 
 // run posts body to url from parallel clients (keep-alive connections, like
 // wrk's), checking every answer is a 200 that check accepts.
-func (g *benchGateway) run(b *testing.B, url string, check func(http.Header) bool) {
+func (g *outboundBench) run(b *testing.B, url string, check func(http.Header) bool) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	client := &http.Client{Transport: tr}
@@ -198,7 +198,7 @@ func (g *benchGateway) run(b *testing.B, url string, check func(http.Header) boo
 // allocations per op include the client's and the echo server's (the same
 // in BenchmarkPlainProxyHTTP): the difference is the gateway's.
 func BenchmarkDetokenizeHTTP(b *testing.B) {
-	g := startBenchGateway(b)
+	g := startOutboundBench(b)
 	g.run(b, g.detokURL, func(h http.Header) bool {
 		return strings.Contains(h.Get("Tokengate-Injected"), "=network_token")
 	})
@@ -207,6 +207,6 @@ func BenchmarkDetokenizeHTTP(b *testing.B) {
 // BenchmarkPlainProxyHTTP: bench/run's (1) plain reverse_proxy of the same
 // body, the ceiling.
 func BenchmarkPlainProxyHTTP(b *testing.B) {
-	g := startBenchGateway(b)
+	g := startOutboundBench(b)
 	g.run(b, g.plainURL, func(http.Header) bool { return true })
 }
