@@ -59,21 +59,7 @@ func startOutboundBench(b *testing.B) *outboundBench {
 	plain, tok, detok, admin := ports.port("plain"), ports.port("tok"), ports.port("detok"), ports.port("admin")
 	const apiKey = "bench_key_0123456789"
 	rules := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rules, []byte(`inbound:
-  checkout:
-    tenant: bench
-    match:
-      methods: [POST]
-      paths: ["/checkout"]
-    token_format: prefixed
-    token_prefix: tok_
-    fields:
-      - {kind: pan, json: payment.card.number, form: card_number}
-      - {kind: cvv, json: payment.card.cvc, form: card_cvc}
-      - {kind: exp_month, json: payment.card.exp_month, form: card_exp_month}
-      - {kind: exp_year, json: payment.card.exp_year, form: card_exp_year}
-      - {kind: name, json: payment.card.name, form: card_name}
-outbound:
+	if err := os.WriteFile(rules, []byte(benchCheckoutRules+`outbound:
   psp:
     match:
       methods: [POST]
@@ -136,8 +122,7 @@ http://:%d {
 		apiKey:   apiKey,
 	}
 	// Pre-tokenize the repeat card, as bench/run does.
-	checkout := readBenchBody(b, "checkout.json")
-	checkout = bytes.Replace(checkout, []byte("{{PAN}}"), []byte("4242424242424242"), 1)
+	checkout := benchBody(b, "checkout.json")
 	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/checkout", tok), "application/json", bytes.NewReader(checkout))
 	if err != nil {
 		b.Fatal(err)
@@ -150,17 +135,8 @@ http://:%d {
 	if err := json.Unmarshal(body, &doc); err != nil || !strings.HasPrefix(doc.Payment.Card.Number, "tok_") {
 		b.Fatalf("tokenize: HTTP %d, no token: %v", resp.StatusCode, err)
 	}
-	g.detokBody = bytes.Replace(readBenchBody(b, "detokenize.json"), []byte("{{TOKEN}}"), []byte(doc.Payment.Card.Number), 1)
+	g.detokBody = bytes.Replace(benchBody(b, "detokenize.json"), []byte("{{TOKEN}}"), []byte(doc.Payment.Card.Number), 1)
 	return g
-}
-
-func readBenchBody(b *testing.B, name string) []byte {
-	b.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "bench", "bodies", name))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return bytes.TrimRight(raw, "\n")
 }
 
 // run posts body to url from parallel clients (keep-alive connections, like

@@ -24,8 +24,12 @@ import (
 // benchRepeatPAN is bench/run's REPEAT_PAN.
 const benchRepeatPAN = "4242424242424242"
 
-// benchRules is the rules file bench/run writes (its inbound part).
-const benchRules = `inbound:
+// benchRules is the rules file bench/run writes (its inbound part);
+// benchCheckoutRules is its checkout set alone, which the outbound
+// benchmarks put before their own set.
+const benchRules = benchCheckoutRules + benchBulkRules
+
+const benchCheckoutRules = `inbound:
   checkout:
     tenant: bench
     match:
@@ -39,7 +43,9 @@ const benchRules = `inbound:
       - {kind: exp_month, json: payment.card.exp_month, form: card_exp_month}
       - {kind: exp_year, json: payment.card.exp_year, form: card_exp_year}
       - {kind: name, json: payment.card.name, form: card_name}
-  bulk:
+`
+
+const benchBulkRules = `  bulk:
     tenant: bench
     match:
       methods: [POST]
