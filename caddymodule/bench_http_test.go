@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -38,22 +36,7 @@ type outboundBench struct {
 func startOutboundBench(b *testing.B) *outboundBench {
 	b.Helper()
 	dir := b.TempDir()
-	// The stand-in processor: bench/upstream's echo.
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		if ct := r.Header.Get("Content-Type"); ct != "" {
-			w.Header().Set("Content-Type", ct)
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(body)
-	}))
-	b.Cleanup(up.Close)
-	upAddr := strings.TrimPrefix(up.URL, "http://")
+	upAddr := benchEchoUpstream(b) // the stand-in processor
 
 	ports := &testPorts{t: b}
 	plain, tok, detok, admin := ports.port("plain"), ports.port("tok"), ports.port("detok"), ports.port("admin")

@@ -77,7 +77,9 @@ type benchGateway struct {
 	tokenize, plain string // URLs of /checkout
 }
 
-func startBenchGateway(b *testing.B) *benchGateway {
+// benchEchoUpstream starts bench/upstream's echo (200, the body, its
+// Content-Type) and returns its host:port.
+func benchEchoUpstream(b *testing.B) string {
 	b.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, err := io.ReadAll(r.Body)
@@ -92,7 +94,12 @@ func startBenchGateway(b *testing.B) *benchGateway {
 		_, _ = w.Write(raw)
 	}))
 	b.Cleanup(up.Close)
-	upstream := strings.TrimPrefix(up.URL, "http://")
+	return strings.TrimPrefix(up.URL, "http://")
+}
+
+func startBenchGateway(b *testing.B) *benchGateway {
+	b.Helper()
+	upstream := benchEchoUpstream(b)
 
 	g := &gateway{t: b, dir: b.TempDir()}
 	rules := g.writeFile("rules.yaml", benchRules)
