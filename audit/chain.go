@@ -193,7 +193,8 @@ type Options struct {
 	// Key authenticates checkpoints (keys.Keys.DeriveKey(CheckpointKeyLabel)).
 	Key []byte
 	// Every and Interval: a checkpoint after Every entries and Interval
-	// after the first entry since the last one (defaults 100 and 1m).
+	// after the first entry since the last one (defaults
+	// DefaultCheckpointEvery and DefaultCheckpointInterval).
 	Every    int
 	Interval time.Duration
 	// SyncEvery makes every entry durable (fsync) before Record returns;
@@ -485,14 +486,18 @@ func (c *Chain) writeLocked(ctx context.Context, b *batch) error {
 		}
 		c.since++
 	}
-	if err == nil && c.opts.SyncEvery {
-		if err = c.store.Sync(); err != nil {
+	// The lines written are made durable before their callers hear of
+	// them, also when a later line of the batch failed (a short write).
+	if n > 0 && c.opts.SyncEvery {
+		if serr := c.store.Sync(); serr != nil {
 			// Written, not durable: the chain goes on after them (they
 			// are in the file), the callers are told.
 			for k := range n {
-				c.setErr(b, c.idx[k], fmt.Errorf("audit: syncing entry %d: %w", b.entries[c.idx[k]].Seq, err))
+				c.setErr(b, c.idx[k], fmt.Errorf("audit: syncing entry %d: %w", b.entries[c.idx[k]].Seq, serr))
 			}
-			return nil
+			if err == nil {
+				return nil
+			}
 		}
 	}
 	if err != nil {

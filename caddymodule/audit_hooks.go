@@ -87,10 +87,13 @@ func destination(set *rules.Outbound) string {
 // free of card numbers (a reason may be a provider's text kept with the
 // card).
 func auditText(s string) string {
+	// Masked before it is cut: a card number across the cut would lose its
+	// tail, fail the Luhn check and pass unmasked.
+	s = body.SafePath(s)
 	if len(s) > 128 {
-		s = s[:128]
+		s = strings.ToValidUTF8(s[:128], "")
 	}
-	return body.SafePath(s)
+	return s
 }
 
 // recordDetokenized records a detokenization that found tokens, before the

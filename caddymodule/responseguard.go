@@ -95,7 +95,10 @@ func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard
 		from = end
 	}
 	sc.buf, sc.req, sc.ends = buf, req, ends
-	o := responseguard.Options{Secrets: secrets, Request: req}
+	// Capped at its length: what is appended next (a multipart body's
+	// decoded parts) must not land in the pooled array's spare room, which
+	// is cleared only up to its length.
+	o := responseguard.Options{Secrets: secrets, Request: req[:len(req):len(req)]}
 	// A multipart part in quoted-printable or base64 reaches a processor
 	// that parses it decoded, and may come back so.
 	o.Request = append(o.Request, multipartContents(r.Header.Get("Content-Type"), merchantBody)...)

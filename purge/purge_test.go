@@ -174,3 +174,19 @@ func TestTouchingWritesOncePerDay(t *testing.T) {
 		t.Fatalf("tokenized again the next day: version %d, %v", rec.Version, rec.Metadata)
 	}
 }
+
+// A record stored before uses were recorded gets its first day from the
+// sweep instead of being judged by its creation.
+func TestSweepStampsRecordsWithoutADay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.put(t, "tok_legacy", vault.NetworkToken{}, nil)
+	sw := &purge.Sweeper{Eraser: f.e, Records: f.v.(vault.Exporter), Policy: purge.Policy{Default: time.Hour}, Rate: 1000}
+	if rep, err := sw.Sweep(ctx); err != nil || rep.Erased != 0 {
+		t.Fatalf("sweep: %+v %v", rep, err)
+	}
+	rec, err := f.v.Get(ctx, "t", "tok_legacy")
+	if err != nil || rec.Metadata[vault.LastUsedKey] != time.Now().UTC().Format(time.DateOnly) {
+		t.Fatalf("the record's day: %v %v", rec.Metadata, err)
+	}
+}

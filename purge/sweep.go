@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/tokengate/tokengate/vault"
@@ -82,6 +83,20 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 		t := now()
 		for _, rec := range recs {
 			rep.Walked++
+			if _, ok := rec.Metadata[vault.LastUsedKey]; !ok && !vault.IsShortLived(rec) {
+				// Stored before uses were recorded: when it was last used
+				// is unknown, and counting from its creation would erase
+				// cards still in use the first time retention is turned
+				// on. Its period starts now (a conflict: next sweep).
+				next := rec
+				next.Metadata = maps.Clone(rec.Metadata)
+				if next.Metadata == nil {
+					next.Metadata = map[string]string{}
+				}
+				next.Metadata[vault.LastUsedKey] = t.UTC().Format(time.DateOnly)
+				_, _ = s.Eraser.Vault.Update(vault.WithoutTouch(ctx), next)
+				continue
+			}
 			if !s.Policy.Expired(rec, t) {
 				continue
 			}

@@ -18,8 +18,9 @@ const lastUsedLayout = "2006-01-02"
 // LastUsed returns when rec was last used, at the latest: the end of the
 // day LastUsedKey holds (the use was some time that day; its start would
 // make a card used a moment ago look hours old, and a retention period
-// shorter than a day erase it at once), else when it was created (a card
-// never used since). UpdatedAt is not used: a re-seal or a network token's
+// shorter than a day erase it at once), else when it was created (the
+// retention sweep gives a record stored before uses were recorded its
+// first day, so this is a card stored by a path that records none). UpdatedAt is not used: a re-seal or a network token's
 // status change writes the record without anybody using the card.
 func LastUsed(rec Record) time.Time {
 	if d, err := time.Parse(lastUsedLayout, rec.Metadata[LastUsedKey]); err == nil {
@@ -75,11 +76,8 @@ func WithoutTouch(ctx context.Context) context.Context {
 
 // touch writes today's day into rec if it holds another.
 func (t *Touching) touch(ctx context.Context, rec Record) Record {
-	if ctx.Value(noTouchKey{}) != nil {
-		return rec
-	}
 	day := t.today()
-	if rec.Metadata[LastUsedKey] == day || IsShortLived(rec) {
+	if rec.Metadata[LastUsedKey] == day || IsShortLived(rec) || ctx.Value(noTouchKey{}) != nil {
 		return rec
 	}
 	next := rec

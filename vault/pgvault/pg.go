@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
@@ -234,9 +233,8 @@ func (v *Vault) Update(ctx context.Context, rec vault.Record) (vault.Record, err
 	tag, err := v.pool.Exec(ctx, `UPDATE tokengate_records SET fingerprint = $3, network_provider = $4, network_id = $5, data = $6, version = $7, updated_at = $8
 		WHERE tenant = $1 AND token = $2 AND version = $9`,
 		rec.Tenant, rec.Token, next.Fingerprint, next.Network.Provider, next.Network.ID, data, next.Version, next.UpdatedAt, rec.Version)
-	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+	case isUniqueViolation(err):
 		return vault.Record{}, errors.New("vault: update: the new fingerprint already belongs to another token")
 	case err != nil:
 		return vault.Record{}, fmt.Errorf("pgvault: update: %w", err)
