@@ -38,7 +38,7 @@ const maxResealRate = 100_000
 
 // validate checks the config (nil is the default).
 func (c *ResealConfig) validate() error {
-	if c != nil && (c.Rate < 0 || c.Rate > maxResealRate) {
+	if c != nil && c.Rate != 0 && !(c.Rate >= 1 && c.Rate <= maxResealRate) { // !(>=) refuses NaN too
 		return fmt.Errorf("tokengate: reseal rate %v: want records per second between 1 and %d", c.Rate, maxResealRate)
 	}
 	return nil
@@ -68,7 +68,7 @@ func (a *App) unmarshalReseal(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			r, err := strconv.ParseFloat(v, 64)
-			if err != nil || r <= 0 || r > maxResealRate {
+			if err != nil || !(r >= 1 && r <= maxResealRate) {
 				return d.Errf("reseal rate %q: want records per second between 1 and %d", v, maxResealRate)
 			}
 			c.Rate = r

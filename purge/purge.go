@@ -188,7 +188,12 @@ func (e *Eraser) ForgetCustomer(ctx context.Context, tenant, token, customer, re
 			return false, nil
 		}
 		if !savedForOthers(rec, customer) {
-			return e.Erase(ctx, tenant, token, reason)
+			// Checked again on the record the erase reads: another
+			// customer may have saved the card since.
+			return e.EraseIf(ctx, tenant, token, reason, func(r vault.Record) bool {
+				_, mine := r.Metadata[CustomerKey(customer)]
+				return mine && !savedForOthers(r, customer)
+			})
 		}
 		next := rec
 		next.Metadata = maps.Clone(rec.Metadata)
