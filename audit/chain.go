@@ -364,7 +364,7 @@ func (c *Chain) Record(ctx context.Context, e Entry) error {
 	// The leader waits its turn, bounded: a write that never returns must
 	// not hold every later request forever. Past Wait the whole batch fails
 	// with ErrBusy (a 503, or counted under fail_open).
-	if err := c.turn(ctx); err != nil {
+	if err := c.turn(); err != nil {
 		c.qmu.Lock()
 		if c.open == b {
 			c.open = nil // no one joins a failed batch
@@ -529,8 +529,9 @@ func appendLines(ctx context.Context, s Store, lines [][]byte) (int, error) {
 	return len(lines), nil
 }
 
-// turn waits for Record's turn: at most Options.Wait, or until ctx ends.
-func (c *Chain) turn(ctx context.Context) error {
+// turn waits for Record's turn, at most Options.Wait (the leader's context
+// does not end it: the batch is the other callers' too).
+func (c *Chain) turn() error {
 	select {
 	case c.gate <- struct{}{}:
 		return nil
@@ -541,8 +542,6 @@ func (c *Chain) turn(ctx context.Context) error {
 	select {
 	case c.gate <- struct{}{}:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	case <-t.C:
 		return ErrBusy
 	}

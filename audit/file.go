@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,7 +212,7 @@ func ChainFiles(path string) ([]string, error) {
 	}
 	slices.SortFunc(rs, func(a, b rolled) int {
 		if a.seq != b.seq {
-			return cmpUint(a.seq, b.seq)
+			return cmp.Compare(a.seq, b.seq)
 		}
 		return strings.Compare(a.name, b.name)
 	})
@@ -241,16 +242,6 @@ func regular(file string) error {
 		return fmt.Errorf("audit: %s is a named pipe or socket, not a regular file", file)
 	}
 	return nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // firstSeq is the seq of the first entry of file (0 if none).

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -171,9 +172,9 @@ func (s *FileAuditSink) OpenAudit(ctx context.Context, env Env) (*audit.Chain, e
 	key := "audit-file:" + s.path
 	v, loaded, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		c, err := audit.OpenFileChain(ctx, s.path, audit.FileOptions{
-			MaxSizeMB:  cmp0(s.RollSizeMB, defaultAuditRollSizeMB),
-			MaxBackups: cmp0(s.RollKeep, defaultAuditRollKeep),
-			MaxAgeDays: cmp0(s.RollKeepDays, defaultAuditRollKeepDays),
+			MaxSizeMB:  cmp.Or(s.RollSizeMB, defaultAuditRollSizeMB),
+			MaxBackups: cmp.Or(s.RollKeep, defaultAuditRollKeep),
+			MaxAgeDays: cmp.Or(s.RollKeepDays, defaultAuditRollKeepDays),
 		}, opts)
 		if err != nil {
 			return nil, err
@@ -195,13 +196,6 @@ func (s *FileAuditSink) OpenAudit(ctx context.Context, env Env) (*audit.Chain, e
 		}
 	}
 	return s.chain, nil
-}
-
-func cmp0(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // Cleanup releases this config's hold on the chain; the last one closes it
@@ -339,15 +333,19 @@ func (a *App) openAudit(ctx context.Context, env Env) error {
 
 // configLoadEntry is the entry recording this config's load.
 func (a *App) configLoadEntry() audit.Entry {
-	rules, _ := os.ReadFile(a.Rules)
-	sum := sha256.Sum256(rules)
-	return audit.Entry{Action: audit.ActionConfigLoad, Outcome: audit.OutcomeOK, Detail: map[string]string{
-		"rules_sha256":    hex.EncodeToString(sum[:]),
+	e := audit.Entry{Action: audit.ActionConfigLoad, Outcome: audit.OutcomeOK, Detail: map[string]string{
 		"keyset_key_ids":  vault.KeyIDList(a.keys.KeyIDs()),
 		"keyset_primary":  strconv.FormatUint(uint64(a.keys.PrimaryKeyID()), 10),
 		"files_sha256":    a.filesHash(),
 		"tokengate_audit": a.auditBackend.Describe(),
 	}}
+	// Read again after the load; a file gone meanwhile gets no hash rather
+	// than the hash of nothing.
+	if rules, err := os.ReadFile(a.Rules); err == nil {
+		sum := sha256.Sum256(rules)
+		e.Detail["rules_sha256"] = hex.EncodeToString(sum[:])
+	}
+	return e
 }
 
 // unopenedAudit is the recorder of a fail_open sink that did not open.
