@@ -115,7 +115,9 @@ func parseRetention(d *caddyfile.Dispenser) (*Retention, error) {
 			if _, dup := r.Tenants[t]; dup {
 				return nil, d.Errf("retention tenant %s is set twice", t)
 			}
-			if r.Tenants[t], err = dur("tenant", v); err != nil {
+			if v == "0" { // this tenant's cards are kept, as in JSON
+				r.Tenants[t] = 0
+			} else if r.Tenants[t], err = dur("tenant", v); err != nil {
 				return nil, err
 			}
 		case "rate":
