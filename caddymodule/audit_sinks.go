@@ -154,7 +154,10 @@ func chainOptions(env Env, every int, interval caddy.Duration, syncEvery, failOp
 	}
 }
 
-type pooledChain struct{ *audit.Chain }
+type pooledChain struct {
+	*audit.Chain
+	files audit.FileOptions // the rolling it was opened with (a file chain)
+}
 
 func (p pooledChain) Destruct() error { return p.Close() }
 
@@ -170,16 +173,17 @@ func (s *FileAuditSink) OpenAudit(ctx context.Context, env Env) (*audit.Chain, e
 	host, _ := os.Hostname()
 	opts := chainOptions(env, s.CheckpointEvery, s.CheckpointInterval, s.Fsync == "every", s.FailOpen, host)
 	key := "audit-file:" + s.path
+	files := audit.FileOptions{
+		MaxSizeMB:  cmp.Or(s.RollSizeMB, defaultAuditRollSizeMB),
+		MaxBackups: cmp.Or(s.RollKeep, defaultAuditRollKeep),
+		MaxAgeDays: cmp.Or(s.RollKeepDays, defaultAuditRollKeepDays),
+	}
 	v, loaded, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		c, err := audit.OpenFileChain(ctx, s.path, audit.FileOptions{
-			MaxSizeMB:  cmp.Or(s.RollSizeMB, defaultAuditRollSizeMB),
-			MaxBackups: cmp.Or(s.RollKeep, defaultAuditRollKeep),
-			MaxAgeDays: cmp.Or(s.RollKeepDays, defaultAuditRollKeepDays),
-		}, opts)
+		c, err := audit.OpenFileChain(ctx, s.path, files, opts)
 		if err != nil {
 			return nil, err
 		}
-		return pooledChain{c}, nil
+		return pooledChain{Chain: c, files: files}, nil
 	})
 	var tailErr *audit.TailError
 	switch {
@@ -190,6 +194,13 @@ func (s *FileAuditSink) OpenAudit(ctx context.Context, env Env) (*audit.Chain, e
 	}
 	s.poolKey = key
 	s.chain = v.(pooledChain).Chain
+	if was := v.(pooledChain).files; loaded && env.Logger != nil &&
+		(was.MaxSizeMB != files.MaxSizeMB || was.MaxBackups != files.MaxBackups || was.MaxAgeDays != files.MaxAgeDays) {
+		// One writer per file: the open chain keeps rolling as it was
+		// opened (a second one would fork the chain).
+		env.Logger.Warn("the audit file's roll_size, roll_keep and roll_keep_for changed: they apply from the next restart",
+			zap.String("path", s.path))
+	}
 	if loaded {
 		if err := s.chain.SetOptions(ctx, opts); err != nil {
 			return nil, err
