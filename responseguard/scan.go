@@ -192,13 +192,21 @@ func tokens(s []byte, lens lengths, visit func(start, end, chars int, tok []byte
 		}
 		start, chars := i, 0
 		for i < len(s) {
-			if tokenBytes[s[i]] {
-				i++
-			} else if n := tokenAt(s, i); n != 0 {
-				i += n
-			} else {
+			// Runs of plain token characters in a tight loop: most of a
+			// body is letters and digits.
+			j := i
+			for j < len(s) && tokenBytes[s[j]] {
+				j++
+			}
+			chars += j - i
+			if i = j; i == len(s) || s[i] != '%' {
 				break
 			}
+			n := tokenAt(s, i)
+			if n == 0 {
+				break
+			}
+			i += n
 			chars++
 		}
 		for pads := 0; pads < 2 && i < len(s); pads++ {
