@@ -75,13 +75,10 @@ func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard
 	// moves.
 	buf, ends := sc.buf[:0], sc.ends[:0]
 	// Form bodies and queries are read decoded too, as the merchant's
-	// server reads them: what url.QueryUnescape makes of them, when that
-	// differs (queryUnescape).
+	// server reads them: what url.QueryUnescape makes of them, where that
+	// differs (unescapedChanges).
 	for _, raw := range req[:3] {
-		var ok bool
-		if buf, ok = queryUnescape(buf, raw); ok {
-			ends = append(ends, len(buf))
-		}
+		buf, ends = unescapedChanges(buf, ends, raw)
 	}
 	for _, values := range r.Header {
 		for _, v := range values {
@@ -114,17 +111,59 @@ func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard
 	return o
 }
 
-// queryUnescape appends to dst what url.QueryUnescape makes of s and
-// reports true, when that differs from s: s holds a '+' or a %XX escape,
-// and no malformed escape (an error: nothing is appended). It reads the
-// bytes as they are, without QueryUnescape's string copies of whole bodies.
-func queryUnescape(dst, s []byte) ([]byte, bool) {
+// unescapedChanges appends to dst the stretches of what url.QueryUnescape
+// makes of s that differ from s itself (around each '+' and %XX escape),
+// and the end of each to ends; nothing when QueryUnescape fails or changes
+// nothing. A stretch runs between two separators (stretchEnd) that
+// unescaping leaves alone: the guard's every scan of the merchant's
+// request (for cryptogram-like tokens, whole and float numbers, and the
+// escapes it decodes first) stops at them, so what it finds in the rest
+// of the decoded text it finds in s, which it reads too. The decoded copy
+// of a JSON body with one "+33 6 ..." phone number is then that number's
+// few bytes, not the whole body read twice.
+func unescapedChanges(dst []byte, ends []int, s []byte) ([]byte, []int) {
+	if !queryEscaped(s) {
+		return dst, ends
+	}
+	for at := 0; at < len(s); {
+		k := bytes.IndexAny(s[at:], "%+")
+		if k < 0 {
+			break
+		}
+		start, end := at+k, at+k
+		for start > at && !stretchEnd(s[start-1]) {
+			start--
+		}
+		for end < len(s) && !stretchEnd(s[end]) {
+			end++
+		}
+		dst, _ = queryUnescape(dst, s[start:end])
+		ends = append(ends, len(dst))
+		at = end
+	}
+	return dst, ends
+}
+
+// stretchEnd reports whether c separates what the response guard finds in
+// a request: JSON's punctuation and white space, which no token, number or
+// escape it reads holds, and which QueryUnescape keeps as it is.
+func stretchEnd(c byte) bool {
+	switch c {
+	case '"', ',', ':', '{', '}', '[', ']', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+// queryEscaped reports whether url.QueryUnescape changes s without an
+// error: s holds a '+' or a %XX escape, and no malformed escape.
+func queryEscaped(s []byte) bool {
 	changes := false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '%':
 			if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
-				return dst, false
+				return false
 			}
 			changes = true
 			i += 2
@@ -132,7 +171,15 @@ func queryUnescape(dst, s []byte) ([]byte, bool) {
 			changes = true
 		}
 	}
-	if !changes {
+	return changes
+}
+
+// queryUnescape appends to dst what url.QueryUnescape makes of s and
+// reports true, when that differs from s: s holds a '+' or a %XX escape,
+// and no malformed escape (an error: nothing is appended). It reads the
+// bytes as they are, without QueryUnescape's string copies of whole bodies.
+func queryUnescape(dst, s []byte) ([]byte, bool) {
+	if !queryEscaped(s) {
 		return dst, false
 	}
 	for i := 0; i < len(s); i++ {
