@@ -197,7 +197,9 @@ func NewGuard(o Options) *Guard {
 		}
 		if len(g.cryptLens) > 0 {
 			tokens(norm, g.tokenLens, func(s, e, chars int, dec []byte) {
-				if b, ok := decodeCrypt(scratch[:0], dec); ok && g.cryptLens.has(len(b)) {
+				// Looked up first: the sent cryptogram comes back here
+				// (the sent body counts), and a lookup copies no key.
+				if b, ok := decodeCrypt(scratch[:0], dec); ok && g.cryptLens.has(len(b)) && !g.cryptBytes[string(b)] {
 					g.cryptBytes[string(b)] = true
 				}
 			})
@@ -233,9 +235,7 @@ func (l *lengths) grow(n int) {
 }
 
 func (l *lengths) add(n int) {
-	for len(*l) <= n {
-		*l = append(*l, false)
-	}
+	l.grow(n)
 	(*l)[n] = true
 }
 
@@ -481,7 +481,7 @@ func (g *Guard) redact(out, b []byte) ([]byte, int) {
 	st := scanStates.Get().(*scanState)
 	defer func() {
 		// Offsets and flags only, no card data; kept for the next body.
-		*st = scanState{mask: st.mask[:0], words: st.words[:0], escs: st.escs[:0]}
+		*st = scanState{mask: st.mask[:0], words: st.words[:0], escs: st.escs[:0], spans: st.spans[:0]}
 		scanStates.Put(st)
 	}()
 	norm := b

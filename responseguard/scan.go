@@ -346,6 +346,7 @@ type scanState struct {
 	js        jsonLex // in a JSON body, the lexer's state at in[from]
 	words     []word  // in a JSON body, the bare values of in[from:] (reused)
 	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
+	spans     []span  // the replacements of one call (reused)
 }
 
 // span is a range of the input replaced by Mask; quote: by BareMask, as it
@@ -390,7 +391,8 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			}
 		}
 	}
-	var spans []span
+	spans := st.spans[:0]
+	defer func() { st.spans = spans[:0] }()
 	keep := func(s, e int) {
 		if s >= from && s < limit {
 			spans = append(spans, span{start: s, end: e})
