@@ -357,15 +357,28 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		// Read into a buffer of the announced length (and a byte to see
 		// EOF), not io.ReadAll's growing copies; a body longer than
 		// announced still grows it, as ReadAll would.
-		b, err := readAllInto(make([]byte, 0, resp.ContentLength+1), io.LimitReader(src, bufferLimit+1))
+		bp := responseBuffers.Get().(*[]byte)
+		b := *bp
+		if int64(cap(b)) <= resp.ContentLength {
+			b = make([]byte, 0, resp.ContentLength+1)
+		}
+		b, err := readAllInto(b[:0], io.LimitReader(src, bufferLimit+1))
 		if err != nil {
 			src.Close()
+			clear(b)
 			return nil, fmt.Errorf("tokengate: reading the destination's response: %w", err)
 		}
 		if len(b) <= bufferLimit {
 			src.Close()
 			out, n := g.Bytes(b)
 			redactions.Add(float64(n))
+			if !sameArray(out, b) && cap(b) <= maxPooledResponse {
+				// The answer is out, a copy: what the destination sent,
+				// card data and all, is cleared, and its array reused.
+				clear(b)
+				*bp = b[:0]
+				responseBuffers.Put(bp)
+			}
 			resp.Body = io.NopCloser(bytes.NewReader(out))
 			resp.ContentLength = int64(len(out))
 			resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
@@ -377,6 +390,17 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// responseBuffers are the arrays small responses are read into (guardResponse),
+// reused once redacted; larger than maxPooledResponse, left to the collector.
+var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledResponse = 64 << 10
+
+// sameArray reports whether a and b start at the same byte.
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
 
 // readAllInto is io.ReadAll reading into b's array first.

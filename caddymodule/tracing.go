@@ -18,12 +18,14 @@ const tracerName = "github.com/tokengate/tokengate"
 // A context without a span (tracing off, the usual case) gets the no-op
 // span the no-op tracer would start, without its context, options and
 // attribute copies on every request.
-func startSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+// One attribute, not a variadic list: a list's array escapes into
+// WithAttributes and would be allocated on the untraced path too.
+func startSpan(ctx context.Context, name string, attr attribute.KeyValue) (context.Context, trace.Span) {
 	if !traced(ctx) {
 		return ctx, noSpan
 	}
 	tracer := trace.SpanFromContext(ctx).TracerProvider().Tracer(tracerName)
-	return tracer.Start(ctx, name, trace.WithAttributes(attrs...))
+	return tracer.Start(ctx, name, trace.WithAttributes(attr))
 }
 
 // traced reports whether ctx carries a span, a tracer's own or the no-op
