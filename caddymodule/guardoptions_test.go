@@ -73,3 +73,24 @@ func FuzzUnescapedChanges(f *testing.F) {
 		}
 	})
 }
+
+// The response guard built from the merchant's body and changedStretch of
+// the body sent masks what the guard built from both bodies whole masks
+// (secrets as in FuzzUnescapedChanges).
+func FuzzChangedStretch(f *testing.F) {
+	for _, s := range [][2]string{{"", ""}, {"a", "a"}, {"AB,CD", "ABCD"}, {`{"n":"tok_1","x":"AB"}`, `{"n":"4111111111111111","c":"AAAA","x":"AB"}`},
+		{`{"y":"12","z":1}`, `{"y":"123","z":1}`}, {`{"a":"ABCDEF"}`, `{"a":"ABCD"}`}, {`{"p":"x","q":"BCD"}`, `{"p":"A","q":"BCD"}`}, {`1.2,3e2`, `1.23e2`}} {
+		f.Add(s[0], s[1])
+	}
+	secrets := []responseguard.Secret{{Value: "AAAA", With: responseguard.Mask}, {Value: "123", With: responseguard.Mask, Whole: true}}
+	f.Fuzz(func(t *testing.T, merchant, sent string) {
+		resp := merchant + "\n" + sent
+		whole := [][]byte{[]byte(merchant), []byte(sent)}
+		part := [][]byte{[]byte(merchant), changedStretch([]byte(merchant), []byte(sent))}
+		want, wn := responseguard.NewGuard(responseguard.Options{Secrets: secrets, Request: whole}).String(resp)
+		got, gn := responseguard.NewGuard(responseguard.Options{Secrets: secrets, Request: part}).String(resp)
+		if got != want || gn != wn {
+			t.Fatalf("merchant %q, sent %q (stretch %q): masks %q (%d), with the whole body sent %q (%d)", merchant, sent, part[1], got, gn, want, wn)
+		}
+	})
+}

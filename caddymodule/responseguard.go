@@ -70,14 +70,16 @@ var guardScratches = sync.Pool{New: func() any { return new(guardScratch) }}
 //
 // The Options' Request slices point into sc, valid until sc is reused.
 func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard.Secret, merchantBody, sentBody []byte, r *http.Request) responseguard.Options {
-	req := append(sc.req[:0], merchantBody, sentBody, []byte(r.URL.RawQuery))
+	// Of the body sent, only what differs from the merchant's is read
+	// again (changedStretch); it is decoded whole below, all the same.
+	req := append(sc.req[:0], merchantBody, changedStretch(merchantBody, sentBody), []byte(r.URL.RawQuery))
 	// The copies are appended to one array, and sliced once it no longer
 	// moves.
 	buf, ends := sc.buf[:0], sc.ends[:0]
 	// Form bodies and queries are read decoded too, as the merchant's
 	// server reads them: what url.QueryUnescape makes of them, where that
 	// differs (unescapedChanges).
-	for _, raw := range req[:3] {
+	for _, raw := range [...][]byte{merchantBody, sentBody, req[2]} {
 		buf, ends = unescapedChanges(buf, ends, raw)
 	}
 	for _, values := range r.Header {
@@ -142,6 +144,32 @@ func unescapedChanges(dst []byte, ends []int, s []byte) ([]byte, []int) {
 		at = end
 	}
 	return dst, ends
+}
+
+// changedStretch is the part of sent that differs from merchant, widened
+// on both sides to a separator (stretchEnd): before and after it sent is
+// merchant's own bytes, in which the guard finds what it finds in
+// merchant, which it reads whole. Detokenization edits a few fields of a
+// body and keeps the rest byte for byte, so the body sent is not read a
+// second time over.
+func changedStretch(merchant, sent []byte) []byte {
+	n := min(len(merchant), len(sent))
+	p := 0
+	for p < n && merchant[p] == sent[p] {
+		p++
+	}
+	q := 0
+	for q < n-p && merchant[len(merchant)-1-q] == sent[len(sent)-1-q] {
+		q++
+	}
+	start, end := p, len(sent)-q
+	for start > 0 && !stretchEnd(sent[start-1]) {
+		start--
+	}
+	for end < len(sent) && !stretchEnd(sent[end]) {
+		end++
+	}
+	return sent[start:end] // start <= p <= end: p+q is at most len(sent)
 }
 
 // stretchEnd reports whether c separates what the response guard finds in
