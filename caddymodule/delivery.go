@@ -68,7 +68,12 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	if req.URL.Scheme != "https" && !d.set.AllowPlaintext && !isLoopback(di.Host) {
 		return nil, &refusal{upstream: di.Address, reason: fmt.Sprintf("it is not loopback and the transport has no tls (rule set %q does not set allow_plaintext)", d.set.Name)}
 	}
-	out := req.Clone(req.Context())
+	redactions := responseRedactions.WithLabelValues(d.set.Name)
+	ctx := req.Context()
+	if d.guard != nil {
+		ctx = guard1xx(ctx, d.guard, redactions) // in the clone, not a second copy
+	}
+	out := req.Clone(ctx)
 	// The request addresses the destination, whatever Host the merchant
 	// sent: a server there that routes by Host must not be steered to
 	// another site.
@@ -90,10 +95,6 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	if d.guard != nil {
 		// Ask for a body the guard can read; see guardResponse.
 		out.Header.Set("Accept-Encoding", "identity")
-	}
-	redactions := responseRedactions.WithLabelValues(d.set.Name)
-	if d.guard != nil {
-		out = out.WithContext(guard1xx(out.Context(), d.guard, redactions))
 	}
 	d.sent.Store(true)
 	resp, err := inner.RoundTrip(out)

@@ -148,7 +148,9 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 	}
 	res, err := h.app.stack.Load().Detokenizer.Apply(ctx, tenant, set, kind, doc)
 	injections := res.Injections
-	span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("tokengate.field_count", len(injections)))
+	}
 	var built []byte
 	if err == nil {
 		// Built and verified here, before the Tokengate-Injected header and

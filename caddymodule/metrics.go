@@ -252,7 +252,10 @@ type observedNetwork struct{ network.Service }
 
 func (t observedNetwork) call(ctx context.Context, op string, fn func(context.Context) error) error {
 	start := time.Now()
-	ctx, span := startSpan(ctx, "tokengate.network."+op, providerAttr(t.Name()))
+	span := noSpan
+	if traced(ctx) { // else without the name's concatenation
+		ctx, span = startSpan(ctx, "tokengate.network."+op, providerAttr(t.Name()))
+	}
 	err := fn(ctx)
 	outcome := networkOutcome(err)
 	// A card's documented refusal (not eligible, suspended...) is the

@@ -70,18 +70,17 @@ var guardScratches = sync.Pool{New: func() any { return new(guardScratch) }}
 //
 // The Options' Request slices point into sc, valid until sc is reused.
 func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard.Secret, merchantBody, sentBody []byte, r *http.Request) responseguard.Options {
-	req := append(sc.req[:0], merchantBody, sentBody, []byte(r.URL.RawQuery))
+	// Of the body sent, only what differs from the merchant's is read
+	// again (changedStretch); it is decoded whole below, all the same.
+	req := append(sc.req[:0], merchantBody, changedStretch(merchantBody, sentBody), []byte(r.URL.RawQuery))
 	// The copies are appended to one array, and sliced once it no longer
 	// moves.
 	buf, ends := sc.buf[:0], sc.ends[:0]
 	// Form bodies and queries are read decoded too, as the merchant's
-	// server reads them: what url.QueryUnescape makes of them, when that
-	// differs (queryUnescape).
-	for _, raw := range req[:3] {
-		var ok bool
-		if buf, ok = queryUnescape(buf, raw); ok {
-			ends = append(ends, len(buf))
-		}
+	// server reads them: what url.QueryUnescape makes of them, where that
+	// differs (unescapedChanges).
+	for _, raw := range [...][]byte{merchantBody, sentBody, req[2]} {
+		buf, ends = unescapedChanges(buf, ends, raw)
 	}
 	for _, values := range r.Header {
 		for _, v := range values {
@@ -114,17 +113,85 @@ func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard
 	return o
 }
 
-// queryUnescape appends to dst what url.QueryUnescape makes of s and
-// reports true, when that differs from s: s holds a '+' or a %XX escape,
-// and no malformed escape (an error: nothing is appended). It reads the
-// bytes as they are, without QueryUnescape's string copies of whole bodies.
-func queryUnescape(dst, s []byte) ([]byte, bool) {
+// unescapedChanges appends to dst the stretches of what url.QueryUnescape
+// makes of s that differ from s itself (around each '+' and %XX escape),
+// and the end of each to ends; nothing when QueryUnescape fails or changes
+// nothing. A stretch runs between two separators (stretchEnd) that
+// unescaping leaves alone: the guard's every scan of the merchant's
+// request (for cryptogram-like tokens, whole and float numbers, and the
+// escapes it decodes first) stops at them, so what it finds in the rest
+// of the decoded text it finds in s, which it reads too. The decoded copy
+// of a JSON body with one "+33 6 ..." phone number is then that number's
+// few bytes, not the whole body read twice.
+func unescapedChanges(dst []byte, ends []int, s []byte) ([]byte, []int) {
+	if !queryEscaped(s) {
+		return dst, ends
+	}
+	for at := 0; at < len(s); {
+		k := bytes.IndexAny(s[at:], "%+")
+		if k < 0 {
+			break
+		}
+		start, end := at+k, at+k
+		for start > at && !stretchEnd(s[start-1]) {
+			start--
+		}
+		for end < len(s) && !stretchEnd(s[end]) {
+			end++
+		}
+		dst, _ = queryUnescape(dst, s[start:end])
+		ends = append(ends, len(dst))
+		at = end
+	}
+	return dst, ends
+}
+
+// changedStretch is the part of sent that differs from merchant, widened
+// on both sides to a separator (stretchEnd): before and after it sent is
+// merchant's own bytes, in which the guard finds what it finds in
+// merchant, which it reads whole. Detokenization edits a few fields of a
+// body and keeps the rest byte for byte, so the body sent is not read a
+// second time over.
+func changedStretch(merchant, sent []byte) []byte {
+	n := min(len(merchant), len(sent))
+	p := 0
+	for p < n && merchant[p] == sent[p] {
+		p++
+	}
+	q := 0
+	for q < n-p && merchant[len(merchant)-1-q] == sent[len(sent)-1-q] {
+		q++
+	}
+	start, end := p, len(sent)-q
+	for start > 0 && !stretchEnd(sent[start-1]) {
+		start--
+	}
+	for end < len(sent) && !stretchEnd(sent[end]) {
+		end++
+	}
+	return sent[start:end] // start <= p <= end: p+q is at most len(sent)
+}
+
+// stretchEnd reports whether c separates what the response guard finds in
+// a request: JSON's punctuation and white space, which no token, number or
+// escape it reads holds, and which QueryUnescape keeps as it is.
+func stretchEnd(c byte) bool {
+	switch c {
+	case '"', ',', ':', '{', '}', '[', ']', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+// queryEscaped reports whether url.QueryUnescape changes s without an
+// error: s holds a '+' or a %XX escape, and no malformed escape.
+func queryEscaped(s []byte) bool {
 	changes := false
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '%':
 			if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
-				return dst, false
+				return false
 			}
 			changes = true
 			i += 2
@@ -132,7 +199,15 @@ func queryUnescape(dst, s []byte) ([]byte, bool) {
 			changes = true
 		}
 	}
-	if !changes {
+	return changes
+}
+
+// queryUnescape appends to dst what url.QueryUnescape makes of s and
+// reports true, when that differs from s: s holds a '+' or a %XX escape,
+// and no malformed escape (an error: nothing is appended). It reads the
+// bytes as they are, without QueryUnescape's string copies of whole bodies.
+func queryUnescape(dst, s []byte) ([]byte, bool) {
+	if !queryEscaped(s) {
 		return dst, false
 	}
 	for i := 0; i < len(s); i++ {
@@ -310,15 +385,28 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		// Read into a buffer of the announced length (and a byte to see
 		// EOF), not io.ReadAll's growing copies; a body longer than
 		// announced still grows it, as ReadAll would.
-		b, err := readAllInto(make([]byte, 0, resp.ContentLength+1), io.LimitReader(src, bufferLimit+1))
+		bp := responseBuffers.Get().(*[]byte)
+		b := *bp
+		if int64(cap(b)) <= resp.ContentLength {
+			b = make([]byte, 0, resp.ContentLength+1)
+		}
+		b, err := readAllInto(b[:0], io.LimitReader(src, bufferLimit+1))
 		if err != nil {
 			src.Close()
+			clear(b)
 			return nil, fmt.Errorf("tokengate: reading the destination's response: %w", err)
 		}
 		if len(b) <= bufferLimit {
 			src.Close()
 			out, n := g.Bytes(b)
 			redactions.Add(float64(n))
+			if !sameArray(out, b) && cap(b) <= maxPooledResponse {
+				// The answer is out, a copy: what the destination sent,
+				// card data and all, is cleared, and its array reused.
+				clear(b)
+				*bp = b[:0]
+				responseBuffers.Put(bp)
+			}
 			resp.Body = io.NopCloser(bytes.NewReader(out))
 			resp.ContentLength = int64(len(out))
 			resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
@@ -330,6 +418,17 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// responseBuffers are the arrays small responses are read into (guardResponse),
+// reused once redacted; larger than maxPooledResponse, left to the collector.
+var responseBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledResponse = 64 << 10
+
+// sameArray reports whether a and b start at the same byte.
+func sameArray(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
 
 // readAllInto is io.ReadAll reading into b's array first.

@@ -43,6 +43,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -115,14 +116,15 @@ type Guard struct {
 	crypts [][]byte
 	// cryptBytes holds the decoded cryptograms, sent and merchant-carried
 	// alike, matched as whole base64 or hex tokens; cryptLens their lengths.
-	cryptBytes map[string]bool
-	cryptLens  map[int]bool
+	cryptBytes map[string]bool // nil without a cryptogram
+	cryptLens  lengths
 	// tokenLens are the lengths, in characters, of a cryptogram's
 	// spellings: only a token of one of them is decoded.
 	tokenLens lengths
-	// cvvs marks the whole 3-4-digit numbers to mask: n for three digits,
-	// 1000+n for four; nil when there are none.
-	cvvs  []bool
+	// cvvs marks the whole 3-4-digit numbers to mask: bit n for three
+	// digits, 1000+n for four; nil when there are none. A bit set, not a
+	// bool per number: every guard of a request that sends a CVV has one.
+	cvvs  *cvvSet
 	names map[string]bool // CVV member names, lower case; nil when off
 	// hold is how many bytes a Reader keeps back, and keeps as context
 	// before what it emits: more than any match can span.
@@ -136,7 +138,7 @@ func New(secrets []Secret) *Guard { return NewGuard(Options{Secrets: secrets}) }
 
 // NewGuard makes a Guard for one detokenized request.
 func NewGuard(o Options) *Guard {
-	g := &Guard{hold: maxSpan + 2, cryptBytes: map[string]bool{}, cryptLens: map[int]bool{}}
+	g := &Guard{hold: maxSpan + 2}
 	// cvvLens has bit n set when a CVV of n digits was sent: only then, and
 	// only at that length (the brand's, which the merchant knows), are the
 	// merchant's own whole numbers masked like it. Masking every 3-4-digit
@@ -157,8 +159,11 @@ func NewGuard(o Options) *Guard {
 			if !ok {
 				b = []byte(s.Value)
 			}
+			if g.cryptBytes == nil {
+				g.cryptBytes = map[string]bool{}
+			}
 			g.cryptBytes[string(b)] = true
-			g.cryptLens[len(b)] = true
+			g.cryptLens.add(len(b))
 			l := len(b)
 			ns := [...]int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)}
 			g.tokenLens.grow(max(ns[0], ns[1], ns[2], ns[3]))
@@ -181,15 +186,20 @@ func NewGuard(o Options) *Guard {
 		}
 		g.hold = max(g.hold, 2*maxName+maxValue+8)
 	}
-	var norm []byte
+	var norm, buf []byte
 	for _, req := range o.Request {
-		norm = normalize(norm[:0], req, true)
+		norm = req
+		if hasEscape(req) {
+			// Only an escape changes it: without one it is read as is,
+			// not copied.
+			norm = normalize(buf[:0], req, true)
+			buf = norm
+		}
 		if len(g.cryptLens) > 0 {
-			tokens(norm, func(s, e, chars int, dec []byte) {
-				if !g.tokenLens.has(chars) {
-					return
-				}
-				if b, ok := decodeCrypt(scratch[:0], dec); ok && g.cryptLens[len(b)] {
+			tokens(norm, g.tokenLens, func(s, e, chars int, dec []byte) {
+				// Looked up first: the sent cryptogram comes back here
+				// (the sent body counts), and a lookup copies no key.
+				if b, ok := decodeCrypt(scratch[:0], dec); ok && g.cryptLens.has(len(b)) && !g.cryptBytes[string(b)] {
 					g.cryptBytes[string(b)] = true
 				}
 			})
@@ -225,9 +235,7 @@ func (l *lengths) grow(n int) {
 }
 
 func (l *lengths) add(n int) {
-	for len(*l) <= n {
-		*l = append(*l, false)
-	}
+	l.grow(n)
 	(*l)[n] = true
 }
 
@@ -240,10 +248,15 @@ func (g *Guard) addCVV(v []byte) {
 		return
 	}
 	if g.cvvs == nil {
-		g.cvvs = make([]bool, 11000)
+		g.cvvs = new(cvvSet)
 	}
-	g.cvvs[i] = true
+	g.cvvs[i/64] |= 1 << (i % 64)
 }
+
+// cvvSet is a bit per whole number of 3 or 4 digits (cvvIndex).
+type cvvSet [(11000 + 63) / 64]uint64
+
+func (c *cvvSet) has(i int) bool { return c[i/64]&(1<<(i%64)) != 0 }
 
 func cvvIndex(v []byte) (int, bool) {
 	if len(v) < 3 || len(v) > 4 {
@@ -349,6 +362,9 @@ func appendSpellings(dst [][]byte, b []byte, sent string) [][]byte {
 			continue
 		}
 		add(start)
+		if !needsQueryEscape(buf[start:end]) {
+			continue // its escaped spellings are itself
+		}
 		q := len(buf)
 		buf = appendQueryEscape(buf, start, end)
 		add(q)
@@ -357,10 +373,21 @@ func appendSpellings(dst [][]byte, b []byte, sent string) [][]byte {
 		lowerEscapesIn(buf[lower:])
 		add(lower)
 	}
+	dst = slices.Grow(dst, n)
 	for _, sp := range spans[:n] {
 		dst = append(dst, buf[sp[0]:sp[1]:sp[1]])
 	}
 	return dst
+}
+
+// needsQueryEscape reports whether appendQueryEscape changes any byte of b.
+func needsQueryEscape(b []byte) bool {
+	for _, c := range b {
+		if !isAlnum(c) && c != '-' && c != '_' && c != '.' && c != '~' {
+			return true
+		}
+	}
+	return false
 }
 
 // appendQueryEscape appends url.QueryEscape(buf[start:end]) to buf: every
@@ -454,17 +481,22 @@ func (g *Guard) redact(out, b []byte) ([]byte, int) {
 	st := scanStates.Get().(*scanState)
 	defer func() {
 		// Offsets and flags only, no card data; kept for the next body.
-		*st = scanState{mask: st.mask[:0], words: st.words[:0], escs: st.escs[:0]}
+		*st = scanState{mask: st.mask[:0], words: st.words[:0], escs: st.escs[:0], spans: st.spans[:0]}
 		scanStates.Put(st)
 	}()
 	norm := b
-	if bytes.IndexByte(b, '\\') >= 0 || bytes.IndexByte(b, '&') >= 0 {
+	if hasEscape(b) {
 		// Only an escape changes the body: without one it is read as is,
 		// not copied.
 		norm = normalize(make([]byte, 0, len(b)), b, true)
 	}
 	g.process(&out, norm, 0, true, st)
 	return out, st.count
+}
+
+// hasEscape reports whether b may hold an escape normalize decodes.
+func hasEscape(b []byte) bool {
+	return bytes.IndexByte(b, '\\') >= 0 || bytes.IndexByte(b, '&') >= 0
 }
 
 // scanStates keeps the scratch slices of Bytes's scans between bodies.

@@ -180,9 +180,11 @@ func padAt(s []byte, i int) int {
 }
 
 // tokens calls visit for each maximal base64 or hex token of s (token
-// characters, then at most two padding characters), as s[start:end], with
-// its length in characters once percent-decoded.
-func tokens(s []byte, visit func(start, end, chars int, tok []byte)) {
+// characters, then at most two padding characters) whose length in
+// characters once percent-decoded is in lens, as s[start:end]. Every
+// caller decodes only a cryptogram's lengths: checked here, the visit (an
+// indirect call) is skipped for the many tokens of other lengths.
+func tokens(s []byte, lens lengths, visit func(start, end, chars int, tok []byte)) {
 	for i := 0; i < len(s); {
 		if c := s[i]; !tokenBytes[c] && (c != '%' || tokenAt(s, i) == 0) {
 			i++
@@ -190,13 +192,21 @@ func tokens(s []byte, visit func(start, end, chars int, tok []byte)) {
 		}
 		start, chars := i, 0
 		for i < len(s) {
-			if tokenBytes[s[i]] {
-				i++
-			} else if n := tokenAt(s, i); n != 0 {
-				i += n
-			} else {
+			// Runs of plain token characters in a tight loop: most of a
+			// body is letters and digits.
+			j := i
+			for j < len(s) && tokenBytes[s[j]] {
+				j++
+			}
+			chars += j - i
+			if i = j; i == len(s) || s[i] != '%' {
 				break
 			}
+			n := tokenAt(s, i)
+			if n == 0 {
+				break
+			}
+			i += n
 			chars++
 		}
 		for pads := 0; pads < 2 && i < len(s); pads++ {
@@ -207,7 +217,9 @@ func tokens(s []byte, visit func(start, end, chars int, tok []byte)) {
 			i += n
 			chars++
 		}
-		visit(start, i, chars, s[start:i])
+		if lens.has(chars) {
+			visit(start, i, chars, s[start:i])
+		}
 	}
 }
 
@@ -334,6 +346,7 @@ type scanState struct {
 	js        jsonLex // in a JSON body, the lexer's state at in[from]
 	words     []word  // in a JSON body, the bare values of in[from:] (reused)
 	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
+	spans     []span  // the replacements of one call (reused)
 }
 
 // span is a range of the input replaced by Mask; quote: by BareMask, as it
@@ -378,7 +391,8 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			}
 		}
 	}
-	var spans []span
+	spans := st.spans[:0]
+	defer func() { st.spans = spans[:0] }()
 	keep := func(s, e int) {
 		if s >= from && s < limit {
 			spans = append(spans, span{start: s, end: e})
@@ -396,18 +410,18 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	}
 	if len(g.cryptBytes) > 0 {
 		var scratch [64]byte // decodeCrypt's output, only looked up
-		tokens(in, func(s, e, chars int, tok []byte) {
-			if s < from || s >= limit || e == len(in) && !final || !g.tokenLens.has(chars) {
+		tokens(in, g.tokenLens, func(s, e, chars int, tok []byte) {
+			if s < from || s >= limit || e == len(in) && !final {
 				return
 			}
-			if b, ok := decodeCrypt(scratch[:0], tok); ok && g.cryptLens[len(b)] && g.cryptBytes[string(b)] {
+			if b, ok := decodeCrypt(scratch[:0], tok); ok && g.cryptLens.has(len(b)) && g.cryptBytes[string(b)] {
 				keep(s, e)
 			}
 		})
 	}
 	if g.cvvs != nil {
 		wholeNumbers(in, func(s, e int) {
-			if (e < len(in) || final) && g.cvvs[must(cvvIndex(in[s:e]))] {
+			if (e < len(in) || final) && g.cvvs.has(must(cvvIndex(in[s:e]))) {
 				keep(s, e)
 			}
 		})
@@ -513,7 +527,9 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 		prev = sp.end
 	}
 	upTo(cut)
-	if g.json {
+	if g.json && !final {
+		// The lexer's state at the cut, for the next call; a final call
+		// has none (Bytes, or a Reader's last).
 		st.js = st.js.scan(in, from, cut, final, nil, nil)
 	}
 	return cut
