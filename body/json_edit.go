@@ -232,7 +232,8 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 	sortOps(ops)
 	// allFirst[p] records, for the deleted item followed by the comma or
 	// closing bracket at p, whether it and every item before it are deleted.
-	var allFirst map[int]bool
+	allFirst := d.allFirst
+	clear(allFirst)
 	for i, op := range ops {
 		if i+1 < len(ops) && ops[i+1].start == op.start {
 			continue // a later op on the same value wins
@@ -249,6 +250,7 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 		first := d.s[prev] != ',' || allFirst[prev]
 		if allFirst == nil {
 			allFirst = make(map[int]bool)
+			d.allFirst = allFirst
 		}
 		allFirst[after] = first
 		switch {

@@ -41,7 +41,7 @@ func BenchmarkFindDuplicateKey(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if dup, _ := scanJSON(body); dup != nil {
+		if dup, _ := scanJSON(body, nil); dup != nil {
 			b.Fatal("duplicate")
 		}
 	}

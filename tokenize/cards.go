@@ -61,12 +61,14 @@ func selector(f rules.Field, kind body.Kind) string {
 // a PAN there is nothing to tokenize.
 func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, error) {
 	byGroup := map[string]*cardInput{}
+	var found []body.Value // one slice for every field's Find
 	for _, f := range fields {
 		sel := selector(f, kind)
 		if sel == "" {
 			continue
 		}
-		for _, v := range doc.Find(sel) {
+		found = body.FindAppend(doc, found[:0], sel)
+		for _, v := range found {
 			c := byGroup[v.Group]
 			if c == nil {
 				c = &cardInput{group: v.Group}

@@ -146,11 +146,7 @@ func guardPANs(set *rules.Inbound, doc body.Doc, cards []*cardInput) ([]stray, [
 	if set.PANGuard == rules.PANOff {
 		return nil, nil, nil
 	}
-	handled := make(map[string]bool, len(cards))
-	for _, c := range cards {
-		handled[c.pan.Path] = true
-	}
-	strays := findStrays(doc, handled)
+	strays := findStrays(doc, newHandled(cards))
 	strayCards, err := guardStrays(set, strays)
 	if err != nil {
 		return nil, nil, err
