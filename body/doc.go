@@ -56,6 +56,16 @@ func (k Kind) String() string {
 // without a boundary parameter, so that Parse fails and the caller rejects
 // the request instead of forwarding a body it could not inspect.
 func KindOf(contentType string) Kind {
+	if strings.IndexByte(contentType, ';') < 0 {
+		// The usual types without parameters, without ParseMediaType's
+		// map: it would read them the same way.
+		switch t := strings.TrimSpace(contentType); {
+		case strings.EqualFold(t, "application/json"):
+			return JSON
+		case strings.EqualFold(t, "application/x-www-form-urlencoded"):
+			return Form
+		}
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return Other

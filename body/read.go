@@ -182,7 +182,9 @@ func Replace(r *http.Request, b []byte) {
 		return
 	}
 	// io.NopCloser keeps bytes.Reader's WriterTo, so the proxy can write
-	// the body without an intermediate buffer.
+	// the body without an intermediate buffer; and net/http knows it for
+	// an in-memory reader (isKnownInMemoryReader), so it sends the headers
+	// and the body in one write. A type of our own would lose that.
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	r.GetBody = func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b)), nil

@@ -28,8 +28,10 @@ import (
 func replaceBody(r *http.Request, b []byte) {
 	body.Replace(r, b)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set("http.request.body", bodyPlaceholder{r: r})
-		repl.Set("http.request.body_base64", bodyPlaceholder{r: r, base64: true})
+		// One allocation for both: a value in an interface is one each.
+		ph := &[2]bodyPlaceholder{{r: r}, {r: r, base64: true}}
+		repl.Set("http.request.body", &ph[0])
+		repl.Set("http.request.body_base64", &ph[1])
 	}
 }
 
