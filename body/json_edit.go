@@ -224,9 +224,27 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 		return d.data, nil
 	}
 	arenaLen := len(d.sp.arena)
+	defer func() { d.sp.arena = d.sp.arena[:arenaLen] }()
+	out := d.splices().apply(d.data)
+	for _, p := range d.pending {
+		var err error
+		if p.raw {
+			out, err = sjson.SetRawBytes(out, p.path, []byte(p.value))
+		} else {
+			out, err = sjson.SetBytes(out, p.path, p.value)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("body: setting JSON path %q: %w", p.path, err)
+		}
+	}
+	return out, nil
+}
+
+// splices turns the recorded edits into d.sp's splices (their texts
+// appended to its arena, which the caller truncates again afterwards).
+func (d *jsonDoc) splices() *splicer {
 	sp := &d.sp
 	sp.sp = sp.sp[:0]
-	defer func() { sp.arena = sp.arena[:arenaLen] }()
 
 	ops := d.ops
 	sortOps(ops)
@@ -278,19 +296,7 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 		sp.arena = appendMembers(sp.arena, a.root.kids)
 		sp.finish(last+1, last+1, off)
 	}
-	out := sp.apply(d.data)
-	for _, p := range d.pending {
-		var err error
-		if p.raw {
-			out, err = sjson.SetRawBytes(out, p.path, []byte(p.value))
-		} else {
-			out, err = sjson.SetBytes(out, p.path, p.value)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("body: setting JSON path %q: %w", p.path, err)
-		}
-	}
-	return out, nil
+	return sp
 }
 
 // itemStart finds where the member or element whose value starts at v

@@ -27,6 +27,17 @@ import (
 // they do without tracing.
 func replaceBody(r *http.Request, b []byte) {
 	body.Replace(r, b)
+	setBodyPlaceholders(r)
+}
+
+// replaceBodyStream is replaceBody for a body read from open (body.Stream).
+func replaceBodyStream(r *http.Request, open func() io.ReadCloser, size int64) {
+	body.ReplaceStream(r, open, size)
+	setBodyPlaceholders(r)
+}
+
+// setBodyPlaceholders points the body placeholders at r's body.
+func setBodyPlaceholders(r *http.Request) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		// One allocation for both: a value in an interface is one each.
 		ph := &[2]bodyPlaceholder{{r: r}, {r: r, base64: true}}
