@@ -130,11 +130,26 @@ func seen(f *dupFrame, names []string, key string) bool {
 	return false
 }
 
+// shortString is how many bytes of a string stringEnd reads one by one.
+const shortString = 24
+
 // stringEnd returns the index just past the string literal starting at s[i]
 // (a quote), and whether it has escapes. It jumps from quote to quote.
 func stringEnd(s string, i int) (int, bool) {
 	esc := false
-	for j := i + 1; j < len(s); {
+	j := i + 1
+	// Most member names and values are short: a byte loop finds their end
+	// sooner than IndexByte's calls, which pay off on long strings.
+	for end := min(len(s), j+shortString); j < end; j++ {
+		switch s[j] {
+		case '"':
+			return j + 1, esc
+		case '\\':
+			esc = true
+			j++ // the escaped byte, a quote perhaps (the body is valid JSON)
+		}
+	}
+	for j < len(s) {
 		k := strings.IndexByte(s[j:], '"')
 		if k < 0 {
 			break
