@@ -39,11 +39,17 @@ func Release(doc Doc) {
 // caller finding several selectors can reuse one slice instead of getting
 // one per call.
 func FindAppend(doc Doc, dst []Value, selector string) []Value {
-	if d, ok := doc.(*jsonDoc); ok {
-		d.expand("", selector, "", &dst)
-		return dst
+	if d, ok := doc.(interface {
+		appendFind([]Value, string) []Value
+	}); ok {
+		return d.appendFind(dst, selector)
 	}
 	return append(dst, doc.Find(selector)...)
+}
+
+func (d *jsonDoc) appendFind(dst []Value, selector string) []Value {
+	d.expand("", selector, "", &dst)
+	return dst
 }
 
 // TextList returns what doc.Texts visits, as a slice: for JSON the one
