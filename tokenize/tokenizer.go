@@ -317,7 +317,7 @@ func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInp
 	//  4. the CVV, in memory only (Apply, after every card is stored).
 	// A card not stored rolls the unit back, and its network token is
 	// discarded.
-	c.own()
+	c.own() // the record, and the service's state, must not hold the body
 	unit := vault.NewUnit()
 	defer unit.Rollback() // after Commit, nothing
 	req := c.provisionRequest(set.Tenant, fp, "")
