@@ -11,6 +11,7 @@ package body
 import (
 	"errors"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -56,6 +57,16 @@ func (k Kind) String() string {
 // without a boundary parameter, so that Parse fails and the caller rejects
 // the request instead of forwarding a body it could not inspect.
 func KindOf(contentType string) Kind {
+	if strings.IndexByte(contentType, ';') < 0 {
+		// The usual types without parameters, without ParseMediaType's
+		// map: it would read them the same way.
+		switch t := strings.TrimSpace(contentType); {
+		case strings.EqualFold(t, "application/json"):
+			return JSON
+		case strings.EqualFold(t, "application/x-www-form-urlencoded"):
+			return Form
+		}
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return Other
@@ -193,9 +204,10 @@ func Expand(kind Kind, selector, group string) string {
 	return occurrencePath(selector, i)
 }
 
-// findNamed is Find for the form kinds: every one of n fields whose name is
-// exactly name, as Values addressed by occurrence ("name", "name#1", …).
-func findNamed(n int, nameAt, valueAt func(int) string, name string) []Value {
+// findNamed is Find for the form kinds, appending to out: every one of n
+// fields whose name is exactly name, as Values addressed by occurrence
+// ("name", "name#1", …).
+func findNamed(out []Value, n int, nameAt, valueAt func(int) string, name string) []Value {
 	count := 0
 	for i := 0; i < n; i++ {
 		if nameAt(i) == name {
@@ -203,15 +215,16 @@ func findNamed(n int, nameAt, valueAt func(int) string, name string) []Value {
 		}
 	}
 	if count == 0 {
-		return nil
+		return out
 	}
-	out := make([]Value, 0, count)
+	out = slices.Grow(out, count)
+	k := 0
 	for i := 0; i < n; i++ {
 		if nameAt(i) != name {
 			continue
 		}
-		k := len(out)
 		out = append(out, Value{Path: occurrencePath(name, k), Group: occurrenceGroup(k, count), Raw: valueAt(i), IsString: true})
+		k++
 	}
 	return out
 }

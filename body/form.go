@@ -102,8 +102,10 @@ func formUnescape(s string) string {
 }
 
 // Find implements Doc: every occurrence of the exact (decoded) name.
-func (d *formDoc) Find(name string) []Value {
-	return findNamed(len(d.pairs), func(i int) string { return d.pairs[i].name },
+func (d *formDoc) Find(name string) []Value { return d.appendFind(nil, name) }
+
+func (d *formDoc) appendFind(dst []Value, name string) []Value {
+	return findNamed(dst, len(d.pairs), func(i int) string { return d.pairs[i].name },
 		func(i int) string { return formUnescape(d.s[d.pairs[i].vs:d.pairs[i].ve]) }, name)
 }
 

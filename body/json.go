@@ -34,6 +34,8 @@ type jsonDoc struct {
 	anchors []*insAnchor
 	byObj   map[int]*insAnchor
 	pending []pendingSet
+
+	allFirst map[int]bool // Bytes' scratch, kept for a pooled doc's next use
 }
 
 // parseJSON checks the body is valid JSON whose objects name each member
@@ -44,11 +46,14 @@ func parseJSON(data []byte) (*jsonDoc, error) {
 		return nil, errInvalidJSON
 	}
 	s := unsafe.String(unsafe.SliceData(data), len(data))
-	dup, texts := scanJSON(s)
+	d := jsonDocs.Get().(*jsonDoc)
+	dup, texts := scanJSON(s, d.texts)
+	d.data, d.s, d.texts = data, s, texts
 	if dup != nil {
+		Release(d)
 		return nil, dup
 	}
-	return &jsonDoc{data: data, s: s, texts: texts}, nil
+	return d, nil
 }
 
 // Find implements Doc. "#" segments are expanded here, element by element,

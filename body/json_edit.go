@@ -224,15 +224,34 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 		return d.data, nil
 	}
 	arenaLen := len(d.sp.arena)
+	defer func() { d.sp.arena = d.sp.arena[:arenaLen] }()
+	out := d.splices().apply(d.data)
+	for _, p := range d.pending {
+		var err error
+		if p.raw {
+			out, err = sjson.SetRawBytes(out, p.path, []byte(p.value))
+		} else {
+			out, err = sjson.SetBytes(out, p.path, p.value)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("body: setting JSON path %q: %w", p.path, err)
+		}
+	}
+	return out, nil
+}
+
+// splices turns the recorded edits into d.sp's splices (their texts
+// appended to its arena, which the caller truncates again afterwards).
+func (d *jsonDoc) splices() *splicer {
 	sp := &d.sp
 	sp.sp = sp.sp[:0]
-	defer func() { sp.arena = sp.arena[:arenaLen] }()
 
 	ops := d.ops
 	sortOps(ops)
 	// allFirst[p] records, for the deleted item followed by the comma or
 	// closing bracket at p, whether it and every item before it are deleted.
-	var allFirst map[int]bool
+	allFirst := d.allFirst
+	clear(allFirst)
 	for i, op := range ops {
 		if i+1 < len(ops) && ops[i+1].start == op.start {
 			continue // a later op on the same value wins
@@ -249,6 +268,7 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 		first := d.s[prev] != ',' || allFirst[prev]
 		if allFirst == nil {
 			allFirst = make(map[int]bool)
+			d.allFirst = allFirst
 		}
 		allFirst[after] = first
 		switch {
@@ -276,19 +296,7 @@ func (d *jsonDoc) Bytes() ([]byte, error) {
 		sp.arena = appendMembers(sp.arena, a.root.kids)
 		sp.finish(last+1, last+1, off)
 	}
-	out := sp.apply(d.data)
-	for _, p := range d.pending {
-		var err error
-		if p.raw {
-			out, err = sjson.SetRawBytes(out, p.path, []byte(p.value))
-		} else {
-			out, err = sjson.SetBytes(out, p.path, p.value)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("body: setting JSON path %q: %w", p.path, err)
-		}
-	}
-	return out, nil
+	return sp
 }
 
 // itemStart finds where the member or element whose value starts at v

@@ -3,6 +3,7 @@ package body
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
@@ -225,6 +226,13 @@ func FuzzJSONEdit(f *testing.F) {
 		if !json.Valid(out) {
 			t.Fatalf("invalid JSON\n in: %s\nout: %s", doc, out)
 		}
+		if open, size, ok := Stream(d); ok {
+			streamed, err := io.ReadAll(open())
+			if err != nil || !bytes.Equal(streamed, out) || size != int64(len(out)) {
+				t.Fatalf("Stream differs from Bytes\n in: %s\nout: %s\nstreamed (%d): %s", doc, out, size, streamed)
+			}
+		}
+		Release(d)
 		if !simple {
 			return
 		}

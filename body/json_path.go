@@ -75,6 +75,15 @@ func cutHash(sel string) (before, after string, ok bool) {
 	return sel, "", false
 }
 
+// notPlain marks the bytes that give a path segment a meaning beyond a
+// key or an index (a table: isPlainPath runs on every lookup).
+var notPlain = func() (t [256]bool) {
+	for _, c := range []byte("|*?#(){}[]\"=<>~%,") {
+		t[c] = true
+	}
+	return t
+}()
+
 // isPlainPath reports whether a path is made of plain segments (keys and
 // indexes, dot separated, backslash escapes allowed) that can be resolved
 // one at a time. Wildcards, queries, pipes, modifiers and "#" are not plain.
@@ -96,7 +105,7 @@ func isPlainPath(path string) bool {
 			continue
 		case segStart && (c == '@' || c == '!'):
 			return false
-		case strings.IndexByte("|*?#(){}[]\"=<>~%,", c) >= 0:
+		case notPlain[c]:
 			return false
 		}
 		segStart = false

@@ -43,11 +43,11 @@ const MinCardDigits = 12
 // repeats (compared unescaped, as every parser reads them), and the texts
 // (strings, numbers, member names) with enough digits to hold a card
 // number, with their paths: what Texts reports, found in the same pass.
-func scanJSON(s string) (*DuplicateKeyError, []Text) {
+// The texts are appended to texts (a pooled Doc's spare room).
+func scanJSON(s string, texts []Text) (*DuplicateKeyError, []Text) {
 	var stackBuf [16]dupFrame
 	var namesBuf [64]string
 	stack, names := stackBuf[:0], namesBuf[:0] // names: of the open objects, innermost last
-	var texts []Text
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '{':
@@ -130,11 +130,26 @@ func seen(f *dupFrame, names []string, key string) bool {
 	return false
 }
 
+// shortString is how many bytes of a string stringEnd reads one by one.
+const shortString = 24
+
 // stringEnd returns the index just past the string literal starting at s[i]
 // (a quote), and whether it has escapes. It jumps from quote to quote.
 func stringEnd(s string, i int) (int, bool) {
 	esc := false
-	for j := i + 1; j < len(s); {
+	j := i + 1
+	// Most member names and values are short: a byte loop finds their end
+	// sooner than IndexByte's calls, which pay off on long strings.
+	for end := min(len(s), j+shortString); j < end; j++ {
+		switch s[j] {
+		case '"':
+			return j + 1, esc
+		case '\\':
+			esc = true
+			j++ // the escaped byte, a quote perhaps (the body is valid JSON)
+		}
+	}
+	for j < len(s) {
 		k := strings.IndexByte(s[j:], '"')
 		if k < 0 {
 			break
@@ -153,30 +168,36 @@ func stringEnd(s string, i int) (int, bool) {
 }
 
 // dupPath renders the stack as a gjson path, the last member name of each
-// object or the index of each array.
+// object or the index of each array. It is built in a stack buffer so that
+// the path costs one allocation, the string itself: a 1,000-card body
+// renders a thousand of them.
 func dupPath(stack []dupFrame) string {
-	segs := make([]string, 0, len(stack))
-	for _, f := range stack {
+	var buf [96]byte
+	b := buf[:0]
+	for i, f := range stack {
+		if i > 0 {
+			b = append(b, '.')
+		}
 		if f.obj {
-			segs = append(segs, escapePathKey(f.key))
+			b = appendPathKey(b, f.key)
 		} else {
-			segs = append(segs, strconv.Itoa(f.idx))
+			b = strconv.AppendInt(b, int64(f.idx), 10)
 		}
 	}
-	return strings.Join(segs, ".")
+	return string(b)
 }
 
-// escapePathKey escapes what gjson paths give a meaning to.
-func escapePathKey(k string) string {
-	if !strings.ContainsAny(k, `.*?|#@!\`) {
-		return k
-	}
-	var b strings.Builder
+// appendPathKey appends the member name k as a path segment, escaping what
+// gjson paths give a meaning to.
+func appendPathKey(b []byte, k string) []byte {
 	for i := 0; i < len(k); i++ {
-		if strings.IndexByte(`.*?|#@!\`, k[i]) >= 0 {
-			b.WriteByte('\\')
+		if strings.IndexByte(pathSpecials, k[i]) >= 0 {
+			b = append(b, '\\')
 		}
-		b.WriteByte(k[i])
+		b = append(b, k[i])
 	}
-	return b.String()
+	return b
 }
+
+// pathSpecials are the bytes gjson paths give a meaning to.
+const pathSpecials = `.*?|#@!\`

@@ -1,8 +1,10 @@
 package body
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -41,7 +43,7 @@ func BenchmarkFindDuplicateKey(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if dup, _ := scanJSON(body); dup != nil {
+		if dup, _ := scanJSON(body, nil); dup != nil {
 			b.Fatal("duplicate")
 		}
 	}
@@ -62,4 +64,22 @@ func TestDuplicateKeysLargeObject(t *testing.T) {
 	if _, err := parseJSON(b); !errors.As(err, &de) || de.Path != "k7" {
 		t.Fatalf("%v", err)
 	}
+}
+
+// stringEnd must find the same end as a plain scan of the string, whatever
+// its length and escapes (its first bytes are read one by one, the rest
+// with IndexByte).
+func FuzzStringEnd(f *testing.F) {
+	f.Add(`abc`)
+	f.Add(`a\"b\\`)
+	f.Add(strings.Repeat(`x\\`, 20) + `\"y`)
+	f.Fuzz(func(t *testing.T, content string) {
+		lit, _ := json.Marshal(content) // a valid JSON string literal
+		s := string(lit) + `,"z"`
+		end, esc := stringEnd(s, 0)
+		wantEsc := strings.IndexByte(string(lit), '\\') >= 0
+		if end != len(lit) || esc != wantEsc {
+			t.Fatalf("stringEnd(%s) = %d, %v; want %d, %v", s, end, esc, len(lit), wantEsc)
+		}
+	})
 }

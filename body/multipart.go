@@ -250,8 +250,10 @@ func dropSpace(r rune) rune {
 
 // Find implements Doc: every part whose form-data name is exactly name,
 // file parts included, so a card cannot slip past by being sent as a file.
-func (d *multipartDoc) Find(name string) []Value {
-	return findNamed(len(d.parts), func(i int) string { return d.parts[i].name },
+func (d *multipartDoc) Find(name string) []Value { return d.appendFind(nil, name) }
+
+func (d *multipartDoc) appendFind(dst []Value, name string) []Value {
+	return findNamed(dst, len(d.parts), func(i int) string { return d.parts[i].name },
 		func(i int) string { return d.content(&d.parts[i]) }, name)
 }
 

@@ -167,24 +167,43 @@ func gunzip(data []byte, limit int64) ([]byte, error) {
 // confuse the client) and Content-Encoding (b is decoded); and it sets
 // r.GetBody so the transport can resend the body on a retry.
 func Replace(r *http.Request, b []byte) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body.Close() // normally already closed by Read; Close is idempotent there
-	}
-	r.ContentLength = int64(len(b))
-	r.Header.Set("Content-Length", strconv.Itoa(len(b)))
-	r.Header.Del("Expect")
-	r.Header.Del("Content-Encoding")
-	r.Header.Del("Transfer-Encoding")
-	r.TransferEncoding = nil
+	replaceHeaders(r, int64(len(b)))
 	if len(b) == 0 {
 		r.Body = http.NoBody
 		r.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
 		return
 	}
 	// io.NopCloser keeps bytes.Reader's WriterTo, so the proxy can write
-	// the body without an intermediate buffer.
+	// the body without an intermediate buffer; and net/http knows it for
+	// an in-memory reader (isKnownInMemoryReader), so it sends the headers
+	// and the body in one write. A type of our own would lose that.
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	r.GetBody = func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}
+}
+
+// ReplaceStream is Replace for a body read from open (see Stream), size
+// bytes long: open gives the body, and again the transport's retries.
+func ReplaceStream(r *http.Request, open func() io.ReadCloser, size int64) {
+	if size == 0 {
+		Replace(r, nil)
+		return
+	}
+	replaceHeaders(r, size)
+	r.Body = open()
+	r.GetBody = func() (io.ReadCloser, error) { return open(), nil }
+}
+
+// replaceHeaders is what Replace does to the request besides the body.
+func replaceHeaders(r *http.Request, size int64) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body.Close() // normally already closed by Read; Close is idempotent there
+	}
+	r.ContentLength = size
+	r.Header.Set("Content-Length", strconv.FormatInt(size, 10))
+	r.Header.Del("Expect")
+	r.Header.Del("Content-Encoding")
+	r.Header.Del("Transfer-Encoding")
+	r.TransferEncoding = nil
 }

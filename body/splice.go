@@ -42,11 +42,27 @@ func (s *splicer) finish(start, end, off int) {
 	s.sp = append(s.sp, splice{start: start, end: end, off: off, n: len(s.arena) - off, seq: len(s.sp)})
 }
 
-// apply builds the edited copy of data in one pass. Splices are ordered by
-// position; a splice that starts inside one already applied is dropped, so
-// when edits nest the outermost one wins. The output is allocated once, at
-// its exact size.
+// apply builds the edited copy of data in one pass. The output is
+// allocated once, at its exact size.
 func (s *splicer) apply(data []byte) []byte {
+	size := s.plan(len(data))
+	out := make([]byte, 0, size)
+	cur := 0
+	for _, x := range s.sp {
+		if x.seq < 0 {
+			continue
+		}
+		out = append(out, data[cur:x.start]...)
+		out = append(out, s.arena[x.off:x.off+x.n]...)
+		cur = x.end
+	}
+	return append(out, data[cur:]...)
+}
+
+// plan orders the splices by position and drops (seq -1) each one that
+// starts inside one already applied, so when edits nest the outermost one
+// wins. It returns the size of the edited copy of a body of n bytes.
+func (s *splicer) plan(n int) int {
 	sp := s.sp
 	less := func(a, b splice) int {
 		if c := cmp.Compare(a.start, b.start); c != 0 {
@@ -78,16 +94,5 @@ func (s *splicer) apply(data []byte) []byte {
 		size += sp[i].start - cur + sp[i].n
 		cur = sp[i].end
 	}
-	size += len(data) - cur
-	out := make([]byte, 0, size)
-	cur = 0
-	for _, x := range sp {
-		if x.seq < 0 {
-			continue
-		}
-		out = append(out, data[cur:x.start]...)
-		out = append(out, s.arena[x.off:x.off+x.n]...)
-		cur = x.end
-	}
-	return append(out, data[cur:]...)
+	return size + n - cur
 }

@@ -117,12 +117,25 @@ func sniff(kind body.Kind, raw []byte) body.Kind {
 	return body.Other
 }
 
+// streamAbove is the body size from which an edited body is streamed to
+// the upstream (body.Stream) rather than built: a big body is then held
+// once, not twice. Below it, building the copy costs less than the
+// streaming reader, which net/http does not know for an in-memory one, so
+// it sends the headers in a write of their own.
+const streamAbove = 64 << 10
+
 // writeBack puts the edited body back on the request; an untouched body is
 // put back as it came.
 func writeBack(r *http.Request, doc body.Doc, raw []byte, edited bool) error {
 	if !edited {
 		replaceBody(r, raw)
 		return nil
+	}
+	if len(raw) >= streamAbove {
+		if open, size, ok := body.Stream(doc); ok {
+			replaceBodyStream(r, open, size)
+			return nil
+		}
 	}
 	out, err := doc.Bytes()
 	if err != nil {

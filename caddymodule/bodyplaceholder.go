@@ -27,9 +27,22 @@ import (
 // they do without tracing.
 func replaceBody(r *http.Request, b []byte) {
 	body.Replace(r, b)
+	setBodyPlaceholders(r)
+}
+
+// replaceBodyStream is replaceBody for a body read from open (body.Stream).
+func replaceBodyStream(r *http.Request, open func() io.ReadCloser, size int64) {
+	body.ReplaceStream(r, open, size)
+	setBodyPlaceholders(r)
+}
+
+// setBodyPlaceholders points the body placeholders at r's body.
+func setBodyPlaceholders(r *http.Request) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set("http.request.body", bodyPlaceholder{r: r})
-		repl.Set("http.request.body_base64", bodyPlaceholder{r: r, base64: true})
+		// One allocation for both: a value in an interface is one each.
+		ph := &[2]bodyPlaceholder{{r: r}, {r: r, base64: true}}
+		repl.Set("http.request.body", &ph[0])
+		repl.Set("http.request.body_base64", &ph[1])
 	}
 }
 

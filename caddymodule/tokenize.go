@@ -116,11 +116,19 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	}
 	var res tokenize.Result
 	if doc != nil {
-		if res, ok = h.apply(ctx, w, r, set, kind, doc, ""); !ok {
+		res, ok = h.apply(ctx, w, r, set, kind, doc, "")
+		var err error
+		if ok {
+			err = writeBack(r, doc, raw, res.Fields > 0)
+		}
+		// The parse state goes back to the pool before the proxy runs:
+		// nothing below reads it, and a big body's is let go.
+		body.Release(doc)
+		if !ok {
 			h.done(span, set, "refused", nil)
 			return nil
 		}
-		if err := writeBack(r, doc, raw, res.Fields > 0); err != nil {
+		if err != nil {
 			id := errUnavailable.because(err).answer(w, r)
 			h.logger.Error("re-encoding body failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), requestLogID(r.Context(), id))
 			h.done(span, set, "error", err)

@@ -29,11 +29,11 @@ type stray struct {
 // values of the rule set's card number fields (paths in handled), which the
 // fields themselves take care of (and which under the network_token format
 // become DPANs, card numbers too). It reads the body as parsed, in one pass.
-func findStrays(doc body.Doc, handled map[string]bool) []stray {
+func findStrays(doc body.Doc, handled handledPaths) []stray {
 	var out []stray
-	doc.Texts(func(tx body.Text) {
-		if !tx.Name && handled[tx.Path] {
-			return
+	for _, tx := range body.TextList(doc) {
+		if !tx.Name && handled.has(tx.Path) {
+			continue
 		}
 		var spans [][2]int
 		card.FindNumbersString(tx.Text, func(s, e int) { spans = append(spans, [2]int{s, e}) })
@@ -43,8 +43,42 @@ func findStrays(doc body.Doc, handled map[string]bool) []stray {
 		case panguard.HasNumber(tx.Text):
 			out = append(out, stray{text: tx, spelled: true})
 		}
-	})
+	}
 	return out
+}
+
+// handledPaths are the paths of the card number fields, which the PAN guard
+// leaves to the fields. A checkout has one card: its path is compared
+// directly rather than put in a map for each request.
+type handledPaths struct {
+	cards []*cardInput
+	set   map[string]bool // for many cards
+}
+
+// smallHandled is how many cards are compared one by one.
+const smallHandled = 8
+
+func newHandled(cards []*cardInput) handledPaths {
+	if len(cards) <= smallHandled {
+		return handledPaths{cards: cards}
+	}
+	set := make(map[string]bool, len(cards))
+	for _, c := range cards {
+		set[c.pan.Path] = true
+	}
+	return handledPaths{set: set}
+}
+
+func (h handledPaths) has(path string) bool {
+	if h.set != nil {
+		return h.set[path]
+	}
+	for _, c := range h.cards {
+		if c.pan.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // guardStrays applies the rule set's pan_guard to the strays: reject refuses
@@ -129,11 +163,8 @@ func verifyNoStrays(doc body.Doc, kind body.Kind, cards []*cardInput, strays []s
 		return &body.FieldError{Status: http.StatusBadRequest, Field: strays[0].text.Path, Code: "pan_detected",
 			Reason: "a card number is in a place that cannot be rewritten; send it in the card number field"}
 	}
-	handled := make(map[string]bool, len(cards))
-	for _, c := range cards {
-		handled[c.pan.Path] = true
-	}
-	if left := findStrays(again, handled); len(left) > 0 {
+	defer body.Release(again)
+	if left := findStrays(again, newHandled(cards)); len(left) > 0 {
 		return &body.FieldError{Status: http.StatusBadRequest, Field: left[0].text.Path, Code: "pan_detected",
 			Reason: "a card number is in a place that cannot be rewritten; send it in the card number field"}
 	}

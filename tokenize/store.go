@@ -153,6 +153,7 @@ func (t *Tokenizer) keep(ctx context.Context, rec vault.Record, ttl time.Duratio
 // long), with a token in the rule set's format (prefixed for network_token,
 // as there is no network token).
 func (t *Tokenizer) storeWithoutConsent(ctx context.Context, set *rules.Inbound, c *cardInput) (vault.Record, bool, error) {
+	c.own() // the record is kept: it must not hold the body
 	token, err := newToken(set, c.number, "", t.Random)
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)

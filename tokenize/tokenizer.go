@@ -146,11 +146,7 @@ func guardPANs(set *rules.Inbound, doc body.Doc, cards []*cardInput) ([]stray, [
 	if set.PANGuard == rules.PANOff {
 		return nil, nil, nil
 	}
-	handled := make(map[string]bool, len(cards))
-	for _, c := range cards {
-		handled[c.pan.Path] = true
-	}
-	strays := findStrays(doc, handled)
+	strays := findStrays(doc, newHandled(cards))
 	strayCards, err := guardStrays(set, strays)
 	if err != nil {
 		return nil, nil, err
@@ -321,6 +317,7 @@ func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInp
 	//  4. the CVV, in memory only (Apply, after every card is stored).
 	// A card not stored rolls the unit back, and its network token is
 	// discarded.
+	c.own() // the record, and the service's state, must not hold the body
 	unit := vault.NewUnit()
 	defer unit.Rollback() // after Commit, nothing
 	req := c.provisionRequest(set.Tenant, fp, "")
@@ -391,12 +388,15 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 	month, year := c.value(c.expMonth), c.value(c.expYear)
 	hasExpiry := month != "" && year != ""
 	if hasExpiry && laterExpiry(month, year, rec.ExpMonth, rec.ExpYear) {
-		rec.ExpMonth, rec.ExpYear = month, year
 		changed = true
 	}
 	retry := lifecycle.Retryable(rec.Network, hasExpiry)
 	if !changed && !retry {
 		return rec, false, nil // the repeat card's usual case: nothing to write
+	}
+	c.own() // a write: what it keeps must not hold the body
+	if changed {
+		rec.ExpMonth, rec.ExpYear = c.value(c.expMonth), c.value(c.expYear)
 	}
 	unit := vault.NewUnit()
 	defer unit.Rollback() // after Commit, nothing

@@ -1,0 +1,64 @@
+package body
+
+import (
+	"slices"
+	"testing"
+)
+
+// A released doc's state must not leak into the next parse: paths located,
+// edits recorded, texts and Bytes' scratch all start afresh, and what Bytes
+// returned before the release stays as it was.
+func TestReleaseReuse(t *testing.T) {
+	a, err := Parse(JSON, "", []byte(`{"card":{"number":"4111111111111111","cvc":"123"},"x":[1,2]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range a.Find("card.number") {
+		a.Set(v.Path, "tok_a")
+	}
+	a.Delete("card.cvc")
+	a.Set("card.new", "n")
+	outA, err := a.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantA := `{"card":{"number":"tok_a","new":"n"},"x":[1,2]}`
+	if string(outA) != wantA {
+		t.Fatalf("a: %s", outA)
+	}
+	Release(a)
+
+	for range 3 { // the pool may hand the same doc back
+		b, err := Parse(JSON, "", []byte(`{"cards":[{"number":"5555555555554444"}],"card":7}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Find("card.number"); len(got) != 0 {
+			t.Fatalf("b found a's path: %+v", got)
+		}
+		var texts []string
+		b.Texts(func(tx Text) { texts = append(texts, tx.Path) })
+		if !slices.Equal(texts, []string{"cards.0.number"}) {
+			t.Fatalf("b texts %q", texts)
+		}
+		if got := FindAppend(b, nil, "cards.#.number"); len(got) != 1 || got[0].Path != "cards.0.number" || got[0].Group != "0" {
+			t.Fatalf("b FindAppend %+v", got)
+		}
+		outB, err := b.Bytes()
+		if err != nil || string(outB) != `{"cards":[{"number":"5555555555554444"}],"card":7}` {
+			t.Fatalf("b unedited: %s %v", outB, err)
+		}
+		b.Delete("cards.0.number")
+		if outB, err = b.Bytes(); err != nil || string(outB) != `{"cards":[{}],"card":7}` {
+			t.Fatalf("b: %s %v", outB, err)
+		}
+		Release(b)
+	}
+	if string(outA) != wantA {
+		t.Fatalf("a's output changed after release: %s", outA)
+	}
+	if _, err := Parse(JSON, "", []byte(`{"k":1,"k":2}`)); err == nil {
+		t.Fatal("duplicate key accepted")
+	}
+	Release(nil)
+}
