@@ -47,6 +47,11 @@ func NewGroupCommit[W any](workers, max int, commit func([]W) error, alone func(
 	return newGroupCommit(workers, max, commit, alone, false)
 }
 
+// maxLinger bounds a lingering committer's wait even after a slow commit (a
+// disk stalled for a second): a writer that went away then costs at most
+// this once.
+const maxLinger = 10 * time.Millisecond
+
 // NewLingeringGroupCommit is NewGroupCommit with one committer (a store with
 // one writer, bbolt) that waits, within a bound, for the writers its last
 // commit answered before it commits the writes that queued meanwhile.
@@ -61,8 +66,9 @@ func NewGroupCommit[W any](workers, max int, commit func([]W) error, alone func(
 //
 // The wait is for as many writes as the last commit answered plus those
 // that queued during it (the writers known to be busy), at most half the
-// last commit's duration: a lone writer never waits, and a writer that went
-// away costs one bounded wait, as the next target follows the smaller group.
+// last commit's duration and maxLinger: a lone writer never waits, and a
+// writer that went away costs one bounded wait, as the next target follows
+// the smaller group.
 func NewLingeringGroupCommit[W any](max int, commit func([]W) error, alone func(error) bool) *GroupCommit[W] {
 	return newGroupCommit(1, max, commit, alone, true)
 }
@@ -134,10 +140,11 @@ func (g *GroupCommit[W]) run() {
 				want += len(reqs)
 			}
 			if want = min(want, g.max); len(reqs) < want {
+				linger := min(took/2, maxLinger)
 				if timer == nil {
-					timer = time.NewTimer(took / 2)
+					timer = time.NewTimer(linger)
 				} else {
-					timer.Reset(took / 2)
+					timer.Reset(linger)
 				}
 				g.wait(&reqs, want, timer.C)
 				timer.Stop()
