@@ -259,9 +259,11 @@ func (b *Builtin) writeState(ctx context.Context, st *tokenState, idx string, un
 // derived digits, so clashes become likely after some tens of thousands of
 // tokens per BIN) just draws a new id. check says whether to look in the
 // store for a clash (not needed when the store refuses clashes itself).
+//
+// Only the in-memory claim is made under the lock: the derivations and the
+// store lookup run beside other provisions (a claim made first keeps any
+// other from taking the same id or DPAN meanwhile).
 func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, pan string, check bool) (dpan, idx string, err error) {
-	b.provision.Lock()
-	defer b.provision.Unlock()
 	for range maxProvisionAttempts {
 		id, raw, err := newUUID(b.random, b.now())
 		if err != nil {
@@ -273,26 +275,38 @@ func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, p
 		}
 		dpan := deriveDPAN(b.key, id, bin, len(pan))
 		idx := dpanIndexKey(b.key, dpan)
-		if _, ok := b.reserved[id]; ok {
-			continue
-		}
-		if _, ok := b.reserved[idx]; ok {
+		if !b.claim(id, idx) {
 			continue
 		}
 		if check {
 			taken, err := b.exists(ctx, id, idx)
-			if err != nil {
-				return "", "", err
-			}
-			if taken {
+			if err != nil || taken {
+				b.release(id, idx)
+				if err != nil {
+					return "", "", err
+				}
 				continue
 			}
 		}
-		b.reserved[id], b.reserved[idx] = struct{}{}, struct{}{}
 		st.ID, st.TokenBIN = id, bin
 		return dpan, idx, nil
 	}
 	return "", "", wrap(errors.New("could not allocate an unused token number"))
+}
+
+// claim claims keys (an id and a DPAN index key) unless one is claimed already.
+func (b *Builtin) claim(keys ...string) bool {
+	b.provision.Lock()
+	defer b.provision.Unlock()
+	for _, k := range keys {
+		if _, ok := b.reserved[k]; ok {
+			return false
+		}
+	}
+	for _, k := range keys {
+		b.reserved[k] = struct{}{}
+	}
+	return true
 }
 
 // release forgets claims once they are saved (or failed to be).
@@ -304,8 +318,21 @@ func (b *Builtin) release(keys ...string) {
 	}
 }
 
+// Exister is a StateStore that tells whether any of several ids holds data
+// in one read (one read transaction instead of one per id).
+type Exister interface {
+	Exists(ctx context.Context, ids ...string) (bool, error)
+}
+
 // exists reports whether any of the store keys holds data.
 func (b *Builtin) exists(ctx context.Context, keys ...string) (bool, error) {
+	if e, ok := b.store.(Exister); ok {
+		taken, err := e.Exists(ctx, keys...)
+		if err != nil {
+			return false, wrap(fmt.Errorf("loading token state: %w", err))
+		}
+		return taken, nil
+	}
 	for _, k := range keys {
 		d, err := b.store.Load(ctx, k)
 		if err != nil {

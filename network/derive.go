@@ -7,9 +7,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tokengate/tokengate/card"
@@ -28,17 +30,43 @@ const (
 	labelDPANIndex  = "dpan-index|"
 )
 
-func mac(key []byte, parts ...string) []byte {
-	h := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		io.WriteString(h, p)
+// mac returns HMAC-SHA256(key, the parts joined). Provisioning derives
+// three values per card: the keyed hashes are pooled (one key per process in
+// practice; a pooled one under another key is rebuilt), so a derivation
+// allocates nothing.
+func mac(key []byte, parts ...string) (sum [sha256.Size]byte) {
+	m := macPool.Get().(*keyedMAC)
+	defer macPool.Put(m)
+	if m.h == nil || !hmac.Equal(m.key, key) {
+		m.key = append(m.key[:0], key...)
+		m.h = hmac.New(sha256.New, m.key)
 	}
-	return h.Sum(nil)
+	m.h.Reset()
+	buf := m.buf[:0]
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	m.h.Write(buf)
+	m.buf = m.h.Sum(buf[:0])
+	copy(sum[:], m.buf)
+	return sum
 }
+
+// keyedMAC is an HMAC under key with a scratch buffer (mac).
+type keyedMAC struct {
+	key []byte
+	h   hash.Hash
+	buf []byte
+}
+
+var macPool = sync.Pool{New: func() any { return new(keyedMAC) }}
 
 // keyID is a short fingerprint of the Key, stored with every token so a token
 // read back under another Key fails loudly instead of yielding a wrong DPAN.
-func keyID(key []byte) string { return hex.EncodeToString(mac(key, labelKeyID)[:4]) }
+func keyID(key []byte) string {
+	m := mac(key, labelKeyID)
+	return hex.EncodeToString(m[:4])
+}
 
 // deriveDPAN returns the token number for id: the token BIN, then digits from
 // HMAC(Key, "dpan|"+id), then the Luhn check digit, n digits in all. The
@@ -46,7 +74,8 @@ func keyID(key []byte) string { return hex.EncodeToString(mac(key, labelKeyID)[:
 // check digit), so reducing 64 bits modulo 10^12 leaves a bias below 10^-7.
 func deriveDPAN(key []byte, id, bin string, n int) string {
 	middle := n - len(bin) - 1
-	v := binary.BigEndian.Uint64(mac(key, labelDPAN, id)[:8])
+	m := mac(key, labelDPAN, id)
+	v := binary.BigEndian.Uint64(m[:8])
 	mod := uint64(1)
 	for range middle {
 		mod *= 10
@@ -59,7 +88,8 @@ func deriveDPAN(key []byte, id, bin string, n int) string {
 // dpanIndexKey is the store key that reserves a DPAN, so that two tokens never
 // share a number. It is keyed, so the store learns nothing about the DPAN.
 func dpanIndexKey(key []byte, dpan string) string {
-	return "dpan-index:" + hex.EncodeToString(mac(key, labelDPANIndex, dpan)[:16])
+	m := mac(key, labelDPANIndex, dpan)
+	return "dpan-index:" + hex.EncodeToString(m[:16])
 }
 
 // parEncoding maps bytes to uppercase letters and digits (RFC 4648 base32).
@@ -70,7 +100,8 @@ var parEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // PAN alone, it is the same for every token of a card, as EMVCo requires,
 // and reveals nothing about the PAN without the Key.
 func derivePAR(key []byte, prefix, pan string) string {
-	return prefix + parEncoding.EncodeToString(mac(key, labelPAR, pan))[:25]
+	m := mac(key, labelPAR, pan)
+	return prefix + parEncoding.EncodeToString(m[:])[:25]
 }
 
 // newUUID returns a random (version 4) UUID in its canonical lowercase form,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrClosed answers writes that reach a GroupCommit after Close.
@@ -20,6 +21,7 @@ type GroupCommit[W any] struct {
 	commit func([]W) error
 	alone  func(error) bool
 	max    int
+	linger bool // see NewLingeringGroupCommit
 	reqs   chan groupReq[W]
 	stop   chan struct{}
 	done   chan struct{}
@@ -42,7 +44,37 @@ type groupReq[W any] struct {
 // write (nil: always): yes when one write was refused, no when the store
 // is down, where each retry would only wait out its own timeout.
 func NewGroupCommit[W any](workers, max int, commit func([]W) error, alone func(error) bool) *GroupCommit[W] {
-	g := &GroupCommit[W]{commit: commit, alone: alone, max: max, reqs: make(chan groupReq[W]), stop: make(chan struct{}), done: make(chan struct{})}
+	return newGroupCommit(workers, max, commit, alone, false)
+}
+
+// maxLinger bounds a lingering committer's wait even after a slow commit (a
+// disk stalled for a second): a writer that went away then costs at most
+// this once.
+const maxLinger = 10 * time.Millisecond
+
+// NewLingeringGroupCommit is NewGroupCommit with one committer (a store with
+// one writer, bbolt) that waits, within a bound, for the writers its last
+// commit answered before it commits the writes that queued meanwhile.
+//
+// Without it a steady load splits into two cohorts that take turns: while
+// group k syncs, the writers of group k-1 queue up, so they make group k+1
+// alone, and the writers group k answers, back a moment later, find it
+// gone and wait a whole commit for group k+2. Each write then waits for
+// two commits, and a group holds half the writers. Waiting for them (they
+// only had to prepare their next write) lets every writer share each
+// commit: a write waits for one commit and that moment.
+//
+// The wait is for as many writes as the last commit answered plus those
+// that queued during it (the writers known to be busy), at most half the
+// last commit's duration and maxLinger: a lone writer never waits, and a
+// writer that went away costs one bounded wait, as the next target follows
+// the smaller group.
+func NewLingeringGroupCommit[W any](max int, commit func([]W) error, alone func(error) bool) *GroupCommit[W] {
+	return newGroupCommit(1, max, commit, alone, true)
+}
+
+func newGroupCommit[W any](workers, max int, commit func([]W) error, alone func(error) bool, linger bool) *GroupCommit[W] {
+	g := &GroupCommit[W]{commit: commit, alone: alone, max: max, linger: linger, reqs: make(chan groupReq[W]), stop: make(chan struct{}), done: make(chan struct{})}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -79,27 +111,52 @@ func (g *GroupCommit[W]) Do(ctx context.Context, w W) error {
 func (g *GroupCommit[W]) run() {
 	reqs := make([]groupReq[W], 0, 64)
 	ws := make([]W, 0, 64)
+	var (
+		answered int           // writes the last commit answered
+		took     time.Duration // and how long it took
+		timer    *time.Timer   // for lingering
+	)
 	for {
+		queued := true // a write waited while the last group committed
 		select {
 		case r := <-g.reqs:
 			reqs = append(reqs[:0], r)
-		case <-g.stop:
-			return
-		}
-	gather:
-		for len(reqs) < g.max {
+		default:
+			queued = false
 			select {
 			case r := <-g.reqs:
-				reqs = append(reqs, r)
-			default:
-				break gather
+				reqs = append(reqs[:0], r)
+			case <-g.stop:
+				return
+			}
+		}
+		g.gather(&reqs)
+		if g.linger && answered > 0 {
+			// The last group's writers come back; those that queued
+			// meanwhile are others (a write that arrived after the
+			// commit is one of the last group's).
+			want := answered
+			if queued {
+				want += len(reqs)
+			}
+			if want = min(want, g.max); len(reqs) < want {
+				linger := min(took/2, maxLinger)
+				if timer == nil {
+					timer = time.NewTimer(linger)
+				} else {
+					timer.Reset(linger)
+				}
+				g.wait(&reqs, want, timer.C)
+				timer.Stop()
 			}
 		}
 		ws = ws[:0]
 		for _, r := range reqs {
 			ws = append(ws, r.w)
 		}
+		start := time.Now()
 		err := g.commit(ws)
+		answered, took = len(reqs), time.Since(start)
 		clear(ws) // the writes may hold card data: not kept past their commit
 		if err == nil || len(reqs) == 1 || (g.alone != nil && !g.alone(err)) {
 			for _, r := range reqs {
@@ -114,6 +171,33 @@ func (g *GroupCommit[W]) run() {
 		}
 		clear(ws)
 		clear(reqs)
+	}
+}
+
+// gather adds the writes waiting now to reqs, up to max.
+func (g *GroupCommit[W]) gather(reqs *[]groupReq[W]) {
+	for len(*reqs) < g.max {
+		select {
+		case r := <-g.reqs:
+			*reqs = append(*reqs, r)
+		default:
+			return
+		}
+	}
+}
+
+// wait adds writes to reqs until it holds want, or until deadline or Close
+// (the writes taken are committed all the same).
+func (g *GroupCommit[W]) wait(reqs *[]groupReq[W], want int, deadline <-chan time.Time) {
+	for len(*reqs) < want {
+		select {
+		case r := <-g.reqs:
+			*reqs = append(*reqs, r)
+		case <-deadline:
+			return
+		case <-g.stop:
+			return
+		}
 	}
 }
 

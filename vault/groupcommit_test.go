@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tokengate/tokengate/vault"
 )
@@ -70,5 +71,64 @@ func TestGroupCommit(t *testing.T) {
 	g.Close()
 	if err := g.Do(context.Background(), 1); !errors.Is(err, vault.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// A lingering group commit gathers every busy writer into each commit
+// instead of letting them split into two cohorts that take turns, and a
+// lone writer does not wait.
+func TestLingeringGroupCommit(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		groups []int
+	)
+	var syncing time.Duration // the time commits took
+	commit := func(ws []int) error {
+		start := time.Now()
+		time.Sleep(5 * time.Millisecond) // the sync
+		mu.Lock()
+		groups = append(groups, len(ws))
+		syncing += time.Since(start)
+		mu.Unlock()
+		return nil
+	}
+	g := vault.NewLingeringGroupCommit(100, commit, nil)
+	defer g.Close()
+	const writers, rounds = 8, 20
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			for range rounds {
+				time.Sleep(200 * time.Microsecond) // preparing the next write
+				if err := g.Do(context.Background(), i); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	commits := len(groups)
+	mu.Unlock()
+	// Taking turns would need twice rounds commits; a few stragglers are
+	// allowed.
+	if commits > rounds*3/2 {
+		t.Errorf("%d writers x %d writes took %d commits, want about %d: %v", writers, rounds, commits, rounds, groups)
+	}
+
+	mu.Lock()
+	syncing = 0
+	mu.Unlock()
+	start := time.Now()
+	for range 10 {
+		if err := g.Do(context.Background(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Lingering would add half of each commit's time.
+	mu.Lock()
+	defer mu.Unlock()
+	if d := time.Since(start); d > syncing*5/4+5*time.Millisecond {
+		t.Errorf("a lone writer took %v for commits that took %v", d, syncing)
 	}
 }

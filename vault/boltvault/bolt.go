@@ -138,10 +138,24 @@ func loadRecord(tokens *bolt.Bucket, token string) (vault.Record, error) {
 }
 
 func storeRecord(tokens *bolt.Bucket, rec vault.Record) error {
+	v, err := encodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	return storeEncoded(tokens, rec, v)
+}
+
+func encodeRecord(rec vault.Record) ([]byte, error) {
 	v, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("vault: encode record: %w", err)
+		return nil, fmt.Errorf("vault: encode record: %w", err)
 	}
+	return v, nil
+}
+
+// storeEncoded is storeRecord with rec already encoded as v (encodeRecord),
+// so that the encoding is not done in the one writer's transaction.
+func storeEncoded(tokens *bolt.Bucket, rec vault.Record, v []byte) error {
 	if err := recordSealingKey(tokens.Tx(), rec.Sealed); err != nil {
 		return err
 	}
@@ -174,13 +188,24 @@ func (b *Bolt) put(ctx context.Context, unit *vault.Unit, rec vault.Record) (vau
 	if err := ctx.Err(); err != nil {
 		return vault.Record{}, false, err
 	}
+	// The new record is stamped and encoded before it joins a group: the
+	// committer's transaction is the one writer for the whole file, so
+	// whatever work leaves it lets every card of the group through sooner.
+	// Its creation time is then when it was asked for, microseconds earlier.
+	rec.CreatedAt = now()
+	rec.UpdatedAt = rec.CreatedAt
+	rec.Version = 1
+	encoded, err := encodeRecord(rec)
+	if err != nil {
+		return vault.Record{}, false, err
+	}
 	var (
 		stored  vault.Record
 		created bool
 		outcome error
 		held    = b.pendingFor(unit) // writes held for this card's commit
 	)
-	err := b.w.do(func(tx *bolt.Tx) error {
+	err = b.w.do(func(tx *bolt.Tx) error {
 		// The committer may run this function more than once (when another
 		// write of its group fails), so every result is reset here. Expected
 		// outcomes such as ErrTokenTaken are not returned as errors: an error
@@ -202,10 +227,7 @@ func (b *Bolt) put(ctx context.Context, unit *vault.Unit, rec vault.Record) (vau
 			outcome = vault.ErrTokenTaken
 			return nil
 		}
-		rec.CreatedAt = now()
-		rec.UpdatedAt = rec.CreatedAt
-		rec.Version = 1
-		if err := storeRecord(tokens, rec); err != nil {
+		if err := storeEncoded(tokens, rec, encoded); err != nil {
 			return err
 		}
 		if err := indexNetworkToken(tx, vault.Record{}, rec); err != nil {

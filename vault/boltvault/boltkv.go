@@ -49,6 +49,28 @@ func (kv *KV) Load(ctx context.Context, id string) ([]byte, error) {
 	return out, nil
 }
 
+// Exists reports whether any of ids holds a value, in one read
+// transaction (network.Exister).
+func (kv *KV) Exists(ctx context.Context, ids ...string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var found bool
+	err := kv.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketKV).Bucket(kv.name)
+		for _, id := range ids {
+			if found = bk != nil && id != "" && bk.Get([]byte(id)) != nil; found {
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("vault: kv %s: load: %w", kv.name, err)
+	}
+	return found, nil
+}
+
 // Save stores data under id durably: like Put, it returns after the write is
 // on disk, and concurrent Saves share one fsync (group commit).
 func (kv *KV) Save(ctx context.Context, id string, data []byte) error {
