@@ -34,8 +34,14 @@ type outboundBench struct {
 }
 
 func startOutboundBench(b *testing.B) *outboundBench {
-	b.Helper()
 	dir := b.TempDir()
+	return startOutboundBenchOn(b, dir, "vault bolt "+filepath.Join(dir, "vault.db"))
+}
+
+// startOutboundBenchOn is startOutboundBench with backends, the tokengate
+// block's lines naming the vault (and CVV store).
+func startOutboundBenchOn(b *testing.B, dir, backends string) *outboundBench {
+	b.Helper()
 	upAddr := benchEchoUpstream(b) // the stand-in processor
 
 	ports := &testPorts{t: b}
@@ -68,7 +74,7 @@ func startOutboundBench(b *testing.B) *outboundBench {
 	}
 	tokengate {
 		rules %s
-		vault bolt %s
+		%s
 		api_key %s bench
 	}
 }
@@ -88,7 +94,7 @@ http://:%d {
 		transport tokengate
 	}
 }
-`, admin, rules, filepath.Join(dir, "vault.db"), apiKey, plain, upAddr, tok, upAddr, detok, upAddr)
+`, admin, rules, backends, apiKey, plain, upAddr, tok, upAddr, detok, upAddr)
 	raw, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
 	if err != nil {
 		b.Fatal(err)

@@ -80,6 +80,7 @@ func benchBody(tb testing.TB, name string) []byte {
 type benchGateway struct {
 	*gateway
 	tokenize, plain string // URLs of /checkout
+	parallelism     int    // b.SetParallelism's, when set
 }
 
 // benchEchoUpstream starts bench/upstream's echo (200, the body, its
@@ -103,10 +104,17 @@ func benchEchoUpstream(b *testing.B) string {
 }
 
 func startBenchGateway(b *testing.B) *benchGateway {
+	dir := b.TempDir()
+	return startBenchGatewayOn(b, dir, "vault bolt "+filepath.Join(dir, "vault.db"))
+}
+
+// startBenchGatewayOn is startBenchGateway with backends, the tokengate
+// block's lines naming the vault (and CVV store).
+func startBenchGatewayOn(b *testing.B, dir, backends string) *benchGateway {
 	b.Helper()
 	upstream := benchEchoUpstream(b)
 
-	g := &gateway{t: b, dir: b.TempDir()}
+	g := &gateway{t: b, dir: dir}
 	rules := g.writeFile("rules.yaml", benchRules)
 	forgetKeys()
 	g.load(`{
@@ -117,7 +125,7 @@ func startBenchGateway(b *testing.B) *benchGateway {
 	}
 	tokengate {
 		rules ` + rules + `
-		vault bolt ` + filepath.Join(g.dir, "vault.db") + `
+		` + backends + `
 		api_key bench_key_0123456789abcdef bench
 	}
 }
@@ -208,6 +216,9 @@ func (g *benchGateway) runHTTP(b *testing.B, url string, tokenized bool) {
 	}{{"json", "json", false}, {"form", "form", false}, {"json-browser", "json", true}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
+			if g.parallelism > 0 {
+				b.SetParallelism(g.parallelism)
+			}
 			// The process's CPU time per request (Caddy, client and
 			// upstream alike in both benchmarks): steadier than ns/op on a
 			// machine other work shares, which stretches wall time.
