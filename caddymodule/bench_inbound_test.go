@@ -81,6 +81,9 @@ type benchGateway struct {
 	*gateway
 	tokenize, plain string // URLs of /checkout
 	parallelism     int    // b.SetParallelism's, when set
+	// measure, when set, is called before each measured loop; what it
+	// returns, after it (roundTrips).
+	measure func(*testing.B) func()
 }
 
 // benchEchoUpstream starts bench/upstream's echo (200, the body, its
@@ -224,6 +227,9 @@ func (g *benchGateway) runHTTP(b *testing.B, url string, tokenized bool) {
 			// machine other work shares, which stretches wall time.
 			cpu0 := processCPU(b)
 			defer func() { b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
+			if g.measure != nil {
+				defer g.measure(b)()
+			}
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					status, out := g.send(b, url, c.kind, c.browser)

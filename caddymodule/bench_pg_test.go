@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
@@ -28,10 +32,11 @@ import (
 //	TOKENGATE_REQUIRE_SERVICES=1 go test -run '^$' -bench 'Postgres$' -benchmem ./caddymodule/
 
 // pgBackends returns the tokengate block's lines for a fresh PostgreSQL
-// database and Redis prefix (skipping without them, as the tests do).
-func pgBackends(b *testing.B, dir string) string {
+// database and Redis prefix (skipping without them, as the tests do), and
+// the database's DSN.
+func pgBackends(b *testing.B, dir string) (lines, dsn string) {
 	b.Helper()
-	dsn := vaulttest.PostgresDatabase(b)
+	dsn = vaulttest.PostgresDatabase(b)
 	if !redisReachable() {
 		if requireServices() {
 			b.Fatal("Redis is required (TOKENGATE_REQUIRE_SERVICES=1) and not reachable at 127.0.0.1:6379")
@@ -39,13 +44,14 @@ func pgBackends(b *testing.B, dir string) string {
 		b.Skip("Redis not reachable at 127.0.0.1:6379: start it to run this benchmark")
 	}
 	prefix := fmt.Sprintf("tokengate-bench-%d:", time.Now().UnixNano())
-	return fmt.Sprintf(`dev_keyset_file %s
+	lines = fmt.Sprintf(`dev_keyset_file %s
 		vault postgres {
 			dsn %s
 		}
 		cvv_store redis {
 			prefix %s
 		}`, filepath.Join(dir, "dev-keyset.json"), dsn, prefix)
+	return lines, dsn
 }
 
 // benchClients is the b.SetParallelism that makes 16 clients.
@@ -55,10 +61,13 @@ func benchClients() int { return max(1, 16/runtime.GOMAXPROCS(0)) }
 // and Redis.
 func BenchmarkDetokenizeHTTPPostgres(b *testing.B) {
 	dir := b.TempDir()
-	g := startOutboundBenchOn(b, dir, pgBackends(b, dir))
+	lines, dsn := pgBackends(b, dir)
+	g := startOutboundBenchOn(b, dir, lines)
+	report := roundTrips(b, dsn)
 	g.run(b, g.detokURL, func(h http.Header) bool {
 		return strings.Contains(h.Get("Tokengate-Injected"), "=network_token")
 	})
+	report()
 }
 
 // BenchmarkTokenizeRepeatHTTPPostgres is BenchmarkTokenizeRepeatHTTP on
@@ -66,8 +75,10 @@ func BenchmarkDetokenizeHTTPPostgres(b *testing.B) {
 // held in Redis.
 func BenchmarkTokenizeRepeatHTTPPostgres(b *testing.B) {
 	dir := b.TempDir()
-	g := startBenchGatewayOn(b, dir, pgBackends(b, dir))
+	lines, dsn := pgBackends(b, dir)
+	g := startBenchGatewayOn(b, dir, lines)
 	g.parallelism = benchClients()
+	g.measure = func(b *testing.B) func() { return roundTrips(b, dsn) }
 	g.runHTTP(b, g.tokenize, true)
 }
 
@@ -77,7 +88,8 @@ func BenchmarkTokenizeRepeatHTTPPostgres(b *testing.B) {
 // network token, the record is stored durably, the CVV held in Redis).
 func BenchmarkTokenizeNewHTTPPostgres(b *testing.B) {
 	dir := b.TempDir()
-	g := startBenchGatewayOn(b, dir, pgBackends(b, dir))
+	lines, dsn := pgBackends(b, dir)
+	g := startBenchGatewayOn(b, dir, lines)
 	var seq atomic.Int64
 	seq.Store(time.Now().UnixNano() % 1e6 * 1000) // PANs no other run used in this database
 	for _, kind := range []string{"json", "form"} {
@@ -94,6 +106,7 @@ func BenchmarkTokenizeNewHTTPPostgres(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(benchClients())
+			report := roundTrips(b, dsn)
 			cpu0 := processCPU(b)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -115,6 +128,49 @@ func BenchmarkTokenizeNewHTTPPostgres(b *testing.B) {
 			})
 			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cards/s")
+			report()
 		})
+	}
+}
+
+// roundTrips reports, per op, the statements PostgreSQL ran in the
+// benchmark's database (pg_stat_database's commits and rollbacks: one per
+// implicit transaction, so a batch counts once) and the commands Redis
+// processed (the whole server's: other clients count too). Call it before
+// the measured loop; it reports when b ends.
+func roundTrips(b *testing.B, dsn string) (report func()) {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	counts := func() (xacts, cmds int64) {
+		_, _ = conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()")
+		_ = conn.QueryRow(ctx, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&xacts)
+		info, _ := rdb.Info(ctx, "stats").Result()
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+				fmt.Sscan(v, &cmds)
+			}
+		}
+		return
+	}
+	x0, c0 := counts()
+	pg0, rd0 := vaulttest.ServerCPU("postgres"), vaulttest.ServerCPU("redis-server")
+	return func() {
+		pg1, rd1 := vaulttest.ServerCPU("postgres"), vaulttest.ServerCPU("redis-server")
+		b.StopTimer()
+		time.Sleep(1100 * time.Millisecond) // backends flush their statistics every second
+		x1, c1 := counts()
+		b.ReportMetric(float64(x1-x0-2)/float64(b.N), "pg-xacts/op") // less this function's own two
+		b.ReportMetric(float64(c1-c0-1)/float64(b.N), "redis-cmds/op")
+		if pg0 >= 0 && pg1 >= 0 {
+			b.ReportMetric(float64(pg1-pg0)/float64(b.N), "pg-cpu-ns/op")
+			b.ReportMetric(float64(rd1-rd0)/float64(b.N), "redis-cpu-ns/op")
+		}
+		conn.Close(ctx)
+		rdb.Close()
 	}
 }

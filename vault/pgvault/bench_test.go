@@ -15,6 +15,7 @@ import (
 
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/pgvault"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // benchParallelism makes the new-card benchmarks run 16 writers whatever
@@ -77,6 +78,17 @@ func reportCards(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cards/s")
 }
 
+// serverCPU returns what reports PostgreSQL's CPU time per card since it
+// was called (every database's: other work on the server counts too).
+func serverCPU(b *testing.B) (report func()) {
+	pg0 := vaulttest.ServerCPU("postgres")
+	return func() {
+		if pg1 := vaulttest.ServerCPU("postgres"); pg0 >= 0 && pg1 >= 0 {
+			b.ReportMetric(float64(pg1-pg0)/float64(b.N), "pg-cpu-ns/op")
+		}
+	}
+}
+
 // BenchmarkPostgresNewCard is the vault's side of a new card, as the
 // tokenizer makes it: the fingerprint lookup (a miss), the network token
 // state created (the builtin service on a shared store), the record put,
@@ -92,6 +104,7 @@ func BenchmarkPostgresNewCard(b *testing.B) {
 	prefix := hex.EncodeToString([]byte(time.Now().Format("150405.000")))
 	benchParallelism(b)
 	b.ReportAllocs()
+	pgCPU := serverCPU(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -123,6 +136,7 @@ func BenchmarkPostgresNewCard(b *testing.B) {
 		}
 	})
 	reportCards(b)
+	pgCPU()
 }
 
 // BenchmarkPostgresRawStatements issues the statements a new card costs
@@ -145,6 +159,7 @@ func BenchmarkPostgresRawStatements(b *testing.B) {
 	prefix := hex.EncodeToString([]byte(time.Now().Format("150405.000")))
 	benchParallelism(b)
 	b.ReportAllocs()
+	pgCPU := serverCPU(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -174,4 +189,5 @@ func BenchmarkPostgresRawStatements(b *testing.B) {
 		}
 	})
 	reportCards(b)
+	pgCPU()
 }
