@@ -25,10 +25,13 @@ import (
 // durable by the card's record write that follows it (see CreateHeld).
 
 // groupWorkers is how many durable groups may be in flight at once, each
-// on its own connection: while one commits, the next gathers. The fast
-// groups have one (their round trip is short), so the batchers hold at most
-// three of the pool's connections.
-const groupWorkers = 2
+// on its own connection of the pool: while one commits, the next gathers.
+// fastWorkers is the same for the fast groups, on connections of their own
+// (newAsyncPool).
+const (
+	groupWorkers = 2
+	fastWorkers  = 1
+)
 
 // maxGroup bounds how many statements share one batch.
 const maxGroup = 256
@@ -45,11 +48,23 @@ type op struct {
 	err   error
 }
 
-// newGroups starts group commit over pool; with async, the groups'
-// transactions commit without waiting for their WAL to reach the disk
-// (synchronous_commit off).
-func newGroups(pool *pgxpool.Pool, workers int, async bool) *vault.GroupCommit[*op] {
-	return vault.NewGroupCommit(workers, maxGroup, func(ops []*op) error { return runGroup(pool, ops, async) }, refused)
+// newGroups starts group commit over pool (whose sessions' settings say
+// whether a commit waits for the flush to disk).
+func newGroups(pool *pgxpool.Pool, workers int) *vault.GroupCommit[*op] {
+	return vault.NewGroupCommit(workers, maxGroup, func(ops []*op) error { return runGroup(pool, ops) }, refused)
+}
+
+// newAsyncPool is a pool of the fast groups' own, beside cfg's: its
+// sessions commit without waiting for their WAL to reach the disk
+// (synchronous_commit off, set once per connection as a startup
+// parameter, rather than a set_config statement in every group). It holds
+// no more connections than the fast groups use. The other statements, the
+// durable group's among them, stay on the main pool, whose commits wait.
+func newAsyncPool(cfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	async := cfg.Copy()
+	async.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	async.MaxConns, async.MinConns = fastWorkers, 0
+	return pgxpool.NewWithConfig(context.Background(), async)
 }
 
 // refused reports whether a group failed because the server refused a
@@ -64,25 +79,15 @@ func refused(err error) bool {
 // transaction block ends with a single Sync, which PostgreSQL runs as one
 // implicit transaction: committed at the Sync, or, if any statement fails,
 // rolled back whole (the group is then retried statement by statement).
-func runGroup(pool *pgxpool.Pool, ops []*op, async bool) error {
+func runGroup(pool *pgxpool.Pool, ops []*op) error {
 	ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
 	defer cancel()
-	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ops)+1)}
-	if async {
-		// Local to the batch's implicit transaction.
-		batch.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
-	}
+	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ops))}
 	for _, o := range ops {
 		o.rows, o.rec, o.err = 0, vault.Record{}, nil
 		batch.Queue(o.sql, o.args...)
 	}
 	res := pool.SendBatch(ctx, batch)
-	if async {
-		if _, err := res.Exec(); err != nil {
-			res.Close()
-			return err
-		}
-	}
 	for _, o := range ops {
 		if o.query {
 			o.rec, o.err = scan(res.QueryRow())
