@@ -68,7 +68,7 @@ func (r *RedisCVVStore) Validate() error {
 // answer is waited for (the app retries); Redis that answers with a refusal
 // (a wrong password, a database it does not have) is misconfigured.
 func (r *RedisCVVStore) OpenCVVStore(ctx context.Context, env Env) (cvv.Store, error) {
-	client := redis.NewClient(&redis.Options{Addr: r.Address, Password: caddy.NewReplacer().ReplaceKnown(r.Password, ""), DB: r.DB})
+	client := redis.NewClient(cvvredis.Options(r.Address, caddy.NewReplacer().ReplaceKnown(r.Password, ""), r.DB))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {

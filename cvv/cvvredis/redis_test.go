@@ -26,7 +26,7 @@ func client(t testing.TB) *redis.Client {
 	if addr == "" {
 		addr = "127.0.0.1:6379"
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	c := redis.NewClient(cvvredis.Options(addr, "", 0))
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		c.Close()
 		if os.Getenv("TOKENGATE_REQUIRE_SERVICES") == "1" {
