@@ -89,7 +89,13 @@ func BenchmarkTokenizeRepeatHTTPPostgres(b *testing.B) {
 func BenchmarkTokenizeNewHTTPPostgres(b *testing.B) {
 	dir := b.TempDir()
 	lines, dsn := pgBackends(b, dir)
-	g := startBenchGatewayOn(b, dir, lines)
+	benchTokenizeNew(b, dir, lines, func(b *testing.B) func() { return roundTrips(b, dsn) })
+}
+
+// benchTokenizeNew runs new cards through a gateway on backends; measure,
+// when set, is called before each measured loop, what it returns after it.
+func benchTokenizeNew(b *testing.B, dir, backends string, measure func(*testing.B) func()) {
+	g := startBenchGatewayOn(b, dir, backends)
 	var seq atomic.Int64
 	seq.Store(time.Now().UnixNano() % 1e6 * 1000) // PANs no other run used in this database
 	for _, kind := range []string{"json", "form"} {
@@ -106,7 +112,10 @@ func BenchmarkTokenizeNewHTTPPostgres(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(benchClients())
-			report := roundTrips(b, dsn)
+			report := func() {}
+			if measure != nil {
+				report = measure(b)
+			}
 			cpu0 := processCPU(b)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
