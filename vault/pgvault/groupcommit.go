@@ -25,11 +25,16 @@ import (
 // durable by the card's record write that follows it (see CreateHeld).
 
 // groupWorkers is how many durable groups may be in flight at once, each
-// on its own connection of the pool: while one commits, the next gathers.
-// fastWorkers is the same for the fast groups, on connections of their own
-// (newAsyncPool).
+// on its own connection of the pool; fastWorkers is the same for the fast
+// groups, on connections of their own (newAsyncPool). One each: the writes
+// that queue while a group commits form the next group, so a second worker
+// only splits them into more, smaller transactions. With two durable
+// workers PostgreSQL spent about a fifth more CPU per new card
+// (BenchmarkPostgresNewCard's pg-cpu-ns/op, 134 -> 105 us with one) for no
+// more cards per second, and on a machine it shares with the gateway that
+// CPU is the gateway's. Two fast workers cost more CPU the same way.
 const (
-	groupWorkers = 2
+	groupWorkers = 1
 	fastWorkers  = 1
 )
 
