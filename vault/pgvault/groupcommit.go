@@ -25,18 +25,15 @@ import (
 // durable by the card's record write that follows it (see CreateHeld).
 
 // groupWorkers is how many durable groups may be in flight at once, each
-// on its own connection of the pool; fastWorkers is the same for the fast
-// groups, on connections of their own (newAsyncPool). One each: the writes
-// that queue while a group commits form the next group, so a second worker
-// only splits them into more, smaller transactions. With two durable
-// workers PostgreSQL spent about a fifth more CPU per new card
+// on its own connection; the fast groups have one too. One: the writes
+// that queue while a group commits form the next group, so a second
+// worker only splits them into more, smaller transactions. With two
+// durable workers PostgreSQL spent about a fifth more CPU per new card
 // (BenchmarkPostgresNewCard's pg-cpu-ns/op, 134 -> 105 us with one) for no
 // more cards per second, and on a machine it shares with the gateway that
-// CPU is the gateway's. Two fast workers cost more CPU the same way.
-const (
-	groupWorkers = 1
-	fastWorkers  = 1
-)
+// CPU is the gateway's. Two fast workers cost more CPU the same way. The
+// batchers hold at most two of the pool's connections.
+const groupWorkers = 1
 
 // maxGroup bounds how many statements share one batch.
 const maxGroup = 256
@@ -53,23 +50,11 @@ type op struct {
 	err   error
 }
 
-// newGroups starts group commit over pool (whose sessions' settings say
-// whether a commit waits for the flush to disk).
-func newGroups(pool *pgxpool.Pool, workers int) *vault.GroupCommit[*op] {
-	return vault.NewGroupCommit(workers, maxGroup, func(ops []*op) error { return runGroup(pool, ops) }, refused)
-}
-
-// newAsyncPool is a pool of the fast groups' own, beside cfg's: its
-// sessions commit without waiting for their WAL to reach the disk
-// (synchronous_commit off, set once per connection as a startup
-// parameter, rather than a set_config statement in every group). It holds
-// no more connections than the fast groups use. The other statements, the
-// durable group's among them, stay on the main pool, whose commits wait.
-func newAsyncPool(cfg *pgxpool.Config) (*pgxpool.Pool, error) {
-	async := cfg.Copy()
-	async.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-	async.MaxConns, async.MinConns = fastWorkers, 0
-	return pgxpool.NewWithConfig(context.Background(), async)
+// newGroups starts group commit over pool; with async, the groups'
+// transactions commit without waiting for their WAL to reach the disk
+// (synchronous_commit off).
+func newGroups(pool *pgxpool.Pool, workers int, async bool) *vault.GroupCommit[*op] {
+	return vault.NewGroupCommit(workers, maxGroup, func(ops []*op) error { return runGroup(pool, ops, async) }, refused)
 }
 
 // refused reports whether a group failed because the server refused a
@@ -84,15 +69,25 @@ func refused(err error) bool {
 // transaction block ends with a single Sync, which PostgreSQL runs as one
 // implicit transaction: committed at the Sync, or, if any statement fails,
 // rolled back whole (the group is then retried statement by statement).
-func runGroup(pool *pgxpool.Pool, ops []*op) error {
+func runGroup(pool *pgxpool.Pool, ops []*op, async bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
 	defer cancel()
-	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ops))}
+	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(ops)+1)}
+	if async {
+		// Local to the batch's implicit transaction.
+		batch.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	}
 	for _, o := range ops {
 		o.rows, o.rec, o.err = 0, vault.Record{}, nil
 		batch.Queue(o.sql, o.args...)
 	}
 	res := pool.SendBatch(ctx, batch)
+	if async {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
+			return err
+		}
+	}
 	for _, o := range ops {
 		if o.query {
 			o.rec, o.err = scan(res.QueryRow())

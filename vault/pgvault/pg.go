@@ -35,9 +35,6 @@ type Vault struct {
 	pool   *pgxpool.Pool
 	writes *vault.GroupCommit[*op] // new cards' writes, group-committed
 	fast   *vault.GroupCommit[*op] // fingerprint lookups and held creates: no flush waited for
-	// asyncPool holds the fast groups' connections, whose sessions commit
-	// without waiting for the flush to disk (see newAsyncPool).
-	asyncPool *pgxpool.Pool
 }
 
 // Open connects with dsn (a pgx connection string; pool settings in it) and
@@ -55,12 +52,7 @@ func Open(ctx context.Context, dsn string) (*Vault, error) {
 		pool.Close()
 		return nil, err
 	}
-	async, err := newAsyncPool(cfg)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("pgvault: %w", err)
-	}
-	return &Vault{pool: pool, asyncPool: async, writes: newGroups(pool, groupWorkers), fast: newGroups(async, fastWorkers)}, nil
+	return &Vault{pool: pool, writes: newGroups(pool, groupWorkers, false), fast: newGroups(pool, 1, true)}, nil
 }
 
 func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
@@ -104,7 +96,6 @@ func (v *Vault) Ping(ctx context.Context) error {
 func (v *Vault) Close() error {
 	v.writes.Close()
 	v.fast.Close()
-	v.asyncPool.Close()
 	v.pool.Close()
 	return nil
 }

@@ -1,35 +1,42 @@
-package pgvault
+package pgvault_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
-// The fast groups' connections commit without waiting for the disk; every
-// other connection, the durable groups' (a record's INSERT) among them,
-// waits. This is what CreateHeld and Put rely on.
-func TestAsyncCommitOnlyOnTheFastPool(t *testing.T) {
+// The fast groups turn synchronous_commit off for their own batch only:
+// the pooled connection's next batch (a record's INSERT) commits durably
+// again. This is the PostgreSQL behaviour CreateHeld relies on.
+func TestAsyncCommitStaysInItsBatch(t *testing.T) {
 	ctx := context.Background()
-	v, err := Open(ctx, vaulttest.PostgresDatabase(t))
+	c, err := pgx.Connect(ctx, vaulttest.PostgresDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer v.Close()
-	show := func(p *pgxpool.Pool) string {
-		var s string
-		if err := p.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		return s
+	defer c.Close(ctx)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(`SHOW synchronous_commit`)
+	res := c.SendBatch(ctx, b)
+	if _, err := res.Exec(); err != nil {
+		t.Fatal(err)
 	}
-	if fast, main := show(v.asyncPool), show(v.pool); fast != "off" || main != "on" {
-		t.Fatalf("synchronous_commit on the fast groups' connections %q, on the others %q; want off, then on", fast, main)
+	var in, after string
+	if err := res.QueryRow().Scan(&in); err != nil {
+		t.Fatal(err)
 	}
-	if n := v.asyncPool.Config().MaxConns; n != fastWorkers {
-		t.Fatalf("the fast groups' pool holds up to %d connections; want %d", n, fastWorkers)
+	if err := res.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if in != "off" || after != "on" {
+		t.Fatalf("synchronous_commit in the batch %q, after it %q; want off, then on", in, after)
 	}
 }
