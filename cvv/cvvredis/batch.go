@@ -48,7 +48,8 @@ const maxBatch = 128
 // its SET may still be applied (as a command already written is, when a
 // caller gives up on a single round trip), and expires with its TTL. A
 // caller sending the batch itself waits for Redis's answer, within the
-// store's timeout.
+// store's timeout (send's); a queued caller waits within it too (its own:
+// the batches ahead of its own may each take that long).
 func (b *putBatcher) put(ctx context.Context, key string, sealed []byte, ttl time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err // not sent
@@ -58,6 +59,8 @@ func (b *putBatcher) put(ctx context.Context, key string, sealed []byte, ttl tim
 	b.pending = append(b.pending, req)
 	if b.running {
 		b.mu.Unlock()
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
 		select {
 		case err := <-req.done:
 			return err

@@ -58,9 +58,8 @@ func (s *Store) PutCVV(ctx context.Context, tenant, token, value string, ttl tim
 	if err != nil {
 		return fmt.Errorf("cvvredis: sealing: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	// Batched with the other requests' CVVs: one pipeline (batch.go).
+	// Batched with the other requests' CVVs: one pipeline (batch.go),
+	// whose wait is bounded by the store's timeout there.
 	if err := s.puts.put(ctx, s.key(tenant, token), sealed, ttl); err != nil {
 		return putFailed(err)
 	}
