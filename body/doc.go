@@ -60,10 +60,12 @@ func KindOf(contentType string) Kind {
 	if strings.IndexByte(contentType, ';') < 0 {
 		// The usual types without parameters, without ParseMediaType's
 		// map: it would read them the same way.
+		// ASCII case only: strings.EqualFold also folds "ſ" (U+017F) to
+		// "s" and "K" (U+212A) to "k", which ParseMediaType refuses.
 		switch t := strings.TrimSpace(contentType); {
-		case strings.EqualFold(t, "application/json"):
+		case asciiEqualFold(t, "application/json"):
 			return JSON
-		case strings.EqualFold(t, "application/x-www-form-urlencoded"):
+		case asciiEqualFold(t, "application/x-www-form-urlencoded"):
 			return Form
 		}
 	}
@@ -82,6 +84,24 @@ func KindOf(contentType string) Kind {
 		return Multipart
 	}
 	return Other
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII letters only; lower is in
+// lower case.
+func asciiEqualFold(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Value is one field found in a body by Doc.Find.

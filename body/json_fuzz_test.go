@@ -194,6 +194,7 @@ func FuzzJSONEdit(f *testing.F) {
 			}
 		}
 		var model []fuzzOp
+		var edits []func(Doc) // replayed on a second doc that streams first
 		for i := 0; i+1 < len(ops); i += 2 {
 			val := fuzzValues[int(ops[i+1])%len(fuzzValues)]
 			switch ops[i] % 3 {
@@ -204,9 +205,11 @@ func FuzzJSONEdit(f *testing.F) {
 				n := nodes[int(ops[i+1])%len(nodes)]
 				if ops[i]%3 == 0 {
 					d.Set(n.path, val)
+					edits = append(edits, func(d Doc) { d.Set(n.path, val) })
 					model = append(model, fuzzOp{steps: n.steps, val: val})
 				} else {
 					d.Delete(n.path)
+					edits = append(edits, func(d Doc) { d.Delete(n.path) })
 					model = append(model, fuzzOp{steps: n.steps, del: true})
 				}
 			case 2:
@@ -216,6 +219,7 @@ func FuzzJSONEdit(f *testing.F) {
 				n := objects[int(ops[i+1])%len(objects)]
 				key := "new_" + strconv.Itoa(int(ops[i+1])%3)
 				d.Set(joinPath(n.path, key), val)
+				edits = append(edits, func(d Doc) { d.Set(joinPath(n.path, key), val) })
 				model = append(model, fuzzOp{steps: append(slices.Clone(n.steps), key), val: val})
 			}
 		}
@@ -233,6 +237,24 @@ func FuzzJSONEdit(f *testing.F) {
 			}
 		}
 		Release(d)
+		// Streamed without a Bytes before it, as the tokenize handler does
+		// when no stray was rewritten, from a doc the pool handed back.
+		d2, err := Parse(JSON, "application/json", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range edits {
+			e(d2)
+		}
+		if open, size, ok := Stream(d2); ok {
+			Release(d2)
+			streamed, err := io.ReadAll(open())
+			if err != nil || !bytes.Equal(streamed, out) || size != int64(len(out)) {
+				t.Fatalf("Stream (first) differs from Bytes\n in: %s\nout: %s\nstreamed (%d): %s", doc, out, size, streamed)
+			}
+		} else {
+			Release(d2)
+		}
 		if !simple {
 			return
 		}

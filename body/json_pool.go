@@ -30,6 +30,9 @@ func Release(doc Doc) {
 	clear(d.locs)
 	clear(d.arrays)
 	clear(d.allFirst)
+	// The values written (a network token is a card number, a cryptogram
+	// may be inserted) and Bytes' member texts, past the length too.
+	clear(d.sp.arena[:cap(d.sp.arena)])
 	*d = jsonDoc{texts: d.texts[:0], locs: d.locs, arrays: d.arrays, allFirst: d.allFirst,
 		ops: d.ops[:0], sp: splicer{sp: d.sp.sp[:0], arena: d.sp.arena[:0]}}
 	jsonDocs.Put(d)

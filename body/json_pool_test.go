@@ -2,6 +2,7 @@ package body
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -61,4 +62,26 @@ func TestReleaseReuse(t *testing.T) {
 		t.Fatal("duplicate key accepted")
 	}
 	Release(nil)
+}
+
+// A released doc keeps none of the values it wrote (a network token is a
+// card number) in its pooled arena.
+func TestReleaseClearsArena(t *testing.T) {
+	const dpan = "4895370012345678"
+	a, err := Parse(JSON, "", []byte(`{"card":{"number":"4111111111111111"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Set("card.number", dpan)
+	a.Set("card.cryptogram", "AgAAAAAAAIR8CQrXcIhbQAAAAAA=")
+	if _, err := a.Bytes(); err != nil {
+		t.Fatal(err)
+	}
+	d := a.(*jsonDoc)
+	Release(a)
+	for _, s := range []string{dpan, "AgAAAAAAAIR8CQrXcIhbQAAAAAA="} {
+		if strings.Contains(string(d.sp.arena[:cap(d.sp.arena)]), s) {
+			t.Errorf("the released doc's arena still holds %q", s)
+		}
+	}
 }

@@ -71,9 +71,11 @@ func (b *Builtin) Cryptogram(ctx context.Context, req CryptogramRequest) (Crypto
 	m.h.Write(buf)
 	buf = m.h.Sum(buf)
 	sum := buf[len(buf)-32:]
-	m.buf = buf
-	return Cryptogram{
-		Value: base64.StdEncoding.EncodeToString(sum[:cryptogramLen]),
-		ECI:   b.cfg.eci[card.Brand(e.st.Brand)],
-	}, nil
+	value := base64.StdEncoding.EncodeToString(sum[:cryptogramLen])
+	// The pooled state must not keep the DPAN and the cryptogram: the
+	// input and the sum are cleared, and the hash's block buffer reset.
+	m.h.Reset()
+	clear(buf)
+	m.buf = buf[:0]
+	return Cryptogram{Value: value, ECI: b.cfg.eci[card.Brand(e.st.Brand)]}, nil
 }

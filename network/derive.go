@@ -49,6 +49,12 @@ func mac(key []byte, parts ...string) (sum [sha256.Size]byte) {
 	m.h.Write(buf)
 	m.buf = m.h.Sum(buf[:0])
 	copy(sum[:], m.buf)
+	// The input may be a card number (derivePAR) or a DPAN: neither stays
+	// in the pooled state (the hash's block buffer holds the last partial
+	// block written, and buf past the sum what it held).
+	m.h.Reset()
+	clear(m.buf[:cap(m.buf)])
+	m.buf = m.buf[:0]
 	return sum
 }
 

@@ -118,6 +118,14 @@ func (g *GroupCommit[W]) run() {
 	)
 	for {
 		queued := true // a write waited while the last group committed
+		// Close first: a committer that always finds a write queued would
+		// otherwise never see it, and Close would wait for the writers to
+		// stop coming.
+		select {
+		case <-g.stop:
+			return
+		default:
+		}
 		select {
 		case r := <-g.reqs:
 			reqs = append(reqs[:0], r)

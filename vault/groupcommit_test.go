@@ -132,3 +132,41 @@ func TestLingeringGroupCommit(t *testing.T) {
 		t.Errorf("a lone writer took %v for commits that took %v", d, syncing)
 	}
 }
+
+// Close returns while writers keep coming: a committer that always finds a
+// write queued must still see Close (writes after it get ErrClosed).
+func TestLingeringGroupCommitCloseUnderLoad(t *testing.T) {
+	g := vault.NewLingeringGroupCommit(2, func(ws []int) error {
+		time.Sleep(200 * time.Microsecond)
+		return nil
+	}, nil)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if g.Do(context.Background(), 1) == vault.ErrClosed {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Error("Close waited for the writers to stop coming")
+	}
+	close(stop)
+	<-closed
+	wg.Wait()
+}
