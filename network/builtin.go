@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -57,7 +56,6 @@ type Builtin struct {
 	store  StateStore
 
 	cache     cache
-	macs      sync.Pool // *cryptogramMAC
 	counter   atomic.Uint64
 	provision sync.Mutex               // guards reserved and pending, so two provisions never claim the same id or DPAN
 	reserved  map[string]struct{}      // ids and DPAN index keys claimed but not yet saved
@@ -102,7 +100,6 @@ func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
 	} else {
 		b.random = &lockedReader{r: b.random}
 	}
-	b.macs.New = func() any { return &cryptogramMAC{h: hmac.New(sha256.New, b.key)} }
 	return b, nil
 }
 

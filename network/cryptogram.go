@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/tokengate/tokengate/card"
@@ -14,13 +13,6 @@ import (
 // cryptogramLen is the cryptogram's size in bytes: Visa TAVV and Amex and
 // Discover cryptograms are 20 bytes, 28 characters in base64 (BRIEF).
 const cryptogramLen = 20
-
-// cryptogramMAC is a keyed HMAC with a scratch buffer, pooled so that a
-// cryptogram costs no allocation beyond its result string.
-type cryptogramMAC struct {
-	h   hash.Hash
-	buf []byte
-}
 
 // Cryptogram returns a fresh single-use cryptogram for an ACTIVE token, with
 // the ECI configured for its brand. The value is the standard, padded base64
@@ -50,32 +42,26 @@ func (b *Builtin) Cryptogram(ctx context.Context, req CryptogramRequest) (Crypto
 		return Cryptogram{}, nil
 	}
 
-	m := b.macs.Get().(*cryptogramMAC)
-	defer b.macs.Put(m)
-	buf := m.buf[:0]
-	buf = append(buf, labelCryptogram...)
-	buf = append(buf, e.st.ID...)
-	buf = append(buf, '|')
-	buf = append(buf, e.dpan...)
-	buf = append(buf, '|')
-	buf = binary.BigEndian.AppendUint64(buf, b.counter.Add(1))
-	buf = append(buf, '|')
-	buf = binary.BigEndian.AppendUint64(buf, uint64(b.now().UnixNano()))
-	buf = append(buf, '|')
-	n := len(buf)
-	buf = append(buf, make([]byte, 16)...)
-	if _, err := io.ReadFull(b.random, buf[n:]); err != nil {
-		return Cryptogram{}, wrap(fmt.Errorf("reading cryptogram nonce: %w", err))
+	var nonceErr error
+	sum := macOf(b.key, func(buf []byte) []byte {
+		buf = append(buf, labelCryptogram...)
+		buf = append(buf, e.st.ID...)
+		buf = append(buf, '|')
+		buf = append(buf, e.dpan...)
+		buf = append(buf, '|')
+		buf = binary.BigEndian.AppendUint64(buf, b.counter.Add(1))
+		buf = append(buf, '|')
+		buf = binary.BigEndian.AppendUint64(buf, uint64(b.now().UnixNano()))
+		buf = append(buf, '|')
+		n := len(buf)
+		buf = append(buf, make([]byte, 16)...)
+		_, nonceErr = io.ReadFull(b.random, buf[n:])
+		return buf
+	})
+	if nonceErr != nil {
+		return Cryptogram{}, wrap(fmt.Errorf("reading cryptogram nonce: %w", nonceErr))
 	}
-	m.h.Reset()
-	m.h.Write(buf)
-	buf = m.h.Sum(buf)
-	sum := buf[len(buf)-32:]
 	value := base64.StdEncoding.EncodeToString(sum[:cryptogramLen])
-	// The pooled state must not keep the DPAN and the cryptogram: the
-	// input and the sum are cleared, and the hash's block buffer reset.
-	m.h.Reset()
-	clear(buf)
-	m.buf = buf[:0]
+	clear(sum[:])
 	return Cryptogram{Value: value, ECI: b.cfg.eci[card.Brand(e.st.Brand)]}, nil
 }

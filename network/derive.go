@@ -30,11 +30,25 @@ const (
 	labelDPANIndex  = "dpan-index|"
 )
 
-// mac returns HMAC-SHA256(key, the parts joined). Provisioning derives
-// three values per card: the keyed hashes are pooled (one key per process in
-// practice; a pooled one under another key is rebuilt), so a derivation
-// allocates nothing.
-func mac(key []byte, parts ...string) (sum [sha256.Size]byte) {
+// mac returns HMAC-SHA256(key, the parts joined).
+func mac(key []byte, parts ...string) [sha256.Size]byte {
+	return macOf(key, func(buf []byte) []byte {
+		for _, p := range parts {
+			buf = append(buf, p...)
+		}
+		return buf
+	})
+}
+
+// macOf returns HMAC-SHA256(key, what build appends to an empty scratch
+// buffer). Provisioning derives three values per card and every
+// detokenization makes a cryptogram: the keyed hashes and their buffers are
+// pooled (one key per process in practice; a pooled one under another key
+// is rebuilt), so a MAC allocates nothing. The input may be a card number
+// (derivePAR) or a DPAN, and the sum a cryptogram: neither stays in the
+// pooled state (the hash's block buffer holds the last partial block
+// written, and the buffer what it held).
+func macOf(key []byte, build func([]byte) []byte) (sum [sha256.Size]byte) {
 	m := macPool.Get().(*keyedMAC)
 	defer macPool.Put(m)
 	if m.h == nil || !hmac.Equal(m.key, key) {
@@ -42,23 +56,17 @@ func mac(key []byte, parts ...string) (sum [sha256.Size]byte) {
 		m.h = hmac.New(sha256.New, m.key)
 	}
 	m.h.Reset()
-	buf := m.buf[:0]
-	for _, p := range parts {
-		buf = append(buf, p...)
-	}
+	buf := build(m.buf[:0])
 	m.h.Write(buf)
-	m.buf = m.h.Sum(buf[:0])
-	copy(sum[:], m.buf)
-	// The input may be a card number (derivePAR) or a DPAN: neither stays
-	// in the pooled state (the hash's block buffer holds the last partial
-	// block written, and buf past the sum what it held).
+	buf = m.h.Sum(buf[:0])
+	copy(sum[:], buf)
 	m.h.Reset()
-	clear(m.buf[:cap(m.buf)])
-	m.buf = m.buf[:0]
+	clear(buf[:cap(buf)])
+	m.buf = buf[:0]
 	return sum
 }
 
-// keyedMAC is an HMAC under key with a scratch buffer (mac).
+// keyedMAC is an HMAC under key with a scratch buffer (macOf).
 type keyedMAC struct {
 	key []byte
 	h   hash.Hash

@@ -56,20 +56,8 @@ func (b *Builtin) idempotencyKey(req ProvisionRequest) string {
 	if req.IdempotencyKey == "" {
 		return ""
 	}
-	return b.pooledMAC(labelIdempotency, req.Tenant, "|", req.IdempotencyKey)
-}
-
-// pooledMAC is mac under the service's key with a pooled HMAC (provisioning
-// is on the new-card path), as a string usable as a map key.
-func (b *Builtin) pooledMAC(parts ...string) string {
-	m := b.macs.Get().(*cryptogramMAC)
-	defer b.macs.Put(m)
-	m.h.Reset()
-	for _, p := range parts {
-		m.h.Write([]byte(p))
-	}
-	m.buf = m.h.Sum(m.buf[:0])
-	return string(m.buf)
+	sum := mac(b.key, labelIdempotency, req.Tenant, "|", req.IdempotencyKey)
+	return string(sum[:])
 }
 
 func (b *Builtin) lockIdempotency(key string) func() {
@@ -114,5 +102,6 @@ func (b *Builtin) remember(key, id, pan string) {
 }
 
 func (b *Builtin) panHash(pan string) string {
-	return b.pooledMAC(labelIdempotencyPAN, pan)
+	sum := mac(b.key, labelIdempotencyPAN, pan)
+	return string(sum[:])
 }

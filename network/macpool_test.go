@@ -82,8 +82,8 @@ func TestCryptogramMACPoolKeepsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := b.macs.Get().(*cryptogramMAC)
-	defer b.macs.Put(m)
+	m := macPool.Get().(*keyedMAC)
+	defer macPool.Put(m)
 	if holds(reflect.ValueOf(m), []byte(tok.DPAN), map[uintptr]bool{}) {
 		t.Error("the pooled MAC still holds the DPAN")
 	}
