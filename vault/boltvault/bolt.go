@@ -8,7 +8,6 @@ package boltvault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -126,15 +125,10 @@ func loadRecord(tokens *bolt.Bucket, token string) (vault.Record, error) {
 	if v == nil {
 		return vault.Record{}, vault.ErrNotFound
 	}
-	var rec vault.Record
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return vault.Record{}, fmt.Errorf("vault: decode record: %w", err)
-	}
 	// The token is the key the record is filed under, not what its value
 	// says: the sealed data is bound to the token, and a value moved under
 	// another key must be opened with that key to be refused.
-	rec.Token = token
-	return rec, nil
+	return decodeRecord(token, v)
 }
 
 func storeRecord(tokens *bolt.Bucket, rec vault.Record) error {
@@ -143,14 +137,6 @@ func storeRecord(tokens *bolt.Bucket, rec vault.Record) error {
 		return err
 	}
 	return storeEncoded(tokens, rec, v)
-}
-
-func encodeRecord(rec vault.Record) ([]byte, error) {
-	v, err := json.Marshal(rec)
-	if err != nil {
-		return nil, fmt.Errorf("vault: encode record: %w", err)
-	}
-	return v, nil
 }
 
 // storeEncoded is storeRecord with rec already encoded as v (encodeRecord),
@@ -267,11 +253,10 @@ func (b *Bolt) Sample(n int) ([]vault.Record, error) {
 			c := tokens.Cursor()
 			i := 0
 			for k, v := c.Last(); k != nil && i < n; k, v = c.Prev() {
-				var rec vault.Record
-				if err := json.Unmarshal(v, &rec); err != nil {
-					return fmt.Errorf("vault: decode record: %w", err)
+				rec, err := decodeRecord(string(k), v) // the key, as loadRecord says why
+				if err != nil {
+					return err
 				}
-				rec.Token = string(k) // the key, as loadRecord says why
 				out = append(out, rec)
 				i++
 			}

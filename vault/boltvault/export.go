@@ -3,7 +3,6 @@ package boltvault
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -62,9 +61,9 @@ func (b *Bolt) Export(ctx context.Context, after vault.RecordKey, limit int) ([]
 	var out []vault.Record
 	err := b.db.View(func(tx *bolt.Tx) error {
 		return walkAfter(tx.Bucket(bucketVault), tokensOf, after.Tenant, after.Token, func(tenant, k, v []byte) (bool, error) {
-			var rec vault.Record
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return false, fmt.Errorf("vault: decode record: %w", err)
+			rec, err := decodeRecord(string(k), v)
+			if err != nil {
+				return false, err
 			}
 			// Filed under its bucket and key, whatever its value says: a
 			// record moved from elsewhere is then moved (or re-sealed) as

@@ -3,7 +3,6 @@ package boltvault
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,12 +20,10 @@ func (b *Bolt) ForgetSealingKey(ctx context.Context, id uint32) (int64, error) {
 	var inUse int64
 	err := b.w.do(func(tx *bolt.Tx) error {
 		inUse = 0 // the committer may run this more than once
-		err := walkAfter(tx.Bucket(bucketVault), tokensOf, "", "", func(_, _, v []byte) (bool, error) {
-			var rec struct {
-				Sealed []byte `json:"sealed"`
-			}
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return false, fmt.Errorf("vault: decode record: %w", err)
+		err := walkAfter(tx.Bucket(bucketVault), tokensOf, "", "", func(_, k, v []byte) (bool, error) {
+			rec, err := decodeRecord(string(k), v)
+			if err != nil {
+				return false, err
 			}
 			if k, ok := vault.SealingKeyID(rec.Sealed); ok && k == id {
 				inUse++

@@ -3,8 +3,6 @@ package boltvault
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -50,10 +48,10 @@ func buildNetworkIndex(tx *bolt.Tx) error {
 		if tokens == nil {
 			return nil
 		}
-		return tokens.ForEach(func(_, v []byte) error {
-			var rec vault.Record
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("vault: decode record: %w", err)
+		return tokens.ForEach(func(k, v []byte) error {
+			rec, err := decodeRecord(string(k), v)
+			if err != nil {
+				return err
 			}
 			return indexNetworkToken(tx, vault.Record{}, rec)
 		})
@@ -106,11 +104,10 @@ func (b *Bolt) List(ctx context.Context, tenant string, opts vault.ListOptions) 
 				page.Next = page.Records[limit-1].Token
 				return nil
 			}
-			var rec vault.Record
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("vault: decode record: %w", err)
+			rec, err := decodeRecord(string(k), v) // the key, as loadRecord says why
+			if err != nil {
+				return err
 			}
-			rec.Token = string(k) // the key, as loadRecord says why
 			page.Records = append(page.Records, rec)
 		}
 		return nil

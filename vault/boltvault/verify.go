@@ -3,7 +3,6 @@ package boltvault
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,11 +90,11 @@ func verifyRecords(tx *bolt.Tx, visit func(vault.Record) error) error {
 			return nil
 		}
 		return tokens.ForEach(func(k, v []byte) error {
-			var rec vault.Record
-			if err := json.Unmarshal(v, &rec); err != nil {
+			rec, err := decodeRecord(string(k), v)
+			if err != nil {
 				return fmt.Errorf("tenant %s token %s: the record does not decode", tenant, k)
 			}
-			rec.Tenant, rec.Token = string(tenant), string(k) // as loadRecord files it
+			rec.Tenant = string(tenant) // as loadRecord files it
 			if fps == nil || string(fps.Get([]byte(rec.Fingerprint))) != rec.Token {
 				return fmt.Errorf("tenant %s token %s: the fingerprint index does not name the record", tenant, k)
 			}
