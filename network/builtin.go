@@ -223,12 +223,11 @@ func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan s
 // idx, and returns what it wrote; created is false when a shared store
 // (creator) refused a clash.
 func (b *Builtin) writeState(ctx context.Context, st *tokenState, idx string, unit *vault.Unit, creator Creator) (entries map[string][]byte, created bool, err error) {
-	data, err := json.Marshal(st)
+	data, err := encodeState(st)
 	if err != nil {
 		return nil, false, wrap(err)
 	}
-	res, _ := json.Marshal(dpanReservation{ID: st.ID})
-	entries = map[string][]byte{st.ID: data, idx: res}
+	entries = map[string][]byte{st.ID: data, idx: encodeReservation(st.ID)}
 	held, _ := creator.(HeldCreator)
 	switch {
 	case held != nil && unit != nil:

@@ -92,14 +92,16 @@ func (kv *KV) SaveAll(ctx context.Context, entries map[string][]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := kv.w.do(func(tx *bolt.Tx) error { return kv.putAll(tx, entries) })
+	err := kv.w.do(func(tx *bolt.Tx) error { return kv.putAll(tx, entries, true) })
 	if err != nil {
 		return fmt.Errorf("vault: kv %s: save: %w", kv.name, err)
 	}
 	return nil
 }
 
-func (kv *KV) putAll(tx *bolt.Tx, entries map[string][]byte) error {
+// putAll puts entries into tx; copy says whether their values must be
+// copied first.
+func (kv *KV) putAll(tx *bolt.Tx, entries map[string][]byte, copy bool) error {
 	bk, err := tx.Bucket(bucketKV).CreateBucketIfNotExists(kv.name)
 	if err != nil {
 		return err
@@ -108,7 +110,10 @@ func (kv *KV) putAll(tx *bolt.Tx, entries map[string][]byte) error {
 		// bbolt references the value until commit; the copy keeps a
 		// caller that shares its buffer with another goroutine from
 		// corrupting it.
-		if err := bk.Put([]byte(id), append([]byte{}, data...)); err != nil {
+		if copy {
+			data = append([]byte{}, data...)
+		}
+		if err := bk.Put([]byte(id), data); err != nil {
 			return err
 		}
 	}

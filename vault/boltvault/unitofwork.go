@@ -27,10 +27,12 @@ func (b *Bolt) pendingFor(unit *vault.Unit) []*vault.Held {
 	})
 }
 
-// writeHeld puts held writes into tx.
+// writeHeld puts held writes into tx. Their values are not copied: the
+// unit made its own copies when it took them (vault.Unit.Hold) and never
+// changes them.
 func writeHeld(tx *bolt.Tx, held []*vault.Held) error {
 	for _, h := range held {
-		if err := h.Store.(*KV).putAll(tx, h.Entries); err != nil {
+		if err := h.Store.(*KV).putAll(tx, h.Entries, false); err != nil {
 			return err
 		}
 	}
