@@ -60,10 +60,8 @@ func encodeRecord(rec vault.Record) ([]byte, error) {
 		return v, nil
 	}
 	var flags byte
-	fp := []byte(nil)
-	if raw, ok := packHex(rec.Fingerprint); ok {
+	if lowerHex(rec.Fingerprint) {
 		flags |= recordHexFingerprint
-		fp = raw
 	}
 	if !rec.Network.EventAt.IsZero() {
 		flags |= recordEventAt
@@ -84,8 +82,8 @@ func encodeRecord(rec vault.Record) ([]byte, error) {
 	for i, s := range strs {
 		switch i {
 		case 1:
-			if fp != nil {
-				out = appendBytes(out, fp)
+			if flags&recordHexFingerprint != 0 {
+				out = appendHexBytes(out, rec.Fingerprint)
 			} else {
 				out = appendString(out, rec.Fingerprint)
 			}
@@ -175,18 +173,34 @@ func decodeRecord(token string, v []byte) (vault.Record, error) {
 // binary encoding gives it back equal (==).
 func utc(t time.Time) bool { return t.Location() == time.UTC }
 
-// packHex returns the bytes lowercase hex s spells, when it is that.
-func packHex(s string) ([]byte, bool) {
+// lowerHex reports whether s is lowercase hex of whole bytes, which
+// appendHexBytes can pack and hex.EncodeToString gives back.
+func lowerHex(s string) bool {
 	if s == "" || len(s)%2 != 0 {
-		return nil, false
+		return false
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return nil, false
+			return false
 		}
 	}
-	raw, err := hex.DecodeString(s)
-	return raw, err == nil
+	return true
+}
+
+// appendHexBytes appends the length and the bytes lowercase hex s spells.
+func appendHexBytes(out []byte, s string) []byte {
+	out = binary.AppendUvarint(out, uint64(len(s)/2))
+	for i := 0; i < len(s); i += 2 {
+		out = append(out, unhex(s[i])<<4|unhex(s[i+1]))
+	}
+	return out
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
 }
 
 func appendString(out []byte, s string) []byte {
