@@ -262,12 +262,12 @@ func BenchmarkRecordEncoding(b *testing.B) {
 	v, _ := encodeRecord(rec)
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
-		b.ReportMetric(float64(len(v)), "bytes")
 		for b.Loop() {
 			if _, err := decodeRecord(rec.Token, v); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(len(v)), "bytes")
 	})
 	js, _ := json.Marshal(rec)
 	b.Run("json-encode", func(b *testing.B) {
@@ -280,11 +280,11 @@ func BenchmarkRecordEncoding(b *testing.B) {
 	})
 	b.Run("json-decode", func(b *testing.B) {
 		b.ReportAllocs()
-		b.ReportMetric(float64(len(js)), "bytes")
 		for b.Loop() {
 			if _, err := decodeRecord(rec.Token, js); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(len(js)), "bytes")
 	})
 }
