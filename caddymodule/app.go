@@ -411,7 +411,7 @@ func (a *App) loadNetworks(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("tokengate: %w", err)
 		}
-		a.networks[name] = observedNetwork{svc}
+		a.networks[name] = observe(svc)
 	}
 	return nil
 }

@@ -73,7 +73,13 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 	if d.guard != nil {
 		ctx = guard1xx(ctx, d.guard, redactions) // in the clone, not a second copy
 	}
-	out := req.Clone(ctx)
+	// A shallow copy with a header of its own, not req.Clone: nothing here
+	// changes the URL (SetScheme wrote req's, before the copy), the
+	// trailers or the form, and req (reverse_proxy's own clone) keeps its
+	// headers and body, so no log or retry of it sees the signature or the
+	// detokenized body.
+	out := req.WithContext(ctx)
+	out.Header = req.Header.Clone()
 	// The request addresses the destination, whatever Host the merchant
 	// sent: a server there that routes by Host must not be steered to
 	// another site.
@@ -110,9 +116,15 @@ func (d *delivery) send(req *http.Request, inner *reverseproxy.HTTPTransport) (*
 		redactions.Add(float64(max(n, 1)))
 	}
 	resp.Header.Del("Trailer")
+	// An HTTP/1 response that is not chunked has no trailers, now or once
+	// its body ends (net/http reads them only after a chunked body).
+	noTrailers := resp.ProtoMajor == 1 && len(resp.TransferEncoding) == 0 && resp.Trailer == nil
 	guarded, err := guardResponse(resp, d.guard, redactions)
 	if err != nil {
 		return nil, err
+	}
+	if noTrailers {
+		return guarded, nil
 	}
 	// The transport fills the Trailer of the response it made once the
 	// body ends; reverse_proxy reads this copy's, which stays empty.
@@ -132,6 +144,10 @@ func canonicalPath(u *url.URL) bool {
 func hostFor(di reverseproxy.DialInfo, scheme string) string {
 	if scheme == "https" && di.Port == "443" || scheme == "http" && di.Port == "80" {
 		return di.Host
+	}
+	if a := di.Address; len(a) == len(di.Host)+1+len(di.Port) && a[:len(di.Host)] == di.Host && a[len(di.Host)] == ':' &&
+		a[len(di.Host)+1:] == di.Port && !strings.Contains(di.Host, ":") {
+		return a // what JoinHostPort would build, without building it
 	}
 	return net.JoinHostPort(di.Host, di.Port)
 }

@@ -257,6 +257,11 @@ func (h *Detokenize) audit(level zapcore.Level, msg string, r *http.Request, set
 // value, whatever a provider answered.
 func injectedHeader(injections []detokenize.Injection) string {
 	var b strings.Builder
+	n := 0
+	for _, inj := range injections {
+		n += min(len(inj.Field), 128) + len(inj.What) + min(len(inj.Reason), 128) + len(", ;reason=")
+	}
+	b.Grow(n) // one array, not the builder's doublings
 	for i, inj := range injections {
 		if i > 0 {
 			b.WriteString(", ")
@@ -279,13 +284,23 @@ func headerSafe(s string) string {
 	if len(s) > 128 {
 		s = s[:128]
 	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e || c == ',' || c == ';' || c == '=' {
-			b[i] = '_'
+	for i := range len(s) {
+		if headerUnsafe(s[i]) {
+			b := []byte(s) // copied only when a byte is to be replaced
+			for j := i; j < len(b); j++ {
+				if headerUnsafe(b[j]) {
+					b[j] = '_'
+				}
+			}
+			return body.SafePath(string(b))
 		}
 	}
-	return body.SafePath(string(b))
+	return body.SafePath(s)
+}
+
+// headerUnsafe reports whether headerSafe replaces c.
+func headerUnsafe(c byte) bool {
+	return c < 0x20 || c > 0x7e || c == ',' || c == ';' || c == '='
 }
 
 // Validate checks the handler's own settings, for JSON configs too: the

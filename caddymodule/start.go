@@ -208,7 +208,7 @@ func (a *App) open(ctx context.Context) error {
 			a.status.set(networkComponent(n.name), StateRefused, reasonMisconfigured, err)
 			return misconfigured(fmt.Errorf("tokengate: %w", err))
 		}
-		a.networks[n.name] = observedNetwork{svc}
+		a.networks[n.name] = observe(svc)
 		a.status.set(networkComponent(n.name), StateReady, "", nil)
 	}
 	st := stack.New(stack.Config{

@@ -36,7 +36,7 @@ func testApp(t *testing.T) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := observedNetwork{builtin}
+	svc := observe(builtin)
 	a := &App{
 		MaxBodySize:     defaultMaxBodySize,
 		BodyReadTimeout: caddy.Duration(defaultBodyReadTimeout),

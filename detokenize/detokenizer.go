@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -150,11 +151,15 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 		// them, and the built body has no duplicate member to hide behind:
 		// the received one had none and an edit either replaces a member
 		// or adds one the object lacked.
+		// Read in place: GetBytes would copy each value it finds, a card
+		// number among them, into a string of its own. built is not
+		// changed while view is read.
+		view := unsafe.String(unsafe.SliceData(built), len(built))
 		for _, p := range r.placed {
-			if v := gjson.GetBytes(built, p.numberPath); v.Type != gjson.String || v.Str != p.number {
+			if v := gjson.Get(view, p.numberPath); v.Type != gjson.String || v.Str != p.number {
 				return &NotReplacedError{Set: r.set, Field: p.tokenPath, Reason: "the detokenized body does not hold the card number at " + body.SafePath(p.numberPath)}
 			}
-			if p.token != "" && gjson.GetBytes(built, p.tokenPath).Exists() {
+			if p.token != "" && gjson.Get(view, p.tokenPath).Exists() {
 				return tokenLeft(r.set, p)
 			}
 		}
@@ -200,16 +205,23 @@ func tokenLeft(set string, p placed) error {
 // with Result.Verify and sends it only in the request leaving toward one of
 // set's destinations. On error the caller forwards nothing.
 func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbound, kind body.Kind, doc body.Doc) (Result, error) {
-	cases := [2]targets{targetsOf(set.Fields, kind, rules.WhenNetworkToken), targetsOf(set.Fields, kind, rules.WhenPAN)}
+	// The plan lives on this stack for a rule set of usual size: a few
+	// fields per case, a token field or two.
+	var caseBuf [2][8]target
+	cases := [2]targets{targetsOf(caseBuf[0][:0], set.Fields, kind, rules.WhenNetworkToken), targetsOf(caseBuf[1][:0], set.Fields, kind, rules.WhenPAN)}
 	res := Result{set: set.Name}
 	type field struct {
 		sel   string
 		found []body.Value
 	}
-	var fields []field
+	var fieldBuf [2]field
+	fields := fieldBuf[:0]
 	count := 0
-	for _, tf := range set.FieldsOf(rules.KindToken) {
-		if sel := selectorOf(tf, kind); sel != "" {
+	for i := range set.Fields {
+		if set.Fields[i].Kind != rules.KindToken {
+			continue
+		}
+		if sel := selectorOf(&set.Fields[i], kind); sel != "" {
 			found := doc.Find(sel)
 			fields = append(fields, field{sel, found})
 			if count += len(found); count > set.MaxCards {
@@ -222,6 +234,11 @@ func (d *Detokenizer) Apply(ctx context.Context, tenant string, set *rules.Outbo
 		if err := checkGraphQL(set, kind, doc); err != nil {
 			return Result{}, err
 		}
+		// Sized once: a card writes its number, a cryptogram or a CVV.
+		res.Secrets = make([]responseguard.Secret, 0, 2*count)
+	}
+	if n := max(count, len(fields)); n > 0 {
+		res.Injections, res.Tokens = make([]Injection, 0, n), make([]string, 0, n)
 	}
 	for _, f := range fields {
 		sel, found := f.sel, f.found

@@ -7,7 +7,7 @@ import (
 	"github.com/tokengate/tokengate/rules"
 )
 
-func selectorOf(f rules.Field, kind body.Kind) string {
+func selectorOf(f *rules.Field, kind body.Kind) string {
 	if kind == body.JSON {
 		return f.JSON
 	}
@@ -24,16 +24,15 @@ type target struct {
 // targets are the fields one injection case writes, in file order.
 type targets []target
 
-// targetsOf lists the fields written for case c (rules.WhenNetworkToken or
-// rules.WhenPAN) in this body kind.
-func targetsOf(fields []rules.Field, kind body.Kind, c rules.When) targets {
-	ts := make(targets, 0, len(fields))
+// targetsOf appends to ts the fields written for case c
+// (rules.WhenNetworkToken or rules.WhenPAN) in this body kind.
+func targetsOf(ts targets, fields []rules.Field, kind body.Kind, c rules.When) targets {
 	for i := range fields {
 		f := &fields[i]
 		if f.Kind == rules.KindToken || !f.When.Applies(c) {
 			continue
 		}
-		if sel := selectorOf(*f, kind); sel != "" {
+		if sel := selectorOf(f, kind); sel != "" {
 			ts = append(ts, target{f, sel})
 		}
 	}

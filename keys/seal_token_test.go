@@ -160,3 +160,28 @@ func TestCurrentFollowsThePrimaryKey(t *testing.T) {
 		t.Fatal("a new seal after rotation is not current")
 	}
 }
+
+// Open builds associated data in pooled arrays: a long one (not kept) and
+// short ones after it still bind each record to its own tenant and token.
+func TestOpenAssociatedDataReused(t *testing.T) {
+	k := mustLoad(t, keys.Options{File: writeKeyset(t, t.TempDir(), nil)})
+	long := "tok_" + string(bytes.Repeat([]byte("x"), 700))
+	ids := [][3]string{{"acme", "fpA", long}, {"acme", "fpA", "tok_A"}, {"ac", "fpA", "tok_A"}, {"acme", "fpA", "tok_" + long}}
+	sealed := make([][]byte, len(ids))
+	for i, id := range ids {
+		var err error
+		if sealed[i], err = k.Seal(id[0], id[1], id[2], testSecrets); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		for i, id := range ids {
+			for j := range ids {
+				_, err := k.Open(id[0], id[1], id[2], sealed[j])
+				if (err == nil) != (i == j) {
+					t.Fatalf("record %d opened as %d: %v", j, i, err)
+				}
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -96,7 +97,11 @@ const adV2Tag = "\xfftokengate/record/v2"
 // and token, each length-prefixed. Sealed bytes moved to another tenant,
 // another card's record or another token of the same tenant fail to open.
 func associatedDataV2(tenant, fingerprint, token string) []byte {
-	ad := make([]byte, 0, len(adV2Tag)+3*binary.MaxVarintLen32+len(tenant)+len(fingerprint)+len(token))
+	return appendAssociatedDataV2(make([]byte, 0, len(adV2Tag)+3*binary.MaxVarintLen32+len(tenant)+len(fingerprint)+len(token)), tenant, fingerprint, token)
+}
+
+// appendAssociatedDataV2 appends associatedDataV2's bytes to ad.
+func appendAssociatedDataV2(ad []byte, tenant, fingerprint, token string) []byte {
 	ad = append(ad, adV2Tag...)
 	for _, f := range [...]string{tenant, fingerprint, token} {
 		ad = binary.AppendUvarint(ad, uint64(len(f)))
@@ -156,7 +161,17 @@ func (k *Keys) Open(tenant, fingerprint, token string, sealed []byte) (Secrets, 
 	var pt []byte
 	var err error
 	if !NeedsReseal(sealed) {
-		pt, err = k.aead.Decrypt(sealed[1:], associatedDataV2(tenant, fingerprint, token))
+		// Every detokenization opens a card: its associated data is built
+		// in a pooled array (no card data in it: tenant, fingerprint and
+		// token, which the record stores in clear), not a new one.
+		bp := adBuffers.Get().(*[]byte)
+		ad := appendAssociatedDataV2((*bp)[:0], tenant, fingerprint, token)
+		pt, err = k.aead.Decrypt(sealed[1:], ad)
+		if cap(ad) <= maxPooledAD {
+			clear(ad)
+			*bp = ad[:0]
+			adBuffers.Put(bp)
+		}
 	} else {
 		if k.refuseLegacy.Load() || !utf8.ValidString(tenant) {
 			return Secrets{}, errOpen
@@ -207,6 +222,13 @@ func (k *Keys) LegacyOpens() int64 { return k.legacyOpens.Load() }
 // caddy tokengate reseal has brought every record to the current format, no
 // row can be made to open with an older ciphertext of another card.
 func (k *Keys) RefuseLegacy(refuse bool) { k.refuseLegacy.Store(refuse) }
+
+// adBuffers are the arrays Open builds associated data in.
+var adBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledAD bounds the arrays kept in adBuffers: a tenant or token of
+// unusual length is built in an array left to the collector.
+const maxPooledAD = 512
 
 // secretsV1 marks the binary plaintext: three length-prefixed fields (PAN,
 // name, DPAN). It replaced JSON because every outbound request opens a

@@ -264,6 +264,9 @@ func (m *Manager) RecordStatus(ctx context.Context, rec vault.Record, status str
 // makes in the audit trail, with the provider as its reason (SetStatus
 // recorded its own).
 func (m *Manager) recordStatus(ctx context.Context, rec vault.Record, status string, audited bool) {
+	if rec.Network.Status == status {
+		return // the usual case, every cryptogram: no context built for nothing
+	}
 	ctx = context.WithoutCancel(ctx)
 	id := rec.Network.ID
 	for range maxConflicts {
