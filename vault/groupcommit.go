@@ -97,16 +97,25 @@ func newGroupCommit[W any](workers, max int, commit func([]W) error, alone func(
 // gets ctx's error (nothing was sent); once taken, the write's outcome is
 // waited for, so no caller reports a failure for a committed write.
 func (g *GroupCommit[W]) Do(ctx context.Context, w W) error {
-	r := groupReq[W]{w: w, err: make(chan error, 1)}
+	r := groupReq[W]{w: w, err: errChans.Get().(chan error)}
 	select {
 	case g.reqs <- r:
-		return <-r.err
+		err := <-r.err
+		errChans.Put(r.err) // answered once, read: empty again
+		return err
 	case <-ctx.Done():
+		errChans.Put(r.err) // never handed over
 		return ctx.Err()
 	case <-g.done:
+		errChans.Put(r.err)
 		return ErrClosed
 	}
 }
+
+// errChans pools the channels writes are answered on (two allocations
+// each): a channel goes back empty, once its one answer was read or when
+// no committer took its write.
+var errChans = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 func (g *GroupCommit[W]) run() {
 	reqs := make([]groupReq[W], 0, 64)

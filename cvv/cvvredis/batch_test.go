@@ -42,3 +42,35 @@ func TestPutBatched(t *testing.T) {
 		t.Error("a CVV put with an ended context was held")
 	}
 }
+
+// TestPutTTL: the SET the batcher builds itself carries the TTL as
+// go-redis's Set did: in milliseconds, at least one, none for a TTL of
+// zero.
+func TestPutTTL(t *testing.T) {
+	c := client(t)
+	s := cvvredis.New(c, vaulttest.Keys(t), prefix())
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ttl      time.Duration
+		min, max time.Duration // PTTL right after; -1: no expiry
+	}{
+		{time.Minute, 59 * time.Second, time.Minute},
+		{1500 * time.Millisecond, time.Second, 1500 * time.Millisecond},
+		{0, -1, -1},
+	} {
+		tok := "tok_ttl_" + tc.ttl.String()
+		if err := s.PutCVV(ctx, "acme", tok, "123", tc.ttl); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.PTTL(ctx, s.KeyFor("acme", tok)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.min == -1 && got != -1 || tc.min != -1 && (got < tc.min || got > tc.max) {
+			t.Errorf("TTL %v: PTTL %v, want within [%v, %v]", tc.ttl, got, tc.min, tc.max)
+		}
+		if v, ok, err := s.TakeCVV(ctx, "acme", tok); err != nil || !ok || v != "123" {
+			t.Errorf("TTL %v: taken %q %v %v", tc.ttl, v, ok, err)
+		}
+	}
+}

@@ -43,7 +43,7 @@ type Store struct {
 // New returns a store on client, sealing with ks, keeping its keys under
 // prefix (so several deployments or tests can share one Redis).
 func New(client *redis.Client, ks *keys.Keys, prefix string) *Store {
-	return &Store{client: client, keys: ks, names: newKeyNames(ks, prefix), puts: &putBatcher{client: client}}
+	return &Store{client: client, keys: ks, names: newKeyNames(ks, prefix), puts: newPutBatcher(client)}
 }
 
 func (s *Store) key(tenant, token string) string { return s.names.name("cvv", tenant, token) }

@@ -108,30 +108,37 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 
 const columns = "tenant, token, data, version, created_at, updated_at"
 
+// scanned is a row of columns as Scan fills it: one value, so that the
+// pointers Scan takes cost one allocation, not one per column (a new
+// card's lookup scans a row that is not there).
+type scanned struct {
+	tenant   string
+	token    string
+	data     []byte
+	version  int64
+	cre, upd time.Time
+	dest     [6]any
+}
+
 // scan reads a row of columns into a record.
 func scan(row pgx.Row) (vault.Record, error) {
-	var (
-		tenant   string
-		token    string
-		data     []byte
-		rec      vault.Record
-		version  int64
-		cre, upd time.Time
-	)
-	if err := row.Scan(&tenant, &token, &data, &version, &cre, &upd); err != nil {
+	r := new(scanned)
+	r.dest = [6]any{&r.tenant, &r.token, &r.data, &r.version, &r.cre, &r.upd}
+	if err := row.Scan(r.dest[:]...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return vault.Record{}, vault.ErrNotFound
 		}
 		return vault.Record{}, fmt.Errorf("pgvault: %w", err)
 	}
-	if err := json.Unmarshal(data, &rec); err != nil {
+	var rec vault.Record
+	if err := json.Unmarshal(r.data, &rec); err != nil {
 		return vault.Record{}, &decodeError{err}
 	}
 	// Tenant and token are the row's key columns, not what data says: the
 	// sealed data is bound to both, and data moved to another row must be
 	// opened as that row's to be refused.
-	rec.Tenant, rec.Token = tenant, token
-	rec.Version, rec.CreatedAt, rec.UpdatedAt = version, cre.UTC(), upd.UTC()
+	rec.Tenant, rec.Token = r.tenant, r.token
+	rec.Version, rec.CreatedAt, rec.UpdatedAt = r.version, r.cre.UTC(), r.upd.UTC()
 	return rec, nil
 }
 
