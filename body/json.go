@@ -41,15 +41,17 @@ type jsonDoc struct {
 // parseJSON checks the body is valid JSON whose objects name each member
 // once (see DuplicateKeyError), so that what the gateway reads is what any
 // parser behind it reads.
+// The body is read once for all of it (scanJSON).
 func parseJSON(data []byte) (*jsonDoc, error) {
-	if !gjson.ValidBytes(data) {
-		return nil, errInvalidJSON
-	}
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	d := jsonDocs.Get().(*jsonDoc)
-	dup, texts := scanJSON(s, d.texts)
+	dup, texts, valid := scanJSON(s, d.texts)
 	d.data, d.s, d.texts = data, s, texts
-	if dup != nil {
+	switch {
+	case !valid:
+		Release(d)
+		return nil, errInvalidJSON
+	case dup != nil:
 		Release(d)
 		return nil, dup
 	}
