@@ -59,9 +59,19 @@ func (d *jsonDoc) appendFind(dst []Value, selector string) []Value {
 // parsed, without a callback. The caller must not modify it, and must not
 // use it after Release.
 func TextList(doc Doc) []Text {
-	if d, ok := doc.(*jsonDoc); ok {
+	switch d := doc.(type) {
+	case *jsonDoc:
 		return d.texts
+	case *formDoc:
+		// Called directly, the callback and out stay on the stack.
+		var out []Text
+		d.Texts(func(t Text) { out = append(out, t) })
+		return out
 	}
+	return textsOf(doc)
+}
+
+func textsOf(doc Doc) []Text {
 	var out []Text
 	doc.Texts(func(t Text) { out = append(out, t) })
 	return out
