@@ -54,7 +54,7 @@ type formDoc struct {
 func parseForm(data []byte) (*formDoc, error) {
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	for i := strings.IndexByte(s, '%'); i >= 0; {
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+		if i+2 >= len(s) || !IsHex(s[i+1]) || !IsHex(s[i+2]) {
 			return nil, errFormEscape
 		}
 		j := strings.IndexByte(s[i+3:], '%')
@@ -117,7 +117,7 @@ func appendFormUnescape(b []byte, s string) []byte {
 		case '+':
 			b = append(b, ' ')
 		case '%':
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			b = append(b, Unhex(s[i+1])<<4|Unhex(s[i+2]))
 			i += 2
 		default:
 			b = append(b, c)
@@ -126,7 +126,8 @@ func appendFormUnescape(b []byte, s string) []byte {
 	return b
 }
 
-func unhex(c byte) byte {
+// Unhex is the value of the hex digit c (one IsHex accepts).
+func Unhex(c byte) byte {
 	switch {
 	case c <= '9':
 		return c - '0'
@@ -137,7 +138,8 @@ func unhex(c byte) byte {
 	}
 }
 
-func isHex(c byte) bool {
+// IsHex reports whether c is a hex digit.
+func IsHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 

@@ -224,7 +224,7 @@ func scanString(s string, i int) (end int, esc, ok bool) {
 			switch s[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if j+4 >= len(s) || !isHex(s[j+1]) || !isHex(s[j+2]) || !isHex(s[j+3]) || !isHex(s[j+4]) {
+				if j+4 >= len(s) || !IsHex(s[j+1]) || !IsHex(s[j+2]) || !IsHex(s[j+3]) || !IsHex(s[j+4]) {
 					return j, esc, false
 				}
 				j += 4
