@@ -44,12 +44,14 @@ const MinCardDigits = 12
 // returns the first member name an object repeats (compared unescaped, as
 // every parser reads them), and the texts (strings, numbers, member names)
 // with enough digits to hold a card number, with their paths: what Texts
-// reports, found in the same pass. The texts are appended to texts (a
+// reports, found in the same pass; and, in members when set, where the
+// top-level object's members are. The texts are appended to texts (a
 // pooled Doc's spare room); after a repeated name they are not complete.
 // Invalid JSON is reported as such even when a name repeats before the
 // fault: ok is false, dup nil.
-func scanJSON(s string, texts []Text) (dup *DuplicateKeyError, out []Text, ok bool) {
+func scanJSON(s string, texts []Text, members *[]member) (dup *DuplicateKeyError, out []Text, ok bool) {
 	var stackBuf [16]dupFrame
+	topStart := 0 // where the top-level object's current member's value starts
 	var namesBuf [64]string
 	stack, names := stackBuf[:0], namesBuf[:0] // names: of the open objects, innermost last
 	state := wantValue
@@ -83,6 +85,7 @@ func scanJSON(s string, texts []Text) (dup *DuplicateKeyError, out []Text, ok bo
 				}
 				stack = stack[:len(stack)-1]
 				state = afterValue(len(stack))
+				topMember(members, stack, topStart, i+1, gjson.JSON)
 			default:
 				return nil, texts, false
 			}
@@ -93,6 +96,7 @@ func scanJSON(s string, texts []Text) (dup *DuplicateKeyError, out []Text, ok bo
 				names = names[:top.first]
 				stack = stack[:len(stack)-1]
 				state = afterValue(len(stack))
+				topMember(members, stack, topStart, i+1, gjson.JSON)
 				continue
 			}
 			if c != '"' {
@@ -125,10 +129,15 @@ func scanJSON(s string, texts []Text) (dup *DuplicateKeyError, out []Text, ok bo
 			if c == ']' {
 				stack = stack[:len(stack)-1]
 				state = afterValue(len(stack))
+				topMember(members, stack, topStart, i+1, gjson.JSON)
 				continue
 			}
 		}
 		// A value.
+		start := i
+		if len(stack) == 1 {
+			topStart = i
+		}
 		switch {
 		case c == '{':
 			stack = append(stack, dupFrame{obj: true, wantKey: true, first: len(names)})
@@ -178,11 +187,42 @@ func scanJSON(s string, texts []Text) (dup *DuplicateKeyError, out []Text, ok bo
 			return nil, texts, false
 		}
 		state = afterValue(len(stack))
+		topMember(members, stack, start, i+1, scalarType(s[start]))
 	}
 	if state != wantEnd {
 		return nil, texts, false
 	}
 	return dup, texts, true
+}
+
+// member is a member of the top-level object: its name, unescaped, and
+// where its value is.
+type member struct {
+	key string
+	loc
+}
+
+// topMember records, in members (when set), the value at s[start:end] when
+// it is a member of the top-level object (stack is that object alone).
+func topMember(members *[]member, stack []dupFrame, start, end int, typ gjson.Type) {
+	if members != nil && len(stack) == 1 && stack[0].obj {
+		*members = append(*members, member{key: stack[0].key, loc: loc{start: start, end: end, typ: typ}})
+	}
+}
+
+// scalarType is gjson's type of the scalar value that starts with c.
+func scalarType(c byte) gjson.Type {
+	switch c {
+	case '"':
+		return gjson.String
+	case 't':
+		return gjson.True
+	case 'f':
+		return gjson.False
+	case 'n':
+		return gjson.Null
+	}
+	return gjson.Number
 }
 
 // What scanJSON may read next, whitespace aside.

@@ -46,7 +46,7 @@ func BenchmarkFindDuplicateKey(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if dup, _, ok := scanJSON(body, nil); dup != nil || !ok {
+		if dup, _, ok := scanJSON(body, nil, nil); dup != nil || !ok {
 			b.Fatal("duplicate or invalid")
 		}
 	}
@@ -102,7 +102,8 @@ func FuzzScanJSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		dup, texts, ok := scanJSON(s, nil)
+		var members []member
+		dup, texts, ok := scanJSON(s, nil, &members)
 		if want := gjson.Valid(s); ok != want {
 			t.Fatalf("scanJSON(%q) valid = %v, gjson.Valid = %v", s, ok, want)
 		}
@@ -118,6 +119,30 @@ func FuzzScanJSON(f *testing.F) {
 		}
 		if dup == nil && !slices.Equal(texts, oldTexts) {
 			t.Fatalf("scanJSON(%q) texts %+v, were %+v", s, texts, oldTexts)
+		}
+		// The top-level object's members: gjson's, in order, and where
+		// gjson.Get places each (what jsonDoc.lookup asked it before).
+		var want []member
+		if root := gjson.Parse(s); root.IsObject() {
+			root.ForEach(func(k, v gjson.Result) bool {
+				want = append(want, member{key: k.Str, loc: loc{start: v.Index, end: v.Index + len(v.Raw), typ: v.Type}})
+				return true
+			})
+		}
+		if !slices.Equal(members, want) {
+			t.Fatalf("scanJSON(%q) members %+v, gjson's %+v", s, members, want)
+		}
+		if dup != nil {
+			return
+		}
+		for _, m := range members {
+			if !isPlainPath(m.key) || strings.IndexByte(m.key, '\\') >= 0 {
+				continue // lookup asks gjson for these, as before
+			}
+			r := gjson.Get(s, m.key)
+			if r.Index != m.start || r.Raw != s[m.start:m.end] || r.Type != m.typ {
+				t.Fatalf("scanJSON(%q) member %q at %+v, gjson.Get's %d %q %v", s, m.key, m.loc, r.Index, r.Raw, r.Type)
+			}
 		}
 	})
 }
