@@ -54,7 +54,7 @@ type formDoc struct {
 func parseForm(data []byte) (*formDoc, error) {
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	for i := strings.IndexByte(s, '%'); i >= 0; {
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+		if i+2 >= len(s) || !IsHex(s[i+1]) || !IsHex(s[i+2]) {
 			return nil, errFormEscape
 		}
 		j := strings.IndexByte(s[i+3:], '%')
@@ -64,6 +64,7 @@ func parseForm(data []byte) (*formDoc, error) {
 		i += 3 + j
 	}
 	d := &formDoc{data: data, s: s, pairs: make([]formPair, 0, strings.Count(s, "&")+1)}
+	escaped := 0 // the decoded size of the names with escapes
 	for start := 0; start <= len(s); {
 		end := strings.IndexByte(s[start:], '&')
 		if end < 0 {
@@ -76,22 +77,76 @@ func parseForm(data []byte) (*formDoc, error) {
 			if eq := strings.IndexByte(s[start:end], '='); eq >= 0 {
 				p.ke, p.vs, p.eq = start+eq, start+eq+1, true
 			}
-			p.name = formUnescape(s[p.ks:p.ke])
+			if name := s[p.ks:p.ke]; !formEscaped(name) {
+				p.name = name // shares the body's memory
+			} else {
+				escaped += len(name) - 2*strings.Count(name, "%")
+			}
 			d.pairs = append(d.pairs, p)
 		}
 		start = end + 1
 	}
+	if escaped > 0 {
+		// The escaped names (items%5B0%5D%5Bsku%5D), decoded into one
+		// array rather than a string each: it is never appended past its
+		// capacity, so the strings that view it stay valid.
+		arena := make([]byte, 0, escaped)
+		for i := range d.pairs {
+			p := &d.pairs[i]
+			if name := s[p.ks:p.ke]; p.name == "" && name != "" { // decoding never makes a name empty
+				at := len(arena)
+				arena = appendFormUnescape(arena, name)
+				p.name = unsafe.String(&arena[at], len(arena)-at)
+			}
+		}
+	}
 	return d, nil
 }
 
-func isHex(c byte) bool {
+// formEscaped reports whether s has an escape ('%' or '+') to decode.
+func formEscaped(s string) bool {
+	return strings.IndexByte(s, '%') >= 0 || strings.IndexByte(s, '+') >= 0
+}
+
+// appendFormUnescape appends s decoded as url.QueryUnescape decodes it:
+// '+' is a space, %XX a byte. s's escapes must have been checked (as
+// parseForm does): each '%' is followed by two hex digits.
+func appendFormUnescape(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '+':
+			b = append(b, ' ')
+		case '%':
+			b = append(b, Unhex(s[i+1])<<4|Unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// Unhex is the value of the hex digit c (one IsHex accepts).
+func Unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// IsHex reports whether c is a hex digit.
+func IsHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // formUnescape decodes a name or value; text without escapes is returned
 // as is, sharing the body's memory.
 func formUnescape(s string) string {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+	if !formEscaped(s) {
 		return s
 	}
 	u, err := url.QueryUnescape(s)

@@ -101,3 +101,39 @@ func containsDigits(s string) bool {
 	}
 	return false
 }
+
+// FuzzFormNames: the names parseForm decodes into one array are what
+// url.QueryUnescape (the decoder it used name by name before) makes of each
+// raw name, and a form it accepts is one whose names all decode.
+func FuzzFormNames(f *testing.F) {
+	f.Add("items%5B0%5D%5Bsku%5D=a&card+name=b&%41%2b+%2F=c&&=d&x")
+	f.Add("a%zz=1")
+	f.Add("%e2%82%ac=1&b%=2")
+	f.Fuzz(func(t *testing.T, in string) {
+		d, err := parseForm([]byte(in))
+		if err != nil {
+			return
+		}
+		for i, p := range d.pairs {
+			want, err := url.QueryUnescape(in[p.ks:p.ke])
+			if err != nil {
+				t.Fatalf("pair %d: parseForm took %q, which does not decode: %v", i, in[p.ks:p.ke], err)
+			}
+			if p.name != want {
+				t.Fatalf("pair %d: name %q, want %q", i, p.name, want)
+			}
+		}
+	})
+}
+
+// TestFormNamesShareOneArray: a form's escaped names cost one allocation
+// together, and its plain names none.
+func TestFormNamesShareOneArray(t *testing.T) {
+	in := []byte("items%5B0%5D%5Bsku%5D=a&items%5B0%5D%5Bname%5D=b+c&card_name=Jane+Doe&x%2By=1")
+	plain := []byte("a=1&b=2&card_name=Jane+Doe")
+	base := testing.AllocsPerRun(100, func() { _, _ = parseForm(plain) })
+	got := testing.AllocsPerRun(100, func() { _, _ = parseForm(in) })
+	if got != base+1 {
+		t.Fatalf("parseForm with escaped names: %v allocations, want %v (one more than a form without)", got, base+1)
+	}
+}

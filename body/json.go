@@ -26,6 +26,7 @@ type jsonDoc struct {
 	s    string // data as a string, sharing its memory, for gjson
 
 	texts  []Text               // what Texts reports, found by parseJSON
+	top    []member             // the top-level object's members, found by parseJSON
 	locs   map[string]loc       // concrete path -> value, filled by Find and Set
 	arrays map[string][]element // array path -> its elements, filled by Find
 
@@ -41,15 +42,17 @@ type jsonDoc struct {
 // parseJSON checks the body is valid JSON whose objects name each member
 // once (see DuplicateKeyError), so that what the gateway reads is what any
 // parser behind it reads.
+// The body is read once for all of it (scanJSON).
 func parseJSON(data []byte) (*jsonDoc, error) {
-	if !gjson.ValidBytes(data) {
-		return nil, errInvalidJSON
-	}
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	d := jsonDocs.Get().(*jsonDoc)
-	dup, texts := scanJSON(s, d.texts)
+	dup, texts, valid := scanJSON(s, d.texts, &d.top)
 	d.data, d.s, d.texts = data, s, texts
-	if dup != nil {
+	switch {
+	case !valid:
+		Release(d)
+		return nil, errInvalidJSON
+	case dup != nil:
 		Release(d)
 		return nil, dup
 	}
@@ -163,6 +166,19 @@ func (d *jsonDoc) lookup(path string) (loc, bool) {
 	parent, seg := "", path
 	if dot >= 0 {
 		parent, seg = path[:dot], path[dot+1:]
+	}
+	if parent == "" && len(d.top) > 0 && strings.IndexByte(seg, '\\') < 0 {
+		// A member of the top-level object: parseJSON noted where each
+		// one is, so the body is not walked again to find it. (Without
+		// escapes a segment is the member's name, as gjson matches it;
+		// names are unique.)
+		for _, m := range d.top {
+			if m.key == seg {
+				d.remember(path, m.loc)
+				return m.loc, true
+			}
+		}
+		return loc{}, false
 	}
 	p, ok := d.lookup(parent)
 	if !ok || p.typ != gjson.JSON {

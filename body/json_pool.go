@@ -22,18 +22,19 @@ func Release(doc Doc) {
 	if !ok || d == nil {
 		return
 	}
-	if len(d.texts) > maxPooledEntries || len(d.locs) > maxPooledEntries || len(d.ops) > maxPooledEntries ||
+	if len(d.texts) > maxPooledEntries || len(d.top) > maxPooledEntries || len(d.locs) > maxPooledEntries || len(d.ops) > maxPooledEntries ||
 		cap(d.sp.arena) > 64*maxPooledEntries {
 		return
 	}
 	clear(d.texts) // they point into the body: let it go
+	clear(d.top)
 	clear(d.locs)
 	clear(d.arrays)
 	clear(d.allFirst)
 	// The values written (a network token is a card number, a cryptogram
 	// may be inserted) and Bytes' member texts, past the length too.
 	clear(d.sp.arena[:cap(d.sp.arena)])
-	*d = jsonDoc{texts: d.texts[:0], locs: d.locs, arrays: d.arrays, allFirst: d.allFirst,
+	*d = jsonDoc{texts: d.texts[:0], top: d.top[:0], locs: d.locs, arrays: d.arrays, allFirst: d.allFirst,
 		ops: d.ops[:0], sp: splicer{sp: d.sp.sp[:0], arena: d.sp.arena[:0]}}
 	jsonDocs.Put(d)
 }
@@ -59,9 +60,19 @@ func (d *jsonDoc) appendFind(dst []Value, selector string) []Value {
 // parsed, without a callback. The caller must not modify it, and must not
 // use it after Release.
 func TextList(doc Doc) []Text {
-	if d, ok := doc.(*jsonDoc); ok {
+	switch d := doc.(type) {
+	case *jsonDoc:
 		return d.texts
+	case *formDoc:
+		// Called directly, the callback and out stay on the stack.
+		var out []Text
+		d.Texts(func(t Text) { out = append(out, t) })
+		return out
 	}
+	return textsOf(doc)
+}
+
+func textsOf(doc Doc) []Text {
 	var out []Text
 	doc.Texts(func(t Text) { out = append(out, t) })
 	return out

@@ -3,9 +3,12 @@ package body
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestDuplicateKeys(t *testing.T) {
@@ -43,8 +46,8 @@ func BenchmarkFindDuplicateKey(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if dup, _ := scanJSON(body, nil); dup != nil {
-			b.Fatal("duplicate")
+		if dup, _, ok := scanJSON(body, nil, nil); dup != nil || !ok {
+			b.Fatal("duplicate or invalid")
 		}
 	}
 }
@@ -66,20 +69,80 @@ func TestDuplicateKeysLargeObject(t *testing.T) {
 	}
 }
 
-// stringEnd must find the same end as a plain scan of the string, whatever
-// its length and escapes (its first bytes are read one by one, the rest
-// with IndexByte).
-func FuzzStringEnd(f *testing.F) {
+// scanString must find the same end as a plain scan of a valid string,
+// whatever its length and escapes.
+func FuzzScanString(f *testing.F) {
 	f.Add(`abc`)
 	f.Add(`a\"b\\`)
 	f.Add(strings.Repeat(`x\\`, 20) + `\"y`)
 	f.Fuzz(func(t *testing.T, content string) {
 		lit, _ := json.Marshal(content) // a valid JSON string literal
 		s := string(lit) + `,"z"`
-		end, esc := stringEnd(s, 0)
+		end, esc, ok := scanString(s, 0)
 		wantEsc := strings.IndexByte(string(lit), '\\') >= 0
-		if end != len(lit) || esc != wantEsc {
-			t.Fatalf("stringEnd(%s) = %d, %v; want %d, %v", s, end, esc, len(lit), wantEsc)
+		if end != len(lit) || esc != wantEsc || !ok {
+			t.Fatalf("scanString(%s) = %d, %v, %v; want %d, %v, true", s, end, esc, ok, len(lit), wantEsc)
+		}
+	})
+}
+
+// FuzzScanJSON: scanJSON, which validates the body itself, accepts exactly
+// what gjson.Valid (which parseJSON ran before it) accepts, and on valid
+// JSON finds the same repeated name and the same texts as the scanner it
+// replaced (oldScanJSON, which ran after gjson.ValidBytes).
+func FuzzScanJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"card":{"number":"4111111111111111","cvc":"123","number":"4916338506082832","cvc":"456"}}`,
+		`{"cards":[{"n":1},{"n":2,"n":3}]}`, `{"a":{"num\u0062er":"1","number":"2"}}`,
+		`[[{"x":1}],{"y":{"z":[1,{"q":1,"q":2}]}}]`, `{"s":"a \"quoted\" {\"k\":1,\"k\":2}","t":[]}`,
+		`{"":1,"":2}`, ` 4111111111111111 `, `-0.5e+10`, `[true,false,null]`, `{"a":01}`, `{"a":1.}`,
+		`{"a":"\u12G4"}`, "{\"a\":\"\x01\"}", `{"a":1,}`, `[1,]`, `{"a" 1}`, `{"a":1}}`, `{"4111111111111111":4.2e15}`,
+		`{"k":1,"k":2,"x":}`, `"\/\b\f\n\r\t"`, `nul`, `tru`, `[-]`, `{"a":-01}`, `[1e5,1E-5,1e]`, "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var members []member
+		dup, texts, ok := scanJSON(s, nil, &members)
+		if want := gjson.Valid(s); ok != want {
+			t.Fatalf("scanJSON(%q) valid = %v, gjson.Valid = %v", s, ok, want)
+		}
+		if !ok {
+			if dup != nil {
+				t.Fatalf("scanJSON(%q): a duplicate reported for invalid JSON", s)
+			}
+			return
+		}
+		oldDup, oldTexts := oldScanJSON(s, nil)
+		if (dup == nil) != (oldDup == nil) || dup != nil && dup.Path != oldDup.Path {
+			t.Fatalf("scanJSON(%q) duplicate %v, was %v", s, dup, oldDup)
+		}
+		if dup == nil && !slices.Equal(texts, oldTexts) {
+			t.Fatalf("scanJSON(%q) texts %+v, were %+v", s, texts, oldTexts)
+		}
+		// The top-level object's members: gjson's, in order, and where
+		// gjson.Get places each (what jsonDoc.lookup asked it before).
+		var want []member
+		if root := gjson.Parse(s); root.IsObject() {
+			root.ForEach(func(k, v gjson.Result) bool {
+				want = append(want, member{key: k.Str, loc: loc{start: v.Index, end: v.Index + len(v.Raw), typ: v.Type}})
+				return true
+			})
+		}
+		if !slices.Equal(members, want) {
+			t.Fatalf("scanJSON(%q) members %+v, gjson's %+v", s, members, want)
+		}
+		if dup != nil {
+			return
+		}
+		for _, m := range members {
+			if !isPlainPath(m.key) || strings.IndexByte(m.key, '\\') >= 0 {
+				continue // lookup asks gjson for these, as before
+			}
+			r := gjson.Get(s, m.key)
+			if r.Index != m.start || r.Raw != s[m.start:m.end] || r.Type != m.typ {
+				t.Fatalf("scanJSON(%q) member %q at %+v, gjson.Get's %d %q %v", s, m.key, m.loc, r.Index, r.Raw, r.Type)
+			}
 		}
 	})
 }

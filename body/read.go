@@ -201,7 +201,13 @@ func replaceHeaders(r *http.Request, size int64) {
 		r.Body.Close() // normally already closed by Read; Close is idempotent there
 	}
 	r.ContentLength = size
-	r.Header.Set("Content-Length", strconv.FormatInt(size, 10))
+	if v := r.Header["Content-Length"]; len(v) == 1 {
+		// The usual case: the value written in place, not a new slice.
+		// (net/http's header reader gives each name its own slice.)
+		v[0] = strconv.FormatInt(size, 10)
+	} else {
+		r.Header.Set("Content-Length", strconv.FormatInt(size, 10))
+	}
 	r.Header.Del("Expect")
 	r.Header.Del("Content-Encoding")
 	r.Header.Del("Transfer-Encoding")

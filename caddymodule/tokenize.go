@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -152,10 +154,36 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		ce.Write(zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
 			zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens), requestLog(r))
 	}
-	cardsTokenized.WithLabelValues(set.Name, "new").Add(float64(res.Created + query.Created))
-	cardsTokenized.WithLabelValues(set.Name, "repeat").Add(float64(res.Cards + query.Cards - res.Created - query.Created))
-	h.done(span, set, "tokenized", nil)
+	c := inboundCountersOf(set.Name)
+	c.newCards.Add(float64(res.Created + query.Created))
+	c.repeatCards.Add(float64(res.Cards + query.Cards - res.Created - query.Created))
+	c.tokenized.Inc()
+	endSpan(span, "tokenized", nil)
 	return next.ServeHTTP(w, r)
+}
+
+// inboundCounters are a rule set's counters of a tokenized request,
+// resolved once: WithLabelValues hashes its labels and takes a lock on
+// every call, three times a request.
+type inboundCounters struct {
+	newCards, repeatCards, tokenized prometheus.Counter
+}
+
+// inboundCounterSets holds an *inboundCounters per rule set name. The
+// vectors are package-level and never reset, so a handle stays the
+// vector's; the names are the configs' rule sets, a handful.
+var inboundCounterSets sync.Map
+
+func inboundCountersOf(ruleSet string) *inboundCounters {
+	if c, ok := inboundCounterSets.Load(ruleSet); ok {
+		return c.(*inboundCounters)
+	}
+	c, _ := inboundCounterSets.LoadOrStore(ruleSet, &inboundCounters{
+		newCards:    cardsTokenized.WithLabelValues(ruleSet, "new"),
+		repeatCards: cardsTokenized.WithLabelValues(ruleSet, "repeat"),
+		tokenized:   tokenizeRequests.WithLabelValues(ruleSet, "tokenized"),
+	})
+	return c.(*inboundCounters)
 }
 
 // CVVNotHeldHeader tells the merchant, on a forwarded request, which CVV
@@ -201,9 +229,14 @@ func (h *Tokenize) tokenizeQuery(ctx context.Context, w http.ResponseWriter, r *
 // here and must not be forwarded.
 func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Request, set *rules.Inbound, kind body.Kind, doc body.Doc, prefix string) (tokenize.Result, bool) {
 	res, err := h.app.stack.Load().Tokenizer.Apply(ctx, set, kind, doc)
-	var fe *body.FieldError
+	if err == nil {
+		return h.applied(r, set, res, prefix), true
+	}
+	// errors.AsType, not errors.As: As's target escapes, one allocation
+	// for every request, failed or not.
+	fe, isField := errors.AsType[*body.FieldError](err)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		fe.Field = prefix + fe.Field
 		id := fieldFailure(fe).answer(w, r)
 		h.logger.Info("card rejected", zap.String("rule_set", set.Name), zap.String("field", fe.Field), zap.String("code", fe.Code), requestLogID(r.Context(), id))
@@ -211,7 +244,7 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 	case clientGone(r, err):
 		h.logger.Debug("client went away during tokenization; nothing forwarded", zap.String("rule_set", set.Name), requestLog(r))
 		return res, false
-	case err != nil: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
+	default: // errdefs.ErrUnavailable, or a failure nobody foresaw: fail closed alike
 		if full, ok := h.app.storeFull(err); ok {
 			id := full.answer(w, r)
 			h.logger.Warn("a bounded store is full; request not forwarded", zap.String("rule_set", set.Name), zap.String("code", full.code), zap.Error(err), requestLogID(r.Context(), id))
@@ -221,6 +254,11 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 		h.logger.Error("tokenization failed; request not forwarded", zap.String("rule_set", set.Name), zap.Error(err), requestLogID(r.Context(), id))
 		return res, false
 	}
+}
+
+// applied finishes a document Apply tokenized: the paths it reports get
+// prefix, and stray card numbers are counted and logged.
+func (h *Tokenize) applied(r *http.Request, set *rules.Inbound, res tokenize.Result, prefix string) tokenize.Result {
 	for i, path := range res.CVVsNotHeld {
 		res.CVVsNotHeld[i] = prefix + path
 	}
@@ -234,7 +272,7 @@ func (h *Tokenize) apply(ctx context.Context, w http.ResponseWriter, r *http.Req
 		h.logger.Log(level, "card numbers found outside the card number fields (pan_guard: "+string(set.PANGuard)+")",
 			zap.String("rule_set", set.Name), zap.String("paths", paths), zap.Int("count", strings.Count(paths, ",")+1), requestLog(r))
 	}
-	return res, true
+	return res
 }
 
 // Validate checks the handler's own settings, for JSON configs too.

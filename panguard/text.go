@@ -298,8 +298,8 @@ func unescapePercent(s string) (string, bool) {
 		b.Grow(len(s))
 		for i := 0; i < len(s); i++ {
 			switch c := s[i]; {
-			case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-				b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			case c == '%' && i+2 < len(s) && body.IsHex(s[i+1]) && body.IsHex(s[i+2]):
+				b.WriteByte(body.Unhex(s[i+1])<<4 | body.Unhex(s[i+2]))
 				i += 2
 			case c == '+':
 				b.WriteByte(' ')
@@ -349,20 +349,6 @@ func unescapeEntities(s string) (string, bool) {
 		b.WriteByte(s[i])
 	}
 	return b.String(), true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
 }
 
 // MaskDigits replaces every ASCII digit of s with X: what a log line or an

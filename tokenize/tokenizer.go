@@ -88,12 +88,19 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 	if err := checkMaxCards(set, all); err != nil {
 		return Result{}, err
 	}
-	records, created, err := t.tokenizeAll(ctx, set, all)
+	// A checkout's one card: its record and token on the stack, not in
+	// slices made for them (a vault.Record is some 400 bytes).
+	var oneRecord [1]vault.Record
+	var oneToken [1]string
+	records, tokens := oneRecord[:0], oneToken[:]
+	if len(all) != 1 {
+		tokens = make([]string, len(all))
+	}
+	records, created, err := t.tokenizeAll(ctx, set, all, records)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Cards: len(all), Created: created, Strays: strayPaths(strays)}
-	tokens := make([]string, len(all))
 	for i := range all {
 		tokens[i] = records[i].Token
 		if records[i].Network.Status == network.StatusActive {
@@ -239,17 +246,18 @@ func edit(doc body.Doc, cards []*cardInput, strays []stray, strayCards []*cardIn
 const maxParallelCards = 32
 
 // tokenizeAll stores every card, concurrently for bodies with several, and
-// returns their records in card order and how many were new.
-func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards []*cardInput) ([]vault.Record, int, error) {
-	records := make([]vault.Record, len(cards))
+// returns their records in card order (appended to dst, whose room a single
+// card uses) and how many were new.
+func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards []*cardInput, dst []vault.Record) ([]vault.Record, int, error) {
 	if len(cards) == 1 {
 		rec, isNew, err := t.tokenizeCard(ctx, set, cards[0])
-		records[0] = rec
+		records := append(dst, rec)
 		if isNew {
 			return records, 1, err
 		}
 		return records, 0, err
 	}
+	records := make([]vault.Record, len(cards))
 	created := make([]bool, len(cards))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelCards)
