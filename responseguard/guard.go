@@ -522,7 +522,7 @@ func (g *Guard) string(s string) (string, int) {
 	// header value goes through here.
 	sc := stringScratches.Get().(*stringScratch)
 	sc.in = append(sc.in[:0], s...)
-	out, n := g.redact(sc.out[:0], sc.in)
+	out, n := g.redact(sc.out[:0], sc.in, false)
 	res := s
 	if n != 0 || string(out) != s {
 		res = string(out)
@@ -548,15 +548,19 @@ const maxPooled = 64 << 10
 // Bytes redacts one complete body and reports how many replacements it
 // made. It returns b itself when there was nothing to replace.
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
-	out, n := g.redact(make([]byte, 0, len(b)), b)
-	if n == 0 && string(out) == string(b) {
-		return b, 0
+	// No array for the output until something is replaced: a body
+	// without an escape in which nothing is is b itself, not a copy.
+	out, n := g.redact(nil, b, true)
+	if string(out) == string(b) {
+		return b, n
 	}
 	return out, n
 }
 
-// redact appends the redacted b to out.
-func (g *Guard) redact(out, b []byte) ([]byte, int) {
+// redact appends the redacted b to out; with noCopy, it may instead
+// return, as it is, b or its normalized copy, when nothing in it is
+// replaced, and out is allocated only when something is.
+func (g *Guard) redact(out, b []byte, noCopy bool) ([]byte, int) {
 	st := scanStates.Get().(*scanState)
 	defer func() {
 		// Offsets and flags only, no card data; kept for the next body.
@@ -569,7 +573,11 @@ func (g *Guard) redact(out, b []byte) ([]byte, int) {
 		// not copied.
 		norm = normalize(make([]byte, 0, len(b)), b, true)
 	}
+	st.noCopy = noCopy
 	g.process(&out, norm, 0, true, st)
+	if st.same {
+		return norm, st.count
+	}
 	return out, st.count
 }
 

@@ -347,6 +347,9 @@ type scanState struct {
 	words     []word  // in a JSON body, the bare values of in[from:] (reused)
 	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
 	spans     []span  // the replacements of one call (reused)
+	// noCopy (set by Bytes) lets a final call that replaces nothing write
+	// nothing: it sets same, and out is then in as it is.
+	noCopy, same bool
 }
 
 // span is a range of the input replaced by Mask; quote: by BareMask, as it
@@ -445,6 +448,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	}
 	mask := st.mask[:len(in)]
 	clear(mask)
+	masked := false
 	edges := card.Edges{StartMidGroup: st.lostDigit && len(in) > 0 && isDigit(in[0]), EndMidGroup: !final && len(in) > 0 && isDigit(in[len(in)-1])}
 	card.FindAllNumbers(in, edges, func(s, e int) {
 		if e <= from || s >= cut {
@@ -472,6 +476,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			if isDigit(in[i]) {
 				if seen >= 6 && seen < n-keepLast {
 					mask[i] = true
+					masked = true
 				}
 				seen++
 			}
@@ -480,6 +485,13 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	var quotes []int
 	if g.json {
 		quotes = wordQuotes(words, spans, mask, from, cut)
+	}
+	if st.noCopy && final && from == 0 && cut == len(in) && len(spans) == 0 && len(quotes) == 0 && !masked {
+		st.same = true // out would be in
+		return cut
+	}
+	if *out == nil && st.noCopy {
+		*out = make([]byte, 0, len(in)) // about as long as in
 	}
 	// Quotes fall before a replacement that starts where they do, and
 	// after one they fall inside of.
