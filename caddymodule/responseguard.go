@@ -79,9 +79,22 @@ func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard
 	// Form bodies and queries are read decoded too, as the merchant's
 	// server reads them: what url.QueryUnescape makes of them, where that
 	// differs (unescapedChanges).
-	for _, raw := range [...][]byte{merchantBody, sentBody, req[2]} {
-		buf, ends = unescapedChanges(buf, ends, raw)
+	// The body sent is the merchant's outside changedStretch, and so are
+	// its decoded stretches (a stretch ends where a changed one does):
+	// unless the merchant's body has none at all (a malformed escape),
+	// only the changed part's are added.
+	merchantChanges, merchantWellFormed := queryEscapes(merchantBody)
+	if merchantChanges && merchantWellFormed {
+		buf, ends = escapedStretches(buf, ends, merchantBody)
 	}
+	switch sentChanges, sentWellFormed := queryEscapes(sentBody); {
+	case !sentChanges || !sentWellFormed:
+	case merchantWellFormed:
+		buf, ends = escapedStretches(buf, ends, req[1])
+	default:
+		buf, ends = escapedStretches(buf, ends, sentBody)
+	}
+	buf, ends = unescapedChanges(buf, ends, req[2])
 	for _, values := range r.Header {
 		for _, v := range values {
 			buf = append(buf, v...)
@@ -127,12 +140,32 @@ func unescapedChanges(dst []byte, ends []int, s []byte) ([]byte, []int) {
 	if !queryEscaped(s) {
 		return dst, ends
 	}
+	return escapedStretches(dst, ends, s)
+}
+
+// escapedStretches is unescapedChanges for an s that queryEscaped
+// accepts, or a stretch (changedStretch) of one.
+func escapedStretches(dst []byte, ends []int, s []byte) ([]byte, []int) {
+	// The next '%' and '+' at or after at, each found by IndexByte (a
+	// vector scan, where IndexAny reads byte by byte) and again only once
+	// passed.
+	pct, plus := -1, -1
+	next := func(c byte, at, was int) int {
+		if was >= at {
+			return was
+		}
+		if k := bytes.IndexByte(s[at:], c); k >= 0 {
+			return at + k
+		}
+		return len(s)
+	}
 	for at := 0; at < len(s); {
-		k := bytes.IndexAny(s[at:], "%+")
-		if k < 0 {
+		pct, plus = next('%', at, pct), next('+', at, plus)
+		k := min(pct, plus)
+		if k == len(s) {
 			break
 		}
-		start, end := at+k, at+k
+		start, end := k, k
 		for start > at && !stretchEnd(s[start-1]) {
 			start--
 		}
@@ -186,20 +219,26 @@ func stretchEnd(c byte) bool {
 // queryEscaped reports whether url.QueryUnescape changes s without an
 // error: s holds a '+' or a %XX escape, and no malformed escape.
 func queryEscaped(s []byte) bool {
-	changes := false
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '%':
-			if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
-				return false
-			}
-			changes = true
-			i += 2
-		case '+':
-			changes = true
+	changes, wellFormed := queryEscapes(s)
+	return changes && wellFormed
+}
+
+// queryEscapes reports whether s holds a '+' or a %XX escape, and whether
+// it holds no malformed escape.
+func queryEscapes(s []byte) (changes, wellFormed bool) {
+	// Each '%' found by IndexByte, a vector scan: an escape's two hex
+	// digits are neither '%' nor '+', so nothing is skipped.
+	changes = bytes.IndexByte(s, '+') >= 0
+	for i := 0; ; i += 3 {
+		k := bytes.IndexByte(s[i:], '%')
+		if k < 0 {
+			return changes, true
 		}
+		if i += k; i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
+			return changes, false
+		}
+		changes = true
 	}
-	return changes
 }
 
 // queryUnescape appends to dst what url.QueryUnescape makes of s and
@@ -369,9 +408,11 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	// so do NUL bytes without one: the card-number finder reads digits
 	// across NULs, but a cryptogram or a CVV in UTF-16 is not found, so
 	// such a body is refused (and a streamed one cut off at its first NUL).
-	br := bufio.NewReader(src)
+	br := peekReaders.Get().(*bufio.Reader)
+	br.Reset(src)
 	if head, _ := br.Peek(512); hasWideBOM(head) || bytes.IndexByte(head, 0) >= 0 {
 		src.Close()
+		releasePeekReader(br)
 		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text (or binary), which the response guard cannot read"}
 	}
 	src = readCloser{noNUL{br}, src}
@@ -393,11 +434,13 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		b, err := readAllInto(b[:0], io.LimitReader(src, bufferLimit+1))
 		if err != nil {
 			src.Close()
+			releasePeekReader(br)
 			clear(b)
 			return nil, fmt.Errorf("tokengate: reading the destination's response: %w", err)
 		}
 		if len(b) <= bufferLimit {
 			src.Close()
+			releasePeekReader(br) // read to its end: nothing reads it again
 			out, n := g.Bytes(b)
 			redactions.Add(float64(n))
 			if !sameArray(out, b) && cap(b) <= maxPooledResponse {
@@ -418,6 +461,29 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	resp.ContentLength = -1
 	resp.Header.Del("Content-Length")
 	return resp, nil
+}
+
+// peekReaders are the readers guardResponse peeks at an answer's first
+// bytes with, reused once it has read the whole answer
+// (releasePeekReader); one that streams an answer is left to the
+// collector.
+var peekReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// releasePeekReader clears br's buffer, which held the answer's bytes
+// (card data and all), by filling it with zeros, and pools it.
+func releasePeekReader(br *bufio.Reader) {
+	br.Reset(zeros{})
+	br.Peek(br.Size())
+	br.Reset(nil)
+	peekReaders.Put(br)
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 // responseBuffers are the arrays small responses are read into (guardResponse),

@@ -46,6 +46,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/tokengate/tokengate/card"
 )
 
 // Mask replaces a cryptogram or CVV: the same mask the inbound side leaves
@@ -131,6 +133,12 @@ type Guard struct {
 	hold int
 	// json is set by ForJSON: a masked bare value becomes a JSON string.
 	json bool
+	// minCrypt is the fewest bytes a cryptogram spelling or a token that
+	// may decode to one spans (0 without a cryptogram); oddCrypt is set
+	// when a cryptogram was sent with bytes no token holds (cryptRun).
+	// They let String skip a value with nothing to redact (unchanged).
+	minCrypt int
+	oddCrypt bool
 }
 
 // New makes a Guard for the secrets of one request alone.
@@ -166,6 +174,12 @@ func NewGuard(o Options) *Guard {
 			g.cryptLens.add(len(b))
 			l := len(b)
 			ns := [...]int{(l + 2) / 3 * 4, (4*l + 2) / 3, 2 * l, len(s.Value)}
+			if m := min(ns[0], ns[1], ns[2], ns[3]); g.minCrypt == 0 || m < g.minCrypt {
+				g.minCrypt = m
+			}
+			for i := 0; i < len(s.Value); i++ {
+				g.oddCrypt = g.oddCrypt || !cryptRun[s.Value[i]]
+			}
 			g.tokenLens.grow(max(ns[0], ns[1], ns[2], ns[3]))
 			for _, n := range ns {
 				g.tokenLens.add(n)
@@ -436,6 +450,71 @@ func lowerHex(c byte) byte {
 // String redacts one complete value, such as a header value, and reports
 // how many replacements it made.
 func (g *Guard) String(s string) (string, int) {
+	if g.unchanged(s) {
+		return s, 0 // without the copies and scans below
+	}
+	return g.string(s)
+}
+
+// cryptRun marks the bytes a cryptogram's spelling (appendSpellings) or a
+// token that may decode to one (tokens) is made of: token characters, '='
+// and the '%' of an escape.
+var cryptRun = func() (t [256]bool) {
+	t = tokenBytes
+	t['%'], t['='] = true, true
+	return t
+}()
+
+// unchanged reports, from one quick read of s, that the guard (not a JSON
+// one) finds nothing to replace in it and that it holds no escape it would
+// decode: redacting s gives s. Each thing the guard replaces needs
+// something s lacks then: a card number twelve digits joined by nothing
+// but separators, or a digit before an exponent's 'e'; a CVV a run of three digits; a CVV name's value '='
+// or '"'; a cryptogram a run of minCrypt bytes of cryptRun. A false
+// answer only means the value is redacted in full.
+func (g *Guard) unchanged(s string) bool {
+	if g.json || g.oddCrypt {
+		return false
+	}
+	digits, run, crypt := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isDigit(c) {
+			if digits++; digits >= card.MinLength {
+				return false
+			}
+			if run++; run >= 3 && g.cvvs != nil {
+				return false
+			}
+		} else {
+			if run > 0 && c|0x20 == 'e' || c == '\\' || c == '&' || g.names != nil && (c == '=' || c == '"') {
+				return false
+			}
+			run = 0
+			if !numberSep[c] {
+				digits = 0 // no card number runs across c
+			}
+		}
+		if !cryptRun[c] {
+			crypt = 0
+		} else if crypt++; g.minCrypt > 0 && crypt >= g.minCrypt {
+			return false
+		}
+	}
+	return true
+}
+
+// numberSep marks the bytes of the separators a card number's digit
+// groups may be joined with (card.IsSeparator), NBSP's two included.
+var numberSep = func() (t [256]bool) {
+	for _, c := range []byte{' ', '-', '.', '/', '\t', '\n', '\r', 0, '+', 0xC2, 0xA0} {
+		t[c] = true
+	}
+	return t
+}()
+
+// string is String for a value unchanged does not vouch for.
+func (g *Guard) string(s string) (string, int) {
 	if s == "" {
 		return s, 0
 	}
@@ -443,7 +522,7 @@ func (g *Guard) String(s string) (string, int) {
 	// header value goes through here.
 	sc := stringScratches.Get().(*stringScratch)
 	sc.in = append(sc.in[:0], s...)
-	out, n := g.redact(sc.out[:0], sc.in)
+	out, n := g.redact(sc.out[:0], sc.in, false)
 	res := s
 	if n != 0 || string(out) != s {
 		res = string(out)
@@ -469,15 +548,19 @@ const maxPooled = 64 << 10
 // Bytes redacts one complete body and reports how many replacements it
 // made. It returns b itself when there was nothing to replace.
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
-	out, n := g.redact(make([]byte, 0, len(b)), b)
-	if n == 0 && string(out) == string(b) {
-		return b, 0
+	// No array for the output until something is replaced: a body
+	// without an escape in which nothing is is b itself, not a copy.
+	out, n := g.redact(nil, b, true)
+	if string(out) == string(b) {
+		return b, n
 	}
 	return out, n
 }
 
-// redact appends the redacted b to out.
-func (g *Guard) redact(out, b []byte) ([]byte, int) {
+// redact appends the redacted b to out; with noCopy, it may instead
+// return, as it is, b or its normalized copy, when nothing in it is
+// replaced, and out is allocated only when something is.
+func (g *Guard) redact(out, b []byte, noCopy bool) ([]byte, int) {
 	st := scanStates.Get().(*scanState)
 	defer func() {
 		// Offsets and flags only, no card data; kept for the next body.
@@ -490,7 +573,11 @@ func (g *Guard) redact(out, b []byte) ([]byte, int) {
 		// not copied.
 		norm = normalize(make([]byte, 0, len(b)), b, true)
 	}
+	st.noCopy = noCopy
 	g.process(&out, norm, 0, true, st)
+	if st.same {
+		return norm, st.count
+	}
 	return out, st.count
 }
 

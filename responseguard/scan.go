@@ -347,6 +347,9 @@ type scanState struct {
 	words     []word  // in a JSON body, the bare values of in[from:] (reused)
 	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
 	spans     []span  // the replacements of one call (reused)
+	// noCopy (set by Bytes) lets a final call that replaces nothing write
+	// nothing: it sets same, and out is then in as it is.
+	noCopy, same bool
 }
 
 // span is a range of the input replaced by Mask; quote: by BareMask, as it
@@ -398,27 +401,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			spans = append(spans, span{start: s, end: e})
 		}
 	}
-	for _, c := range g.crypts {
-		for at := from; at < limit; {
-			k := bytes.Index(in[at:], c)
-			if k < 0 {
-				break
-			}
-			keep(at+k, at+k+len(c))
-			at += k + 1
-		}
-	}
-	if len(g.cryptBytes) > 0 {
-		var scratch [64]byte // decodeCrypt's output, only looked up
-		tokens(in, g.tokenLens, func(s, e, chars int, tok []byte) {
-			if s < from || s >= limit || e == len(in) && !final {
-				return
-			}
-			if b, ok := decodeCrypt(scratch[:0], tok); ok && g.cryptLens.has(len(b)) && g.cryptBytes[string(b)] {
-				keep(s, e)
-			}
-		})
-	}
+	g.cryptSpans(in, from, limit, final, keep)
 	if g.cvvs != nil {
 		wholeNumbers(in, func(s, e int) {
 			if (e < len(in) || final) && g.cvvs.has(must(cvvIndex(in[s:e]))) {
@@ -465,6 +448,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	}
 	mask := st.mask[:len(in)]
 	clear(mask)
+	masked := false
 	edges := card.Edges{StartMidGroup: st.lostDigit && len(in) > 0 && isDigit(in[0]), EndMidGroup: !final && len(in) > 0 && isDigit(in[len(in)-1])}
 	card.FindAllNumbers(in, edges, func(s, e int) {
 		if e <= from || s >= cut {
@@ -492,6 +476,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			if isDigit(in[i]) {
 				if seen >= 6 && seen < n-keepLast {
 					mask[i] = true
+					masked = true
 				}
 				seen++
 			}
@@ -500,6 +485,13 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	var quotes []int
 	if g.json {
 		quotes = wordQuotes(words, spans, mask, from, cut)
+	}
+	if st.noCopy && final && from == 0 && cut == len(in) && len(spans) == 0 && len(quotes) == 0 && !masked {
+		st.same = true // out would be in
+		return cut
+	}
+	if *out == nil && st.noCopy {
+		*out = make([]byte, 0, len(in)) // about as long as in
 	}
 	// Quotes fall before a replacement that starts where they do, and
 	// after one they fall inside of.
@@ -533,6 +525,62 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 		st.js = st.js.scan(in, from, cut, final, nil, nil)
 	}
 	return cut
+}
+
+// cryptSpans calls keep for each cryptogram in in that starts in
+// in[from:limit]: every occurrence of a spelling of one sent (overlapping
+// ones too), and every token (tokens) that decodes to one, sent or
+// merchant-carried, unless it runs to the end of an input that is not
+// final. All of them are made of cryptRun bytes and span minCrypt bytes
+// at least: only the maximal runs of such bytes that long are searched,
+// found in one pass, rather than the whole input once per spelling and
+// once for tokens.
+func (g *Guard) cryptSpans(in []byte, from, limit int, final bool, keep func(s, e int)) {
+	if len(g.crypts) == 0 && len(g.cryptBytes) == 0 {
+		return
+	}
+	var scratch [64]byte // decodeCrypt's output, only looked up
+	rs := 0              // the run being searched starts at in[rs]
+	visit := func(s, e, chars int, tok []byte) {
+		s, e = rs+s, rs+e
+		if s < from || s >= limit || e == len(in) && !final {
+			return
+		}
+		if b, ok := decodeCrypt(scratch[:0], tok); ok && g.cryptLens.has(len(b)) && g.cryptBytes[string(b)] {
+			keep(s, e)
+		}
+	}
+	for i := 0; i < len(in); {
+		if g.oddCrypt {
+			i = len(in) // a spelling may hold any byte: one run
+		} else {
+			for i < len(in) && !cryptRun[in[i]] {
+				i++
+			}
+			rs = i
+			for i < len(in) && cryptRun[in[i]] {
+				i++
+			}
+		}
+		// A match starts in [from, limit) and lies within the run.
+		if i-rs < g.minCrypt || i <= from || rs >= limit {
+			continue
+		}
+		run := in[rs:i]
+		for _, c := range g.crypts {
+			for at := max(from-rs, 0); at < limit-rs; {
+				k := bytes.Index(run[at:], c)
+				if k < 0 {
+					break
+				}
+				keep(rs+at+k, rs+at+k+len(c))
+				at += k + 1
+			}
+		}
+		if len(g.cryptBytes) > 0 {
+			tokens(run, g.tokenLens, visit)
+		}
+	}
 }
 
 // widen extends each span (sorted by start) that touches a bare value
