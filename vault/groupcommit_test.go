@@ -3,6 +3,7 @@ package vault_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -169,4 +170,59 @@ func TestLingeringGroupCommitCloseUnderLoad(t *testing.T) {
 	close(stop)
 	<-closed
 	wg.Wait()
+}
+
+// TestGroupCommitAnswersItsOwnWrite: with answer channels pooled, callers
+// that give up while waiting to join a group (their channel goes back to
+// the pool) never make another caller read an answer meant for a third:
+// each write fails with an error naming it, or succeeds, and each caller
+// sees its own.
+func TestGroupCommitAnswersItsOwnWrite(t *testing.T) {
+	for _, linger := range []bool{false, true} {
+		commit := func(ws []int) error {
+			time.Sleep(50 * time.Microsecond)
+			for _, w := range ws {
+				if w%3 == 0 {
+					return fmt.Errorf("write %d refused", w)
+				}
+			}
+			return nil
+		}
+		g := vault.NewGroupCommit(2, 8, commit, nil)
+		if linger {
+			g = vault.NewLingeringGroupCommit(8, commit, nil)
+		}
+		var wg sync.WaitGroup
+		for c := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 300 {
+					w := c*1000 + i
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%4)*20*time.Microsecond)
+					err := g.Do(ctx, w)
+					cancel()
+					switch {
+					case err == nil:
+						if w%3 == 0 {
+							t.Errorf("write %d: no error", w)
+						}
+					case errors.Is(err, context.DeadlineExceeded):
+					case err.Error() != fmt.Sprintf("write %d refused", w):
+						t.Errorf("write %d: %v", w, err)
+					}
+				}
+			}()
+		}
+		waited := make(chan struct{})
+		go func() { wg.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(30 * time.Second):
+			// A stale answer left in a pooled channel blocks the
+			// committer's next send into it.
+			t.Fatal("writers still waiting after 30s")
+		}
+		g.Close()
+	}
 }

@@ -2,6 +2,7 @@ package cvvredis_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -71,6 +72,44 @@ func TestPutTTL(t *testing.T) {
 		}
 		if v, ok, err := s.TakeCVV(ctx, "acme", tok); err != nil || !ok || v != "123" {
 			t.Errorf("TTL %v: taken %q %v %v", tc.ttl, v, ok, err)
+		}
+	}
+}
+
+// TestPutPooledRequestsGiveUp: requests are pooled, so a caller that gives
+// up while its SET is in flight must not let its request (key and sealed
+// value) be reused under it. Many rounds of concurrent puts, some with a
+// deadline too short to wait for the pipeline: every CVV held is the one
+// put under its token (a value under another token's key would not open),
+// and a put that succeeded is held.
+func TestPutPooledRequestsGiveUp(t *testing.T) {
+	s := cvvredis.New(client(t), vaulttest.Keys(t), prefix())
+	ctx := context.Background()
+	const n = 400
+	ok := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c, cancel := ctx, context.CancelFunc(func() {})
+			if i%3 == 0 {
+				c, cancel = context.WithTimeout(ctx, time.Duration(i%7)*50*time.Microsecond)
+			}
+			defer cancel()
+			ok[i] = s.PutCVV(c, "acme", "tok_g"+strconv.Itoa(i), strconv.Itoa(1000+i), time.Minute) == nil
+		})
+	}
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond) // SETs of callers that gave up land
+	t.Logf("%d of %d puts gave up", n-len(slices.DeleteFunc(slices.Clone(ok), func(b bool) bool { return !b })), n)
+	for i := range n {
+		got, held, err := s.TakeCVV(ctx, "acme", "tok_g"+strconv.Itoa(i))
+		switch {
+		case err != nil:
+			t.Fatalf("token %d: %v", i, err)
+		case held && got != strconv.Itoa(1000+i):
+			t.Fatalf("token %d holds %q", i, got)
+		case ok[i] && !held:
+			t.Fatalf("token %d: put succeeded, nothing held", i)
 		}
 	}
 }
