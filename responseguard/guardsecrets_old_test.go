@@ -46,25 +46,7 @@ func FuzzGuardSecretsAgainstOld(f *testing.F) {
 			fr := int(from) % (len(in) + 1)
 			li := fr + int(limit)%(len(in)+1-fr)
 			for _, final := range []bool{false, true} {
-				var gs, ws [][2]int
-				g.cryptSpans(in, fr, li, final, func(s, e int) {
-					if s >= fr && s < li {
-						gs = append(gs, [2]int{s, e})
-					}
-				})
-				g.cryptSpansOld(in, fr, li, final, func(s, e int) {
-					if s >= fr && s < li {
-						ws = append(ws, [2]int{s, e})
-					}
-				})
-				cmp := func(a, b [2]int) int {
-					if a[0] != b[0] {
-						return a[0] - b[0]
-					}
-					return a[1] - b[1]
-				}
-				slices.SortFunc(gs, cmp)
-				slices.SortFunc(ws, cmp)
+				gs, ws := cryptSpansBoth(g, in, fr, li, final)
 				if !slices.Equal(gs, ws) {
 					t.Fatalf("%q [%d:%d] final %v: %v, the old way %v", in, fr, li, final, gs, ws)
 				}
