@@ -53,29 +53,34 @@ func FuzzCryptSpansAgainstOld(f *testing.F) {
 		fr := int(from) % (len(in) + 1)
 		li := fr + int(limit)%(len(in)+1-fr)
 		for i, g := range guards {
-			// As process keeps them: those that start in [from, limit).
-			var got, want [][2]int
-			g.cryptSpans(in, fr, li, final, func(s, e int) {
-				if s >= fr && s < li {
-					got = append(got, [2]int{s, e})
-				}
-			})
-			g.cryptSpansOld(in, fr, li, final, func(s, e int) {
-				if s >= fr && s < li {
-					want = append(want, [2]int{s, e})
-				}
-			})
-			cmp := func(a, b [2]int) int {
-				if a[0] != b[0] {
-					return a[0] - b[0]
-				}
-				return a[1] - b[1]
-			}
-			slices.SortFunc(got, cmp)
-			slices.SortFunc(want, cmp)
+			got, want := cryptSpansBoth(g, in, fr, li, final)
 			if !slices.Equal(got, want) {
 				t.Fatalf("guard %d, %q [%d:%d] final %v: %v, the old way %v", i, in, fr, li, final, got, want)
 			}
 		}
 	})
+}
+
+// cryptSpansBoth is what cryptSpans and cryptSpansOld find in in[fr:li],
+// each sorted: as process keeps them, those that start in [fr, li).
+func cryptSpansBoth(g *Guard, in []byte, fr, li int, final bool) (got, want [][2]int) {
+	g.cryptSpans(in, fr, li, final, func(s, e int) {
+		if s >= fr && s < li {
+			got = append(got, [2]int{s, e})
+		}
+	})
+	g.cryptSpansOld(in, fr, li, final, func(s, e int) {
+		if s >= fr && s < li {
+			want = append(want, [2]int{s, e})
+		}
+	})
+	cmp := func(a, b [2]int) int {
+		if a[0] != b[0] {
+			return a[0] - b[0]
+		}
+		return a[1] - b[1]
+	}
+	slices.SortFunc(got, cmp)
+	slices.SortFunc(want, cmp)
+	return got, want
 }

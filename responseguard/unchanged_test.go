@@ -1,6 +1,10 @@
 package responseguard
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/tokengate/tokengate/card"
+)
 
 // unchangedGuards are guards of every kind String's quick check
 // (unchanged) reads: with and without a cryptogram (of either spelling,
@@ -63,5 +67,23 @@ func TestUnchanged(t *testing.T) {
 	}
 	if guard().ForJSON().unchanged("a") {
 		t.Errorf("a JSON guard vouches")
+	}
+}
+
+// numberSep, String's quick check's copy of the card-number separators,
+// covers every separator card.IsSeparator knows, each byte of a two-byte
+// one too: a separator added to the finder and not here would let the
+// quick check vouch for a value whose card number it then skips.
+func TestNumberSepCoversCardSeparators(t *testing.T) {
+	for c1 := range 256 {
+		for c2 := range 256 {
+			b := []byte{byte(c1), byte(c2)}
+			if !card.IsSeparator(b, 0) {
+				continue
+			}
+			if !numberSep[c1] || !card.IsSeparator(b[:1], 0) && !numberSep[c2] {
+				t.Errorf("separator %q: not in numberSep", b)
+			}
+		}
 	}
 }
