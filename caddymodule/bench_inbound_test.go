@@ -13,10 +13,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // The in-process benchmarks of the repeat-customer path: bench/run's
@@ -225,8 +225,7 @@ func (g *benchGateway) runHTTP(b *testing.B, url string, tokenized bool) {
 			// The process's CPU time per request (Caddy, client and
 			// upstream alike in both benchmarks): steadier than ns/op on a
 			// machine other work shares, which stretches wall time.
-			cpu0 := processCPU(b)
-			defer func() { b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
+			defer vaulttest.CPUPerOp(b)()
 			if g.measure != nil {
 				defer g.measure(b)()
 			}
@@ -241,15 +240,6 @@ func (g *benchGateway) runHTTP(b *testing.B, url string, tokenized bool) {
 			})
 		})
 	}
-}
-
-// processCPU is the process's user and system CPU time so far, in ns.
-func processCPU(tb testing.TB) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // BenchmarkTokenizeRepeatHTTP is bench/run's scenario (2): a repeat card's
@@ -288,8 +278,7 @@ func BenchmarkTokenizeNewHTTP(b *testing.B) {
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	cpu0 := processCPU(b)
-	defer func() { b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
+	defer vaulttest.CPUPerOp(b)()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		body := make([]byte, 0, len(head)+len(tail)+16)

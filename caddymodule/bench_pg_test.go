@@ -116,7 +116,7 @@ func benchTokenizeNew(b *testing.B, dir, backends string, measure func(*testing.
 			if measure != nil {
 				report = measure(b)
 			}
-			cpu0 := processCPU(b)
+			reportCPU := vaulttest.CPUPerOp(b)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					pan := newPAN(int(seq.Add(1)))
@@ -135,7 +135,7 @@ func benchTokenizeNew(b *testing.B, dir, backends string, measure func(*testing.
 					}
 				}
 			})
-			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			reportCPU()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cards/s")
 			report()
 		})

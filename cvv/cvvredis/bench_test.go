@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,8 +26,7 @@ func BenchmarkPutCVVParallel(b *testing.B) {
 	}()
 	b.ReportAllocs()
 	b.SetParallelism(8)
-	var ru0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	reportCPU := vaulttest.CPUPerOp(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			tok := "tok_" + strconv.FormatInt(n.Add(1), 10)
@@ -39,11 +37,7 @@ func BenchmarkPutCVVParallel(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	// The client's CPU per op: steadier than ns/op on a shared machine.
-	var ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
-	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	reportCPU() // the client's CPU per op
 }
 
 // BenchmarkPutCVV is BenchmarkPutCVVParallel one request at a time: a
@@ -60,8 +54,7 @@ func BenchmarkPutCVV(b *testing.B) {
 		}
 	}()
 	b.ReportAllocs()
-	var ru0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	reportCPU := vaulttest.CPUPerOp(b)
 	func() {
 		for range b.N {
 			tok := "tok_" + strconv.FormatInt(n.Add(1), 10)
@@ -72,11 +65,7 @@ func BenchmarkPutCVV(b *testing.B) {
 		}
 	}()
 	b.StopTimer()
-	// The client's CPU per op: steadier than ns/op on a shared machine.
-	var ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
-	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	reportCPU() // the client's CPU per op
 }
 
 // BenchmarkTakeCVV is the detokenize's CVV take on the local Redis, one
@@ -92,16 +81,12 @@ func BenchmarkTakeCVV(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	var ru0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	reportCPU := vaulttest.CPUPerOp(b)
 	for i := range b.N {
 		if v, ok, err := s.TakeCVV(ctx, "bench", "tok_"+strconv.Itoa(i)); err != nil || !ok || v != "123" {
 			b.Fatal(ok, err)
 		}
 	}
 	b.StopTimer()
-	var ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
-	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	reportCPU()
 }

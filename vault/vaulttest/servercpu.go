@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"testing"
 	"time"
 )
 
@@ -38,4 +40,21 @@ func ServerCPU(comm string) int64 {
 		ticks += ut + st
 	}
 	return ticks * int64(time.Second/100) // USER_HZ is 100 on Linux
+}
+
+// ProcessCPU is this process's user and system CPU time so far, in ns.
+func ProcessCPU(tb testing.TB) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// CPUPerOp starts counting this process's CPU time; the function it returns
+// reports it per op as cpu-ns/op, steadier than ns/op on a shared machine.
+// Call it after b.StopTimer, or defer it.
+func CPUPerOp(b *testing.B) (report func()) {
+	cpu0 := ProcessCPU(b)
+	return func() { b.ReportMetric(float64(ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }
 }
