@@ -69,6 +69,12 @@ func KindOf(contentType string) Kind {
 			return Form
 		}
 	}
+	return kindOfParsed(contentType)
+}
+
+// kindOfParsed is KindOf without its fast path: the kind of what
+// mime.ParseMediaType reads.
+func kindOfParsed(contentType string) Kind {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return Other

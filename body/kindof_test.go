@@ -1,30 +1,6 @@
 package body
 
-import (
-	"errors"
-	"mime"
-	"strings"
-	"testing"
-)
-
-// kindOfParsed is KindOf without its fast path: what ParseMediaType reads.
-func kindOfParsed(contentType string) Kind {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
-		return Other
-	}
-	switch {
-	case mt == "application/json", mt == "text/json":
-		return JSON
-	case strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"):
-		return JSON
-	case mt == "application/x-www-form-urlencoded":
-		return Form
-	case mt == "multipart/form-data":
-		return Multipart
-	}
-	return Other
-}
+import "testing"
 
 // KindOf's fast path reads a Content-Type as ParseMediaType does.
 func FuzzKindOf(f *testing.F) {
