@@ -10,9 +10,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
 
-	"github.com/tokengate/tokengate/rules"
 )
 
 // A big tokenized body (streamed, body.Stream) reaches the next handler
@@ -21,13 +19,7 @@ import (
 // other requests reused its parse state.
 func TestTokenizeBigBodyStreamsSameBytes(t *testing.T) {
 	app := testApp(t)
-	h := &Tokenize{binding: &binding[*rules.Inbound]{appBinding: appBinding{what: "tokenize"}, direction: "inbound", logger: zap.NewNop(),
-		pick: func(f *rules.File) ([]*rules.Inbound, func(string) (*rules.Inbound, bool)) {
-			return f.Inbound, f.InboundSet
-		}}}
-	if err := h.bind(app); err != nil {
-		t.Fatal(err)
-	}
+	h := boundTokenize(t, app)
 	big := checkoutJSON(visaPAN)
 	big = big[:len(big)-1] + `,"pad":"` + strings.Repeat("x", 70<<10) + `"}`
 	var first []byte

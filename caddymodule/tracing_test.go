@@ -53,13 +53,7 @@ func testApp(t *testing.T) *App {
 // call is a child of tokenize, and no attribute carries card data.
 func TestSpansNestUnderCaddysSpan(t *testing.T) {
 	app := testApp(t)
-	h := &Tokenize{binding: &binding[*rules.Inbound]{appBinding: appBinding{what: "tokenize"}, direction: "inbound", logger: zap.NewNop(),
-		pick: func(f *rules.File) ([]*rules.Inbound, func(string) (*rules.Inbound, bool)) {
-			return f.Inbound, f.InboundSet
-		}}}
-	if err := h.bind(app); err != nil {
-		t.Fatal(err)
-	}
+	h := boundTokenize(t, app)
 
 	recorder := tracetest.NewSpanRecorder()
 	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
@@ -115,4 +109,18 @@ func spanNames(m map[string]sdktrace.ReadOnlySpan) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// boundTokenize is a tokenize handler bound to app, as Provision binds one,
+// with a logger that drops everything.
+func boundTokenize(t *testing.T, app *App) *Tokenize {
+	t.Helper()
+	h := &Tokenize{binding: &binding[*rules.Inbound]{appBinding: appBinding{what: "tokenize"}, direction: "inbound", logger: zap.NewNop(),
+		pick: func(f *rules.File) ([]*rules.Inbound, func(string) (*rules.Inbound, bool)) {
+			return f.Inbound, f.InboundSet
+		}}}
+	if err := h.bind(app); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
