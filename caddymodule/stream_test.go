@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
 )
 
 // A big tokenized body (streamed, body.Stream) reaches the next handler
