@@ -130,6 +130,10 @@ func decodeRecord(token string, v []byte) (vault.Record, error) {
 		return vault.Record{}, errors.New("vault: decode record: unknown encoding")
 	}
 	flags := v[1]
+	if flags&^(recordHexFingerprint|recordEventAt) != 0 {
+		// A flag this version does not know: a newer format, not to be misread.
+		return vault.Record{}, errRecordEncoding
+	}
 	// One copy of the whole value, which every string field then shares.
 	d := recordDecoder{s: string(v[2:])}
 	rec.Tenant = d.str()

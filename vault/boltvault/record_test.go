@@ -281,3 +281,19 @@ func BenchmarkRecordEncoding(b *testing.B) {
 		})
 	}
 }
+
+// A binary record with a flag this version does not know is refused, not
+// read as if the flag were absent (a newer format's fields would shift).
+func TestDecodeRecordRefusesUnknownFlags(t *testing.T) {
+	v, err := encodeRecord(sampleRecord("t", "tok", "00ff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decodeRecord("tok", v); err != nil {
+		t.Fatal(err)
+	}
+	v[1] |= 0x80
+	if _, err := decodeRecord("tok", v); !errors.Is(err, errRecordEncoding) {
+		t.Fatalf("unknown flag: %v, want errRecordEncoding", err)
+	}
+}
