@@ -505,10 +505,20 @@ func (g *Guard) unchanged(s string) bool {
 }
 
 // numberSep marks the bytes of the separators a card number's digit
-// groups may be joined with (card.IsSeparator), NBSP's two included.
+// groups may be joined with, each byte of a two-byte one (NBSP) included.
+// It is built from card.IsSeparator, so a separator the finder learns is
+// one the quick check knows.
 var numberSep = func() (t [256]bool) {
-	for _, c := range []byte{' ', '-', '.', '/', '\t', '\n', '\r', 0, '+', 0xC2, 0xA0} {
-		t[c] = true
+	for c := range 256 {
+		if card.IsSeparator([]byte{byte(c)}, 0) {
+			t[c] = true
+			continue
+		}
+		for d := range 256 {
+			if card.IsSeparator([]byte{byte(c), byte(d)}, 0) {
+				t[c], t[d] = true, true
+			}
+		}
 	}
 	return t
 }()
