@@ -95,7 +95,7 @@ func parseForm(data []byte) (*formDoc, error) {
 			p := &d.pairs[i]
 			if name := s[p.ks:p.ke]; p.name == "" && name != "" { // decoding never makes a name empty
 				at := len(arena)
-				arena = appendFormUnescape(arena, name)
+				arena = AppendFormUnescape(arena, name)
 				p.name = unsafe.String(&arena[at], len(arena)-at)
 			}
 		}
@@ -108,10 +108,10 @@ func formEscaped(s string) bool {
 	return strings.IndexByte(s, '%') >= 0 || strings.IndexByte(s, '+') >= 0
 }
 
-// appendFormUnescape appends s decoded as url.QueryUnescape decodes it:
+// AppendFormUnescape appends s decoded as url.QueryUnescape decodes it:
 // '+' is a space, %XX a byte. s's escapes must have been checked (as
 // parseForm does): each '%' is followed by two hex digits.
-func appendFormUnescape(b []byte, s string) []byte {
+func AppendFormUnescape[T ~string | ~[]byte](b []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '+':

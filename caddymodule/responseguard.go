@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/responseguard"
 	"github.com/tokengate/tokengate/rules"
 )
@@ -234,7 +235,7 @@ func queryEscapes(s []byte) (changes, wellFormed bool) {
 		if k < 0 {
 			return changes, true
 		}
-		if i += k; i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
+		if i += k; i+2 >= len(s) || !body.IsHex(s[i+1]) || !body.IsHex(s[i+2]) {
 			return changes, false
 		}
 		changes = true
@@ -249,32 +250,7 @@ func queryUnescape(dst, s []byte) ([]byte, bool) {
 	if !queryEscaped(s) {
 		return dst, false
 	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '%':
-			dst = append(dst, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		case '+':
-			dst = append(dst, ' ')
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst, true
-}
-
-func ishex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
+	return body.AppendFormUnescape(dst, s), true
 }
 
 // multipartContents are the decoded contents of a multipart body's parts
