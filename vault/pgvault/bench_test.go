@@ -2,19 +2,16 @@ package pgvault_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/pgvault"
+	"github.com/tokengate/tokengate/vault/pgvault/pgload"
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
@@ -32,48 +29,6 @@ func benchParallelism(b *testing.B) {
 
 func testingProcs() int { return runtime.GOMAXPROCS(0) }
 
-// newCard is what a new card writes, shaped like the real thing: a record
-// with sealed data of a typical size and a network token, and the builtin
-// service's token state and DPAN reservation.
-type newCard struct {
-	rec     vault.Record
-	entries map[string][]byte
-}
-
-var cardSeq atomic.Int64
-
-func nextCard(prefix string) newCard {
-	n := cardSeq.Add(1)
-	sealed := make([]byte, 180)
-	_, _ = rand.Read(sealed)
-	var raw [16]byte
-	_, _ = rand.Read(raw[:])
-	id := hex.EncodeToString(raw[:])
-	rec := vault.Record{
-		Tenant:      "acme",
-		Token:       fmt.Sprintf("tok_%s_%d", prefix, n),
-		Fingerprint: fmt.Sprintf("fp_%s_%d_%s", prefix, n, id),
-		Sealed:      sealed,
-		Brand:       "visa",
-		BIN:         "42424242",
-		Last4:       "4242",
-		ExpMonth:    "03",
-		ExpYear:     "2030",
-		Network: vault.NetworkToken{
-			Provider: "builtin", ID: id, Status: "ACTIVE", ExpMonth: "03", ExpYear: "2030",
-			PAR: "V0010013020221234567890123456", Last4: "1111",
-		},
-	}
-	now := time.Now().UTC()
-	state, _ := json.Marshal(map[string]any{
-		"v": 1, "id": id, "brand": "visa", "token_bin": "489537", "length": 16, "key_id": "k1",
-		"exp_month": "03", "exp_year": "2030", "par": "V0010013020221234567890123456",
-		"status": "ACTIVE", "created": now, "updated": now,
-	})
-	res, _ := json.Marshal(map[string]string{"id": id})
-	return newCard{rec: rec, entries: map[string][]byte{id: state, "dpan:" + id: res}}
-}
-
 func reportCards(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cards/s")
 }
@@ -90,9 +45,9 @@ func serverCPU(b *testing.B) (report func()) {
 }
 
 // BenchmarkPostgresNewCard is the vault's side of a new card, as the
-// tokenizer makes it: the fingerprint lookup (a miss), the network token
-// state created (the builtin service on a shared store), the record put,
-// in one unit of work.
+// tokenizer makes it (pgload.Write, which bench/pgown runs in bench/run):
+// the fingerprint lookup (a miss), the network token state created (the
+// builtin service on a shared store), the record put, in one unit of work.
 func BenchmarkPostgresNewCard(b *testing.B) {
 	ctx := context.Background()
 	v, err := pgvault.Open(ctx, freshDatabase(b))
@@ -100,36 +55,15 @@ func BenchmarkPostgresNewCard(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer v.Close()
-	kv := v.KV("network_tokens")
-	prefix := hex.EncodeToString([]byte(time.Now().Format("150405.000")))
+	kv := v.KV(pgload.StateSpace)
+	cards := pgload.NewCards("acme", hex.EncodeToString([]byte(time.Now().Format("150405.000"))))
 	benchParallelism(b)
 	b.ReportAllocs()
 	pgCPU := serverCPU(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			c := nextCard(prefix)
-			if _, err := v.GetByFingerprint(ctx, c.rec.Tenant, c.rec.Fingerprint); err != vault.ErrNotFound {
-				b.Errorf("lookup: %v", err)
-				return
-			}
-			// As the builtin service and the tokenizer do it: the state
-			// created and held in the card's unit of work, the record put
-			// in it, the unit committed.
-			unit := vault.NewUnit()
-			if ok, err := kv.CreateHeld(ctx, c.entries); err != nil || !ok {
-				b.Errorf("create: %v %v", ok, err)
-				return
-			}
-			if err := unit.Hold(kv, c.entries); err != nil {
-				b.Error(err)
-				return
-			}
-			if _, created, err := vault.Put(ctx, v, unit, c.rec); err != nil || !created {
-				b.Errorf("put: %v %v", created, err)
-				return
-			}
-			if err := unit.Commit(ctx); err != nil {
+			if err := pgload.Write(ctx, v, kv, cards.Next()); err != nil {
 				b.Error(err)
 				return
 			}
@@ -156,15 +90,15 @@ func BenchmarkPostgresRawStatements(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	prefix := hex.EncodeToString([]byte(time.Now().Format("150405.000")))
+	cards := pgload.NewCards("acme", hex.EncodeToString([]byte(time.Now().Format("150405.000"))))
 	benchParallelism(b)
 	b.ReportAllocs()
 	pgCPU := serverCPU(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			c := nextCard(prefix)
-			r := c.rec
+			c := cards.Next()
+			r := c.Rec
 			var n int
 			err := pool.QueryRow(ctx, `SELECT 1 FROM tokengate_records WHERE tenant = $1 AND fingerprint = $2`, r.Tenant, r.Fingerprint).Scan(&n)
 			if err == nil {
@@ -172,7 +106,7 @@ func BenchmarkPostgresRawStatements(b *testing.B) {
 				return
 			}
 			ids, data := make([]string, 0, 2), make([][]byte, 0, 2)
-			for id, d := range c.entries {
+			for id, d := range c.Entries {
 				ids, data = append(ids, id), append(data, d)
 			}
 			if _, err := pool.Exec(ctx, `INSERT INTO tokengate_kv (name, id, data) SELECT $1, * FROM unnest($2::text[], $3::bytea[])`, "network_tokens", ids, data); err != nil {
