@@ -11,15 +11,22 @@ import (
 	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
+// openVault opens a fresh database, closed with the test.
+func openVault(t *testing.T) *pgvault.Vault {
+	t.Helper()
+	v, err := pgvault.Open(context.Background(), vaulttest.PostgresDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
 // Every card a run counts is in the database, record and token state, and
 // only those: the count is the rows written, not the loops started.
 func TestRunWritesWhatItCounts(t *testing.T) {
 	ctx := context.Background()
-	v, err := pgvault.Open(ctx, vaulttest.PostgresDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	v := openVault(t)
 	cards := pgload.NewCards("pgown", "t1")
 	res, err := pgload.Run(ctx, v, cards, 4, 300*time.Millisecond)
 	if err != nil {
@@ -71,11 +78,7 @@ func TestRunWritesWhatItCounts(t *testing.T) {
 // over failing writes would measure nothing.
 func TestRunStopsOnAnError(t *testing.T) {
 	ctx := context.Background()
-	v, err := pgvault.Open(ctx, vaulttest.PostgresDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	v := openVault(t)
 	// The same prefix again: its first card is in the database already.
 	if err := pgload.Write(ctx, v, v.KV(pgload.StateSpace), pgload.NewCards("pgown", "again").Next()); err != nil {
 		t.Fatal(err)
