@@ -36,8 +36,6 @@ require github.com/stripe/stripe-go/v82 v82.5.1
 
 require github.com/vektah/gqlparser/v2 v2.5.64
 
-require github.com/VictoriaMetrics/fastcache v1.13.2
-
 require (
 	github.com/agnivade/levenshtein v1.2.2 // indirect
 	github.com/aws/aws-sdk-go-v2 v1.48.0

@@ -2,13 +2,11 @@ package vault
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"runtime"
 	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/fastcache"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 // Cache is a read-through cache in front of a Vault. Every inbound request of
@@ -24,16 +22,9 @@ import (
 // Pause turns the cache off.
 type Cache struct {
 	Vault
-	// The entries live in fastcache's chunks, allocated off the Go heap:
-	// with the cache full (100,000 records at 2,000 new cards a second),
-	// records held as Go values were a third of the live heap's objects,
-	// which every GC cycle marked again. A record is kept in EncodeRecord's
-	// form, followed by its expiry (expiresLen), under tenant and token;
-	// byPrint maps tenant and fingerprint to the token. A record that does
-	// not fit an entry (huge metadata) is not cached.
-	byToken, byPrint *fastcache.Cache
-	ttl              time.Duration
-	max              int
+	byToken *expirable.LRU[cacheKey, Record] // tenant, token
+	byPrint *expirable.LRU[cacheKey, string] // tenant, fingerprint -> token
+	max     int
 
 	// mu guards gen and off. gen counts invalidations: a read from the store
 	// is cached only if none happened while it was under way, so a change
@@ -50,41 +41,20 @@ type Cache struct {
 	Reseal func(tenant, fingerprint, token string, sealed []byte) (resealed []byte, ok bool)
 }
 
-// Room per record: an encoded record with its key and expiry takes about
-// 300 bytes; fastcache drops the oldest entries of a bucket when it is full,
-// so max bounds the memory, and about max typical records fit.
-const (
-	recordRoom = 512
-	printRoom  = 128
-	// maxEntry is fastcache's bound on key and value (64 KiB), less its
-	// header: a larger Set is silently ignored, which would leave an older
-	// copy in place.
-	maxEntry   = 64*1024 - 16
-	expiresLen = 8
-)
-
-// NewCache wraps v; ttl bounds how stale a record can be, max about how many
-// records are kept (the oldest are dropped when full).
+// NewCache wraps v; ttl bounds how stale a record can be, max how many
+// records are kept (the least recently used is dropped when full).
 func NewCache(v Vault, ttl time.Duration, max int) *Cache {
-	c := &Cache{Vault: v, ttl: ttl, max: max,
-		byToken: fastcache.New(max * recordRoom), byPrint: fastcache.New(max * printRoom)}
-	// fastcache's chunks go back to its free list only on Reset: a stack
-	// dropped on a config reload must not keep them.
-	runtime.AddCleanup(c, func(fc [2]*fastcache.Cache) { fc[0].Reset(); fc[1].Reset() }, [2]*fastcache.Cache{c.byToken, c.byPrint})
-	return c
+	return &Cache{Vault: v, max: max,
+		byToken: expirable.NewLRU[cacheKey, Record](max, nil, ttl),
+		byPrint: expirable.NewLRU[cacheKey, string](max, nil, ttl)}
 }
+
+// cacheKey is a cache entry's key: the tenant and the token or
+// fingerprint, compared as a pair, with no string made per lookup.
+type cacheKey struct{ tenant, s string }
 
 // key is the short-lived layer's map key: tenant \x00 token.
 func key(tenant, s string) string { return tenant + "\x00" + s }
-
-// appendKey appends an entry's key: tenant (length first, so no pair of
-// tenant and s spells another's) and the token or fingerprint.
-func appendKey(dst []byte, tenant, s string) []byte {
-	return append(append(binary.AppendUvarint(dst, uint64(len(tenant))), tenant...), s...)
-}
-
-// bufs holds the buffers hits copy entries into.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // generation returns the invalidation count to pass to remember, and
 // whether the cache is on.
@@ -97,75 +67,13 @@ func (c *Cache) generation() (uint64, bool) {
 // remember caches rec unless the cache is off or something was invalidated
 // since generation returned gen.
 func (c *Cache) remember(rec Record, gen uint64) {
-	enc, err := EncodeRecord(rec) // on error the record is not cached, and an older copy dropped
-	expires := time.Now().Add(c.ttl).UnixNano()
-	enc = binary.BigEndian.AppendUint64(enc, uint64(expires))
-	var kb [128]byte
-	key := appendKey(kb[:0], rec.Tenant, rec.Token)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.off || c.gen != gen {
 		return
 	}
-	if err != nil || len(key)+len(enc) > maxEntry {
-		c.invalidate(rec.Tenant, rec.Token)
-		return
-	}
-	c.byToken.Set(key, enc)
-	pkey := appendKey(kb[:0], rec.Tenant, rec.Fingerprint)
-	if len(pkey)+len(rec.Token)+expiresLen > maxEntry {
-		c.byPrint.Del(pkey)
-		return
-	}
-	c.byPrint.Set(pkey, binary.BigEndian.AppendUint64([]byte(rec.Token), uint64(expires)))
-}
-
-// lookup returns the live entry under key, without its expiry, in a pooled
-// buffer the caller gives back with release.
-func lookup(fc *fastcache.Cache, key []byte) (v []byte, buf *[]byte, ok bool) {
-	buf = bufs.Get().(*[]byte)
-	v, ok = fc.HasGet((*buf)[:0], key)
-	*buf = v
-	if !ok || len(v) < expiresLen {
-		release(buf)
-		return nil, nil, false
-	}
-	n := len(v) - expiresLen
-	if time.Now().UnixNano() >= int64(binary.BigEndian.Uint64(v[n:])) {
-		release(buf)
-		return nil, nil, false
-	}
-	return v[:n], buf, true
-}
-
-// release clears a buffer (it held sealed card data) and pools it again.
-func release(buf *[]byte) {
-	clear((*buf)[:cap(*buf)])
-	*buf = (*buf)[:0]
-	bufs.Put(buf)
-}
-
-// cached returns the cached record of token in tenant.
-func (c *Cache) cached(tenant, token string) (Record, bool) {
-	var kb [128]byte
-	v, buf, ok := lookup(c.byToken, appendKey(kb[:0], tenant, token))
-	if !ok {
-		return Record{}, false
-	}
-	defer release(buf)
-	rec, err := DecodeRecord(token, v)
-	return rec, err == nil
-}
-
-// invalidate drops the record's entries; c.mu is held.
-func (c *Cache) invalidate(tenant, token string) {
-	c.gen++
-	var kb [128]byte
-	key := appendKey(kb[:0], tenant, token)
-	if rec, ok := c.cached(tenant, token); ok {
-		c.byPrint.Del(appendKey(nil, tenant, rec.Fingerprint))
-	}
-	c.byToken.Del(key)
+	c.byToken.Add(cacheKey{rec.Tenant, rec.Token}, rec)
+	c.byPrint.Add(cacheKey{rec.Tenant, rec.Fingerprint}, rec.Token)
 }
 
 // Invalidate implements Invalidator: the next read of the record goes to
@@ -173,7 +81,11 @@ func (c *Cache) invalidate(tenant, token string) {
 func (c *Cache) Invalidate(tenant, token string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.invalidate(tenant, token)
+	c.gen++
+	if rec, ok := c.byToken.Peek(cacheKey{tenant, token}); ok {
+		c.byPrint.Remove(cacheKey{tenant, rec.Fingerprint})
+	}
+	c.byToken.Remove(cacheKey{tenant, token})
 }
 
 // InvalidateAll drops every record.
@@ -193,15 +105,15 @@ func (c *Cache) set(off bool) {
 	defer c.mu.Unlock()
 	c.gen++
 	c.off = off
-	c.byToken.Reset()
-	c.byPrint.Reset()
+	c.byToken.Purge()
+	c.byPrint.Purge()
 }
 
 // Get implements Vault.
 func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
 	gen, on := c.generation()
 	if on {
-		if rec, ok := c.cached(tenant, token); ok {
+		if rec, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
 			return rec, nil
 		}
 	}
@@ -216,8 +128,10 @@ func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
 func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string) (Record, error) {
 	gen, on := c.generation()
 	if on {
-		if rec, ok := c.cachedByPrint(tenant, fingerprint); ok {
-			return rec, nil
+		if token, ok := c.byPrint.Get(cacheKey{tenant, fingerprint}); ok {
+			if rec, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
+				return rec, nil
+			}
 		}
 	}
 	rec, err := c.Vault.GetByFingerprint(ctx, tenant, fingerprint)
@@ -225,22 +139,6 @@ func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string
 		c.remember(rec, gen)
 	}
 	return rec, err
-}
-
-// cachedByPrint returns the cached record of fingerprint in tenant.
-func (c *Cache) cachedByPrint(tenant, fingerprint string) (Record, bool) {
-	var kb [128]byte
-	v, buf, ok := lookup(c.byPrint, appendKey(kb[:0], tenant, fingerprint))
-	if !ok {
-		return Record{}, false
-	}
-	token := string(v)
-	release(buf)
-	rec, ok := c.cached(tenant, token)
-	// The token's entry is checked against the fingerprint: a stale
-	// mapping (the token's record dropped and its entry written anew)
-	// must not answer for another card.
-	return rec, ok && rec.Fingerprint == fingerprint
 }
 
 // Put implements Vault.

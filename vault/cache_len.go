@@ -1,14 +1,8 @@
 package vault
 
-import "github.com/VictoriaMetrics/fastcache"
+// Len reports how many records the cache holds now (expired ones the LRU
+// has not dropped yet included), for metrics.
+func (c *Cache) Len() int { return c.byToken.Len() }
 
-// Len reports how many records the cache holds now (expired ones not yet
-// overwritten included), for metrics.
-func (c *Cache) Len() int {
-	var s fastcache.Stats
-	c.byToken.UpdateStats(&s)
-	return int(s.EntriesCount)
-}
-
-// Cap reports about how many records the cache holds at most (NewCache).
+// Cap reports how many records the cache holds at most.
 func (c *Cache) Cap() int { return c.max }

@@ -128,18 +128,18 @@ func loadRecord(tokens *bolt.Bucket, token string) (vault.Record, error) {
 	// The token is the key the record is filed under, not what its value
 	// says: the sealed data is bound to the token, and a value moved under
 	// another key must be opened with that key to be refused.
-	return vault.DecodeRecord(token, v)
+	return decodeRecord(token, v)
 }
 
 func storeRecord(tokens *bolt.Bucket, rec vault.Record) error {
-	v, err := vault.EncodeRecord(rec)
+	v, err := encodeRecord(rec)
 	if err != nil {
 		return err
 	}
 	return storeEncoded(tokens, rec, v)
 }
 
-// storeEncoded is storeRecord with rec already encoded as v (vault.EncodeRecord),
+// storeEncoded is storeRecord with rec already encoded as v (encodeRecord),
 // so that the encoding is not done in the one writer's transaction.
 func storeEncoded(tokens *bolt.Bucket, rec vault.Record, v []byte) error {
 	if err := recordSealingKey(tokens.Tx(), rec.Sealed); err != nil {
@@ -181,7 +181,7 @@ func (b *Bolt) put(ctx context.Context, unit *vault.Unit, rec vault.Record) (vau
 	rec.CreatedAt = now()
 	rec.UpdatedAt = rec.CreatedAt
 	rec.Version = 1
-	encoded, err := vault.EncodeRecord(rec)
+	encoded, err := encodeRecord(rec)
 	if err != nil {
 		return vault.Record{}, false, err
 	}
@@ -253,7 +253,7 @@ func (b *Bolt) Sample(n int) ([]vault.Record, error) {
 			c := tokens.Cursor()
 			i := 0
 			for k, v := c.Last(); k != nil && i < n; k, v = c.Prev() {
-				rec, err := vault.DecodeRecord(string(k), v) // the key, as loadRecord says why
+				rec, err := decodeRecord(string(k), v) // the key, as loadRecord says why
 				if err != nil {
 					return err
 				}

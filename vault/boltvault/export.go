@@ -61,7 +61,7 @@ func (b *Bolt) Export(ctx context.Context, after vault.RecordKey, limit int) ([]
 	var out []vault.Record
 	err := b.db.View(func(tx *bolt.Tx) error {
 		return walkAfter(tx.Bucket(bucketVault), tokensOf, after.Tenant, after.Token, func(tenant, k, v []byte) (bool, error) {
-			rec, err := vault.DecodeRecord(string(k), v)
+			rec, err := decodeRecord(string(k), v)
 			if err != nil {
 				return false, err
 			}

@@ -21,7 +21,7 @@ func (b *Bolt) ForgetSealingKey(ctx context.Context, id uint32) (int64, error) {
 	err := b.w.do(func(tx *bolt.Tx) error {
 		inUse = 0 // the committer may run this more than once
 		err := walkAfter(tx.Bucket(bucketVault), tokensOf, "", "", func(_, k, v []byte) (bool, error) {
-			rec, err := vault.DecodeRecord(string(k), v)
+			rec, err := decodeRecord(string(k), v)
 			if err != nil {
 				return false, err
 			}

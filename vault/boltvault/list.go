@@ -49,7 +49,7 @@ func buildNetworkIndex(tx *bolt.Tx) error {
 			return nil
 		}
 		return tokens.ForEach(func(k, v []byte) error {
-			rec, err := vault.DecodeRecord(string(k), v)
+			rec, err := decodeRecord(string(k), v)
 			if err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ func (b *Bolt) List(ctx context.Context, tenant string, opts vault.ListOptions) 
 				page.Next = page.Records[limit-1].Token
 				return nil
 			}
-			rec, err := vault.DecodeRecord(string(k), v) // the key, as loadRecord says why
+			rec, err := decodeRecord(string(k), v) // the key, as loadRecord says why
 			if err != nil {
 				return err
 			}

@@ -15,10 +15,6 @@ import (
 	"github.com/tokengate/tokengate/vault"
 )
 
-// binaryRecord is the first byte of vault.EncodeRecord's binary form
-// (its version), which these tests expect bbolt to store.
-const binaryRecord = 0x01
-
 // sampleRecord is a record with every field set, as a backend stamps it.
 func sampleRecord(tenant, token, fp string) vault.Record {
 	at := time.Date(2026, 12, 7, 17, 43, 59, 123456000, time.UTC)
@@ -115,7 +111,7 @@ func TestOldJSONRecordsStillRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if raw := rawValue(t, b, "acme", "tok_old"); raw[0] != binaryRecord {
+	if raw := rawValue(t, b, "acme", "tok_old"); raw[0] != recordV1 {
 		t.Errorf("an updated record is stored as %q..., want the binary encoding", raw[:1])
 	}
 	old = updated
@@ -162,7 +158,7 @@ func TestNewRecordsAreBinary(t *testing.T) {
 	}
 	raw := rawValue(t, b, "acme", "tok_new")
 	js, _ := json.Marshal(stored)
-	if raw[0] != binaryRecord || len(raw) >= len(js)*6/10 {
+	if raw[0] != recordV1 || len(raw) >= len(js)*6/10 {
 		t.Errorf("stored %d bytes starting %#x; the JSON is %d", len(raw), raw[0], len(js))
 	}
 	got, err := b.Get(ctx, "acme", "tok_new")
@@ -196,7 +192,7 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 		rec := base
 		rec.Metadata = map[string]string{"b": "2", "a": "1"}
 		change(&rec)
-		v, err := vault.EncodeRecord(rec)
+		v, err := encodeRecord(rec)
 		if err != nil {
 			t.Fatal(name, err)
 		}
@@ -204,7 +200,7 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 		if (v[0] == '{') != wantJSON {
 			t.Errorf("%s: encoded as %q...", name, v[:1])
 		}
-		got, err := vault.DecodeRecord("tok", v)
+		got, err := decodeRecord("tok", v)
 		if err != nil {
 			t.Fatal(name, err)
 		}
@@ -224,21 +220,21 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 // panic, no huge allocation), and whatever decodes encodes back to a value
 // that decodes to the same record.
 func FuzzDecodeRecord(f *testing.F) {
-	v, _ := vault.EncodeRecord(sampleRecord("t", "tok", "00ff"))
+	v, _ := encodeRecord(sampleRecord("t", "tok", "00ff"))
 	f.Add(v)
-	f.Add([]byte{binaryRecord, 0})
-	f.Add([]byte{binaryRecord, 0xff, 0x80})
+	f.Add([]byte{recordV1, 0})
+	f.Add([]byte{recordV1, 0xff, 0x80})
 	f.Add([]byte(`{"tenant":"t"}`))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		rec, err := vault.DecodeRecord("tok", v)
+		rec, err := decodeRecord("tok", v)
 		if err != nil {
 			return
 		}
-		again, err := vault.EncodeRecord(rec)
+		again, err := encodeRecord(rec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := vault.DecodeRecord("tok", again)
+		back, err := decodeRecord("tok", again)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,12 +254,12 @@ func BenchmarkRecordEncoding(b *testing.B) {
 	b.Run("encode", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := vault.EncodeRecord(rec); err != nil {
+			if _, err := encodeRecord(rec); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	v, _ := vault.EncodeRecord(rec)
+	v, _ := encodeRecord(rec)
 	js, _ := json.Marshal(rec)
 	b.Run("json-encode", func(b *testing.B) {
 		b.ReportAllocs()
@@ -277,7 +273,7 @@ func BenchmarkRecordEncoding(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := vault.DecodeRecord(rec.Token, enc); err != nil {
+				if _, err := decodeRecord(rec.Token, enc); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -289,15 +285,15 @@ func BenchmarkRecordEncoding(b *testing.B) {
 // A binary record with a flag this version does not know is refused, not
 // read as if the flag were absent (a newer format's fields would shift).
 func TestDecodeRecordRefusesUnknownFlags(t *testing.T) {
-	v, err := vault.EncodeRecord(sampleRecord("t", "tok", "00ff"))
+	v, err := encodeRecord(sampleRecord("t", "tok", "00ff"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vault.DecodeRecord("tok", v); err != nil {
+	if _, err := decodeRecord("tok", v); err != nil {
 		t.Fatal(err)
 	}
 	v[1] |= 0x80
-	if _, err := vault.DecodeRecord("tok", v); !errors.Is(err, vault.ErrRecordEncoding) {
-		t.Fatalf("unknown flag: %v, want vault.ErrRecordEncoding", err)
+	if _, err := decodeRecord("tok", v); !errors.Is(err, errRecordEncoding) {
+		t.Fatalf("unknown flag: %v, want errRecordEncoding", err)
 	}
 }

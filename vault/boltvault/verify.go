@@ -90,7 +90,7 @@ func verifyRecords(tx *bolt.Tx, visit func(vault.Record) error) error {
 			return nil
 		}
 		return tokens.ForEach(func(k, v []byte) error {
-			rec, err := vault.DecodeRecord(string(k), v)
+			rec, err := decodeRecord(string(k), v)
 			if err != nil {
 				return fmt.Errorf("tenant %s token %s: the record does not decode", tenant, k)
 			}

@@ -1,4 +1,4 @@
-package vault
+package boltvault
 
 import (
 	"encoding/binary"
@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/tokengate/tokengate/vault"
 )
 
-// How a record is encoded: bbolt stores it under its token, and the read
-// cache (Cache) keeps it off the garbage collector's heap in this form.
-// Files written before the binary
-// encoding hold JSON (Record's tags), which always starts with '{';
+// How a record is stored under its token. Files written before the binary
+// encoding hold JSON (vault.Record's tags), which always starts with '{';
 // the binary encoding starts with its version byte, which never does, so
 // each value says how to read it and a file may hold both (an old vault
 // keeps its JSON records until they are next written).
@@ -44,15 +44,14 @@ const (
 	recordEventAt
 )
 
-// ErrRecordEncoding means a binary record is malformed or in a newer format.
-var ErrRecordEncoding = errors.New("vault: decode record: malformed binary record")
+var errRecordEncoding = errors.New("vault: decode record: malformed binary record")
 
-// EncodeRecord encodes rec (bbolt's tokens bucket, the read cache). A record with a time in
+// encodeRecord encodes rec for the tokens bucket. A record with a time in
 // a zone other than UTC (an EventAt taken from a provider's event as it
 // came) is stored as JSON, which keeps the zone; the binary encoding would
-// keep only the instant, and SameRecord compares network tokens with
+// keep only the instant, and vault.SameRecord compares network tokens with
 // ==. The backend's own timestamps are UTC.
-func EncodeRecord(rec Record) ([]byte, error) {
+func encodeRecord(rec vault.Record) ([]byte, error) {
 	if !utc(rec.CreatedAt) || !utc(rec.UpdatedAt) || !utc(rec.Network.EventAt) {
 		v, err := json.Marshal(rec)
 		if err != nil {
@@ -114,26 +113,26 @@ func EncodeRecord(rec Record) ([]byte, error) {
 	return out, nil
 }
 
-// DecodeRecord decodes a record EncodeRecord encoded, stored under token,
-// in either encoding. The record's token is always the key it is filed
-// under (see boltvault's loadRecord). The result shares no memory with v
-// (bbolt's, valid only in its transaction; the cache's pooled buffer).
-func DecodeRecord(token string, v []byte) (Record, error) {
-	var rec Record
+// decodeRecord decodes a value of the tokens bucket stored under token, in
+// either encoding. The record's token is always the key (see loadRecord).
+// The result shares no memory with v (bbolt's, valid only in its
+// transaction).
+func decodeRecord(token string, v []byte) (vault.Record, error) {
+	var rec vault.Record
 	if len(v) > 0 && v[0] == '{' {
 		if err := json.Unmarshal(v, &rec); err != nil {
-			return Record{}, fmt.Errorf("vault: decode record: %w", err)
+			return vault.Record{}, fmt.Errorf("vault: decode record: %w", err)
 		}
 		rec.Token = token
 		return rec, nil
 	}
 	if len(v) < 2 || v[0] != recordV1 {
-		return Record{}, errors.New("vault: decode record: unknown encoding")
+		return vault.Record{}, errors.New("vault: decode record: unknown encoding")
 	}
 	flags := v[1]
 	if flags&^(recordHexFingerprint|recordEventAt) != 0 {
 		// A flag this version does not know: a newer format, not to be misread.
-		return Record{}, ErrRecordEncoding
+		return vault.Record{}, errRecordEncoding
 	}
 	// One copy of the whole value, which every string field then shares.
 	d := recordDecoder{s: string(v[2:])}
@@ -159,7 +158,7 @@ func DecodeRecord(token string, v []byte) (Record, error) {
 	rec.Version = d.varint()
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		if n > uint64(len(d.s)) { // each entry takes at least two bytes
-			return Record{}, ErrRecordEncoding
+			return vault.Record{}, errRecordEncoding
 		}
 		rec.Metadata = make(map[string]string, n)
 		for range n {
@@ -168,7 +167,7 @@ func DecodeRecord(token string, v []byte) (Record, error) {
 		}
 	}
 	if d.err != nil || len(d.s) != 0 {
-		return Record{}, ErrRecordEncoding
+		return vault.Record{}, errRecordEncoding
 	}
 	rec.Token = token
 	return rec, nil
@@ -243,7 +242,7 @@ func (d *recordDecoder) uvarint() uint64 {
 			return x
 		}
 	}
-	d.err = ErrRecordEncoding
+	d.err = errRecordEncoding
 	return 0
 }
 
@@ -262,7 +261,7 @@ func (d *recordDecoder) str() string {
 		return ""
 	}
 	if n > uint64(len(d.s)) {
-		d.err = ErrRecordEncoding
+		d.err = errRecordEncoding
 		return ""
 	}
 	s := d.s[:n]
@@ -276,7 +275,7 @@ func (d *recordDecoder) time() time.Time {
 		return time.Time{}
 	}
 	if nsec >= uint64(time.Second) {
-		d.err = ErrRecordEncoding
+		d.err = errRecordEncoding
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
