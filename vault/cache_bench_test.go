@@ -1,7 +1,9 @@
 package vault_test
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,4 +31,27 @@ func BenchmarkCacheHitParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCacheHit is one cached read by token and one by fingerprint of
+// a record shaped as tokenization stores it: hex fingerprint, sealed card
+// data, a network token and the last-used day.
+func BenchmarkCacheHit(b *testing.B) {
+	ctx := context.Background()
+	c := vault.NewCache(vaulttest.OpenBolt(b), time.Minute, 1000)
+	rec := vaulttest.Sample("acme", "tok_0123456789abcdefghij", strings.Repeat("0f", 32))
+	rec.Sealed = bytes.Repeat([]byte{0xa5}, 120)
+	rec.Metadata = map[string]string{vault.LastUsedKey: "20260615"}
+	if _, _, err := c.Put(ctx, rec); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.GetByFingerprint(ctx, rec.Tenant, rec.Fingerprint); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Get(ctx, rec.Tenant, rec.Token); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
