@@ -48,6 +48,15 @@ func newBenchCommitter() *benchCommitter {
 	return c
 }
 
+// write writes once and returns how long it took.
+func (c *benchCommitter) write(b *testing.B) time.Duration {
+	start := time.Now()
+	if err := c.Do(context.Background(), start); err != nil {
+		b.Error(err)
+	}
+	return time.Since(start)
+}
+
 // report reports the mean and 90th percentile of the writes' latencies lat,
 // in µs, the writes per commit, and the mean delay lingering added per
 // write (the steadier figure on a loaded machine, as it leaves out the
@@ -78,17 +87,12 @@ func (c *benchCommitter) report(b *testing.B, lat []time.Duration) {
 //
 // linger-µs/commit is the delay lingering added to a commit.
 func BenchmarkGroupCommitLatency(b *testing.B) {
-	ctx := context.Background()
 	b.Run("sequential", func(b *testing.B) {
 		g := newBenchCommitter()
 		lat := make([]time.Duration, 0, b.N)
 		b.ResetTimer()
 		for range b.N {
-			start := time.Now()
-			if err := g.Do(ctx, start); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(start))
+			lat = append(lat, g.write(b))
 		}
 		b.StopTimer()
 		g.report(b, lat)
@@ -104,13 +108,7 @@ func BenchmarkGroupCommitLatency(b *testing.B) {
 		for i := range b.N {
 			next = next.Add(time.Duration(rng.ExpFloat64() * float64(meanGap)))
 			time.Sleep(time.Until(next))
-			wg.Go(func() {
-				start := time.Now()
-				if err := g.Do(ctx, start); err != nil {
-					b.Error(err)
-				}
-				lat[i] = time.Since(start)
-			})
+			wg.Go(func() { lat[i] = g.write(b) })
 		}
 		wg.Wait()
 		b.StopTimer()
@@ -125,11 +123,7 @@ func BenchmarkGroupCommitLatency(b *testing.B) {
 		for w := range writers {
 			wg.Go(func() {
 				for i := w; i < b.N; i += writers {
-					start := time.Now()
-					if err := g.Do(ctx, start); err != nil {
-						b.Error(err)
-					}
-					lat[i] = time.Since(start)
+					lat[i] = g.write(b)
 				}
 			})
 		}
