@@ -230,7 +230,7 @@ func errNotReplaced(nr *detokenize.NotReplacedError) gatewayError {
 
 // done ends the request's span and counts its outcome.
 func (h *Detokenize) done(span trace.Span, set *rules.Outbound, outcome string, err error) {
-	detokenizeRequests.WithLabelValues(set.Name, outcome).Inc()
+	detokenizeOutcomes.of([2]string{set.Name, outcome}).Inc()
 	endSpan(span, outcome, err)
 }
 

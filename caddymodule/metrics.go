@@ -250,24 +250,33 @@ func watchFeed(vault VaultBackend) {
 // is counted and timed, with the provider, operation and outcome only.
 type observedNetwork struct {
 	network.Service
-	// cryptograms are the series of a cryptogram issued, the call every
-	// detokenization makes: looked up once, not per call (nil in a value
-	// not made by observe).
-	cryptograms *observedSeries
 }
 
-// observedSeries are one operation's series for its "ok" outcome.
-type observedSeries struct {
-	ok      prometheus.Counter
+// networkSeries are a call's series: its count by provider, operation and
+// outcome, and its duration by provider and operation.
+type networkSeries struct {
+	calls   prometheus.Counter
 	seconds prometheus.Observer
 }
 
-// observe wraps svc, with its cryptogram series looked up.
+// networkCallSeries resolves a call's series once per provider, operation
+// and outcome: every detokenization asks for a cryptogram.
+var networkCallSeries = labelHandles[[3]string, networkSeries]{make: func(k [3]string) networkSeries {
+	return networkSeries{
+		calls:   networkCalls.WithLabelValues(k[0], k[1], k[2]),
+		seconds: networkCallSeconds.WithLabelValues(k[0], k[1]),
+	}
+}}
+
+// detokenizeOutcomes are detokenizeRequests' series by rule set and
+// outcome, resolved once each.
+var detokenizeOutcomes = labelHandles[[2]string, prometheus.Counter]{make: func(k [2]string) prometheus.Counter {
+	return detokenizeRequests.WithLabelValues(k[0], k[1])
+}}
+
+// observe wraps svc.
 func observe(svc network.Service) observedNetwork {
-	return observedNetwork{Service: svc, cryptograms: &observedSeries{
-		ok:      networkCalls.WithLabelValues(svc.Name(), "cryptogram", "ok"),
-		seconds: networkCallSeconds.WithLabelValues(svc.Name(), "cryptogram"),
-	}}
+	return observedNetwork{Service: svc}
 }
 
 func (t observedNetwork) call(ctx context.Context, op string, fn func(context.Context) error) error {
@@ -282,13 +291,9 @@ func (t observedNetwork) call(ctx context.Context, op string, fn func(context.Co
 	// service working as it should: the span is an error only for failures.
 	failed := outcome == "timeout" || outcome == "error"
 	endSpanStatus(span, outcome, failed)
-	if s := t.cryptograms; s != nil && op == "cryptogram" && outcome == "ok" {
-		s.ok.Inc()
-		s.seconds.Observe(time.Since(start).Seconds())
-		return err
-	}
-	networkCalls.WithLabelValues(t.Name(), op, outcome).Inc()
-	networkCallSeconds.WithLabelValues(t.Name(), op).Observe(time.Since(start).Seconds())
+	s := networkCallSeries.of([3]string{t.Name(), op, outcome})
+	s.calls.Inc()
+	s.seconds.Observe(time.Since(start).Seconds())
 	return err
 }
 

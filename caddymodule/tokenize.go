@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -154,7 +153,7 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		ce.Write(zap.String("rule_set", set.Name), zap.String("tenant", set.Tenant),
 			zap.Int("cards", res.Cards+query.Cards), zap.Int("new_cards", res.Created+query.Created), zap.Int("network_tokens", res.NetworkTokens+query.NetworkTokens), requestLog(r))
 	}
-	c := inboundCountersOf(set.Name)
+	c := inboundCounterSets.of(set.Name)
 	c.newCards.Add(float64(res.Created + query.Created))
 	c.repeatCards.Add(float64(res.Cards + query.Cards - res.Created - query.Created))
 	c.tokenized.Inc()
@@ -169,22 +168,14 @@ type inboundCounters struct {
 	newCards, repeatCards, tokenized prometheus.Counter
 }
 
-// inboundCounterSets holds an *inboundCounters per rule set name. The
-// vectors are package-level and never reset, so a handle stays the
-// vector's; the names are the configs' rule sets, a handful.
-var inboundCounterSets sync.Map
-
-func inboundCountersOf(ruleSet string) *inboundCounters {
-	if c, ok := inboundCounterSets.Load(ruleSet); ok {
-		return c.(*inboundCounters)
-	}
-	c, _ := inboundCounterSets.LoadOrStore(ruleSet, &inboundCounters{
+// inboundCounterSets holds an *inboundCounters per rule set name.
+var inboundCounterSets = labelHandles[string, *inboundCounters]{make: func(ruleSet string) *inboundCounters {
+	return &inboundCounters{
 		newCards:    cardsTokenized.WithLabelValues(ruleSet, "new"),
 		repeatCards: cardsTokenized.WithLabelValues(ruleSet, "repeat"),
 		tokenized:   tokenizeRequests.WithLabelValues(ruleSet, "tokenized"),
-	})
-	return c.(*inboundCounters)
-}
+	}
+}}
 
 // CVVNotHeldHeader tells the merchant, on a forwarded request, which CVV
 // fields were dropped because the CVV store failed (cvv_store_down drop).

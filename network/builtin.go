@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/keys/macpool"
 	"github.com/tokengate/tokengate/vault"
 )
 
@@ -48,7 +49,7 @@ type BuiltinConfig struct {
 // issues Luhn-valid DPANs from network-token BINs, stable PARs and fresh
 // cryptograms. Its state lives in a StateStore; it is safe for concurrent use.
 type Builtin struct {
-	key    []byte
+	macs   *macpool.Pool // HMAC-SHA256 under the configured Key (derive.go)
 	kid    string
 	cfg    resolvedConfig
 	now    func() time.Time
@@ -82,7 +83,7 @@ func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
 	b := &Builtin{
 		reserved: map[string]struct{}{},
 		pending:  map[string]*pendingToken{},
-		key:      append([]byte(nil), cfg.Key...),
+		macs:     macpool.New(cfg.Key),
 		cfg:      rc,
 		now:      cfg.Now,
 		random:   cfg.Random,
@@ -91,7 +92,7 @@ func NewBuiltin(cfg BuiltinConfig, store StateStore) (*Builtin, error) {
 
 		idempotent: newIdempotencyCache(),
 	}
-	b.kid = keyID(b.key)
+	b.kid = keyID(b.macs)
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -163,7 +164,7 @@ func (b *Builtin) Provision(ctx context.Context, req ProvisionRequest) (Token, e
 		KeyID:    b.kid,
 		ExpMonth: expMonth,
 		ExpYear:  expYear,
-		PAR:      derivePAR(b.key, parPrefixes[brand], pan),
+		PAR:      derivePAR(b.macs, parPrefixes[brand], pan),
 		Status:   StatusActive,
 		Created:  now.UTC(),
 		Updated:  now.UTC(),
@@ -269,8 +270,8 @@ func (b *Builtin) allocate(ctx context.Context, st *tokenState, bins []string, p
 		if bin == "" {
 			return "", "", errNotEligible()
 		}
-		dpan := deriveDPAN(b.key, id, bin, len(pan))
-		idx := dpanIndexKey(b.key, dpan)
+		dpan := deriveDPAN(b.macs, id, bin, len(pan))
+		idx := dpanIndexKey(b.macs, dpan)
 		if !b.claim(id, idx) {
 			continue
 		}

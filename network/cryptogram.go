@@ -43,7 +43,7 @@ func (b *Builtin) Cryptogram(ctx context.Context, req CryptogramRequest) (Crypto
 	}
 
 	var nonceErr error
-	sum := macOf(b.key, func(buf []byte) []byte {
+	sum := b.macs.Sum(func(buf []byte) []byte {
 		buf = append(buf, labelCryptogram...)
 		buf = append(buf, e.st.ID...)
 		buf = append(buf, '|')

@@ -1,20 +1,18 @@
 package network
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tokengate/tokengate/card"
+	"github.com/tokengate/tokengate/keys/macpool"
 )
 
 // Everything secret the emulator hands out is an HMAC-SHA256 under the
@@ -30,9 +28,14 @@ const (
 	labelDPANIndex  = "dpan-index|"
 )
 
-// mac returns HMAC-SHA256(key, the parts joined).
-func mac(key []byte, parts ...string) [sha256.Size]byte {
-	return macOf(key, func(buf []byte) []byte {
+// mac returns HMAC-SHA256 under macs' key of the parts joined. Provisioning
+// derives three values per card and every detokenization makes a
+// cryptogram (macs.Sum directly): the keyed hashes and their buffers are
+// pooled, one pool per key, so a MAC allocates nothing, and the pooled
+// states keep neither input (a card number, derivePAR, or a DPAN) nor sum
+// (a cryptogram).
+func mac(macs *macpool.Pool, parts ...string) [sha256.Size]byte {
+	return macs.Sum(func(buf []byte) []byte {
 		for _, p := range parts {
 			buf = append(buf, p...)
 		}
@@ -40,45 +43,10 @@ func mac(key []byte, parts ...string) [sha256.Size]byte {
 	})
 }
 
-// macOf returns HMAC-SHA256(key, what build appends to an empty scratch
-// buffer). Provisioning derives three values per card and every
-// detokenization makes a cryptogram: the keyed hashes and their buffers are
-// pooled (one key per process in practice; a pooled one under another key
-// is rebuilt), so a MAC allocates nothing. The input may be a card number
-// (derivePAR) or a DPAN, and the sum a cryptogram: neither stays in the
-// pooled state (the hash's block buffer holds the last partial block
-// written, and the buffer what it held).
-func macOf(key []byte, build func([]byte) []byte) (sum [sha256.Size]byte) {
-	m := macPool.Get().(*keyedMAC)
-	defer macPool.Put(m)
-	if m.h == nil || !hmac.Equal(m.key, key) {
-		m.key = append(m.key[:0], key...)
-		m.h = hmac.New(sha256.New, m.key)
-	}
-	m.h.Reset()
-	buf := build(m.buf[:0])
-	m.h.Write(buf)
-	buf = m.h.Sum(buf[:0])
-	copy(sum[:], buf)
-	m.h.Reset()
-	clear(buf[:cap(buf)])
-	m.buf = buf[:0]
-	return sum
-}
-
-// keyedMAC is an HMAC under key with a scratch buffer (macOf).
-type keyedMAC struct {
-	key []byte
-	h   hash.Hash
-	buf []byte
-}
-
-var macPool = sync.Pool{New: func() any { return new(keyedMAC) }}
-
 // keyID is a short fingerprint of the Key, stored with every token so a token
 // read back under another Key fails loudly instead of yielding a wrong DPAN.
-func keyID(key []byte) string {
-	m := mac(key, labelKeyID)
+func keyID(macs *macpool.Pool) string {
+	m := mac(macs, labelKeyID)
 	return hex.EncodeToString(m[:4])
 }
 
@@ -86,9 +54,9 @@ func keyID(key []byte) string {
 // HMAC(Key, "dpan|"+id), then the Luhn check digit, n digits in all. The
 // middle has at most twelve digits (nineteen minus a six-digit BIN and the
 // check digit), so reducing 64 bits modulo 10^12 leaves a bias below 10^-7.
-func deriveDPAN(key []byte, id, bin string, n int) string {
+func deriveDPAN(macs *macpool.Pool, id, bin string, n int) string {
 	middle := n - len(bin) - 1
-	m := mac(key, labelDPAN, id)
+	m := mac(macs, labelDPAN, id)
 	v := binary.BigEndian.Uint64(m[:8])
 	mod := uint64(1)
 	for range middle {
@@ -101,8 +69,8 @@ func deriveDPAN(key []byte, id, bin string, n int) string {
 
 // dpanIndexKey is the store key that reserves a DPAN, so that two tokens never
 // share a number. It is keyed, so the store learns nothing about the DPAN.
-func dpanIndexKey(key []byte, dpan string) string {
-	m := mac(key, labelDPANIndex, dpan)
+func dpanIndexKey(macs *macpool.Pool, dpan string) string {
+	m := mac(macs, labelDPANIndex, dpan)
 	return "dpan-index:" + hex.EncodeToString(m[:16])
 }
 
@@ -113,8 +81,8 @@ var parEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 // BIN controller id, then 25 characters of HMAC(Key, "par|"+PAN). Keyed by the
 // PAN alone, it is the same for every token of a card, as EMVCo requires,
 // and reveals nothing about the PAN without the Key.
-func derivePAR(key []byte, prefix, pan string) string {
-	m := mac(key, labelPAR, pan)
+func derivePAR(macs *macpool.Pool, prefix, pan string) string {
+	m := mac(macs, labelPAR, pan)
 	return prefix + parEncoding.EncodeToString(m[:])[:25]
 }
 

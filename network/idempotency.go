@@ -56,7 +56,7 @@ func (b *Builtin) idempotencyKey(req ProvisionRequest) string {
 	if req.IdempotencyKey == "" {
 		return ""
 	}
-	sum := mac(b.key, labelIdempotency, req.Tenant, "|", req.IdempotencyKey)
+	sum := mac(b.macs, labelIdempotency, req.Tenant, "|", req.IdempotencyKey)
 	return string(sum[:])
 }
 
@@ -102,6 +102,6 @@ func (b *Builtin) remember(key, id, pan string) {
 }
 
 func (b *Builtin) panHash(pan string) string {
-	sum := mac(b.key, labelIdempotencyPAN, pan)
+	sum := mac(b.macs, labelIdempotencyPAN, pan)
 	return string(sum[:])
 }

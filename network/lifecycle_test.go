@@ -123,7 +123,7 @@ func TestNotFound(t *testing.T) {
 	tok, _ := b.Provision(ctx, provisionReq("4111111111111111"))
 	for _, id := range []string{
 		"00000000-0000-4000-8000-000000000000", "", "nope", strings.ToUpper(tok.ID),
-		dpanIndexKey(b.key, tok.DPAN), // a reservation is not a token
+		dpanIndexKey(b.macs, tok.DPAN), // a reservation is not a token
 		tok.DPAN,
 	} {
 		_, err := b.Get(ctx, id)

@@ -256,7 +256,7 @@ func (b *Builtin) load(ctx context.Context, id string) (tokenState, error) {
 func (b *Builtin) entry(st tokenState, now time.Time) *cached {
 	e := &cached{st: st, expires: now.Add(cacheTTL)}
 	if st.Status != StatusDeleted {
-		e.dpan = deriveDPAN(b.key, st.ID, st.TokenBIN, st.Length)
+		e.dpan = deriveDPAN(b.macs, st.ID, st.TokenBIN, st.Length)
 	}
 	return e
 }

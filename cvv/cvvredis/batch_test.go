@@ -2,11 +2,15 @@ package cvvredis_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tokengate/tokengate/cvv/cvvredis"
 	"github.com/tokengate/tokengate/vault/vaulttest"
@@ -111,5 +115,61 @@ func TestPutPooledRequestsGiveUp(t *testing.T) {
 		case ok[i] && !held:
 			t.Fatalf("token %d: put succeeded, nothing held", i)
 		}
+	}
+}
+
+// TestPutReturnsWhenCallerGivesUp: while Redis does not answer, a PutCVV
+// whose context ends returns then, not at the store's timeout (2 s), even
+// the call whose SET started the batch; a call with no deadline of its own
+// still gets its answer (here the store's timeout), so the batch went on.
+func TestPutReturnsWhenCallerGivesUp(t *testing.T) {
+	// A server that takes connections and never answers: Redis stalled.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	defer conns.Wait()
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Go(func() { _, _ = io.Copy(io.Discard, c) })
+			defer c.Close()
+		}
+	}()
+	c := redis.NewClient(cvvredis.Options(ln.Addr().String(), "", 0))
+	defer c.Close()
+	s := cvvredis.New(c, vaulttest.Keys(t), prefix())
+
+	patient := make(chan error, 1)
+	for i, wait := range []time.Duration{50 * time.Millisecond, 0, 50 * time.Millisecond} {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if wait > 0 {
+			ctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		put := func() error { return s.PutCVV(ctx, "acme", "tok_"+strconv.Itoa(i), "123", time.Minute) }
+		if wait == 0 {
+			go func() { patient <- put() }()
+			cancel()
+			continue
+		}
+		start := time.Now()
+		err := put()
+		cancel()
+		if took := time.Since(start); err == nil || took > time.Second {
+			t.Errorf("put %d with a %v deadline, Redis silent: %v after %v", i, wait, err, took)
+		}
+	}
+	select {
+	case err := <-patient:
+		if err == nil {
+			t.Error("a put to a silent Redis succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a put with no deadline still waiting after 5s")
 	}
 }

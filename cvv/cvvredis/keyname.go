@@ -1,14 +1,11 @@
 package cvvredis
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"net/url"
-	"sync"
 
 	"github.com/tokengate/tokengate/keys"
+	"github.com/tokengate/tokengate/keys/macpool"
 )
 
 // keyNames makes the Redis key names of one store: prefix, kind, tenant and
@@ -26,15 +23,9 @@ import (
 // a deployment shares the keyset, so every one names a token's key alike.
 type keyNames struct {
 	prefix string
-	// macs holds HMACs keyed with the derived key, reset when pooled:
-	// hmac.New per key name was ten allocations per CVV held or taken.
-	macs *sync.Pool
-}
-
-// keyNameMAC is one pooled HMAC with room for its sum.
-type keyNameMAC struct {
-	mac hash.Hash
-	sum [sha256.Size]byte
+	// macs holds HMACs keyed with the derived key: hmac.New per key name
+	// was ten allocations per CVV held or taken.
+	macs *macpool.Pool
 }
 
 // keyNameLabel names the derived key; changing it renames every key.
@@ -47,7 +38,7 @@ const tokenHashSize = 16
 
 func newKeyNames(ks *keys.Keys, prefix string) keyNames {
 	key := ks.DeriveKey(keyNameLabel)
-	return keyNames{prefix: prefix, macs: &sync.Pool{New: func() any { return &keyNameMAC{mac: hmac.New(sha256.New, key)} }}}
+	return keyNames{prefix: prefix, macs: macpool.New(key)}
 }
 
 // name is the key of kind ("cvv", "card") for tenant's token. Tenant names
@@ -56,11 +47,8 @@ func newKeyNames(ks *keys.Keys, prefix string) keyNames {
 // could hold a colon, which it escapes, so no tenant's keys can read as
 // another's.
 func (k keyNames) name(kind, tenant, token string) string {
-	m := k.macs.Get().(*keyNameMAC)
-	m.mac.Write([]byte(token))
+	sum := k.macs.Sum(func(buf []byte) []byte { return append(buf, token...) })
 	var hexed [2 * tokenHashSize]byte
-	hex.Encode(hexed[:], m.mac.Sum(m.sum[:0])[:tokenHashSize])
-	m.mac.Reset()
-	k.macs.Put(m)
+	hex.Encode(hexed[:], sum[:tokenHashSize])
 	return k.prefix + kind + ":" + url.QueryEscape(tenant) + ":" + string(hexed[:])
 }
