@@ -233,14 +233,7 @@ func FuzzProcessAgainstOld(f *testing.F) {
 		if len(cryptValue) > 80 || len(in) > 4096 {
 			return
 		}
-		var secrets []Secret
-		if cryptValue != "" {
-			secrets = append(secrets, Secret{Value: cryptValue, With: Mask})
-		}
-		if cvv != "" {
-			secrets = append(secrets, Secret{Value: cvv, With: Mask, Whole: true})
-		}
-		g := NewGuard(Options{Secrets: secrets, Request: [][]byte{merchant}, CVV: names})
+		g := fuzzedGuard(cryptValue, cvv, merchant, names)
 		fr := int(from) % (len(in) + 1)
 		for _, g := range []*Guard{g, g.ForJSON()} {
 			for _, input := range [][]byte{in, in[:len(in)/2], normalize(nil, in, true)} {
