@@ -88,11 +88,17 @@ func guardOptions(sc *guardScratch, set *rules.Outbound, secrets []responseguard
 	if merchantChanges && merchantWellFormed {
 		buf, ends = escapedStretches(buf, ends, merchantBody)
 	}
-	switch sentChanges, sentWellFormed := queryEscapes(sentBody); {
-	case !sentChanges || !sentWellFormed:
-	case merchantWellFormed:
-		buf, ends = escapedStretches(buf, ends, req[1])
-	default:
+	if merchantWellFormed {
+		// Only the changed stretch is read, not the whole body sent: an
+		// escape's bytes ('%', hex digits) are no stretchEnd, so each
+		// lies wholly inside the stretch or wholly outside it, where the
+		// body sent is the merchant's, well formed. The body sent is well
+		// formed when the stretch is; a stretch without '+' or '%' adds
+		// nothing.
+		if _, wellFormed := queryEscapes(req[1]); wellFormed {
+			buf, ends = escapedStretches(buf, ends, req[1])
+		}
+	} else if queryEscaped(sentBody) {
 		buf, ends = escapedStretches(buf, ends, sentBody)
 	}
 	buf, ends = unescapedChanges(buf, ends, req[2])

@@ -21,14 +21,7 @@ func FuzzGuardSecretsAgainstOld(f *testing.F) {
 		if len(cryptValue) > 80 || len(in) > 4096 {
 			return
 		}
-		var secrets []Secret
-		if cryptValue != "" {
-			secrets = append(secrets, Secret{Value: cryptValue, With: Mask})
-		}
-		if cvv != "" {
-			secrets = append(secrets, Secret{Value: cvv, With: Mask, Whole: true})
-		}
-		g := NewGuard(Options{Secrets: secrets, Request: [][]byte{merchant}, CVV: names})
+		g := fuzzedGuard(cryptValue, cvv, merchant, names)
 		for _, g := range []*Guard{g, g.ForJSON()} {
 			// String's quick check changes nothing.
 			if g.unchanged(string(in)) {
@@ -62,4 +55,17 @@ func FuzzGuardSecretsAgainstOld(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzedGuard is the guard of a fuzzed cryptogram and CVV (each left out
+// when empty), merchant value and CVV names or not.
+func fuzzedGuard(cryptValue, cvv string, merchant []byte, names bool) *Guard {
+	var secrets []Secret
+	if cryptValue != "" {
+		secrets = append(secrets, Secret{Value: cryptValue, With: Mask})
+	}
+	if cvv != "" {
+		secrets = append(secrets, Secret{Value: cvv, With: Mask, Whole: true})
+	}
+	return NewGuard(Options{Secrets: secrets, Request: [][]byte{merchant}, CVV: names})
 }

@@ -340,13 +340,15 @@ func skipSpace(s []byte, i int) int {
 
 // scanState carries what a Reader knows between calls to process.
 type scanState struct {
-	lostDigit bool    // the byte before in[0], dropped, was a digit
-	count     int     // replacements made so far
-	mask      []bool  // per byte of in: a card digit to mask (reused)
-	js        jsonLex // in a JSON body, the lexer's state at in[from]
-	words     []word  // in a JSON body, the bare values of in[from:] (reused)
-	escs      []int   // in a JSON body, where in[from:] has escaped characters (reused)
-	spans     []span  // the replacements of one call (reused)
+	lostDigit bool // the byte before in[0], dropped, was a digit
+	count     int  // replacements made so far
+	// mask is per byte of in: a card digit to mask. Reused, and all false
+	// between calls: process clears only the stretch it set.
+	mask  []bool
+	js    jsonLex // in a JSON body, the lexer's state at in[from]
+	words []word  // in a JSON body, the bare values of in[from:] (reused)
+	escs  []int   // in a JSON body, where in[from:] has escaped characters (reused)
+	spans []span  // the replacements of one call (reused)
 	// noCopy (set by Bytes) lets a final call that replaces nothing write
 	// nothing: it sets same, and out is then in as it is.
 	noCopy, same bool
@@ -395,7 +397,15 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 		}
 	}
 	spans := st.spans[:0]
-	defer func() { st.spans = spans[:0] }()
+	// The mask's true entries lie in mask[lo:hi]: only that stretch is
+	// cleared after use, and read when writing out, not the whole input.
+	lo, hi := len(in), 0
+	defer func() {
+		st.spans = spans[:0]
+		if lo < hi {
+			clear(st.mask[lo:hi])
+		}
+	}()
 	keep := func(s, e int) {
 		if s >= from && s < limit {
 			spans = append(spans, span{start: s, end: e})
@@ -444,11 +454,9 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	// first six digits of their mantissa, the last four being perhaps
 	// zeros it does not write.
 	if cap(st.mask) < len(in) {
-		st.mask = make([]bool, len(in))
+		st.mask = make([]bool, len(in)) // all false, like the reused one
 	}
 	mask := st.mask[:len(in)]
-	clear(mask)
-	masked := false
 	edges := card.Edges{StartMidGroup: st.lostDigit && len(in) > 0 && isDigit(in[0]), EndMidGroup: !final && len(in) > 0 && isDigit(in[len(in)-1])}
 	card.FindAllNumbers(in, edges, func(s, e int) {
 		if e <= from || s >= cut {
@@ -476,7 +484,7 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 			if isDigit(in[i]) {
 				if seen >= 6 && seen < n-keepLast {
 					mask[i] = true
-					masked = true
+					lo, hi = min(lo, i), max(hi, i+1)
 				}
 				seen++
 			}
@@ -484,9 +492,9 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	})
 	var quotes []int
 	if g.json {
-		quotes = wordQuotes(words, spans, mask, from, cut)
+		quotes = wordQuotes(words, spans, mask, lo, hi, cut)
 	}
-	if st.noCopy && final && from == 0 && cut == len(in) && len(spans) == 0 && len(quotes) == 0 && !masked {
+	if st.noCopy && final && from == 0 && cut == len(in) && len(spans) == 0 && len(quotes) == 0 && lo >= hi {
 		st.same = true // out would be in
 		return cut
 	}
@@ -498,11 +506,11 @@ func (g *Guard) process(out *[]byte, in []byte, from int, final bool, st *scanSt
 	prev, qi := from, 0
 	upTo := func(end int) {
 		for ; qi < len(quotes) && quotes[qi] <= end; qi++ {
-			appendMasked(out, in[prev:quotes[qi]], mask[prev:quotes[qi]])
+			appendMasked(out, in, mask, prev, quotes[qi], lo, hi)
 			*out = append(*out, '"')
 			prev = quotes[qi]
 		}
-		appendMasked(out, in[prev:end], mask[prev:end])
+		appendMasked(out, in, mask, prev, end, lo, hi)
 		prev = end
 	}
 	for _, sp := range spans {
@@ -608,7 +616,8 @@ func widen(spans []span, words []word) {
 // masking touches (a span covering one is quoted itself), and around each
 // bare value too long to be seen whole, at whichever of its ends falls in
 // this stretch.
-func wordQuotes(words []word, spans []span, mask []bool, from, cut int) []int {
+// mask is false outside mask[lo:hi].
+func wordQuotes(words []word, spans []span, mask []bool, lo, hi, cut int) []int {
 	var q []int
 	for _, w := range words {
 		if w.start >= cut {
@@ -623,7 +632,7 @@ func wordQuotes(words []word, spans []span, mask []bool, from, cut int) []int {
 			}
 			continue
 		}
-		if !slices.Contains(mask[w.start:w.end], true) {
+		if s, e := max(w.start, lo), min(w.end, hi); s >= e || !slices.Contains(mask[s:e], true) {
 			continue
 		}
 		k, _ := slices.BinarySearchFunc(spans, w.start, func(sp span, start int) int {
@@ -640,12 +649,14 @@ func wordQuotes(words []word, spans []span, mask []bool, from, cut int) []int {
 	return q
 }
 
-func appendMasked(out *[]byte, seg []byte, mask []bool) {
-	from := len(*out)
-	*out = append(*out, seg...)
-	for i, m := range mask {
-		if m {
-			(*out)[from+i] = '*'
+// appendMasked appends in[s:e] to out with '*' for each byte mask marks;
+// mask is false outside mask[lo:hi], which alone is read.
+func appendMasked(out *[]byte, in []byte, mask []bool, s, e, lo, hi int) {
+	at := len(*out) - s // in[i] lands at (*out)[at+i]
+	*out = append(*out, in[s:e]...)
+	for i := max(s, lo); i < min(e, hi); i++ {
+		if mask[i] {
+			(*out)[at+i] = '*'
 		}
 	}
 }
