@@ -58,6 +58,17 @@ const maxLinger = 10 * time.Millisecond
 // loop that comes back takes turns.
 const maxLingerSkips = 8
 
+// lingerSkips is how many waits to skip after missed waits in a row ran
+// out short: none after one, then 1, 2, 4... up to maxLingerSkips. The
+// shift is bounded: missed grows for as long as writers arrive at random,
+// and 1<<63 or more would be negative or zero, lingering at every commit.
+func lingerSkips(missed int) int {
+	if missed < 2 {
+		return 0
+	}
+	return min(1<<min(missed-2, 30), maxLingerSkips)
+}
+
 // NewLingeringGroupCommit is NewGroupCommit with one committer (a store with
 // one writer, bbolt) that waits, within a bound, for the writers its last
 // commit answered before it commits the writes that queued meanwhile.
@@ -193,8 +204,9 @@ func (g *GroupCommit[W]) run() {
 				// a row: they arrive at random, skip 1, 2, 4... waits.
 				if len(reqs) >= want {
 					missed = 0
-				} else if missed++; missed > 1 {
-					skip = min(1<<(missed-2), maxLingerSkips)
+				} else {
+					missed++
+					skip = lingerSkips(missed)
 				}
 			}
 		}
