@@ -47,7 +47,7 @@ type multipartDoc struct {
 	nl      string // the line break the body uses, "\r\n" or "\n"
 	parts   []mpPart
 	closeAt int // the closing "--boundary--" line, -1 for an empty body
-	ops     []fieldOp
+	ops     fieldOps
 	added   []newField
 }
 
@@ -265,7 +265,7 @@ func (d *multipartDoc) index(path string) int {
 // content (in its Content-Transfer-Encoding); a new field becomes a text
 // part before the closing delimiter.
 func (d *multipartDoc) Set(path, value string) {
-	d.ops, d.added = setField(d.ops, d.added, len(d.parts), d.index(path), path, value)
+	d.ops, d.added = setField(d.ops, d.added, d.index(path), path, value)
 }
 
 // SetRaw implements Doc: a part's content is text whatever its JSON type.
@@ -273,7 +273,7 @@ func (d *multipartDoc) SetRaw(path, raw string) { d.Set(path, raw) }
 
 // Delete implements Doc: the whole part, delimiter line included, goes.
 func (d *multipartDoc) Delete(path string) {
-	d.ops, d.added = deleteField(d.ops, d.added, len(d.parts), d.index(path), path)
+	d.ops, d.added = deleteField(d.ops, d.added, d.index(path), path)
 }
 
 // Bytes implements Doc.
@@ -282,11 +282,12 @@ func (d *multipartDoc) Bytes() ([]byte, error) {
 		return d.data, nil
 	}
 	var sp splicer
+	ops := d.ops.cursor()
 	for i := range d.parts {
 		if d.ops == nil {
 			break
 		}
-		p, op := &d.parts[i], d.ops[i]
+		p, op := &d.parts[i], ops.at(i)
 		switch {
 		case op.del:
 			sp.add(p.start, p.end, nil)

@@ -39,32 +39,37 @@ func replaceBodyStream(r *http.Request, open func() io.ReadCloser, size int64) {
 // setBodyPlaceholders points the body placeholders at r's body.
 func setBodyPlaceholders(r *http.Request) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		// One allocation for both: a value in an interface is one each.
-		ph := &[2]bodyPlaceholder{{r: r}, {r: r, base64: true}}
-		repl.Set("http.request.body", &ph[0])
-		repl.Set("http.request.body_base64", &ph[1])
+		// The request pointer itself, under a type of ours, in each
+		// interface: a pointer fits an interface without an allocation,
+		// where a struct holding it took one on every request.
+		repl.Set("http.request.body", (*bodyText)(r))
+		repl.Set("http.request.body_base64", (*bodyBase64)(r))
 	}
 }
 
-// bodyPlaceholder reads r's body when the placeholder is asked for, and
-// puts it back, as Caddy's own placeholder does (modules/caddyhttp
+// bodyText and bodyBase64 read r's body when the placeholder is asked for,
+// and put it back, as Caddy's own placeholder does (modules/caddyhttp
 // replacer.go, readRequestBodyForPlaceholder), so a proxy after it still
 // sends it.
-type bodyPlaceholder struct {
-	r      *http.Request
-	base64 bool
+type (
+	bodyText   http.Request
+	bodyBase64 http.Request
+)
+
+func (p *bodyText) String() string { return string(readBodyForPlaceholder((*http.Request)(p))) }
+
+func (p *bodyBase64) String() string {
+	return base64.StdEncoding.EncodeToString(readBodyForPlaceholder((*http.Request)(p)))
 }
 
-func (p bodyPlaceholder) String() string {
-	if p.r.Body == nil {
-		return ""
+// readBodyForPlaceholder reads r's body and puts it back.
+func readBodyForPlaceholder(r *http.Request) []byte {
+	if r.Body == nil {
+		return nil
 	}
 	var buf bytes.Buffer
-	_, _ = io.Copy(&buf, p.r.Body)
-	p.r.Body.Close()
-	p.r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
-	if p.base64 {
-		return base64.StdEncoding.EncodeToString(buf.Bytes())
-	}
-	return buf.String()
+	_, _ = io.Copy(&buf, r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+	return buf.Bytes()
 }
