@@ -34,6 +34,8 @@ type jsonDoc struct {
 	sp      splicer // arena holds the escaped Set values
 	anchors []*insAnchor
 	byObj   map[int]*insAnchor
+	nodes   []*insNode // the members added (child), for a pooled doc to reuse
+	keys    []string   // anchorFor's scratch
 	pending []pendingSet
 
 	allFirst map[int]bool // Bytes' scratch, kept for a pooled doc's next use

@@ -66,9 +66,9 @@ func (d *jsonDoc) set(path, value string, raw bool) {
 	if a, keys, ok := d.anchorFor(path, true); ok {
 		n := &a.root
 		for _, k := range keys[:len(keys)-1] {
-			n = n.child(k, true)
+			n = d.child(n, k, true)
 		}
-		leaf := n.child(keys[len(keys)-1], false)
+		leaf := d.child(n, keys[len(keys)-1], false)
 		leaf.obj, leaf.kids, leaf.val, leaf.raw = false, nil, value, raw
 		return
 	}
@@ -137,7 +137,8 @@ func (d *jsonDoc) anchorFor(path string, create bool) (*insAnchor, []string, boo
 	if parent != "" {
 		rest = path[len(parent)+1:]
 	}
-	keys := SplitPath(rest)
+	keys := appendSplitPath(d.keys[:0], rest)
+	d.keys = keys
 	for _, k := range keys {
 		if !isObjectKey(k) {
 			return nil, nil, false
@@ -151,23 +152,40 @@ func (d *jsonDoc) anchorFor(path string, create bool) (*insAnchor, []string, boo
 		if !create {
 			return nil, nil, false
 		}
-		a = &insAnchor{obj: obj, root: insNode{obj: true}}
+		// An anchor of a pooled doc's earlier body is reused, past the
+		// length of d.anchors (Release cleared it), with its kids' room.
+		if k := len(d.anchors); k < cap(d.anchors) && d.anchors[:k+1][k] != nil {
+			d.anchors = d.anchors[:k+1]
+			a = d.anchors[k]
+			*a = insAnchor{obj: obj, root: insNode{obj: true, kids: a.root.kids[:0]}}
+		} else {
+			a = &insAnchor{obj: obj, root: insNode{obj: true}}
+			d.anchors = append(d.anchors, a)
+		}
 		if d.byObj == nil {
 			d.byObj = make(map[int]*insAnchor)
 		}
 		d.byObj[obj.start] = a
-		d.anchors = append(d.anchors, a)
 	}
 	return a, keys, true
 }
 
-// child returns the kid named key, creating it if missing; asObj turns it
+// child returns n's kid named key, creating it if missing; asObj turns it
 // into an object (a later Set below a new leaf replaces the leaf, as sjson
-// would).
-func (n *insNode) child(key string, asObj bool) *insNode {
+// would). A new kid is one of d.nodes: a pooled doc reuses the nodes (and
+// their kids' room) of its earlier bodies rather than allocating two per
+// member added.
+func (d *jsonDoc) child(n *insNode, key string, asObj bool) *insNode {
 	k := n.find(key)
 	if k == nil {
-		k = &insNode{key: key}
+		if i := len(d.nodes); i < cap(d.nodes) && d.nodes[:i+1][i] != nil {
+			d.nodes = d.nodes[:i+1]
+			k = d.nodes[i]
+			*k = insNode{key: key, kids: k.kids[:0]}
+		} else {
+			k = &insNode{key: key}
+			d.nodes = append(d.nodes, k)
+		}
 		n.kids = append(n.kids, k)
 	}
 	if asObj && !k.obj {

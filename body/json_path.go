@@ -131,8 +131,10 @@ func lastDot(path string) int {
 // kept as written ("a\\.b" stays one segment), so segments compare the way
 // the paths were written. The rules file and the editors share it so that
 // both read a path the same way.
-func SplitPath(path string) []string {
-	var keys []string
+func SplitPath(path string) []string { return appendSplitPath(nil, path) }
+
+// appendSplitPath appends SplitPath(path) to keys.
+func appendSplitPath(keys []string, path string) []string {
 	start := 0
 	for i := 0; i < len(path); i++ {
 		switch path[i] {

@@ -26,6 +26,9 @@ func Release(doc Doc) {
 		cap(d.sp.arena) > 64*maxPooledEntries {
 		return
 	}
+	if len(d.nodes) > maxPooledEntries || len(d.anchors) > maxPooledEntries {
+		return
+	}
 	clear(d.texts) // they point into the body: let it go
 	clear(d.top)
 	clear(d.locs)
@@ -34,8 +37,22 @@ func Release(doc Doc) {
 	// The values written (a network token is a card number, a cryptogram
 	// may be inserted) and Bytes' member texts, past the length too.
 	clear(d.sp.arena[:cap(d.sp.arena)])
+	// The members added hold the values written (a network token, a
+	// cryptogram): each node and anchor is emptied, and kept, with its
+	// kids' room, for the next body's members.
+	for _, n := range d.nodes {
+		clear(n.kids)
+		*n = insNode{kids: n.kids[:0]}
+	}
+	for _, a := range d.anchors {
+		clear(a.root.kids)
+		*a = insAnchor{root: insNode{kids: a.root.kids[:0]}}
+	}
+	clear(d.byObj)
+	clear(d.keys)
 	*d = jsonDoc{texts: d.texts[:0], top: d.top[:0], locs: d.locs, arrays: d.arrays, allFirst: d.allFirst,
-		ops: d.ops[:0], sp: splicer{sp: d.sp.sp[:0], arena: d.sp.arena[:0]}}
+		ops: d.ops[:0], sp: splicer{sp: d.sp.sp[:0], arena: d.sp.arena[:0]},
+		anchors: d.anchors[:0], byObj: d.byObj, nodes: d.nodes[:0], keys: d.keys[:0]}
 	jsonDocs.Put(d)
 }
 

@@ -85,3 +85,33 @@ func TestReleaseClearsArena(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseClearsAddedMembers: the members a Set added (a network token,
+// a cryptogram) are not kept in the nodes a pooled doc reuses.
+func TestReleaseClearsAddedMembers(t *testing.T) {
+	d, err := Parse(JSON, "application/json", []byte(`{"card":{"number":"tok_1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Set("card.cryptogram", "AgAAAAAABk4DWZ4C28yUQAAAAAA=")
+	d.Set("card.extra.eci", "07")
+	if out, _ := d.Bytes(); !strings.Contains(string(out), `"cryptogram":"AgAAAAAABk4DWZ4C28yUQAAAAAA="`) {
+		t.Fatalf("not added: %s", out)
+	}
+	jd := d.(*jsonDoc)
+	nodes, anchors := jd.nodes, jd.anchors
+	if len(nodes) == 0 || len(anchors) == 0 {
+		t.Fatalf("%d nodes, %d anchors: the members were not added as nodes", len(nodes), len(anchors))
+	}
+	Release(d)
+	for _, n := range nodes {
+		if n.val != "" || n.key != "" || len(n.kids) != 0 || slices.ContainsFunc(n.kids[:cap(n.kids)], func(k *insNode) bool { return k != nil }) {
+			t.Errorf("released node still holds %q %q %d", n.key, n.val, len(n.kids))
+		}
+	}
+	for _, a := range anchors {
+		if len(a.root.kids) != 0 || slices.ContainsFunc(a.root.kids[:cap(a.root.kids)], func(k *insNode) bool { return k != nil }) {
+			t.Error("released anchor still holds its members")
+		}
+	}
+}

@@ -102,5 +102,5 @@ func cmdRulesExplain(a rulesArgs, in io.Reader, out io.Writer) (int, error) {
 // detokenize handler runs it (outboundPANGuard): the body only, since
 // explain has no query string or headers.
 func explainGuard(set *rules.Outbound, kind body.Kind, doc body.Doc) (string, bool) {
-	return docPAN(doc, tokenPaths(set, kind, doc))
+	return docPAN(set, kind, doc)
 }

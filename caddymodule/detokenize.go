@@ -158,6 +158,12 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		// that was not replaced never leaves; the transport sends these bytes.
 		built, err = res.Body(kind, r.Header.Get("Content-Type"), doc)
 	}
+	// The parse state goes back to the pool, as the tokenize handler's
+	// does: nothing below reads it (built, res and raw are not its
+	// memory), its arena's copy of the network token and cryptogram is
+	// cleared now, and the next body reuses its maps and added members
+	// rather than allocating them.
+	body.Release(doc)
 	if err != nil {
 		h.answerFailure(w, r, span, set, tenant, err)
 		h.recordFailure(ctx, r, set, who, err)

@@ -37,7 +37,7 @@ func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, se
 	}
 	r.Trailer = nil // checked; the detokenized body is sent with a length
 	if !found && doc != nil {
-		place, found = docPAN(doc, tokenPaths(set, kind, doc))
+		place, found = docPAN(set, kind, doc)
 	} else if !found {
 		place, found = panguard.Body(r.Header.Get("Content-Type"), raw)
 	}
@@ -60,11 +60,15 @@ func (h *Detokenize) outboundPANGuard(w http.ResponseWriter, r *http.Request, se
 	return false
 }
 
-// tokenPaths are the concrete paths of the rule set's token fields in doc:
-// their values are the merchant's tokens (a network token, under the
-// network_token token format, is a card number), so the guard skips them.
-func tokenPaths(set *rules.Outbound, kind body.Kind, doc body.Doc) map[string]bool {
-	paths := map[string]bool{}
+// docPAN returns the path of the first text of doc, but the values of the
+// rule set's token fields (the merchant's tokens; a network token, under
+// the network_token token format, is a card number), that holds a card
+// number as a lenient reader reads it.
+// The texts are read as a list, and the token fields' paths kept in a
+// slice (a body has one or a few), not a map: no closure, map or captured
+// variables per request.
+func docPAN(set *rules.Outbound, kind body.Kind, doc body.Doc) (string, bool) {
+	var skip []body.Value
 	for _, f := range set.Fields {
 		if f.Kind != rules.KindToken {
 			continue
@@ -73,27 +77,42 @@ func tokenPaths(set *rules.Outbound, kind body.Kind, doc body.Doc) map[string]bo
 		if kind == body.JSON {
 			sel = f.JSON
 		}
-		if sel == "" {
-			continue
-		}
-		for _, v := range doc.Find(sel) {
-			paths[v.Path] = true
+		if sel != "" {
+			skip = body.FindAppend(doc, skip, sel)
 		}
 	}
-	return paths
-}
-
-// docPAN returns the path of the first text of doc, but the values at skip,
-// that holds a card number as a lenient reader reads it.
-func docPAN(doc body.Doc, skip map[string]bool) (string, bool) {
-	place, found := "", false
-	doc.Texts(func(t body.Text) {
-		if found || !t.Name && skip[t.Path] {
-			return
+	var skipMap map[string]bool
+	if len(skip) > maxSkipList {
+		// A bulk body of many cards: looked up, not searched.
+		skipMap = make(map[string]bool, len(skip))
+		for _, v := range skip {
+			skipMap[v.Path] = true
+		}
+	}
+	for _, t := range body.TextList(doc) {
+		if !t.Name && skipped(skip, skipMap, t.Path) {
+			continue
 		}
 		if panguard.HasNumber(t.Text) {
-			place, found = panguard.SafeName(t.Path), true
+			return panguard.SafeName(t.Path), true
 		}
-	})
-	return place, found
+	}
+	return "", false
+}
+
+// maxSkipList is the most token values docPAN searches one by one.
+const maxSkipList = 8
+
+// skipped reports whether path is one of skip's (skipMap, when set, holds
+// them all).
+func skipped(skip []body.Value, skipMap map[string]bool, path string) bool {
+	if skipMap != nil {
+		return skipMap[path]
+	}
+	for _, v := range skip {
+		if v.Path == path {
+			return true
+		}
+	}
+	return false
 }

@@ -154,6 +154,7 @@ func NewGuard(o Options) *Guard {
 	// years in every answer.
 	var cvvLens uint
 	var scratch [64]byte // decodeCrypt's output, copied where it is kept
+	g.presizeLengths(o.Secrets)
 	for _, s := range o.Secrets {
 		switch {
 		case s.Value == "":
@@ -236,6 +237,26 @@ func NewGuard(o Options) *Guard {
 		}
 	}
 	return g
+}
+
+// presizeLengths gives cryptLens and tokenLens, empty, room in one array
+// for every length the cryptograms among secrets add: a cryptogram of n
+// bytes as sent decodes to at most n bytes (or is kept as sent), and its
+// spellings span at most 2n+2 characters (hex; base64 is shorter). One
+// allocation where each set grew its own.
+func (g *Guard) presizeLengths(secrets []Secret) {
+	n := -1
+	for _, s := range secrets {
+		if s.Value != "" && !s.Whole && s.With == Mask {
+			n = max(n, len(s.Value))
+		}
+	}
+	if n < 0 {
+		return // no cryptogram: both stay nil
+	}
+	c, t := n+1, 2*n+3
+	buf := make([]bool, c+t)
+	g.cryptLens, g.tokenLens = buf[:0:c], buf[c:c:c+t]
 }
 
 // lengths is a small set of lengths.
