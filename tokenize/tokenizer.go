@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -88,25 +89,19 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 	if err := checkMaxCards(set, all); err != nil {
 		return Result{}, err
 	}
-	// A checkout's one card: its record and token on the stack, not in
-	// slices made for them (a vault.Record is some 400 bytes).
-	var oneRecord [1]vault.Record
+	// Only each card's token is kept until the body is edited, not its
+	// record (some 400 bytes and the sealed card): a 1,000-card body would
+	// hold them all to the end. A checkout's one token is on the stack.
 	var oneToken [1]string
-	records, tokens := oneRecord[:0], oneToken[:]
+	tokens := oneToken[:]
 	if len(all) != 1 {
 		tokens = make([]string, len(all))
 	}
-	records, created, err := t.tokenizeAll(ctx, set, all, records)
+	created, active, err := t.tokenizeAll(ctx, set, all, tokens)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Cards: len(all), Created: created, Strays: strayPaths(strays)}
-	for i := range all {
-		tokens[i] = records[i].Token
-		if records[i].Network.Status == network.StatusActive {
-			res.NetworkTokens++
-		}
-	}
+	res := Result{Cards: len(all), Created: created, NetworkTokens: active, Strays: strayPaths(strays)}
 	if res.CVVsNotHeld, err = t.holdCVVs(ctx, set, all, tokens); err != nil {
 		return Result{}, err
 	}
@@ -245,43 +240,44 @@ func edit(doc body.Doc, cards []*cardInput, strays []stray, strayCards []*cardIn
 // per card, which is what keeps a 1,000-card body linear in practice.
 const maxParallelCards = 32
 
-// tokenizeAll stores every card, concurrently for bodies with several, and
-// returns their records in card order (appended to dst, whose room a single
-// card uses) and how many were new.
-func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards []*cardInput, dst []vault.Record) ([]vault.Record, int, error) {
+// tokenizeAll stores every card, concurrently for bodies with several,
+// puts each card's token in tokens (in card order), and returns how many
+// cards were new and how many have an active network token.
+func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards []*cardInput, tokens []string) (created, active int, err error) {
 	if len(cards) == 1 {
 		rec, isNew, err := t.tokenizeCard(ctx, set, cards[0])
-		records := append(dst, rec)
-		if isNew {
-			return records, 1, err
+		if err != nil {
+			return 0, 0, err
 		}
-		return records, 0, err
+		tokens[0] = rec.Token
+		return b2i(isNew), b2i(rec.Network.Status == network.StatusActive), nil
 	}
-	records := make([]vault.Record, len(cards))
-	created := make([]bool, len(cards))
+	var nCreated, nActive atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelCards)
 	for i, c := range cards {
 		g.Go(func() error {
 			rec, isNew, err := t.tokenizeCard(gctx, set, c)
-			records[i], created[i] = rec, isNew
-			return err
+			if err != nil {
+				return err
+			}
+			tokens[i] = rec.Token
+			nCreated.Add(int64(b2i(isNew)))
+			nActive.Add(int64(b2i(rec.Network.Status == network.StatusActive)))
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, 0, err
+		return 0, 0, err
 	}
-	return records, count(created), nil
+	return int(nCreated.Load()), int(nActive.Load()), nil
 }
 
-func count(flags []bool) int {
-	n := 0
-	for _, f := range flags {
-		if f {
-			n++
-		}
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	return n
+	return 0
 }
 
 // cvvMask replaces a CVV the rules say to keep in place: the field stays, so
