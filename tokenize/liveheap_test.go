@@ -74,6 +74,7 @@ func TestLiveHeap(t *testing.T) {
 		garbage = make([]*byte, 34*1024/8)
 	}
 	measureGC(t, "empty", hot)
+	empty := readLive()
 
 	const batch = 1000
 	set := arraySet(t, tenantA, false)
@@ -94,8 +95,28 @@ func TestLiveHeap(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	full := readLive()
+	per := func(i int) float64 { return (full[i] - empty[i]) / float64(cards) }
+	// What each card adds to the live heap: objects, bytes, and the bytes
+	// the GC must scan for pointers (/gc/scan/heap), which is what sets its
+	// mark work per cycle.
+	fmt.Printf("BenchmarkLiveHeapPerCard-%d\t%d\t%.2f objects/card\t%.0f live-B/card\t%.0f scan-B/card\n",
+		runtime.GOMAXPROCS(0), cards, per(0), per(1), per(2))
 	measureGC(t, "full", hot)
 	runtime.KeepAlive(s)
+}
+
+// readLive collects garbage and returns the heap's live objects, live bytes
+// and scannable bytes.
+func readLive() []float64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/objects:objects"}, {Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/heap:bytes"}}
+	metrics.Read(s)
+	out := make([]float64, len(s))
+	for i := range s {
+		out[i] = float64(s[i].Value.Uint64())
+	}
+	return out
 }
 
 // garbage keeps the modelled request allocation from being optimized away.
@@ -112,7 +133,7 @@ var garbage []*byte
 func measureGC(t *testing.T, name string, op func()) {
 	const rounds, n = 6, 40_000
 	names := []string{"/cpu/classes/gc/mark/assist:cpu-seconds", "/cpu/classes/gc/mark/dedicated:cpu-seconds",
-		"/cpu/classes/gc/mark/idle:cpu-seconds", "/gc/heap/allocs:bytes", "/gc/heap/allocs:objects", "/gc/cycles/total:gc-cycles", "/gc/heap/live:bytes"}
+		"/cpu/classes/gc/mark/idle:cpu-seconds", "/gc/heap/allocs:bytes", "/gc/heap/allocs:objects", "/gc/cycles/total:gc-cycles", "/gc/heap/live:bytes", "/gc/scan/heap:bytes"}
 	read := func() []float64 {
 		s := make([]metrics.Sample, len(names))
 		for i := range names {
@@ -141,8 +162,8 @@ func measureGC(t *testing.T, name string, op func()) {
 		after := read()
 		gcPerOp := (after[0] + after[1] + after[2] - before[0] - before[1] - before[2]) * 1e9 / n
 		cycles := after[5] - before[5]
-		fmt.Printf("BenchmarkLiveHeap/state=%s-%d\t%d\t%.0f ns/op\t%.0f gc-ns/op\t%.2f gcs/kop\t%.0f marked-B/op\t%.0f B/op\t%.0f allocs/op\n",
+		fmt.Printf("BenchmarkLiveHeap/state=%s-%d\t%d\t%.0f ns/op\t%.0f gc-ns/op\t%.2f gcs/kop\t%.0f marked-B/op\t%.0f scan-B/op\t%.0f B/op\t%.0f allocs/op\n",
 			name, runtime.GOMAXPROCS(0), n, float64(elapsed.Nanoseconds())/n, gcPerOp,
-			cycles*1000/n, after[6]*cycles/n, (after[3]-before[3])/n, (after[4]-before[4])/n)
+			cycles*1000/n, after[6]*cycles/n, after[7]*cycles/n, (after[3]-before[3])/n, (after[4]-before[4])/n)
 	}
 }
