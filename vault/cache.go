@@ -33,6 +33,8 @@ type Cache struct {
 	mu  sync.Mutex
 	gen uint64
 	off bool
+	// days holds the Metadata maps cached records share (guarded by mu).
+	days dayMaps
 
 	// Reseal, when set, is offered every record Update writes: it returns
 	// the record's sealed data in the current format when it is in an
@@ -72,6 +74,7 @@ func (c *Cache) remember(rec Record, gen uint64) {
 	if c.off || c.gen != gen {
 		return
 	}
+	rec.Metadata = c.days.share(rec.Metadata)
 	c.byToken.Add(cacheKey{rec.Tenant, rec.Token}, rec)
 	c.byPrint.Add(cacheKey{rec.Tenant, rec.Fingerprint}, rec.Token)
 }
