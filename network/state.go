@@ -120,6 +120,14 @@ const cacheTTL = 5 * time.Second
 // that is not enough, the cache starts over.
 const maxCacheEntries = 100_000
 
+// minSweepAt is the smallest size at which the cache sweeps its expired
+// entries. Above it, the cache sweeps whenever it has doubled since the last
+// sweep left it, so it holds about twice what a TTL's worth of new tokens
+// adds (rate x cacheTTL), not maxCacheEntries: an expired entry is only
+// garbage the collector must mark at every cycle. Each sweep's cost is paid
+// for by the puts that doubled the map, so a put stays O(1) on average.
+const minSweepAt = 1024
+
 // cached is a token's state with its derived DPAN ("" once deleted).
 type cached struct {
 	st      tokenState
@@ -135,6 +143,9 @@ type cache struct {
 	mu    sync.RWMutex
 	m     map[string]*cached
 	epoch uint64
+	// sweepAt is the size at which putLocked next sweeps expired entries
+	// (0 means minSweepAt).
+	sweepAt int
 }
 
 func (c *cache) get(id string, now time.Time) *cached {
@@ -192,7 +203,7 @@ func (c *cache) forget(id string) {
 }
 
 func (c *cache) putLocked(e *cached) {
-	if len(c.m) >= maxCacheEntries {
+	if n := len(c.m); n >= maxCacheEntries || n >= max(c.sweepAt, minSweepAt) {
 		now := e.expires.Add(-cacheTTL)
 		for id, old := range c.m {
 			if !now.Before(old.expires) {
@@ -202,6 +213,7 @@ func (c *cache) putLocked(e *cached) {
 		if len(c.m) >= maxCacheEntries {
 			clear(c.m)
 		}
+		c.sweepAt = 2 * len(c.m)
 	}
 	c.m[e.st.ID] = e
 }

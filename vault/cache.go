@@ -22,8 +22,8 @@ import (
 // Pause turns the cache off.
 type Cache struct {
 	Vault
-	byToken *expirable.LRU[cacheKey, Record] // tenant, token
-	byPrint *expirable.LRU[cacheKey, string] // tenant, fingerprint -> token
+	byToken *expirable.LRU[cacheKey, *packed] // tenant, token
+	byPrint *expirable.LRU[cacheKey, string]  // tenant, fingerprint -> token
 	max     int
 
 	// mu guards gen and off. gen counts invalidations: a read from the store
@@ -33,6 +33,8 @@ type Cache struct {
 	mu  sync.Mutex
 	gen uint64
 	off bool
+	// days holds the Metadata maps cached records share (guarded by mu).
+	days dayMaps
 
 	// Reseal, when set, is offered every record Update writes: it returns
 	// the record's sealed data in the current format when it is in an
@@ -45,7 +47,7 @@ type Cache struct {
 // records are kept (the least recently used is dropped when full).
 func NewCache(v Vault, ttl time.Duration, max int) *Cache {
 	return &Cache{Vault: v, max: max,
-		byToken: expirable.NewLRU[cacheKey, Record](max, nil, ttl),
+		byToken: expirable.NewLRU[cacheKey, *packed](max, nil, ttl),
 		byPrint: expirable.NewLRU[cacheKey, string](max, nil, ttl)}
 }
 
@@ -72,7 +74,10 @@ func (c *Cache) remember(rec Record, gen uint64) {
 	if c.off || c.gen != gen {
 		return
 	}
-	c.byToken.Add(cacheKey{rec.Tenant, rec.Token}, rec)
+	rec.Metadata = c.days.share(rec.Metadata)
+	p := pack(rec)
+	rec = p.record() // the keys too are parts of p's blob, keeping no other strings alive
+	c.byToken.Add(cacheKey{rec.Tenant, rec.Token}, p)
 	c.byPrint.Add(cacheKey{rec.Tenant, rec.Fingerprint}, rec.Token)
 }
 
@@ -82,8 +87,8 @@ func (c *Cache) Invalidate(tenant, token string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if rec, ok := c.byToken.Peek(cacheKey{tenant, token}); ok {
-		c.byPrint.Remove(cacheKey{tenant, rec.Fingerprint})
+	if p, ok := c.byToken.Peek(cacheKey{tenant, token}); ok {
+		c.byPrint.Remove(cacheKey{tenant, p.fingerprint()})
 	}
 	c.byToken.Remove(cacheKey{tenant, token})
 }
@@ -113,8 +118,8 @@ func (c *Cache) set(off bool) {
 func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
 	gen, on := c.generation()
 	if on {
-		if rec, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
-			return rec, nil
+		if p, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
+			return p.record(), nil
 		}
 	}
 	rec, err := c.Vault.Get(ctx, tenant, token)
@@ -129,8 +134,8 @@ func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string
 	gen, on := c.generation()
 	if on {
 		if token, ok := c.byPrint.Get(cacheKey{tenant, fingerprint}); ok {
-			if rec, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
-				return rec, nil
+			if p, ok := c.byToken.Get(cacheKey{tenant, token}); ok {
+				return p.record(), nil
 			}
 		}
 	}

@@ -49,9 +49,12 @@ type Touching struct {
 type touchDay struct {
 	unix int64 // days since the epoch
 	s    string
+	meta map[string]string // {LastUsedKey: s}, shared by the new records stamped today (see dayMaps)
 }
 
-func (t *Touching) today() string {
+func (t *Touching) today() string { return t.todays().s }
+
+func (t *Touching) todays() *touchDay {
 	now := time.Now
 	if t.Now != nil {
 		now = t.Now
@@ -59,11 +62,12 @@ func (t *Touching) today() string {
 	n := now().UTC()
 	d := n.Unix() / 86400
 	if c := t.day.Load(); c != nil && c.unix == d {
-		return c.s
+		return c
 	}
-	c := &touchDay{unix: d, s: n.Format(lastUsedLayout)}
+	s := n.Format(lastUsedLayout)
+	c := &touchDay{unix: d, s: s, meta: map[string]string{LastUsedKey: s}}
 	t.day.Store(c)
-	return c.s
+	return c
 }
 
 type noTouchKey struct{}
@@ -113,9 +117,13 @@ func (t *Touching) GetByFingerprint(ctx context.Context, tenant, fingerprint str
 }
 
 // stamp gives a new record today's day, so that its uses the same day
-// write nothing.
+// write nothing. A record with no other Metadata gets the day's shared map.
 func (t *Touching) stamp(rec Record) Record {
 	if _, ok := rec.Metadata[LastUsedKey]; ok || IsShortLived(rec) {
+		return rec
+	}
+	if len(rec.Metadata) == 0 {
+		rec.Metadata = t.todays().meta
 		return rec
 	}
 	rec.Metadata = maps.Clone(rec.Metadata)

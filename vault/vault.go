@@ -76,7 +76,9 @@ type Record struct {
 	Network NetworkToken `json:"network"`
 	// Metadata holds what the served token APIs keep with a card, never
 	// card data: the Juspay customers the card is saved for, say. Keys are
-	// namespaced by the API ("juspay.customer:<id>").
+	// namespaced by the API ("juspay.customer:<id>"). A record read from a
+	// vault may share its map with the read cache and with other records
+	// (dayMaps): never change it in place; clone it first (maps.Clone).
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// CreatedAt and UpdatedAt are set by the backend.
 	CreatedAt time.Time `json:"created_at"`

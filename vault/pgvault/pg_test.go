@@ -3,6 +3,7 @@ package pgvault_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/tokengate/tokengate/vault"
 	"github.com/tokengate/tokengate/vault/pgvault"
@@ -35,6 +36,18 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return v
+	})
+}
+
+// So does the read cache over it: its records (times as PostgreSQL gives
+// them back) come out of the cache's packed form unchanged.
+func TestCacheConformance(t *testing.T) {
+	vaulttest.Run(t, func(t *testing.T) vault.Vault {
+		v, err := pgvault.Open(context.Background(), freshDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vault.NewCache(v, time.Minute, 3)
 	})
 }
 
