@@ -2,6 +2,7 @@ package pgvault
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tokengate/tokengate/vault"
 )
@@ -13,6 +14,12 @@ import (
 // then take them from the unit with nothing more to write. Held entries
 // that no record write took are saved durably by the unit's Commit
 // (SaveAll), so they never depend on a write that did not happen.
+//
+// The builtin service asks for more (KV is a network.RecordCreator): in a
+// unit it holds its entries without writing them (HoldNew), and PutInUnit
+// creates them in the record's INSERT itself, one statement in the
+// record's group commit: a new card makes two round trips (the lookup and
+// this), not three, and a card not stored leaves nothing.
 
 // pendingFor returns unit's held writes for KVs of this database.
 func (v *Vault) pendingFor(unit *vault.Unit) []*vault.Held {
@@ -32,10 +39,18 @@ func (v *Vault) pendingFor(unit *vault.Unit) []*vault.Held {
 
 // PutInUnit implements vault.UnitWriter: Put; a record it creates was
 // committed durably after the unit's held entries (CreateHeld), which are
-// durable with it and leave the unit.
+// durable with it and leave the unit. Entries held to be created
+// (HoldNew, what CreatesWithRecord asks for) are created by the record's
+// own statement, in its round trip.
 func (v *Vault) PutInUnit(ctx context.Context, unit *vault.Unit, rec vault.Record) (vault.Record, bool, error) {
 	held := v.pendingFor(unit) // before the record's commit: only what preceded it
-	stored, created, err := v.Put(ctx, rec)
+	var create []*vault.Held
+	for _, h := range held {
+		if h.Create {
+			create = append(create, h)
+		}
+	}
+	stored, created, err := v.put(ctx, rec, create)
 	if err == nil && created {
 		unit.Taken(held)
 	}
@@ -43,15 +58,56 @@ func (v *Vault) PutInUnit(ctx context.Context, unit *vault.Unit, rec vault.Recor
 }
 
 // UpdateInUnit implements vault.UnitWriter: Update, after which the
-// unit's held entries are durable as with PutInUnit.
+// unit's held entries are durable as with PutInUnit. Entries held to be
+// created are created first (CreateHeld: an existing one refuses the
+// update with vault.ErrStateTaken).
 func (v *Vault) UpdateInUnit(ctx context.Context, unit *vault.Unit, rec vault.Record) (vault.Record, error) {
 	held := v.pendingFor(unit)
+	for _, h := range held {
+		if !h.Create {
+			continue
+		}
+		created, err := kvOf(h.Store).CreateHeld(ctx, h.Entries)
+		if err != nil {
+			return vault.Record{}, err
+		}
+		if !created {
+			return vault.Record{}, fmt.Errorf("pgvault: update: %w", vault.ErrStateTaken)
+		}
+		unit.Created([]*vault.Held{h})
+	}
 	stored, err := v.Update(ctx, rec)
 	if err == nil {
 		unit.Taken(held)
 	}
 	return stored, err
 }
+
+// kvOf returns the KV behind a store pendingFor accepted.
+func kvOf(s vault.Saver) *KV {
+	if w, ok := s.(WatchedKV); ok {
+		return w.KV
+	}
+	return s.(*KV)
+}
+
+// kvColumns returns the names, ids and data of the held entries, as the
+// arrays insertRecordCreating unnests.
+func kvColumns(held []*vault.Held) []any {
+	var names, ids []string
+	var data [][]byte
+	for _, h := range held {
+		name := kvOf(h.Store).name
+		for id, d := range h.Entries {
+			names, ids, data = append(names, name), append(ids, id), append(data, d)
+		}
+	}
+	return []any{names, ids, data}
+}
+
+// CreatesWithRecord implements network.RecordCreator: a unit's entries
+// held to be created are created by the card's record write (PutInUnit).
+func (kv *KV) CreatesWithRecord() {}
 
 // Interface guard.
 var _ vault.UnitWriter = (*Vault)(nil)
