@@ -172,16 +172,16 @@ const insertRecord = `INSERT INTO tokengate_records (tenant, token, fingerprint,
 		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`
 
 // insertRecordCreating is insertRecord that also creates key-value
-// entries (names, ids, data in $8, $9, $10) when, and only when, it
+// entries (a KV's name, ids, data in $8, $9, $10) when, and only when, it
 // inserts the record: one statement, so one round trip and all or
 // nothing. An entry that exists fails the whole statement
 // (unique_violation on tokengate_kv), the record too. It affects as many
 // rows as it creates entries: none when the record was not inserted.
 const insertRecordCreating = `WITH rec AS (` + insertRecord + ` RETURNING 1)
-	INSERT INTO tokengate_kv (name, id, data) SELECT * FROM unnest($8::text[], $9::text[], $10::bytea[]) WHERE EXISTS (SELECT 1 FROM rec)`
+	INSERT INTO tokengate_kv (name, id, data) SELECT $8, * FROM unnest($9::text[], $10::bytea[]) WHERE EXISTS (SELECT 1 FROM rec)`
 
 // put is Put that also creates the entries of create (held to be created,
-// vault.Unit.HoldNew) with the record, in its statement.
+// vault.Unit.HoldNew, all of one KV) with the record, in its statement.
 func (v *Vault) put(ctx context.Context, rec vault.Record, create []*vault.Held) (vault.Record, bool, error) {
 	if err := validate(rec); err != nil {
 		return vault.Record{}, false, err
@@ -202,7 +202,7 @@ func (v *Vault) put(ctx context.Context, rec vault.Record, create []*vault.Held)
 	sql := insertRecord
 	if len(create) > 0 {
 		sql = insertRecordCreating
-		args = append(args, kvColumns(create)...)
+		args = append(args, kvColumns(kvOf(create[0].Store).name, create)...)
 	}
 	rows, err := v.exec(ctx, v.writes, sql, args...)
 	switch {

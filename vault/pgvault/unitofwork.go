@@ -44,11 +44,21 @@ func (v *Vault) pendingFor(unit *vault.Unit) []*vault.Held {
 // own statement, in its round trip.
 func (v *Vault) PutInUnit(ctx context.Context, unit *vault.Unit, rec vault.Record) (vault.Record, bool, error) {
 	held := v.pendingFor(unit) // before the record's commit: only what preceded it
-	var create []*vault.Held
+	// The entries of one KV are created with the record (a card's are all
+	// the builtin service's); any of another are created first, as
+	// UpdateInUnit does.
+	var create, other []*vault.Held
 	for _, h := range held {
-		if h.Create {
+		switch {
+		case !h.Create:
+		case len(create) == 0 || kvOf(h.Store).name == kvOf(create[0].Store).name:
 			create = append(create, h)
+		default:
+			other = append(other, h)
 		}
+	}
+	if err := v.createFirst(ctx, unit, other); err != nil {
+		return vault.Record{}, false, err
 	}
 	stored, created, err := v.put(ctx, rec, create)
 	if err == nil && created {
@@ -63,24 +73,33 @@ func (v *Vault) PutInUnit(ctx context.Context, unit *vault.Unit, rec vault.Recor
 // update with vault.ErrStateTaken).
 func (v *Vault) UpdateInUnit(ctx context.Context, unit *vault.Unit, rec vault.Record) (vault.Record, error) {
 	held := v.pendingFor(unit)
-	for _, h := range held {
-		if !h.Create {
-			continue
-		}
-		created, err := kvOf(h.Store).CreateHeld(ctx, h.Entries)
-		if err != nil {
-			return vault.Record{}, err
-		}
-		if !created {
-			return vault.Record{}, fmt.Errorf("pgvault: update: %w", vault.ErrStateTaken)
-		}
-		unit.Created([]*vault.Held{h})
+	if err := v.createFirst(ctx, unit, held); err != nil {
+		return vault.Record{}, err
 	}
 	stored, err := v.Update(ctx, rec)
 	if err == nil {
 		unit.Taken(held)
 	}
 	return stored, err
+}
+
+// createFirst creates the entries of held that are to be created
+// (CreateHeld: durable with the record write that follows), ahead of it.
+func (v *Vault) createFirst(ctx context.Context, unit *vault.Unit, held []*vault.Held) error {
+	for _, h := range held {
+		if !h.Create {
+			continue
+		}
+		created, err := kvOf(h.Store).CreateHeld(ctx, h.Entries)
+		if err != nil {
+			return err
+		}
+		if !created {
+			return fmt.Errorf("pgvault: %w", vault.ErrStateTaken)
+		}
+		unit.Created([]*vault.Held{h})
+	}
+	return nil
 }
 
 // kvOf returns the KV behind a store pendingFor accepted.
@@ -91,18 +110,17 @@ func kvOf(s vault.Saver) *KV {
 	return s.(*KV)
 }
 
-// kvColumns returns the names, ids and data of the held entries, as the
-// arrays insertRecordCreating unnests.
-func kvColumns(held []*vault.Held) []any {
-	var names, ids []string
+// kvColumns returns the name, ids and data of held entries of one KV, as
+// insertRecordCreating takes them.
+func kvColumns(name string, held []*vault.Held) []any {
+	var ids []string
 	var data [][]byte
 	for _, h := range held {
-		name := kvOf(h.Store).name
 		for id, d := range h.Entries {
-			names, ids, data = append(names, name), append(ids, id), append(data, d)
+			ids, data = append(ids, id), append(data, d)
 		}
 	}
-	return []any{names, ids, data}
+	return []any{name, ids, data}
 }
 
 // CreatesWithRecord implements network.RecordCreator: a unit's entries

@@ -64,6 +64,24 @@ func TestPutInUnitCreatesHeld(t *testing.T) {
 		}
 	}
 
+	// Entries of two KVs in one unit: both created with the record.
+	other := v.KV("other")
+	unit = vault.NewUnit()
+	_ = unit.HoldNew(kv, map[string][]byte{"k1": []byte("a")})
+	_ = unit.HoldNew(other, map[string][]byte{"k1": []byte("b")})
+	if _, created, err := vault.Put(ctx, v, unit, vaulttest.Sample("acme", "tok_7", "fp_7")); err != nil || !created {
+		t.Fatalf("put with two KVs: %v %v", created, err)
+	}
+	if err := unit.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := kv.Load(ctx, "k1"); string(a) != "a" {
+		t.Fatalf("k1 in %q: %q", "network_tokens", a)
+	}
+	if b, _ := other.Load(ctx, "k1"); string(b) != "b" {
+		t.Fatalf("k1 in %q: %q", "other", b)
+	}
+
 	// An entry there already (another gateway's DPAN): nothing is stored.
 	unit, _, created, err := put("tok_2", "fp_2", map[string][]byte{"id2": []byte("s2"), "idx1": []byte("r2")})
 	if !errors.Is(err, vault.ErrStateTaken) || created {
