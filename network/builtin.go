@@ -204,7 +204,8 @@ func (b *Builtin) save(ctx context.Context, st *tokenState, bins []string, pan s
 			if _, held := creator.(HeldCreator); shared && !held {
 				entries = nil // durable already: nothing for another unit to hold
 			}
-			err = b.holdUntilEnd(unit, pendingToken{idx: idx, entries: entries, tok: (&cached{st: *st, dpan: dpan}).token()})
+			_, create := b.store.(RecordCreator)
+			err = b.holdUntilEnd(unit, pendingToken{idx: idx, entries: entries, create: create, tok: (&cached{st: *st, dpan: dpan}).token()})
 			if err == nil {
 				return dpan, nil
 			}
@@ -230,7 +231,12 @@ func (b *Builtin) writeState(ctx context.Context, st *tokenState, idx string, un
 	}
 	entries = map[string][]byte{st.ID: data, idx: encodeReservation(st.ID)}
 	held, _ := creator.(HeldCreator)
+	withRecord, _ := b.store.(RecordCreator)
 	switch {
+	case withRecord != nil && unit != nil:
+		// Created by the card's record write (or the unit's Commit),
+		// which refuses a clash: nothing to write now.
+		created, err = true, unit.HoldNew(withRecord, entries)
 	case held != nil && unit != nil:
 		// Created now (the clash check) but made durable by the unit: held
 		// in it too, so its Commit saves them if no record write did.

@@ -13,6 +13,7 @@ import (
 type pendingToken struct {
 	idx     string            // the DPAN's index key, claimed with the id
 	entries map[string][]byte // the held writes; nil when already durable (a Creator, not a HeldCreator)
+	create  bool              // the entries are not written yet: held to be created (RecordCreator)
 	tok     Token
 	units   int  // units holding it
 	saved   bool // one of them committed: the token is durable
@@ -58,11 +59,17 @@ func (b *Builtin) join(id string, unit *vault.Unit) (tok Token, ok, refuse bool)
 		return Token{}, false, true
 	}
 	p.units++
-	entries := p.entries
+	entries, create := p.entries, p.create
 	b.provision.Unlock()
 	end := b.endUnit(id)
 	if entries != nil {
-		if err := unit.Hold(b.store, entries); err != nil {
+		var err error
+		if create {
+			err = unit.HoldNew(b.store.(RecordCreator), entries) // create is set only then
+		} else {
+			err = unit.Hold(b.store, entries)
+		}
+		if err != nil {
 			end(false)
 			return Token{}, false, true
 		}

@@ -49,6 +49,18 @@ type HeldCreator interface {
 	CreateHeld(ctx context.Context, entries map[string][]byte) (bool, error)
 }
 
+// RecordCreator is a HeldCreator whose vault creates a unit's held entries
+// (vault.Unit.HoldNew) in the transaction of the card's record, in the same
+// round trip: provisioning in a unit then writes nothing itself, and the
+// clash check is the record write's (vault.ErrStateTaken, on which the
+// caller provisions again). A new card waits for one round trip to the
+// store instead of two, and a card not stored leaves no state behind.
+type RecordCreator interface {
+	StateStore
+	HeldCreator
+	CreatesWithRecord()
+}
+
 // NewMemoryStore returns a StateStore that keeps everything in process
 // memory, lost when the process exits.
 func NewMemoryStore() StateStore { return &memoryStore{m: map[string][]byte{}} }

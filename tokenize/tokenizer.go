@@ -307,9 +307,38 @@ func (t *Tokenizer) tokenizeCard(ctx context.Context, set *rules.Inbound, c *car
 	return t.storeNew(ctx, set, c, fp)
 }
 
+// maxRedraws bounds how many times a card's network token is drawn again
+// after its state clashed at the record write (vault.ErrStateTaken: the
+// token number is taken in the store). The last of them provisions
+// outside the unit (see storeNewOnce), where the service draws again
+// itself.
+const maxRedraws = 2
+
 // storeNew provisions a network token for a card the tenant has never
-// stored (fingerprint fp) and stores its record, in one unit of work.
+// stored (fingerprint fp) and stores its record, in one unit of work. A
+// store that creates the token's state in the record's own write
+// (network.RecordCreator) finds a clash only there: the record is then not
+// stored, and the card is provisioned again in a new unit.
 func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInput, fp string) (vault.Record, bool, error) {
+	for redraw := 0; ; redraw++ {
+		rec, created, err := t.storeNewOnce(ctx, set, c, fp, redraw == maxRedraws)
+		if errors.Is(err, errRedraw) && redraw < maxRedraws {
+			continue
+		}
+		return rec, created, err
+	}
+}
+
+// errRedraw marks storeNewOnce's failure on vault.ErrStateTaken at the
+// record write: nothing was stored, and the unit was rolled back.
+var errRedraw = errors.New("the network token's state clashed")
+
+// storeNewOnce is storeNew's one try, in one unit of work. The last try
+// (last) provisions outside it: the service then writes the token's state
+// itself, at once, drawing again on a clash as often as it allows, and
+// stores the card without a network token when none is free, as it did
+// before states were created with the record.
+func (t *Tokenizer) storeNewOnce(ctx context.Context, set *rules.Inbound, c *cardInput, fp string, last bool) (vault.Record, bool, error) {
 	// Every write a new card causes, in this order:
 	//  1. the token service's state (Provision), held in the card's unit
 	//     of work with the service's claims on the token's id and number.
@@ -325,7 +354,9 @@ func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInp
 	unit := vault.NewUnit()
 	defer unit.Rollback() // after Commit, nothing
 	req := c.provisionRequest(set.Tenant, fp, "")
-	req.Unit = unit
+	if !last {
+		req.Unit = unit
+	}
 	nt, dpan := t.Lifecycle.ProvisionWith(ctx, set.Network, req)
 	rec := vault.Record{
 		Tenant:      set.Tenant,
@@ -368,6 +399,9 @@ func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInp
 			return stored, false, nil
 		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
 			continue
+		case errors.Is(err, vault.ErrStateTaken):
+			t.discard(ctx, unit, nt)
+			return vault.Record{}, false, fmt.Errorf("%w: %w: %w", ErrUnavailable, errRedraw, err)
 		default:
 			t.discard(ctx, unit, nt)
 			return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -388,6 +422,18 @@ func (t *Tokenizer) discard(ctx context.Context, unit *vault.Unit, nt vault.Netw
 // a reissued card keeps its PAN and gets a new expiry, while an earlier one
 // is a stale autofill and must not undo the reissue.
 func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
+	for redraw := 0; ; redraw++ {
+		stored, created, err := t.refreshOnce(ctx, set, rec, c, redraw == maxRedraws)
+		if errors.Is(err, errRedraw) && redraw < maxRedraws {
+			continue // the token provisioned clashed (as in storeNew)
+		}
+		return stored, created, err
+	}
+}
+
+// refreshOnce is refresh's one try, in one unit of work (the last
+// provisions outside it, as storeNewOnce's).
+func (t *Tokenizer) refreshOnce(ctx context.Context, set *rules.Inbound, rec vault.Record, c *cardInput, last bool) (vault.Record, bool, error) {
 	changed := false
 	month, year := c.value(c.expMonth), c.value(c.expYear)
 	hasExpiry := month != "" && year != ""
@@ -406,7 +452,9 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 	defer unit.Rollback() // after Commit, nothing
 	if retry {
 		req := c.provisionRequest(rec.Tenant, rec.Fingerprint, rec.Network.ID)
-		req.Unit = unit
+		if !last {
+			req.Unit = unit
+		}
 		if updated, ok := t.Lifecycle.Reprovision(ctx, set.Network, rec, req); ok {
 			rec, changed = updated, true
 		}
@@ -428,6 +476,10 @@ func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.R
 			t.discard(ctx, unit, rec.Network)
 		}
 		return current, false, nil
+	}
+	if errors.Is(err, vault.ErrStateTaken) {
+		t.discard(ctx, unit, rec.Network)
+		return vault.Record{}, false, fmt.Errorf("%w: %w: %w", ErrUnavailable, errRedraw, err)
 	}
 	if err != nil {
 		return vault.Record{}, false, fmt.Errorf("%w: %w", ErrUnavailable, err)

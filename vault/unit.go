@@ -47,11 +47,29 @@ type Saver interface {
 	SaveAll(ctx context.Context, entries map[string][]byte) error
 }
 
-// Held is one held write: entries for Store.
+// Held is one held write: entries for Store. With Create, none of the
+// entries has been written yet and none may exist: the write creates them
+// and refuses a clash (HoldNew).
 type Held struct {
 	Store   Saver
 	Entries map[string][]byte
+	Create  bool
 }
+
+// Creator is a Saver several processes share, whose held writes are
+// created rather than saved over (HoldNew): Create stores every entry in
+// one atomic, durable write if none of the ids holds data yet, otherwise
+// nothing, and returns false (network.Creator is one).
+type Creator interface {
+	Saver
+	Create(ctx context.Context, entries map[string][]byte) (bool, error)
+}
+
+// ErrStateTaken means a held write's entry, held to be created (HoldNew),
+// exists already in its store: another process created it meanwhile. The
+// write and whatever was to be stored with it were not made; the caller
+// gives up the unit and draws its entries anew.
+var ErrStateTaken = errors.New("vault: a held entry exists already in its store")
 
 // ErrUnitEnded answers Hold and OnEnd on a unit already committed or
 // rolled back: the write would never be made durable, or the claim never
@@ -65,6 +83,21 @@ func NewUnit() *Unit { return &Unit{} }
 // Hold keeps entries for store until a record write takes them or Commit
 // saves them. The entries are copied: the caller may reuse its buffers.
 func (u *Unit) Hold(store Saver, entries map[string][]byte) error {
+	return u.hold(&Held{Store: store, Entries: entries})
+}
+
+// HoldNew is Hold for entries not yet in store that must not be there: a
+// backend that can (a UnitWriter over store) creates them in the
+// transaction of the card's record, in the same round trip, and that
+// record is not stored if one exists (ErrStateTaken); otherwise Commit
+// creates them. Nothing is written before then: a unit rolled back leaves
+// nothing in store.
+func (u *Unit) HoldNew(store Creator, entries map[string][]byte) error {
+	return u.hold(&Held{Store: store, Entries: entries, Create: true})
+}
+
+func (u *Unit) hold(h *Held) error {
+	entries := h.Entries
 	copied := make(map[string][]byte, len(entries))
 	for id, data := range entries {
 		copied[id] = append([]byte(nil), data...)
@@ -74,7 +107,8 @@ func (u *Unit) Hold(store Saver, entries map[string][]byte) error {
 	if u.ended {
 		return ErrUnitEnded
 	}
-	u.held = append(u.held, &Held{Store: store, Entries: copied})
+	h.Entries = copied
+	u.held = append(u.held, h)
 	return nil
 }
 
@@ -128,10 +162,12 @@ func (u *Unit) Taken(done []*Held) {
 	u.held = kept
 }
 
-// Commit durably saves, through each store's own SaveAll, whatever no
-// record write took, and only then releases the claims. If a save fails the
-// rest is dropped, the claims are released as abandoned, and the error is
-// returned: the caller must not hand out what the unit was for.
+// Commit durably saves, through each store's own SaveAll (Create for
+// entries held with HoldNew), whatever no record write took, and only then
+// releases the claims. If a save fails (or a create finds an entry there:
+// ErrStateTaken) the rest is dropped, the claims are released as
+// abandoned, and the error is returned: the caller must not hand out what
+// the unit was for.
 func (u *Unit) Commit(ctx context.Context) error {
 	held, ok := u.end()
 	if !ok {
@@ -140,12 +176,38 @@ func (u *Unit) Commit(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // a half-saved unit helps no one
 	var err error
 	for _, h := range held {
-		if err = h.Store.SaveAll(ctx, h.Entries); err != nil {
+		if err = save(ctx, h); err != nil {
 			break
 		}
 	}
 	u.release(err == nil)
 	return err
+}
+
+func save(ctx context.Context, h *Held) error {
+	if !h.Create {
+		return h.Store.SaveAll(ctx, h.Entries)
+	}
+	c, ok := h.Store.(Creator)
+	if !ok {
+		return errors.New("vault: a held entry to create has a store that cannot create")
+	}
+	created, err := c.Create(ctx, h.Entries)
+	if err == nil && !created {
+		err = ErrStateTaken
+	}
+	return err
+}
+
+// Created marks held writes to create (HoldNew) as created: a backend
+// wrote them ahead of the record write that would have (see
+// UpdateInUnit), and they are to be taken, or saved, like Hold's.
+func (u *Unit) Created(done []*Held) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, h := range done {
+		h.Create = false
+	}
 }
 
 // Rollback drops the held writes and releases the claims.
@@ -184,7 +246,9 @@ func (u *Unit) release(committed bool) {
 type UnitWriter interface {
 	// PutInUnit is Put that also commits the unit's writes for this
 	// vault's stores when it creates the record (never when the card was
-	// there already, or on an error: they stay held).
+	// there already, or on an error: they stay held). A write to create
+	// (HoldNew) that finds its entry there fails the put with
+	// ErrStateTaken, and the record is not stored.
 	PutInUnit(ctx context.Context, unit *Unit, rec Record) (Record, bool, error)
 	// UpdateInUnit is Update that also commits the unit's writes for this
 	// vault's stores when the update succeeds.

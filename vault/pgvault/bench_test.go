@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tokengate/tokengate/vault/pgvault"
@@ -44,18 +45,45 @@ func serverCPU(b *testing.B) (report func()) {
 	}
 }
 
+// xacts returns what reports the transactions the benchmark's database
+// committed or rolled back per card since it was called: with group
+// commit, each batch sent is one (pg_stat_database, which an idle backend
+// may update only ten seconds later: close the vault's connections before
+// report, which waits for the exiting backends' counts).
+func xacts(b *testing.B, dsn string) (report func()) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	count := func() (n int64) {
+		_, _ = conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()")
+		_ = conn.QueryRow(ctx, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&n)
+		return n
+	}
+	x0 := count()
+	return func() {
+		b.StopTimer()
+		time.Sleep(1100 * time.Millisecond)
+		b.ReportMetric(float64(count()-x0-2)/float64(b.N), "pg-xacts/op") // less count's own two
+		conn.Close(ctx)
+	}
+}
+
 // BenchmarkPostgresNewCard is the vault's side of a new card, as the
 // tokenizer makes it (pgload.Write, which bench/pgown runs in bench/run):
 // the fingerprint lookup (a miss), the network token state created (the
 // builtin service on a shared store), the record put, in one unit of work.
 func BenchmarkPostgresNewCard(b *testing.B) {
 	ctx := context.Background()
-	v, err := pgvault.Open(ctx, freshDatabase(b))
+	dsn := freshDatabase(b)
+	v, err := pgvault.Open(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer v.Close()
 	kv := v.KV(pgload.StateSpace)
+	reportXacts := xacts(b, dsn)
 	cards := pgload.NewCards("acme", hex.EncodeToString([]byte(time.Now().Format("150405.000"))))
 	benchParallelism(b)
 	b.ReportAllocs()
@@ -71,6 +99,8 @@ func BenchmarkPostgresNewCard(b *testing.B) {
 	})
 	reportCards(b)
 	pgCPU()
+	v.Close() // its connections' backends flush their statistics as they exit
+	reportXacts()
 }
 
 // BenchmarkPostgresRawStatements issues the statements a new card costs

@@ -136,6 +136,12 @@ func (v *Vault) queryRecord(ctx context.Context, sql string, args ...any) (vault
 	return o.rec, o.err
 }
 
+// isUniqueViolationOn reports whether err is a unique_violation on table.
+func isUniqueViolationOn(err error, table string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == table
+}
+
 // isUniqueViolation reports whether err is PostgreSQL's unique_violation.
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError

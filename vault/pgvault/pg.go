@@ -163,6 +163,26 @@ func validate(rec vault.Record) error {
 
 // Put implements vault.Vault: the row is committed when Put returns.
 func (v *Vault) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, error) {
+	return v.put(ctx, rec, nil)
+}
+
+// insertRecord is a new card's INSERT; a row not inserted clashed on the
+// token or the fingerprint.
+const insertRecord = `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`
+
+// insertRecordCreating is insertRecord that also creates key-value
+// entries (a KV's name, ids, data in $8, $9, $10) when, and only when, it
+// inserts the record: one statement, so one round trip and all or
+// nothing. An entry that exists fails the whole statement
+// (unique_violation on tokengate_kv), the record too. It affects as many
+// rows as it creates entries: none when the record was not inserted.
+const insertRecordCreating = `WITH rec AS (` + insertRecord + ` RETURNING 1)
+	INSERT INTO tokengate_kv (name, id, data) SELECT $8, * FROM unnest($9::text[], $10::bytea[]) WHERE EXISTS (SELECT 1 FROM rec)`
+
+// put is Put that also creates the entries of create (held to be created,
+// vault.Unit.HoldNew, all of one KV) with the record, in its statement.
+func (v *Vault) put(ctx context.Context, rec vault.Record, create []*vault.Held) (vault.Record, bool, error) {
 	if err := validate(rec); err != nil {
 		return vault.Record{}, false, err
 	}
@@ -178,13 +198,19 @@ func (v *Vault) Put(ctx context.Context, rec vault.Record) (vault.Record, bool, 
 	// uniqueness is checked by the INSERT itself: a row not inserted
 	// clashed on the token or the fingerprint, and the lookup below says
 	// which.
-	rows, err := v.exec(ctx, v.writes, `INSERT INTO tokengate_records (tenant, token, fingerprint, network_provider, network_id, data, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT DO NOTHING`,
-		rec.Tenant, rec.Token, rec.Fingerprint, rec.Network.Provider, rec.Network.ID, data, rec.CreatedAt)
-	if err != nil {
-		return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", err)
+	args := append(make([]any, 0, 10), rec.Tenant, rec.Token, rec.Fingerprint, rec.Network.Provider, rec.Network.ID, data, rec.CreatedAt)
+	sql := insertRecord
+	if len(create) > 0 {
+		sql = insertRecordCreating
+		args = append(args, kvColumns(kvOf(create[0].Store).name, create)...)
 	}
-	if rows == 1 {
+	rows, err := v.exec(ctx, v.writes, sql, args...)
+	switch {
+	case len(create) > 0 && isUniqueViolationOn(err, "tokengate_kv"):
+		return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", vault.ErrStateTaken)
+	case err != nil:
+		return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", err)
+	case rows > 0:
 		return rec, true, nil
 	}
 	existing, err := v.GetByFingerprint(ctx, rec.Tenant, rec.Fingerprint)

@@ -87,11 +87,12 @@ func (cs *Cards) Next() Card {
 }
 
 // Write makes c's writes as the tokenizer makes a new card's with the
-// builtin network token service on v's key-value table (kv): the
-// fingerprint lookup (a miss), the service's state created and held in the
-// card's unit of work, the record put in that unit, the unit committed.
-// pgvault batches each of those with other cards' as it does in the
-// gateway.
+// builtin network token service on v's key-value table (kv, a
+// network.RecordCreator): the fingerprint lookup (a miss), the service's
+// state held in the card's unit of work to be created (HoldNew, nothing
+// sent), the record put in that unit (one statement that creates the
+// state too), the unit committed. pgvault batches each of those with other
+// cards' as it does in the gateway.
 func Write(ctx context.Context, v *pgvault.Vault, kv *pgvault.KV, c Card) error {
 	switch _, err := v.GetByFingerprint(ctx, c.Rec.Tenant, c.Rec.Fingerprint); {
 	case err == nil:
@@ -101,11 +102,7 @@ func Write(ctx context.Context, v *pgvault.Vault, kv *pgvault.KV, c Card) error 
 	}
 	unit := vault.NewUnit()
 	defer unit.Rollback() // after Commit, nothing
-	created, err := kv.CreateHeld(ctx, c.Entries)
-	if err != nil || !created {
-		return fmt.Errorf("pgload: token state: created %v, %v", created, err)
-	}
-	if err := unit.Hold(kv, c.Entries); err != nil {
+	if err := unit.HoldNew(kv, c.Entries); err != nil {
 		return err
 	}
 	if _, created, err := vault.Put(ctx, v, unit, c.Rec); err != nil || !created {
