@@ -11,7 +11,8 @@ import (
 )
 
 // TestNoInPlaceMetadataWrites reads every non-test Go file of the module
-// for a write into a Record's Metadata map (an index assignment, delete,
+// for a write into a Record's Metadata map (or its Sealed bytes, which the
+// cache shares with every hit alike) (an index assignment, delete,
 // clear, maps.Copy or maps.Insert on x.Metadata) and requires the same
 // function to have given x.Metadata a map of its own first (maps.Clone, make
 // or a map literal). The read cache and the Touching vault hand one map to
@@ -109,9 +110,11 @@ func metadataWrites(f *ast.File) []ast.Node {
 	return bad
 }
 
+// metadataSel matches x.Metadata, and x.Sealed, whose bytes the read cache
+// hands every hit too (packed.record).
 func metadataSel(e ast.Expr) (*ast.SelectorExpr, bool) {
 	sel, ok := e.(*ast.SelectorExpr)
-	return sel, ok && sel.Sel.Name == "Metadata"
+	return sel, ok && (sel.Sel.Name == "Metadata" || sel.Sel.Name == "Sealed")
 }
 
 func exprKey(e ast.Expr) string {
@@ -148,12 +151,12 @@ func freshMap(e ast.Expr) bool {
 	return false
 }
 
-// isWriteCall reports whether c changes the map it gets first: delete,
-// clear, maps.Copy, maps.Insert, maps.DeleteFunc.
+// isWriteCall reports whether c changes the map or slice it gets first:
+// delete, clear, copy, maps.Copy, maps.Insert, maps.DeleteFunc.
 func isWriteCall(c *ast.CallExpr) bool {
 	switch fn := c.Fun.(type) {
 	case *ast.Ident:
-		return fn.Name == "delete" || fn.Name == "clear"
+		return fn.Name == "delete" || fn.Name == "clear" || fn.Name == "copy"
 	case *ast.SelectorExpr:
 		pkg, ok := fn.X.(*ast.Ident)
 		return ok && pkg.Name == "maps" && (fn.Sel.Name == "Copy" || fn.Sel.Name == "Insert" || fn.Sel.Name == "DeleteFunc")
@@ -179,6 +182,8 @@ func bad3(rec Record) { maps.Copy(rec.Metadata, other) }
 func bad4(rec Record) { m := rec.Metadata; m["k"] = "v" }
 func bad5(rec, next Record) { next.Metadata = maps.Clone(rec.Metadata); rec.Metadata["k"] = "v" }
 func bad6(rec Record) { rec.Metadata["k"] = "v"; rec.Metadata = map[string]string{} }
+func bad7(rec Record) { rec.Sealed[0] ^= 1 }
+func bad8(rec Record) { copy(rec.Sealed, x) }
 func good(rec Record) { next := rec; next.Metadata = maps.Clone(rec.Metadata); next.Metadata["k"] = "v"; delete(next.Metadata, "x") }
 func good2(rec Record) { rec.Metadata = make(map[string]string); rec.Metadata["k"] = "v" }
 func good3(rec Record) { if _, ok := rec.Metadata["k"]; ok { return }; for k := range rec.Metadata { _ = k } }
@@ -195,7 +200,7 @@ func good3(rec Record) { if _, ok := rec.Metadata["k"]; ok { return }; for k := 
 			}
 		}
 	}
-	for _, name := range []string{"bad", "bad2", "bad3", "bad4", "bad5", "bad6"} {
+	for _, name := range []string{"bad", "bad2", "bad3", "bad4", "bad5", "bad6", "bad7", "bad8"} {
 		if found[name] == 0 {
 			t.Errorf("%s: write not found", name)
 		}
