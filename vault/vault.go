@@ -64,6 +64,8 @@ type Record struct {
 	// in the same tenant.
 	Fingerprint string `json:"fingerprint"`
 	// Sealed is the AEAD ciphertext of the card's secrets (see Secrets).
+	// A record read through the read cache shares these bytes with it and
+	// with every other hit: never change them in place.
 	Sealed []byte `json:"sealed"`
 	// Brand, BIN and Last4 are the non-secret card facts PCI DSS lets us show.
 	Brand string `json:"brand"`
