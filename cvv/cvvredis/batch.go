@@ -39,6 +39,11 @@ type putBatcher struct {
 	pipe    redis.Pipeliner
 	sending []*putReq
 	cmds    []redis.Cmder
+	// ctx bounds the batches sent until ctxEnd is less than the store's
+	// timeout away (batchContext).
+	ctx    context.Context
+	cancel context.CancelFunc
+	ctxEnd time.Time
 }
 
 func newPutBatcher(client *redis.Client) *putBatcher {
@@ -48,30 +53,48 @@ func newPutBatcher(client *redis.Client) *putBatcher {
 // putReq is one PutCVV waiting: its key, sealed value and TTL, and where
 // its result goes (buffered: the worker never waits for a caller that
 // gave up). args is its SET, pointing into the request itself (go-redis
-// writes a *string and a *int64 as their values, and sealed through
-// MarshalBinary), so building the command boxes nothing.
+// writes a *int64 as its value, and key and sealed through MarshalBinary),
+// so building the command boxes nothing; cmd is that SET's command, and
+// key and plain arrays the request keeps from one use to the next, so a
+// CVV held allocates only its sealed bytes (Tink's) and its associated
+// data's.
 type putReq struct {
-	key    string
-	sealed sealedArg
+	key    bytesArg
+	sealed bytesArg
 	ms     int64
 	args   [5]any
 	nargs  int
+	cmd    redis.StatusCmd
 	done   chan error
+	// plain holds the CVV while it is sealed, cleared at once after.
+	plain [8]byte
 }
 
-// sealedArg is a sealed value as a SET argument, written as its bytes.
-type sealedArg struct{ b []byte }
+// bytesArg is a SET argument written as its bytes.
+type bytesArg struct{ b []byte }
 
-func (s *sealedArg) MarshalBinary() ([]byte, error) { return s.b, nil }
+func (s *bytesArg) MarshalBinary() ([]byte, error) { return s.b, nil }
 
 // putReqs pools requests. A request goes back only once its caller has
 // read its result: one whose caller gave up may still be answered later,
 // and is left to the collector.
 var putReqs = sync.Pool{New: func() any { return &putReq{done: make(chan error, 1)} }}
 
-func getPutReq(key string, sealed []byte, ttl time.Duration) *putReq {
-	req := putReqs.Get().(*putReq)
-	req.key, req.sealed.b = key, sealed
+func getPutReq() *putReq { return putReqs.Get().(*putReq) }
+
+// plainOf copies value into req's own array for sealing (into a new one
+// if it does not fit: a CVV always does); the caller clears it.
+func (req *putReq) plainOf(value string) []byte {
+	if len(value) > len(req.plain) {
+		return []byte(value)
+	}
+	return req.plain[:copy(req.plain[:], value)]
+}
+
+// set makes req's SET: sealed under the key already in req.key.b, with
+// ttl.
+func (req *putReq) set(sealed []byte, ttl time.Duration) {
+	req.sealed.b = sealed
 	req.args = [5]any{"set", &req.key, &req.sealed, "px", &req.ms}
 	req.nargs = 5
 	switch {
@@ -82,12 +105,15 @@ func getPutReq(key string, sealed []byte, ttl time.Duration) *putReq {
 	default:
 		req.ms = ttl.Milliseconds()
 	}
-	return req
 }
 
-// release pools req, once its result was read.
+// release pools req, once its result was read (or it was never sent). Its
+// key's array stays for the next request: a key name holds no secret (the
+// token is hashed).
 func (req *putReq) release() {
-	req.key, req.sealed.b, req.args = "", nil, [5]any{}
+	clear(req.plain[:])
+	req.key.b, req.sealed.b, req.args = req.key.b[:0], nil, [5]any{}
+	req.cmd = redis.StatusCmd{}
 	putReqs.Put(req)
 }
 
@@ -100,11 +126,14 @@ const maxBatch = 128
 // when a caller gives up on a single round trip), and expires with its
 // TTL. A caller waits within the store's timeout too (its own: the
 // batches ahead of its own may each take that long, bounded by send's).
-func (b *putBatcher) put(ctx context.Context, key string, sealed []byte, ttl time.Duration) error {
+//
+// req is the caller's, from getPutReq, with its SET made (set); put owns it
+// from then on.
+func (b *putBatcher) put(ctx context.Context, req *putReq) error {
 	if err := ctx.Err(); err != nil {
+		req.release()
 		return err // not sent
 	}
-	req := getPutReq(key, sealed, ttl)
 	b.mu.Lock()
 	b.pending = append(b.pending, req)
 	if !b.running {
@@ -167,13 +196,14 @@ func (b *putBatcher) sendNext() bool {
 }
 
 // send sets every request of batch in one pipeline, within the store's
-// timeout, and answers each with its own command's error.
+// timeout (and at most batchSlack more), and answers each with its own
+// command's error.
 func (b *putBatcher) send(batch []*putReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	ctx := b.batchContext()
 	cmds := b.cmds[:0]
 	for _, req := range batch {
-		cmds = append(cmds, redis.NewStatusCmd(ctx, req.args[:req.nargs]...))
+		req.cmd = *redis.NewStatusCmd(ctx, req.args[:req.nargs]...)
+		cmds = append(cmds, &req.cmd)
 	}
 	_ = b.pipe.BatchProcess(ctx, cmds...)
 	_, _ = b.pipe.Exec(ctx) // each command carries its own error
@@ -182,4 +212,25 @@ func (b *putBatcher) send(batch []*putReq) {
 	}
 	clear(cmds)
 	b.cmds = cmds[:0]
+}
+
+// batchSlack is how much longer than the store's timeout a batch may be
+// given: the batches sent within it share one context.
+const batchSlack = 100 * time.Millisecond
+
+// batchContext returns a context that ends no sooner than the store's
+// timeout from now, and no later than batchSlack after that: one
+// context.WithTimeout (five allocations and a timer started and stopped)
+// serves every batch of the next 100 ms instead of each its own. Callers
+// are bounded by their own timers (put), to the store's timeout exactly.
+func (b *putBatcher) batchContext() context.Context {
+	now := time.Now()
+	if b.ctx == nil || b.ctxEnd.Sub(now) < timeout {
+		if b.cancel != nil {
+			b.cancel()
+		}
+		b.ctxEnd = now.Add(timeout + batchSlack)
+		b.ctx, b.cancel = context.WithDeadline(context.Background(), b.ctxEnd)
+	}
+	return b.ctx
 }

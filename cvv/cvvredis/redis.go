@@ -52,15 +52,21 @@ const purpose = "cvv"
 
 // PutCVV implements cvv.Store.
 func (s *Store) PutCVV(ctx context.Context, tenant, token, value string, ttl time.Duration) error {
-	b := []byte(value)
-	sealed, err := s.keys.SealValue(purpose, tenant, token, b)
-	clear(b)
+	// The CVV is copied into the pooled request for sealing, and its key
+	// built there: no allocation of either per CVV (batch.go).
+	req := getPutReq()
+	plain := req.plainOf(value)
+	sealed, err := s.keys.SealValue(purpose, tenant, token, plain)
+	clear(plain)
 	if err != nil {
+		req.release()
 		return fmt.Errorf("cvvredis: sealing: %w", err)
 	}
+	req.key.b = s.names.appendName(req.key.b[:0], "cvv", tenant, token)
+	req.set(sealed, ttl)
 	// Batched with the other requests' CVVs: one pipeline (batch.go),
 	// whose wait is bounded by the store's timeout there.
-	if err := s.puts.put(ctx, s.key(tenant, token), sealed, ttl); err != nil {
+	if err := s.puts.put(ctx, req); err != nil {
 		return putFailed(err)
 	}
 	return nil
