@@ -211,3 +211,36 @@ func TestTwoGatewaysClashingDPANsLeaveNoOrphans(t *testing.T) {
 	}
 	t.Logf("%d cards, %d tokens, %d states (%d live), %d reservations", cards, len(tokens), len(states), live, len(reservations))
 }
+
+// A rule set whose tokens are the DPANs, in a narrow DPAN space: a draw
+// that lands on a stored card's number clashes on the record's token as
+// well as on the reservation, and must be drawn again, not refused.
+func TestNetworkTokenFormatClashesAreRedrawn(t *testing.T) {
+	g := newPGGateway(t, vaulttest.PostgresDatabase(t), map[string][]string{"visa": {raceTokenBIN}})
+	set := cardSet(t, tenantA, "token_format: network_token")
+	const cards, workers = 2000, 16
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range cards {
+			next <- i
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				pan := racePAN(i)
+				doc, err := body.Parse(body.JSON, "application/json", []byte(cardJSON(pan, "123", "12", "2030")))
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				if _, err := g.s.Tokenizer.Apply(context.Background(), set, body.JSON, doc); err != nil {
+					t.Errorf("card %s: %v", card.Last4(pan), err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
