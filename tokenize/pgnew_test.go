@@ -201,9 +201,16 @@ func TestTwoGatewaysClashingDPANsLeaveNoOrphans(t *testing.T) {
 			t.Errorf("a live token state without a record (%s)", status)
 		}
 	}
+	reserved := map[string]int{}
 	for _, id := range reservations {
 		if _, ok := states[id]; !ok {
 			t.Error("a DPAN reservation without its state")
+		}
+		reserved[id]++
+	}
+	for id, status := range states {
+		if reserved[id] != 1 {
+			t.Errorf("a %s state with %d DPAN reservations", status, reserved[id])
 		}
 	}
 	if live != len(tokens) {
