@@ -73,9 +73,26 @@ func racePAN(i int) string {
 // live: a joiner whose held state is found created by the first must not
 // give that token back.
 func TestConcurrentRefreshKeepsTheStoredToken(t *testing.T) {
-	g := newPGGateway(t, vaulttest.PostgresDatabase(t), nil)
+	dsn := vaulttest.PostgresDatabase(t)
+	g := newPGGateway(t, dsn, nil)
 	ctx := context.Background()
-	for round := range 4 {
+	const rounds = 4
+	defer func() {
+		// Each card: its deleted token and its new one; more are tokens
+		// provisioned only to be given back (a redraw that found nothing
+		// to join).
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM tokengate_kv WHERE name = 'network_tokens'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d cards: %d token states and reservations, %d for tokens given back", rounds, n, n-4*rounds)
+	}()
+	for round := range rounds {
 		pan := racePAN(round)
 		g.apply(t, pan)
 		fp := g.s.Keys.Fingerprint(tenantA, pan)

@@ -487,6 +487,14 @@ func (t *Tokenizer) refreshOnce(ctx context.Context, set *rules.Inbound, rec vau
 	}
 	if errors.Is(err, vault.ErrStateTaken) {
 		unit.Rollback() // not discard: see errRedraw
+		// Usually a concurrent request for this card that joined the same
+		// token (same idempotency key) stored it first: its record stands,
+		// as on a conflict, and drawing again would only provision a token
+		// to give back.
+		vault.Invalidate(t.Vault, rec.Tenant, rec.Token)
+		if current, err := t.Vault.Get(ctx, rec.Tenant, rec.Token); err == nil && current.Network.ID == rec.Network.ID {
+			return current, false, nil
+		}
 		return vault.Record{}, false, fmt.Errorf("%w: %w: %w", ErrUnavailable, errRedraw, err)
 	}
 	if err != nil {
