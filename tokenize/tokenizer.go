@@ -331,6 +331,14 @@ func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInp
 
 // errRedraw marks storeNewOnce's failure on vault.ErrStateTaken at the
 // record write: nothing was stored, and the unit was rolled back.
+//
+// The unit is only rolled back, its network token not given back
+// (discard): the unit wrote none of the token's state (held to be created,
+// and the write that would have created it refused), and the state found
+// is another's: a token of another card whose number or id the draw hit,
+// or this very token, created by a concurrent request for the same card
+// that joined it (the same idempotency key) and stored the record that
+// holds it. Deleting it would kill a live card's token.
 var errRedraw = errors.New("the network token's state clashed")
 
 // storeNewOnce is storeNew's one try, in one unit of work. The last try
@@ -400,7 +408,7 @@ func (t *Tokenizer) storeNewOnce(ctx context.Context, set *rules.Inbound, c *car
 		case errors.Is(err, vault.ErrTokenTaken) && attempt < 4 && set.Format != rules.FormatNetworkToken:
 			continue
 		case errors.Is(err, vault.ErrStateTaken):
-			t.discard(ctx, unit, nt)
+			unit.Rollback() // not discard: see errRedraw
 			return vault.Record{}, false, fmt.Errorf("%w: %w: %w", ErrUnavailable, errRedraw, err)
 		default:
 			t.discard(ctx, unit, nt)
@@ -478,7 +486,15 @@ func (t *Tokenizer) refreshOnce(ctx context.Context, set *rules.Inbound, rec vau
 		return current, false, nil
 	}
 	if errors.Is(err, vault.ErrStateTaken) {
-		t.discard(ctx, unit, rec.Network)
+		unit.Rollback() // not discard: see errRedraw
+		// Usually a concurrent request for this card that joined the same
+		// token (same idempotency key) stored it first: its record stands,
+		// as on a conflict, and drawing again would only provision a token
+		// to give back.
+		vault.Invalidate(t.Vault, rec.Tenant, rec.Token)
+		if current, err := t.Vault.Get(ctx, rec.Tenant, rec.Token); err == nil && current.Network.ID == rec.Network.ID {
+			return current, false, nil
+		}
 		return vault.Record{}, false, fmt.Errorf("%w: %w: %w", ErrUnavailable, errRedraw, err)
 	}
 	if err != nil {

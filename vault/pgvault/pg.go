@@ -214,10 +214,34 @@ func (v *Vault) put(ctx context.Context, rec vault.Record, create []*vault.Held)
 		return rec, true, nil
 	}
 	existing, err := v.GetByFingerprint(ctx, rec.Tenant, rec.Fingerprint)
+	if errors.Is(err, vault.ErrNotFound) && len(create) > 0 {
+		// The record clashed on its token, so the statement never tried
+		// the entries. A token that is the held DPAN (the network_token
+		// format) clashes there when the DPAN is taken: that is the
+		// entries' clash, and the card is to be provisioned again, not
+		// refused for a token it cannot change.
+		taken, err := v.anyExists(ctx, create)
+		if err != nil {
+			return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", err)
+		}
+		if taken {
+			return vault.Record{}, false, fmt.Errorf("pgvault: put: %w", vault.ErrStateTaken)
+		}
+	}
 	if errors.Is(err, vault.ErrNotFound) {
 		return vault.Record{}, false, vault.ErrTokenTaken
 	}
 	return existing, false, err
+}
+
+// anyExists reports whether any entry of held (all of one KV) exists.
+func (v *Vault) anyExists(ctx context.Context, held []*vault.Held) (bool, error) {
+	cols := kvColumns(kvOf(held[0].Store).name, held)
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	var taken bool
+	err := v.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tokengate_kv WHERE name = $1 AND id = ANY($2::text[]))`, cols[0], cols[1]).Scan(&taken)
+	return taken, err
 }
 
 // Get implements vault.Vault.
