@@ -397,23 +397,27 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		releasePeekReader(br)
 		return nil, &refusal{upstream: "the destination", reason: "its response is UTF-16 or UTF-32 text (or binary), which the response guard cannot read"}
 	}
-	src = readCloser{noNUL{br}, src}
-	if head, _ := br.Peek(512); jsonBody(resp.Header.Get("Content-Type"), head) {
-		g = g.ForJSON()
-	}
+	// Whether the answer is JSON; ForJSON is applied in each branch, not
+	// here, so that a small answer's JSON guard is not allocated (it stays
+	// on the stack; a stream's Reader keeps its own).
+	head, _ := br.Peek(512)
+	json := jsonBody(resp.Header.Get("Content-Type"), head)
 	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a
 		// chunked stream read by read.
 		// Read into a buffer of the announced length (and a byte to see
 		// EOF), not io.ReadAll's growing copies; a body longer than
-		// announced still grows it, as ReadAll would.
+		// announced still grows it, as ReadAll would. It is read from br
+		// itself: readSmall refuses a NUL and stops past bufferLimit as
+		// the stream's noNUL and a LimitReader would, without their
+		// allocations.
 		bp := responseBuffers.Get().(*[]byte)
 		b := *bp
 		if int64(cap(b)) <= resp.ContentLength {
 			b = make([]byte, 0, resp.ContentLength+1)
 		}
-		b, err := readAllInto(b[:0], io.LimitReader(src, bufferLimit+1))
+		b, err := readSmall(b[:0], br, bufferLimit+1)
 		if err != nil {
 			src.Close()
 			releasePeekReader(br)
@@ -423,7 +427,13 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		if len(b) <= bufferLimit {
 			src.Close()
 			releasePeekReader(br) // read to its end: nothing reads it again
-			out, n := g.Bytes(b)
+			var out []byte
+			var n int
+			if json {
+				out, n = g.ForJSON().Bytes(b)
+			} else {
+				out, n = g.Bytes(b)
+			}
 			redactions.Add(float64(n))
 			if !sameArray(out, b) && cap(b) <= maxPooledResponse {
 				// The answer is out, a copy: what the destination sent,
@@ -432,12 +442,20 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 				*bp = b[:0]
 				responseBuffers.Put(bp)
 			}
-			resp.Body = io.NopCloser(bytes.NewReader(out))
+			body := new(answerBody)
+			body.Reset(out)
+			resp.Body = body
 			resp.ContentLength = int64(len(out))
-			resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+			setHeader(resp.Header, "Content-Length", strconv.Itoa(len(out)))
 			return resp, nil
 		}
-		src = readCloser{io.MultiReader(bytes.NewReader(b), src), src} // decoded larger: stream it
+		// Decoded larger: stream it.
+		src = readCloser{io.MultiReader(bytes.NewReader(b), noNUL{br}), src}
+	} else {
+		src = readCloser{noNUL{br}, src}
+	}
+	if json {
+		g = g.ForJSON()
 	}
 	resp.Body = countingReader{g.NewReader(src), redactions}
 	resp.ContentLength = -1
@@ -479,10 +497,23 @@ func sameArray(a, b []byte) bool {
 	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
 
-// readAllInto is io.ReadAll reading into b's array first.
-func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+// readSmall is io.ReadAll of io.LimitReader(noNUL{r}, limit) reading into
+// b's array first: it fails with errNUL if what it reads of r within limit
+// holds a NUL byte.
+func readSmall(b []byte, r *bufio.Reader, limit int) ([]byte, error) {
 	for {
-		n, err := r.Read(b[len(b):cap(b)])
+		p := b[len(b):min(cap(b), limit)]
+		if len(p) == 0 {
+			if len(b) >= limit {
+				return b, nil
+			}
+			b = append(b, 0)[:len(b)] // room for more
+			continue
+		}
+		n, err := r.Read(p)
+		if bytes.IndexByte(p[:n], 0) >= 0 {
+			return b, errNUL // as noNUL: the read's bytes are not kept
+		}
 		b = b[:len(b)+n]
 		if err != nil {
 			if err == io.EOF {
@@ -490,10 +521,24 @@ func readAllInto(b []byte, r io.Reader) ([]byte, error) {
 			}
 			return b, err
 		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // room for more
-		}
 	}
+}
+
+// answerBody is a small answer's redacted body: one allocation where
+// io.NopCloser(bytes.NewReader(out)) made two.
+type answerBody struct{ bytes.Reader }
+
+func (*answerBody) Close() error { return nil }
+
+// setHeader is h.Set(key, v) for a canonical key, writing into the value
+// slice the response came with when it holds one value, rather than
+// allocating a new one.
+func setHeader(h http.Header, key, v string) {
+	if vs := h[key]; len(vs) == 1 {
+		vs[0] = v
+		return
+	}
+	h.Set(key, v)
 }
 
 // jsonBody reports whether a response is JSON, by its Content-Type
