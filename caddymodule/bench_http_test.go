@@ -31,6 +31,7 @@ import (
 type outboundBench struct {
 	plainURL, detokURL, apiKey string
 	detokBody                  []byte
+	detokFormBody              []byte
 }
 
 func startOutboundBench(b *testing.B) *outboundBench {
@@ -125,24 +126,30 @@ http://:%d {
 		b.Fatalf("tokenize: HTTP %d, no token: %v", resp.StatusCode, err)
 	}
 	g.detokBody = bytes.Replace(benchBody(b, "detokenize.json"), []byte("{{TOKEN}}"), []byte(doc.Payment.Card.Number), 1)
+	g.detokFormBody = bytes.Replace(benchBody(b, "detokenize.form"), []byte("{{TOKEN}}"), []byte(doc.Payment.Card.Number), 1)
 	return g
 }
 
 // run posts body to url from parallel clients (keep-alive connections, like
 // wrk's), checking every answer is a 200 that check accepts.
 func (g *outboundBench) run(b *testing.B, url string, check func(http.Header) bool) {
+	g.runBody(b, url, g.detokBody, "application/json", check)
+}
+
+// runBody is run with another body and its content type.
+func (g *outboundBench) runBody(b *testing.B, url string, body []byte, contentType string, check func(http.Header) bool) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	client := &http.Client{Transport: tr}
 	b.Cleanup(tr.CloseIdleConnections)
-	b.SetBytes(int64(len(g.detokBody)))
+	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.SetParallelism(8) // bench/run's 16 connections on 2 cores
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(g.detokBody))
-			req.Header.Set("Content-Type", "application/json")
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", contentType)
 			req.Header.Set("X-Tokengate-Api-Key", g.apiKey)
 			resp, err := client.Do(req)
 			if err != nil {
@@ -167,6 +174,21 @@ func BenchmarkDetokenizeHTTP(b *testing.B) {
 	g.run(b, g.detokURL, func(h http.Header) bool {
 		return strings.Contains(h.Get("Tokengate-Injected"), "=network_token")
 	})
+}
+
+// BenchmarkDetokenizeFormHTTP: bench/run's (4) detokenize, form body.
+func BenchmarkDetokenizeFormHTTP(b *testing.B) {
+	g := startOutboundBench(b)
+	g.runBody(b, g.detokURL, g.detokFormBody, "application/x-www-form-urlencoded", func(h http.Header) bool {
+		return strings.Contains(h.Get("Tokengate-Injected"), "=network_token")
+	})
+}
+
+// BenchmarkPlainProxyFormHTTP: bench/run's (1) plain reverse_proxy of the
+// form body, the ceiling for BenchmarkDetokenizeFormHTTP.
+func BenchmarkPlainProxyFormHTTP(b *testing.B) {
+	g := startOutboundBench(b)
+	g.runBody(b, g.plainURL, g.detokFormBody, "application/x-www-form-urlencoded", func(http.Header) bool { return true })
 }
 
 // BenchmarkPlainProxyHTTP: bench/run's (1) plain reverse_proxy of the same
