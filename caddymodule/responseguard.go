@@ -401,7 +401,7 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	// here, so that a small answer's JSON guard is not allocated (it stays
 	// on the stack; a stream's Reader keeps its own).
 	head, _ := br.Peek(512)
-	json := jsonBody(resp.Header.Get("Content-Type"), head)
+	isJSON := jsonBody(resp.Header.Get("Content-Type"), head)
 	if resp.ContentLength >= 0 && resp.ContentLength <= bufferLimit {
 		// The usual small answer: redact it whole and keep a length, so
 		// that reverse_proxy sends it in one piece rather than flushing a
@@ -429,7 +429,7 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 			releasePeekReader(br) // read to its end: nothing reads it again
 			var out []byte
 			var n int
-			if json {
+			if isJSON {
 				out, n = g.ForJSON().Bytes(b)
 			} else {
 				out, n = g.Bytes(b)
@@ -454,7 +454,7 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 	} else {
 		src = readCloser{noNUL{br}, src}
 	}
-	if json {
+	if isJSON {
 		g = g.ForJSON()
 	}
 	resp.Body = countingReader{g.NewReader(src), redactions}
