@@ -320,8 +320,17 @@ const maxRedraws = 2
 // (network.RecordCreator) finds a clash only there: the record is then not
 // stored, and the card is provisioned again in a new unit.
 func (t *Tokenizer) storeNew(ctx context.Context, set *rules.Inbound, c *cardInput, fp string) (vault.Record, bool, error) {
+	return withRedraws(func(last bool) (vault.Record, bool, error) {
+		return t.storeNewOnce(ctx, set, c, fp, last)
+	})
+}
+
+// withRedraws runs try until it does not fail with errRedraw, at most
+// maxRedraws times more; the last try is told so (last), to provision
+// outside its unit.
+func withRedraws(try func(last bool) (vault.Record, bool, error)) (vault.Record, bool, error) {
 	for redraw := 0; ; redraw++ {
-		rec, created, err := t.storeNewOnce(ctx, set, c, fp, redraw == maxRedraws)
+		rec, created, err := try(redraw == maxRedraws)
 		if errors.Is(err, errRedraw) && redraw < maxRedraws {
 			continue
 		}
@@ -430,13 +439,10 @@ func (t *Tokenizer) discard(ctx context.Context, unit *vault.Unit, nt vault.Netw
 // a reissued card keeps its PAN and gets a new expiry, while an earlier one
 // is a stale autofill and must not undo the reissue.
 func (t *Tokenizer) refresh(ctx context.Context, set *rules.Inbound, rec vault.Record, c *cardInput) (vault.Record, bool, error) {
-	for redraw := 0; ; redraw++ {
-		stored, created, err := t.refreshOnce(ctx, set, rec, c, redraw == maxRedraws)
-		if errors.Is(err, errRedraw) && redraw < maxRedraws {
-			continue // the token provisioned clashed (as in storeNew)
-		}
-		return stored, created, err
-	}
+	// The token provisioned may clash, as in storeNew.
+	return withRedraws(func(last bool) (vault.Record, bool, error) {
+		return t.refreshOnce(ctx, set, rec, c, last)
+	})
 }
 
 // refreshOnce is refresh's one try, in one unit of work (the last
