@@ -303,7 +303,10 @@ func networkOutcome(err error) string {
 	case err == nil:
 		return "ok"
 	case errors.As(err, &nerr):
-		return nerr.Code
+		if network.KnownCode(nerr.Code) {
+			return nerr.Code
+		}
+		return network.CodeRefused // a remote's own code: not a bounded label
 	case errors.Is(err, network.ErrSuspended):
 		return "suspended"
 	case errors.Is(err, network.ErrDeleted):

@@ -91,13 +91,13 @@ func refusal(a answer, op string) error {
 	case p.Title == "NETWORK_TOKEN_INACTIVE":
 		return fmt.Errorf("basistheory: %s: %w", op, network.ErrDeleted)
 	case a.status == http.StatusUnprocessableEntity && p.Title != "":
-		return &network.Error{Code: strings.ToLower(p.Title), Message: p.Detail}
+		return network.RemoteError(p.Title, p.Detail)
 	case a.status == http.StatusBadRequest:
 		fields := make([]string, 0, len(p.Errors))
 		for f := range p.Errors {
 			fields = append(fields, f)
 		}
-		return &network.Error{Code: "invalid_card", Message: "Basis Theory refused the card data (" + strings.Join(fields, ", ") + ")"}
+		return &network.Error{Code: network.CodeInvalidCard, Message: "Basis Theory refused the card data (" + strings.Join(fields, ", ") + ")"}
 	case a.status == http.StatusUnauthorized || a.status == http.StatusForbidden:
 		return fmt.Errorf("%w: %s: the API key is refused (status %d): check api_key and its network-token permissions", errUnavailable, op, a.status)
 	}

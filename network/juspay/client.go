@@ -137,7 +137,7 @@ func refusal(a providerhttp.Answer, op string) error {
 	case f.UserMessage == "Stored Card Entry Not Found" || f.ErrorMessage == "INVALID_REQUEST" || a.Status == http.StatusNotFound:
 		return fmt.Errorf("juspay %s: %w", op, network.ErrNotFound)
 	case a.Status == http.StatusBadRequest:
-		return &network.Error{Code: "invalid_card", Message: "Juspay refused the card data"}
+		return &network.Error{Code: network.CodeInvalidCard, Message: "Juspay refused the card data"}
 	}
 	return fmt.Errorf("%w: juspay %s: status %d", providerhttp.ErrUnavailable, op, a.Status)
 }

@@ -66,7 +66,7 @@ func (c *Client) Provision(ctx context.Context, req network.ProvisionRequest) (n
 		if code == "service_unavailable" || code == "provider_error" {
 			return network.Token{}, fmt.Errorf("%w: juspay generateToken: %s", providerhttp.ErrUnavailable, code)
 		}
-		return network.Token{}, &network.Error{Code: code, Message: msg}
+		return network.Token{}, network.RemoteError(code, msg)
 	}
 	msg, err := jwe.Parse(*env.Payload)
 	if err != nil {
@@ -186,7 +186,7 @@ func (c *Client) Cryptogram(ctx context.Context, req network.CryptogramRequest) 
 func (c *Client) SetStatus(ctx context.Context, id, status string) error {
 	if status != network.StatusDeleted {
 		if status == network.StatusActive || status == network.StatusSuspended {
-			return &network.Error{Code: "unsupported_operation", Message: "Juspay's APIs cannot suspend or resume a token"}
+			return &network.Error{Code: network.CodeUnsupportedOperation, Message: "Juspay's APIs cannot suspend or resume a token"}
 		}
 		return &network.Error{Code: network.CodeInvalidStatus, Message: "Invalid Token Status"}
 	}
