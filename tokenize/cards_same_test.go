@@ -118,3 +118,23 @@ func TestCollectOneCardOneAllocation(t *testing.T) {
 		t.Fatalf("collect: %v allocations, collectOld %v: want one, two fewer", allocs, oldAllocs)
 	}
 }
+
+// FuzzGroupLessAgainstOld checks that groupLess orders any two groups as
+// groupLessOld does, malformed ones included.
+func FuzzGroupLessAgainstOld(f *testing.F) {
+	for _, seed := range [][2]string{{"2", "10"}, {"0.10", "0.9"}, {"1", "1.0"}, {"1.0", "1"}, {"", "0"}, {"a.1", "0.2"}, {"1..2", "1.0.1"}, {"99999999999999999999", "1"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := groupLess(a, b), groupLessOld(a, b); got != want {
+			t.Fatalf("groupLess(%q, %q) = %v, old %v", a, b, got, want)
+		}
+	})
+}
+
+// Ordering a bulk body's groups allocates nothing.
+func TestGroupLessAllocatesNothing(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { groupLess("0.123", "0.124") }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}
