@@ -67,7 +67,6 @@ func (d *jsonDoc) splicesOld() *splicer {
 	return sp
 }
 
-
 // FuzzSplicesAgainstOld records the same fuzzed edits on two docs of a
 // fuzzed body and requires splices and splicesOld to build the same body.
 func FuzzSplicesAgainstOld(f *testing.F) {
