@@ -28,9 +28,22 @@ type cardInput struct {
 	// never found in a body: behind a pointer, so a bulk body's thousand
 	// cards do not each carry its room.
 	served *servedCard
-	// vals holds the Values collect found, one per field kind, so that the
-	// pointers above need no allocation each.
-	vals [6]body.Value
+	// edited holds the card number and CVV values collect found, which
+	// stay until the body is edited; rest holds the others (expiry, name,
+	// consent), needed only until the card is stored (drop). The pointers
+	// above point into them, so that they need no allocation each.
+	edited [2]body.Value
+	rest   *[4]body.Value
+}
+
+// drop lets go of what only storing the card needed (its number, expiry,
+// name, consent) once its token is known: a bulk body's cards are held
+// until every card is stored and the body edited, and without this most
+// of each card (and its number) would be held to the end. What the edit
+// and the CVV hold need (pan, cvv, keepCVV, group) stays.
+func (c *cardInput) drop() {
+	c.number, c.brand, c.served = "", "", nil
+	c.expMonth, c.expYear, c.name, c.consent, c.rest = nil, nil, nil, nil, nil
 }
 
 // servedCard is what goes to the token service with a card the served APIs
@@ -42,8 +55,15 @@ type servedCard struct {
 
 // hold keeps v in the card's slot i and returns it.
 func (c *cardInput) hold(i int, v body.Value) *body.Value {
-	c.vals[i] = v
-	return &c.vals[i]
+	if i < len(c.edited) {
+		c.edited[i] = v
+		return &c.edited[i]
+	}
+	if c.rest == nil {
+		c.rest = new([4]body.Value)
+	}
+	c.rest[i-len(c.edited)] = v
+	return &c.rest[i-len(c.edited)]
 }
 
 // own gives the card its own copies of the texts a record or the token
@@ -97,7 +117,7 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 			if c == nil {
 				if len(byGroup) == 0 {
 					c = &first.card
-					c.group = v.Group
+					c.group, c.rest = v.Group, &first.rest
 				} else {
 					c = &cardInput{group: v.Group}
 				}
@@ -147,9 +167,10 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 // firstCard is the first card collect finds, with room for the slice that
 // returns it and for the value each field's Find returns (a checkout's
 // fields find one each): a checkout's one card is one allocation, not
-// three, and (640 bytes in its size class) no more bytes than the three.
+// three, and (512 bytes in its size class) no more bytes than the three.
 type firstCard struct {
 	card  cardInput
+	rest  [4]body.Value
 	cards [1]*cardInput
 	found [1]body.Value
 }

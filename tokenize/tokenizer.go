@@ -269,6 +269,7 @@ func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards [
 			if err != nil {
 				return err
 			}
+			c.drop() // stored: only what the edit needs is kept
 			tokens[i] = rec.Token
 			nCreated.Add(int64(b2i(isNew)))
 			nActive.Add(int64(b2i(rec.Network.Status == network.StatusActive)))
