@@ -201,7 +201,14 @@ func (d *jsonDoc) place(base int, r gjson.Result, path string) (loc, bool) {
 		return loc{}, false
 	}
 	l := loc{start: start, end: end, typ: r.Type}
-	d.remember(path, l)
+	if r.Type == gjson.JSON {
+		// Only objects and arrays are kept: they are where later lookups
+		// start from. A string or number is found again from its parent
+		// (a scan of that one object) when it is edited; keeping each
+		// would fill the map with every field of a bulk body, some 6,000
+		// entries for 1,000 cards, alive until the body is released.
+		d.remember(path, l)
+	}
 	return l, true
 }
 

@@ -2,6 +2,8 @@ package tokenize
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/tokengate/tokengate/body"
 	"github.com/tokengate/tokengate/rules"
@@ -54,7 +56,21 @@ func collectOld(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInpu
 		}
 	}
 	if len(cards) > 1 {
-		sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })
+		sort.Slice(cards, func(i, j int) bool { return groupLessOld(cards[i].group, cards[j].group) })
 	}
 	return cards, nil
+}
+
+// groupLessOld is groupLess before it walked the groups in place (issue 20,
+// sixth pass), kept for FuzzGroupLessAgainstOld.
+func groupLessOld(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, _ := strconv.Atoi(as[i])
+		y, _ := strconv.Atoi(bs[i])
+		if x != y {
+			return x < y
+		}
+	}
+	return len(as) < len(bs)
 }

@@ -64,6 +64,7 @@ type env struct {
 	net        *network.Builtin
 	cvvs       *cvvmem.Store
 	keys       *keys.Keys
+	cache      *vault.Cache
 	path       string
 }
 
@@ -80,7 +81,7 @@ func newEnv(t testing.TB) *env {
 	e := &env{vault: v, net: newBuiltin(t), cvvs: cvvs, keys: testKeys(t), path: path}
 	// Wired as the app wires it (stack.New); setNet swaps the services.
 	s := stack.New(stack.Config{Vault: v, Keys: e.keys, CVVs: cvvs, ProvisionTimeout: 2 * time.Second})
-	e.shortLived, e.tk = s.Records, s.Tokenizer
+	e.shortLived, e.tk, e.cache = s.Records, s.Tokenizer, s.Cache
 	e.tk.Now = fixedNow
 	e.setNet(e.net)
 	return e

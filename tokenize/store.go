@@ -33,7 +33,7 @@ type Card struct {
 // be stored; the CVV is not held (the caller decides).
 func (t *Tokenizer) Store(ctx context.Context, tenant string, format rules.TokenFormat, prefix string, in Card) (vault.Record, bool, error) {
 	c := &cardInput{pan: in.Number, cvv: in.CVV, expMonth: in.ExpMonth, expYear: in.ExpYear, name: in.Name,
-		address: in.Address, customerID: in.CustomerID}
+		served: &servedCard{address: in.Address, customerID: in.CustomerID}}
 	if c.pan == nil {
 		c.pan = &body.Value{Path: "number"}
 	}

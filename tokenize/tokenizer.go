@@ -240,6 +240,11 @@ func edit(doc body.Doc, cards []*cardInput, strays []stray, strayCards []*cardIn
 // per card, which is what keeps a 1,000-card body linear in practice.
 const maxParallelCards = 32
 
+// bulkCards is the most cards a body may have for its records to be cached:
+// a larger body is an import, whose cards are seldom read again within the
+// cache's TTL, and a thousand cached records would stay alive for it.
+const bulkCards = 64
+
 // tokenizeAll stores every card, concurrently for bodies with several,
 // puts each card's token in tokens (in card order), and returns how many
 // cards were new and how many have an active network token.
@@ -252,6 +257,9 @@ func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards [
 		tokens[0] = rec.Token
 		return b2i(isNew), b2i(rec.Network.Status == network.StatusActive), nil
 	}
+	if len(cards) > bulkCards {
+		ctx = vault.WithoutCaching(ctx)
+	}
 	var nCreated, nActive atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelCards)
@@ -261,6 +269,7 @@ func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards [
 			if err != nil {
 				return err
 			}
+			c.drop() // stored: only what the edit needs is kept
 			tokens[i] = rec.Token
 			nCreated.Add(int64(b2i(isNew)))
 			nActive.Add(int64(b2i(rec.Network.Status == network.StatusActive)))
@@ -531,7 +540,7 @@ func laterExpiry(month, year, oldMonth, oldYear string) bool {
 // provisionRequest is what the token service is asked for this card;
 // previous is its former, deleted network token, if any.
 func (c *cardInput) provisionRequest(tenant, fingerprint, previous string) network.ProvisionRequest {
-	return network.ProvisionRequest{
+	req := network.ProvisionRequest{
 		Tenant:         tenant,
 		IdempotencyKey: lifecycle.IdempotencyKey(tenant, fingerprint, previous),
 		PAN:            c.number,
@@ -540,7 +549,9 @@ func (c *cardInput) provisionRequest(tenant, fingerprint, previous string) netwo
 		CVV:            c.value(c.cvv),
 		Brand:          string(c.brand),
 		Name:           c.value(c.name),
-		Address:        c.address,
-		CustomerID:     c.customerID,
 	}
+	if c.served != nil {
+		req.Address, req.CustomerID = c.served.address, c.served.customerID
+	}
+	return req
 }

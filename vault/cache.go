@@ -66,6 +66,20 @@ func (c *Cache) generation() (uint64, bool) {
 	return c.gen, !c.off
 }
 
+type notCachedKey struct{}
+
+// WithoutCaching marks ctx so that what is read from or written to the
+// store under it is not added to a Cache (what the cache already holds is
+// still served). A bulk body's cards are seldom read again within the TTL:
+// cached, a 1,000-card import would keep 1,000 records alive for it, which
+// the collector counts against every request's heap goal.
+func WithoutCaching(ctx context.Context) context.Context {
+	return context.WithValue(ctx, notCachedKey{}, true)
+}
+
+// admits reports whether records read or written under ctx are cached.
+func admits(ctx context.Context) bool { return ctx.Value(notCachedKey{}) == nil }
+
 // remember caches rec unless the cache is off or something was invalidated
 // since generation returned gen.
 func (c *Cache) remember(rec Record, gen uint64) {
@@ -123,7 +137,7 @@ func (c *Cache) Get(ctx context.Context, tenant, token string) (Record, error) {
 		}
 	}
 	rec, err := c.Vault.Get(ctx, tenant, token)
-	if err == nil {
+	if err == nil && admits(ctx) {
 		c.remember(rec, gen)
 	}
 	return rec, err
@@ -140,7 +154,7 @@ func (c *Cache) GetByFingerprint(ctx context.Context, tenant, fingerprint string
 		}
 	}
 	rec, err := c.Vault.GetByFingerprint(ctx, tenant, fingerprint)
-	if err == nil {
+	if err == nil && admits(ctx) {
 		c.remember(rec, gen)
 	}
 	return rec, err
@@ -155,7 +169,7 @@ func (c *Cache) Put(ctx context.Context, rec Record) (Record, bool, error) {
 func (c *Cache) PutInUnit(ctx context.Context, unit *Unit, rec Record) (Record, bool, error) {
 	gen, _ := c.generation()
 	stored, created, err := Put(ctx, c.Vault, unit, rec)
-	if err == nil {
+	if err == nil && admits(ctx) {
 		c.remember(stored, gen)
 	}
 	return stored, created, err
@@ -177,9 +191,11 @@ func (c *Cache) UpdateInUnit(ctx context.Context, unit *Unit, rec Record) (Recor
 	}
 	stored, err := Update(ctx, c.Vault, unit, rec)
 	switch {
-	case err == nil:
+	case err == nil && admits(ctx):
 		c.remember(stored, gen)
-	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+	case err == nil, errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+		// Not cached (WithoutCaching) or stale: the copy the cache may
+		// hold is older than the store's, so it goes.
 		c.Invalidate(rec.Tenant, rec.Token)
 	}
 	return stored, err
