@@ -246,12 +246,19 @@ func (b *putBatcher) exec(ctx context.Context, cmds []redis.Cmder) error {
 	}
 	_ = b.pipe.BatchProcess(ctx, cmds...)
 	_, err := b.pipe.Exec(ctx)
-	var reply redis.Error
-	if err != nil && !errors.As(err, &reply) {
+	if err != nil && !isReply(err) {
 		_ = b.conn.Close()
 		b.conn, b.pipe = nil, nil
 	}
 	return err
+}
+
+// isReply reports whether err is Redis's own answer (the connection is
+// fine). A function of its own so that its target escapes only on an
+// error, not on every batch.
+func isReply(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply)
 }
 
 // connClosed reports whether err says the connection was closed, by the
