@@ -13,6 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/tokengate/tokengate/vault/vaulttest"
 )
 
 // The whole outbound path through a real Caddy in this process, as
@@ -146,6 +148,9 @@ func (g *outboundBench) runBody(b *testing.B, url string, body []byte, contentTy
 	b.ReportAllocs()
 	b.SetParallelism(8) // bench/run's 16 connections on 2 cores
 	b.ResetTimer()
+	// The process's CPU per request, as the inbound benchmarks report it:
+	// steadier than ns/op on a shared machine.
+	defer vaulttest.CPUPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))

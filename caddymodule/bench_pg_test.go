@@ -144,9 +144,11 @@ func benchTokenizeNew(b *testing.B, dir, backends string, measure func(*testing.
 
 // roundTrips reports, per op, the statements PostgreSQL ran in the
 // benchmark's database (pg_stat_database's commits and rollbacks: one per
-// implicit transaction, so a batch counts once) and the commands Redis
-// processed (the whole server's: other clients count too). Call it before
-// the measured loop; it reports when b ends.
+// implicit transaction, so a batch counts once), the commands Redis
+// processed and the reads it made (total_reads_processed: one per round
+// trip, so a pipeline of CVV puts counts once; both the whole server's:
+// other clients count too). Call it before the measured loop; it reports
+// when b ends.
 func roundTrips(b *testing.B, dsn string) (report func()) {
 	b.Helper()
 	ctx := context.Background()
@@ -155,7 +157,7 @@ func roundTrips(b *testing.B, dsn string) (report func()) {
 		b.Fatal(err)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	counts := func() (xacts, cmds int64) {
+	counts := func() (xacts, cmds, reads int64) {
 		_, _ = conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()")
 		_ = conn.QueryRow(ctx, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&xacts)
 		info, _ := rdb.Info(ctx, "stats").Result()
@@ -163,18 +165,22 @@ func roundTrips(b *testing.B, dsn string) (report func()) {
 			if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
 				fmt.Sscan(v, &cmds)
 			}
+			if v, ok := strings.CutPrefix(line, "total_reads_processed:"); ok {
+				fmt.Sscan(v, &reads)
+			}
 		}
 		return
 	}
-	x0, c0 := counts()
+	x0, c0, r0 := counts()
 	pg0, rd0 := vaulttest.ServerCPU("postgres"), vaulttest.ServerCPU("redis-server")
 	return func() {
 		pg1, rd1 := vaulttest.ServerCPU("postgres"), vaulttest.ServerCPU("redis-server")
 		b.StopTimer()
 		time.Sleep(1100 * time.Millisecond) // backends flush their statistics every second
-		x1, c1 := counts()
+		x1, c1, r1 := counts()
 		b.ReportMetric(float64(x1-x0-2)/float64(b.N), "pg-xacts/op") // less this function's own two
 		b.ReportMetric(float64(c1-c0-1)/float64(b.N), "redis-cmds/op")
+		b.ReportMetric(float64(r1-r0-1)/float64(b.N), "redis-trips/op")
 		if pg0 >= 0 && pg1 >= 0 {
 			b.ReportMetric(float64(pg1-pg0)/float64(b.N), "pg-cpu-ns/op")
 			b.ReportMetric(float64(rd1-rd0)/float64(b.N), "redis-cpu-ns/op")

@@ -2,7 +2,10 @@ package cvvredis
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,6 +39,12 @@ type putBatcher struct {
 	running bool
 
 	// The sender's own, used only while running, by the one sender.
+	// conn is a connection of its own, taken from the client's pool once
+	// (nil until the first batch, and again after a failed one): a
+	// connection got from the pool for every batch costs a health check
+	// (a recvfrom system call and three allocations) each time, and
+	// under bench/run's load a batch holds about one CVV.
+	conn    *redis.Conn
 	pipe    redis.Pipeliner
 	sending []*putReq
 	cmds    []redis.Cmder
@@ -47,7 +56,7 @@ type putBatcher struct {
 }
 
 func newPutBatcher(client *redis.Client) *putBatcher {
-	return &putBatcher{client: client, pipe: client.Pipeline()}
+	return &putBatcher{client: client}
 }
 
 // putReq is one PutCVV waiting: its key, sealed value and TTL, and where
@@ -205,13 +214,60 @@ func (b *putBatcher) send(batch []*putReq) {
 		req.cmd = *redis.NewStatusCmd(ctx, req.args[:req.nargs]...)
 		cmds = append(cmds, &req.cmd)
 	}
-	_ = b.pipe.BatchProcess(ctx, cmds...)
-	_, _ = b.pipe.Exec(ctx) // each command carries its own error
+	if err := b.exec(ctx, cmds); err != nil && connClosed(err) && ctx.Err() == nil {
+		// The connection was found closed (Redis restarted, or an idle
+		// connection cut): what the pool's health check caught before
+		// each batch, and go-redis retried on another connection. The
+		// batch is sent again, once, on a new one. A SET written twice
+		// holds the same sealed value under the same key. (go-redis first
+		// retries on the closed connection, in vain: that batch waits its
+		// backoff, about 45 ms, once per connection lost.)
+		for _, req := range batch {
+			req.cmd = *redis.NewStatusCmd(ctx, req.args[:req.nargs]...)
+		}
+		_ = b.exec(ctx, cmds)
+	}
 	for i, req := range batch {
 		req.done <- cmds[i].Err()
 	}
 	clear(cmds)
 	b.cmds = cmds[:0]
+}
+
+// exec sends cmds in one pipeline on the sender's connection, opening
+// one when it has none, and returns the first command's error (each
+// command carries its own). A connection that failed other than with
+// Redis's own answer is closed, so the next batch opens another: its
+// state (a reply half read) is unknown.
+func (b *putBatcher) exec(ctx context.Context, cmds []redis.Cmder) error {
+	if b.conn == nil {
+		b.conn = b.client.Conn()
+		b.pipe = b.conn.Pipeline()
+	}
+	_ = b.pipe.BatchProcess(ctx, cmds...)
+	_, err := b.pipe.Exec(ctx)
+	if err != nil && !isReply(err) {
+		_ = b.conn.Close()
+		b.conn, b.pipe = nil, nil
+	}
+	return err
+}
+
+// isReply reports whether err is Redis's own answer (the connection is
+// fine). A function of its own so that its target escapes only on an
+// error, not on every batch.
+func isReply(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply)
+}
+
+// connClosed reports whether err says the connection was closed, by the
+// server or on the way, rather than that Redis answered or was too slow:
+// retrying on a new connection then cannot wait twice as long.
+func connClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, redis.ErrClosed)
 }
 
 // batchSlack is how much longer than the store's timeout a batch may be
