@@ -91,7 +91,7 @@ func prefilledVault(b *testing.B, cards int) string {
 		b.Fatal(err)
 	}
 	defer v.Close()
-	kv := v.KV("network_tokens")
+	kv := v.KV("network_tokens").KeepInMemory("dpan-index:") // as caddymodule opens it
 	start := time.Now().Add(-time.Hour).UnixNano()
 	for done := 0; done < cards; {
 		n := min(5_000, cards-done)
@@ -183,7 +183,7 @@ func BenchmarkBoltPutNewCard(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer v.Close()
-	kv := v.KV("network_tokens")
+	kv := v.KV("network_tokens").KeepInMemory("dpan-index:") // as caddymodule opens it
 	var seq atomic.Int64
 	ctx := context.Background()
 	pages0 := filePages(b, v)
