@@ -26,8 +26,9 @@ import (
 //
 // Keys filed under themselves by an older release (or an import) stay
 // where they are and are still found there, so files written before this
-// layout need no migration. The set holds 8 bytes per key (about 2.6 MB
-// for 200,000 keys) and no pointers, so the collector never scans it.
+// layout need no migration. The set holds a 64-bit hash per key (measured:
+// 23 bytes a key with the map's slack, 4.4 MiB for 200,000 keys) and no
+// pointers, so the collector never scans it.
 var bucketKVLog = []byte("kv_log")
 
 // memIndex is the set of one KV's in-memory keys, shared by every KV value
