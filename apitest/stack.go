@@ -34,7 +34,7 @@ func NewStack(t testing.TB) *Stack {
 	}
 	t.Cleanup(func() { b.Close() })
 	ks := vaulttest.Keys(t)
-	builtin, err := network.NewBuiltin(network.BuiltinConfig{Key: ks.DeriveKey("test")}, b.KV("network_tokens"))
+	builtin, err := network.NewBuiltin(network.BuiltinConfig{Key: ks.DeriveKey("test")}, b.KV("network_tokens").KeepInMemory(network.DPANReservationPrefix))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,8 +90,10 @@ func (b *BoltVault) KeysDir() string { return filepath.Dir(b.path) }
 func (b *BoltVault) Sample(n int) ([]vault.Record, error) { return b.bolt.Sample(n) }
 
 // StateStore implements StateStorer with a key-value bucket of the file.
+// DPAN reservations are kept in memory and logged in write order, not filed
+// under their random keys: a new card then dirties one random page fewer.
 func (b *BoltVault) StateStore(name string) (network.StateStore, error) {
-	return b.bolt.KV(name), nil
+	return b.bolt.KV(name).KeepInMemory(network.DPANReservationPrefix), nil
 }
 
 // Cleanup releases this config's hold on the file.

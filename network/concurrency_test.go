@@ -23,6 +23,14 @@ func TestConcurrentUse(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
+		testConcurrentUse(t, b.KV("network_tokens").KeepInMemory(DPANReservationPrefix))
+	})
+	t.Run("bbolt, reservations under their keys", func(t *testing.T) {
+		b, err := boltvault.Open(filepath.Join(t.TempDir(), "v.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
 		testConcurrentUse(t, b.KV("network_tokens"))
 	})
 	t.Run("postgres", func(t *testing.T) {

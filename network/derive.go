@@ -67,11 +67,17 @@ func deriveDPAN(macs *macpool.Pool, id, bin string, n int) string {
 	return partial + string(card.LuhnDigit(partial))
 }
 
+// DPANReservationPrefix starts every store key that reserves a DPAN
+// (dpanIndexKey). Such keys are written once, only ever asked about with
+// Exister.Exists, and random: a store may keep them apart from the token
+// states (boltvault's KV.KeepInMemory).
+const DPANReservationPrefix = "dpan-index:"
+
 // dpanIndexKey is the store key that reserves a DPAN, so that two tokens never
 // share a number. It is keyed, so the store learns nothing about the DPAN.
 func dpanIndexKey(macs *macpool.Pool, dpan string) string {
 	m := mac(macs, labelDPANIndex, dpan)
-	return "dpan-index:" + hex.EncodeToString(m[:16])
+	return DPANReservationPrefix + hex.EncodeToString(m[:16])
 }
 
 // parEncoding maps bytes to uppercase letters and digits (RFC 4648 base32).

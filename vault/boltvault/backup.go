@@ -85,5 +85,14 @@ func count(tx *bolt.Tx) (Snapshot, error) {
 			return snap, err
 		}
 	}
+	if log := tx.Bucket(bucketKVLog); log != nil { // the keys kept in memory (kvindex.go)
+		err := log.ForEachBucket(func(name []byte) error {
+			snap.StateEntries += int64(log.Bucket(name).Stats().KeyN)
+			return nil
+		})
+		if err != nil {
+			return snap, err
+		}
+	}
 	return snap, nil
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,6 +26,7 @@ import (
 //	vault/<tenant>/tokens/<token>             -> JSON Record
 //	vault/<tenant>/fingerprints/<fingerprint> -> token
 //	kv/<name>/<id>                            -> opaque bytes (see KV)
+//	kv_log/<name>/<sequence>                  -> a KV's keys kept in memory (kvindex.go)
 //	network_index/<provider> \x00 <id>       -> <tenant> \x00 <token>
 //	meta/...                                  -> the keys that sealed the records (keyids.go)
 var (
@@ -41,6 +43,9 @@ var (
 type Bolt struct {
 	db *bolt.DB
 	w  *committer // every write goes through it: group commit
+
+	indexesMu sync.Mutex
+	indexes   map[string]*memIndex // KV keys kept in memory, by bucket (kvindex.go)
 }
 
 // Open opens (or creates) the bbolt file at path. The parent directory is

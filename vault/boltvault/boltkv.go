@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,14 +16,28 @@ import (
 type KV struct {
 	db   *bolt.DB
 	w    *committer
+	b    *Bolt
 	name []byte
+	// memPrefix marks the keys kept in memory and logged in write order
+	// (KeepInMemory, kvindex.go); "" for none.
+	memPrefix string
 }
 
 // KV returns the key-value bucket called bucket. The bucket lives under its
 // own namespace, so no name can collide with the vault's record buckets. The
 // bucket is created on the first Save.
 func (b *Bolt) KV(bucket string) *KV {
-	return &KV{db: b.db, w: b.w, name: []byte(bucket)}
+	return &KV{db: b.db, w: b.w, b: b, name: []byte(bucket)}
+}
+
+// KeepInMemory returns kv keeping its keys that start with prefix in
+// memory (see kvindex.go): for write-once keys that are only asked about
+// with Exists and are random, so that writing one appends to a log
+// instead of dirtying a random page. Load still finds them, slowly.
+func (kv *KV) KeepInMemory(prefix string) *KV {
+	c := *kv
+	c.memPrefix = prefix
+	return &c
 }
 
 // Load returns the value stored under id, or nil and no error when there is
@@ -40,6 +55,12 @@ func (kv *KV) Load(ctx context.Context, id string) ([]byte, error) {
 		if v := bk.Get([]byte(id)); v != nil {
 			// bbolt's memory is only valid inside the transaction.
 			out = append([]byte{}, v...)
+			return nil
+		}
+		if kv.inMemory(id) {
+			var err error
+			out, err = loadLogged(tx, kv.name, id)
+			return err
 		}
 		return nil
 	})
@@ -59,12 +80,24 @@ func (kv *KV) Exists(ctx context.Context, ids ...string) (bool, error) {
 	err := kv.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketKV).Bucket(kv.name)
 		for _, id := range ids {
+			// Under the key itself: every key but in-memory ones, and
+			// in-memory ones a release before the log wrote (or an import).
 			if found = bk != nil && id != "" && bk.Get([]byte(id)) != nil; found {
 				return nil
 			}
 		}
 		return nil
 	})
+	if err == nil && !found {
+		for _, id := range ids {
+			if !kv.inMemory(id) {
+				continue
+			}
+			if found, err = kv.b.index(string(kv.name)).has(kv.db, kv.name, id); found || err != nil {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return false, fmt.Errorf("vault: kv %s: load: %w", kv.name, err)
 	}
@@ -106,7 +139,12 @@ func (kv *KV) putAll(tx *bolt.Tx, entries map[string][]byte, copy bool) error {
 	if err != nil {
 		return err
 	}
+	var logged []string
 	for id, data := range entries {
+		if kv.inMemory(id) {
+			logged = append(logged, id)
+			continue
+		}
 		// bbolt references the value until commit; the copy keeps a
 		// caller that shares its buffer with another goroutine from
 		// corrupting it.
@@ -117,5 +155,9 @@ func (kv *KV) putAll(tx *bolt.Tx, entries map[string][]byte, copy bool) error {
 			return err
 		}
 	}
-	return nil
+	if len(logged) == 0 {
+		return nil
+	}
+	slices.Sort(logged)                       // a map's order is random; the log's is kept
+	return kv.logEntries(tx, logged, entries) // copies the values itself
 }

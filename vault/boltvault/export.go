@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -146,7 +148,10 @@ func (b *Bolt) Import(ctx context.Context, recs []vault.Record) ([]vault.ImportO
 	return out, nil
 }
 
-// ExportState implements vault.StateExporter over the KV buckets.
+// ExportState implements vault.StateExporter over the KV buckets. A KV's
+// keys kept in memory (kvindex.go) are exported as if filed under
+// themselves, in their place in id order, so that a migration carries them
+// as the older layout did (PostgreSQL refuses a taken DPAN by its key).
 func (b *Bolt) ExportState(ctx context.Context, after vault.StateKey, limit int) ([]vault.StateEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -154,14 +159,79 @@ func (b *Bolt) ExportState(ctx context.Context, after vault.StateKey, limit int)
 	limit = vault.ListOptions{Limit: limit}.PageLimit()
 	var out []vault.StateEntry
 	err := b.db.View(func(tx *bolt.Tx) error {
-		return walkAfter(tx.Bucket(bucketKV), itself, after.Space, after.ID, func(space, id, v []byte) (bool, error) {
-			out = append(out, vault.StateEntry{
-				StateKey: vault.StateKey{Space: string(space), ID: string(id)},
-				Data:     append([]byte{}, v...), // bbolt's memory is only valid inside the transaction
-			})
-			return len(out) < limit, nil
-		})
+		top := tx.Bucket(bucketKV)
+		sc := top.Cursor()
+		space, _ := sc.First()
+		if after.Space != "" {
+			space, _ = sc.Seek([]byte(after.Space))
+		}
+		for ; space != nil && len(out) < limit; space, _ = sc.Next() {
+			bk := top.Bucket(space)
+			if bk == nil {
+				continue
+			}
+			afterID := ""
+			if string(space) == after.Space {
+				afterID = after.ID
+			}
+			logged, err := loggedAfter(tx, space, afterID)
+			if err != nil {
+				return err
+			}
+			c := bk.Cursor()
+			k, v := c.First()
+			if afterID != "" {
+				if k, v = c.Seek([]byte(afterID)); k != nil && string(k) == afterID {
+					k, v = c.Next()
+				}
+			}
+			emit := func(id string, data []byte) {
+				out = append(out, vault.StateEntry{
+					StateKey: vault.StateKey{Space: string(space), ID: id},
+					Data:     append([]byte{}, data...), // bbolt's memory is only valid inside the transaction
+				})
+			}
+			for len(out) < limit && (k != nil || len(logged) > 0) {
+				switch {
+				case len(logged) == 0 || k != nil && string(k) < logged[0].id:
+					emit(string(k), v)
+					k, v = c.Next()
+				case k != nil && string(k) == logged[0].id: // filed under itself too (an import): once
+					emit(string(k), v)
+					k, v = c.Next()
+					logged = logged[1:]
+				default:
+					emit(logged[0].id, logged[0].data)
+					logged = logged[1:]
+				}
+			}
+		}
+		return nil
 	})
+	return out, err
+}
+
+type loggedEntry struct {
+	id   string
+	data []byte
+}
+
+// loggedAfter returns the KV's logged entries with ids after afterID, in id
+// order, the last write of each id. It reads the whole log: exports are
+// rare, and a page of them reads it once per space.
+func loggedAfter(tx *bolt.Tx, space []byte, afterID string) ([]loggedEntry, error) {
+	latest := map[string][]byte{}
+	err := forEachLogged(tx, space, func(k, v []byte) error {
+		if afterID == "" || string(k) > afterID {
+			latest[string(k)] = v
+		}
+		return nil
+	})
+	out := make([]loggedEntry, 0, len(latest))
+	for id, data := range latest {
+		out = append(out, loggedEntry{id, data})
+	}
+	slices.SortFunc(out, func(a, b loggedEntry) int { return strings.Compare(a.id, b.id) })
 	return out, err
 }
 
