@@ -169,6 +169,9 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 	if err != nil {
 		return &NotReplacedError{Set: r.set, Field: r.placed[0].tokenPath, Reason: "the detokenized body does not parse: " + err.Error()}
 	}
+	// Read here only: nothing below outlives this call but errors, whose
+	// fields are the placed paths, not the doc's memory.
+	defer body.Release(doc)
 	found := map[string]map[string]string{} // number selector -> path -> value
 	for _, p := range r.placed {
 		at, ok := found[p.numberSel]
