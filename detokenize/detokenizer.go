@@ -172,17 +172,9 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 	// Read here only: nothing below outlives this call but errors, whose
 	// fields are the placed paths, not the doc's memory.
 	defer body.Release(doc)
-	found := map[string]map[string]string{} // number selector -> path -> value
+	var numbers numberFields
 	for _, p := range r.placed {
-		at, ok := found[p.numberSel]
-		if !ok {
-			at = map[string]string{}
-			for _, v := range doc.Find(p.numberSel) {
-				at[v.Path] = v.Raw
-			}
-			found[p.numberSel] = at
-		}
-		if v, ok := at[p.numberPath]; !ok || v != p.number {
+		if v, ok := numbers.at(doc, p.numberSel, p.numberPath); !ok || v != p.number {
 			return &NotReplacedError{Set: r.set, Field: p.tokenPath, Reason: "the detokenized body does not hold the card number at " + body.SafePath(p.numberPath)}
 		}
 		if p.token != "" {
