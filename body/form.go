@@ -217,6 +217,13 @@ func deleteField(ops fieldOps, added []newField, i int, name string) (fieldOps, 
 	return ops, added
 }
 
+// formScratch is room for the splices and texts of a card's edits (its
+// number, its CVV, a stray number or two). More edits grow them as before.
+type formScratch struct {
+	sp    [4]splice
+	arena [96]byte
+}
+
 // Bytes implements Doc. A deleted pair goes with the '&' before it, or the
 // one after it when no pair before it survives, so no stray separators are
 // left; new fields are appended at the end.
@@ -229,6 +236,12 @@ func (d *formDoc) Bytes() ([]byte, error) {
 	// apply copied out.
 	sp := &d.sp
 	sp.sp, sp.arena = sp.sp[:0], sp.arena[:0]
+	if cap(sp.sp) == 0 {
+		// A doc's first Bytes: room for a card's usual edits in one
+		// allocation, where growing the splices and texts took four.
+		scratch := new(formScratch)
+		sp.sp, sp.arena = scratch.sp[:0], scratch.arena[:0]
+	}
 	survivor := false
 	ops := d.ops.cursor()
 	for i := range d.pairs {
