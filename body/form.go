@@ -224,6 +224,18 @@ type formScratch struct {
 	arena [96]byte
 }
 
+// escapedEditsSize bounds the size of the texts Bytes writes for d's edits.
+func (d *formDoc) escapedEditsSize() int {
+	n := 0
+	for _, op := range d.ops {
+		n += 1 + 3*len(op.val)
+	}
+	for _, f := range d.added {
+		n += 2 + 3*(len(f.name)+len(f.val))
+	}
+	return n
+}
+
 // Bytes implements Doc. A deleted pair goes with the '&' before it, or the
 // one after it when no pair before it survives, so no stray separators are
 // left; new fields are appended at the end.
@@ -241,6 +253,14 @@ func (d *formDoc) Bytes() ([]byte, error) {
 		// allocation, where growing the splices and texts took four.
 		scratch := new(formScratch)
 		sp.sp, sp.arena = scratch.sp[:0], scratch.arena[:0]
+	}
+	// The arena is sized once for the texts below, at their longest
+	// escaped (three bytes a byte, and a separator or two): grown by
+	// append, it would drop arrays holding the values written (a card
+	// number) unwiped. The array it replaces is wiped first.
+	if need := d.escapedEditsSize(); cap(sp.arena) < need {
+		clear(sp.arena[:cap(sp.arena)])
+		sp.arena = make([]byte, 0, need)
 	}
 	survivor := false
 	ops := d.ops.cursor()

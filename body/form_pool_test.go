@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -228,4 +229,30 @@ func FuzzAppendQueryEscape(f *testing.F) {
 			t.Fatalf("%q: %q, want %q", s, got, want)
 		}
 	})
+}
+
+// A second Bytes that needs a bigger arena wipes the one it replaces: the
+// first call's texts (a card number) are not dropped with it.
+func TestFormArenaReplacedIsWiped(t *testing.T) {
+	d, err := parseForm([]byte("card_number=tok_1&memo=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Release(d)
+	d.Set("card_number", "4895370012345678")
+	if _, err := d.Bytes(); err != nil {
+		t.Fatal(err)
+	}
+	first := d.sp.arena[:cap(d.sp.arena)]
+	if !bytes.Contains(first, []byte("4895370012345678")) {
+		t.Fatal("the number is not in the first arena")
+	}
+	d.Set("memo", strings.Repeat("=", 200))
+	out, err := d.Bytes()
+	if err != nil || !bytes.Contains(out, []byte("4895370012345678")) {
+		t.Fatalf("%q, %v", out, err)
+	}
+	if &first[0] == &d.sp.arena[:1][0] || !allZero(first) {
+		t.Fatal("the replaced arena was not wiped")
+	}
 }
