@@ -305,6 +305,10 @@ func LooksLikeJSON(data []byte) bool {
 
 // IsForm reports whether data parses as an urlencoded form.
 func IsForm(data []byte) bool {
-	_, err := parseForm(data)
-	return err == nil
+	d, err := parseForm(data)
+	if err != nil {
+		return false
+	}
+	releaseForm(d)
+	return true
 }

@@ -3,6 +3,7 @@ package body
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -39,18 +40,21 @@ type newField struct{ path, name, val string }
 
 // formDoc edits an application/x-www-form-urlencoded body. Untouched pairs
 // keep their order and their original encoding; edited values are written
-// with url.QueryEscape.
+// as url.QueryEscape writes them (appendQueryEscape).
 type formDoc struct {
 	data  []byte
 	s     string
 	pairs []formPair
-	ops   fieldOps // nil until the first edit
+	ops   fieldOps // empty until the first edit
 	added []newField
+	sp    splicer // Bytes' splices and the texts they write
+	texts []Text  // TextList's
 }
 
 // parseForm splits the body at '&' like url.ParseQuery, but keeps offsets.
 // A malformed percent escape is an error rather than being skipped, because
 // a field the gateway cannot decode is a field it cannot check for a card.
+// The doc comes from formDocs: Release hands it back.
 func parseForm(data []byte) (*formDoc, error) {
 	s := unsafe.String(unsafe.SliceData(data), len(data))
 	for i := strings.IndexByte(s, '%'); i >= 0; {
@@ -63,7 +67,9 @@ func parseForm(data []byte) (*formDoc, error) {
 		}
 		i += 3 + j
 	}
-	d := &formDoc{data: data, s: s, pairs: make([]formPair, 0, strings.Count(s, "&")+1)}
+	d := formDocs.Get().(*formDoc)
+	d.data, d.s = data, s
+	d.pairs = slices.Grow(d.pairs[:0], strings.Count(s, "&")+1)
 	escaped := 0 // the decoded size of the names with escapes
 	for start := 0; start <= len(s); {
 		end := strings.IndexByte(s[start:], '&')
@@ -89,7 +95,10 @@ func parseForm(data []byte) (*formDoc, error) {
 	if escaped > 0 {
 		// The escaped names (items%5B0%5D%5Bsku%5D), decoded into one
 		// array rather than a string each: it is never appended past its
-		// capacity, so the strings that view it stay valid.
+		// capacity, so the strings that view it stay valid. It is not
+		// pooled: the names are the Values' paths, which callers keep
+		// after Release (the audit line's field, an error's), so the
+		// array must never be another body's.
 		arena := make([]byte, 0, escaped)
 		for i := range d.pairs {
 			p := &d.pairs[i]
@@ -209,22 +218,50 @@ func deleteField(ops fieldOps, added []newField, i int, name string) (fieldOps, 
 }
 
 // formScratch is room for the splices and texts of a card's edits (its
-// number, its CVV, a stray number or two), in one allocation where growing
-// each took four. More edits grow them as before.
+// number, its CVV, a stray number or two). More edits grow them as before.
 type formScratch struct {
 	sp    [4]splice
 	arena [96]byte
+}
+
+// escapedEditsSize bounds the size of the texts Bytes writes for d's edits.
+func (d *formDoc) escapedEditsSize() int {
+	n := 0
+	for _, op := range d.ops {
+		n += 1 + 3*len(op.val)
+	}
+	for _, f := range d.added {
+		n += 2 + 3*(len(f.name)+len(f.val))
+	}
+	return n
 }
 
 // Bytes implements Doc. A deleted pair goes with the '&' before it, or the
 // one after it when no pair before it survives, so no stray separators are
 // left; new fields are appended at the end.
 func (d *formDoc) Bytes() ([]byte, error) {
-	if d.ops == nil && len(d.added) == 0 {
+	if len(d.ops) == 0 && len(d.added) == 0 {
 		return d.data, nil
 	}
-	scratch := new(formScratch)
-	sp := splicer{sp: scratch.sp[:0], arena: scratch.arena[:0]}
+	// The doc's splicer, emptied: a second call (verifyNoStrays builds the
+	// body before Result.Body does) writes over the first's texts, which
+	// apply copied out.
+	sp := &d.sp
+	sp.sp, sp.arena = sp.sp[:0], sp.arena[:0]
+	if cap(sp.sp) == 0 {
+		// A doc's first Bytes: room for a card's usual edits in one
+		// allocation, where growing the splices and texts took four.
+		scratch := new(formScratch)
+		sp.sp, sp.arena = scratch.sp[:0], scratch.arena[:0]
+	}
+	// The arena is sized once for the texts below, at their longest
+	// escaped (three bytes a byte, and a separator or two): grown by
+	// append, it would drop arrays holding the values written (a card
+	// number) unwiped. The array it replaces is wiped first.
+	if need := d.escapedEditsSize(); cap(sp.arena) < need {
+		clear(sp.arena[:cap(sp.arena)])
+		sp.arena = make([]byte, 0, need)
+	}
 	survivor := false
 	ops := d.ops.cursor()
 	for i := range d.pairs {
@@ -243,7 +280,7 @@ func (d *formDoc) Bytes() ([]byte, error) {
 			if !p.eq {
 				sp.arena = append(sp.arena, '=')
 			}
-			sp.arena = append(sp.arena, url.QueryEscape(op.val)...)
+			sp.arena = appendQueryEscape(sp.arena, op.val)
 			sp.finish(p.vs, p.ve, off)
 		default:
 			survivor = true
@@ -255,9 +292,9 @@ func (d *formDoc) Bytes() ([]byte, error) {
 			if i > 0 || survivor && !strings.HasSuffix(d.s, "&") {
 				sp.arena = append(sp.arena, '&')
 			}
-			sp.arena = append(sp.arena, url.QueryEscape(f.name)...)
+			sp.arena = appendQueryEscape(sp.arena, f.name)
 			sp.arena = append(sp.arena, '=')
-			sp.arena = append(sp.arena, url.QueryEscape(f.val)...)
+			sp.arena = appendQueryEscape(sp.arena, f.val)
 		}
 		sp.finish(len(d.s), len(d.s), off)
 	}

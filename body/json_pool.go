@@ -18,6 +18,10 @@ const maxPooledEntries = 256
 // Parse, which Release does not touch. A Doc not released is garbage
 // collected as usual. Release(nil) does nothing.
 func Release(doc Doc) {
+	if f, ok := doc.(*formDoc); ok && f != nil {
+		releaseForm(f)
+		return
+	}
 	d, ok := doc.(*jsonDoc)
 	if !ok || d == nil {
 		return
@@ -75,16 +79,17 @@ func (d *jsonDoc) appendFind(dst []Value, selector string) []Value {
 
 // TextList returns what doc.Texts visits, as a slice: for JSON the one
 // parsed, without a callback. The caller must not modify it, and must not
-// use it after Release.
+// use it after Release (for a form, nor after the next TextList call: the
+// list is the doc's, refilled).
 func TextList(doc Doc) []Text {
 	switch d := doc.(type) {
 	case *jsonDoc:
 		return d.texts
 	case *formDoc:
-		// Called directly, the callback and out stay on the stack.
-		var out []Text
-		d.Texts(func(t Text) { out = append(out, t) })
-		return out
+		// Listed in the doc's own slice, reused by the next body.
+		d.texts = d.texts[:0]
+		d.Texts(func(t Text) { d.texts = append(d.texts, t) })
+		return d.texts
 	}
 	return textsOf(doc)
 }

@@ -169,17 +169,12 @@ func (r Result) Verify(kind body.Kind, contentType string, built []byte) error {
 	if err != nil {
 		return &NotReplacedError{Set: r.set, Field: r.placed[0].tokenPath, Reason: "the detokenized body does not parse: " + err.Error()}
 	}
-	found := map[string]map[string]string{} // number selector -> path -> value
+	// Read here only: nothing below outlives this call but errors, whose
+	// fields are the placed paths, not the doc's memory.
+	defer body.Release(doc)
+	var numbers numberFields
 	for _, p := range r.placed {
-		at, ok := found[p.numberSel]
-		if !ok {
-			at = map[string]string{}
-			for _, v := range doc.Find(p.numberSel) {
-				at[v.Path] = v.Raw
-			}
-			found[p.numberSel] = at
-		}
-		if v, ok := at[p.numberPath]; !ok || v != p.number {
+		if v, ok := numbers.at(doc, p.numberSel, p.numberPath); !ok || v != p.number {
 			return &NotReplacedError{Set: r.set, Field: p.tokenPath, Reason: "the detokenized body does not hold the card number at " + body.SafePath(p.numberPath)}
 		}
 		if p.token != "" {
