@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tokengate/tokengate/body"
@@ -29,9 +28,6 @@ type cardInput struct {
 	// a body.
 	address    network.Address
 	customerID string
-	// first is set on the card collect takes from the pool (firstCards):
-	// the one releaseCards gives back.
-	first *firstCard
 	// vals holds the Values collect found, one per field kind, so that the
 	// pointers above need no allocation each.
 	vals [6]body.Value
@@ -79,11 +75,9 @@ func selector(f rules.Field, kind body.Kind) string {
 // a PAN there is nothing to tokenize.
 func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, error) {
 	byGroup := map[string]*cardInput{}
-	// The first card, and room for what each field's Find returns: for a
-	// checkout's card, its slice and the finds, one recycled (and zeroed)
-	// struct, given back by releaseCards, or here when no card uses it.
-	first := firstCards.Get().(*firstCard)
-	first.card.first = first
+	// The first card, and room for what each field's Find returns: one
+	// allocation for a checkout's card, its slice and the finds.
+	first := &firstCard{}
 	found := first.found[:0] // one slice for every field's Find
 	for _, f := range fields {
 		sel := selector(f, kind)
@@ -119,11 +113,9 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 		}
 	}
 	if err := checkShared(byGroup); err != nil {
-		first.release()
 		return nil, err
 	}
 	var cards []*cardInput
-	pooledUsed := false // whether first.card is among cards: then releaseCards gives it back
 	if len(byGroup) == 1 {
 		cards = first.cards[:0]
 	} else {
@@ -133,17 +125,11 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 		switch {
 		case c.pan != nil:
 			cards = append(cards, c)
-			pooledUsed = pooledUsed || c == &first.card
 		case c.cvv != nil && c.cvv.Raw != "":
 			// A CVV with no card number cannot be held for any token, and
 			// must never reach the merchant: refuse rather than forward it.
-			err := fieldError(c.cvv.Path, "missing_card_number", "card security code sent without a card number")
-			first.release()
-			return nil, err
+			return nil, fieldError(c.cvv.Path, "missing_card_number", "card security code sent without a card number")
 		}
-	}
-	if !pooledUsed {
-		first.release() // no card, or the first group had no number
 	}
 	if len(cards) > 1 {
 		sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })
@@ -159,29 +145,6 @@ type firstCard struct {
 	card  cardInput
 	cards [1]*cardInput
 	found [1]body.Value
-}
-
-// firstCards recycles collect's first card: a checkout's card was an
-// allocation of some 600 bytes on every request. Only zeroed ones are in it.
-var firstCards = sync.Pool{New: func() any { return new(firstCard) }}
-
-// release zeroes f, dropping every text of the body it points to (card
-// number, CVV, expiry, name), and gives it back.
-func (f *firstCard) release() {
-	*f = firstCard{}
-	firstCards.Put(f)
-}
-
-// releaseCards gives back the pooled card among cards, once Apply is done
-// with them: nothing it returns (a Result, an error) points into a card,
-// and the goroutines that stored them have returned.
-func releaseCards(cards []*cardInput) {
-	for _, c := range cards {
-		if c.first != nil && c == &c.first.card {
-			c.first.release()
-			return
-		}
-	}
 }
 
 // checkShared refuses fields that occur once ("card_cvc") beside a form

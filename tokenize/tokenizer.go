@@ -81,7 +81,6 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 	if err != nil {
 		return Result{}, err
 	}
-	defer releaseCards(cards)
 	strays, strayCards, err := guardPANs(set, doc, cards)
 	if err != nil {
 		return Result{}, err
@@ -139,13 +138,10 @@ func (t *Tokenizer) validCards(set *rules.Inbound, kind body.Kind, doc body.Doc)
 	}
 	for _, c := range cards {
 		if err := c.validate(now); err != nil {
-			releaseCards(cards) // the error holds no text of a card's
 			return nil, err
 		}
 		if _, ok := c.keeps(set); !ok {
-			err := fieldError(c.consent.Path, "invalid_consent", "consent must be true or false")
-			releaseCards(cards)
-			return nil, err
+			return nil, fieldError(c.consent.Path, "invalid_consent", "consent must be true or false")
 		}
 	}
 	return cards, nil
