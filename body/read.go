@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // ErrTooLarge is returned by Read when the body, or the body once decoded,
@@ -54,6 +55,20 @@ var gzipReaders sync.Pool
 // compressed body cannot expand without bound. The result is the decoded
 // body; pass it to Replace, which drops the Content-Encoding header.
 func Read(r *http.Request, limit int64) ([]byte, error) {
+	return ReadInto(r, limit, nil)
+}
+
+// ReadInto is Read reading into buf's memory: an unencoded body that fits
+// in cap(buf) comes back sharing buf's array (see SharesMemory), so that a
+// caller recycling buf reads a small body without allocating. A body that
+// outgrows buf is copied to memory of its own and buf's array is zeroed
+// there and then, so no part of a card number is left in it. A gzip body
+// is decoded into new memory; buf then holds the encoded bytes.
+//
+// The caller owns buf throughout: it must zero it before reusing it, and
+// must not while data shares it, nor while any string made over data (the
+// parsers' values, texts and errors) may still be read.
+func ReadInto(r *http.Request, limit int64, buf []byte) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -62,7 +77,7 @@ func Read(r *http.Request, limit int64) ([]byte, error) {
 		r.Body.Close()
 		return nil, err
 	}
-	data, err := readLimited(r.Body, limit, r.ContentLength)
+	data, err := readLimited(r.Body, limit, r.ContentLength, buf)
 	r.Body.Close()
 	if err != nil {
 		return nil, err
@@ -98,11 +113,24 @@ func contentCodings(values []string) ([]string, error) {
 	return codings, nil
 }
 
+// SharesMemory reports whether data lies in buf's array (ReadInto read it
+// there), so that buf may not be reused while data is.
+func SharesMemory(data, buf []byte) bool {
+	if len(data) == 0 || cap(buf) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	at := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	return at >= start && at < start+uintptr(cap(buf))
+}
+
 // readLimited reads rd to the end, failing with ErrTooLarge beyond limit
 // bytes. sizeHint (the Content-Length, or the gzip trailer's size) sizes the
 // buffer so the common case reads into one allocation; it is capped at the
-// limit because it comes from the client.
-func readLimited(rd io.Reader, limit, sizeHint int64) ([]byte, error) {
+// limit because it comes from the client. The read goes into into's array
+// when its capacity is room enough for the hint; into is zeroed when the
+// body outgrows it (see ReadInto).
+func readLimited(rd io.Reader, limit, sizeHint int64, into []byte) ([]byte, error) {
 	if limit < 0 {
 		limit = 0
 	}
@@ -111,10 +139,19 @@ func readLimited(rd io.Reader, limit, sizeHint int64) ([]byte, error) {
 		hint = sizeHint
 	}
 	hint = min(hint, limit) + 1 // +1: room to see the EOF, or the byte too many
-	buf := make([]byte, 0, hint)
+	var buf []byte
+	if int64(cap(into)) >= hint {
+		buf = into[:0]
+	} else {
+		buf = make([]byte, 0, hint)
+	}
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			grown := append(buf, 0)[:len(buf)]
+			if SharesMemory(buf, into) {
+				clear(into[:cap(into)]) // the caller's memory keeps no part of the body
+			}
+			buf = grown
 		}
 		room := min(int64(cap(buf)), limit+1)
 		n, err := rd.Read(buf[len(buf):room])
@@ -157,7 +194,7 @@ func gunzip(data []byte, limit int64) ([]byte, error) {
 	if len(data) >= 4 {
 		hint = int64(binary.LittleEndian.Uint32(data[len(data)-4:]))
 	}
-	return readLimited(zr, limit, hint)
+	return readLimited(zr, limit, hint, nil)
 }
 
 // Replace puts b back as the request body. It sets r.ContentLength and the

@@ -18,13 +18,18 @@ import (
 // carry tokens. With examine set (inbound), every body is read and parsed,
 // whatever its Content-Type says, because a body the gateway did not look at
 // is a body a card number could cross: see sniff.
-func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, examine bool) (kind body.Kind, doc body.Doc, raw []byte, ok bool) {
+//
+// The body is read into buf's memory when it fits (body.ReadInto; nil
+// for memory of its own). raw comes back when parsing failed too, since the
+// parser's error may be a string over it: the caller must then not reuse
+// buf either.
+func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, examine bool, buf []byte) (kind body.Kind, doc body.Doc, raw []byte, ok bool) {
 	ct := r.Header.Get("Content-Type")
 	kind = body.KindOf(ct)
 	if kind == body.Other && !examine {
 		return kind, nil, nil, true
 	}
-	raw, ok = readBody(w, r, limit, timeout)
+	raw, ok = readBody(w, r, limit, timeout, buf)
 	if !ok {
 		return kind, nil, nil, false
 	}
@@ -42,7 +47,7 @@ func readDoc(w http.ResponseWriter, r *http.Request, limit int64, timeout time.D
 	doc, err := body.Parse(kind, ct, raw)
 	if err != nil {
 		parseFailed(w, r, err)
-		return kind, nil, nil, false
+		return kind, nil, raw, false
 	}
 	return kind, doc, raw, true
 }
@@ -62,8 +67,8 @@ func parseFailed(w http.ResponseWriter, r *http.Request, err error) {
 
 // readBody reads the whole body (decoded) within the limit and the timeout;
 // ok=false means an error was already answered.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) (raw []byte, ok bool) {
-	raw, err := readWithin(w, r, limit, timeout)
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, buf []byte) (raw []byte, ok bool) {
+	raw, err := readWithin(w, r, limit, timeout, buf)
 	if err == nil {
 		return raw, true
 	}
@@ -97,12 +102,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 
 // readWithin reads the body with a deadline for the whole of it, set on the
 // connection so that a body trickled a byte at a time cannot hold it open.
-func readWithin(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, error) {
+func readWithin(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, buf []byte) ([]byte, error) {
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(time.Now().Add(timeout)); err == nil {
 		defer rc.SetReadDeadline(time.Time{})
 	}
-	return body.Read(r, limit)
+	return body.ReadInto(r, limit, buf)
 }
 
 // sniff decides how an inbound body is read. A Content-Type of JSON or
@@ -133,24 +138,25 @@ func sniff(kind body.Kind, raw []byte) body.Kind {
 const streamAbove = 64 << 10
 
 // writeBack puts the edited body back on the request; an untouched body is
-// put back as it came.
-func writeBack(r *http.Request, doc body.Doc, raw []byte, edited bool) error {
+// put back as it came. sent is what the request now carries (raw itself
+// when untouched), or nil when the body is streamed from doc and raw.
+func writeBack(r *http.Request, doc body.Doc, raw []byte, edited bool) (sent []byte, err error) {
 	if !edited {
 		replaceBody(r, raw)
-		return nil
+		return raw, nil
 	}
 	if len(raw) >= streamAbove {
 		if open, size, ok := body.Stream(doc); ok {
 			replaceBodyStream(r, open, size)
-			return nil
+			return nil, nil
 		}
 	}
 	out, err := doc.Bytes()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	replaceBody(r, out)
-	return nil
+	return out, nil
 }
 
 // clientGone reports whether the request failed because the client hung up

@@ -123,7 +123,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		h.done(span, set, "path_not_canonical", errors.New("path not canonical"))
 		return nil
 	}
-	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), false)
+	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), false, nil)
 	if !ok {
 		h.done(span, set, "bad_request", errors.New("bad body"))
 		return nil
@@ -132,7 +132,7 @@ func (h *Detokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhtt
 		// A body that is neither JSON nor a form is not detokenized, but
 		// card numbers the merchant put in it would reach the processor
 		// and come back in its echo: the guard reads it too.
-		if raw, ok = readBody(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout)); !ok {
+		if raw, ok = readBody(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), nil); !ok {
 			h.done(span, set, "bad_request", errors.New("bad body"))
 			return nil
 		}

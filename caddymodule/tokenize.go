@@ -101,8 +101,18 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		h.done(span, set, "bad_request", errors.New("query refused"))
 		return nil
 	}
-	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), true)
+	rb := getRawBody()
+	kind, doc, raw, ok := readDoc(w, r, limitFor(h.MaxBodySize, h.app.MaxBodySize), time.Duration(h.app.BodyReadTimeout), true, rb.b)
+	if !rb.holds(raw) {
+		// Nothing was parsed over the buffer (a failed read; an empty, gzip
+		// or big body read elsewhere): zeroed and given back now.
+		rb.release()
+		rb = nil
+	}
 	if !ok {
+		// rb, if still held, stays with this request: the answer may quote
+		// the parser's error, a string over it. The collector takes it, as
+		// it took every body before buffers were recycled.
 		h.done(span, set, "bad_request", errors.New("bad body"))
 		return nil
 	}
@@ -116,11 +126,12 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return nil
 	}
 	var res tokenize.Result
+	sent := raw // what the request forwards
 	if doc != nil {
 		res, ok = h.apply(ctx, w, r, set, kind, doc, "")
 		var err error
 		if ok {
-			err = writeBack(r, doc, raw, res.Fields > 0)
+			sent, err = writeBack(r, doc, raw, res.Fields > 0)
 		}
 		// The parse state goes back to the pool before the proxy runs:
 		// nothing below reads it, and a big body's is let go.
@@ -138,7 +149,9 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	}
 	if dropped := append(query.CVVsNotHeld, res.CVVsNotHeld...); len(dropped) > 0 {
 		paths := body.SafePath(strings.Join(slices.Compact(dropped), ", "))
-		r.Header.Set(CVVNotHeldHeader, paths)
+		// Cloned: the header outlives the body's buffer (rb), and a path
+		// must never be read from it once it is reused.
+		r.Header.Set(CVVNotHeldHeader, strings.Clone(paths))
 		cvvsNotHeld.WithLabelValues(set.Name).Add(float64(len(dropped)))
 		h.logger.Warn("the CVV store failed or is full; CVVs dropped and the request forwarded without them (cvv_store_down: drop)",
 			zap.String("rule_set", set.Name), zap.String("paths", paths), requestLog(r))
@@ -158,6 +171,15 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	c.repeatCards.Add(float64(res.Cards + query.Cards - res.Created - query.Created))
 	c.tokenized.Inc()
 	endSpan(span, "tokenized", nil)
+	if rb != nil && !rb.holds(sent) {
+		// The body forwarded is a copy (the edited body), the doc is
+		// released, and nothing below reads a string made over the read
+		// body (see releasedAfterServe in rawbody_test.go): the buffer
+		// is zeroed and recycled before the proxy runs. An untouched body
+		// is forwarded from the buffer itself, which then stays with the
+		// request: the transport may read it after the proxy returns.
+		rb.release()
+	}
 	return next.ServeHTTP(w, r)
 }
 

@@ -129,7 +129,7 @@ func (h *Tokenize) readUnmatched(w http.ResponseWriter, r *http.Request, reject 
 			zap.String("method", panguard.MaskDigits(r.Method)), zap.String("uri", maskedURI(r)), requestLog(r))
 		return nil, unmatchedSkipped, true
 	}
-	raw, ok = readBody(w, r, limit, time.Duration(h.app.BodyReadTimeout))
+	raw, ok = readBody(w, r, limit, time.Duration(h.app.BodyReadTimeout), nil)
 	if !ok {
 		return nil, unmatchedBad, false
 	}

@@ -92,12 +92,18 @@ func (t *Tokenizer) Apply(ctx context.Context, set *rules.Inbound, kind body.Kin
 	// Only each card's token is kept until the body is edited, not its
 	// record (some 400 bytes and the sealed card): a 1,000-card body would
 	// hold them all to the end. A checkout's one token is on the stack.
+	// (tokenizeAll's goroutines take their slice to the heap, so a lone
+	// card is stored by tokenizeOne, which keeps oneToken where it is.)
 	var oneToken [1]string
+	var created, active int
 	tokens := oneToken[:]
-	if len(all) != 1 {
-		tokens = make([]string, len(all))
+	if len(all) == 1 {
+		created, active, err = t.tokenizeOne(ctx, set, all[0], &oneToken[0])
+	} else {
+		many := make([]string, len(all))
+		created, active, err = t.tokenizeAll(ctx, set, all, many)
+		tokens = many
 	}
-	created, active, err := t.tokenizeAll(ctx, set, all, tokens)
 	if err != nil {
 		return Result{}, err
 	}
@@ -250,12 +256,7 @@ const bulkCards = 64
 // cards were new and how many have an active network token.
 func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards []*cardInput, tokens []string) (created, active int, err error) {
 	if len(cards) == 1 {
-		rec, isNew, err := t.tokenizeCard(ctx, set, cards[0])
-		if err != nil {
-			return 0, 0, err
-		}
-		tokens[0] = rec.Token
-		return b2i(isNew), b2i(rec.Network.Status == network.StatusActive), nil
+		return t.tokenizeOne(ctx, set, cards[0], &tokens[0])
 	}
 	if len(cards) > bulkCards {
 		ctx = vault.WithoutCaching(ctx)
@@ -280,6 +281,16 @@ func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards [
 		return 0, 0, err
 	}
 	return int(nCreated.Load()), int(nActive.Load()), nil
+}
+
+// tokenizeOne is tokenizeAll for one card, whose token it puts in token.
+func (t *Tokenizer) tokenizeOne(ctx context.Context, set *rules.Inbound, c *cardInput, token *string) (created, active int, err error) {
+	rec, isNew, err := t.tokenizeCard(ctx, set, c)
+	if err != nil {
+		return 0, 0, err
+	}
+	*token = rec.Token
+	return b2i(isNew), b2i(rec.Network.Status == network.StatusActive), nil
 }
 
 func b2i(b bool) int {
