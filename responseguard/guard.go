@@ -201,14 +201,16 @@ func NewGuard(o Options) *Guard {
 		}
 		g.hold = max(g.hold, 2*maxName+maxValue+8)
 	}
-	var norm, buf []byte
+	// The normalized copies hold the request's card data: made in one
+	// pooled array, cleared when the guard is built.
+	var copies normCopy
+	defer copies.release()
 	for _, req := range o.Request {
-		norm = req
+		norm := req
 		if hasEscape(req) {
 			// Only an escape changes it: without one it is read as is,
 			// not copied.
-			norm = normalize(buf[:0], req, true)
-			buf = norm
+			norm = copies.normalize(req)
 		}
 		if len(g.cryptLens) > 0 {
 			tokens(norm, g.tokenLens, func(s, e, chars int, dec []byte) {
@@ -599,15 +601,21 @@ func (g *Guard) redact(out, b []byte, noCopy bool) ([]byte, int) {
 		scanStates.Put(st)
 	}()
 	norm := b
+	var copies normCopy // the answer's card data: cleared on return
+	defer copies.release()
 	if hasEscape(b) {
 		// Only an escape changes the body: without one it is read as is,
 		// not copied.
-		norm = normalize(make([]byte, 0, len(b)), b, true)
+		norm = copies.normalize(b)
 	}
 	st.noCopy = noCopy
 	g.process(&out, norm, 0, true, st)
 	if st.same {
-		return norm, st.count
+		if copies.buf == nil || string(norm) == string(b) {
+			return b, st.count
+		}
+		// The pooled copy is about to be cleared: the caller gets its own.
+		return append(out, norm...), st.count
 	}
 	return out, st.count
 }
