@@ -42,7 +42,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -319,9 +318,11 @@ func cvvIndex(v []byte) (int, bool) {
 // allocate.
 func decodeCrypt(dst, s []byte) ([]byte, bool) {
 	if bytes.IndexByte(s, '%') >= 0 {
-		// PathUnescape: a '+' is base64's, not a form's space.
-		if u, err := url.PathUnescape(string(s)); err == nil {
-			s = []byte(u)
+		// As url.PathUnescape (a '+' is base64's, not a form's space),
+		// into an array on the stack rather than three copies.
+		var unescaped [128]byte
+		if u, ok := pathUnescape(unescaped[:0], s); ok {
+			s = u
 		}
 	}
 	if len(s)%2 == 0 {
@@ -337,6 +338,28 @@ func decodeCrypt(dst, s []byte) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// pathUnescape appends to dst what url.PathUnescape makes of s: every %XX
+// decoded, and not ok when a '%' is not followed by two hex digits.
+func pathUnescape(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			dst = append(dst, s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return nil, false
+		}
+		hi, ok1 := hexDigit(s[i+1])
+		lo, ok2 := hexDigit(s[i+2])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		dst = append(dst, byte(hi<<4|lo))
+		i += 2
+	}
+	return dst, true
 }
 
 // cryptEncodings are the base64 spellings decodeCrypt tries, in order.
