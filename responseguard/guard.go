@@ -606,8 +606,24 @@ const maxPooled = 64 << 10
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
 	// No array for the output until something is replaced: a body
 	// without an escape in which nothing is is b itself, not a copy.
-	out, n := g.redact(nil, b, true)
+	return g.BytesInto(nil, b)
+}
+
+// BytesInto is Bytes writing the redacted body into buf's array rather
+// than a new one, so that a caller can reuse it. When it returns b itself,
+// or a new array (the redacted body outgrew buf's), buf's array holds
+// nothing of b.
+func (g *Guard) BytesInto(buf, b []byte) ([]byte, int) {
+	out, n := g.redact(buf[:0], b, true)
+	if cap(buf) > 0 && cap(out) > 0 && &out[:1][0] != &buf[:1][0] && &out[:1][0] != &b[:1][0] {
+		// Outgrown: what was written before it moved is cleared. (When
+		// redact returns b, nothing was.)
+		clear(buf[:cap(buf)])
+	}
 	if string(out) == string(b) {
+		if len(out) > 0 && &out[0] != &b[0] {
+			clear(out) // a copy of the answer, card data and all
+		}
 		return b, n
 	}
 	return out, n

@@ -84,7 +84,8 @@ func checkPooledAgainstOld(t *testing.T, o Options, answers [][]byte) {
 		t.Fatalf("options %q: the guard differs from the old way's", o.Request)
 	}
 	// Answers with an escape and nothing to replace, returned decoded.
-	answers = append(answers, []byte(`{"a":"\u0041b","n":"&#49;2"}`), []byte("a=&#66;&c=d\\/"))
+	answers = append(answers, []byte(`{"a":"\u0041b","n":"&#49;2"}`), []byte("a=&#66;&c=d\\/"),
+		[]byte("cvc=***&x=1"), []byte(`{"cvc":"***"}`)) // replaced by themselves
 	var kept [][2][]byte // an answer as returned, and a copy of it then
 	for _, gs := range [][2]*Guard{{g, old}, {g.ForJSON(), old.ForJSON()}} {
 		for _, in := range answers {
@@ -94,6 +95,17 @@ func checkPooledAgainstOld(t *testing.T, o Options, answers [][]byte) {
 				t.Fatalf("%q: %q (%d), the old way %q (%d)", in, got, gn, want, wn)
 			}
 			kept = append(kept, [2][]byte{got, slices.Clone(got)})
+			// Into an array of any room: the same, and an array not
+			// returned (the answer unchanged, or outgrown) is left zero.
+			buf := make([]byte, 0, len(in)*len(kept)%(len(in)+7))
+			in2 := slices.Clone(in)
+			got2, gn2 := gs[0].BytesInto(buf, in2)
+			if string(got2) != string(want) || gn2 != wn {
+				t.Fatalf("BytesInto(%q): %q (%d), the old way %q (%d)", in, got2, gn2, want, wn)
+			}
+			if cap(buf) > 0 && (cap(got2) == 0 || &got2[:1][0] != &buf[:1][0]) && slices.ContainsFunc(buf[:cap(buf)], func(c byte) bool { return c != 0 }) {
+				t.Fatalf("BytesInto(%q) returned another array and left a copy in buf's", in)
+			}
 			if gs[0].json {
 				continue // String is for header values: never JSON
 			}
