@@ -615,7 +615,7 @@ func (g *Guard) Bytes(b []byte) ([]byte, int) {
 // nothing of b.
 func (g *Guard) BytesInto(buf, b []byte) ([]byte, int) {
 	out, n := g.redact(buf[:0], b, true)
-	if cap(buf) > 0 && cap(out) > 0 && &out[:1][0] != &buf[:1][0] && &out[:1][0] != &b[:1][0] {
+	if cap(buf) > 0 && !sameStart(out, buf) && !sameStart(out, b) {
 		// Outgrown: what was written before it moved is cleared. (When
 		// redact returns b, nothing was.)
 		clear(buf[:cap(buf)])
@@ -657,6 +657,11 @@ func (g *Guard) redact(out, b []byte, noCopy bool) ([]byte, int) {
 		return append(out, norm...), st.count
 	}
 	return out, st.count
+}
+
+// sameStart reports whether a and b start at the same byte of one array.
+func sameStart(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
 
 // hasEscape reports whether b may hold an escape normalize decodes.

@@ -167,3 +167,16 @@ func FuzzPooledAgainstOld(f *testing.F) {
 		checkPooledAgainstOld(t, o, [][]byte{in, randomAnswer(r, sp, in, true), randomAnswer(r, sp, in, false)})
 	})
 }
+
+// TestBytesIntoEmpty: an empty or nil answer, into an array or none.
+func TestBytesIntoEmpty(t *testing.T) {
+	for _, g := range []*Guard{guard(), guard().ForJSON()} {
+		for _, b := range [][]byte{nil, {}, make([]byte, 0, 4)} {
+			for _, buf := range [][]byte{nil, make([]byte, 0, 8)} {
+				if out, n := g.BytesInto(buf, b); len(out) != 0 || n != 0 {
+					t.Fatalf("BytesInto(%v, %v) = %q, %d", buf, b, out, n)
+				}
+			}
+		}
+	}
+}
