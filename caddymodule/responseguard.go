@@ -427,23 +427,37 @@ func guardResponse(resp *http.Response, g *responseguard.Guard, redactions prome
 		if len(b) <= bufferLimit {
 			src.Close()
 			releasePeekReader(br) // read to its end: nothing reads it again
+			// The redacted copy is written into a pooled array too,
+			// which the body gives back once it is closed.
+			op := responseBuffers.Get().(*[]byte)
+			if o := *op; cap(o) < answerRoom(len(b)) {
+				*op = make([]byte, 0, answerRoom(len(b)))
+			}
 			var out []byte
 			var n int
 			if isJSON {
-				out, n = g.ForJSON().Bytes(b)
+				out, n = g.ForJSON().BytesInto(*op, b)
 			} else {
-				out, n = g.Bytes(b)
+				out, n = g.BytesInto(*op, b)
 			}
 			redactions.Add(float64(n))
-			if !sameArray(out, b) && cap(b) <= maxPooledResponse {
-				// The answer is out, a copy: what the destination sent,
-				// card data and all, is cleared, and its array reused.
-				clear(b)
-				*bp = b[:0]
-				responseBuffers.Put(bp)
-			}
 			body := new(answerBody)
-			body.Reset(out)
+			// Whichever array is not the body (b's, when the answer is
+			// out, a copy; the pooled one, which BytesInto then leaves
+			// zero, when the answer is b) goes back to the pool now.
+			// What the destination sent, card data and all, is cleared.
+			switch {
+			case sameArray(out, b):
+				body.keep(bp, b)
+				putResponseBuffer(op, (*op)[:0])
+			case sameArray(out, *op):
+				body.keep(op, out)
+				putResponseBuffer(bp, b)
+			default: // outgrown: BytesInto left *op zero
+				body.keep(nil, out)
+				putResponseBuffer(op, (*op)[:0])
+				putResponseBuffer(bp, b)
+			}
 			resp.Body = body
 			resp.ContentLength = int64(len(out))
 			setHeader(resp.Header, "Content-Length", strconv.Itoa(len(out)))
@@ -524,11 +538,64 @@ func readSmall(b []byte, r *bufio.Reader, limit int) ([]byte, error) {
 	}
 }
 
-// answerBody is a small answer's redacted body: one allocation where
-// io.NopCloser(bytes.NewReader(out)) made two.
-type answerBody struct{ bytes.Reader }
+// answerRoom is the room a redacted copy of an n-byte answer is given:
+// redacting shortens an answer, but for the quotes around a masked bare
+// value of a JSON answer (two per card number of 12 or more digits, or
+// per value longer than 64 bytes).
+func answerRoom(n int) int { return n + n/4 + 16 }
 
-func (*answerBody) Close() error { return nil }
+// putResponseBuffer clears b, all that was written in its array, and
+// pools the array in p, unless it is larger than maxPooledResponse.
+func putResponseBuffer(p *[]byte, b []byte) {
+	clear(b)
+	if cap(b) <= maxPooledResponse {
+		*p = b[:0]
+		responseBuffers.Put(p)
+	}
+}
+
+// answerBody is a small answer's redacted body: one allocation where
+// io.NopCloser(bytes.NewReader(out)) made two. Its array, when pooled, is
+// cleared and given back when it is closed (once); a read after that
+// finds the end, and a read or close at the same time waits for the
+// other, so no read sees another answer's bytes.
+type answerBody struct {
+	mu   sync.Mutex
+	r    bytes.Reader
+	pool *[]byte // the pooled array holding the body, nil when not pooled
+	buf  []byte  // the body, cleared on Close
+}
+
+// keep makes b, held in the pooled array *p (p nil when not pooled), the
+// body.
+func (a *answerBody) keep(p *[]byte, b []byte) {
+	a.pool, a.buf = p, b
+	a.r.Reset(b)
+}
+
+func (a *answerBody) Read(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.r.Read(p)
+}
+
+// WriteTo lets io.Copy write the body out without a buffer of its own.
+func (a *answerBody) WriteTo(w io.Writer) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.r.WriteTo(w)
+}
+
+func (a *answerBody) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.r.Reset(nil)
+	if a.pool != nil {
+		putResponseBuffer(a.pool, a.buf)
+	}
+	a.pool, a.buf = nil, nil
+	return nil
+}
 
 // setHeader is h.Set(key, v) for a canonical key, writing into the value
 // slice the response came with when it holds one value, rather than

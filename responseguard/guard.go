@@ -42,7 +42,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -201,14 +200,16 @@ func NewGuard(o Options) *Guard {
 		}
 		g.hold = max(g.hold, 2*maxName+maxValue+8)
 	}
-	var norm, buf []byte
+	// The normalized copies hold the request's card data: made in one
+	// pooled array, cleared when the guard is built.
+	var copies normCopy
+	defer copies.release()
 	for _, req := range o.Request {
-		norm = req
+		norm := req
 		if hasEscape(req) {
 			// Only an escape changes it: without one it is read as is,
 			// not copied.
-			norm = normalize(buf[:0], req, true)
-			buf = norm
+			norm = copies.normalize(req)
 		}
 		if len(g.cryptLens) > 0 {
 			tokens(norm, g.tokenLens, func(s, e, chars int, dec []byte) {
@@ -317,9 +318,11 @@ func cvvIndex(v []byte) (int, bool) {
 // allocate.
 func decodeCrypt(dst, s []byte) ([]byte, bool) {
 	if bytes.IndexByte(s, '%') >= 0 {
-		// PathUnescape: a '+' is base64's, not a form's space.
-		if u, err := url.PathUnescape(string(s)); err == nil {
-			s = []byte(u)
+		// As url.PathUnescape (a '+' is base64's, not a form's space),
+		// into an array on the stack rather than three copies.
+		var unescaped [128]byte
+		if u, ok := pathUnescape(unescaped[:0], s); ok {
+			s = u
 		}
 	}
 	if len(s)%2 == 0 {
@@ -335,6 +338,28 @@ func decodeCrypt(dst, s []byte) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// pathUnescape appends to dst what url.PathUnescape makes of s: every %XX
+// decoded, and not ok when a '%' is not followed by two hex digits.
+func pathUnescape(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			dst = append(dst, s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return nil, false
+		}
+		hi, ok1 := hexDigit(s[i+1])
+		lo, ok2 := hexDigit(s[i+2])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		dst = append(dst, byte(hi<<4|lo))
+		i += 2
+	}
+	return dst, true
 }
 
 // cryptEncodings are the base64 spellings decodeCrypt tries, in order.
@@ -581,8 +606,24 @@ const maxPooled = 64 << 10
 func (g *Guard) Bytes(b []byte) ([]byte, int) {
 	// No array for the output until something is replaced: a body
 	// without an escape in which nothing is is b itself, not a copy.
-	out, n := g.redact(nil, b, true)
+	return g.BytesInto(nil, b)
+}
+
+// BytesInto is Bytes writing the redacted body into buf's array rather
+// than a new one, so that a caller can reuse it. When it returns b itself,
+// or a new array (the redacted body outgrew buf's), buf's array holds
+// nothing of b.
+func (g *Guard) BytesInto(buf, b []byte) ([]byte, int) {
+	out, n := g.redact(buf[:0], b, true)
+	if cap(buf) > 0 && !sameStart(out, buf) && !sameStart(out, b) {
+		// Outgrown: what was written before it moved is cleared. (When
+		// redact returns b, nothing was.)
+		clear(buf[:cap(buf)])
+	}
 	if string(out) == string(b) {
+		if len(out) > 0 && &out[0] != &b[0] {
+			clear(out) // a copy of the answer, card data and all
+		}
 		return b, n
 	}
 	return out, n
@@ -599,17 +640,28 @@ func (g *Guard) redact(out, b []byte, noCopy bool) ([]byte, int) {
 		scanStates.Put(st)
 	}()
 	norm := b
+	var copies normCopy // the answer's card data: cleared on return
+	defer copies.release()
 	if hasEscape(b) {
 		// Only an escape changes the body: without one it is read as is,
 		// not copied.
-		norm = normalize(make([]byte, 0, len(b)), b, true)
+		norm = copies.normalize(b)
 	}
 	st.noCopy = noCopy
 	g.process(&out, norm, 0, true, st)
 	if st.same {
-		return norm, st.count
+		if copies.buf == nil || string(norm) == string(b) {
+			return b, st.count
+		}
+		// The pooled copy is about to be cleared: the caller gets its own.
+		return append(out, norm...), st.count
 	}
 	return out, st.count
+}
+
+// sameStart reports whether a and b start at the same byte of one array.
+func sameStart(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
 }
 
 // hasEscape reports whether b may hold an escape normalize decodes.
