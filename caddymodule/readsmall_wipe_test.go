@@ -19,7 +19,7 @@ func nonZero(a []byte) bool {
 // data and all, and is cleared, not dropped as it is.
 func TestReadSmallWipesOutgrownArray(t *testing.T) {
 	answer := strings.Repeat(`{"n":"4895370012003478"}`, 40) // 960 bytes
-	first := make([]byte, 0, 100)                              // as announced, say
+	first := make([]byte, 0, 100)                            // as announced, say
 	b, err := readSmall(first, bufio.NewReaderSize(strings.NewReader(answer), 16), bufferLimit+1)
 	if err != nil || string(b) != answer {
 		t.Fatalf("read %d bytes, %v", len(b), err)

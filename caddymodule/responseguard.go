@@ -521,12 +521,21 @@ func readSmall(b []byte, r *bufio.Reader, limit int) ([]byte, error) {
 			if len(b) >= limit {
 				return b, nil
 			}
-			b = append(b, 0)[:len(b)] // room for more
+			// Room for more: the array left behind held the answer,
+			// card data and all, and is cleared.
+			grown := append(b, 0)[:len(b)]
+			if !sameArray(grown, b) {
+				clear(b)
+			}
+			b = grown
 			continue
 		}
 		n, err := r.Read(p)
 		if bytes.IndexByte(p[:n], 0) >= 0 {
-			return b, errNUL // as noNUL: the read's bytes are not kept
+			// As noNUL: the read's bytes are not kept, and are cleared
+			// (the caller clears only what is returned).
+			clear(p[:n])
+			return b, errNUL
 		}
 		b = b[:len(b)+n]
 		if err != nil {
