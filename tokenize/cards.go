@@ -148,15 +148,23 @@ func collect(fields []rules.Field, kind body.Kind, doc body.Doc) ([]*cardInput, 
 	} else {
 		cards = make([]*cardInput, 0, len(byGroup))
 	}
+	var orphan *cardInput // the first CVV without a card number, in body order
 	for _, c := range byGroup {
 		switch {
 		case c.pan != nil:
 			cards = append(cards, c)
 		case c.cvv != nil && c.cvv.Raw != "":
-			// A CVV with no card number cannot be held for any token, and
-			// must never reach the merchant: refuse rather than forward it.
-			return nil, fieldError(c.cvv.Path, "missing_card_number", "card security code sent without a card number")
+			if orphan == nil || groupLess(c.group, orphan.group) {
+				orphan = c
+			}
 		}
+	}
+	if orphan != nil {
+		// A CVV with no card number cannot be held for any token, and must
+		// never reach the merchant: refuse rather than forward it. Errors
+		// name the first such field in body order, not one picked by map
+		// order, so the same body always gets the same answer.
+		return nil, fieldError(orphan.cvv.Path, "missing_card_number", "card security code sent without a card number")
 	}
 	if len(cards) > 1 {
 		sort.Slice(cards, func(i, j int) bool { return groupLess(cards[i].group, cards[j].group) })

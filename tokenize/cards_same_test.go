@@ -71,8 +71,9 @@ func FuzzCollectAgainstOld(f *testing.F) {
 }
 
 // oldCanFail reports whether collectOld fails with err on in, in one of
-// 100 tries: with several groups lacking a card number, which one it names
-// follows the map's iteration order, at random, as collect's does.
+// 100 tries: with several groups lacking a card number, which one the old
+// code names follows the map's iteration order, at random; collect names
+// the first in body order, one of the old code's possible answers.
 func oldCanFail(fields []rules.Field, kind body.Kind, in string, err error) bool {
 	if err == nil {
 		return false

@@ -755,6 +755,28 @@ func TestTokenizeNestedArraysBodyOrder(t *testing.T) {
 	}
 }
 
+// TestTokenizeCVVsWithoutCardNumberBodyOrder: of several CVVs without a
+// card number, the error names the first in body order, every time (map
+// order used to pick one at random).
+func TestTokenizeCVVsWithoutCardNumberBodyOrder(t *testing.T) {
+	e := newEnv(t)
+	set := inboundSet(t, `inbound:
+  orders:
+    tenant: `+tenantA+`
+    fields:
+      - {kind: pan, json: cards.#.number}
+      - {kind: cvv, json: cards.#.cvc}
+`)
+	in := `{"cards":[{"number":"` + visaPAN + `","cvc":"123"},{"cvc":"111"},{"cvc":"222"},{"cvc":"333"},{"cvc":"444"},{"cvc":"555"},{"cvc":"666"},{"cvc":"777"},{"cvc":"888"},{"cvc":"999"},{"cvc":"000"}]}`
+	for range 20 {
+		_, err := e.tk.Apply(context.Background(), set, body.JSON, parseJSON(t, in))
+		var fe *body.FieldError
+		if !errors.As(err, &fe) || fe.Code != "missing_card_number" || fe.Field != "cards.1.cvc" {
+			t.Fatalf("err = %v, want missing_card_number naming cards.1.cvc, the first in body order", err)
+		}
+	}
+}
+
 func TestTokenizeFormRepeatedFields(t *testing.T) {
 	e := newEnv(t)
 	in := "card_number=" + visaPAN + "&card_cvc=111&card_number=" + mcPAN + "&card_cvc=222&card_exp_month=12&card_exp_month=11&card_exp_year=2030&card_exp_year=2031"
