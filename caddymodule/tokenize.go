@@ -174,7 +174,8 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	if rb != nil && !rb.holds(sent) {
 		// The body forwarded is a copy (the edited body), the doc is
 		// released, and nothing below reads a string made over the read
-		// body (see releasedAfterServe in rawbody_test.go): the buffer
+		// body (rawbody_test.go and rawbody_paths_test.go poison each
+		// buffer as it is released to show it): the buffer
 		// is zeroed and recycled before the proxy runs. An untouched body
 		// is forwarded from the buffer itself, which then stays with the
 		// request: the transport may read it after the proxy returns.
