@@ -20,7 +20,11 @@ const (
 )
 
 // ProvisionRequest carries the card to provision. It holds a PAN and a CVV:
-// never log it or put it in an error.
+// never log it or put it in an error. Its strings are valid only during the
+// call: the CVV points into the request's body buffer, which the gateway
+// zeroes and reuses for another customer's request once the call is over,
+// so a service that keeps anything past its call (a queue, a retry, a
+// cache) copies what it keeps, or better, keeps only what it derived.
 type ProvisionRequest struct {
 	// Tenant is the tokengate tenant the card belongs to; a provider that
 	// serves several merchants keeps their tokens apart by it.
