@@ -54,15 +54,17 @@ func RemoteError(code, message string) *Error {
 	if !snakeCase(code) || panguard.HasNumber(code) {
 		code = CodeRefused
 	}
+	// Masked before the cut: a card number the cut splits keeps too few
+	// digits to read as one, and would stay unmasked.
+	if panguard.HasNumber(message) {
+		message = panguard.MaskDigits(message)
+	}
 	if len(message) > maxRemoteMessage {
 		cut := maxRemoteMessage
 		for cut > 0 && message[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
 			cut--
 		}
 		message = message[:cut] + "…"
-	}
-	if panguard.HasNumber(message) {
-		message = panguard.MaskDigits(message)
 	}
 	return &Error{Code: code, Message: message}
 }

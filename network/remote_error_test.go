@@ -52,3 +52,16 @@ func TestKnownCodesAreBounded(t *testing.T) {
 		t.Fatal("a remote's own code counts as documented")
 	}
 }
+
+// A card number that straddles the cut of a long message is masked: the
+// cut must not leave its first digits (too few to read as a card on their
+// own) in the error.
+func TestRemoteErrorCardAtTheCutIsMasked(t *testing.T) {
+	const pan = "4111111111111111"
+	for pad := 180; pad < 200; pad++ {
+		e := network.RemoteError("card_declined", strings.Repeat("a", pad)+pan+" declined")
+		if strings.Contains(e.Message, pan[:6]) {
+			t.Fatalf("pad %d: the cut message keeps the card's leading digits: %q", pad, e.Message[pad-5:])
+		}
+	}
+}
