@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokengate/tokengate/cvv"
 	"github.com/tokengate/tokengate/detokenize"
+	"github.com/tokengate/tokengate/lifecycle"
 	"github.com/tokengate/tokengate/network"
 	"github.com/tokengate/tokengate/vault"
 )
@@ -219,9 +220,28 @@ func observeStatus(provider, status string) {
 func countFallbacks(ruleSet string, injections []detokenize.Injection) {
 	for _, inj := range injections {
 		if inj.What == detokenize.InjectedPAN {
-			fallbacks.WithLabelValues(ruleSet, inj.Reason).Inc()
+			fallbacks.WithLabelValues(ruleSet, fallbackReason(inj.Reason)).Inc()
 		}
 	}
+}
+
+// fallbackReasons are the reasons a fallback's label may carry besides the
+// network package's documented codes.
+var fallbackReasons = map[string]bool{
+	lifecycle.ReasonNoTokenService: true, lifecycle.ReasonNoExpiry: true, lifecycle.ReasonTimeout: true,
+	lifecycle.ReasonProviderError: true, lifecycle.ReasonProviderUnavailable: true,
+	lifecycle.ReasonSuspended: true, lifecycle.ReasonDeleted: true, lifecycle.ReasonNoNetworkToken: true,
+	detokenize.ReasonBrandNotSupported: true, detokenize.ReasonProcessorNoNetworkToken: true,
+}
+
+// fallbackReason is reason as a bounded label: a record keeps the refusal
+// code its token service gave (a remote's own, say "issuer_timeout"), which
+// counts as "refused" so that a provider cannot grow the series.
+func fallbackReason(reason string) string {
+	if fallbackReasons[reason] || network.KnownCode(reason) {
+		return reason
+	}
+	return network.CodeRefused
 }
 
 // watchCVVs makes the CVV store the one the CVV store metrics read.

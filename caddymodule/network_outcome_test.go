@@ -26,3 +26,18 @@ func TestNetworkOutcomeLabelIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// A fallback's reason label is bounded the same way: a record keeps the
+// remote's own refusal code, which counts as "refused".
+func TestFallbackReasonLabelIsBounded(t *testing.T) {
+	for reason, want := range map[string]string{
+		"no_expiry":                        "no_expiry",
+		"processor_takes_no_network_token": "processor_takes_no_network_token",
+		network.CodeCardNotEligible:        network.CodeCardNotEligible,
+		"issuer_timeout":                   network.CodeRefused,
+	} {
+		if got := fallbackReason(reason); got != want {
+			t.Errorf("fallbackReason(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
