@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -174,8 +172,25 @@ func (b *Bolt) ExportState(ctx context.Context, after vault.StateKey, limit int)
 			if string(space) == after.Space {
 				afterID = after.ID
 			}
-			logged, err := loggedAfter(tx, space, afterID)
+			log, order, err := b.loggedOrder(tx, space)
 			if err != nil {
+				return err
+			}
+			next, err := firstLoggedAfter(log, order, afterID)
+			if err != nil {
+				return err
+			}
+			// lk, lv: the logged entry at order[next], or nil past the end.
+			var lk, lv []byte
+			advance := func() (err error) {
+				lk, lv = nil, nil
+				if next < len(order) {
+					lk, lv, err = loggedAt(log, order[next])
+					next++
+				}
+				return err
+			}
+			if err := advance(); err != nil {
 				return err
 			}
 			c := bk.Cursor()
@@ -185,53 +200,33 @@ func (b *Bolt) ExportState(ctx context.Context, after vault.StateKey, limit int)
 					k, v = c.Next()
 				}
 			}
-			emit := func(id string, data []byte) {
+			emit := func(id, data []byte) {
 				out = append(out, vault.StateEntry{
-					StateKey: vault.StateKey{Space: string(space), ID: id},
+					StateKey: vault.StateKey{Space: string(space), ID: string(id)},
 					Data:     append([]byte{}, data...), // bbolt's memory is only valid inside the transaction
 				})
 			}
-			for len(out) < limit && (k != nil || len(logged) > 0) {
-				switch {
-				case len(logged) == 0 || k != nil && string(k) < logged[0].id:
-					emit(string(k), v)
+			for len(out) < limit && (k != nil || lk != nil) {
+				switch d := bytes.Compare(k, lk); {
+				case lk == nil || k != nil && d < 0:
+					emit(k, v)
 					k, v = c.Next()
-				case k != nil && string(k) == logged[0].id: // filed under itself too (an import): once
-					emit(string(k), v)
+				case k != nil && d == 0: // filed under itself too (an import): once
+					emit(k, v)
 					k, v = c.Next()
-					logged = logged[1:]
+					if err := advance(); err != nil {
+						return err
+					}
 				default:
-					emit(logged[0].id, logged[0].data)
-					logged = logged[1:]
+					emit(lk, lv)
+					if err := advance(); err != nil {
+						return err
+					}
 				}
 			}
 		}
 		return nil
 	})
-	return out, err
-}
-
-type loggedEntry struct {
-	id   string
-	data []byte
-}
-
-// loggedAfter returns the KV's logged entries with ids after afterID, in id
-// order, the last write of each id. It reads the whole log: exports are
-// rare, and a page of them reads it once per space.
-func loggedAfter(tx *bolt.Tx, space []byte, afterID string) ([]loggedEntry, error) {
-	latest := map[string][]byte{}
-	err := forEachLogged(tx, space, func(k, v []byte) error {
-		if afterID == "" || string(k) > afterID {
-			latest[string(k)] = v
-		}
-		return nil
-	})
-	out := make([]loggedEntry, 0, len(latest))
-	for id, data := range latest {
-		out = append(out, loggedEntry{id, data})
-	}
-	slices.SortFunc(out, func(a, b loggedEntry) int { return strings.Compare(a.id, b.id) })
 	return out, err
 }
 

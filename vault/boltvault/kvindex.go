@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -38,6 +39,8 @@ type memIndex struct {
 	mu     sync.Mutex
 	loaded bool
 	set    map[uint64]struct{}
+
+	exportOrder logOrder // ExportState's (export_logorder.go)
 }
 
 // index returns the file's memIndex for the KV bucket name.
@@ -130,25 +133,59 @@ func (kv *KV) logEntries(tx *bolt.Tx, keys []string, entries map[string][]byte) 
 
 var errLogEntry = errors.New("vault: kv: malformed log entry")
 
+// logScans counts the whole reads of a log (forEachLoggedAt), so that a
+// test can tell how often an operation reads one.
+var logScans atomic.Int64
+
 // forEachLogged calls fn with each logged key and value of the KV bucket
 // name, in the order they were written. k and v are bbolt's memory, valid
 // in tx only.
 func forEachLogged(tx *bolt.Tx, name []byte, fn func(k, v []byte) error) error {
+	return forEachLoggedAt(tx, name, func(_ uint64, k, v []byte) error { return fn(k, v) })
+}
+
+// forEachLoggedAt is forEachLogged that also tells each entry's position
+// (its sequence number, the key it is logged under).
+func forEachLoggedAt(tx *bolt.Tx, name []byte, fn func(pos uint64, k, v []byte) error) error {
+	log := logBucket(tx, name)
+	if log == nil {
+		return nil
+	}
+	logScans.Add(1)
+	return log.ForEach(func(seq, rec []byte) error {
+		k, v, err := decodeLogged(rec)
+		if err != nil {
+			return err
+		}
+		return fn(binary.BigEndian.Uint64(seq), k, v)
+	})
+}
+
+// logBucket returns the log of the KV bucket name, or nil if it has none.
+func logBucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
 	top := tx.Bucket(bucketKVLog)
 	if top == nil {
 		return nil
 	}
-	log := top.Bucket(name)
-	if log == nil {
-		return nil
+	return top.Bucket(name)
+}
+
+// loggedAt returns the key and value logged at position pos of log.
+func loggedAt(log *bolt.Bucket, pos uint64) (k, v []byte, err error) {
+	rec := log.Get(binary.BigEndian.AppendUint64(make([]byte, 0, 8), pos))
+	if rec == nil {
+		return nil, nil, errLogEntry
 	}
-	return log.ForEach(func(_, rec []byte) error {
-		n, used := binary.Uvarint(rec)
-		if used <= 0 || n > uint64(len(rec)-used) {
-			return errLogEntry
-		}
-		return fn(rec[used:used+int(n)], rec[used+int(n):])
-	})
+	return decodeLogged(rec)
+}
+
+// decodeLogged splits a log entry into its key and value.
+func decodeLogged(rec []byte) (k, v []byte, err error) {
+	n, used := binary.Uvarint(rec)
+	if used <= 0 || n > uint64(len(rec)-used) {
+		return nil, nil, errLogEntry
+	}
+	return rec[used : used+int(n)], rec[used+int(n):], nil
 }
 
 // loadLogged returns a copy of the value logged under key, or nil. It reads
