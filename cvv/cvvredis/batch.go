@@ -235,30 +235,62 @@ func (b *putBatcher) send(batch []*putReq) {
 }
 
 // exec sends cmds in one pipeline on the sender's connection, opening
-// one when it has none, and returns the first command's error (each
-// command carries its own). A connection that failed other than with
-// Redis's own answer is closed, so the next batch opens another: its
-// state (a reply half read) is unknown.
+// one when it has none, and returns the error that says the connection
+// failed (connFailure), or nil: each command carries its own error, and
+// Redis refusing one is that command's answer only. A connection that
+// failed is closed, so the next batch opens another: go-redis has given it
+// up, and its state (a reply half read) is unknown.
 func (b *putBatcher) exec(ctx context.Context, cmds []redis.Cmder) error {
 	if b.conn == nil {
 		b.conn = b.client.Conn()
 		b.pipe = b.conn.Pipeline()
 	}
 	_ = b.pipe.BatchProcess(ctx, cmds...)
-	_, err := b.pipe.Exec(ctx)
-	if err != nil && !isReply(err) {
+	_, execErr := b.pipe.Exec(ctx)
+	err := connFailure(execErr, cmds)
+	if err != nil {
 		_ = b.conn.Close()
 		b.conn, b.pipe = nil, nil
 	}
 	return err
 }
 
-// isReply reports whether err is Redis's own answer (the connection is
-// fine). A function of its own so that its target escapes only on an
-// error, not on every batch.
+// connFailure returns the first error of a pipeline that says its
+// connection failed, rather than that Redis answered a command, or nil.
+// Exec is documented to return the first failed command's error, and a
+// command Redis refused may come before one that hit a network error
+// (go-redis then gives the connection up, and sets that error on every
+// command after): every command is looked at. An Exec error that no
+// command carries (the connection failed before any was sent, e.g. its
+// SELECT refused) is set on every command, or they would answer nil for
+// SETs never sent.
+func connFailure(execErr error, cmds []redis.Cmder) error {
+	carried := false
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			carried = true
+			if !isReply(err) {
+				return err
+			}
+		}
+	}
+	if execErr != nil && !carried {
+		for _, cmd := range cmds {
+			cmd.SetErr(execErr)
+		}
+		return execErr
+	}
+	return nil
+}
+
+// isReply reports whether err is Redis's own answer to a command, on a
+// connection still good. A READONLY one is not, as go-redis has it (the
+// server is now a replica: a new connection may reach the new primary).
+// A function of its own so that its target escapes only on an error, not
+// on every batch.
 func isReply(err error) bool {
 	var reply redis.Error
-	return errors.As(err, &reply)
+	return errors.As(err, &reply) && !redis.HasErrorPrefix(err, "READONLY")
 }
 
 // connClosed reports whether err says the connection was closed, by the
