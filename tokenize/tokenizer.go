@@ -251,13 +251,11 @@ const maxParallelCards = 32
 // cache's TTL, and a thousand cached records would stay alive for it.
 const bulkCards = 64
 
-// tokenizeAll stores every card, concurrently for bodies with several,
-// puts each card's token in tokens (in card order), and returns how many
+// tokenizeAll stores every card of a body with several (a lone card goes
+// to tokenizeOne), concurrently, puts each card's token in tokens (in card
+// order), and returns how many
 // cards were new and how many have an active network token.
 func (t *Tokenizer) tokenizeAll(ctx context.Context, set *rules.Inbound, cards []*cardInput, tokens []string) (created, active int, err error) {
-	if len(cards) == 1 {
-		return t.tokenizeOne(ctx, set, cards[0], &tokens[0])
-	}
 	if len(cards) > bulkCards {
 		ctx = vault.WithoutCaching(ctx)
 	}
