@@ -175,10 +175,10 @@ func (h *Tokenize) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		// The body forwarded is a copy (the edited body), the doc is
 		// released, and nothing below reads a string made over the read
 		// body (rawbody_test.go and rawbody_paths_test.go poison each
-		// buffer as it is released to show it): the buffer
-		// is zeroed and recycled before the proxy runs. An untouched body
-		// is forwarded from the buffer itself, which then stays with the
-		// request: the transport may read it after the proxy returns.
+		// buffer as it is released to show it): the buffer is zeroed and
+		// recycled before the proxy runs. An untouched body is forwarded
+		// from the buffer itself, which then stays with the request: the
+		// transport may read it after the proxy returns.
 		rb.release()
 	}
 	return next.ServeHTTP(w, r)
