@@ -126,10 +126,7 @@ func (t *Touching) stamp(rec Record) Record {
 		rec.Metadata = t.todays().meta
 		return rec
 	}
-	rec.Metadata = maps.Clone(rec.Metadata)
-	if rec.Metadata == nil {
-		rec.Metadata = map[string]string{}
-	}
+	rec.Metadata = maps.Clone(rec.Metadata) // not empty: the clone is a map
 	rec.Metadata[LastUsedKey] = t.today()
 	return rec
 }
