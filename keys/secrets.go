@@ -72,8 +72,14 @@ var (
 // fingerprint together) open under each other's token. SealValue still uses
 // it, with the token inside id.
 func associatedData(tenant, fingerprint string) []byte {
-	ad := make([]byte, 0, len(tenant)+1+len(fingerprint))
-	return append(append(append(ad, tenant...), 0), fingerprint...)
+	return appendAssociatedData(make([]byte, 0, len(tenant)+1+len(fingerprint)), tenant, fingerprint)
+}
+
+// appendAssociatedData appends associatedData(a, b) to dst: the one place
+// its layout is written, so that a value sealed with a pooled array
+// (valueAD) opens with a new one, and back.
+func appendAssociatedData(dst []byte, a, b string) []byte {
+	return append(append(append(dst, a...), 0), b...)
 }
 
 // sealedV2 is the first byte of Sealed in the second format: the Tink
@@ -167,11 +173,7 @@ func (k *Keys) Open(tenant, fingerprint, token string, sealed []byte) (Secrets, 
 		bp := adBuffers.Get().(*[]byte)
 		ad := appendAssociatedDataV2((*bp)[:0], tenant, fingerprint, token)
 		pt, err = k.aead.Decrypt(sealed[1:], ad)
-		if cap(ad) <= maxPooledAD {
-			clear(ad)
-			*bp = ad[:0]
-			adBuffers.Put(bp)
-		}
+		putAD(bp, ad)
 	} else {
 		if k.refuseLegacy.Load() || !utf8.ValidString(tenant) {
 			return Secrets{}, errOpen
@@ -303,15 +305,12 @@ func (k *Keys) OpenValue(purpose, tenant, id string, sealed []byte) ([]byte, err
 // seals or opens one; the bytes are no secret); putAD returns it.
 func valueAD(purpose, tenant, id string) (*[]byte, []byte) {
 	bp := adBuffers.Get().(*[]byte)
-	ad := append((*bp)[:0], purpose...)
-	ad = append(ad, 0)
-	ad = append(ad, tenant...)
-	ad = append(ad, 0)
-	return bp, append(ad, id...)
+	ad := appendAssociatedData((*bp)[:0], purpose, tenant) // the first argument, purpose+"\x00"+tenant,
+	return bp, appendAssociatedData(ad, "", id)            // then the 0 and the second
 }
 
-// putAD pools the array valueAD built ad in, unless it grew too long to
-// keep.
+// putAD pools the array valueAD (or Open) built ad in, unless it grew too
+// long to keep.
 func putAD(bp *[]byte, ad []byte) {
 	if cap(ad) <= maxPooledAD {
 		clear(ad)
